@@ -1,0 +1,442 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+)
+
+// Settings kept in general.db.
+const (
+	settingPractice = "practice"
+	settingIdleLock = "idle_lock"
+)
+
+// User is a member of staff as the app shows them.
+type User struct {
+	ID         string
+	Name       string
+	Role       Role
+	Created    time.Time
+	LastSignIn time.Time // zero if never
+	Failures   int       // failed sign-ins since the last success
+	LockedOut  bool
+	TOTPReset  bool // must enroll a new authenticator at next sign-in
+}
+
+// SignInTiming splits a sign-in into the key derivation and the rest.
+type SignInTiming struct {
+	KDF  time.Duration
+	Rest time.Duration
+}
+
+// Session is one signed-in member of staff. Its methods are safe for
+// concurrent use. After Lock every method returns ErrLocked.
+type Session struct {
+	v *Vault
+
+	mu        sync.Mutex
+	kr        *store.Keyring
+	user      User
+	secrets   *store.SlotSecrets
+	kek       []byte // kept only while a TOTP enrollment is pending
+	kGen      []byte
+	kClin     []byte
+	general   *store.DB
+	clinical  *store.DB
+	idleLock  time.Duration
+	lastTouch time.Time
+	mustTOTP  bool
+	locked    bool
+	timing    SignInTiming
+	onLock    []func()
+}
+
+type actor struct{ id, name string }
+
+func (s *Session) actor() actor { return actor{s.user.ID, s.user.Name} }
+
+// SignIn opens the vault as name. The passphrase unwraps the user's slot,
+// the slot's grants give the database keys, then the TOTP code is checked
+// against general.db (never the same step twice). Every refusal wraps
+// ErrSignInRefused and counts toward throttling and lockout.
+func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Session, error) {
+	kr, err := store.LoadKeyring(v.Dir)
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	slot, err := kr.SlotByName(name)
+	if err != nil {
+		// Spend the same time as a real attempt, so timing does not
+		// reveal which names exist.
+		if len(kr.Slots) > 0 && kr.Slots[0].KDF != nil {
+			store.DeriveKEK(passphrase, *kr.Slots[0].KDF)
+		}
+		return nil, refusal
+	}
+	th := kr.ThrottleFor(slot.UserID)
+	if th.Locked {
+		return nil, ErrLockedOut
+	}
+	if wait := th.LastFailure.Add(throttleWait(th.Failures)).Sub(now); wait > 0 {
+		return nil, &ThrottledError{Wait: wait}
+	}
+	if slot.KDF == nil {
+		return nil, fmt.Errorf("the keyring slot of %s has no key-derivation parameters: %w", slot.Name, ErrSignInRefused)
+	}
+	start := time.Now()
+	kek, err := store.DeriveKEK(passphrase, *slot.KDF)
+	if err != nil {
+		return nil, fmt.Errorf("%s's slot: %w", slot.Name, err)
+	}
+	kdfTime := time.Since(start)
+	restStart := time.Now()
+	secrets, err := store.UnwrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, slot.Wrapped)
+	if err != nil {
+		store.Zero(kek)
+		return nil, v.fail(kr, slot, now, "wrong passphrase or code")
+	}
+	s := &Session{v: v, kr: kr, secrets: secrets, kek: kek, lastTouch: now}
+	s.user = User{ID: slot.UserID, Name: slot.Name, Role: Role(slot.Role)}
+	if err := s.openDatabases(ctx, slot); err != nil {
+		s.wipe()
+		if errors.Is(err, store.ErrUnwrap) {
+			return nil, v.fail(kr, slot, now, "keyring grant did not open")
+		}
+		return nil, err
+	}
+	// The role in the keyring is a hint until general.db confirms it.
+	var role string
+	var removed sql.NullInt64
+	var lastStep int64
+	var reset bool
+	err = s.general.QueryRowContext(ctx, `SELECT role, removed_at, last_totp_step, totp_reset FROM users WHERE id = ?`, slot.UserID).
+		Scan(&role, &removed, &lastStep, &reset)
+	if err != nil || removed.Valid || role != slot.Role {
+		s.wipe()
+		return nil, v.fail(kr, slot, now, "account removed or role mismatch")
+	}
+	step := int64(0)
+	if reset {
+		s.mustTOTP = true
+	} else {
+		var ok bool
+		step, ok = checkTOTP(secrets.TOTPSecret, code, now, lastStep)
+		if !ok {
+			s.wipe()
+			return nil, v.fail(kr, slot, now, "wrong passphrase or code")
+		}
+		store.Zero(s.kek)
+		s.kek = nil
+	}
+	// Success: clear the count, record the sign-in and any failures that
+	// were waiting in the keyring for a database to go into.
+	pending := kr.Pending
+	kr.Pending = nil
+	delete(kr.Throttle, slot.UserID)
+	if err := store.SaveKeyring(v.Dir, kr); err != nil {
+		s.wipe()
+		return nil, err
+	}
+	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
+		for _, p := range pending {
+			if err := audit(ctx, tx, p.At, actor{p.UserID, p.Name}, p.Action, p.Name, p.Detail); err != nil {
+				return err
+			}
+		}
+		q := `UPDATE users SET last_signin_at = ? WHERE id = ?`
+		args := []any{now.Unix(), slot.UserID}
+		if step != 0 {
+			q = `UPDATE users SET last_signin_at = ?, last_totp_step = ? WHERE id = ?`
+			args = []any{now.Unix(), step, slot.UserID}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		detail := "passphrase and code"
+		if s.mustTOTP {
+			detail = "passphrase; authenticator must be enrolled again"
+		}
+		return audit(ctx, tx, now, s.actor(), "signin", s.user.Name, detail)
+	})
+	if err != nil {
+		kr.Pending = pending
+		s.wipe()
+		return nil, err
+	}
+	s.idleLock = s.readIdleLock(ctx)
+	s.timing = SignInTiming{KDF: kdfTime, Rest: time.Since(restStart)}
+	if s.mustTOTP {
+		return s, ErrEnrollTOTP
+	}
+	return s, nil
+}
+
+// fail counts a failed attempt in the keyring (which survives restarts) and
+// queues it for the audit log. It returns the refusal to show.
+func (v *Vault) fail(kr *store.Keyring, slot *store.Slot, now time.Time, why string) error {
+	th := kr.ThrottleFor(slot.UserID)
+	th.Failures++
+	th.LastFailure = now
+	detail := fmt.Sprintf("%s (failure %d)", why, th.Failures)
+	action := "signin-failed"
+	if th.Failures >= lockoutFailures {
+		th.Locked = true
+		action = "account-locked-out"
+	}
+	kr.Pending = append(kr.Pending, store.PendingEvent{At: now, UserID: slot.UserID, Name: slot.Name, Action: action, Detail: detail})
+	if err := store.SaveKeyring(v.Dir, kr); err != nil {
+		return fmt.Errorf("could not record the failed sign-in: %w", err)
+	}
+	if th.Locked {
+		return ErrLockedOut
+	}
+	return refusal
+}
+
+// openDatabases opens the grants of slot with the session's identity and
+// opens general.db, and clinical.db when a clinical grant exists.
+func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
+	kr := s.kr
+	var err error
+	s.kGen, err = store.OpenGrant(s.secrets.Identity, kr.VaultID, slot.UserID, slot.Role, store.General, slot.Grants[store.General])
+	if err != nil {
+		return err
+	}
+	s.general, err = store.Open(ctx, filepath.Join(s.v.Dir, store.General.FileName()), store.General, s.kGen)
+	if err != nil {
+		return err
+	}
+	if box, ok := slot.Grants[store.Clinical]; ok && Role(slot.Role).Clinical() {
+		s.kClin, err = store.OpenGrant(s.secrets.Identity, kr.VaultID, slot.UserID, slot.Role, store.Clinical, box)
+		if err != nil {
+			return err
+		}
+		s.clinical, err = store.Open(ctx, filepath.Join(s.v.Dir, store.Clinical.FileName()), store.Clinical, s.kClin)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wipe closes the databases and zeroes every key the session holds.
+func (s *Session) wipe() {
+	if s.general != nil {
+		s.general.Close()
+		s.general = nil
+	}
+	if s.clinical != nil {
+		s.clinical.Close()
+		s.clinical = nil
+	}
+	store.Zero(s.kGen)
+	store.Zero(s.kClin)
+	store.Zero(s.kek)
+	s.kGen, s.kClin, s.kek = nil, nil, nil
+	s.secrets.Wipe()
+	s.secrets = nil
+}
+
+// Timing returns how long the sign-in spent in the KDF and in the rest.
+func (s *Session) Timing() SignInTiming { return s.timing }
+
+// User returns the signed-in member of staff.
+func (s *Session) User() User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+// Practice returns the practice's name.
+func (s *Session) Practice() string { return s.kr.Practice }
+
+// HasClinical reports whether clinical.db is open in this session.
+func (s *Session) HasClinical() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clinical != nil
+}
+
+// NeedsTOTPEnrollment reports whether the user must enroll an authenticator
+// before anything else.
+func (s *Session) NeedsTOTPEnrollment() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mustTOTP
+}
+
+// Locked reports whether the session has been locked.
+func (s *Session) Locked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.locked
+}
+
+// OnLock registers f to run (once) when the session locks.
+func (s *Session) OnLock(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onLock = append(s.onLock, f)
+}
+
+// Lock closes the databases, zeroes the keys and records it. Later calls
+// do nothing.
+func (s *Session) Lock(ctx context.Context) error {
+	return s.lock(ctx, "locked")
+}
+
+func (s *Session) lock(ctx context.Context, why string) error {
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return nil
+	}
+	var err error
+	if s.general != nil {
+		err = inTx(ctx, s.general, func(tx *sql.Tx) error {
+			return audit(ctx, tx, s.v.now(), s.actor(), "lock", s.user.Name, why)
+		})
+	}
+	s.wipe()
+	s.locked = true
+	hooks := s.onLock
+	s.onLock = nil
+	s.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+	return err
+}
+
+// Touch records activity, postponing the idle lock.
+func (s *Session) Touch() {
+	s.mu.Lock()
+	s.lastTouch = s.v.now()
+	s.mu.Unlock()
+}
+
+// IdleLockAfter returns the idle time after which the session locks.
+func (s *Session) IdleLockAfter() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idleLock
+}
+
+// LockIfIdle locks the session when it has been idle for longer than the
+// practice's setting, and reports whether it is locked.
+func (s *Session) LockIfIdle(ctx context.Context) bool {
+	s.mu.Lock()
+	idle := s.v.now().Sub(s.lastTouch)
+	limit, locked := s.idleLock, s.locked
+	s.mu.Unlock()
+	if locked {
+		return true
+	}
+	if limit > 0 && idle >= limit {
+		s.lock(ctx, fmt.Sprintf("idle for %s", idle.Round(time.Second)))
+		return true
+	}
+	return false
+}
+
+func (s *Session) readIdleLock(ctx context.Context) time.Duration {
+	var v string
+	if err := s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingIdleLock).Scan(&v); err == nil {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+	}
+	return DefaultIdleLock
+}
+
+// SetIdleLock sets the practice's idle-lock time (admins only), between one
+// minute and one hour.
+func (s *Session) SetIdleLock(ctx context.Context, d time.Duration) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	if d < time.Minute || d > time.Hour {
+		return fmt.Errorf("the idle lock must be between 1 and 60 minutes: %w", ErrUsage)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := setSetting(ctx, tx, settingIdleLock, d.String()); err != nil {
+			return err
+		}
+		s.idleLock = d
+		return audit(ctx, tx, s.v.now(), s.actor(), "settings-changed", "idle lock", d.String())
+	})
+}
+
+// require checks the session is usable and the role is one of roles.
+// The caller must not hold s.mu.
+func (s *Session) require(roles ...Role) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	if s.mustTOTP {
+		return ErrEnrollTOTP
+	}
+	s.lastTouch = s.v.now()
+	if len(roles) == 0 {
+		return nil
+	}
+	for _, r := range roles {
+		if s.user.Role == r {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %w", s.user.Role, ErrNotPermitted)
+}
+
+// write runs fn in one general.db transaction under the session lock.
+func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	return inTx(ctx, s.general, fn)
+}
+
+// SigningKey returns the user's Ed25519 key, used to sign sync batches.
+func (s *Session) SigningKey() (ed25519.PrivateKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return nil, ErrLocked
+	}
+	return ed25519.NewKeyFromSeed(s.secrets.SigningSeed), nil
+}
+
+func inTx(ctx context.Context, db *store.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func setSetting(ctx context.Context, tx *sql.Tx, name, value string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
+}
+
+func audit(ctx context.Context, tx *sql.Tx, at time.Time, a actor, action, subject, detail string) error {
+	return store.AppendAudit(ctx, tx, &store.AuditEntry{At: at, UserID: a.id, UserName: a.name, Action: action, Subject: subject, Detail: detail})
+}

@@ -1,0 +1,459 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+)
+
+// ErrLastAdmin refuses removing or demoting the practice's only admin.
+var ErrLastAdmin = errors.New("the practice must keep at least one admin")
+
+// ErrUserExists refuses a second user of the same name.
+var ErrUserExists = errors.New("a user with this name already exists")
+
+// ErrCodeRejected means a code typed to confirm an enrollment was wrong.
+var ErrCodeRejected = errors.New("that code is not the one the authenticator app shows now")
+
+// ListUsers returns every current member of staff (admins only).
+func (s *Session) ListUsers(ctx context.Context) ([]User, error) {
+	if err := s.require(Admin); err != nil {
+		return nil, err
+	}
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, err := s.general.QueryContext(ctx, `SELECT id, name, role, created_at, last_signin_at, totp_reset
+		FROM users WHERE removed_at IS NULL ORDER BY name COLLATE NOCASE`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var created int64
+		var last sql.NullInt64
+		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &created, &last, &u.TOTPReset); err != nil {
+			return nil, err
+		}
+		u.Created = time.Unix(created, 0)
+		if last.Valid {
+			u.LastSignIn = time.Unix(last.Int64, 0)
+		}
+		if th, ok := kr.Throttle[u.ID]; ok {
+			u.Failures, u.LockedOut = th.Failures, th.Locked
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// userByName finds a current user in general.db. Call with s.mu held.
+func (s *Session) userByName(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, name string) (User, error) {
+	var u User
+	err := q.QueryRowContext(ctx, `SELECT id, name, role FROM users WHERE removed_at IS NULL AND lower(name) = lower(?)`, name).
+		Scan(&u.ID, &u.Name, &u.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("%q: %w", name, ErrUserNotFound)
+	}
+	return u, err
+}
+
+// changeKeyring reloads the keyring (another process may have written it)
+// and, inside one general.db transaction, runs fn, saves the keyring, then
+// commits. A failed save rolls the database back; a failed commit after the
+// save leaves a slot that general.db does not confirm, which sign-in
+// refuses. Call without s.mu held.
+func (s *Session) changeKeyring(ctx context.Context, fn func(kr *store.Keyring, tx *sql.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if err := fn(kr, tx); err != nil {
+			return err
+		}
+		if err := store.SaveKeyring(s.v.Dir, kr); err != nil {
+			return err
+		}
+		s.kr = kr
+		return nil
+	})
+}
+
+// AddUser adds a member of staff with their first passphrase and the
+// authenticator enrollment they scanned (admins only).
+func (s *Session) AddUser(ctx context.Context, name string, role Role, passphrase string, enr *Enrollment) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	name, err := checkName("user name", name)
+	if err != nil {
+		return err
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return err
+	}
+	if err := s.v.CheckPassphrase(passphrase, name, s.kr.Practice); err != nil {
+		return err
+	}
+	now := s.v.now()
+	id := newID()
+	return s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+		if _, err := kr.SlotByName(name); err == nil {
+			return fmt.Errorf("%q: %w", name, ErrUserExists)
+		}
+		if _, err := s.userByName(ctx, tx, name); err == nil {
+			return fmt.Errorf("%q: %w", name, ErrUserExists)
+		}
+		slot, secrets, err := s.v.newSlot(kr.VaultID, id, name, role, 1, passphrase, enr.secret)
+		if err != nil {
+			return err
+		}
+		secrets.Wipe()
+		if err := grant(kr.VaultID, slot, s.kGen, s.kClin); err != nil {
+			return err
+		}
+		kr.Slots = append(kr.Slots, slot)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, last_totp_step) VALUES (?, ?, ?, ?, ?)`,
+			id, name, string(role), now.Unix(), enr.confirmed); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, s.actor(), "user-added", name, "role "+string(role))
+	})
+}
+
+// countAdmins counts current admins in general.db.
+func countAdmins(ctx context.Context, tx *sql.Tx) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE removed_at IS NULL AND role = 'admin'`).Scan(&n)
+	return n, err
+}
+
+// RemoveUser removes a member of staff: their slot leaves the keyring, so
+// their passphrase opens nothing from now on (admins only). Their row stays
+// in general.db, marked removed, for the audit trail.
+func (s *Session) RemoveUser(ctx context.Context, name string) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	now := s.v.now()
+	return s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+		u, err := s.userByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if u.Role == Admin {
+			if n, err := countAdmins(ctx, tx); err != nil {
+				return err
+			} else if n <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET removed_at = ? WHERE id = ?`, now.Unix(), u.ID); err != nil {
+			return err
+		}
+		kr.RemoveSlot(u.ID)
+		return audit(ctx, tx, now, s.actor(), "user-removed", u.Name, "was "+string(u.Role))
+	})
+}
+
+// SetRole changes a user's role (admins only). Both grants are sealed
+// again, bound to the new role; a demotion to receptionist drops the
+// clinical grant, so the user's passphrase no longer yields the clinical key.
+func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return err
+	}
+	now := s.v.now()
+	return s.changeKeyring(ctx, func(target *store.Keyring, tx *sql.Tx) error {
+		u, err := s.userByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if u.Role == role {
+			return nil
+		}
+		if u.Role == Admin {
+			if n, err := countAdmins(ctx, tx); err != nil {
+				return err
+			} else if n <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		slot, err := target.SlotByID(u.ID)
+		if err != nil {
+			return fmt.Errorf("%s has no keyring slot: %w", u.Name, err)
+		}
+		slot.Role = string(role)
+		if err := grant(target.VaultID, slot, s.kGen, s.kClin); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, string(role), u.ID); err != nil {
+			return err
+		}
+		if u.ID == s.user.ID {
+			s.user.Role = role
+		}
+		return audit(ctx, tx, now, s.actor(), "role-changed", u.Name, fmt.Sprintf("%s -> %s", u.Role, role))
+	})
+}
+
+// ResetTOTP makes a user enroll a new authenticator at their next sign-in,
+// for a lost or replaced phone (admins only).
+func (s *Session) ResetTOTP(ctx context.Context, name string) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	now := s.v.now()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		u, err := s.userByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_reset = 1 WHERE id = ?`, u.ID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, s.actor(), "totp-reset", u.Name, "must enroll again at next sign-in")
+	})
+}
+
+// UnlockUser clears a user's failed sign-ins and lockout (admins only).
+func (s *Session) UnlockUser(ctx context.Context, name string) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	now := s.v.now()
+	return s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+		u, err := s.userByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		delete(kr.Throttle, u.ID)
+		return audit(ctx, tx, now, s.actor(), "user-unlocked", u.Name, "failed sign-ins cleared")
+	})
+}
+
+// ChangePassphrase replaces the signed-in user's passphrase. The current one
+// is asked again, so a passer-by at an unlocked screen cannot take over.
+func (s *Session) ChangePassphrase(ctx context.Context, current, next string) error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	if err := s.v.CheckPassphrase(next, s.user.Name, s.kr.Practice); err != nil {
+		return err
+	}
+	now := s.v.now()
+	return s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+		slot, err := kr.SlotByID(s.user.ID)
+		if err != nil {
+			return err
+		}
+		kek, err := store.DeriveKEK(current, *slot.KDF)
+		if err != nil {
+			return err
+		}
+		defer store.Zero(kek)
+		old, err := store.UnwrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, slot.Wrapped)
+		if err != nil {
+			return fmt.Errorf("the current passphrase is not right: %w", ErrSignInRefused)
+		}
+		old.Wipe()
+		if err := s.rewrap(kr, slot, next); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, s.actor(), "passphrase-changed", s.user.Name, "")
+	})
+}
+
+// rewrap wraps the session's secrets under a new passphrase with fresh
+// Argon2id parameters and salt. Call with s.mu held.
+func (s *Session) rewrap(kr *store.Keyring, slot *store.Slot, passphrase string) error {
+	params := s.v.kdfParams()
+	kek, err := store.DeriveKEK(passphrase, params)
+	if err != nil {
+		return err
+	}
+	defer store.Zero(kek)
+	slot.KDF = &params
+	slot.Version++
+	slot.Wrapped = store.WrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, s.secrets)
+	return nil
+}
+
+// BeginTOTPEnrollment starts enrolling a new authenticator after an admin's
+// reset. Nothing is saved until ConfirmTOTPEnrollment accepts a code.
+func (s *Session) BeginTOTPEnrollment() (*Enrollment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return nil, ErrLocked
+	}
+	if !s.mustTOTP {
+		return nil, fmt.Errorf("no authenticator reset is pending: %w", ErrUsage)
+	}
+	return NewEnrollment(s.kr.Practice, s.user.Name)
+}
+
+// ConfirmTOTPEnrollment checks a code from the new authenticator, then
+// saves its secret in the user's slot and lifts the restriction.
+func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, code string) error {
+	now := s.v.now()
+	if !enr.Confirm(code, now) {
+		return ErrCodeRejected
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	if !s.mustTOTP || s.kek == nil {
+		return fmt.Errorf("no authenticator reset is pending: %w", ErrUsage)
+	}
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	slot, err := kr.SlotByID(s.user.ID)
+	if err != nil {
+		return err
+	}
+	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_reset = 0, last_totp_step = ? WHERE id = ?`, enr.confirmed, s.user.ID); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, s.actor(), "totp-enrolled", s.user.Name, "new authenticator confirmed"); err != nil {
+			return err
+		}
+		store.Zero(s.secrets.TOTPSecret)
+		s.secrets.TOTPSecret = append([]byte(nil), enr.secret...)
+		slot.Version++
+		slot.Wrapped = store.WrapSlot(s.kek, kr.VaultID, slot.UserID, slot.Version, s.secrets)
+		return store.SaveKeyring(s.v.Dir, kr)
+	})
+	if err != nil {
+		return err
+	}
+	s.kr = kr
+	s.mustTOTP = false
+	store.Zero(s.kek)
+	s.kek = nil
+	return nil
+}
+
+// AuditList returns the newest limit audit entries, newest first (admins only).
+func (s *Session) AuditList(ctx context.Context, limit int) ([]store.AuditEntry, error) {
+	if err := s.require(Admin); err != nil {
+		return nil, err
+	}
+	return store.ListAudit(ctx, s.general, limit)
+}
+
+// AuditVerify checks the whole audit chain and returns the rows checked
+// (admins only).
+func (s *Session) AuditVerify(ctx context.Context) (int, error) {
+	if err := s.require(Admin); err != nil {
+		return 0, err
+	}
+	return store.VerifyAudit(ctx, s.general)
+}
+
+// Recover uses the recovery key to give the named admin a new passphrase
+// and a new authenticator, and clears their lockout. It is the way back in
+// when the only admin forgot the passphrase or lost the phone.
+func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase string, enr *Enrollment) error {
+	raw, err := ParseRecoveryKey(recoveryKey)
+	if err != nil {
+		return err
+	}
+	defer store.Zero(raw)
+	kr, err := store.LoadKeyring(v.Dir)
+	if err != nil {
+		return err
+	}
+	if kr.Recovery == nil {
+		return fmt.Errorf("this vault has no recovery slot: %w", ErrBadRecoveryKey)
+	}
+	kek, err := store.RecoveryKEK(raw, kr.VaultID)
+	if err != nil {
+		return err
+	}
+	defer store.Zero(kek)
+	rs := kr.Recovery
+	secrets, err := store.UnwrapSlot(kek, kr.VaultID, rs.UserID, rs.Version, rs.Wrapped)
+	if err != nil {
+		return fmt.Errorf("the recovery key does not open this vault: %w", ErrBadRecoveryKey)
+	}
+	defer secrets.Wipe()
+	kGen, err := store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.General, rs.Grants[store.General])
+	if err != nil {
+		return fmt.Errorf("the recovery slot is damaged: %w", err)
+	}
+	defer store.Zero(kGen)
+	kClin, err := store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.Clinical, rs.Grants[store.Clinical])
+	if err != nil {
+		return fmt.Errorf("the recovery slot is damaged: %w", err)
+	}
+	defer store.Zero(kClin)
+	gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
+	if err != nil {
+		return err
+	}
+	defer gen.Close()
+	var id, name, role string
+	err = gen.QueryRowContext(ctx, `SELECT id, name, role FROM users WHERE removed_at IS NULL AND lower(name) = lower(?)`, adminName).Scan(&id, &name, &role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%q: %w", adminName, ErrUserNotFound)
+	} else if err != nil {
+		return err
+	}
+	if Role(role) != Admin {
+		return fmt.Errorf("the recovery key restores an admin, and %s is a %s: %w", name, role, ErrNotPermitted)
+	}
+	if err := v.CheckPassphrase(passphrase, name, kr.Practice); err != nil {
+		return err
+	}
+	old, err := kr.SlotByID(id)
+	if err != nil {
+		return fmt.Errorf("%s has no keyring slot: %w", name, err)
+	}
+	slot, fresh, err := v.newSlot(kr.VaultID, id, name, Admin, old.Version+1, passphrase, enr.secret)
+	if err != nil {
+		return err
+	}
+	fresh.Wipe()
+	if err := grant(kr.VaultID, slot, kGen, kClin); err != nil {
+		return err
+	}
+	*old = *slot
+	delete(kr.Throttle, id)
+	now := v.now()
+	return inTx(ctx, gen, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_reset = 0, last_totp_step = ? WHERE id = ?`, enr.confirmed, id); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, actor{recoveryUserID, "recovery key"}, "recovery-key-used", name, "new passphrase and authenticator; lockout cleared"); err != nil {
+			return err
+		}
+		return store.SaveKeyring(v.Dir, kr)
+	})
+}

@@ -1,0 +1,30 @@
+// Package assets holds the files ClinicVault ships inside its binary: the
+// application icon and the blocklist of common passwords.
+package assets
+
+import (
+	_ "embed"
+	"strings"
+)
+
+//go:embed blocklist.txt
+var blocklist string
+
+//go:embed Icon.png
+var icon []byte
+
+// Icon returns the application icon as PNG bytes.
+func Icon() []byte { return icon }
+
+// Blocklist returns the refused common passwords, lowercase, without spaces.
+func Blocklist() map[string]struct{} {
+	set := make(map[string]struct{}, 20000)
+	for _, line := range strings.Split(blocklist, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		set[line] = struct{}{}
+	}
+	return set
+}

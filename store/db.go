@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	sqlite3 "github.com/mutecomm/go-sqlcipher/v4"
+)
+
+// KeySize is the size in bytes of a raw SQLCipher database key.
+const KeySize = 32
+
+// Kind names one of the vault's two databases.
+type Kind string
+
+const (
+	// General is general.db: demographics, appointments, users, audit.
+	General Kind = "general"
+	// Clinical is clinical.db: notes and everything else only clinicians see.
+	Clinical Kind = "clinical"
+)
+
+// applicationIDs are written to PRAGMA application_id so that a file that is
+// not ours, or the other database of the pair, is refused on open.
+var applicationIDs = map[Kind]int32{
+	General:  0x43564731, // "CVG1"
+	Clinical: 0x43564331, // "CVC1"
+}
+
+// FileName returns the file name of the database of kind k in a data directory.
+func (k Kind) FileName() string { return string(k) + ".db" }
+
+var (
+	// ErrWrongKey means the database exists but the key does not open it.
+	ErrWrongKey = errors.New("store: wrong key for database")
+	// ErrForeignDatabase means the file is a database, but not this kind of
+	// ClinicVault database.
+	ErrForeignDatabase = errors.New("store: not a ClinicVault database of this kind")
+	// ErrNotFound means the requested record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrTooNew means the database was written by a newer ClinicVault.
+	ErrTooNew = errors.New("store: database is from a newer version of ClinicVault")
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+const driverName = "clinicvault-sqlcipher"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{
+		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			// temp_store=MEMORY: sorts, temp tables and indices never reach
+			// a temp file on disk. secure_delete overwrites freed pages.
+			for _, p := range []string{
+				"PRAGMA temp_store = MEMORY",
+				"PRAGMA secure_delete = ON",
+				"PRAGMA foreign_keys = ON",
+			} {
+				if _, err := c.Exec(p, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+}
+
+// DB is an open, keyed and migrated ClinicVault database.
+type DB struct {
+	*sql.DB
+	Kind Kind
+	Path string
+}
+
+// Open opens (creating if missing) the database of the given kind at p with
+// the raw key. A wrong key returns ErrWrongKey; a database of another kind or
+// application returns ErrForeignDatabase. Migrations are applied on open.
+func Open(ctx context.Context, p string, kind Kind, key []byte) (*DB, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("store: key must be %d bytes", KeySize)
+	}
+	appID, ok := applicationIDs[kind]
+	if !ok {
+		return nil, fmt.Errorf("store: unknown database kind %q", kind)
+	}
+	q := url.Values{}
+	q.Set("_pragma_key", "x'"+hex.EncodeToString(key)+"'")
+	q.Set("_pragma_cipher_page_size", "4096")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
+	sdb, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", kind.FileName(), err)
+	}
+	db := &DB{DB: sdb, Kind: kind, Path: p}
+	if err := db.check(ctx, appID); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	if err := db.migrate(ctx, appID); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func isNotADB(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB)
+}
+
+// check reads the schema, which is the first point where a wrong key shows,
+// and the application id.
+func (db *DB) check(ctx context.Context, appID int32) error {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n)
+	if isNotADB(err) {
+		return fmt.Errorf("store: open %s: %w", db.Kind.FileName(), ErrWrongKey)
+	}
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", db.Kind.FileName(), err)
+	}
+	var got int32
+	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&got); err != nil {
+		return fmt.Errorf("store: read application_id: %w", err)
+	}
+	if got != 0 && got != appID {
+		return fmt.Errorf("store: %s has application id %#x: %w", db.Kind.FileName(), got, ErrForeignDatabase)
+	}
+	if got == 0 && n > 0 {
+		return fmt.Errorf("store: %s has tables but no application id: %w", db.Kind.FileName(), ErrForeignDatabase)
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+}
+
+func (db *DB) migrations() ([]migration, error) {
+	dir := path.Join("migrations", string(db.Kind))
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("store: badly named migration %s", e.Name())
+		}
+		ms = append(ms, migration{v, path.Join(dir, e.Name())})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("store: migrations of %s are not numbered 1..n", db.Kind)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies every migration above user_version, each in its own
+// transaction together with the new user_version.
+func (db *DB) migrate(ctx context.Context, appID int32) error {
+	ms, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	var current int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("store: read user_version: %w", err)
+	}
+	if current > len(ms) {
+		return fmt.Errorf("store: %s is at schema %d, this build knows %d: %w", db.Kind.FileName(), current, len(ms), ErrTooNew)
+	}
+	for _, m := range ms[current:] {
+		body, err := migrations.ReadFile(m.name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		stmts := string(body) + fmt.Sprintf("\nPRAGMA user_version = %d;\nPRAGMA application_id = %d;\n", m.version, appID)
+		if _, err := tx.ExecContext(ctx, stmts); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
+		}
+	}
+	rows, err := db.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return fmt.Errorf("store: %s fails foreign_key_check after migrating", db.Kind.FileName())
+	}
+	return rows.Err()
+}
+
+// SchemaVersion returns the database's user_version.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
+}

@@ -1,0 +1,290 @@
+package store
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Domain-separation labels. Each names what the bytes are for and carries a
+// version; a change of layout gets a new label rather than a silent reuse.
+const (
+	slotLabel     = "clinicvault.org/v1/slot"
+	grantLabel    = "clinicvault.org/v1/grant"
+	recoveryLabel = "clinicvault.org/v1/recovery-kek"
+)
+
+// KDFParams are the Argon2id parameters of one slot, stored beside it.
+type KDFParams struct {
+	Time      uint32 `json:"t"`
+	MemoryKiB uint32 `json:"m"`
+	Threads   uint8  `json:"p"`
+	Salt      []byte `json:"salt"`
+}
+
+// MinKDF is the floor for every passphrase slot: RFC 9106's second
+// recommended option (t=3, m=64 MiB, p=4). Slots below it are refused.
+var MinKDF = KDFParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
+
+// maxKDFMemoryKiB caps calibration at 512 MiB: front-desk PCs with 4 GiB of
+// memory must still sign in while a browser and the practice system run.
+const maxKDFMemoryKiB = 512 * 1024
+
+// ErrWeakKDF means a slot's Argon2id parameters are below MinKDF.
+var ErrWeakKDF = errors.New("store: key-derivation parameters below the minimum")
+
+// ErrUnwrap means a slot or grant did not open: wrong passphrase, wrong
+// recovery key, or altered bytes. The two are indistinguishable by design.
+var ErrUnwrap = errors.New("store: key material did not open")
+
+func (p KDFParams) check() error {
+	if p.Time < MinKDF.Time || p.MemoryKiB < MinKDF.MemoryKiB || p.Threads < MinKDF.Threads || len(p.Salt) < 16 {
+		return fmt.Errorf("t=%d m=%dKiB p=%d: %w", p.Time, p.MemoryKiB, p.Threads, ErrWeakKDF)
+	}
+	return nil
+}
+
+// WithNewSalt returns p with a fresh random 16-byte salt.
+func (p KDFParams) WithNewSalt() KDFParams {
+	p.Salt = randomBytes(16)
+	return p
+}
+
+// NormalizePassphrase returns the NFKC form of a passphrase, so that the
+// same words typed on a Mac and a Windows keyboard derive the same key.
+func NormalizePassphrase(s string) string { return norm.NFKC.String(s) }
+
+// DeriveKEK derives a slot's key-encryption key from a passphrase with
+// Argon2id. Parameters below MinKDF are refused.
+func DeriveKEK(passphrase string, p KDFParams) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	return argon2.IDKey([]byte(NormalizePassphrase(passphrase)), p.Salt, p.Time, p.MemoryKiB, p.Threads, 32), nil
+}
+
+// CalibrateKDF picks Argon2id parameters at or above MinKDF that take about
+// target on this machine: memory grows first (up to 512 MiB), then passes.
+func CalibrateKDF(target time.Duration) KDFParams {
+	p := MinKDF.WithNewSalt()
+	if n := runtime.NumCPU(); n > int(p.Threads) && n <= 8 {
+		p.Threads = uint8(n)
+	}
+	measure := func() time.Duration {
+		start := time.Now()
+		argon2.IDKey([]byte("calibration"), p.Salt, p.Time, p.MemoryKiB, p.Threads, 32)
+		return time.Since(start)
+	}
+	d := measure()
+	for d < target/2 && p.MemoryKiB*2 <= maxKDFMemoryKiB {
+		p.MemoryKiB *= 2
+		d = measure()
+	}
+	if d > 0 && d < target {
+		t := uint32(float64(p.Time)*float64(target)/float64(d) + 0.5)
+		if t > p.Time {
+			p.Time = t
+		}
+	}
+	return p
+}
+
+// RecoveryKEK derives the recovery slot's key-encryption key from the
+// recovery key's 160 random bits. The input is already uniformly random,
+// so HKDF is enough; no passphrase stretching is needed.
+func RecoveryKEK(recovery []byte, vaultID string) ([]byte, error) {
+	return hkdf.Key(sha256.New, recovery, []byte(vaultID), recoveryLabel, 32)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return b
+}
+
+// NewKey returns a fresh random 256-bit key.
+func NewKey() []byte { return randomBytes(KeySize) }
+
+// Zero overwrites b. Go may have copied the bytes elsewhere; this is the
+// best effort the language allows.
+func Zero(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
+
+// ad builds associated data from length-prefixed fields, so that no two
+// different field lists give the same bytes.
+func ad(fields ...string) []byte {
+	var buf bytes.Buffer
+	for _, f := range fields {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+		buf.Write(n[:])
+		buf.WriteString(f)
+	}
+	return buf.Bytes()
+}
+
+func seal(key, plaintext, assoc []byte) []byte {
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		panic(err)
+	}
+	nonce := randomBytes(aead.NonceSize())
+	return aead.Seal(nonce, nonce, plaintext, assoc)
+}
+
+func open(key, box, assoc []byte) ([]byte, error) {
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(box) < aead.NonceSize()+aead.Overhead() {
+		return nil, ErrUnwrap
+	}
+	pt, err := aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], assoc)
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	return pt, nil
+}
+
+// SlotSecrets is what a passphrase (or the recovery key) unwraps: the user's
+// X25519 identity, which opens their key grants, their Ed25519 signing seed
+// for sync, and their TOTP secret.
+type SlotSecrets struct {
+	Identity    []byte // X25519 private key, 32 bytes
+	SigningSeed []byte // Ed25519 seed, 32 bytes
+	TOTPSecret  []byte // 20 bytes (160 bits); empty for the recovery slot
+}
+
+const secretsVersion = 1
+
+// NewSlotSecrets returns fresh identity and signing keys and the given TOTP secret.
+func NewSlotSecrets(totpSecret []byte) *SlotSecrets {
+	return &SlotSecrets{Identity: randomBytes(32), SigningSeed: randomBytes(32), TOTPSecret: totpSecret}
+}
+
+// PublicKey returns the X25519 public key of the identity.
+func (s *SlotSecrets) PublicKey() []byte {
+	k, err := ecdh.X25519().NewPrivateKey(s.Identity)
+	if err != nil {
+		panic(err)
+	}
+	return k.PublicKey().Bytes()
+}
+
+// Wipe zeroes the secrets.
+func (s *SlotSecrets) Wipe() {
+	if s == nil {
+		return
+	}
+	Zero(s.Identity)
+	Zero(s.SigningSeed)
+	Zero(s.TOTPSecret)
+}
+
+func (s *SlotSecrets) marshal() []byte {
+	b := []byte{secretsVersion}
+	b = append(b, s.Identity...)
+	b = append(b, s.SigningSeed...)
+	return append(b, s.TOTPSecret...)
+}
+
+func unmarshalSecrets(b []byte) (*SlotSecrets, error) {
+	if len(b) < 65 || b[0] != secretsVersion {
+		return nil, ErrUnwrap
+	}
+	s := &SlotSecrets{
+		Identity:    append([]byte(nil), b[1:33]...),
+		SigningSeed: append([]byte(nil), b[33:65]...),
+		TOTPSecret:  append([]byte(nil), b[65:]...),
+	}
+	Zero(b)
+	return s, nil
+}
+
+// WrapSlot encrypts secrets under kek with XChaCha20-Poly1305, binding the
+// vault, the user and the slot version as associated data.
+func WrapSlot(kek []byte, vaultID, userID string, version int, s *SlotSecrets) []byte {
+	pt := s.marshal()
+	defer Zero(pt)
+	return seal(kek, pt, ad(slotLabel, vaultID, userID, fmt.Sprint(version)))
+}
+
+// UnwrapSlot opens a slot; any mismatch is ErrUnwrap.
+func UnwrapSlot(kek []byte, vaultID, userID string, version int, box []byte) (*SlotSecrets, error) {
+	pt, err := open(kek, box, ad(slotLabel, vaultID, userID, fmt.Sprint(version)))
+	if err != nil {
+		return nil, err
+	}
+	return unmarshalSecrets(pt)
+}
+
+// SealGrant seals a database key to a user's X25519 public key
+// (ephemeral-static ECDH, HKDF-SHA256, XChaCha20-Poly1305). The associated
+// data binds the vault, the user, the user's role and the key's class, so a
+// grant neither moves to another user nor survives an edited role.
+// The box is the 32-byte ephemeral public key followed by the AEAD box.
+func SealGrant(recipient []byte, vaultID, userID, role string, class Kind, key []byte) ([]byte, error) {
+	pub, err := ecdh.X25519().NewPublicKey(recipient)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad grant recipient: %w", err)
+	}
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := eph.ECDH(pub)
+	if err != nil {
+		return nil, err
+	}
+	epub := eph.PublicKey().Bytes()
+	wk, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, epub...), recipient...), grantLabel, 32)
+	Zero(shared)
+	if err != nil {
+		return nil, err
+	}
+	defer Zero(wk)
+	return append(epub, seal(wk, key, ad(grantLabel, vaultID, userID, role, string(class)))...), nil
+}
+
+// OpenGrant opens a grant with the user's X25519 identity.
+func OpenGrant(identity []byte, vaultID, userID, role string, class Kind, box []byte) ([]byte, error) {
+	if len(box) < 32 {
+		return nil, ErrUnwrap
+	}
+	priv, err := ecdh.X25519().NewPrivateKey(identity)
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	epub, err := ecdh.X25519().NewPublicKey(box[:32])
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	shared, err := priv.ECDH(epub)
+	if err != nil {
+		return nil, ErrUnwrap
+	}
+	wk, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, box[:32]...), priv.PublicKey().Bytes()...), grantLabel, 32)
+	Zero(shared)
+	if err != nil {
+		return nil, err
+	}
+	defer Zero(wk)
+	return open(wk, box[32:], ad(grantLabel, vaultID, userID, role, string(class)))
+}
