@@ -440,3 +440,12 @@ func setSetting(ctx context.Context, tx *sql.Tx, name, value string) error {
 func audit(ctx context.Context, tx *sql.Tx, at time.Time, a actor, action, subject, detail string) error {
 	return store.AppendAudit(ctx, tx, &store.AuditEntry{At: at, UserID: a.id, UserName: a.name, Action: action, Subject: subject, Detail: detail})
 }
+
+// AuditEntry is one row of the audit log.
+type AuditEntry = store.AuditEntry
+
+// UseMinimumKDF makes new slots use RFC 9106's second recommendation
+// without calibrating: for tests and demos, never below the floor.
+func (v *Vault) UseMinimumKDF() {
+	v.KDF = func() store.KDFParams { return store.MinKDF }
+}

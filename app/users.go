@@ -361,7 +361,7 @@ func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, co
 }
 
 // AuditList returns the newest limit audit entries, newest first (admins only).
-func (s *Session) AuditList(ctx context.Context, limit int) ([]store.AuditEntry, error) {
+func (s *Session) AuditList(ctx context.Context, limit int) ([]AuditEntry, error) {
 	if err := s.require(Admin); err != nil {
 		return nil, err
 	}
