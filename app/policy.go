@@ -122,7 +122,7 @@ func notLetter(r rune) bool { return !unicode.IsLetter(r) }
 // Núñez" gives "ana" and "núñez"; parts under 3 letters are ignored.
 func nameParts(name string) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(fold(store.NormalizePassphrase(name)), notLetter) {
+	for _, f := range strings.FieldsFunc(strings.ToLower(store.NormalizePassphrase(name)), notLetter) {
 		if utf8.RuneCountInString(f) >= 3 && f != "the" && f != "and" {
 			out = append(out, f)
 		}

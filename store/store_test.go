@@ -1,0 +1,339 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+func openTemp(t *testing.T, kind Kind, key []byte) (*DB, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), kind.FileName())
+	db, err := Open(context.Background(), p, kind, key)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, p
+}
+
+func TestArgon2idKnownAnswers(t *testing.T) {
+	f, err := os.Open("testdata/argon2id.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		n++
+		t.Run(strings.Join(fields[:5], "/"), func(t *testing.T) {
+			t.Parallel()
+			tm, _ := strconv.Atoi(fields[0])
+			m, _ := strconv.Atoi(fields[1])
+			p, _ := strconv.Atoi(fields[2])
+			want, _ := hex.DecodeString(fields[5])
+			got := argon2.IDKey([]byte(fields[3]), []byte(fields[4]), uint32(tm), uint32(m), uint8(p), uint32(len(want)))
+			if !bytes.Equal(got, want) {
+				t.Errorf("got %x, want %x", got, want)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no vectors read")
+	}
+}
+
+func TestDeriveKEKRefusesWeakParams(t *testing.T) {
+	weak := KDFParams{Time: 1, MemoryKiB: 64 * 1024, Threads: 4, Salt: make([]byte, 16)}
+	if _, err := DeriveKEK("x", weak); !errors.Is(err, ErrWeakKDF) {
+		t.Fatalf("t=1: got %v, want ErrWeakKDF", err)
+	}
+	weak = KDFParams{Time: 3, MemoryKiB: 32 * 1024, Threads: 4, Salt: make([]byte, 16)}
+	if _, err := DeriveKEK("x", weak); !errors.Is(err, ErrWeakKDF) {
+		t.Fatalf("m=32MiB: got %v, want ErrWeakKDF", err)
+	}
+	// NFKC: the composed and decomposed forms of "é" derive the same key.
+	p := MinKDF.WithNewSalt()
+	a, _ := DeriveKEK("caf\u00e9 au lait", p)
+	b, _ := DeriveKEK("cafe\u0301 au lait", p)
+	if !bytes.Equal(a, b) {
+		t.Fatal("NFKC forms derived different keys")
+	}
+}
+
+func TestCalibrateNeverBelowFloor(t *testing.T) {
+	p := CalibrateKDF(time.Millisecond) // a target the floor already exceeds
+	if err := p.check(); err != nil {
+		t.Fatalf("calibrated below floor: %v", err)
+	}
+}
+
+func TestOpenWrongKey(t *testing.T) {
+	key := NewKey()
+	_, p := openTemp(t, General, key)
+	_, err := Open(context.Background(), p, General, NewKey())
+	if !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("got %v, want ErrWrongKey", err)
+	}
+	// The right key still opens it: nothing was damaged by the attempt.
+	db, err := Open(context.Background(), p, General, key)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	db.Close()
+}
+
+func TestOpenChecksApplicationID(t *testing.T) {
+	key := NewKey()
+	db, p := openTemp(t, General, key)
+	db.Close()
+	if _, err := Open(context.Background(), p, Clinical, key); !errors.Is(err, ErrForeignDatabase) {
+		t.Fatalf("general.db opened as clinical: got %v, want ErrForeignDatabase", err)
+	}
+}
+
+func TestMigrationsSetVersionAndAreIdempotent(t *testing.T) {
+	key := NewKey()
+	db, p := openTemp(t, General, key)
+	v, err := db.SchemaVersion(context.Background())
+	if err != nil || v < 1 {
+		t.Fatalf("user_version %d, %v", v, err)
+	}
+	db.Close()
+	db2, err := Open(context.Background(), p, General, key)
+	if err != nil {
+		t.Fatalf("second open: %v", err)
+	}
+	defer db2.Close()
+	var mode string
+	db2.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	if mode != "wal" {
+		t.Errorf("journal_mode %q, want wal", mode)
+	}
+}
+
+func TestDatabaseFileHasNoPlaintext(t *testing.T) {
+	key := NewKey()
+	db, p := openTemp(t, General, key)
+	const marker = "Zebediah-Plaintext-Marker"
+	if _, err := db.Exec(`INSERT INTO settings (name, value) VALUES ('x', ?)`, marker); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	dir := filepath.Dir(p)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if bytes.Contains(b, []byte(marker)) || bytes.Contains(b, []byte("SQLite format 3")) {
+			t.Errorf("%s holds plaintext", e.Name())
+		}
+	}
+}
+
+func TestSlotWrapBindsContext(t *testing.T) {
+	kek := NewKey()
+	s := NewSlotSecrets(bytes.Repeat([]byte{7}, 20))
+	box := WrapSlot(kek, "vault", "user", 1, s)
+	got, err := UnwrapSlot(kek, "vault", "user", 1, box)
+	if err != nil || !bytes.Equal(got.TOTPSecret, s.TOTPSecret) || !bytes.Equal(got.Identity, s.Identity) {
+		t.Fatalf("round trip: %v", err)
+	}
+	for name, try := range map[string]func() error{
+		"other user":    func() error { _, err := UnwrapSlot(kek, "vault", "other", 1, box); return err },
+		"other vault":   func() error { _, err := UnwrapSlot(kek, "vault2", "user", 1, box); return err },
+		"other version": func() error { _, err := UnwrapSlot(kek, "vault", "user", 2, box); return err },
+		"other key":     func() error { _, err := UnwrapSlot(NewKey(), "vault", "user", 1, box); return err },
+		"flipped bit": func() error {
+			b := append([]byte(nil), box...)
+			b[len(b)-1] ^= 1
+			_, err := UnwrapSlot(kek, "vault", "user", 1, b)
+			return err
+		},
+	} {
+		if err := try(); !errors.Is(err, ErrUnwrap) {
+			t.Errorf("%s: got %v, want ErrUnwrap", name, err)
+		}
+	}
+}
+
+func TestGrantBindsRoleAndRecipient(t *testing.T) {
+	alice, bob := NewSlotSecrets(nil), NewSlotSecrets(nil)
+	key := NewKey()
+	box, err := SealGrant(alice.PublicKey(), "v", "alice", "clinician", Clinical, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := OpenGrant(alice.Identity, "v", "alice", "clinician", Clinical, box)
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := OpenGrant(bob.Identity, "v", "alice", "clinician", Clinical, box); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("another identity opened the grant: %v", err)
+	}
+	if _, err := OpenGrant(alice.Identity, "v", "alice", "admin", Clinical, box); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("an edited role opened the grant: %v", err)
+	}
+	if _, err := OpenGrant(alice.Identity, "v", "alice", "clinician", General, box); !errors.Is(err, ErrUnwrap) {
+		t.Errorf("a grant opened as another class: %v", err)
+	}
+}
+
+func TestKeyringRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadKeyring(dir); !errors.Is(err, ErrNoVault) {
+		t.Fatalf("empty dir: %v", err)
+	}
+	k := NewKeyring("vid", "Practice", time.Now())
+	k.Slots = append(k.Slots, &Slot{UserID: "u1", Name: "Ana Núñez", Role: "admin"})
+	if err := SaveKeyring(dir, k); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadKeyring(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := got.SlotByName("  ana núñez "); err != nil || s.UserID != "u1" {
+		t.Fatalf("SlotByName: %v", err)
+	}
+	if _, err := got.SlotByName("nobody"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing slot: %v", err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, KeyringFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("keyring mode %v, want 0600", st.Mode().Perm())
+	}
+}
+
+// TestKeyringCrashAtomicity kills a child process in the middle of saving
+// the keyring (after the temp file is written, before the rename, and with
+// a half-written temp file) and checks that the old keyring survives whole
+// and that the next save works.
+func TestKeyringCrashAtomicity(t *testing.T) {
+	if dir := os.Getenv("CLINICVAULT_CRASH_DIR"); dir != "" {
+		mode := os.Getenv("CLINICVAULT_CRASH_MODE")
+		crashHook = func(tmp string) error {
+			if mode == "truncate" {
+				b, _ := os.ReadFile(tmp)
+				os.WriteFile(tmp, b[:len(b)/2], 0o600)
+			}
+			os.Exit(42) // the process dies here: no rename, no cleanup
+			return nil
+		}
+		k, err := LoadKeyring(dir)
+		if err != nil {
+			os.Exit(1)
+		}
+		k.Practice = "NEW PRACTICE NAME"
+		SaveKeyring(dir, k)
+		os.Exit(0) // not reached
+	}
+	for _, mode := range []string{"before-rename", "truncate"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			old := NewKeyring("vid", "Old Practice", time.Now())
+			if err := SaveKeyring(dir, old); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(filepath.Join(dir, KeyringFile))
+			cmd := exec.Command(os.Args[0], "-test.run=^TestKeyringCrashAtomicity$")
+			cmd.Env = append(os.Environ(), "CLINICVAULT_CRASH_DIR="+dir, "CLINICVAULT_CRASH_MODE="+mode)
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 42 {
+				t.Fatalf("child did not crash where expected: %v", err)
+			}
+			after, _ := os.ReadFile(filepath.Join(dir, KeyringFile))
+			if sha256.Sum256(before) != sha256.Sum256(after) {
+				t.Fatal("keyring changed although the write crashed before the rename")
+			}
+			k, err := LoadKeyring(dir)
+			if err != nil || k.Practice != "Old Practice" {
+				t.Fatalf("old keyring unreadable after crash: %v", err)
+			}
+			// The leftover temp file does not get in the way of the next save.
+			k.Practice = "Next"
+			if err := SaveKeyring(dir, k); err != nil {
+				t.Fatal(err)
+			}
+			if k, err := LoadKeyring(dir); err != nil || k.Practice != "Next" {
+				t.Fatalf("save after crash: %v", err)
+			}
+		})
+	}
+}
+
+func auditDB(t *testing.T, rows int) *DB {
+	t.Helper()
+	db, _ := openTemp(t, General, NewKey())
+	ctx := context.Background()
+	for i := 0; i < rows; i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := AppendAudit(ctx, tx, &AuditEntry{At: time.Now(), UserID: "u", UserName: "Ana", Action: "signin", Subject: "Ana", Detail: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	ctx := context.Background()
+	unprotect := `DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;`
+	cases := map[string]string{
+		"edited detail":   `UPDATE audit SET detail = 'nothing to see' WHERE seq = 3`,
+		"edited time":     `UPDATE audit SET at = at + 1 WHERE seq = 2`,
+		"deleted middle":  `DELETE FROM audit WHERE seq = 3`,
+		"deleted newest":  `DELETE FROM audit WHERE seq = 5`,
+		"deleted all":     `DELETE FROM audit`,
+		"inserted row":    `INSERT INTO audit (seq, at, user_id, user_name, action, subject, detail, prev_hash, hash) SELECT 6, at, user_id, user_name, 'export', subject, detail, hash, hash FROM audit WHERE seq = 5`,
+		"reordered rows":  `UPDATE audit SET seq = 10 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 10`,
+		"rehashed edited": `UPDATE audit SET detail = 'x', hash = prev_hash WHERE seq = 4`,
+	}
+	for name, attack := range cases {
+		t.Run(name, func(t *testing.T) {
+			db := auditDB(t, 5)
+			if n, err := VerifyAudit(ctx, db); err != nil || n != 5 {
+				t.Fatalf("clean chain: n=%d err=%v", n, err)
+			}
+			if _, err := db.Exec(unprotect + attack); err != nil {
+				t.Fatalf("attack: %v", err)
+			}
+			if _, err := VerifyAudit(ctx, db); !errors.Is(err, ErrAuditTampered) {
+				t.Fatalf("got %v, want ErrAuditTampered", err)
+			}
+		})
+	}
+}
+
+func TestAuditRowsCannotBeChangedThroughTheApp(t *testing.T) {
+	db := auditDB(t, 2)
+	if _, err := db.Exec(`UPDATE audit SET detail = 'x' WHERE seq = 1`); err == nil {
+		t.Fatal("an audit row was updated")
+	}
+	if _, err := db.Exec(`DELETE FROM audit WHERE seq = 1`); err == nil {
+		t.Fatal("an audit row was deleted")
+	}
+}
