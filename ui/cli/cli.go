@@ -1,0 +1,765 @@
+// Package cli is ClinicVault's command line: administration and automation
+// (init, users, passwd, audit, shell, bench). Command names, flags, output
+// lines and exit statuses are a contract that scripts rely on.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// Exit statuses.
+const (
+	ExitOK           = 0
+	ExitError        = 1
+	ExitUsage        = 2
+	ExitSignIn       = 3
+	ExitNotPermitted = 4
+)
+
+// IO is the command line's connection to the outside world.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+	// Terminal reports whether In is an interactive terminal, where missing
+	// secrets are prompted for.
+	Terminal bool
+	// ReadSecret reads a line without echo from the terminal.
+	ReadSecret func(prompt string) (string, error)
+}
+
+// usageError is a malformed command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// ExitCode maps an error to the documented exit status.
+func ExitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue), errors.Is(err, app.ErrUsage), errors.Is(err, flag.ErrHelp):
+		return ExitUsage
+	case errors.Is(err, app.ErrSignInRefused), errors.Is(err, app.ErrEnrollTOTP):
+		return ExitSignIn
+	case errors.Is(err, app.ErrNotPermitted):
+		return ExitNotPermitted
+	}
+	return ExitError
+}
+
+type globals struct {
+	data           string
+	user           string
+	passphraseFile string
+	totp           string
+}
+
+type runner struct {
+	ctx      context.Context
+	io       IO
+	in       *bufio.Reader
+	g        globals
+	newVault func(dir string) *app.Vault
+	vault    *app.Vault
+	sess     *app.Session
+	inShell  bool
+	// passphrase is the sign-in passphrase, read once per run so that
+	// passwd can prove it again without a second prompt.
+	passphrase *string
+}
+
+// Main runs one command line (without the program name) and returns the
+// exit status. newVault opens the vault of a data folder; tests inject a
+// clock and the minimum KDF through it.
+func Main(ctx context.Context, args []string, stdio IO, newVault func(dir string) *app.Vault) int {
+	r := &runner{ctx: ctx, io: stdio, in: bufio.NewReader(stdio.In), newVault: newVault}
+	err := r.main(args)
+	if r.sess != nil {
+		r.sess.Lock(ctx)
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdio.Err, "clinicvault:", err)
+		}
+		if ExitCode(err) == ExitUsage && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdio.Err, "Run 'clinicvault help' for the list of commands.")
+		}
+	}
+	return ExitCode(err)
+}
+
+func (r *runner) main(args []string) error {
+	fs := flag.NewFlagSet("clinicvault", flag.ContinueOnError)
+	fs.SetOutput(r.io.Err)
+	fs.StringVar(&r.g.data, "data", "", "data folder (default: the user config folder's ClinicVault)")
+	fs.StringVar(&r.g.user, "user", "", "user name to sign in as")
+	fs.StringVar(&r.g.passphraseFile, "passphrase-file", "", "file holding the passphrase ('-' = standard input)")
+	fs.StringVar(&r.g.totp, "totp", "", "the 6-digit code from the authenticator app")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		r.help()
+		return nil
+	} else if err != nil {
+		return usagef("%v", err)
+	}
+	if r.g.data == "" {
+		d, err := app.DefaultDataDir()
+		if err != nil {
+			return fmt.Errorf("no --data folder and no user config folder: %w", err)
+		}
+		r.g.data = d
+	}
+	r.vault = r.newVault(r.g.data)
+	if fs.NArg() == 0 {
+		return usagef("no command given")
+	}
+	return r.run(fs.Args())
+}
+
+type command struct {
+	usage string
+	help  string
+	run   func(r *runner, args []string) error
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"init":     {"init --practice NAME --admin NAME [--qr FILE.png] [--recovery-pdf FILE.pdf]", "create the practice's vault; the passphrase comes from --passphrase-file", (*runner).cmdInit},
+		"user":     {"user add|list|remove|role|reset-totp|unlock ...", "manage staff accounts (admins)", (*runner).cmdUser},
+		"passwd":   {"passwd --new-passphrase-file FILE", "change your own passphrase", (*runner).cmdPasswd},
+		"whoami":   {"whoami", "print the signed-in user's name and role", (*runner).cmdWhoami},
+		"audit":    {"audit verify | audit list [--limit N]", "check or list the audit log (admins)", (*runner).cmdAudit},
+		"shell":    {"shell", "sign in once, then run commands read from standard input, one per line", (*runner).cmdShell},
+		"recover":  {"recover --recovery-key-file F --admin NAME --new-passphrase-file F [--qr FILE.png]", "use the recovery key: new passphrase and authenticator for an admin", (*runner).cmdRecover},
+		"totp":     {"totp enroll [--qr FILE.png]", "enroll a new authenticator after an admin reset it (reads the confirming code from standard input)", (*runner).cmdTOTP},
+		"settings": {"settings idle-lock MINUTES", "set how long an idle session stays open (admins)", (*runner).cmdSettings},
+		"bench":    {"bench [--iterations N]", "measure sign-in: key derivation against everything else", (*runner).cmdBench},
+		"help":     {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
+	}
+}
+
+func (r *runner) help() {
+	w := r.io.Out
+	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
+	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
+	fmt.Fprintln(w)
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "bench", "help"} {
+		c := commands[name]
+		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit status: 0 ok, 1 error, 2 usage, 3 sign-in refused, 4 not permitted for this role.")
+}
+
+func (r *runner) run(args []string) error {
+	c, ok := commands[args[0]]
+	if !ok {
+		return usagef("unknown command %q", args[0])
+	}
+	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover") {
+		return usagef("%s cannot run inside the shell", args[0])
+	}
+	return c.run(r, args[1:])
+}
+
+// parse parses flags that may come before or after positional arguments
+// and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
+		return nil, usagef("%s: expected %s", fs.Name(), commandUsage(fs.Name()))
+	}
+	return pos, nil
+}
+
+func commandUsage(name string) string {
+	first, _, _ := strings.Cut(name, " ")
+	if c, ok := commands[first]; ok {
+		return c.usage
+	}
+	return name
+}
+
+// readLine reads one line from standard input without its line ending.
+func (r *runner) readLine() (string, error) {
+	line, err := r.in.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", usagef("standard input ended before a value was read")
+		}
+		return "", err
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+}
+
+// readSecretFile reads a passphrase from a file ('-' = one line of standard
+// input), dropping one trailing newline.
+func (r *runner) readSecretFile(path string) (string, error) {
+	if path == "-" {
+		return r.readLine()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read passphrase file: %w", err)
+	}
+	s := string(b)
+	s = strings.TrimSuffix(s, "\n")
+	s = strings.TrimSuffix(s, "\r")
+	return s, nil
+}
+
+// secret returns the value of a secret flag, or prompts on a terminal.
+func (r *runner) secret(path, flagName, prompt string) (string, error) {
+	if path != "" {
+		return r.readSecretFile(path)
+	}
+	if r.io.Terminal && r.io.ReadSecret != nil {
+		return r.io.ReadSecret(prompt)
+	}
+	return "", usagef("%s is required when standard input is not a terminal", flagName)
+}
+
+// newPassphrase reads a new passphrase from a file, or asks twice on a terminal.
+func (r *runner) newPassphrase(path, flagName string) (string, error) {
+	if path != "" {
+		return r.readSecretFile(path)
+	}
+	p, err := r.secret("", flagName, "New passphrase: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := r.secret("", flagName, "Type it again: ")
+	if err != nil {
+		return "", err
+	}
+	if again != p {
+		return "", usagef("the two passphrases differ")
+	}
+	return p, nil
+}
+
+func (r *runner) prompt(value, flagName, prompt string) (string, error) {
+	if value != "" {
+		return value, nil
+	}
+	if r.io.Terminal {
+		fmt.Fprint(r.io.Err, prompt)
+		return r.readLine()
+	}
+	return "", usagef("%s is required when standard input is not a terminal", flagName)
+}
+
+// session signs in once with the global flags.
+func (r *runner) session() (*app.Session, error) {
+	if r.sess != nil {
+		return r.sess, nil
+	}
+	if !r.vault.Exists() {
+		return nil, fmt.Errorf("no vault in %s (run 'clinicvault init' first): %w", r.g.data, app.ErrNoVault)
+	}
+	user, err := r.prompt(r.g.user, "--user", "User: ")
+	if err != nil {
+		return nil, err
+	}
+	pass, err := r.signInPassphrase()
+	if err != nil {
+		return nil, err
+	}
+	code, err := r.prompt(r.g.totp, "--totp", "Code from the authenticator app: ")
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.vault.SignIn(r.ctx, user, pass, code)
+	if errors.Is(err, app.ErrEnrollTOTP) {
+		r.sess = s
+		return s, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.sess = s
+	return s, nil
+}
+
+func writeQR(path string, enr *app.Enrollment) error {
+	img, err := enr.QR(320)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write QR code: %w", err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write QR code: %w", err)
+	}
+	return f.Close()
+}
+
+func (r *runner) printEnrollment(enr *app.Enrollment, qr string) error {
+	fmt.Fprintln(r.io.Out, enr.URI())
+	if qr != "" {
+		if err := writeQR(qr, enr); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Err, "QR code written to %s: scan it, then delete the file (it holds the authenticator secret).\n", qr)
+	}
+	return nil
+}
+
+func (r *runner) cmdInit(args []string) error {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	practice := fs.String("practice", "", "practice name")
+	admin := fs.String("admin", "", "first admin's name")
+	qr := fs.String("qr", "", "write the authenticator QR code to this PNG")
+	pdf := fs.String("recovery-pdf", "", "also write the recovery kit to this PDF, to print")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *practice == "" || *admin == "" {
+		return usagef("init needs --practice and --admin")
+	}
+	if r.vault.Exists() {
+		return fmt.Errorf("%s: %w", r.g.data, app.ErrVaultExists)
+	}
+	pass, err := r.newPassphrase(r.g.passphraseFile, "--passphrase-file")
+	if err != nil {
+		return err
+	}
+	if err := r.vault.CheckPassphrase(pass, *admin, *practice); err != nil {
+		return err
+	}
+	enr, err := app.NewEnrollment(*practice, *admin)
+	if err != nil {
+		return err
+	}
+	created, err := r.vault.Create(r.ctx, *practice, *admin, pass, enr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "vault created in %s for %s; admin: %s\n", r.g.data, *practice, *admin)
+	fmt.Fprintln(r.io.Out, "Add this to the admin's authenticator app (scan the QR code or import the URI):")
+	if err := r.printEnrollment(enr, *qr); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "recovery key: %s\n", created.RecoveryKey)
+	fmt.Fprintln(r.io.Out, "Write the recovery key on paper and lock it away: it is shown only now, and it opens the vault if the admin's passphrase or phone is lost.")
+	if *pdf != "" {
+		b, err := app.RecoveryKitPDF(*practice, created.RecoveryKey, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*pdf, b, 0o600); err != nil {
+			return fmt.Errorf("write recovery kit: %w", err)
+		}
+		fmt.Fprintf(r.io.Err, "Recovery kit written to %s: print it, then delete the file.\n", *pdf)
+	}
+	return nil
+}
+
+func (r *runner) cmdUser(args []string) error {
+	if len(args) == 0 {
+		return usagef("user needs a subcommand: add, list, remove, role, reset-totp, unlock")
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "add":
+		fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+		roleName := fs.String("role", "", "admin, clinician or receptionist")
+		passFile := fs.String("new-passphrase-file", "", "file holding the new user's first passphrase ('-' = standard input)")
+		qr := fs.String("qr", "", "write the new user's authenticator QR code to this PNG")
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		role, err := app.ParseRole(*roleName)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		pass, err := r.newPassphrase(*passFile, "--new-passphrase-file")
+		if err != nil {
+			return err
+		}
+		enr, err := app.NewEnrollment(s.Practice(), pos[0])
+		if err != nil {
+			return err
+		}
+		if err := s.AddUser(r.ctx, pos[0], role, pass, enr); err != nil {
+			return err
+		}
+		return r.printEnrollment(enr, *qr)
+	case "list":
+		if _, err := parse(flag.NewFlagSet("user list", flag.ContinueOnError), args, 0, 0); err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		users, err := s.ListUsers(r.ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			last := "never"
+			if !u.LastSignIn.IsZero() {
+				last = u.LastSignIn.Local().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(r.io.Out, "%s\t%s\tlast sign-in %s\t%s\n", u.Name, u.Role, last, userStatus(u))
+		}
+		return nil
+	case "remove", "reset-totp", "unlock":
+		pos, err := parse(flag.NewFlagSet("user "+sub, flag.ContinueOnError), args, 1, 1)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "remove":
+			err = s.RemoveUser(r.ctx, pos[0])
+		case "reset-totp":
+			err = s.ResetTOTP(r.ctx, pos[0])
+		case "unlock":
+			err = s.UnlockUser(r.ctx, pos[0])
+		}
+		if err == nil {
+			fmt.Fprintf(r.io.Out, "%s: %s done\n", pos[0], sub)
+		}
+		return err
+	case "role":
+		pos, err := parse(flag.NewFlagSet("user role", flag.ContinueOnError), args, 2, 2)
+		if err != nil {
+			return err
+		}
+		role, err := app.ParseRole(pos[1])
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.SetRole(r.ctx, pos[0], role); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "%s is now %s\n", pos[0], role)
+		return nil
+	}
+	return usagef("unknown user subcommand %q", sub)
+}
+
+func userStatus(u app.User) string {
+	switch {
+	case u.LockedOut:
+		return "locked out"
+	case u.TOTPReset:
+		return "authenticator reset pending"
+	case u.Failures > 0:
+		return fmt.Sprintf("%d failed sign-ins", u.Failures)
+	}
+	return "active"
+}
+
+func (r *runner) cmdPasswd(args []string) error {
+	fs := flag.NewFlagSet("passwd", flag.ContinueOnError)
+	passFile := fs.String("new-passphrase-file", "", "file holding the new passphrase ('-' = standard input)")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	// The current passphrase is the one this run signed in with.
+	current, err := r.signInPassphrase()
+	if err != nil {
+		return err
+	}
+	next, err := r.newPassphrase(*passFile, "--new-passphrase-file")
+	if err != nil {
+		return err
+	}
+	if err := s.ChangePassphrase(r.ctx, current, next); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.io.Out, "passphrase changed")
+	return nil
+}
+
+// signInPassphrase reads the sign-in passphrase once per run.
+func (r *runner) signInPassphrase() (string, error) {
+	if r.passphrase == nil {
+		p, err := r.secret(r.g.passphraseFile, "--passphrase-file", "Passphrase: ")
+		if err != nil {
+			return "", err
+		}
+		r.passphrase = &p
+	}
+	return *r.passphrase, nil
+}
+
+func (r *runner) cmdWhoami(args []string) error {
+	if _, err := parse(flag.NewFlagSet("whoami", flag.ContinueOnError), args, 0, 0); err != nil {
+		return err
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	u := s.User()
+	fmt.Fprintf(r.io.Out, "user: %s\nrole: %s\n", u.Name, u.Role)
+	return nil
+}
+
+func (r *runner) cmdAudit(args []string) error {
+	if len(args) == 0 {
+		return usagef("audit needs a subcommand: verify or list")
+	}
+	switch args[0] {
+	case "verify":
+		if _, err := parse(flag.NewFlagSet("audit verify", flag.ContinueOnError), args[1:], 0, 0); err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		n, err := s.AuditVerify(r.ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "audit log intact: %d entries\n", n)
+		return nil
+	case "list":
+		fs := flag.NewFlagSet("audit list", flag.ContinueOnError)
+		limit := fs.Int("limit", 50, "how many of the newest entries (0 = all)")
+		if _, err := parse(fs, args[1:], 0, 0); err != nil {
+			return err
+		}
+		if *limit < 0 {
+			return usagef("--limit must be 0 or more")
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		entries, err := s.AuditList(r.ctx, *limit)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			fmt.Fprintf(r.io.Out, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Local().Format(time.RFC3339), e.UserName, e.Action, e.Subject, e.Detail)
+		}
+		return nil
+	}
+	return usagef("unknown audit subcommand %q", args[0])
+}
+
+func (r *runner) cmdShell(args []string) error {
+	if _, err := parse(flag.NewFlagSet("shell", flag.ContinueOnError), args, 0, 0); err != nil {
+		return err
+	}
+	if _, err := r.session(); err != nil {
+		return err
+	}
+	r.inShell = true
+	for {
+		line, err := r.in.ReadString('\n')
+		if line == "" && err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		words, perr := splitWords(strings.TrimSpace(line))
+		if perr != nil {
+			return perr
+		}
+		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+			continue
+		}
+		if words[0] == "exit" || words[0] == "quit" {
+			return nil
+		}
+		if err := r.run(words); err != nil {
+			return err
+		}
+	}
+}
+
+// splitWords splits a shell line into words, honouring single and double
+// quotes and backslash escapes.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	escaped := false
+	for _, c := range s {
+		switch {
+		case escaped:
+			cur.WriteRune(c)
+			escaped = false
+		case c == '\\' && quote != '\'':
+			escaped, inWord = true, true
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(c)
+			}
+		case c == '"' || c == '\'':
+			quote, inWord = c, true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(c)
+			inWord = true
+		}
+	}
+	if quote != 0 || escaped {
+		return nil, usagef("unbalanced quote in %q", s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+func (r *runner) cmdRecover(args []string) error {
+	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
+	keyFile := fs.String("recovery-key-file", "", "file holding the recovery key ('-' = standard input)")
+	admin := fs.String("admin", "", "the admin to restore")
+	passFile := fs.String("new-passphrase-file", "", "file holding the admin's new passphrase ('-' = standard input)")
+	qr := fs.String("qr", "", "write the new authenticator QR code to this PNG")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *admin == "" {
+		return usagef("recover needs --admin")
+	}
+	key, err := r.secret(*keyFile, "--recovery-key-file", "Recovery key: ")
+	if err != nil {
+		return err
+	}
+	pass, err := r.newPassphrase(*passFile, "--new-passphrase-file")
+	if err != nil {
+		return err
+	}
+	info, err := r.vault.Info()
+	if err != nil {
+		return err
+	}
+	enr, err := app.NewEnrollment(info.Practice, *admin)
+	if err != nil {
+		return err
+	}
+	if err := r.vault.Recover(r.ctx, key, *admin, pass, enr); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "%s has a new passphrase and must add this to their authenticator app:\n", *admin)
+	return r.printEnrollment(enr, *qr)
+}
+
+func (r *runner) cmdTOTP(args []string) error {
+	if len(args) == 0 || args[0] != "enroll" {
+		return usagef("usage: %s", commands["totp"].usage)
+	}
+	fs := flag.NewFlagSet("totp enroll", flag.ContinueOnError)
+	qr := fs.String("qr", "", "write the QR code to this PNG")
+	if _, err := parse(fs, args[1:], 0, 0); err != nil {
+		return err
+	}
+	if r.g.totp == "" {
+		r.g.totp = "-" // no code exists yet; SignIn ignores it when a reset is pending
+	}
+	s, err := r.session()
+	if err == nil {
+		return usagef("no authenticator reset is pending for %s", s.User().Name)
+	}
+	if !errors.Is(err, app.ErrEnrollTOTP) {
+		return err
+	}
+	enr, err := s.BeginTOTPEnrollment()
+	if err != nil {
+		return err
+	}
+	if err := r.printEnrollment(enr, *qr); err != nil {
+		return err
+	}
+	fmt.Fprint(r.io.Err, "Code from the authenticator app: ")
+	code, err := r.readLine()
+	if err != nil {
+		return err
+	}
+	if err := s.ConfirmTOTPEnrollment(r.ctx, enr, code); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.io.Out, "authenticator enrolled")
+	return nil
+}
+
+func (r *runner) cmdSettings(args []string) error {
+	pos, err := parse(flag.NewFlagSet("settings", flag.ContinueOnError), args, 2, 2)
+	if err != nil {
+		return err
+	}
+	if pos[0] != "idle-lock" {
+		return usagef("unknown setting %q (known: idle-lock)", pos[0])
+	}
+	var minutes int
+	if _, err := fmt.Sscan(pos[1], &minutes); err != nil {
+		return usagef("idle-lock takes a number of minutes")
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	if err := s.SetIdleLock(r.ctx, time.Duration(minutes)*time.Minute); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "idle lock: %d minutes\n", minutes)
+	return nil
+}

@@ -1,0 +1,321 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinicvault/clinicvault/app"
+	"github.com/pquerna/otp/totp"
+)
+
+const (
+	adminPass = "violet tugboat harmonica spreadsheet"
+	recPass   = "copper lantern meadow quietly"
+	docPass   = "saffron glacier typewriter pebble"
+)
+
+type harness struct {
+	t       *testing.T
+	dir     string
+	mu      sync.Mutex
+	now     time.Time
+	secrets map[string]string
+	files   string
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, dir: filepath.Join(t.TempDir(), "vault"), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC),
+		secrets: map[string]string{}, files: t.TempDir()}
+}
+
+func (h *harness) clock() time.Time { h.mu.Lock(); defer h.mu.Unlock(); return h.now }
+
+func (h *harness) newVault(dir string) *app.Vault {
+	v := app.NewVault(dir)
+	v.Now = h.clock
+	v.UseMinimumKDF()
+	return v
+}
+
+// file writes content to a new file and returns its path.
+func (h *harness) file(name, content string) string {
+	p := filepath.Join(h.files, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// run runs one command line, after moving the clock to a fresh TOTP step.
+func (h *harness) run(stdin string, args ...string) (int, string, string) {
+	h.mu.Lock()
+	h.now = h.now.Add(30 * time.Second)
+	h.mu.Unlock()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, IO{In: strings.NewReader(stdin), Out: &out, Err: &errb}, h.newVault)
+	return code, out.String(), errb.String()
+}
+
+func (h *harness) code(user string) string {
+	c, err := totp.GenerateCode(h.secrets[user], h.clock().Add(30*time.Second))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// as runs a command signed in as user.
+func (h *harness) as(user, pass, stdin string, args ...string) (int, string, string) {
+	full := append([]string{"--data", h.dir, "--user", user, "--passphrase-file", h.file("pass-"+user, pass+"\n"), "--totp", h.code(user)}, args...)
+	return h.run(stdin, full...)
+}
+
+var uriLine = regexp.MustCompile(`(?m)^otpauth://\S+$`)
+
+func (h *harness) rememberSecret(user, out string) {
+	h.t.Helper()
+	line := uriLine.FindString(out)
+	if line == "" {
+		h.t.Fatalf("no otpauth line in %q", out)
+	}
+	u, err := url.Parse(line)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.secrets[user] = u.Query().Get("secret")
+}
+
+func (h *harness) init() string {
+	h.t.Helper()
+	code, out, errs := h.run("", "--data", h.dir, "--passphrase-file", h.file("admin", adminPass+"\n"), "init", "--practice", "Riverside Family Practice", "--admin", "Maria Admin", "--qr", filepath.Join(h.files, "qr.png"))
+	if code != 0 {
+		h.t.Fatalf("init: %d %s", code, errs)
+	}
+	h.rememberSecret("Maria Admin", out)
+	m := regexp.MustCompile(`(?m)^recovery key: (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		h.t.Fatalf("no recovery key line in %q", out)
+	}
+	return m[1]
+}
+
+func (h *harness) expect(want int, got int, out, errs string) {
+	h.t.Helper()
+	expect(h.t, want, got, out, errs)
+}
+
+func expect(t *testing.T, want int, got int, out, errs string) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, want, out, errs)
+	}
+}
+
+func TestCLIEndToEnd(t *testing.T) {
+	h := newHarness(t)
+	recovery := h.init()
+	if st, err := os.Stat(filepath.Join(h.files, "qr.png")); err != nil || st.Size() == 0 {
+		t.Fatalf("QR not written: %v", err)
+	}
+
+	code, out, errs := h.as("Maria Admin", adminPass, "", "whoami")
+	h.expect(0, code, out, errs)
+	if out != "user: Maria Admin\nrole: admin\n" {
+		t.Fatalf("whoami: %q", out)
+	}
+
+	// Wrong passphrase and wrong code: both exit 3 with the same message.
+	code, _, e1 := h.as("Maria Admin", "not the right passphrase", "", "whoami")
+	h.expect(3, code, "", e1)
+	full := []string{"--data", h.dir, "--user", "Maria Admin", "--passphrase-file", h.file("p", adminPass), "--totp", "000000", "whoami"}
+	code, _, e2 := h.run("", full...)
+	h.expect(3, code, "", e2)
+	if e1 != e2 {
+		t.Fatalf("refusals differ: %q vs %q", e1, e2)
+	}
+
+	// Add a receptionist with the passphrase on standard input, and a doctor.
+	code, out, errs = h.as("Maria Admin", adminPass, recPass+"\n", "user", "add", "Rita Front", "--role", "receptionist", "--new-passphrase-file", "-")
+	h.expect(0, code, out, errs)
+	h.rememberSecret("Rita Front", out)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "add", "--role", "clinician", "--new-passphrase-file", h.file("doc", docPass), "Dr Omar Haddad")
+	h.expect(0, code, out, errs)
+	h.rememberSecret("Dr Omar Haddad", out)
+
+	// A weak passphrase is refused with the reason.
+	code, _, errs = h.as("Maria Admin", adminPass, "password123456\n", "user", "add", "Weak", "--role", "receptionist", "--new-passphrase-file", "-")
+	h.expect(1, code, "", errs)
+	if !strings.Contains(errs, "common") {
+		t.Fatalf("weak passphrase message: %q", errs)
+	}
+
+	code, out, errs = h.as("Rita Front", recPass, "", "whoami")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, "role: receptionist") {
+		t.Fatalf("whoami: %q", out)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "user", "list")
+	h.expect(4, code, out, errs)
+
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "list")
+	h.expect(0, code, out, errs)
+	for _, name := range []string{"Maria Admin\tadmin", "Rita Front\treceptionist", "Dr Omar Haddad\tclinician"} {
+		if !strings.Contains(out, name) {
+			t.Fatalf("user list lacks %q:\n%s", name, out)
+		}
+	}
+
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "role", "Dr Omar Haddad", "admin")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "whoami")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, "role: admin") {
+		t.Fatalf("after role change: %q", out)
+	}
+
+	code, out, errs = h.as("Maria Admin", adminPass, "", "audit", "verify")
+	h.expect(0, code, out, errs)
+	if !strings.HasPrefix(out, "audit log intact: ") {
+		t.Fatalf("audit verify: %q", out)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "audit", "list", "--limit", "3")
+	h.expect(0, code, out, errs)
+	if n := strings.Count(out, "\n"); n != 3 {
+		t.Fatalf("audit list --limit 3 printed %d lines", n)
+	}
+
+	// Shell: one sign-in, several commands, stops at the first failure
+	// with that command's status.
+	code, out, errs = h.as("Maria Admin", adminPass, "whoami\nuser reset-totp \"Rita Front\"\nuser frobnicate\nwhoami\n", "shell")
+	h.expect(2, code, out, errs)
+	if strings.Count(out, "user: Maria Admin") != 1 || !strings.Contains(out, "reset-totp done") {
+		t.Fatalf("shell output: %q", out)
+	}
+
+	// Rita's authenticator was reset: a normal sign-in is refused (3),
+	// totp enroll shows a new URI and takes a code from standard input.
+	code, out, errs = h.as("Rita Front", recPass, "", "whoami")
+	h.expect(3, code, out, errs)
+	dir := h.dir
+	h.mu.Lock()
+	h.now = h.now.Add(30 * time.Second)
+	h.mu.Unlock()
+	var outb, errb bytes.Buffer
+	pr, pw, _ := os.Pipe()
+	go func() {
+		// Wait for the URI, then type the code it implies.
+		for i := 0; i < 200 && !uriLine.MatchString(outb.String()); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.rememberSecretQuiet("Rita Front", outb.String())
+		c, _ := totp.GenerateCode(h.secrets["Rita Front"], h.clock())
+		pw.WriteString(c + "\n")
+		pw.Close()
+	}()
+	code = Main(context.Background(), []string{"--data", dir, "--user", "Rita Front", "--passphrase-file", h.file("r", recPass), "totp", "enroll"},
+		IO{In: pr, Out: &syncWriter{w: &outb}, Err: &errb}, h.newVault)
+	h.expect(0, code, outb.String(), errb.String())
+	code, out, errs = h.as("Rita Front", recPass, "", "whoami")
+	h.expect(0, code, out, errs)
+
+	// passwd: the old passphrase stops working.
+	const newPass = "marble thistle windmill accordion"
+	code, out, errs = h.as("Rita Front", recPass, newPass+"\n", "passwd", "--new-passphrase-file", "-")
+	h.expect(0, code, out, errs)
+	code, _, _ = h.as("Rita Front", recPass, "", "whoami")
+	h.expect(3, code, "", "")
+	code, out, errs = h.as("Rita Front", newPass, "", "whoami")
+	h.expect(0, code, out, errs)
+
+	// Remove: her passphrase opens nothing any more.
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "remove", "Rita Front")
+	h.expect(0, code, out, errs)
+	code, _, _ = h.as("Rita Front", newPass, "", "whoami")
+	h.expect(3, code, "", "")
+
+	// Recovery: Maria forgot her passphrase.
+	const recovered = "orchard bicycle lighthouse thimble"
+	code, out, errs = h.run("", "--data", h.dir, "recover", "--recovery-key-file", h.file("rk", recovery+"\n"), "--admin", "Maria Admin", "--new-passphrase-file", h.file("np", recovered))
+	h.expect(0, code, out, errs)
+	h.rememberSecret("Maria Admin", out)
+	code, out, errs = h.as("Maria Admin", recovered, "", "whoami")
+	h.expect(0, code, out, errs)
+}
+
+// syncWriter lets the test read what Main writes while it runs.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+
+func (h *harness) rememberSecretQuiet(user, out string) {
+	if line := uriLine.FindString(out); line != "" {
+		if u, err := url.Parse(line); err == nil {
+			h.secrets[user] = u.Query().Get("secret")
+		}
+	}
+}
+
+func TestCLIUsageAndErrors(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"no command", []string{"--data", h.dir}, 2},
+		{"unknown command", []string{"--data", h.dir, "frobnicate"}, 2},
+		{"unknown flag", []string{"--data", h.dir, "--colour", "init"}, 2},
+		{"init without names", []string{"--data", h.dir, "--passphrase-file", h.file("p", adminPass), "init"}, 2},
+		{"init without passphrase, no terminal", []string{"--data", h.dir, "init", "--practice", "P", "--admin", "A"}, 2},
+		{"weak passphrase", []string{"--data", h.dir, "--passphrase-file", h.file("w", "short"), "init", "--practice", "P", "--admin", "A"}, 1},
+		{"whoami without a vault", []string{"--data", h.dir, "--user", "x", "--passphrase-file", h.file("p2", adminPass), "--totp", "123456", "whoami"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := h.run("", c.args...)
+			expect(t, c.want, code, out, errs)
+			if errs == "" {
+				t.Fatal("no message on standard error")
+			}
+		})
+	}
+	h.init()
+	code, out, errs := h.as("Maria Admin", adminPass, "", "user", "add", "X", "--role", "nurse", "--new-passphrase-file", h.file("x", docPass))
+	h.expect(2, code, out, errs)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "remove")
+	h.expect(2, code, out, errs)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "remove", "Nobody")
+	h.expect(1, code, out, errs)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "remove", "Maria Admin")
+	h.expect(1, code, out, errs)
+	// A second init never overwrites a vault.
+	code, out, errs = h.run("", "--data", h.dir, "--passphrase-file", h.file("again", adminPass), "init", "--practice", "P", "--admin", "A")
+	h.expect(1, code, out, errs)
+	if !strings.Contains(errs, "already exists") {
+		t.Fatalf("second init: %q", errs)
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	got, err := splitWords(`user add "Dr Ana Núñez" --role 'clinician' a\ b`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"user", "add", "Dr Ana Núñez", "--role", "clinician", "a b"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q", got)
+	}
+	if _, err := splitWords(`user add "unterminated`); err == nil {
+		t.Fatal("unbalanced quote accepted")
+	}
+}
