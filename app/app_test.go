@@ -494,6 +494,7 @@ func TestLockAndIdleLock(t *testing.T) {
 	}
 	locked := false
 	s.OnLock(func() { locked = true })
+	kGen, kClin, identity := s.kGen, s.kClin, s.secrets.Identity
 	f.clk.Advance(31 * time.Second)
 	if !s.LockIfIdle(ctx) || !s.Locked() || !locked {
 		t.Fatal("idle session did not lock")
@@ -503,6 +504,13 @@ func TestLockAndIdleLock(t *testing.T) {
 	}
 	if s.kGen != nil || s.kClin != nil || s.secrets != nil || s.general != nil {
 		t.Fatal("locked session still holds keys or databases")
+	}
+	for _, k := range [][]byte{kGen, kClin, identity} {
+		for _, b := range k {
+			if b != 0 {
+				t.Fatal("key bytes were not zeroed on lock")
+			}
+		}
 	}
 	// The idle setting persists for the next session.
 	s2 := f.mustSignIn("Maria Admin", adminPass)
@@ -605,5 +613,15 @@ func TestAuditRecordsTheVaultCoreEvents(t *testing.T) {
 	}
 	if n, err := s.AuditVerify(ctx); err != nil || n != len(entries) {
 		t.Fatalf("verify: n=%d of %d, %v", n, len(entries), err)
+	}
+}
+
+func TestRecoveryKitPDF(t *testing.T) {
+	b, err := RecoveryKitPDF("Clínica Núñez", "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-ABCD", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "%PDF-") || len(b) < 1000 {
+		t.Fatalf("not a PDF (%d bytes)", len(b))
 	}
 }

@@ -33,7 +33,7 @@ func RecoveryKitPDF(practice, recoveryKey string, created time.Time) ([]byte, er
 		"This key opens the practice's vault as an admin when the only admin has forgotten their passphrase or lost the phone with their authenticator app. With it, an admin sets a new passphrase and enrolls a new authenticator.",
 		"Anyone holding this key and a copy of the practice's files can read every record. Keep it like the key to the building's safe: on paper, in a locked place away from the computers, known to the practice owner.",
 		"Print this page, then delete the PDF file and empty the recycle bin. Do not email it, photograph it, or store it in a cloud folder.",
-		fmt.Sprintf("To use it: ClinicVault sign-in screen, \"Use recovery key\", or on the command line: clinicvault recover --recovery-key-file FILE --admin NAME --new-passphrase-file FILE."),
+		"To use it: ClinicVault sign-in screen, \"Use recovery key\", or on the command line: clinicvault recover --recovery-key-file FILE --admin NAME --new-passphrase-file FILE.",
 	} {
 		pdf.MultiCell(0, 6, tr(para), "", "L", false)
 		pdf.Ln(3)
