@@ -10,6 +10,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,7 @@ type Vault struct {
 	Policy *Policy
 
 	calibrated *store.KDFParams
+	createFile func(path string) (io.WriteCloser, error) // test seam for a full disk
 }
 
 // NewVault returns the vault in dir with the real clock and calibrated KDF.

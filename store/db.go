@@ -94,14 +94,7 @@ func Open(ctx context.Context, p string, kind Kind, key []byte) (*DB, error) {
 	if !ok {
 		return nil, fmt.Errorf("store: unknown database kind %q", kind)
 	}
-	q := url.Values{}
-	q.Set("_pragma_key", "x'"+hex.EncodeToString(key)+"'")
-	q.Set("_pragma_cipher_page_size", "4096")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "5000")
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
-	sdb, err := sql.Open(driverName, dsn)
+	sdb, err := sql.Open(driverName, dsn(p, key))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", kind.FileName(), err)
 	}
@@ -115,6 +108,18 @@ func Open(ctx context.Context, p string, kind Kind, key []byte) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// dsn is the data source name for a SQLCipher file with a raw key: the key
+// goes to SQLCipher as x'…', so its own PBKDF2 never runs.
+func dsn(p string, key []byte) string {
+	q := url.Values{}
+	q.Set("_pragma_key", "x'"+hex.EncodeToString(key)+"'")
+	q.Set("_pragma_cipher_page_size", "4096")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
 }
 
 func isNotADB(err error) bool {

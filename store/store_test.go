@@ -337,3 +337,41 @@ func TestAuditRowsCannotBeChangedThroughTheApp(t *testing.T) {
 		t.Fatal("an audit row was deleted")
 	}
 }
+
+func TestSnapshotIsConsistentAndEncrypted(t *testing.T) {
+	ctx := context.Background()
+	key := NewKey()
+	db, p := openTemp(t, General, key)
+	for i := 0; i < 500; i++ {
+		db.Exec(`INSERT INTO settings (name, value) VALUES (?, 'Plaintext-Marker-Value')`, strconv.Itoa(i))
+	}
+	dest := filepath.Join(t.TempDir(), "snap.db")
+	calls := 0
+	if err := Snapshot(ctx, db, key, dest, func(done, total int) { calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 {
+		t.Error("no progress reported")
+	}
+	b, _ := os.ReadFile(dest)
+	if bytes.Contains(b, []byte("Plaintext-Marker")) {
+		t.Fatal("snapshot holds plaintext")
+	}
+	snap, err := Open(ctx, dest, General, key)
+	if err != nil {
+		t.Fatalf("open snapshot: %v", err)
+	}
+	defer snap.Close()
+	if err := IntegrityCheck(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := TableCounts(ctx, db)
+	got, _ := TableCounts(ctx, snap)
+	if live["settings"] != 500 || got["settings"] != 500 {
+		t.Fatalf("counts live %v snapshot %v", live, got)
+	}
+	if _, err := Open(ctx, dest, General, NewKey()); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("snapshot opened with another key: %v", err)
+	}
+	_ = p
+}
