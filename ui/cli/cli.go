@@ -149,7 +149,8 @@ func init() {
 		"shell":    {"shell", "sign in once, then run commands read from standard input, one per line", (*runner).cmdShell},
 		"recover":  {"recover --recovery-key-file F --admin NAME --new-passphrase-file F [--qr FILE.png]", "use the recovery key: new passphrase and authenticator for an admin", (*runner).cmdRecover},
 		"totp":     {"totp enroll [--qr FILE.png]", "enroll a new authenticator after an admin reset it (reads the confirming code from standard input)", (*runner).cmdTOTP},
-		"settings": {"settings idle-lock MINUTES", "set how long an idle session stays open (admins)", (*runner).cmdSettings},
+		"settings": {"settings idle-lock MINUTES | settings backup-folder DIR", "set the idle-lock time, or the folder for daily backups (admins)", (*runner).cmdSettings},
+		"backup":   {"backup create --out DIR | backup verify FILE | backup restore FILE --to NEWDIR [--recovery-key-file F] | backup list DIR", "encrypted backups: make, check, restore into a new folder, list", (*runner).cmdBackup},
 		"bench":    {"bench [--iterations N]", "measure sign-in: key derivation against everything else", (*runner).cmdBench},
 		"help":     {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
@@ -160,7 +161,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}
@@ -173,7 +174,7 @@ func (r *runner) run(args []string) error {
 	if !ok {
 		return usagef("unknown command %q", args[0])
 	}
-	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover") {
+	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover" || (args[0] == "backup" && len(args) > 1 && args[1] == "restore")) {
 		return usagef("%s cannot run inside the shell", args[0])
 	}
 	return c.run(r, args[1:])
@@ -746,8 +747,19 @@ func (r *runner) cmdSettings(args []string) error {
 	if err != nil {
 		return err
 	}
+	if pos[0] == "backup-folder" {
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.SetBackupFolder(r.ctx, pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "backup folder: %s\n", pos[1])
+		return nil
+	}
 	if pos[0] != "idle-lock" {
-		return usagef("unknown setting %q (known: idle-lock)", pos[0])
+		return usagef("unknown setting %q (known: idle-lock, backup-folder)", pos[0])
 	}
 	var minutes int
 	if _, err := fmt.Sscan(pos[1], &minutes); err != nil {

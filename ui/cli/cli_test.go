@@ -323,3 +323,54 @@ func TestSplitWords(t *testing.T) {
 		t.Fatal("unbalanced quote accepted")
 	}
 }
+
+func TestCLIBackup(t *testing.T) {
+	h := newHarness(t)
+	recovery := h.init()
+	out := filepath.Join(h.files, "backups")
+	code, stdout, errs := h.as("Maria Admin", adminPass, "", "backup", "create", "--out", out)
+	h.expect(0, code, stdout, errs)
+	m := regexp.MustCompile(`(?m)^backup: (\S+)$`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no backup line: %q", stdout)
+	}
+	file := m[1]
+	code, stdout, errs = h.as("Maria Admin", adminPass, "", "backup", "verify", file)
+	h.expect(0, code, stdout, errs)
+	if !strings.Contains(stdout, "backup intact") || !strings.Contains(stdout, "general.db\tusers\tbackup 1") {
+		t.Fatalf("verify output: %q", stdout)
+	}
+	code, stdout, errs = h.run("", "backup", "list", out)
+	h.expect(0, code, stdout, errs)
+	if !strings.Contains(stdout, file) || !strings.Contains(stdout, "Riverside Family Practice") {
+		t.Fatalf("list: %q", stdout)
+	}
+	code, stdout, errs = h.as("Maria Admin", adminPass, "", "backup", "list", out)
+	h.expect(0, code, stdout, errs)
+	if !strings.Contains(stdout, "verified ") {
+		t.Fatalf("signed-in list lacks verified status: %q", stdout)
+	}
+	// A damaged copy: exit 1 with a clear message.
+	b, _ := os.ReadFile(file)
+	b[len(b)-10] ^= 1
+	bad := h.file("bad.cvbackup", string(b))
+	code, stdout, errs = h.as("Maria Admin", adminPass, "", "backup", "verify", bad)
+	h.expect(1, code, stdout, errs)
+	if !strings.Contains(errs, "damaged") {
+		t.Fatalf("damaged verify message: %q", errs)
+	}
+	// Restore with the recovery key into a new folder, then sign in there.
+	to := filepath.Join(h.files, "restored")
+	code, stdout, errs = h.run("", "backup", "restore", file, "--to", to, "--recovery-key-file", h.file("rk", recovery))
+	h.expect(0, code, stdout, errs)
+	// Restore by signing in, into another folder; a second time into the same folder is refused.
+	to2 := filepath.Join(h.files, "restored2")
+	args := []string{"--user", "Maria Admin", "--passphrase-file", h.file("p", adminPass), "--totp", h.code("Maria Admin"), "backup", "restore", file, "--to", to2}
+	code, stdout, errs = h.run("", args...)
+	h.expect(0, code, stdout, errs)
+	code, stdout, errs = h.run("", "backup", "restore", file, "--to", to2, "--recovery-key-file", h.file("rk2", recovery))
+	h.expect(1, code, stdout, errs)
+	h.dir = to
+	code, stdout, errs = h.as("Maria Admin", adminPass, "", "whoami")
+	h.expect(0, code, stdout, errs)
+}
