@@ -374,3 +374,19 @@ func TestCLIBackup(t *testing.T) {
 	code, stdout, errs = h.as("Maria Admin", adminPass, "", "whoami")
 	h.expect(0, code, stdout, errs)
 }
+
+func TestCLIBenchPrintsFigures(t *testing.T) {
+	h := newHarness(t)
+	code, out, errs := h.run("", "--data", h.dir, "bench", "--iterations", "1")
+	h.expect(0, code, out, errs)
+	line := regexp.MustCompile(`^[a-z_]+ [0-9.]+ (ms|%)$`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 5 {
+		t.Fatalf("bench printed %q", out)
+	}
+	for _, l := range lines {
+		if !line.MatchString(l) {
+			t.Fatalf("line %q is not 'name value unit'", l)
+		}
+	}
+}
