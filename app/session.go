@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
 // Settings kept in general.db.
@@ -57,6 +58,9 @@ type Session struct {
 	locked    bool
 	timing    SignInTiming
 	onLock    []func()
+	device    string
+	clock     *cvsync.Clock
+	dates     DateOrder
 }
 
 type actor struct{ id, name string }
@@ -173,6 +177,11 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		return nil, err
 	}
 	s.idleLock = s.readIdleLock(ctx)
+	if err := s.startClock(ctx); err != nil {
+		s.wipe()
+		return nil, err
+	}
+	s.dates = s.readDateOrder(ctx)
 	s.timing = SignInTiming{KDF: kdfTime, Rest: time.Since(restStart)}
 	if s.mustTOTP {
 		return s, ErrEnrollTOTP

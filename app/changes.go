@@ -1,0 +1,144 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// settingDevice is this machine's device id, made on first sign-in. The
+// settings table is local to the machine: it is not replicated.
+const settingDevice = "device_id"
+
+// Change is one change record: a column of a row set to a value at a
+// hybrid-logical-clock time by an author on a device. Sync carries these.
+type Change struct {
+	Seq    int64
+	HLC    cvsync.Timestamp
+	Table  string
+	RowID  string
+	Column string
+	Value  *string // nil is SQL NULL
+	Device string
+	Author string
+}
+
+// startClock loads (or makes) the device id and starts the hybrid logical
+// clock after the newest change this device's databases hold.
+func (s *Session) startClock(ctx context.Context) error {
+	var device string
+	err := s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingDevice).Scan(&device)
+	if err == sql.ErrNoRows {
+		device = newID()
+		if _, err := s.general.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, settingDevice, device); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	last := cvsync.Timestamp{}
+	for _, db := range []*store.DB{s.general, s.clinical} {
+		if db == nil {
+			continue
+		}
+		var h sql.NullString
+		db.QueryRowContext(ctx, `SELECT max(hlc) FROM changes`).Scan(&h)
+		if h.Valid {
+			if ts, err := cvsync.ParseTimestamp(h.String); err == nil && ts.Compare(last) > 0 {
+				last = ts
+			}
+		}
+	}
+	s.device = device
+	s.clock = cvsync.NewClock(device, s.v.now, last)
+	return nil
+}
+
+// DeviceID returns this machine's device id.
+func (s *Session) DeviceID() string { return s.device }
+
+// recordChanges appends one change record per column in cols, in column
+// order, to the change log of the database tx belongs to.
+func (s *Session) recordChanges(ctx context.Context, tx *sql.Tx, table, rowID string, cols map[string]any) error {
+	names := make([]string, 0, len(cols))
+	for c := range cols {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, c := range names {
+		var v *string
+		switch x := cols[c].(type) {
+		case nil:
+		case string:
+			v = &x
+		case *string:
+			v = x
+		case bool:
+			str := "0"
+			if x {
+				str = "1"
+			}
+			v = &str
+		case time.Time:
+			str := fmt.Sprint(x.Unix())
+			v = &str
+		default:
+			str := fmt.Sprint(x)
+			v = &str
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			s.clock.Now().String(), table, rowID, c, v, s.device, s.user.ID); err != nil {
+			return fmt.Errorf("change log: %w", err)
+		}
+	}
+	return nil
+}
+
+// History returns the change records of one row, oldest first: who
+// changed which field to what, on which machine (clinical tables need a
+// clinical session).
+func (s *Session) History(ctx context.Context, table, rowID string) ([]Change, error) {
+	if err := s.require(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db := s.general
+	if clinicalTables[table] {
+		if s.clinical == nil {
+			return nil, fmt.Errorf("clinical history: %w", ErrNotPermitted)
+		}
+		db = s.clinical
+	}
+	rows, err := db.QueryContext(ctx, `SELECT seq, hlc, tbl, row_id, col, value, device, author FROM changes WHERE tbl = ? AND row_id = ? ORDER BY hlc`, table, rowID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var h string
+		var v sql.NullString
+		if err := rows.Scan(&c.Seq, &h, &c.Table, &c.RowID, &c.Column, &v, &c.Device, &c.Author); err != nil {
+			return nil, err
+		}
+		c.HLC, _ = cvsync.ParseTimestamp(h)
+		if v.Valid {
+			c.Value = &v.String
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// clinicalTables are the tables of clinical.db.
+var clinicalTables = map[string]bool{
+	"encounters": true, "addenda": true, "problems": true, "allergies": true,
+	"medications": true, "vitals": true, "documents": true,
+}
