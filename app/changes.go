@@ -84,6 +84,16 @@ func (s *Session) recordChanges(ctx context.Context, tx *sql.Tx, table, rowID st
 				str = "1"
 			}
 			v = &str
+		case *int:
+			if x != nil {
+				str := fmt.Sprint(*x)
+				v = &str
+			}
+		case *float64:
+			if x != nil {
+				str := fmt.Sprint(*x)
+				v = &str
+			}
 		case time.Time:
 			str := fmt.Sprint(x.Unix())
 			v = &str

@@ -1,0 +1,609 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on clinical content.
+const (
+	maxNoteRunes    = 100_000  // one SOAP section; longer text belongs in a document
+	MaxDocumentSize = 25 << 20 // 25 MB
+)
+
+// ErrNotFound means a chart item does not exist.
+var ErrNotFound = errors.New("not found")
+
+// SOAP is the four sections of an encounter note.
+type SOAP struct {
+	Subjective, Objective, Assessment, Plan string
+}
+
+// Encounter is one visit's note.
+type Encounter struct {
+	ID          string
+	PatientID   string
+	SeenAt      time.Time
+	ClinicianID string
+	Clinician   string
+	SOAP
+	SignedAt time.Time // zero until signed off
+	SignedBy string
+	Addenda  []Addendum
+}
+
+// Signed reports whether the encounter was signed off.
+func (e Encounter) Signed() bool { return !e.SignedAt.IsZero() }
+
+// Addendum is text added to a signed encounter.
+type Addendum struct {
+	ID      string
+	Text    string
+	Author  string
+	Created time.Time
+}
+
+// Problem is an entry of the problem list.
+type Problem struct {
+	ID, Description, ICD10, Onset, Status string
+}
+
+// Allergy is a recorded allergy.
+type Allergy struct {
+	ID, Substance, Reaction, Severity string
+}
+
+// Medication is a medication the patient takes or took.
+type Medication struct {
+	ID, Name, Dose, Route, Frequency, Start, Stop string
+}
+
+// Vitals is one set of measurements; nil fields were not taken.
+type Vitals struct {
+	ID        string
+	TakenAt   time.Time
+	Systolic  *int
+	Diastolic *int
+	Pulse     *int
+	TempC     *float64
+	WeightKg  *float64
+	HeightCm  *float64
+	SpO2      *int
+}
+
+// Document is a stored file's description (its content is fetched apart).
+type Document struct {
+	ID, Title, MIME string
+	Size            int64
+	Added           time.Time
+}
+
+// Chart is everything a clinician sees of a patient.
+type Chart struct {
+	Patient      Patient
+	Appointments []Appointment
+	Clinical     bool // false for a receptionist: the lists below are empty
+	Encounters   []Encounter
+	Problems     []Problem
+	Allergies    []Allergy
+	Medications  []Medication
+	Vitals       []Vitals // oldest first, for trends
+	Documents    []Document
+}
+
+// requireClinical checks the session may read and write clinical.db.
+func (s *Session) requireClinical() error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clinical == nil || !s.user.Role.Clinical() {
+		return fmt.Errorf("clinical records are for clinicians: %w", ErrNotPermitted)
+	}
+	return nil
+}
+
+// clinicalWrite runs fn in a clinical.db transaction and then audits in
+// general.db. The audit row names the record, never its clinical content.
+func (s *Session) clinicalWrite(ctx context.Context, mrn string, fn func(tx *sql.Tx, p Patient) (action, detail string, err error)) error {
+	if err := s.requireClinical(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	p, err := s.patientByMRN(ctx, s.general, mrn)
+	if err != nil {
+		return err
+	}
+	var action, detail string
+	if err := inTx(ctx, s.clinical, func(tx *sql.Tx) error {
+		var err error
+		action, detail, err = fn(tx, p)
+		return err
+	}); err != nil {
+		return err
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		return audit(ctx, tx, s.v.now(), s.actor(), action, p.MRN, detail)
+	})
+}
+
+func (s *Session) insertClinical(ctx context.Context, tx *sql.Tx, table, id string, cols map[string]any) error {
+	names := make([]string, 0, len(cols))
+	args := make([]any, 0, len(cols)+1)
+	names = append(names, "id")
+	args = append(args, id)
+	for c, v := range cols {
+		names = append(names, c)
+		args = append(args, v)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, table, strings.Join(names, ", "), placeholders(len(names))), args...); err != nil {
+		return err
+	}
+	return s.recordChanges(ctx, tx, table, id, cols)
+}
+
+func checkNote(field, s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", invalid("%s is not valid text", field)
+	}
+	if n := utf8.RuneCountInString(s); n > maxNoteRunes {
+		return "", invalid("%s is %d characters long; the limit is %d — attach long text as a document", field, n, maxNoteRunes)
+	}
+	return strings.TrimSpace(s), nil
+}
+
+// AddEncounter records a visit note (clinicians and admins).
+func (s *Session) AddEncounter(ctx context.Context, mrn string, note SOAP) (Encounter, error) {
+	var err error
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"subjective", &note.Subjective}, {"objective", &note.Objective}, {"assessment", &note.Assessment}, {"plan", &note.Plan}} {
+		if *f.v, err = checkNote(f.name, *f.v); err != nil {
+			return Encounter{}, err
+		}
+	}
+	if note == (SOAP{}) {
+		return Encounter{}, invalid("the note is empty")
+	}
+	now := s.v.now()
+	e := Encounter{ID: newID(), SeenAt: now, SOAP: note}
+	err = s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		e.PatientID, e.ClinicianID, e.Clinician = p.ID, s.user.ID, s.user.Name
+		return "encounter-created", e.ID, s.insertClinical(ctx, tx, "encounters", e.ID, map[string]any{
+			"patient_id": p.ID, "seen_at": now.Unix(), "clinician_id": s.user.ID, "subjective": note.Subjective,
+			"objective": note.Objective, "assessment": note.Assessment, "plan": note.Plan, "archived": 0,
+			"created_at": now.Unix(), "updated_at": now.Unix(),
+		})
+	})
+	return e, err
+}
+
+// EditEncounter changes an unsigned encounter's note. A signed encounter
+// is never changed: add an addendum.
+func (s *Session) EditEncounter(ctx context.Context, mrn, id string, note SOAP) error {
+	now := s.v.now()
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		var signed sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT signed_at FROM encounters WHERE id = ? AND patient_id = ?`, id, p.ID).Scan(&signed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", "", fmt.Errorf("encounter %s: %w", id, ErrNotFound)
+		} else if err != nil {
+			return "", "", err
+		}
+		if signed.Valid {
+			return "", "", invalid("the encounter is signed off; add an addendum instead")
+		}
+		cols := map[string]any{}
+		for _, f := range []struct {
+			col string
+			v   string
+		}{{"subjective", note.Subjective}, {"objective", note.Objective}, {"assessment", note.Assessment}, {"plan", note.Plan}} {
+			v, err := checkNote(f.col, f.v)
+			if err != nil {
+				return "", "", err
+			}
+			cols[f.col] = v
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE encounters SET subjective = ?, objective = ?, assessment = ?, plan = ?, updated_at = ? WHERE id = ?`,
+			cols["subjective"], cols["objective"], cols["assessment"], cols["plan"], now.Unix(), id); err != nil {
+			return "", "", err
+		}
+		return "encounter-updated", id, s.recordChanges(ctx, tx, "encounters", id, cols)
+	})
+}
+
+// SignEncounter signs off an encounter; afterwards it only takes addenda.
+func (s *Session) SignEncounter(ctx context.Context, mrn, id string) error {
+	now := s.v.now()
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE encounters SET signed_at = ?, signed_by = ?, updated_at = ? WHERE id = ? AND patient_id = ? AND signed_at IS NULL`,
+			now.Unix(), s.user.ID, now.Unix(), id, p.ID)
+		if err != nil {
+			return "", "", err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return "", "", invalid("encounter %s does not exist for this patient or is already signed", id)
+		}
+		return "encounter-signed", id, s.recordChanges(ctx, tx, "encounters", id, map[string]any{"signed_at": now.Unix(), "signed_by": s.user.ID})
+	})
+}
+
+// AddAddendum adds text to a signed encounter; the original stays as signed.
+func (s *Session) AddAddendum(ctx context.Context, mrn, encounterID, text string) error {
+	text, err := checkNote("addendum", text)
+	if err != nil {
+		return err
+	}
+	if text == "" {
+		return invalid("the addendum is empty")
+	}
+	now := s.v.now()
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		var n int
+		tx.QueryRowContext(ctx, `SELECT count(*) FROM encounters WHERE id = ? AND patient_id = ?`, encounterID, p.ID).Scan(&n)
+		if n == 0 {
+			return "", "", fmt.Errorf("encounter %s: %w", encounterID, ErrNotFound)
+		}
+		id := newID()
+		return "addendum-created", encounterID, s.insertClinical(ctx, tx, "addenda", id, map[string]any{
+			"encounter_id": encounterID, "patient_id": p.ID, "text": text, "author_id": s.user.ID, "created_at": now.Unix(), "archived": 0,
+		})
+	})
+}
+
+// AddProblem adds to the problem list.
+func (s *Session) AddProblem(ctx context.Context, mrn string, pr Problem) error {
+	var err error
+	if pr.Description, err = cleanText("problem", pr.Description, 500, false); err != nil {
+		return err
+	}
+	if pr.Description == "" {
+		return invalid("the problem has no description")
+	}
+	pr.ICD10 = strings.ToUpper(strings.TrimSpace(pr.ICD10))
+	if pr.ICD10 != "" && !icd10.MatchString(pr.ICD10) {
+		return invalid("ICD-10 code %q is not of the form A00 or A00.0", pr.ICD10)
+	}
+	if pr.Onset != "" {
+		if _, err := time.Parse("2006-01-02", pr.Onset); err != nil {
+			return invalid("onset %q is not a date in the form YYYY-MM-DD", pr.Onset)
+		}
+	}
+	if pr.Status == "" {
+		pr.Status = "active"
+	}
+	if pr.Status != "active" && pr.Status != "resolved" && pr.Status != "inactive" {
+		return invalid("problem status %q is not active, inactive or resolved", pr.Status)
+	}
+	now := s.v.now()
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		id := newID()
+		return "problem-created", id, s.insertClinical(ctx, tx, "problems", id, map[string]any{
+			"patient_id": p.ID, "description": pr.Description, "icd10": pr.ICD10, "onset": pr.Onset, "status": pr.Status,
+			"archived": 0, "created_at": now.Unix(), "updated_at": now.Unix(),
+		})
+	})
+}
+
+// AddAllergy records an allergy.
+func (s *Session) AddAllergy(ctx context.Context, mrn string, a Allergy) error {
+	var err error
+	if a.Substance, err = cleanText("substance", a.Substance, maxShortRunes, false); err != nil {
+		return err
+	}
+	if a.Substance == "" {
+		return invalid("the allergy has no substance")
+	}
+	if a.Reaction, err = cleanText("reaction", a.Reaction, 500, false); err != nil {
+		return err
+	}
+	a.Severity = strings.ToLower(strings.TrimSpace(a.Severity))
+	if a.Severity != "" && a.Severity != "mild" && a.Severity != "moderate" && a.Severity != "severe" {
+		return invalid("severity %q is not mild, moderate or severe", a.Severity)
+	}
+	now := s.v.now()
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		id := newID()
+		return "allergy-created", id, s.insertClinical(ctx, tx, "allergies", id, map[string]any{
+			"patient_id": p.ID, "substance": a.Substance, "reaction": a.Reaction, "severity": a.Severity,
+			"archived": 0, "created_at": now.Unix(), "updated_at": now.Unix(),
+		})
+	})
+}
+
+// AddMedication records a medication.
+func (s *Session) AddMedication(ctx context.Context, mrn string, m Medication) error {
+	var err error
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"medication", &m.Name}, {"dose", &m.Dose}, {"route", &m.Route}, {"frequency", &m.Frequency}} {
+		if *f.v, err = cleanText(f.name, *f.v, maxShortRunes, false); err != nil {
+			return err
+		}
+	}
+	if m.Name == "" {
+		return invalid("the medication has no name")
+	}
+	for _, d := range []struct{ name, v string }{{"start", m.Start}, {"stop", m.Stop}} {
+		if d.v != "" {
+			if _, err := time.Parse("2006-01-02", d.v); err != nil {
+				return invalid("%s date %q is not in the form YYYY-MM-DD", d.name, d.v)
+			}
+		}
+	}
+	now := s.v.now()
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		id := newID()
+		return "medication-created", id, s.insertClinical(ctx, tx, "medications", id, map[string]any{
+			"patient_id": p.ID, "name": m.Name, "dose": m.Dose, "route": m.Route, "frequency": m.Frequency,
+			"start_date": m.Start, "stop_date": m.Stop, "archived": 0, "created_at": now.Unix(), "updated_at": now.Unix(),
+		})
+	})
+}
+
+// AddVitals records a set of measurements, checking each is plausible.
+func (s *Session) AddVitals(ctx context.Context, mrn string, v Vitals) error {
+	checkI := func(name string, x *int, lo, hi int) error {
+		if x != nil && (*x < lo || *x > hi) {
+			return invalid("%s %d is outside %d–%d", name, *x, lo, hi)
+		}
+		return nil
+	}
+	checkF := func(name string, x *float64, lo, hi float64) error {
+		if x != nil && (*x < lo || *x > hi) {
+			return invalid("%s %g is outside %g–%g", name, *x, lo, hi)
+		}
+		return nil
+	}
+	for _, err := range []error{
+		checkI("systolic pressure", v.Systolic, 40, 300), checkI("diastolic pressure", v.Diastolic, 20, 200),
+		checkI("pulse", v.Pulse, 20, 250), checkF("temperature", v.TempC, 25, 45), checkF("weight", v.WeightKg, 0.2, 500),
+		checkF("height", v.HeightCm, 20, 260), checkI("SpO2", v.SpO2, 50, 100),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if (v.Systolic == nil) != (v.Diastolic == nil) {
+		return invalid("blood pressure needs both numbers, as 120/80")
+	}
+	if v.Systolic == nil && v.Pulse == nil && v.TempC == nil && v.WeightKg == nil && v.HeightCm == nil && v.SpO2 == nil {
+		return invalid("no measurement was given")
+	}
+	now := s.v.now()
+	if v.TakenAt.IsZero() {
+		v.TakenAt = now
+	}
+	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		id := newID()
+		return "vitals-created", id, s.insertClinical(ctx, tx, "vitals", id, map[string]any{
+			"patient_id": p.ID, "taken_at": v.TakenAt.Unix(), "systolic": v.Systolic, "diastolic": v.Diastolic, "pulse": v.Pulse,
+			"temp_c": v.TempC, "weight_kg": v.WeightKg, "height_cm": v.HeightCm, "spo2": v.SpO2,
+			"archived": 0, "created_at": now.Unix(), "updated_at": now.Unix(),
+		})
+	})
+}
+
+// AddDocument stores a file (up to 25 MB) encrypted inside clinical.db.
+// The change log records its size and hash, not its bytes.
+func (s *Session) AddDocument(ctx context.Context, mrn, title, mime string, content []byte) (Document, error) {
+	var err error
+	if title, err = cleanText("document title", title, maxShortRunes, false); err != nil {
+		return Document{}, err
+	}
+	if title == "" {
+		return Document{}, invalid("the document has no title")
+	}
+	if len(content) == 0 {
+		return Document{}, invalid("the document is empty")
+	}
+	if len(content) > MaxDocumentSize {
+		return Document{}, invalid("the document is %.1f MB; the limit is 25 MB", float64(len(content))/(1<<20))
+	}
+	if mime == "" {
+		mime = "application/octet-stream"
+	}
+	now := s.v.now()
+	d := Document{ID: newID(), Title: title, MIME: mime, Size: int64(len(content)), Added: now}
+	err = s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO documents (id, patient_id, title, mime, size, content, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, p.ID, title, mime, d.Size, content, now.Unix(), now.Unix()); err != nil {
+			return "", "", err
+		}
+		return "document-added", d.ID, s.recordChanges(ctx, tx, "documents", d.ID, map[string]any{
+			"patient_id": p.ID, "title": title, "mime": mime, "size": d.Size, "archived": 0,
+		})
+	})
+	return d, err
+}
+
+// DocumentContent returns a stored document's bytes, and audits the view.
+func (s *Session) DocumentContent(ctx context.Context, mrn, id string) ([]byte, error) {
+	var content []byte
+	err := s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		err := tx.QueryRowContext(ctx, `SELECT content FROM documents WHERE id = ?`, id).Scan(&content)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", "", fmt.Errorf("document %s: %w", id, ErrNotFound)
+		}
+		return "document-viewed", id, err
+	})
+	return content, err
+}
+
+// OpenChart returns a patient's chart and audits the view. Receptionists
+// get demographics and appointments only.
+func (s *Session) OpenChart(ctx context.Context, mrn string) (*Chart, error) {
+	if err := s.require(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return nil, ErrLocked
+	}
+	p, err := s.patientByMRN(ctx, s.general, mrn)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chart{Patient: p}
+	ids, err := patientIDs(ctx, s.general, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	in, args := placeholders(len(ids)), anySlice(ids)
+	rows, err := s.general.QueryContext(ctx, appointmentSelect+` WHERE a.archived = 0 AND a.patient_id IN (`+in+`) ORDER BY a.start_at DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	if c.Appointments, err = scanAppointments(rows); err != nil {
+		return nil, err
+	}
+	detail := "demographics"
+	if s.clinical != nil && s.user.Role.Clinical() {
+		c.Clinical = true
+		detail = "full chart"
+		if err := s.loadClinical(ctx, c, in, args); err != nil {
+			return nil, err
+		}
+	}
+	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
+		return audit(ctx, tx, s.v.now(), s.actor(), "chart-viewed", p.MRN, detail)
+	})
+	return c, err
+}
+
+func (s *Session) loadClinical(ctx context.Context, c *Chart, in string, args []any) error {
+	names := map[string]string{}
+	if rows, err := s.general.QueryContext(ctx, `SELECT id, name FROM users`); err == nil {
+		for rows.Next() {
+			var id, n string
+			rows.Scan(&id, &n)
+			names[id] = n
+		}
+		rows.Close()
+	}
+	db := s.clinical
+	rows, err := db.QueryContext(ctx, `SELECT id, patient_id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by
+		FROM encounters WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY seen_at DESC`, args...)
+	if err != nil {
+		return err
+	}
+	index := map[string]int{}
+	for rows.Next() {
+		var e Encounter
+		var seen int64
+		var signed sql.NullInt64
+		if err := rows.Scan(&e.ID, &e.PatientID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy); err != nil {
+			rows.Close()
+			return err
+		}
+		e.SeenAt, e.Clinician, e.SignedBy = time.Unix(seen, 0), names[e.ClinicianID], names[e.SignedBy]
+		if signed.Valid {
+			e.SignedAt = time.Unix(signed.Int64, 0)
+		}
+		index[e.ID] = len(c.Encounters)
+		c.Encounters = append(c.Encounters, e)
+	}
+	rows.Close()
+	if rows, err = db.QueryContext(ctx, `SELECT id, encounter_id, text, author_id, created_at FROM addenda WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+		return err
+	}
+	for rows.Next() {
+		var a Addendum
+		var enc, author string
+		var at int64
+		rows.Scan(&a.ID, &enc, &a.Text, &author, &at)
+		a.Author, a.Created = names[author], time.Unix(at, 0)
+		if i, ok := index[enc]; ok {
+			c.Encounters[i].Addenda = append(c.Encounters[i].Addenda, a)
+		}
+	}
+	rows.Close()
+	if rows, err = db.QueryContext(ctx, `SELECT id, description, icd10, onset, status FROM problems WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY status, created_at`, args...); err != nil {
+		return err
+	}
+	for rows.Next() {
+		var p Problem
+		rows.Scan(&p.ID, &p.Description, &p.ICD10, &p.Onset, &p.Status)
+		c.Problems = append(c.Problems, p)
+	}
+	rows.Close()
+	if rows, err = db.QueryContext(ctx, `SELECT id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+		return err
+	}
+	for rows.Next() {
+		var a Allergy
+		rows.Scan(&a.ID, &a.Substance, &a.Reaction, &a.Severity)
+		c.Allergies = append(c.Allergies, a)
+	}
+	rows.Close()
+	if rows, err = db.QueryContext(ctx, `SELECT id, name, dose, route, frequency, start_date, stop_date FROM medications WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+		return err
+	}
+	for rows.Next() {
+		var m Medication
+		rows.Scan(&m.ID, &m.Name, &m.Dose, &m.Route, &m.Frequency, &m.Start, &m.Stop)
+		c.Medications = append(c.Medications, m)
+	}
+	rows.Close()
+	if rows, err = db.QueryContext(ctx, `SELECT id, taken_at, systolic, diastolic, pulse, temp_c, weight_kg, height_cm, spo2 FROM vitals
+		WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY taken_at`, args...); err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v Vitals
+		var at int64
+		var sys, dia, pulse, spo2 sql.NullInt64
+		var temp, weight, height sql.NullFloat64
+		rows.Scan(&v.ID, &at, &sys, &dia, &pulse, &temp, &weight, &height, &spo2)
+		v.TakenAt = time.Unix(at, 0)
+		v.Systolic, v.Diastolic, v.Pulse, v.SpO2 = nullInt(sys), nullInt(dia), nullInt(pulse), nullInt(spo2)
+		v.TempC, v.WeightKg, v.HeightCm = nullFloat(temp), nullFloat(weight), nullFloat(height)
+		c.Vitals = append(c.Vitals, v)
+	}
+	rows.Close()
+	if rows, err = db.QueryContext(ctx, `SELECT id, title, mime, size, created_at FROM documents WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at DESC`, args...); err != nil {
+		return err
+	}
+	for rows.Next() {
+		var d Document
+		var at int64
+		rows.Scan(&d.ID, &d.Title, &d.MIME, &d.Size, &at)
+		d.Added = time.Unix(at, 0)
+		c.Documents = append(c.Documents, d)
+	}
+	rows.Close()
+	return nil
+}
+
+func nullInt(n sql.NullInt64) *int {
+	if !n.Valid {
+		return nil
+	}
+	v := int(n.Int64)
+	return &v
+}
+
+func nullFloat(n sql.NullFloat64) *float64 {
+	if !n.Valid {
+		return nil
+	}
+	return &n.Float64
+}
+
+// icd10 is the shape of an ICD-10 code: a letter, two digits, and an
+// optional dot with up to four more characters.
+var icd10 = regexp.MustCompile(`^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$`)
