@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -63,50 +64,74 @@ func (s *Session) startClock(ctx context.Context) error {
 func (s *Session) DeviceID() string { return s.device }
 
 // recordChanges appends one change record per column in cols, in column
-// order, to the change log of the database tx belongs to.
-func (s *Session) recordChanges(ctx context.Context, tx *sql.Tx, table, rowID string, cols map[string]any) error {
+// order, to the change log of the database tx belongs to, in one
+// multi-row INSERT.
+func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID string, cols map[string]any) error {
 	names := make([]string, 0, len(cols))
 	for c := range cols {
 		names = append(names, c)
 	}
 	sort.Strings(names)
+	args := make([]any, 0, 7*len(names))
 	for _, c := range names {
-		var v *string
-		switch x := cols[c].(type) {
-		case nil:
-		case string:
-			v = &x
-		case *string:
-			v = x
-		case bool:
-			str := "0"
-			if x {
-				str = "1"
-			}
-			v = &str
-		case *int:
-			if x != nil {
-				str := fmt.Sprint(*x)
-				v = &str
-			}
-		case *float64:
-			if x != nil {
-				str := fmt.Sprint(*x)
-				v = &str
-			}
-		case time.Time:
-			str := fmt.Sprint(x.Unix())
-			v = &str
-		default:
-			str := fmt.Sprint(x)
-			v = &str
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			s.clock.Now().String(), table, rowID, c, v, s.device, s.user.ID); err != nil {
-			return fmt.Errorf("change log: %w", err)
-		}
+		args = append(args, s.clock.Now().String(), table, rowID, c, changeValue(cols[c]), s.device, s.user.ID)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	q := `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(names)), ", ")
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("change log: %w", err)
 	}
 	return nil
+}
+
+// newRowChanges is the change set of a new row: its non-empty columns
+// (an absent column means the column's default).
+func newRowChanges(cols map[string]any) map[string]any {
+	for c, v := range cols {
+		if v == "" || v == false {
+			delete(cols, c)
+		}
+	}
+	return cols
+}
+
+// changeValue renders a column value as the change log stores it: text,
+// or NULL.
+func changeValue(x any) *string {
+	var v *string
+	switch x := x.(type) {
+	case nil:
+	case string:
+		v = &x
+	case *string:
+		v = x
+	case bool:
+		str := "0"
+		if x {
+			str = "1"
+		}
+		v = &str
+	case *int:
+		if x != nil {
+			str := fmt.Sprint(*x)
+			v = &str
+		}
+	case *float64:
+		if x != nil {
+			str := fmt.Sprint(*x)
+			v = &str
+		}
+	case time.Time:
+		str := fmt.Sprint(x.Unix())
+		v = &str
+	default:
+		str := fmt.Sprint(x)
+		v = &str
+	}
+	return v
 }
 
 // History returns the change records of one row, oldest first: who

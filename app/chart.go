@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -139,14 +140,16 @@ func (s *Session) clinicalWrite(ctx context.Context, mrn string, fn func(tx *sql
 }
 
 func (s *Session) insertClinical(ctx context.Context, tx *sql.Tx, table, id string, cols map[string]any) error {
-	names := make([]string, 0, len(cols))
-	args := make([]any, 0, len(cols)+1)
-	names = append(names, "id")
-	args = append(args, id)
-	for c, v := range cols {
+	names := make([]string, 0, len(cols)+1)
+	for c := range cols {
 		names = append(names, c)
-		args = append(args, v)
 	}
+	sort.Strings(names)
+	args := []any{id}
+	for _, c := range names {
+		args = append(args, cols[c])
+	}
+	names = append([]string{"id"}, names...)
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, table, strings.Join(names, ", "), placeholders(len(names))), args...); err != nil {
 		return err
 	}

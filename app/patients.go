@@ -231,7 +231,8 @@ func ftsRow(p Patient) (names, mrn, phone, dob string) {
 	return names, mrn, phone, strings.ReplaceAll(p.DOB, "-", "")
 }
 
-func indexPatient(ctx context.Context, tx *sql.Tx, p Patient) error {
+// indexPatient replaces a patient's entry in the full-text index.
+func indexPatient(ctx context.Context, tx querier, p Patient) error {
 	var rowid int64
 	if err := tx.QueryRowContext(ctx, `SELECT rowid FROM patients WHERE id = ?`, p.ID).Scan(&rowid); err != nil {
 		return err
@@ -242,6 +243,13 @@ func indexPatient(ctx context.Context, tx *sql.Tx, p Patient) error {
 	if p.Archived {
 		return nil
 	}
+	return insertFTS(ctx, tx, rowid, p)
+}
+
+// insertFTS adds a new patient to the full-text index. New rows must not
+// go through a DELETE first: an FTS4 delete flushes the pending terms, and
+// a segment per row makes a bulk insert quadratic.
+func insertFTS(ctx context.Context, tx querier, rowid int64, p Patient) error {
 	names, mrn, phone, dob := ftsRow(p)
 	_, err := tx.ExecContext(ctx, `INSERT INTO patients_fts (docid, names, mrn, phone, dob) VALUES (?, ?, ?, ?, ?)`, rowid, names, mrn, phone, dob)
 	return err
@@ -264,33 +272,42 @@ func (s *Session) FindDuplicates(ctx context.Context, p Patient) ([]Duplicate, e
 	return findDuplicates(ctx, s.general, p)
 }
 
-func findDuplicates(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, p Patient) ([]Duplicate, error) {
-	// Candidates by the indexed date of birth and phone; names compare in
-	// Go, folded for case and accents (SQLite's NOCASE folds ASCII only).
-	rows, err := q.QueryContext(ctx, `SELECT `+patientColumns+` FROM patients
-		WHERE archived = 0 AND id != ? AND (dob = ? OR (phone_key = ? AND phone_key != ''))
-		LIMIT 5000`, p.ID, p.DOB, digits(p.Phone))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+func findDuplicates(ctx context.Context, q querier, p Patient) ([]Duplicate, error) {
+	// Candidates by the indexed date of birth, then by phone digits (two
+	// queries: an OR across two indexes would scan the table). Names
+	// compare in Go, folded for case and accents (NOCASE folds ASCII only).
 	family, given, phone := foldAccents(p.Family), foldAccents(p.Given), digits(p.Phone)
 	var out []Duplicate
-	for rows.Next() && len(out) < 20 {
-		d, err := scanPatient(rows)
+	seen := map[string]bool{}
+	scan := func(query string, arg string, keep func(Patient) (string, bool)) error {
+		rows, err := q.QueryContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE `+query+` AND archived = 0 AND id != ? LIMIT 2000`, arg, p.ID)
 		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() && len(out) < 20 {
+			d, err := scanPatient(rows)
+			if err != nil {
+				return err
+			}
+			if reason, ok := keep(d); ok && !seen[d.ID] {
+				seen[d.ID] = true
+				out = append(out, Duplicate{d, reason})
+			}
+		}
+		return rows.Err()
+	}
+	if err := scan("dob = ?", p.DOB, func(d Patient) (string, bool) {
+		return "same name and date of birth", foldAccents(d.Family) == family && foldAccents(d.Given) == given
+	}); err != nil {
+		return nil, err
+	}
+	if phone != "" {
+		if err := scan("phone_key = ? AND phone_key != ''", phone, func(Patient) (string, bool) { return "same phone", true }); err != nil {
 			return nil, err
 		}
-		switch {
-		case d.DOB == p.DOB && foldAccents(d.Family) == family && foldAccents(d.Given) == given:
-			out = append(out, Duplicate{d, "same name and date of birth"})
-		case phone != "" && digits(d.Phone) == phone:
-			out = append(out, Duplicate{d, "same phone"})
-		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AddPatient registers a patient and returns the record with its MRN, and
@@ -304,49 +321,91 @@ func (s *Session) AddPatient(ctx context.Context, p Patient) (Patient, []Duplica
 		return Patient{}, nil, err
 	}
 	now := s.v.now()
-	p.ID, p.Created, p.Updated, p.Archived, p.MergedInto = newID(), now, now, false, ""
 	var dups []Duplicate
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if dups, err = findDuplicates(ctx, tx, p); err != nil {
-			return err
-		}
-		for {
-			p.MRN = newMRN()
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM patients WHERE mrn = ?`, p.MRN).Scan(&n); err != nil {
-				return err
-			}
-			if n == 0 {
-				break
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO patients (`+patientColumns+`, phone_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
-			p.ID, p.MRN, p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
-			p.EmergencyContact, p.AdminNotes, now.Unix(), now.Unix(), digits(p.Phone)); err != nil {
-			return err
-		}
-		if err := indexPatient(ctx, tx, p); err != nil {
-			return err
-		}
-		if err := s.recordChanges(ctx, tx, "patients", p.ID, map[string]any{
-			"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
-			"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
-			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "archived": false, "merged_into": "",
-			"created_at": now.Unix(),
-		}); err != nil {
-			return err
-		}
-		detail := ""
-		if len(dups) > 0 {
-			detail = fmt.Sprintf("possible duplicate of %s", dups[0].Patient.MRN)
-		}
-		return audit(ctx, tx, now, s.actor(), "patient-created", p.MRN, detail)
+		dups, err = s.insertPatient(ctx, tx, &p, now)
+		return err
 	})
 	if err != nil {
 		return Patient{}, nil, err
 	}
 	return p, dups, nil
+}
+
+// AddPatients registers many validated-as-they-go patients in one
+// transaction: all of them, or none. progress, if set, is called every
+// 1000 rows. The first invalid row stops it with an error naming the row.
+func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(done, total int)) error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	for i := range ps {
+		if err := s.validatePatient(&ps[i]); err != nil {
+			return fmt.Errorf("row %d: %w", i+1, err)
+		}
+	}
+	now := s.v.now()
+	return s.write(ctx, func(sqltx *sql.Tx) error {
+		tx := newCachedTx(sqltx)
+		for i := range ps {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if _, err := s.insertPatient(ctx, tx, &ps[i], now); err != nil {
+				return fmt.Errorf("row %d: %w", i+1, err)
+			}
+			if progress != nil && (i+1)%1000 == 0 {
+				progress(i+1, len(ps))
+			}
+		}
+		return nil
+	})
+}
+
+// insertPatient writes a validated patient with a new id and MRN, its
+// search index entry, its change records and its audit row.
+func (s *Session) insertPatient(ctx context.Context, tx querier, p *Patient, now time.Time) ([]Duplicate, error) {
+	p.ID, p.Created, p.Updated, p.Archived, p.MergedInto = newID(), now, now, false, ""
+	dups, err := findDuplicates(ctx, tx, *p)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		p.MRN = newMRN()
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM patients WHERE mrn = ?`, p.MRN).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO patients (`+patientColumns+`, phone_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
+		p.ID, p.MRN, p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
+		p.EmergencyContact, p.AdminNotes, now.Unix(), now.Unix(), digits(p.Phone))
+	if err != nil {
+		return nil, err
+	}
+	rowid, err := res.LastInsertId()
+	if err != nil {
+		return nil, err
+	}
+	if err := insertFTS(ctx, tx, rowid, *p); err != nil {
+		return nil, err
+	}
+	if err := s.recordChanges(ctx, tx, "patients", p.ID, newRowChanges(map[string]any{
+		"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
+		"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
+		"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": now.Unix(),
+	})); err != nil {
+		return nil, err
+	}
+	detail := ""
+	if len(dups) > 0 {
+		detail = fmt.Sprintf("possible duplicate of %s", dups[0].Patient.MRN)
+	}
+	return dups, audit(ctx, tx, now, s.actor(), "patient-created", p.MRN, detail)
 }
 
 func (s *Session) patientByMRN(ctx context.Context, q interface {

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -220,7 +219,7 @@ func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
 	if err != nil {
 		return err
 	}
-	s.general, err = store.Open(ctx, filepath.Join(s.v.Dir, store.General.FileName()), store.General, s.kGen)
+	s.general, err = s.v.openDB(ctx, store.General, s.kGen)
 	if err != nil {
 		return err
 	}
@@ -229,7 +228,7 @@ func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
 		if err != nil {
 			return err
 		}
-		s.clinical, err = store.Open(ctx, filepath.Join(s.v.Dir, store.Clinical.FileName()), store.Clinical, s.kClin)
+		s.clinical, err = s.v.openDB(ctx, store.Clinical, s.kClin)
 		if err != nil {
 			return err
 		}
@@ -446,7 +445,7 @@ func setSetting(ctx context.Context, tx *sql.Tx, name, value string) error {
 	return err
 }
 
-func audit(ctx context.Context, tx *sql.Tx, at time.Time, a actor, action, subject, detail string) error {
+func audit(ctx context.Context, tx querier, at time.Time, a actor, action, subject, detail string) error {
 	return store.AppendAudit(ctx, tx, &store.AuditEntry{At: at, UserID: a.id, UserName: a.name, Action: action, Subject: subject, Detail: detail})
 }
 

@@ -121,8 +121,30 @@ type Vault struct {
 	// Policy checks new passphrases.
 	Policy *Policy
 
-	calibrated *store.KDFParams
-	createFile func(path string) (io.WriteCloser, error) // test seam for a full disk
+	calibrated  *store.KDFParams
+	createFile  func(path string) (io.WriteCloser, error) // test seam for a full disk
+	unencrypted bool                                      // benchmarks only: see NewBenchmarkVault
+}
+
+// NewBenchmarkVault returns a vault for benchmarks with the minimum KDF;
+// with encrypted false its databases are opened WITHOUT a key, so that a
+// benchmark can compare SQLCipher with the same engine unkeyed in one run.
+// An unencrypted vault must never hold real patient data.
+func NewBenchmarkVault(dir string, encrypted bool) *Vault {
+	v := NewVault(dir)
+	v.UseMinimumKDF()
+	v.unencrypted = !encrypted
+	return v
+}
+
+// openDB opens one of the vault's databases with its key (or, for an
+// unencrypted benchmark vault, without).
+func (v *Vault) openDB(ctx context.Context, kind store.Kind, key []byte) (*store.DB, error) {
+	p := filepath.Join(v.Dir, kind.FileName())
+	if v.unencrypted {
+		return store.OpenUnencrypted(ctx, p, kind)
+	}
+	return store.Open(ctx, p, kind, key)
 }
 
 // NewVault returns the vault in dir with the real clock and calibrated KDF.
@@ -285,13 +307,13 @@ func (v *Vault) Create(ctx context.Context, practice, admin, passphrase string, 
 			os.Remove(p + "-shm")
 		}
 	}
-	gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
+	gen, err := v.openDB(ctx, store.General, kGen)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
 	defer gen.Close()
-	clin, err := store.Open(ctx, filepath.Join(v.Dir, store.Clinical.FileName()), store.Clinical, kClin)
+	clin, err := v.openDB(ctx, store.Clinical, kClin)
 	if err != nil {
 		gen.Close()
 		cleanup()

@@ -63,9 +63,14 @@ func init() {
 			// temp_store=MEMORY: sorts, temp tables and indices never reach
 			// a temp file on disk. secure_delete overwrites freed pages.
 			for _, p := range []string{
+				"PRAGMA cipher_memory_security = OFF",
 				"PRAGMA temp_store = MEMORY",
 				"PRAGMA secure_delete = ON",
 				"PRAGMA foreign_keys = ON",
+				// 32 MB of page cache: large transactions (imports, the
+				// demo) otherwise spill pages that SQLCipher must encrypt
+				// and decrypt again.
+				"PRAGMA cache_size = -32768",
 			} {
 				if _, err := c.Exec(p, nil); err != nil {
 					return err
@@ -228,4 +233,28 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
 	return v, err
+}
+
+// OpenUnencrypted opens a database without a key. It exists only so that
+// benchmarks can compare SQLCipher with the same engine unkeyed; no real
+// data may ever be put in such a file.
+func OpenUnencrypted(ctx context.Context, p string, kind Kind) (*DB, error) {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_txlock", "immediate")
+	sdb, err := sql.Open(driverName, "file:"+(&url.URL{Path: p}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{DB: sdb, Kind: kind, Path: p}
+	if err := db.check(ctx, applicationIDs[kind]); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	if err := db.migrate(ctx, applicationIDs[kind]); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return db, nil
 }
