@@ -20,6 +20,7 @@ import (
 func (r *runner) cmdBench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("iterations", 5, "sign-ins to measure")
+	patients := fs.Int("patients", 100_000, "patients for the records benchmark (0 skips it)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -74,5 +75,14 @@ func (r *runner) cmdBench(args []string) error {
 	fmt.Fprintf(r.io.Out, "signin_first_screen %.1f ms\n", ms(first))
 	fmt.Fprintf(r.io.Out, "signin_rest %.1f ms\n", other)
 	fmt.Fprintf(r.io.Out, "signin_rest_of_kdf %.1f %%\n", other/ms(kdf)*100)
+	if *patients > 0 {
+		fmt.Fprintf(r.io.Err, "records benchmark with %d synthetic patients, encrypted then plain...\n", *patients)
+		scratch, err := os.MkdirTemp("", "clinicvault-bench-records-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(scratch)
+		return app.RecordsBenchmark(r.ctx, scratch, *patients, func(f app.Figure) { fmt.Fprintln(r.io.Out, f) })
+	}
 	return nil
 }

@@ -141,18 +141,24 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"init":     {"init --practice NAME --admin NAME [--qr FILE.png] [--recovery-pdf FILE.pdf]", "create the practice's vault; the passphrase comes from --passphrase-file", (*runner).cmdInit},
-		"user":     {"user add|list|remove|role|reset-totp|unlock ...", "manage staff accounts (admins)", (*runner).cmdUser},
-		"passwd":   {"passwd --new-passphrase-file FILE", "change your own passphrase", (*runner).cmdPasswd},
-		"whoami":   {"whoami", "print the signed-in user's name and role", (*runner).cmdWhoami},
-		"audit":    {"audit verify | audit list [--limit N]", "check or list the audit log (admins)", (*runner).cmdAudit},
-		"shell":    {"shell", "sign in once, then run commands read from standard input, one per line", (*runner).cmdShell},
-		"recover":  {"recover --recovery-key-file F --admin NAME --new-passphrase-file F [--qr FILE.png]", "use the recovery key: new passphrase and authenticator for an admin", (*runner).cmdRecover},
-		"totp":     {"totp enroll [--qr FILE.png]", "enroll a new authenticator after an admin reset it (reads the confirming code from standard input)", (*runner).cmdTOTP},
-		"settings": {"settings idle-lock MINUTES | settings backup-folder DIR", "set the idle-lock time, or the folder for daily backups (admins)", (*runner).cmdSettings},
-		"backup":   {"backup create --out DIR | backup verify FILE | backup restore FILE --to NEWDIR [--recovery-key-file F] | backup list DIR", "encrypted backups: make, check, restore into a new folder, list", (*runner).cmdBackup},
-		"bench":    {"bench [--iterations N]", "measure sign-in: key derivation against everything else", (*runner).cmdBench},
-		"help":     {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
+		"init":        {"init --practice NAME --admin NAME [--qr FILE.png] [--recovery-pdf FILE.pdf]", "create the practice's vault; the passphrase comes from --passphrase-file", (*runner).cmdInit},
+		"user":        {"user add|list|remove|role|reset-totp|unlock ...", "manage staff accounts (admins)", (*runner).cmdUser},
+		"passwd":      {"passwd --new-passphrase-file FILE", "change your own passphrase", (*runner).cmdPasswd},
+		"whoami":      {"whoami", "print the signed-in user's name and role", (*runner).cmdWhoami},
+		"audit":       {"audit verify | audit list [--limit N]", "check or list the audit log (admins)", (*runner).cmdAudit},
+		"shell":       {"shell", "sign in once, then run commands read from standard input, one per line", (*runner).cmdShell},
+		"recover":     {"recover --recovery-key-file F --admin NAME --new-passphrase-file F [--qr FILE.png]", "use the recovery key: new passphrase and authenticator for an admin", (*runner).cmdRecover},
+		"totp":        {"totp enroll [--qr FILE.png]", "enroll a new authenticator after an admin reset it (reads the confirming code from standard input)", (*runner).cmdTOTP},
+		"settings":    {"settings idle-lock MINUTES | settings backup-folder DIR | settings date-order DMY|MDY", "set the idle-lock time, the folder for daily backups, or how 2/3/1980 is read (admins)", (*runner).cmdSettings},
+		"backup":      {"backup create --out DIR | backup verify FILE | backup restore FILE --to NEWDIR [--recovery-key-file F] | backup list DIR", "encrypted backups: make, check, restore into a new folder, list", (*runner).cmdBackup},
+		"patient":     {"patient add --given G --family F --dob YYYY-MM-DD [--phone P] [--email E] [--sex S] | patient edit MRN [--given G] [--family F] [--dob D] [--phone P] [--email E] [--sex S] | patient search QUERY | patient show MRN", "register, change, find and open patients", (*runner).cmdPatient},
+		"encounter":   {"encounter add MRN --subjective T --objective T --assessment T --plan T [--sign]", "chart a visit (clinicians)", (*runner).cmdEncounter},
+		"vitals":      {"vitals add MRN [--bp 120/80] [--pulse N] [--temp C] [--weight KG] [--height CM] [--spo2 N]", "record vital signs (clinicians)", (*runner).cmdVitals},
+		"allergy":     {"allergy add MRN --substance S [--reaction R] [--severity S]", "record an allergy (clinicians)", (*runner).cmdAllergy},
+		"appointment": {"appointment add MRN --at \"YYYY-MM-DD HH:MM\" --minutes N --clinician NAME [--reason T] | appointment list [--day YYYY-MM-DD] | appointment status ID STATUS", "the appointment book", (*runner).cmdAppointment},
+		"demo":        {"demo --patients N [--seed S]", "fill the signed-in vault with synthetic patients, appointments and charts (for training only)", (*runner).cmdDemo},
+		"bench":       {"bench [--iterations N]", "measure sign-in: key derivation against everything else", (*runner).cmdBench},
+		"help":        {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
 }
 
@@ -161,7 +167,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}
@@ -758,8 +764,19 @@ func (r *runner) cmdSettings(args []string) error {
 		fmt.Fprintf(r.io.Out, "backup folder: %s\n", pos[1])
 		return nil
 	}
+	if pos[0] == "date-order" {
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.SetDateOrder(r.ctx, app.DateOrder(strings.ToUpper(pos[1]))); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "date order: %s\n", strings.ToUpper(pos[1]))
+		return nil
+	}
 	if pos[0] != "idle-lock" {
-		return usagef("unknown setting %q (known: idle-lock, backup-folder)", pos[0])
+		return usagef("unknown setting %q (known: idle-lock, backup-folder, date-order)", pos[0])
 	}
 	var minutes int
 	if _, err := fmt.Sscan(pos[1], &minutes); err != nil {

@@ -1,0 +1,170 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Figure is one benchmark result, printed as "name value unit".
+type Figure struct {
+	Name  string
+	Value float64
+	Unit  string
+}
+
+func (f Figure) String() string {
+	return fmt.Sprintf("%s %s %s", f.Name, strconv.FormatFloat(f.Value, 'f', -1, 64), f.Unit)
+}
+
+// benchQueries are what a receptionist types: name prefixes, accents
+// left out, a date of birth, phone digits.
+var benchQueries = []string{"nun", "jose", "smith", "garc", "o'b", "wang li", "muller", "patel", "okafor", "1980", "7946", "maria lopez", "ana", "ke", "zh"}
+
+// RecordsBenchmark measures, on SQLCipher and on the same engine without a
+// key, in one run: bulk insert of n patients (rows/s), search at n
+// patients (ms for the first page), opening a chart with 50 encounters
+// (ms), and resident memory. Each figure is sent to out as it is known.
+// dir must be an empty scratch folder; it is left holding only benchmark
+// vaults of synthetic data.
+func RecordsBenchmark(ctx context.Context, dir string, n int, out func(Figure)) error {
+	results := map[string]map[bool]float64{}
+	put := func(name string, enc bool, v float64, unit string) {
+		if results[name] == nil {
+			results[name] = map[bool]float64{}
+		}
+		results[name][enc] = v
+		suffix := "plain"
+		if enc {
+			suffix = "encrypted"
+		}
+		out(Figure{name + "_" + suffix, round(v), unit})
+	}
+	units := map[string]string{}
+	for _, enc := range []bool{true, false} {
+		sub := filepath.Join(dir, map[bool]string{true: "encrypted", false: "plain"}[enc])
+		s, err := benchSession(ctx, sub, enc)
+		if err != nil {
+			return err
+		}
+		ps := DemoPatients(n, 42, s.v.now())
+		start := time.Now()
+		if err := s.AddPatients(ctx, ps, nil); err != nil {
+			s.Lock(ctx)
+			return err
+		}
+		rate := float64(n) / time.Since(start).Seconds()
+		put("insert_patients", enc, rate, "rows/s")
+		units["insert_patients"] = "rows/s"
+
+		var times []float64
+		for round := 0; round < 5; round++ {
+			for _, q := range benchQueries {
+				t0 := time.Now()
+				if _, err := s.SearchPatients(ctx, q, 50); err != nil {
+					s.Lock(ctx)
+					return err
+				}
+				times = append(times, float64(time.Since(t0).Microseconds())/1000)
+			}
+		}
+		sort.Float64s(times)
+		put("search_median", enc, times[len(times)/2], "ms")
+		put("search_p95", enc, times[len(times)*95/100], "ms")
+		units["search_median"], units["search_p95"] = "ms", "ms"
+
+		mrn := ps[0].MRN
+		for i := 0; i < 50; i++ {
+			if _, err := s.AddEncounter(ctx, mrn, SOAP{Subjective: "Follow-up visit " + strconv.Itoa(i), Objective: "Stable.",
+				Assessment: "Hypertension, controlled.", Plan: strings.Repeat("Continue medication; review. ", 10)}); err != nil {
+				s.Lock(ctx)
+				return err
+			}
+		}
+		t0 := time.Now()
+		const opens = 20
+		for i := 0; i < opens; i++ {
+			if _, err := s.OpenChart(ctx, mrn); err != nil {
+				s.Lock(ctx)
+				return err
+			}
+		}
+		put("open_chart_50_encounters", enc, float64(time.Since(t0).Microseconds())/1000/opens, "ms")
+		units["open_chart_50_encounters"] = "ms"
+		if enc {
+			runtime.GC()
+			if rss, ok := residentMB(); ok {
+				out(Figure{fmt.Sprintf("resident_memory_%d_patients", n), round(rss), "MB"})
+			}
+		}
+		s.Lock(ctx)
+	}
+	for _, name := range []string{"insert_patients", "search_median", "search_p95", "open_chart_50_encounters"} {
+		r := results[name]
+		if r[false] > 0 {
+			ratio := r[true] / r[false]
+			if units[name] == "rows/s" {
+				ratio = r[false] / r[true] // time ratio: encrypted costs this many times plain
+			}
+			out(Figure{name + "_encrypted_vs_plain", round(ratio), "x"})
+		}
+	}
+	return nil
+}
+
+func round(v float64) float64 {
+	switch {
+	case v >= 100:
+		return float64(int64(v + 0.5))
+	case v >= 1:
+		return float64(int64(v*100+0.5)) / 100
+	}
+	return float64(int64(v*10000+0.5)) / 10000
+}
+
+// benchSession creates a benchmark vault in dir and signs its admin in.
+func benchSession(ctx context.Context, dir string, encrypted bool) (*Session, error) {
+	var mu sync.Mutex
+	now := time.Now()
+	v := NewBenchmarkVault(dir, encrypted)
+	v.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	enr, err := NewEnrollment("Benchmark Practice", "Bench Admin")
+	if err != nil {
+		return nil, err
+	}
+	const pass = "violet tugboat harmonica spreadsheet"
+	if _, err := v.Create(ctx, "Benchmark Practice", "Bench Admin", pass, enr); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	now = now.Add(totpPeriod * time.Second)
+	code := totpCode(enr.secret, now.Unix()/totpPeriod, totpDigits)
+	mu.Unlock()
+	return v.SignIn(ctx, "Bench Admin", pass, code)
+}
+
+// residentMB reads this process's resident set size (Linux); elsewhere it
+// reports the Go runtime's view of memory obtained from the system.
+func residentMB() (float64, bool) {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				f := strings.Fields(line)
+				if len(f) >= 2 {
+					kb, _ := strconv.ParseFloat(f[1], 64)
+					return kb / 1024, true
+				}
+			}
+		}
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.Sys) / (1 << 20), true
+}

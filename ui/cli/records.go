@@ -1,0 +1,422 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// optional is a string flag that knows whether it was given.
+type optional struct {
+	set bool
+	v   string
+}
+
+func (o *optional) String() string { return o.v }
+func (o *optional) Set(s string) error {
+	o.set, o.v = true, s
+	return nil
+}
+func (o *optional) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	return &o.v
+}
+
+func (r *runner) cmdPatient(args []string) error {
+	if len(args) == 0 {
+		return usagef("patient needs a subcommand: add, edit, search, show")
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "add", "edit":
+		fs := flag.NewFlagSet("patient "+sub, flag.ContinueOnError)
+		var given, family, dob, phone, email, sex, preferred, address optional
+		fs.Var(&given, "given", "given name")
+		fs.Var(&family, "family", "family name")
+		fs.Var(&dob, "dob", "date of birth, YYYY-MM-DD")
+		fs.Var(&phone, "phone", "phone number")
+		fs.Var(&email, "email", "email address")
+		fs.Var(&sex, "sex", "female, male, other or unknown")
+		fs.Var(&preferred, "preferred", "preferred name")
+		fs.Var(&address, "address", "postal address")
+		n := 0
+		if sub == "edit" {
+			n = 1
+		}
+		pos, err := parse(fs, args, n, n)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if sub == "add" {
+			if !given.set || !family.set || !dob.set {
+				return usagef("patient add needs --given, --family and --dob")
+			}
+			p, dups, err := s.AddPatient(r.ctx, app.Patient{Given: given.v, Family: family.v, DOB: dob.v, Phone: phone.v,
+				Email: email.v, Sex: sex.v, Preferred: preferred.v, Address: address.v})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(r.io.Out, "mrn: %s\n", p.MRN)
+			for _, d := range dups {
+				fmt.Fprintf(r.io.Err, "warning: possible duplicate (%s): %s %s, born %s\n", d.Reason, d.Patient.MRN, d.Patient.Name(), d.Patient.DOB)
+			}
+			return nil
+		}
+		p, err := s.EditPatient(r.ctx, pos[0], app.PatientChanges{Given: given.ptr(), Family: family.ptr(), DOB: dob.ptr(),
+			Phone: phone.ptr(), Email: email.ptr(), Sex: sex.ptr(), Preferred: preferred.ptr(), Address: address.ptr()})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "mrn: %s\n", p.MRN)
+		return nil
+	case "search":
+		fs := flag.NewFlagSet("patient search", flag.ContinueOnError)
+		limit := fs.Int("limit", 50, "at most this many")
+		pos, err := parse(fs, args, 1, -1)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		ps, err := s.SearchPatients(r.ctx, strings.Join(pos, " "), *limit)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			fmt.Fprintf(r.io.Out, "%s\t%s\t%s\n", p.MRN, p.Name(), p.DOB)
+		}
+		return nil
+	case "show":
+		pos, err := parse(flag.NewFlagSet("patient show", flag.ContinueOnError), args, 1, 1)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		c, err := s.OpenChart(r.ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		r.printChart(c)
+		return nil
+	}
+	return usagef("unknown patient subcommand %q", sub)
+}
+
+func (r *runner) printChart(c *app.Chart) {
+	w := r.io.Out
+	p := c.Patient
+	fmt.Fprintf(w, "mrn: %s\nname: %s\ndob: %s\n", p.MRN, p.Name(), p.DOB)
+	for _, f := range []struct{ k, v string }{{"sex", p.Sex}, {"phone", p.Phone}, {"email", p.Email}, {"address", p.Address},
+		{"insurance", p.Insurance}, {"emergency contact", p.EmergencyContact}} {
+		if f.v != "" {
+			fmt.Fprintf(w, "%s: %s\n", f.k, f.v)
+		}
+	}
+	if p.Archived {
+		fmt.Fprintln(w, "status: archived")
+	}
+	for _, a := range c.Appointments {
+		fmt.Fprintf(w, "appointment: %s %d min with %s (%s) %s\n", a.Start.Local().Format("2006-01-02 15:04"), a.Minutes, a.ClinicianName, a.Status, a.Reason)
+	}
+	if !c.Clinical {
+		return
+	}
+	for _, a := range c.Allergies {
+		fmt.Fprintf(w, "allergy: %s; %s; %s\n", a.Substance, a.Reaction, a.Severity)
+	}
+	for _, pr := range c.Problems {
+		fmt.Fprintf(w, "problem: %s %s (%s, since %s)\n", pr.Description, pr.ICD10, pr.Status, pr.Onset)
+	}
+	for _, m := range c.Medications {
+		fmt.Fprintf(w, "medication: %s %s %s %s\n", m.Name, m.Dose, m.Route, m.Frequency)
+	}
+	for _, v := range c.Vitals {
+		var parts []string
+		if v.Systolic != nil {
+			parts = append(parts, fmt.Sprintf("BP %d/%d", *v.Systolic, *v.Diastolic))
+		}
+		if v.Pulse != nil {
+			parts = append(parts, fmt.Sprintf("pulse %d", *v.Pulse))
+		}
+		if v.TempC != nil {
+			parts = append(parts, fmt.Sprintf("temp %.1f °C", *v.TempC))
+		}
+		if v.WeightKg != nil {
+			parts = append(parts, fmt.Sprintf("weight %.1f kg", *v.WeightKg))
+		}
+		if v.HeightCm != nil {
+			parts = append(parts, fmt.Sprintf("height %.0f cm", *v.HeightCm))
+		}
+		if v.SpO2 != nil {
+			parts = append(parts, fmt.Sprintf("SpO2 %d%%", *v.SpO2))
+		}
+		fmt.Fprintf(w, "vitals: %s %s\n", v.TakenAt.Local().Format("2006-01-02 15:04"), strings.Join(parts, ", "))
+	}
+	for _, e := range c.Encounters {
+		state := "draft"
+		if e.Signed() {
+			state = "signed by " + e.SignedBy
+		}
+		fmt.Fprintf(w, "encounter: %s %s with %s (%s)\n", e.ID, e.SeenAt.Local().Format("2006-01-02 15:04"), e.Clinician, state)
+		for _, f := range []struct{ k, v string }{{"S", e.Subjective}, {"O", e.Objective}, {"A", e.Assessment}, {"P", e.Plan}} {
+			if f.v != "" {
+				fmt.Fprintf(w, "  %s: %s\n", f.k, strings.ReplaceAll(f.v, "\n", "\n     "))
+			}
+		}
+		for _, a := range e.Addenda {
+			fmt.Fprintf(w, "  addendum %s by %s: %s\n", a.Created.Local().Format("2006-01-02 15:04"), a.Author, a.Text)
+		}
+	}
+	for _, d := range c.Documents {
+		fmt.Fprintf(w, "document: %s %s (%s, %d bytes)\n", d.ID, d.Title, d.MIME, d.Size)
+	}
+}
+
+func (r *runner) cmdEncounter(args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usagef("usage: %s", commands["encounter"].usage)
+	}
+	fs := flag.NewFlagSet("encounter add", flag.ContinueOnError)
+	var note app.SOAP
+	fs.StringVar(&note.Subjective, "subjective", "", "S: what the patient reports")
+	fs.StringVar(&note.Objective, "objective", "", "O: findings")
+	fs.StringVar(&note.Assessment, "assessment", "", "A: assessment")
+	fs.StringVar(&note.Plan, "plan", "", "P: plan")
+	sign := fs.Bool("sign", false, "sign the encounter off at once")
+	pos, err := parse(fs, args[1:], 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	e, err := s.AddEncounter(r.ctx, pos[0], note)
+	if err != nil {
+		return err
+	}
+	if *sign {
+		if err := s.SignEncounter(r.ctx, pos[0], e.ID); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(r.io.Out, "encounter: %s\n", e.ID)
+	return nil
+}
+
+func parseOptInt(name, s string) (*int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, usagef("--%s takes a whole number, not %q", name, s)
+	}
+	return &n, nil
+}
+
+func parseOptFloat(name, s string) (*float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	f, err := strconv.ParseFloat(strings.Replace(s, ",", ".", 1), 64)
+	if err != nil {
+		return nil, usagef("--%s takes a number, not %q", name, s)
+	}
+	return &f, nil
+}
+
+func (r *runner) cmdVitals(args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usagef("usage: %s", commands["vitals"].usage)
+	}
+	fs := flag.NewFlagSet("vitals add", flag.ContinueOnError)
+	bp := fs.String("bp", "", "blood pressure, as 120/80")
+	pulse := fs.String("pulse", "", "pulse per minute")
+	temp := fs.String("temp", "", "temperature in °C")
+	weight := fs.String("weight", "", "weight in kg")
+	height := fs.String("height", "", "height in cm")
+	spo2 := fs.String("spo2", "", "oxygen saturation in %")
+	pos, err := parse(fs, args[1:], 1, 1)
+	if err != nil {
+		return err
+	}
+	var v app.Vitals
+	if *bp != "" {
+		a, b, ok := strings.Cut(*bp, "/")
+		if !ok {
+			return usagef("--bp takes systolic/diastolic, as 120/80")
+		}
+		if v.Systolic, err = parseOptInt("bp", a); err != nil {
+			return err
+		}
+		if v.Diastolic, err = parseOptInt("bp", b); err != nil {
+			return err
+		}
+	}
+	if v.Pulse, err = parseOptInt("pulse", *pulse); err != nil {
+		return err
+	}
+	if v.SpO2, err = parseOptInt("spo2", *spo2); err != nil {
+		return err
+	}
+	if v.TempC, err = parseOptFloat("temp", *temp); err != nil {
+		return err
+	}
+	if v.WeightKg, err = parseOptFloat("weight", *weight); err != nil {
+		return err
+	}
+	if v.HeightCm, err = parseOptFloat("height", *height); err != nil {
+		return err
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	if err := s.AddVitals(r.ctx, pos[0], v); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.io.Out, "vitals recorded")
+	return nil
+}
+
+func (r *runner) cmdAllergy(args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usagef("usage: %s", commands["allergy"].usage)
+	}
+	fs := flag.NewFlagSet("allergy add", flag.ContinueOnError)
+	var a app.Allergy
+	fs.StringVar(&a.Substance, "substance", "", "what the patient is allergic to")
+	fs.StringVar(&a.Reaction, "reaction", "", "the reaction")
+	fs.StringVar(&a.Severity, "severity", "", "mild, moderate or severe")
+	pos, err := parse(fs, args[1:], 1, 1)
+	if err != nil {
+		return err
+	}
+	if a.Substance == "" {
+		return usagef("allergy add needs --substance")
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	if err := s.AddAllergy(r.ctx, pos[0], a); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.io.Out, "allergy recorded")
+	return nil
+}
+
+func (r *runner) cmdAppointment(args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: %s", commands["appointment"].usage)
+	}
+	switch args[0] {
+	case "add":
+		fs := flag.NewFlagSet("appointment add", flag.ContinueOnError)
+		at := fs.String("at", "", `start, "YYYY-MM-DD HH:MM" local time`)
+		minutes := fs.Int("minutes", 15, "length in minutes")
+		clinician := fs.String("clinician", "", "clinician's name")
+		reason := fs.String("reason", "", "reason for the visit")
+		pos, err := parse(fs, args[1:], 1, 1)
+		if err != nil {
+			return err
+		}
+		start, err := time.ParseInLocation("2006-01-02 15:04", *at, time.Local)
+		if err != nil {
+			return usagef(`--at takes "YYYY-MM-DD HH:MM", not %q`, *at)
+		}
+		if *clinician == "" {
+			return usagef("appointment add needs --clinician")
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		a, warnings, err := s.BookAppointment(r.ctx, pos[0], start, *minutes, *clinician, *reason)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "appointment: %s\n", a.ID)
+		for _, w := range warnings {
+			fmt.Fprintf(r.io.Err, "warning: %s\n", w)
+		}
+		return nil
+	case "list":
+		fs := flag.NewFlagSet("appointment list", flag.ContinueOnError)
+		day := fs.String("day", "", "YYYY-MM-DD (default: today)")
+		if _, err := parse(fs, args[1:], 0, 0); err != nil {
+			return err
+		}
+		d := time.Now()
+		if *day != "" {
+			var err error
+			if d, err = time.ParseInLocation("2006-01-02", *day, time.Local); err != nil {
+				return usagef("--day takes YYYY-MM-DD, not %q", *day)
+			}
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		list, err := s.Day(r.ctx, d)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			fmt.Fprintf(r.io.Out, "%s\t%s\t%d min\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Start.Local().Format("15:04"), a.Minutes, a.ClinicianName,
+				a.PatientMRN, a.PatientName, a.Status, a.Reason)
+		}
+		return nil
+	case "status":
+		pos, err := parse(flag.NewFlagSet("appointment status", flag.ContinueOnError), args[1:], 2, 2)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.SetAppointmentStatus(r.ctx, pos[0], pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "appointment %s: %s\n", pos[0], pos[1])
+		return nil
+	}
+	return usagef("unknown appointment subcommand %q", args[0])
+}
+
+func (r *runner) cmdDemo(args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	n := fs.Int("patients", 200, "how many synthetic patients")
+	seed := fs.Uint64("seed", 1, "the same seed gives the same patients")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := s.Demo(r.ctx, *n, *seed, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "demo: %d synthetic patients, today's appointments%s, in %s\n", *n,
+		map[bool]string{true: " and charts", false: ""}[s.HasClinical()], time.Since(start).Round(time.Millisecond))
+	return nil
+}
