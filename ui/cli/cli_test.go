@@ -390,3 +390,97 @@ func TestCLIBenchPrintsFigures(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIPatientsAndChart(t *testing.T) {
+	h := newHarness(t)
+	h.init()
+	code, out, errs := h.as("Maria Admin", adminPass, "", "user", "add", "Rita Front", "--role", "receptionist", "--new-passphrase-file", h.file("r", recPass))
+	h.expect(0, code, out, errs)
+	h.rememberSecret("Rita Front", out)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "add", "Dr Omar Haddad", "--role", "clinician", "--new-passphrase-file", h.file("d", docPass))
+	h.expect(0, code, out, errs)
+	h.rememberSecret("Dr Omar Haddad", out)
+
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "add", "--given", "José", "--family", "Núñez", "--dob", "1980-03-02", "--phone", "+44 20 7946 0001", "--sex", "m")
+	h.expect(0, code, out, errs)
+	m := regexp.MustCompile(`(?m)^mrn: (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no mrn line: %q", out)
+	}
+	mrn := m[1]
+	// Same name and date of birth: created, with a warning.
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "add", "--given", "Jose", "--family", "Nunez", "--dob", "1980-03-02")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(errs, "possible duplicate") {
+		t.Fatalf("no duplicate warning: %q", errs)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "add", "--given", "A", "--family", "B", "--dob", "2999-01-01")
+	h.expect(1, code, out, errs)
+	if !strings.Contains(errs, "future") {
+		t.Fatalf("future dob message: %q", errs)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "add", "--given", "A", "--family", "B")
+	h.expect(2, code, out, errs)
+
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "search", "nunez")
+	h.expect(0, code, out, errs)
+	if !strings.HasPrefix(out, mrn+"\tNúñez, José\t1980-03-02\n") || strings.Count(out, "\n") != 2 {
+		t.Fatalf("search: %q", out)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "edit", mrn, "--phone", "+44 20 7946 0999")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "edit", "ZZZZ-ZZZZ", "--phone", "1")
+	h.expect(1, code, out, errs)
+
+	// Clinical commands: refused for the receptionist (4), allowed for the doctor.
+	code, out, errs = h.as("Rita Front", recPass, "", "encounter", "add", mrn, "--subjective", "cough")
+	h.expect(4, code, out, errs)
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "encounter", "add", mrn, "--subjective", "cough 3 days", "--objective", "T 37.9", "--assessment", "viral URTI", "--plan", "fluids", "--sign")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "vitals", "add", mrn, "--bp", "128/82", "--pulse", "72", "--temp", "37.9", "--weight", "81.5", "--spo2", "97")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "vitals", "add", mrn, "--bp", "128")
+	h.expect(2, code, out, errs)
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "allergy", "add", mrn, "--substance", "Penicillin", "--reaction", "rash", "--severity", "severe")
+	h.expect(0, code, out, errs)
+
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "patient", "show", mrn)
+	h.expect(0, code, out, errs)
+	for _, want := range []string{"mrn: " + mrn, "phone: +44 20 7946 0999", "allergy: Penicillin; rash; severe", "BP 128/82", "S: cough 3 days", "signed by Dr Omar Haddad"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("show lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "show", mrn)
+	h.expect(0, code, out, errs)
+	if strings.Contains(out, "allergy") || strings.Contains(out, "encounter") {
+		t.Fatalf("receptionist sees clinical data:\n%s", out)
+	}
+
+	day := h.clock().Add(24 * time.Hour).Local().Format("2006-01-02")
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "add", mrn, "--at", day+" 09:00", "--minutes", "30", "--clinician", "Dr Omar Haddad", "--reason", "follow-up")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "add", mrn, "--at", day+" 09:15", "--minutes", "15", "--clinician", "Dr Omar Haddad")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(errs, "warning: overlaps") {
+		t.Fatalf("no overlap warning: %q", errs)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "add", mrn, "--at", day+" 10:00", "--clinician", "Rita Front")
+	h.expect(1, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "list", "--day", day)
+	h.expect(0, code, out, errs)
+	if strings.Count(out, "\n") != 2 || !strings.Contains(out, "09:00\t30 min\tDr Omar Haddad\t"+mrn) {
+		t.Fatalf("appointment list: %q", out)
+	}
+	id := strings.SplitN(out, "\t", 2)[0]
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "status", id, "arrived")
+	h.expect(0, code, out, errs)
+
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "demo", "--patients", "50")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "patient", "search", "a")
+	h.expect(0, code, out, errs)
+	if strings.Count(out, "\n") < 5 {
+		t.Fatalf("demo patients not found: %q", out)
+	}
+}
