@@ -3,6 +3,7 @@ module github.com/clinicvault/clinicvault
 go 1.26.8
 
 require (
+	filippo.io/age v1.2.1 // indirect
 	fyne.io/fyne/v2 v2.7.1 // indirect
 	fyne.io/systray v1.11.1-0.20250603113521-ca66a66d8b58 // indirect
 	github.com/BurntSushi/toml v1.5.0 // indirect

@@ -126,6 +126,9 @@ func (s *Session) clinicalWrite(ctx context.Context, mrn string, fn func(tx *sql
 	if err != nil {
 		return err
 	}
+	if err := s.mayOpenClinical(ctx, p.ID); err != nil {
+		return err
+	}
 	var action, detail string
 	if err := inTx(ctx, s.clinical, func(tx *sql.Tx) error {
 		var err error
@@ -447,8 +450,29 @@ func (s *Session) DocumentContent(ctx context.Context, mrn, id string) ([]byte, 
 }
 
 // OpenChart returns a patient's chart and audits the view. Receptionists
-// get demographics and appointments only.
+// get demographics and appointments only. A restricted chart opens for a
+// clinician not named on it only through OpenChartEmergency.
 func (s *Session) OpenChart(ctx context.Context, mrn string) (*Chart, error) {
+	return s.openChart(ctx, mrn, false)
+}
+
+// mayOpenClinical checks a chart's restriction for the signed-in
+// clinician: allowed if named, or after emergency access in the last day.
+func (s *Session) mayOpenClinical(ctx context.Context, patientID string) error {
+	allowed, restricted, err := chartAllowed(ctx, s.general, patientID, s.user.ID)
+	if err != nil || !restricted || allowed {
+		return err
+	}
+	var n int
+	s.general.QueryRowContext(ctx, `SELECT count(*) FROM emergency_access WHERE patient_id = ? AND user_id = ? AND at > ?`,
+		patientID, s.user.ID, s.v.now().Add(-24*time.Hour).Unix()).Scan(&n)
+	if n > 0 {
+		return nil
+	}
+	return ErrRestricted
+}
+
+func (s *Session) openChart(ctx context.Context, mrn string, emergency bool) (*Chart, error) {
 	if err := s.require(); err != nil {
 		return nil, err
 	}
@@ -476,8 +500,14 @@ func (s *Session) OpenChart(ctx context.Context, mrn string) (*Chart, error) {
 	}
 	detail := "demographics"
 	if s.clinical != nil && s.user.Role.Clinical() {
+		if err := s.mayOpenClinical(ctx, p.ID); err != nil {
+			return nil, err
+		}
 		c.Clinical = true
 		detail = "full chart"
+		if emergency {
+			detail = "full chart, emergency access"
+		}
 		if err := s.loadClinical(ctx, c, in, args); err != nil {
 			return nil, err
 		}

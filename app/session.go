@@ -180,6 +180,10 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		s.wipe()
 		return nil, err
 	}
+	if _, err := s.general.ExecContext(ctx, `UPDATE users SET last_device = ? WHERE id = ?`, s.device, s.user.ID); err != nil {
+		s.wipe()
+		return nil, err
+	}
 	s.dates = s.readDateOrder(ctx)
 	s.timing = SignInTiming{KDF: kdfTime, Rest: time.Since(restStart)}
 	if s.mustTOTP {

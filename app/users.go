@@ -122,6 +122,9 @@ func (s *Session) AddUser(ctx context.Context, name string, role Role, passphras
 		if _, err := s.userByName(ctx, tx, name); err == nil {
 			return fmt.Errorf("%q: %w", name, ErrUserExists)
 		}
+		if err := s.checkSeat(ctx, tx); err != nil {
+			return err
+		}
 		slot, secrets, err := s.v.newSlot(kr.VaultID, id, name, role, 1, passphrase, enr.secret)
 		if err != nil {
 			return err

@@ -3,7 +3,7 @@
 package assets
 
 import (
-	_ "embed"
+	"embed"
 	"strings"
 )
 
@@ -28,3 +28,9 @@ func Blocklist() map[string]struct{} {
 	}
 	return set
 }
+
+// Training holds the staff security lessons, one Markdown file each, with
+// a front matter (title, minutes) and a "## Quiz" section.
+//
+//go:embed training/*.md
+var Training embed.FS
