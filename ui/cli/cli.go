@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,7 +150,7 @@ func init() {
 		"shell":       {"shell", "sign in once, then run commands read from standard input, one per line", (*runner).cmdShell},
 		"recover":     {"recover --recovery-key-file F --admin NAME --new-passphrase-file F [--qr FILE.png]", "use the recovery key: new passphrase and authenticator for an admin", (*runner).cmdRecover},
 		"totp":        {"totp enroll [--qr FILE.png]", "enroll a new authenticator after an admin reset it (reads the confirming code from standard input)", (*runner).cmdTOTP},
-		"settings":    {"settings idle-lock MINUTES | settings backup-folder DIR | settings date-order DMY|MDY", "set the idle-lock time, the folder for daily backups, or how 2/3/1980 is read (admins)", (*runner).cmdSettings},
+		"settings":    {"settings idle-lock MINUTES | settings backup-folder DIR | settings date-order DMY|MDY | settings seat-limit N", "set the idle-lock time, the folder for daily backups, or how 2/3/1980 is read (admins)", (*runner).cmdSettings},
 		"backup":      {"backup create --out DIR | backup verify FILE | backup restore FILE --to NEWDIR [--recovery-key-file F] | backup list DIR", "encrypted backups: make, check, restore into a new folder, list", (*runner).cmdBackup},
 		"patient":     {"patient add --given G --family F --dob YYYY-MM-DD [--phone P] [--email E] [--sex S] | patient edit MRN [--given G] [--family F] [--dob D] [--phone P] [--email E] [--sex S] | patient search QUERY | patient show MRN", "register, change, find and open patients", (*runner).cmdPatient},
 		"encounter":   {"encounter add MRN --subjective T --objective T --assessment T --plan T [--sign]", "chart a visit (clinicians)", (*runner).cmdEncounter},
@@ -157,7 +158,12 @@ func init() {
 		"allergy":     {"allergy add MRN --substance S [--reaction R] [--severity S]", "record an allergy (clinicians)", (*runner).cmdAllergy},
 		"appointment": {"appointment add MRN --at \"YYYY-MM-DD HH:MM\" --minutes N --clinician NAME [--reason T] | appointment list [--day YYYY-MM-DD] | appointment status ID STATUS", "the appointment book", (*runner).cmdAppointment},
 		"demo":        {"demo --patients N [--seed S]", "fill the signed-in vault with synthetic patients, appointments and charts (for training only)", (*runner).cmdDemo},
-		"bench":       {"bench [--iterations N]", "measure sign-in: key derivation against everything else", (*runner).cmdBench},
+		"security":    {"security report", "the Security Center checklist, one item per line; exit status 1 when something needs attention (admins)", (*runner).cmdSecurity},
+		"access":      {"access review --out FILE [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT]", "export who can reach what, age-encrypted (admins)", (*runner).cmdAccess},
+		"training":    {"training status | training list | training show LESSON | training answer LESSON N,N,... | training certificate --out FILE.pdf", "staff security lessons and quizzes", (*runner).cmdTraining},
+		"chart":       {"chart restrict MRN [--clinician NAME]... | chart unrestrict MRN | chart emergency MRN --reason T", "restrict a chart to named clinicians; emergency access (clinicians)", (*runner).cmdChart},
+		"emergency":   {"emergency list [--all] | emergency review ID [--note T]", "review emergency accesses (admins)", (*runner).cmdEmergency},
+		"bench":       {"bench [--iterations N] [--patients N]", "measure sign-in, and patient insert, search and chart opening encrypted against plain", (*runner).cmdBench},
 		"help":        {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
 }
@@ -167,7 +173,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "security", "access", "training", "chart", "emergency", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}
@@ -762,6 +768,21 @@ func (r *runner) cmdSettings(args []string) error {
 			return err
 		}
 		fmt.Fprintf(r.io.Out, "backup folder: %s\n", pos[1])
+		return nil
+	}
+	if pos[0] == "seat-limit" {
+		n, err := strconv.Atoi(pos[1])
+		if err != nil {
+			return usagef("seat-limit takes a number (0 = no limit)")
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.SetSeatLimit(r.ctx, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "seat limit: %d\n", n)
 		return nil
 	}
 	if pos[0] == "date-order" {

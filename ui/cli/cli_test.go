@@ -484,3 +484,47 @@ func TestCLIPatientsAndChart(t *testing.T) {
 		t.Fatalf("demo patients not found: %q", out)
 	}
 }
+
+func TestCLIGovernance(t *testing.T) {
+	h := newHarness(t)
+	h.init()
+	code, out, errs := h.as("Maria Admin", adminPass, "", "security", "report")
+	h.expect(1, code, out, errs)
+	for _, id := range []string{"seats\t", "backup\tattention", "training\t", "access-review\tattention", "emergency\tok"} {
+		if !strings.Contains(out, id) {
+			t.Fatalf("report lacks %q:\n%s", id, out)
+		}
+	}
+	if lines := strings.Count(out, "\n"); lines < 8 {
+		t.Fatalf("report has %d lines", lines)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "settings", "seat-limit", "1")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "add", "Rita Front", "--role", "receptionist", "--new-passphrase-file", h.file("r", recPass))
+	h.expect(1, code, out, errs)
+	if !strings.Contains(errs, "seat limit") {
+		t.Fatalf("seat limit message: %q", errs)
+	}
+	review := filepath.Join(h.files, "review.age")
+	code, out, errs = h.as("Maria Admin", adminPass, "harbour lantern quiet orchard\n", "access", "review", "--out", review, "--encrypt-passphrase-file", "-")
+	h.expect(0, code, out, errs)
+	b, _ := os.ReadFile(review)
+	if !strings.HasPrefix(string(b), "age-encryption.org/v1") {
+		t.Fatalf("not an age file: %.40q", b)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "training", "list")
+	h.expect(0, code, out, errs)
+	first := strings.SplitN(out, "\t", 2)[0]
+	code, out, errs = h.as("Maria Admin", adminPass, "", "training", "show", first)
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "training", "answer", first, "1,1,1,1,1")
+	h.expect(0, code, out, errs)
+	if !strings.HasPrefix(out, "score: ") {
+		t.Fatalf("answer: %q", out)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "training", "status")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, "Maria Admin\t"+first) {
+		t.Fatalf("status: %q", out)
+	}
+}

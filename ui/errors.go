@@ -1,0 +1,81 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// plain turns an error from app into a sentence for the screen. app's
+// messages are already plain English; this drops the trailing category
+// that wrapping adds (": sign-in refused", ": invalid request") and
+// replaces the few terse ones.
+func plain(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pe *app.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		return sentence(pe.Reason)
+	case errors.Is(err, app.ErrNotPermitted):
+		// "receptionist: not permitted..." names only the role; other
+		// refusals say why ("the recovery key restores an admin...").
+		why := strings.TrimSuffix(err.Error(), ": "+app.ErrNotPermitted.Error())
+		if _, perr := app.ParseRole(why); perr == nil || why == err.Error() {
+			return "Your role does not allow this. Ask an admin."
+		}
+		return sentence(why)
+	case errors.Is(err, app.ErrUserExists):
+		return "A member of staff with this name already exists. Use a different name, for example with an initial."
+	case errors.Is(err, app.ErrUserNotFound):
+		return "There is no member of staff with this name (someone may have just removed them)."
+	case errors.Is(err, app.ErrLocked):
+		return "The session is locked. Sign in again."
+	case errors.Is(err, app.ErrLastAdmin):
+		return "The practice must keep at least one admin. Make someone else an admin first."
+	}
+	msg := err.Error()
+	// The storage layer's own category ("...: store: audit log has been
+	// altered") repeats what the first part says.
+	if i := strings.Index(msg, ": store: "); i > 0 {
+		msg = msg[:i]
+	}
+	for _, sentinel := range []error{app.ErrSignInRefused, app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy} {
+		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
+	}
+	return sentence(msg)
+}
+
+// sentence capitalises s and ends it with a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
+}
+
+// showError shows err in plain words in a dialog titled title.
+func (g *gui) showError(title string, err error) {
+	l := wrapped(plain(err))
+	l.Importance = widget.DangerImportance
+	g.showDialog(dialog.NewCustom(title, "OK", container.New(fixedWidth{420}, l), g.win))
+}
+
+// showInfo shows a message in a dialog titled title.
+func (g *gui) showInfo(title, msg string) {
+	g.showDialog(dialog.NewCustom(title, "OK", container.New(fixedWidth{420}, wrapped(msg)), g.win))
+}

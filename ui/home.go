@@ -1,0 +1,125 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// homeSession is what the Home screen needs from a session.
+type homeSession interface {
+	User() app.User
+	HasClinical() bool
+	IdleLockAfter() time.Duration
+	SetIdleLock(ctx context.Context, d time.Duration) error
+}
+
+var _ homeSession = (*app.Session)(nil)
+
+// homeScreen welcomes the user and, for admins, holds the idle-lock setting.
+type homeScreen struct {
+	view    fyne.CanvasObject
+	first   fyne.Focusable
+	minutes *entry
+	save    *widget.Button
+	status  *statusText
+	// reminder says when ClinicVault locks by itself.
+	reminder *widget.Label
+}
+
+func (h *homeScreen) setReminder(d time.Duration) {
+	h.reminder.SetText("When you leave the desk, press Lock (or Ctrl+L). ClinicVault also locks by itself after " +
+		minutesText(d) + " without activity.")
+}
+
+// roleText says in a sentence what a role may do.
+var roleText = map[app.Role]string{
+	app.Admin:        "Admins add and remove staff, choose their roles and read the audit log.",
+	app.Clinician:    "Clinicians see patients and keep their clinical records.",
+	app.Receptionist: "Receptionists run the front desk.",
+}
+
+func newHomeScreen(g *gui, s homeSession) *homeScreen {
+	h := &homeScreen{}
+	u := s.User()
+	article := "a"
+	if u.Role == app.Admin {
+		article = "an"
+	}
+	clinical := "Clinical records do not open for your role."
+	if s.HasClinical() {
+		clinical = "Clinical records open for you in this session."
+	}
+	var can []string
+	if u.Role == app.Admin {
+		can = append(can,
+			"•  Users: add staff, change a role, reset a lost authenticator, unlock an account, remove someone who left.",
+			"•  Audit log: see who did what and when, and check that nobody has altered the log.")
+	}
+	can = append(can, "•  My account: change your passphrase.")
+
+	h.reminder = wrapped("")
+	h.setReminder(s.IdleLockAfter())
+	parts := []fyne.CanvasObject{
+		heading("Welcome, " + u.Name),
+		wrapped(fmt.Sprintf("You are signed in as %s %s. %s %s", article, u.Role, roleText[u.Role], clinical)),
+		card(container.NewVBox(
+			subheading("What you can do now"),
+			wrapped(strings.Join(can, "\n")),
+			subheading("Coming later"),
+			wrapped("Screens for patient records and appointments are not in ClinicVault yet. They arrive with later updates."),
+		)),
+		h.reminder,
+	}
+	if u.Role == app.Admin {
+		h.minutes = newEntry(g, "")
+		h.minutes.SetText(strconv.Itoa(int(s.IdleLockAfter() / time.Minute)))
+		h.status = newStatus(widget.MediumImportance)
+		h.save = widget.NewButton("Save", g.act(func() { h.saveIdle(g, s) }))
+		h.minutes.OnSubmitted = func(string) { h.saveIdle(g, s) }
+		h.first = h.minutes
+		parts = append(parts, card(container.NewVBox(
+			subheading("Automatic lock (for the whole practice)"),
+			container.NewHBox(widget.NewLabel("Lock after"), container.New(fixedWidth{70}, h.minutes),
+				widget.NewLabel("minutes without activity (1 to 60)"), h.save),
+			h.status,
+		)))
+	}
+	h.view = scrollPage(container.NewVBox(parts...))
+	return h
+}
+
+// saveIdle saves the idle-lock minutes.
+func (h *homeScreen) saveIdle(g *gui, s homeSession) {
+	n, err := strconv.Atoi(strings.TrimSpace(h.minutes.Text))
+	if err != nil || n < 1 || n > 60 {
+		h.status.Importance = widget.DangerImportance
+		h.status.SetText("Type a whole number of minutes from 1 to 60.")
+		return
+	}
+	if err := s.SetIdleLock(g.ctx, time.Duration(n)*time.Minute); err != nil {
+		h.status.Importance = widget.DangerImportance
+		h.status.SetText(plain(err))
+		return
+	}
+	h.setReminder(time.Duration(n) * time.Minute)
+	h.status.Importance = widget.SuccessImportance
+	h.status.SetText("Saved: ClinicVault now locks after " + minutesText(time.Duration(n)*time.Minute) + " without activity, for everyone.")
+}
+
+// minutesText says "1 minute" or "N minutes".
+func minutesText(d time.Duration) string {
+	n := int(d / time.Minute)
+	if n == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", n)
+}

@@ -1,0 +1,149 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// navItem is one entry of the shell's navigation column.
+type navItem struct {
+	name string
+	icon fyne.Resource
+	// open builds the screen and returns the field to focus (or nil).
+	open func() (fyne.CanvasObject, fyne.Focusable)
+}
+
+// shell is the signed-in window: a top bar, the navigation and a screen.
+type shell struct {
+	g     *gui
+	s     *app.Session
+	items []navItem
+	nav   *widget.List
+	body  *fyne.Container
+	lock  *widget.Button
+	who   *widget.Label
+	// current is the name of the screen shown.
+	current string
+	// screens built, by name, for tests.
+	users   *usersScreen
+	audit   *auditScreen
+	account *accountScreen
+	home    *homeScreen
+}
+
+// showShell shows the signed-in shell on its Home screen.
+func (g *gui) showShell() {
+	sh := newShell(g, g.session)
+	g.shell = sh
+	g.setScreen("shell", sh.view(), nil)
+	sh.open(0)
+}
+
+func newShell(g *gui, s *app.Session) *shell {
+	sh := &shell{g: g, s: s, body: container.NewStack()}
+	sh.items = []navItem{{"Home", theme.HomeIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+		sh.home = newHomeScreen(g, s)
+		return sh.home.view, sh.home.first
+	}}}
+	if s.User().Role == app.Admin {
+		sh.items = append(sh.items,
+			navItem{"Users", theme.AccountIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+				sh.users = newUsersScreen(g, s)
+				return sh.users.view, sh.users.list
+			}},
+			navItem{"Audit log", theme.ListIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+				sh.audit = newAuditScreen(g, s)
+				return sh.audit.view, sh.audit.table
+			}},
+		)
+	}
+	sh.items = append(sh.items, navItem{"My account", theme.SettingsIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+		sh.account = newAccountScreen(g, s)
+		return sh.account.view, sh.account.current
+	}})
+
+	sh.nav = widget.NewList(
+		func() int { return len(sh.items) },
+		func() fyne.CanvasObject {
+			return container.NewHBox(widget.NewIcon(theme.HomeIcon()), widget.NewLabel("My account…"))
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			row := o.(*fyne.Container)
+			row.Objects[0].(*widget.Icon).SetResource(sh.items[id].icon)
+			row.Objects[1].(*widget.Label).SetText(sh.items[id].name)
+		},
+	)
+	sh.nav.OnSelected = func(id widget.ListItemID) {
+		g.activity()
+		sh.show(id)
+	}
+	sh.lock = widget.NewButtonWithIcon("Lock", theme.LogoutIcon(), g.act(g.lockNow))
+	sh.who = widget.NewLabel("")
+	sh.refreshWho()
+	return sh
+}
+
+// refreshWho updates "Signed in as" (the role may have changed).
+func (sh *shell) refreshWho() {
+	u := sh.s.User()
+	sh.who.SetText("Signed in as " + u.Name + " (" + string(u.Role) + ")")
+}
+
+// view is the whole shell.
+func (sh *shell) view() fyne.CanvasObject {
+	practice := widget.NewLabelWithStyle(sh.g.practice, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	practice.SizeName = theme.SizeNameSubHeadingText
+	top := container.NewVBox(
+		container.NewBorder(nil, nil, practice, container.NewHBox(sh.who, sh.lock)),
+		widget.NewSeparator(),
+	)
+	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(),
+		container.New(fixedWidth{170}, sh.nav))
+	return container.NewBorder(top, nil, left, nil, container.NewPadded(sh.body))
+}
+
+// open selects navigation entry i, which shows its screen.
+func (sh *shell) open(i int) {
+	sh.nav.Select(i)
+}
+
+// openNamed selects the navigation entry called name, if present.
+func (sh *shell) openNamed(name string) bool {
+	for i, it := range sh.items {
+		if it.name == name {
+			sh.open(i)
+			return true
+		}
+	}
+	return false
+}
+
+// show builds screen i and puts it in the body.
+func (sh *shell) show(i int) {
+	if i < 0 || i >= len(sh.items) {
+		return
+	}
+	if sh.s.Locked() {
+		return // the lock hook is about to show the sign-in screen
+	}
+	view, first := sh.items[i].open()
+	sh.current = sh.items[i].name
+	sh.body.Objects = []fyne.CanvasObject{view}
+	sh.body.Refresh()
+	if first != nil {
+		sh.g.focus(first)
+	}
+}
+
+// navNames returns the navigation entries' names.
+func (sh *shell) navNames() []string {
+	var out []string
+	for _, it := range sh.items {
+		out = append(out, it.name)
+	}
+	return out
+}

@@ -1,0 +1,293 @@
+package ui
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/assets"
+)
+
+// Run opens ClinicVault's window on the vault in v and runs the event loop
+// until the window closes.
+func Run(v *app.Vault) {
+	a := fyneapp.NewWithID("org.clinicvault.app")
+	a.SetIcon(fyne.NewStaticResource("Icon.png", assets.Icon()))
+	NewWindow(a, v).ShowAndRun()
+}
+
+// NewWindow builds ClinicVault's main window for the vault in v: the
+// first-run wizard when the folder holds no vault yet, the sign-in screen
+// otherwise. It also applies ClinicVault's theme to a.
+func NewWindow(a fyne.App, v *app.Vault) fyne.Window {
+	return newGUI(a, v).win
+}
+
+// idleCheckEvery is how often the idle-lock ticker asks the session.
+const idleCheckEvery = 15 * time.Second
+
+// lockShortcut is Ctrl+L (Cmd+L on macOS).
+var lockShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
+
+// gui is the state of one ClinicVault window. Its fields are used on the UI
+// thread only, except where noted.
+type gui struct {
+	app fyne.App
+	win fyne.Window
+	v   *app.Vault
+	ctx context.Context
+
+	cancel context.CancelFunc
+
+	// session is the signed-in session, nil when nobody is signed in.
+	session *app.Session
+	// practice is the practice's name, cached for headings.
+	practice string
+	// dialogs are the open dialogs, newest last; Esc hides the newest.
+	dialogs []dialog.Dialog
+
+	// idleEvery is the idle ticker's period (tests shorten it).
+	idleEvery time.Duration
+	// stopIdle stops the running idle ticker, if any.
+	stopIdle func()
+
+	// pending counts background work whose result has not yet reached
+	// the UI; tests wait for it.
+	pending atomic.Int64
+	// queue, when not nil, receives the UI work of other goroutines
+	// instead of fyne.Do. Tests set it and run the work themselves: the
+	// test driver's fyne.Do runs it at once on the calling goroutine,
+	// which would race with the test's own use of the widgets.
+	queue chan func()
+
+	// The screen now shown, for tests.
+	screen   string
+	wizard   *wizard
+	signIn   *signInScreen
+	recovery *recoveryScreen
+	reenroll *reenrollScreen
+	shell    *shell
+}
+
+func newGUI(a fyne.App, v *app.Vault) *gui {
+	a.Settings().SetTheme(newTheme())
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery}
+	g.win = a.NewWindow("ClinicVault")
+	g.win.SetMaster()
+	g.win.SetPadded(true)
+	g.win.Resize(fyne.NewSize(1000, 700))
+	g.win.CenterOnScreen()
+
+	c := g.win.Canvas()
+	c.AddShortcut(lockShortcut, func(fyne.Shortcut) { g.lockNow() })
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		g.activity()
+		if ev.Name == fyne.KeyEscape {
+			g.escape()
+		}
+	})
+	c.SetOnTypedRune(func(rune) { g.activity() })
+	g.win.SetOnClosed(g.close)
+
+	if v.Exists() {
+		g.showSignIn("")
+	} else {
+		g.showWizard()
+	}
+	return g
+}
+
+// close locks any open session and stops background work.
+func (g *gui) close() {
+	if s := g.session; s != nil {
+		g.session = nil // no sign-in screen for a closed window
+		s.Lock(context.Background())
+	}
+	if g.stopIdle != nil {
+		g.stopIdle()
+	}
+	g.cancel()
+}
+
+// setScreen replaces the window content, closing any dialogs, and focuses
+// first (when not nil).
+func (g *gui) setScreen(name string, content fyne.CanvasObject, first fyne.Focusable) {
+	g.closeDialogs()
+	g.screen = name
+	g.win.SetContent(newActivityCatcher(g, content))
+	if first != nil {
+		g.focus(first)
+	}
+}
+
+// post runs f on the UI thread; it may be called from any goroutine.
+func (g *gui) post(f func()) {
+	if g.queue != nil {
+		g.queue <- f
+		return
+	}
+	fyne.Do(f)
+}
+
+// focus gives f the keyboard focus once the current input event is
+// handled: a Space that pressed a button would otherwise also be typed
+// into the field the button's action focuses.
+func (g *gui) focus(f fyne.Focusable) {
+	fyne.Do(func() { g.win.Canvas().Focus(f) })
+}
+
+// background runs work off the UI thread, then done on it.
+func (g *gui) background(work func(), done func()) {
+	g.pending.Add(1)
+	go func() {
+		work()
+		g.post(func() {
+			defer g.pending.Add(-1)
+			done()
+		})
+	}()
+}
+
+// now is the vault's clock.
+func (g *gui) now() time.Time {
+	if g.v.Now != nil {
+		return g.v.Now()
+	}
+	return time.Now()
+}
+
+// activity tells the session the user is at the keyboard or mouse.
+func (g *gui) activity() {
+	if s := g.session; s != nil {
+		s.Touch()
+	}
+}
+
+// act wraps a button or selection action so it counts as activity.
+func (g *gui) act(f func()) func() {
+	return func() {
+		g.activity()
+		f()
+	}
+}
+
+// showDialog shows d and lets Esc hide it.
+func (g *gui) showDialog(d dialog.Dialog) {
+	g.dialogs = append(g.dialogs, d)
+	d.SetOnClosed(func() { g.forgetDialog(d) })
+	d.Show()
+}
+
+func (g *gui) forgetDialog(d dialog.Dialog) {
+	for i := len(g.dialogs) - 1; i >= 0; i-- {
+		if g.dialogs[i] == d {
+			g.dialogs = append(g.dialogs[:i], g.dialogs[i+1:]...)
+			return
+		}
+	}
+}
+
+// escape hides the newest dialog and reports whether there was one.
+func (g *gui) escape() bool {
+	if len(g.dialogs) == 0 {
+		return false
+	}
+	g.dialogs[len(g.dialogs)-1].Hide()
+	return true
+}
+
+// closeDialogs hides every open dialog (their callbacks see a cancel).
+func (g *gui) closeDialogs() {
+	for len(g.dialogs) > 0 {
+		n := len(g.dialogs)
+		g.dialogs[n-1].Hide()
+		if len(g.dialogs) == n { // not one of ours after all
+			g.dialogs = g.dialogs[:n-1]
+		}
+	}
+}
+
+// shortcut handles ClinicVault's own shortcuts typed in a focused field and
+// reports whether it did.
+func (g *gui) shortcut(s fyne.Shortcut) bool {
+	if s.ShortcutName() == lockShortcut.ShortcutName() {
+		g.lockNow()
+		return true
+	}
+	return false
+}
+
+// lockNow locks the signed-in session; the session's lock hook then shows
+// the sign-in screen.
+func (g *gui) lockNow() {
+	s := g.session
+	if s == nil {
+		return
+	}
+	if err := s.Lock(g.ctx); err != nil {
+		// The keys are wiped and the screen changes anyway; the
+		// audit entry for the lock could not be written.
+		fyne.LogError("lock", err)
+	}
+}
+
+// startSession makes s the signed-in session: it registers the lock hook
+// and starts the idle ticker.
+func (g *gui) startSession(s *app.Session) {
+	g.session = s
+	g.practice = s.Practice()
+	name := s.User().Name
+	stop := make(chan struct{})
+	var once sync.Once
+	g.stopIdle = func() { once.Do(func() { close(stop) }) }
+	stopIdle := g.stopIdle
+	s.OnLock(func() {
+		// Runs on whichever goroutine locked the session.
+		stopIdle()
+		g.post(func() {
+			if g.session != s {
+				return
+			}
+			g.session = nil
+			g.showSignIn(name)
+		})
+	})
+	every := g.idleEvery
+	ctx := g.ctx
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s.Locked() {
+					return
+				}
+				if s.LockIfIdle(ctx) {
+					// Queued after the lock hook's screen change.
+					after := s.IdleLockAfter()
+					g.post(func() {
+						if g.screen == "signin" && g.signIn != nil {
+							g.signIn.status.say(widget.MediumImportance, "ClinicVault locked itself after "+
+								minutesText(after)+" without activity. Sign in to continue.")
+						}
+					})
+					return
+				}
+			}
+		}
+	}()
+}

@@ -1,0 +1,324 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// The wizard's steps.
+const (
+	stepPractice = iota
+	stepPassphrase
+	stepAuthenticator
+	stepRecoveryKey
+	wizardSteps
+)
+
+var stepTitles = [wizardSteps]string{"The practice", "Your passphrase", "Authenticator app", "Recovery key"}
+
+// wizard is the first-run screen: it creates the vault and its first admin.
+type wizard struct {
+	g *gui
+
+	step     int
+	progress *widget.Label
+	body     *fyne.Container
+	status   *statusText
+	busy     *widget.Activity
+	back     *widget.Button
+	next     *widget.Button
+
+	practice *entry
+	admin    *entry
+	pair     *passphrasePair
+
+	enr    *app.Enrollment
+	enrFor [2]string // practice and admin the enrollment was made for
+	panel  *enrollPanel
+
+	created   *app.Created
+	createdAt time.Time
+	keyText   *widget.Label
+	saved     *widget.Check
+	savePDF   *widget.Button
+	saveNote  *statusText
+	creating  bool
+	firstOf   [wizardSteps]fyne.Focusable
+	viewOf    [wizardSteps]fyne.CanvasObject
+}
+
+// showWizard shows the first-run wizard.
+func (g *gui) showWizard() {
+	w := newWizard(g)
+	g.wizard = w
+	g.setScreen("wizard", w.view(), nil)
+	w.show(stepPractice)
+}
+
+func newWizard(g *gui) *wizard {
+	w := &wizard{
+		g:        g,
+		progress: widget.NewLabel(""),
+		body:     container.NewStack(),
+		status:   newStatus(widget.MediumImportance),
+		busy:     widget.NewActivity(),
+		practice: newEntry(g, "for example Riverside Family Practice"),
+		admin:    newEntry(g, "for example Dr Ana Núñez"),
+	}
+	w.pair = newPassphrasePair(g, func() (string, string) { return w.adminName(), w.practiceName() })
+	w.pair.onChange = w.refreshButtons
+	w.back = widget.NewButtonWithIcon("Back", theme.NavigateBackIcon(), g.act(w.goBack))
+	w.next = widget.NewButtonWithIcon("Next", theme.NavigateNextIcon(), g.act(w.goNext))
+	w.next.IconPlacement = widget.ButtonIconTrailingText
+	w.next.Importance = widget.HighImportance
+	w.busy.Hide()
+
+	w.practice.OnChanged = func(string) { w.refreshButtons() }
+	w.admin.OnChanged = func(string) { w.refreshButtons() }
+	w.practice.OnSubmitted = func(string) { g.focus(w.admin) }
+	w.admin.OnSubmitted = func(string) { w.goNext() }
+	w.pair.confirm.OnSubmitted = func(string) { w.goNext() }
+
+	// Step 1: the practice.
+	w.viewOf[stepPractice] = container.NewVBox(
+		heading("Welcome to ClinicVault"),
+		wrapped("ClinicVault keeps your practice's records encrypted on this computer. Setting it up takes a few minutes: "+
+			"name the practice, choose your passphrase, set up an authenticator app on your phone, and put the recovery key somewhere safe."),
+		widget.NewForm(
+			widget.NewFormItem("Practice name", w.practice),
+			&widget.FormItem{Text: "Your name", Widget: w.admin, HintText: "You will be the practice's first admin: you add the other staff."},
+		),
+	)
+	w.firstOf[stepPractice] = w.practice
+
+	// Step 2: the passphrase.
+	w.viewOf[stepPassphrase] = container.NewVBox(
+		heading("Choose your passphrase"),
+		wrapped("You will type it every time you sign in. Nobody can reset a forgotten passphrase: only the recovery key you get at the end of this setup can."),
+		widget.NewForm(w.pair.formItems("Passphrase")...),
+	)
+	w.firstOf[stepPassphrase] = w.pair.pass
+
+	// Step 4: the recovery key (step 3 is built when the names are known).
+	w.keyText = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true, Bold: true})
+	w.keyText.SizeName = sizeNameRecoveryKey
+	w.saved = widget.NewCheck("I have printed or written down the recovery key", func(bool) {
+		g.activity()
+		w.refreshButtons()
+	})
+	w.savePDF = widget.NewButtonWithIcon("Save as PDF…", theme.DocumentSaveIcon(), g.act(w.saveKit))
+	w.saveNote = newStatus(widget.MediumImportance)
+	w.viewOf[stepRecoveryKey] = container.NewVBox(
+		heading("Keep your recovery key safe"),
+		wrapped("If you forget your passphrase or lose your phone, this key is the only way back in. "+
+			"It is shown only once. Write it down or print it now, and keep it in a locked place away from this computer."),
+		newPanel(theme.ColorNameInputBackground, w.keyText),
+		container.NewHBox(w.savePDF),
+		w.saveNote,
+		w.saved,
+	)
+	w.firstOf[stepRecoveryKey] = w.saved
+	return w
+}
+
+// view is the whole wizard page.
+func (w *wizard) view() fyne.CanvasObject {
+	brand := widget.NewLabelWithStyle("ClinicVault · first-time setup", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	buttons := buttonRow(w.back, layout.NewSpacer(), w.busy, w.next)
+	page := container.NewVBox(
+		container.NewBorder(nil, nil, brand, w.progress),
+		widget.NewSeparator(),
+		w.body,
+		w.status,
+		buttons,
+	)
+	return column(720, page)
+}
+
+func (w *wizard) practiceName() string { return strings.TrimSpace(w.practice.Text) }
+func (w *wizard) adminName() string    { return strings.TrimSpace(w.admin.Text) }
+
+// show switches to step i.
+func (w *wizard) show(i int) {
+	w.step = i
+	if i == stepAuthenticator {
+		w.prepareEnrollment()
+	}
+	if i == stepPassphrase {
+		w.pair.update() // the names may have changed
+	}
+	w.progress.SetText(fmt.Sprintf("Step %d of %d: %s", i+1, wizardSteps, stepTitles[i]))
+	w.body.Objects = []fyne.CanvasObject{w.viewOf[i]}
+	w.body.Refresh()
+	w.status.SetText("")
+	switch i {
+	case stepAuthenticator:
+		w.next.SetText("Create the vault")
+	case stepRecoveryKey:
+		w.next.SetText("Finish")
+		w.next.SetIcon(theme.ConfirmIcon())
+	default:
+		w.next.SetText("Next")
+	}
+	w.refreshButtons()
+	if f := w.firstOf[i]; f != nil {
+		w.g.focus(f)
+	}
+}
+
+// prepareEnrollment makes the authenticator secret for the names typed,
+// unless one was already made for them.
+func (w *wizard) prepareEnrollment() {
+	names := [2]string{w.practiceName(), w.adminName()}
+	if w.enr != nil && w.enrFor == names {
+		return
+	}
+	enr, err := app.NewEnrollment(names[0], names[1])
+	if err != nil {
+		w.viewOf[stepAuthenticator] = wrapped("Could not make an authenticator secret: " + plain(err))
+		return
+	}
+	w.enr, w.enrFor = enr, names
+	w.panel = newEnrollPanel(w.g, enr, "")
+	w.panel.onChange = w.refreshButtons
+	w.panel.onSubmit = w.goNext
+	w.viewOf[stepAuthenticator] = container.NewVBox(
+		heading("Set up your authenticator app"),
+		wrapped("Each sign-in also asks for a 6-digit code from an app on your phone, so a passphrase alone does not open the vault."),
+		w.panel.view,
+	)
+	w.firstOf[stepAuthenticator] = w.panel.code
+}
+
+// canGoNext reports whether the current step is complete.
+func (w *wizard) canGoNext() bool {
+	if w.creating {
+		return false
+	}
+	switch w.step {
+	case stepPractice:
+		return w.practiceName() != "" && w.adminName() != ""
+	case stepPassphrase:
+		return w.pair.ok()
+	case stepAuthenticator:
+		return w.panel != nil && w.panel.confirmed
+	case stepRecoveryKey:
+		return w.saved.Checked
+	}
+	return false
+}
+
+func (w *wizard) refreshButtons() {
+	if w.canGoNext() {
+		w.next.Enable()
+	} else {
+		w.next.Disable()
+	}
+	if w.creating || w.step == stepPractice || w.step == stepRecoveryKey {
+		w.back.Disable()
+	} else {
+		w.back.Enable()
+	}
+}
+
+func (w *wizard) goBack() {
+	if w.creating || w.step == stepPractice || w.step == stepRecoveryKey {
+		return
+	}
+	w.show(w.step - 1)
+}
+
+func (w *wizard) goNext() {
+	if !w.canGoNext() {
+		return
+	}
+	switch w.step {
+	case stepPractice, stepPassphrase:
+		w.show(w.step + 1)
+	case stepAuthenticator:
+		w.create()
+	case stepRecoveryKey:
+		w.g.showSignIn(w.adminName())
+	}
+}
+
+// create makes the vault off the UI thread (key derivation takes a moment).
+func (w *wizard) create() {
+	practice, admin, pass, enr := w.practiceName(), w.adminName(), w.pair.pass.Text, w.enr
+	w.creating = true
+	w.refreshButtons()
+	w.busy.Show()
+	w.busy.Start()
+	w.status.Importance = widget.MediumImportance
+	w.status.SetText("Creating the vault…")
+	var created *app.Created
+	var err error
+	at := w.g.now()
+	w.g.background(func() {
+		created, err = w.g.v.Create(w.g.ctx, practice, admin, pass, enr)
+	}, func() {
+		w.creating = false
+		w.busy.Stop()
+		w.busy.Hide()
+		if err != nil {
+			w.status.Importance = widget.DangerImportance
+			w.status.SetText("The vault was not created. " + plain(err))
+			w.refreshButtons()
+			return
+		}
+		w.created, w.createdAt = created, at
+		w.pair.clear()
+		w.keyText.SetText(created.RecoveryKey)
+		w.show(stepRecoveryKey)
+	})
+}
+
+// saveKit asks where to save the recovery kit PDF and writes it there.
+func (w *wizard) saveKit() {
+	if w.created == nil {
+		return
+	}
+	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
+		if err != nil {
+			w.g.showError("The recovery kit was not saved", err)
+			return
+		}
+		if wc == nil {
+			return // cancelled
+		}
+		if err := writeRecoveryKit(wc, w.practiceName(), w.created.RecoveryKey, w.createdAt); err != nil {
+			w.g.showError("The recovery kit was not saved", err)
+			return
+		}
+		w.saveNote.SetText("Saved to " + wc.URI().Path() + ". Print it, then delete the file and empty the recycle bin.")
+	}, w.g.win)
+	d.SetFileName("ClinicVault recovery kit.pdf")
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
+	w.g.showDialog(d)
+}
+
+// writeRecoveryKit writes the recovery kit PDF to wc and closes it.
+func writeRecoveryKit(wc io.WriteCloser, practice, key string, created time.Time) error {
+	pdf, err := app.RecoveryKitPDF(practice, key, created)
+	if err != nil {
+		wc.Close()
+		return err
+	}
+	if _, err := wc.Write(pdf); err != nil {
+		wc.Close()
+		return err
+	}
+	return wc.Close()
+}
