@@ -625,3 +625,22 @@ func TestRecoveryKitPDF(t *testing.T) {
 		t.Fatalf("not a PDF (%d bytes)", len(b))
 	}
 }
+
+func TestWrongCurrentPassphraseCountsAsFailure(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	for i := 0; i < freeFailures; i++ {
+		if err := s.ChangePassphrase(ctx, "guess number something", "marble thistle windmill accordion"); !errors.Is(err, ErrSignInRefused) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	var te *ThrottledError
+	if err := s.ChangePassphrase(ctx, "another guess entirely", "marble thistle windmill accordion"); !errors.As(err, &te) {
+		t.Fatalf("6th guess at once: %v", err)
+	}
+	users, _ := s.ListUsers(ctx)
+	if users[0].Failures != freeFailures {
+		t.Fatalf("failures %d", users[0].Failures)
+	}
+}

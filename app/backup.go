@@ -782,7 +782,10 @@ func (s *Session) BackupNow(ctx context.Context, dir string, progress func(Backu
 	if _, err := s.VerifyBackup(ctx, info.Path, progress); err != nil {
 		return fmt.Errorf("the new backup did not verify: %w", err)
 	}
-	_, err = PruneBackups(dir, s.kr.VaultID, s.v.now())
+	s.mu.Lock()
+	vaultID := s.kr.VaultID
+	s.mu.Unlock()
+	_, err = PruneBackups(dir, vaultID, s.v.now())
 	return err
 }
 

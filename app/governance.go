@@ -430,7 +430,7 @@ func (s *Session) ExportAccessReview(ctx context.Context, w io.Writer, passphras
 	var rcpt age.Recipient
 	switch {
 	case passphrase != "":
-		if err := s.v.CheckPassphrase(passphrase, s.user.Name, s.kr.Practice); err != nil {
+		if err := s.v.CheckPassphrase(passphrase, s.User().Name, s.Practice()); err != nil {
 			return fmt.Errorf("the export passphrase: %w", err)
 		}
 		sr, err := age.NewScryptRecipient(passphrase)

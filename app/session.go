@@ -269,7 +269,11 @@ func (s *Session) User() User {
 }
 
 // Practice returns the practice's name.
-func (s *Session) Practice() string { return s.kr.Practice }
+func (s *Session) Practice() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kr.Practice
+}
 
 // HasClinical reports whether clinical.db is open in this session.
 func (s *Session) HasClinical() bool {
@@ -455,6 +459,9 @@ func audit(ctx context.Context, tx querier, at time.Time, a actor, action, subje
 
 // AuditEntry is one row of the audit log.
 type AuditEntry = store.AuditEntry
+
+// ErrAuditTampered means the audit chain does not verify.
+var ErrAuditTampered = store.ErrAuditTampered
 
 // UseMinimumKDF makes new slots use RFC 9106's second recommendation
 // without calibrating: for tests and demos, never below the floor.

@@ -295,7 +295,7 @@ func (s *Session) TrainingCertificatePDF(ctx context.Context) ([]byte, error) {
 	pdf.SetFont("Helvetica", "B", 22)
 	pdf.CellFormat(0, 12, tr(mine.User.Name), "", 1, "C", false, 0, "")
 	pdf.SetFont("Helvetica", "", 13)
-	pdf.CellFormat(0, 9, tr(s.kr.Practice), "", 1, "C", false, 0, "")
+	pdf.CellFormat(0, 9, tr(s.Practice()), "", 1, "C", false, 0, "")
 	pdf.Ln(6)
 	pdf.SetFont("Helvetica", "", 11)
 	for _, l := range mine.Lessons {

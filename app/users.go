@@ -110,7 +110,10 @@ func (s *Session) AddUser(ctx context.Context, name string, role Role, passphras
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
 	}
-	if err := s.v.CheckPassphrase(passphrase, name, s.kr.Practice); err != nil {
+	if enr == nil {
+		return fmt.Errorf("no authenticator enrollment: %w", ErrUsage)
+	}
+	if err := s.v.CheckPassphrase(passphrase, name, s.Practice()); err != nil {
 		return err
 	}
 	now := s.v.now()
@@ -257,34 +260,55 @@ func (s *Session) UnlockUser(ctx context.Context, name string) error {
 }
 
 // ChangePassphrase replaces the signed-in user's passphrase. The current one
-// is asked again, so a passer-by at an unlocked screen cannot take over.
+// is asked again, so a passer-by at an unlocked screen cannot take over; a
+// wrong one counts as a failed sign-in (throttling and lockout), and a
+// lockout locks this session too.
 func (s *Session) ChangePassphrase(ctx context.Context, current, next string) error {
 	if err := s.require(); err != nil {
 		return err
 	}
-	if err := s.v.CheckPassphrase(next, s.user.Name, s.kr.Practice); err != nil {
+	u := s.User()
+	if err := s.v.CheckPassphrase(next, u.Name, s.Practice()); err != nil {
 		return err
 	}
 	now := s.v.now()
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	slot, err := kr.SlotByID(u.ID)
+	if err != nil {
+		return err
+	}
+	th := kr.ThrottleFor(u.ID)
+	if wait := th.LastFailure.Add(throttleWait(th.Failures)).Sub(now); wait > 0 {
+		return &ThrottledError{Wait: wait}
+	}
+	kek, err := store.DeriveKEK(current, *slot.KDF)
+	if err != nil {
+		return err
+	}
+	old, err := store.UnwrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, slot.Wrapped)
+	store.Zero(kek)
+	if err != nil {
+		ferr := s.v.fail(kr, slot, now, "wrong current passphrase when changing it")
+		if errors.Is(ferr, ErrLockedOut) {
+			s.lock(ctx, "locked out after wrong current passphrases")
+			return ferr
+		}
+		return fmt.Errorf("the current passphrase is not right: %w", ErrSignInRefused)
+	}
+	old.Wipe()
 	return s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
-		slot, err := kr.SlotByID(s.user.ID)
+		slot, err := kr.SlotByID(u.ID)
 		if err != nil {
 			return err
 		}
-		kek, err := store.DeriveKEK(current, *slot.KDF)
-		if err != nil {
-			return err
-		}
-		defer store.Zero(kek)
-		old, err := store.UnwrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, slot.Wrapped)
-		if err != nil {
-			return fmt.Errorf("the current passphrase is not right: %w", ErrSignInRefused)
-		}
-		old.Wipe()
+		delete(kr.Throttle, u.ID)
 		if err := s.rewrap(kr, slot, next); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, s.actor(), "passphrase-changed", s.user.Name, "")
+		return audit(ctx, tx, now, s.actor(), "passphrase-changed", u.Name, "")
 	})
 }
 
@@ -384,6 +408,9 @@ func (s *Session) AuditVerify(ctx context.Context) (int, error) {
 // and a new authenticator, and clears their lockout. It is the way back in
 // when the only admin forgot the passphrase or lost the phone.
 func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase string, enr *Enrollment) error {
+	if enr == nil {
+		return fmt.Errorf("no authenticator enrollment: %w", ErrUsage)
+	}
 	raw, err := ParseRecoveryKey(recoveryKey)
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ func (e *ThrottledError) Error() string {
 func (e *ThrottledError) Unwrap() error { return ErrSignInRefused }
 
 // ErrLockedOut means 20 consecutive failures locked the account.
-var ErrLockedOut = fmt.Errorf("this account is locked after too many failed sign-ins: an admin must unlock it, or use the recovery key: %w", ErrSignInRefused)
+var ErrLockedOut = fmt.Errorf("this account is locked after too many failed sign-ins: ask an admin to unlock it (a locked-out admin can use the recovery key): %w", ErrSignInRefused)
 
 // Throttling: after freeDelayFailures failures each attempt waits a delay
 // that doubles from baseDelay up to maxDelay; lockoutFailures locks.
@@ -200,6 +200,7 @@ func (v *Vault) Exists() bool {
 type Info struct {
 	Practice string
 	Users    []string
+	Admins   []string // as the keyring says; general.db confirms at sign-in
 }
 
 // Info reads the practice name and staff names from the keyring.
@@ -211,6 +212,9 @@ func (v *Vault) Info() (Info, error) {
 	info := Info{Practice: kr.Practice}
 	for _, s := range kr.Slots {
 		info.Users = append(info.Users, s.Name)
+		if Role(s.Role) == Admin {
+			info.Admins = append(info.Admins, s.Name)
+		}
 	}
 	return info, nil
 }
@@ -252,6 +256,9 @@ type Created struct {
 // the first-run wizard confirms a code before calling Create, the CLI's
 // init does not (no code can exist before the secret).
 func (v *Vault) Create(ctx context.Context, practice, admin, passphrase string, enr *Enrollment) (*Created, error) {
+	if enr == nil {
+		return nil, fmt.Errorf("no authenticator enrollment: %w", ErrUsage)
+	}
 	practice, err := checkName("practice name", practice)
 	if err != nil {
 		return nil, err
