@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"database/sql"
 	"fmt"
 	"sort"
@@ -29,21 +30,23 @@ type Change struct {
 	Author string
 }
 
-// startClock loads (or makes) the device id and starts the hybrid logical
-// clock after the newest change this device's databases hold.
+// startClock loads (or makes) this machine's device keys and starts the
+// hybrid logical clock after the newest change its databases hold.
 func (s *Session) startClock(ctx context.Context) error {
-	var device string
-	err := s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingDevice).Scan(&device)
-	if err == sql.ErrNoRows {
-		device = newID()
-		if _, err := s.general.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, settingDevice, device); err != nil {
-			return err
-		}
-	} else if err != nil {
+	dev, err := ensureDevice(ctx, s.general)
+	if err != nil {
 		return err
 	}
+	s.device = dev.id
+	s.devKeys = dev
+	s.clock = cvsync.NewClock(dev.id, s.v.now, lastHLC(ctx, s.general, s.clinical))
+	return nil
+}
+
+// lastHLC is the newest change-record time in the given databases.
+func lastHLC(ctx context.Context, dbs ...*store.DB) cvsync.Timestamp {
 	last := cvsync.Timestamp{}
-	for _, db := range []*store.DB{s.general, s.clinical} {
+	for _, db := range dbs {
 		if db == nil {
 			continue
 		}
@@ -55,18 +58,56 @@ func (s *Session) startClock(ctx context.Context) error {
 			}
 		}
 	}
-	s.device = device
-	s.clock = cvsync.NewClock(device, s.v.now, last)
-	return nil
+	return last
 }
 
-// DeviceID returns this machine's device id.
-func (s *Session) DeviceID() string { return s.device }
+// deviceKeys are this machine's identity for sync: an X25519 key that
+// pairing and key epochs are sealed to, and an Ed25519 key.
+type deviceKeys struct {
+	id      string
+	x25519  []byte
+	ed25519 []byte
+}
 
-// recordChanges appends one change record per column in cols, in column
-// order, to the change log of the database tx belongs to, in one
-// multi-row INSERT.
-func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID string, cols map[string]any) error {
+// ensureDevice reads this machine's device keys from general.db, making
+// them on first use (a device id from an older vault is kept).
+func ensureDevice(ctx context.Context, db *store.DB) (deviceKeys, error) {
+	var d deviceKeys
+	err := db.QueryRowContext(ctx, `SELECT device_id, x25519_priv, ed25519_seed FROM device_keys WHERE id = 1`).Scan(&d.id, &d.x25519, &d.ed25519)
+	if err == nil {
+		return d, nil
+	}
+	if err != sql.ErrNoRows {
+		return d, err
+	}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingDevice).Scan(&d.id); err != nil {
+		d.id = newID()
+	}
+	fresh := store.NewSlotSecrets(nil)
+	d.x25519, d.ed25519 = fresh.Identity, fresh.SigningSeed
+	if _, err := db.ExecContext(ctx, `INSERT INTO device_keys (id, device_id, x25519_priv, ed25519_seed) VALUES (1, ?, ?, ?)`, d.id, d.x25519, d.ed25519); err != nil {
+		return d, err
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, settingDevice, d.id)
+	return d, err
+}
+
+// publicX25519 returns the device's X25519 public key.
+func (d deviceKeys) publicX25519() []byte {
+	return (&store.SlotSecrets{Identity: d.x25519}).PublicKey()
+}
+
+// changeWriter appends change records stamped by one device's clock and
+// one author.
+type changeWriter struct {
+	clock  *cvsync.Clock
+	device string
+	author string
+}
+
+// record appends one change record per column in cols, in column order,
+// in one multi-row INSERT, to the change log of the database tx belongs to.
+func (w changeWriter) record(ctx context.Context, tx querier, table, rowID string, cols map[string]any) error {
 	names := make([]string, 0, len(cols))
 	for c := range cols {
 		names = append(names, c)
@@ -74,7 +115,7 @@ func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID st
 	sort.Strings(names)
 	args := make([]any, 0, 7*len(names))
 	for _, c := range names {
-		args = append(args, s.clock.Now().String(), table, rowID, c, changeValue(cols[c]), s.device, s.user.ID)
+		args = append(args, w.clock.Now().String(), table, rowID, c, changeValue(cols[c]), w.device, w.author)
 	}
 	if len(names) == 0 {
 		return nil
@@ -86,6 +127,17 @@ func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID st
 	}
 	return nil
 }
+
+// DeviceID returns this machine's device id.
+func (s *Session) DeviceID() string { return s.device }
+
+// recordChanges appends the session's change records for one row.
+func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID string, cols map[string]any) error {
+	return s.cw().record(ctx, tx, table, rowID, cols)
+}
+
+// cw is the session's change writer.
+func (s *Session) cw() changeWriter { return changeWriter{s.clock, s.device, s.user.ID} }
 
 // newRowChanges is the change set of a new row: its non-empty columns
 // (an absent column means the column's default).
@@ -126,6 +178,9 @@ func changeValue(x any) *string {
 		}
 	case time.Time:
 		str := fmt.Sprint(x.Unix())
+		v = &str
+	case []byte:
+		str := base64.StdEncoding.EncodeToString(x)
 		v = &str
 	default:
 		str := fmt.Sprint(x)

@@ -58,6 +58,7 @@ type Session struct {
 	timing    SignInTiming
 	onLock    []func()
 	device    string
+	devKeys   deviceKeys
 	clock     *cvsync.Clock
 	dates     DateOrder
 }

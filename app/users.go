@@ -132,13 +132,20 @@ func (s *Session) AddUser(ctx context.Context, name string, role Role, passphras
 		if err != nil {
 			return err
 		}
+		pub := signPub(secrets.SigningSeed)
 		secrets.Wipe()
 		if err := grant(kr.VaultID, slot, s.kGen, s.kClin); err != nil {
 			return err
 		}
 		kr.Slots = append(kr.Slots, slot)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, last_totp_step) VALUES (?, ?, ?, ?, ?)`,
-			id, name, string(role), now.Unix(), enr.confirmed); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, last_totp_step, sign_pub) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, name, string(role), now.Unix(), enr.confirmed, pub); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, "users", id, map[string]any{"name": name, "role": string(role), "created_at": now.Unix(), "sign_pub": pub}); err != nil {
+			return err
+		}
+		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, s.actor(), "user-added", name, "role "+string(role))
@@ -173,6 +180,12 @@ func (s *Session) RemoveUser(ctx context.Context, name string) error {
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET removed_at = ? WHERE id = ?`, now.Unix(), u.ID); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, "users", u.ID, map[string]any{"removed_at": now.Unix()}); err != nil {
+			return err
+		}
+		if err := s.cw().removeSlot(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		kr.RemoveSlot(u.ID)
@@ -217,6 +230,12 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, string(role), u.ID); err != nil {
 			return err
 		}
+		if err := s.recordChanges(ctx, tx, "users", u.ID, map[string]any{"role": string(role)}); err != nil {
+			return err
+		}
+		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+			return err
+		}
 		if u.ID == s.user.ID {
 			s.user.Role = role
 		}
@@ -237,6 +256,9 @@ func (s *Session) ResetTOTP(ctx context.Context, name string) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_reset = 1 WHERE id = ?`, u.ID); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, "users", u.ID, map[string]any{"totp_reset": true}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, s.actor(), "totp-reset", u.Name, "must enroll again at next sign-in")
@@ -308,6 +330,9 @@ func (s *Session) ChangePassphrase(ctx context.Context, current, next string) er
 		if err := s.rewrap(kr, slot, next); err != nil {
 			return err
 		}
+		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, s.actor(), "passphrase-changed", u.Name, "")
 	})
 }
@@ -375,6 +400,12 @@ func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, co
 		s.secrets.TOTPSecret = append([]byte(nil), enr.secret...)
 		slot.Version++
 		slot.Wrapped = store.WrapSlot(s.kek, kr.VaultID, slot.UserID, slot.Version, s.secrets)
+		if err := s.recordChanges(ctx, tx, "users", s.user.ID, map[string]any{"totp_reset": false}); err != nil {
+			return err
+		}
+		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+			return err
+		}
 		return store.SaveKeyring(s.v.Dir, kr)
 	})
 	if err != nil {
@@ -477,11 +508,21 @@ func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase 
 	*old = *slot
 	delete(kr.Throttle, id)
 	now := v.now()
+	w, _, err := vaultWriter(ctx, v, gen, id)
+	if err != nil {
+		return err
+	}
 	return inTx(ctx, gen, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_reset = 0, last_totp_step = ? WHERE id = ?`, enr.confirmed, id); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, now, actor{recoveryUserID, "recovery key"}, "recovery-key-used", name, "new passphrase and authenticator; lockout cleared"); err != nil {
+			return err
+		}
+		if err := w.record(ctx, tx, "users", id, map[string]any{"totp_reset": false}); err != nil {
+			return err
+		}
+		if err := w.mirrorSlot(ctx, tx, old); err != nil {
 			return err
 		}
 		return store.SaveKeyring(v.Dir, kr)

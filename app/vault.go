@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base32"
@@ -327,6 +328,12 @@ func (v *Vault) Create(ctx context.Context, practice, admin, passphrase string, 
 		return nil, err
 	}
 	clin.Close()
+	w, dev, err := vaultWriter(ctx, v, gen, adminID)
+	if err != nil {
+		gen.Close()
+		cleanup()
+		return nil, err
+	}
 	err = inTx(ctx, gen, func(tx *sql.Tx) error {
 		if err := setSetting(ctx, tx, settingPractice, practice); err != nil {
 			return err
@@ -334,8 +341,22 @@ func (v *Vault) Create(ctx context.Context, practice, admin, passphrase string, 
 		if err := setSetting(ctx, tx, settingIdleLock, DefaultIdleLock.String()); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, last_totp_step) VALUES (?, ?, ?, ?, ?)`,
-			adminID, admin, string(Admin), now.Unix(), enr.confirmed); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, last_totp_step, sign_pub) VALUES (?, ?, ?, ?, ?, ?)`,
+			adminID, admin, string(Admin), now.Unix(), enr.confirmed, signPub(secrets.SigningSeed)); err != nil {
+			return err
+		}
+		if err := w.record(ctx, tx, "users", adminID, map[string]any{"name": admin, "role": string(Admin), "created_at": now.Unix(),
+			"sign_pub": signPub(secrets.SigningSeed)}); err != nil {
+			return err
+		}
+		if err := w.mirrorSlot(ctx, tx, slot); err != nil {
+			return err
+		}
+		if err := w.mirrorSlot(ctx, tx, kr.Recovery); err != nil {
+			return err
+		}
+		devPub := ed25519.NewKeyFromSeed(dev.ed25519).Public().(ed25519.PublicKey)
+		if err := w.addDeviceToRoster(ctx, tx, dev.id, hostName(), dev.publicX25519(), devPub, now.Unix()); err != nil {
 			return err
 		}
 		actor := actor{id: adminID, name: admin}
@@ -469,4 +490,12 @@ func newID() string {
 		return uuid.NewString()
 	}
 	return id.String()
+}
+
+// hostName names this machine in the device roster.
+func hostName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "this computer"
 }

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// The keyring replicates through sync as opaque blobs: every change to a
+// slot is mirrored into general.db's keyring_slots table with a change
+// record, and applying such a record rewrites the slot in vault.keys.
+
+// mirrorSlot records a slot's current content.
+func (w changeWriter) mirrorSlot(ctx context.Context, tx querier, slot *store.Slot) error {
+	js, err := json.Marshal(slot)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO keyring_slots (id, slot, archived) VALUES (?, ?, 0)
+		ON CONFLICT(id) DO UPDATE SET slot = excluded.slot, archived = 0`, slot.UserID, string(js)); err != nil {
+		return err
+	}
+	return w.record(ctx, tx, "keyring_slots", slot.UserID, map[string]any{"slot": string(js), "archived": false})
+}
+
+// removeSlot records a slot's removal.
+func (w changeWriter) removeSlot(ctx context.Context, tx querier, id string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO keyring_slots (id, archived) VALUES (?, 1) ON CONFLICT(id) DO UPDATE SET archived = 1`, id); err != nil {
+		return err
+	}
+	return w.record(ctx, tx, "keyring_slots", id, map[string]any{"archived": true})
+}
+
+// signPub is the hex Ed25519 public key of a user's signing seed.
+func signPub(seed []byte) string {
+	return hex.EncodeToString(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
+}
+
+// addDeviceToRoster records a device in the replicated roster.
+func (w changeWriter) addDeviceToRoster(ctx context.Context, tx querier, id, name string, x25519, ed25519pub []byte, at int64) error {
+	xs, es := hex.EncodeToString(x25519), hex.EncodeToString(ed25519pub)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, name, x25519_pub, ed25519_pub, added_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET name = excluded.name, x25519_pub = excluded.x25519_pub, ed25519_pub = excluded.ed25519_pub`,
+		id, name, xs, es, at); err != nil {
+		return err
+	}
+	return w.record(ctx, tx, "devices", id, map[string]any{"name": name, "x25519_pub": xs, "ed25519_pub": es, "added_at": at})
+}
+
+// vaultWriter is a change writer for work done without a session (vault
+// creation, recovery): this machine's device, a clock after its newest
+// change, and the given author.
+func vaultWriter(ctx context.Context, v *Vault, gen *store.DB, author string) (changeWriter, deviceKeys, error) {
+	dev, err := ensureDevice(ctx, gen)
+	if err != nil {
+		return changeWriter{}, dev, err
+	}
+	return changeWriter{cvsync.NewClock(dev.id, v.now, lastHLC(ctx, gen)), dev.id, author}, dev, nil
+}

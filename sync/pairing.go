@@ -1,0 +1,184 @@
+package sync
+
+import (
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Labels for pairing and sealed boxes.
+const (
+	pairIDLabel   = "clinicvault.org/v1/pair-id"
+	pairMACLabel  = "clinicvault.org/v1/pair-mac"
+	pairFPLabel   = "clinicvault.org/v1/pair-fingerprint"
+	boxLabel      = "clinicvault.org/v1/sealed-box"
+	PairingExpiry = 10 * time.Minute
+)
+
+var crockford = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+var (
+	// ErrPairing means a pairing file did not authenticate with the code
+	// (a mistyped code, or a forged file).
+	ErrPairing = errors.New("sync: the pairing code does not match")
+	// ErrPairingExpired means the invitation's 10 minutes are over.
+	ErrPairingExpired = errors.New("sync: the pairing code has expired; ask for a new one")
+)
+
+// NewPairingCode returns a one-time code of 50 random bits, typed as two
+// groups of five characters.
+func NewPairingCode() string {
+	b := make([]byte, 7)
+	rand.Read(b)
+	s := crockford.EncodeToString(b)[:10]
+	return s[:5] + "-" + s[5:]
+}
+
+func normCode(code string) string {
+	code = strings.ToUpper(strings.NewReplacer("-", "", " ", "", "O", "0", "I", "1", "L", "1").Replace(code))
+	return code
+}
+
+// PairingID is where in the folder a code's pairing files live; it reveals
+// nothing of the code.
+func PairingID(code string) string {
+	k, _ := hkdf.Key(sha256.New, []byte(normCode(code)), nil, pairIDLabel, 16)
+	return hex.EncodeToString(k)
+}
+
+func pairMAC(code string, body []byte) []byte {
+	k, _ := hkdf.Key(sha256.New, []byte(normCode(code)), nil, pairMACLabel, 32)
+	m := hmac.New(sha256.New, k)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// signed is a pairing file: a JSON body and an HMAC keyed from the code.
+type signed struct {
+	Body []byte `json:"body"`
+	MAC  []byte `json:"mac"`
+}
+
+// MarshalPairing authenticates v with the code.
+func MarshalPairing(code string, v any) ([]byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(signed{body, pairMAC(code, body)})
+}
+
+// UnmarshalPairing checks the code's MAC and decodes into v.
+func UnmarshalPairing(code string, data []byte, v any) error {
+	var s signed
+	if err := json.Unmarshal(data, &s); err != nil {
+		return ErrPairing
+	}
+	if !hmac.Equal(s.MAC, pairMAC(code, s.Body)) {
+		return ErrPairing
+	}
+	return json.Unmarshal(s.Body, v)
+}
+
+// Offer is what the inviting device publishes.
+type Offer struct {
+	VaultID   string    `json:"vault_id"`
+	Practice  string    `json:"practice"`
+	DeviceID  string    `json:"device_id"`
+	PublicKey []byte    `json:"public_key"` // X25519
+	Expires   time.Time `json:"expires"`
+}
+
+// Request is what the joining device answers.
+type Request struct {
+	DeviceID   string `json:"device_id"`
+	Name       string `json:"name"`
+	PublicKey  []byte `json:"public_key"`  // X25519
+	SigningKey []byte `json:"signing_key"` // Ed25519
+}
+
+// Fingerprint is the short number both screens show: the admin confirms
+// only if they match, which defeats anyone who guessed or overheard the
+// code and answered first.
+func Fingerprint(offer Offer, req Request) string {
+	h := sha256.New()
+	h.Write([]byte(pairFPLabel))
+	h.Write(offer.PublicKey)
+	h.Write(req.PublicKey)
+	h.Write(req.SigningKey)
+	h.Write([]byte(offer.VaultID + req.DeviceID))
+	sum := h.Sum(nil)
+	n := uint64(0)
+	for _, b := range sum[:8] {
+		n = n<<8 | uint64(b)
+	}
+	d := fmt.Sprintf("%010d", n%10_000_000_000)
+	return d[:3] + " " + d[3:6] + " " + d[6:]
+}
+
+// SealTo encrypts plaintext to an X25519 public key (ephemeral ECDH,
+// HKDF-SHA256, XChaCha20-Poly1305), binding purpose as associated data.
+func SealTo(recipient []byte, purpose string, plaintext []byte) ([]byte, error) {
+	pub, err := ecdh.X25519().NewPublicKey(recipient)
+	if err != nil {
+		return nil, err
+	}
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := eph.ECDH(pub)
+	if err != nil {
+		return nil, err
+	}
+	epub := eph.PublicKey().Bytes()
+	key, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, epub...), recipient...), boxLabel, 32)
+	if err != nil {
+		return nil, err
+	}
+	aead, _ := chacha20poly1305.NewX(key)
+	nonce := make([]byte, aead.NonceSize())
+	rand.Read(nonce)
+	out := append(epub, nonce...)
+	return aead.Seal(out, nonce, plaintext, []byte(purpose)), nil
+}
+
+// OpenFrom decrypts what SealTo sealed to the key pair of priv.
+func OpenFrom(priv []byte, purpose string, box []byte) ([]byte, error) {
+	if len(box) < 32+24+16 {
+		return nil, ErrDecrypt
+	}
+	k, err := ecdh.X25519().NewPrivateKey(priv)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	epub, err := ecdh.X25519().NewPublicKey(box[:32])
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	shared, err := k.ECDH(epub)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	key, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, box[:32]...), k.PublicKey().Bytes()...), boxLabel, 32)
+	if err != nil {
+		return nil, err
+	}
+	aead, _ := chacha20poly1305.NewX(key)
+	pt, err := aead.Open(nil, box[32:56], box[56:], []byte(purpose))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
