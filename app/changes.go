@@ -2,8 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"

@@ -1,0 +1,342 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/google/uuid"
+)
+
+// Pairing a new machine: the admin's machine publishes an offer under a
+// one-time code; the new machine answers with its public keys; both screens
+// show the same fingerprint; the admin approves, and the vault keys, the
+// keyring and the roster are sealed to the new machine's X25519 key. The
+// folder only ever holds public keys, MACs and sealed boxes.
+
+const grantLabel = "clinicvault.org/v1/pairing-grant"
+
+// ErrPairingTimeout means the other machine did not answer in time.
+var ErrPairingTimeout = errors.New("the other computer did not answer before the code expired")
+
+// Invitation is an open offer to pair a device.
+type Invitation struct {
+	Code    string
+	Expires time.Time
+	folder  cvsync.Folder
+	id      string
+	offer   cvsync.Offer
+}
+
+// InviteDevice starts pairing a new machine through the folder (admins).
+func (s *Session) InviteDevice(ctx context.Context, dir string) (*Invitation, error) {
+	if err := s.require(Admin); err != nil {
+		return nil, err
+	}
+	f := cvsync.Folder{Dir: dir}
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	code := cvsync.NewPairingCode()
+	inv := &Invitation{Code: code, Expires: s.v.now().Add(cvsync.PairingExpiry), folder: f, id: cvsync.PairingID(code)}
+	inv.offer = cvsync.Offer{VaultID: s.kr.VaultID, Practice: s.kr.Practice, DeviceID: s.device, PublicKey: s.devKeys.publicX25519(), Expires: inv.Expires}
+	data, err := cvsync.MarshalPairing(code, inv.offer)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.WriteOnce("pairing/"+inv.id+"/offer", data); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// WaitForDevice waits for the new machine's answer and returns it with the
+// fingerprint both screens must show.
+func (inv *Invitation) WaitForDevice(ctx context.Context, now func() time.Time, poll time.Duration) (cvsync.Request, string, error) {
+	for {
+		data, err := inv.folder.Read("pairing/" + inv.id + "/request")
+		if err == nil {
+			var req cvsync.Request
+			if err := cvsync.UnmarshalPairing(inv.Code, data, &req); err != nil {
+				return req, "", err
+			}
+			return req, cvsync.Fingerprint(inv.offer, req), nil
+		}
+		if now().After(inv.Expires) {
+			return cvsync.Request{}, "", ErrPairingTimeout
+		}
+		select {
+		case <-ctx.Done():
+			return cvsync.Request{}, "", ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// pairingGrant is what an approved machine receives, sealed to it.
+type pairingGrant struct {
+	VaultID string               `json:"vault_id"`
+	KGen    []byte               `json:"k_gen"`
+	KClin   []byte               `json:"k_clin"`
+	Keyring json.RawMessage      `json:"keyring"`
+	Users   []rosterUser         `json:"users"`
+	Devices []rosterDevice       `json:"devices"`
+	Epochs  map[uint32][2][]byte `json:"epochs"` // epoch -> general, clinical sync keys
+}
+
+type rosterUser struct {
+	ID, Name, Role, SignPub string
+	Created                 int64
+	Removed                 *int64
+}
+
+type rosterDevice struct {
+	ID, Name, X25519, Ed25519 string
+	Added                     int64
+	Revoked                   *int64
+	RevokedEpoch              int64
+}
+
+// ApproveDevice seals the vault keys, the keyring and the roster to the
+// new machine and adds it to the roster (admins). Call it only after the
+// admin has seen the same fingerprint on both screens.
+func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync.Request) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clinical == nil {
+		return fmt.Errorf("pairing needs an admin session with the clinical key: %w", ErrNotPermitted)
+	}
+	if _, err := uuid.Parse(req.DeviceID); err != nil || len(req.PublicKey) != 32 || len(req.SigningKey) != ed25519.PublicKeySize {
+		return invalid("the new computer's answer is malformed")
+	}
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	kr.Throttle, kr.Pending = nil, nil
+	krJSON, err := json.Marshal(kr)
+	if err != nil {
+		return err
+	}
+	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, KClin: s.kClin, Keyring: krJSON, Epochs: map[uint32][2][]byte{}}
+	rows, err := s.general.QueryContext(ctx, `SELECT id, name, role, sign_pub, created_at, removed_at FROM users`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var u rosterUser
+		var removed sql.NullInt64
+		rows.Scan(&u.ID, &u.Name, &u.Role, &u.SignPub, &u.Created, &removed)
+		if removed.Valid {
+			u.Removed = &removed.Int64
+		}
+		g.Users = append(g.Users, u)
+	}
+	rows.Close()
+	rows, err = s.general.QueryContext(ctx, `SELECT id, name, x25519_pub, ed25519_pub, added_at, revoked_at, revoked_epoch FROM devices`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var d rosterDevice
+		var revoked sql.NullInt64
+		rows.Scan(&d.ID, &d.Name, &d.X25519, &d.Ed25519, &d.Added, &revoked, &d.RevokedEpoch)
+		if revoked.Valid {
+			d.Revoked = &revoked.Int64
+		}
+		g.Devices = append(g.Devices, d)
+	}
+	rows.Close()
+	for e := uint32(1); e <= s.currentEpoch(ctx); e++ {
+		gk, _ := s.syncKey(ctx, cvsync.General, e)
+		ck, _ := s.syncKey(ctx, cvsync.Clinical, e)
+		g.Epochs[e] = [2][]byte{gk, ck}
+	}
+	body, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	box, err := cvsync.SealTo(req.PublicKey, grantLabel, body)
+	store.Zero(body)
+	if err != nil {
+		return err
+	}
+	if err := inv.folder.WriteOnce("pairing/"+inv.id+"/grant", box); err != nil {
+		return err
+	}
+	now := s.v.now()
+	name := req.Name
+	if name == "" {
+		name = "new computer"
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if err := s.cw().addDeviceToRoster(ctx, tx, req.DeviceID, name, req.PublicKey, req.SigningKey, now.Unix()); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, s.actor(), "device-added", req.DeviceID, name)
+	})
+}
+
+// Join makes this (empty) data folder a new machine of the practice whose
+// admin gave the code: it answers the offer, shows the fingerprint through
+// onFingerprint, waits for the admin's approval, then sets up the vault and
+// takes everything already in the sync folder. Staff then sign in with
+// their own passphrases and codes.
+func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint func(string), poll time.Duration) error {
+	if v.Exists() {
+		return ErrVaultExists
+	}
+	if entries, err := os.ReadDir(v.Dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty: join into a new, empty folder: %w", v.Dir, ErrVaultExists)
+	}
+	f := cvsync.Folder{Dir: dir}
+	if err := f.Check(); err != nil {
+		return err
+	}
+	id := cvsync.PairingID(code)
+	data, err := f.Read("pairing/" + id + "/offer")
+	if err != nil {
+		return fmt.Errorf("no invitation for that code in %s (mistyped, or another folder?): %w", dir, cvsync.ErrPairing)
+	}
+	var offer cvsync.Offer
+	if err := cvsync.UnmarshalPairing(code, data, &offer); err != nil {
+		return err
+	}
+	if v.now().After(offer.Expires) {
+		return cvsync.ErrPairingExpired
+	}
+	me := store.NewSlotSecrets(nil)
+	defer me.Wipe()
+	devID := newID()
+	req := cvsync.Request{DeviceID: devID, Name: name, PublicKey: me.PublicKey(),
+		SigningKey: ed25519.NewKeyFromSeed(me.SigningSeed).Public().(ed25519.PublicKey)}
+	reqData, err := cvsync.MarshalPairing(code, req)
+	if err != nil {
+		return err
+	}
+	if err := f.WriteOnce("pairing/"+id+"/request", reqData); err != nil {
+		return fmt.Errorf("another computer already answered this code; ask for a new one: %w", cvsync.ErrPairing)
+	}
+	if onFingerprint != nil {
+		onFingerprint(cvsync.Fingerprint(offer, req))
+	}
+	var box []byte
+	for {
+		if box, err = f.Read("pairing/" + id + "/grant"); err == nil {
+			break
+		}
+		if v.now().After(offer.Expires) {
+			return ErrPairingTimeout
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+	body, err := cvsync.OpenFrom(me.Identity, grantLabel, box)
+	if err != nil {
+		return fmt.Errorf("the approval does not open with this computer's key: %w", cvsync.ErrPairing)
+	}
+	defer store.Zero(body)
+	var g pairingGrant
+	if err := json.Unmarshal(body, &g); err != nil || g.VaultID != offer.VaultID {
+		return fmt.Errorf("the approval is malformed: %w", cvsync.ErrPairing)
+	}
+	defer store.Zero(g.KGen)
+	defer store.Zero(g.KClin)
+	return v.setUpJoined(ctx, f, g, devID, me)
+}
+
+func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant, devID string, me *store.SlotSecrets) (err error) {
+	if err := os.MkdirAll(v.Dir, 0o700); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			for _, n := range []string{"general.db", "general.db-wal", "general.db-shm", "clinical.db", "clinical.db-wal", "clinical.db-shm", store.KeyringFile} {
+				os.Remove(filepath.Join(v.Dir, n))
+			}
+		}
+	}()
+	var kr store.Keyring
+	if err := json.Unmarshal(g.Keyring, &kr); err != nil {
+		return fmt.Errorf("keyring in the approval: %w", err)
+	}
+	gen, err := v.openDB(ctx, store.General, g.KGen)
+	if err != nil {
+		return err
+	}
+	clin, err := v.openDB(ctx, store.Clinical, g.KClin)
+	if err != nil {
+		gen.Close()
+		return err
+	}
+	s := &Session{v: v, kr: &kr, general: gen, clinical: clin, kGen: append([]byte(nil), g.KGen...), kClin: append([]byte(nil), g.KClin...),
+		user: User{ID: "join", Name: "pairing", Role: Admin}, lastTouch: v.now()}
+	defer s.wipe()
+	if err := inTx(ctx, gen, func(tx *sql.Tx) error {
+		for _, u := range g.Users {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, created_at, removed_at, sign_pub) VALUES (?, ?, ?, ?, ?, ?)`,
+				u.ID, u.Name, u.Role, u.Created, u.Removed, u.SignPub); err != nil {
+				return err
+			}
+		}
+		for _, d := range g.Devices {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, name, x25519_pub, ed25519_pub, added_at, revoked_at, revoked_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				d.ID, d.Name, d.X25519, d.Ed25519, d.Added, d.Revoked, d.RevokedEpoch); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO device_keys (id, device_id, x25519_priv, ed25519_seed) VALUES (1, ?, ?, ?)`, devID, me.Identity, me.SigningSeed); err != nil {
+			return err
+		}
+		if err := setSetting(ctx, tx, settingDevice, devID); err != nil {
+			return err
+		}
+		if err := setSetting(ctx, tx, settingPractice, kr.Practice); err != nil {
+			return err
+		}
+		for e, k := range g.Epochs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k[0]); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, v.now(), actor{"pairing", "pairing"}, "device-joined", devID, "approved by an admin of "+kr.Practice)
+	}); err != nil {
+		return err
+	}
+	for e, k := range g.Epochs {
+		if _, err := clin.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k[1]); err != nil {
+			return err
+		}
+	}
+	if err := s.startClock(ctx); err != nil {
+		return err
+	}
+	kr.Throttle = map[string]*store.Throttle{}
+	if err := store.SaveKeyring(v.Dir, &kr); err != nil {
+		return err
+	}
+	var rep SyncReport
+	if err := s.pull(ctx, f, &rep); err != nil {
+		return err
+	}
+	if rep.Refused > 0 {
+		return fmt.Errorf("the first catch-up refused %d batch(es): %v", rep.Refused, rep.Problems)
+	}
+	return nil
+}

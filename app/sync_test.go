@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// pair joins a new data folder to f's vault through the sync folder dir,
+// with the admin session s approving.
+func pair(t *testing.T, f *fixture, s *Session, dir, name string) *Vault {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := s.InviteDevice(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv := NewVault(filepath.Join(t.TempDir(), name))
+	nv.Now = f.clk.Now
+	nv.UseMinimumKDF()
+	fpJoin := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- nv.Join(ctx, dir, strings.ToLower(inv.Code), name, func(fp string) { fpJoin <- fp }, 10*time.Millisecond)
+	}()
+	req, fp, err := inv.WaitForDevice(ctx, f.clk.Now, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-fpJoin; got != fp {
+		t.Fatalf("fingerprints differ: %q vs %q", got, fp)
+	}
+	if err := s.ApproveDevice(ctx, inv, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	return nv
+}
+
+func signInOn(t *testing.T, f *fixture, v *Vault, name, pass string) *Session {
+	t.Helper()
+	f.clk.Advance(totpPeriod * time.Second)
+	s, err := v.SignIn(context.Background(), name, pass, f.codeFor(f.secrets[name]))
+	if err != nil {
+		t.Fatalf("sign in %s on %s: %v", name, v.Dir, err)
+	}
+	t.Cleanup(func() { s.Lock(context.Background()) })
+	return s
+}
+
+func mustSync(t *testing.T, s *Session, dir string) SyncReport {
+	t.Helper()
+	rep, err := s.Sync(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if rep.Refused > 0 {
+		t.Fatalf("sync refused: %+v", rep)
+	}
+	return rep
+}
+
+func TestPairAndSyncTwoMachines(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "José", Family: "Núñez", DOB: "1980-03-02", Phone: "555 0100"})
+	if _, err := a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "clinical secret"}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+
+	bv := pair(t, f, a, dir, "laptop")
+	mustSync(t, a, dir) // the roster change reaches the folder
+
+	// Everyone signs in on the new machine with their own passphrase.
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	got, _ := b.SearchPatients(ctx, "nunez", 10)
+	if len(got) != 1 || got[0].MRN != p.MRN {
+		t.Fatalf("patient on B: %+v", got)
+	}
+	c, err := b.OpenChart(ctx, p.MRN)
+	if err != nil || len(c.Encounters) != 1 {
+		t.Fatalf("chart on B: %v %+v", err, c)
+	}
+	rita := signInOn(t, f, bv, "Rita Front", recPass)
+	rita.Lock(ctx)
+
+	// The folder holds no plaintext.
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if info != nil && !info.IsDir() {
+			data, _ := os.ReadFile(p)
+			for _, secret := range []string{"Núñez", "clinical secret", "Rita Front", "555 0100"} {
+				if strings.Contains(string(data), secret) {
+					t.Errorf("%s holds %q in clear", p, secret)
+				}
+			}
+		}
+		return nil
+	})
+
+	// Both machines edit the same field while apart: they converge on the
+	// later write, and the losing value stays in the history.
+	if _, err := a.EditPatient(ctx, p.MRN, PatientChanges{Phone: Str("111 1111")}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	if _, err := b.EditPatient(ctx, p.MRN, PatientChanges{Phone: Str("222 2222")}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	mustSync(t, a, dir)
+	pa, _ := a.GetPatient(ctx, p.MRN)
+	pb, _ := b.GetPatient(ctx, p.MRN)
+	if pa.Phone != "222 2222" || pb.Phone != "222 2222" {
+		t.Fatalf("did not converge: A %q B %q", pa.Phone, pb.Phone)
+	}
+	hist, _ := a.History(ctx, "patients", p.ID)
+	var phones []string
+	for _, h := range hist {
+		if h.Column == "phone" {
+			phones = append(phones, *h.Value+"@"+shortID(h.Device))
+		}
+	}
+	if len(phones) != 3 {
+		t.Fatalf("history of phone: %v", phones)
+	}
+	// Search on A reflects the synced value.
+	if got, _ := a.SearchPatients(ctx, "2222", 10); len(got) != 1 {
+		t.Fatalf("search index not updated by sync: %v", got)
+	}
+
+	// A user added on A can sign in on B after sync; a removed one cannot.
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	signInOn(t, f, bv, "Dr Omar Haddad", docPass)
+	if err := a.RemoveUser(ctx, "Rita Front"); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	f.clk.Advance(time.Minute)
+	if _, err := bv.SignIn(ctx, "Rita Front", recPass, f.codeFor(f.secrets["Rita Front"])); !errors.Is(err, ErrSignInRefused) {
+		t.Fatalf("removed user on B: %v", err)
+	}
+
+	// Syncing again changes nothing.
+	rep := mustSync(t, b, dir)
+	if rep.Sent != 0 && rep.Applied != 0 {
+		t.Fatalf("idle sync did something: %+v", rep)
+	}
+
+	// Revoke B: A's later batches use a new epoch B cannot read, and B's
+	// later batches are refused by A.
+	if err := a.RevokeDevice(ctx, dir, b.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	a.AddPatient(ctx, Patient{Given: "After", Family: "Revocation", DOB: "1990-01-01"})
+	mustSync(t, a, dir)
+	b.AddPatient(ctx, Patient{Given: "From", Family: "Revoked", DOB: "1990-01-01"})
+	b.Sync(ctx, dir)
+	rep, _ = a.Sync(ctx, dir)
+	if rep.Refused == 0 {
+		t.Fatalf("revoked device's batch accepted: %+v", rep)
+	}
+	if got, _ := a.SearchPatients(ctx, "revoked", 10); len(got) != 0 {
+		t.Fatal("revoked device's patient applied")
+	}
+	if got, _ := b.SearchPatients(ctx, "revocation", 10); len(got) != 0 {
+		t.Fatal("revoked device read a batch of the new epoch")
+	}
+	devs, _ := a.Devices(ctx)
+	if len(devs) != 2 || devs[1].Revoked.IsZero() {
+		t.Fatalf("devices: %+v", devs)
+	}
+	_ = cvsync.General
+}
