@@ -876,3 +876,25 @@ func openSym(key, box []byte) ([]byte, error) {
 	}
 	return aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], nil)
 }
+
+const settingSyncFolder = "sync_folder"
+
+// SyncFolder returns the folder this machine last synced through.
+func (s *Session) SyncFolder(ctx context.Context) string {
+	if s.require() != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settingLocked(ctx, s.general, settingSyncFolder)
+}
+
+// SetSyncFolder remembers the sync folder for this machine.
+func (s *Session) SetSyncFolder(ctx context.Context, dir string) error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return setSetting(ctx, tx, settingSyncFolder, dir)
+	})
+}

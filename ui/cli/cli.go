@@ -163,6 +163,9 @@ func init() {
 		"training":    {"training status | training list | training show LESSON | training answer LESSON N,N,... | training certificate --out FILE.pdf", "staff security lessons and quizzes", (*runner).cmdTraining},
 		"chart":       {"chart restrict MRN [--clinician NAME]... | chart unrestrict MRN | chart emergency MRN --reason T", "restrict a chart to named clinicians; emergency access (clinicians)", (*runner).cmdChart},
 		"emergency":   {"emergency list [--all] | emergency review ID [--note T]", "review emergency accesses (admins)", (*runner).cmdEmergency},
+		"sync":        {"sync --folder DIR [--watch]", "one pass through the shared folder: push, then pull; --watch keeps running", (*runner).cmdSync},
+		"device":      {"device list | device revoke ID [--folder DIR] | device rename ID NAME | device invite --folder DIR [--yes]", "the practice's computers (admins add and revoke)", (*runner).cmdDevice},
+		"join":        {"join --folder DIR --code CODE [--name NAME]", "make this (empty --data) folder a new computer of a practice", (*runner).cmdJoin},
 		"bench":       {"bench [--iterations N] [--patients N]", "measure sign-in, and patient insert, search and chart opening encrypted against plain", (*runner).cmdBench},
 		"help":        {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
@@ -173,7 +176,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "security", "access", "training", "chart", "emergency", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}
@@ -186,7 +189,7 @@ func (r *runner) run(args []string) error {
 	if !ok {
 		return usagef("unknown command %q", args[0])
 	}
-	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover" || (args[0] == "backup" && len(args) > 1 && args[1] == "restore")) {
+	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover" || args[0] == "join" || (args[0] == "backup" && len(args) > 1 && args[1] == "restore")) {
 		return usagef("%s cannot run inside the shell", args[0])
 	}
 	return c.run(r, args[1:])

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinicvault/clinicvault/app"
+	"github.com/pquerna/otp/totp"
+)
+
+// TestMain lets the test binary act as the clinicvault command, so tests
+// can run real, separate processes.
+func TestMain(m *testing.M) {
+	if os.Getenv("CLINICVAULT_AS_CLI") == "1" {
+		newVault := func(dir string) *app.Vault {
+			v := app.NewVault(dir)
+			v.UseMinimumKDF()
+			return v
+		}
+		os.Exit(Main(context.Background(), os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, newVault))
+	}
+	os.Exit(m.Run())
+}
+
+func cliCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CLINICVAULT_AS_CLI=1", "LANG=en_US.UTF-8")
+	return cmd
+}
+
+// TestTwoProcessesSyncThroughAFolder runs two real processes: a practice's
+// first computer and a laptop that joins it, pairing and syncing through a
+// temp folder.
+func TestTwoProcessesSyncThroughAFolder(t *testing.T) {
+	tmp := t.TempDir()
+	folder := filepath.Join(tmp, "share")
+	os.MkdirAll(folder, 0o700)
+	aDir, bDir := filepath.Join(tmp, "desk"), filepath.Join(tmp, "laptop")
+	pass := filepath.Join(tmp, "pass")
+	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
+
+	out, err := cliCommand("--data", aDir, "--passphrase-file", pass, "init", "--practice", "Riverside", "--admin", "Maria Admin").CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	u, _ := url.Parse(uriLine.FindString(string(out)))
+	secret := u.Query().Get("secret")
+	code := func() string { c, _ := totp.GenerateCode(secret, time.Now()); return c }
+
+	// The desk computer registers a patient, syncs, and invites the laptop.
+	desk := cliCommand("--data", aDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")
+	desk.Stdin = strings.NewReader(strings.Join([]string{
+		"patient add --given José --family Núñez --dob 1980-03-02",
+		"sync --folder " + folder,
+		"device invite --folder " + folder + " --yes",
+	}, "\n") + "\n")
+	stdout, _ := desk.StdoutPipe()
+	desk.Stderr = os.Stderr
+	if err := desk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var inviteCode, deskFP string
+	lines := make(chan string, 100)
+	go func() {
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(60 * time.Second)
+	for inviteCode == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("desk ended before printing a code")
+			}
+			if m := regexp.MustCompile(`^code: (\S+)$`).FindStringSubmatch(l); m != nil {
+				inviteCode = m[1]
+			}
+		case <-deadline:
+			t.Fatal("no code")
+		}
+	}
+	join := cliCommand("--data", bDir, "join", "--folder", folder, "--code", inviteCode, "--name", "Dr Haddad's laptop")
+	joinOut, err := join.CombinedOutput()
+	if err != nil {
+		t.Fatalf("join: %v\n%s", err, joinOut)
+	}
+	for l := range lines {
+		if m := regexp.MustCompile(`^fingerprint: (.+)$`).FindStringSubmatch(l); m != nil {
+			deskFP = m[1]
+		}
+	}
+	if err := desk.Wait(); err != nil {
+		t.Fatalf("desk: %v", err)
+	}
+	if deskFP == "" || !strings.Contains(string(joinOut), "fingerprint: "+deskFP) {
+		t.Fatalf("fingerprints: desk %q, laptop output:\n%s", deskFP, joinOut)
+	}
+	// On the laptop, the admin signs in with her own passphrase and code
+	// and finds the patient.
+	laptop := cliCommand("--data", bDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")
+	laptop.Stdin = strings.NewReader("sync --folder " + folder + "\npatient search nunez\n")
+	out, err = laptop.CombinedOutput()
+	if err != nil {
+		t.Fatalf("laptop: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Núñez, José\t1980-03-02") {
+		t.Fatalf("laptop does not have the patient:\n%s", out)
+	}
+}

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+func (r *runner) printSync(rep app.SyncReport) {
+	fmt.Fprintf(r.io.Out, "sent: %d\napplied: %d\nrefused: %d\n", rep.Sent, rep.Applied, rep.Refused)
+	if rep.Sealed > 0 {
+		fmt.Fprintf(r.io.Out, "sealed: %d (clinical; applied at the next clinician sign-in)\n", rep.Sealed)
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(r.io.Out, "problem: %s\n", p)
+	}
+}
+
+func (r *runner) cmdSync(args []string) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	folder := fs.String("folder", "", "the shared sync folder")
+	watch := fs.Bool("watch", false, "keep running and sync whenever the folder changes")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	if *folder == "" {
+		*folder = s.SyncFolder(r.ctx)
+	}
+	if *folder == "" {
+		return usagef("sync needs --folder DIR")
+	}
+	rep, err := s.Sync(r.ctx, *folder)
+	if err != nil {
+		return err
+	}
+	s.SetSyncFolder(r.ctx, *folder)
+	r.printSync(rep)
+	if !*watch {
+		if rep.Refused > 0 {
+			return fmt.Errorf("%d batch(es) refused", rep.Refused)
+		}
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(r.ctx, os.Interrupt)
+	defer stop()
+	fmt.Fprintln(r.io.Err, "watching the folder; Ctrl+C stops")
+	cvsync.Folder{Dir: *folder}.Watch(ctx, time.Second, func() {
+		rep, err := s.Sync(ctx, *folder)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(r.io.Out, "problem: %v\n", err)
+			}
+			return
+		}
+		if rep.Sent+rep.Applied+rep.Refused+rep.Sealed > 0 || len(rep.Problems) > 0 {
+			fmt.Fprintf(r.io.Out, "%s\n", time.Now().Format("15:04:05"))
+			r.printSync(rep)
+		}
+	})
+	return nil
+}
+
+func (r *runner) cmdDevice(args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: %s", commands["device"].usage)
+	}
+	switch args[0] {
+	case "list":
+		if _, err := parse(flag.NewFlagSet("device list", flag.ContinueOnError), args[1:], 0, 0); err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		devs, err := s.Devices(r.ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range devs {
+			state := "active"
+			if !d.Revoked.IsZero() {
+				state = "REVOKED " + d.Revoked.Local().Format("2006-01-02")
+			}
+			seen := "-"
+			if !d.LastSeen.IsZero() {
+				seen = d.LastSeen.Local().Format("2006-01-02 15:04")
+			}
+			if d.This {
+				seen = "this computer"
+			}
+			fmt.Fprintf(r.io.Out, "%s\t%s\t%s\tlast seen %s\t%s\n", d.ID, d.Name, state, seen, d.Problem)
+		}
+		return nil
+	case "revoke":
+		fs := flag.NewFlagSet("device revoke", flag.ContinueOnError)
+		folder := fs.String("folder", "", "the shared sync folder (default: the last one used)")
+		pos, err := parse(fs, args[1:], 1, 1)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if *folder == "" {
+			*folder = s.SyncFolder(r.ctx)
+		}
+		if *folder == "" {
+			return usagef("no sync folder is known yet: give --folder DIR")
+		}
+		if err := s.RevokeDevice(r.ctx, *folder, pos[0]); err != nil {
+			return err
+		}
+		rep, err := s.Sync(r.ctx, *folder)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "revoked: %s\n", pos[0])
+		fmt.Fprintln(r.io.Out, "What was already on that computer cannot be recalled; from now on it can neither read nor send the practice's changes.")
+		r.printSync(rep)
+		return nil
+	case "rename":
+		pos, err := parse(flag.NewFlagSet("device rename", flag.ContinueOnError), args[1:], 2, 2)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		return s.RenameDevice(r.ctx, pos[0], pos[1])
+	case "invite":
+		fs := flag.NewFlagSet("device invite", flag.ContinueOnError)
+		folder := fs.String("folder", "", "the shared sync folder")
+		yes := fs.Bool("yes", false, "approve without asking (for scripts)")
+		if _, err := parse(fs, args[1:], 0, 0); err != nil {
+			return err
+		}
+		if *folder == "" {
+			return usagef("device invite needs --folder DIR")
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if _, err := s.Sync(r.ctx, *folder); err != nil {
+			return err
+		}
+		inv, err := s.InviteDevice(r.ctx, *folder)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "code: %s\n", inv.Code)
+		fmt.Fprintf(r.io.Err, "On the new computer: clinicvault --data NEWDIR join --folder %s --code %s  (valid until %s)\n", *folder, inv.Code, inv.Expires.Local().Format("15:04"))
+		req, fp, err := inv.WaitForDevice(r.ctx, time.Now, 500*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "fingerprint: %s\n", fp)
+		if !*yes {
+			fmt.Fprintf(r.io.Err, "Does the new computer (%q) show the same fingerprint? Type yes to approve: ", req.Name)
+			line, err := r.readLine()
+			if err != nil || strings.ToLower(strings.TrimSpace(line)) != "yes" {
+				return fmt.Errorf("not approved: the new computer gets nothing")
+			}
+		}
+		if err := s.ApproveDevice(r.ctx, inv, req); err != nil {
+			return err
+		}
+		if _, err := s.Sync(r.ctx, *folder); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "approved: %s\n", req.DeviceID)
+		return nil
+	}
+	return usagef("unknown device subcommand %q", args[0])
+}
+
+func (r *runner) cmdJoin(args []string) error {
+	fs := flag.NewFlagSet("join", flag.ContinueOnError)
+	folder := fs.String("folder", "", "the shared sync folder")
+	code := fs.String("code", "", "the code the admin's computer shows")
+	name := fs.String("name", "", "a name for this computer (default: its host name)")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *folder == "" || *code == "" {
+		return usagef("join needs --folder DIR and --code CODE")
+	}
+	if *name == "" {
+		*name, _ = os.Hostname()
+	}
+	err := r.vault.Join(r.ctx, *folder, *code, *name, func(fp string) {
+		fmt.Fprintf(r.io.Out, "fingerprint: %s\n", fp)
+		fmt.Fprintln(r.io.Err, "Check that the admin's screen shows the same fingerprint; waiting for approval...")
+	}, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "joined: %s\n", r.g.data)
+	fmt.Fprintln(r.io.Out, "Every member of staff can now sign in here with their own passphrase and code.")
+	return nil
+}
