@@ -331,12 +331,8 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 	if err := store.SaveKeyring(v.Dir, &kr); err != nil {
 		return err
 	}
+	// The first catch-up; anything refused is recorded for the Sync screen
+	// and does not undo the pairing.
 	var rep SyncReport
-	if err := s.pull(ctx, f, &rep); err != nil {
-		return err
-	}
-	if rep.Refused > 0 {
-		return fmt.Errorf("the first catch-up refused %d batch(es): %v", rep.Refused, rep.Problems)
-	}
-	return nil
+	return s.pull(ctx, f, &rep)
 }

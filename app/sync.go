@@ -245,9 +245,12 @@ func (s *Session) problem(ctx context.Context, rep *SyncReport, device, msg stri
 	s.general.ExecContext(ctx, `INSERT INTO sync_peers (device, problem) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET problem = excluded.problem`, device, msg)
 }
 
+// shortID names a device briefly: the last 8 characters of its UUIDv7,
+// which are random (the first ones are a time stamp, alike for devices
+// made the same day).
 func shortID(id string) string {
 	if len(id) > 8 {
-		return id[:8]
+		return id[len(id)-8:]
 	}
 	return id
 }
@@ -283,7 +286,7 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			if err != nil {
 				continue
 			}
-			s.takeBatch(ctx, env, rep, true)
+			s.takeBatch(ctx, k.d, k.q, env, rep, true)
 		}
 	}
 	devices, err := f.Devices()
@@ -310,7 +313,7 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 				s.problem(ctx, rep, d, err.Error())
 				break
 			}
-			if !s.takeBatch(ctx, env, rep, false) {
+			if !s.takeBatch(ctx, d, q, env, rep, false) {
 				break
 			}
 			last = q
@@ -324,19 +327,23 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 // takeBatch checks and applies one envelope, recording the outcome. It
 // returns false when the device's log must stop here for now (held, or
 // refused).
-func (s *Session) takeBatch(ctx context.Context, env []byte, rep *SyncReport, resealed bool) bool {
+func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env []byte, rep *SyncReport, resealed bool) bool {
 	h, err := cvsync.ParseHeader(env)
 	hash := sha256.Sum256(env)
-	if err != nil {
-		rep.Refused++
-		s.problem(ctx, rep, "unknown", "a file that is not a batch: "+err.Error())
-		return false
-	}
+	// A refusal is recorded at the file's place in the device's log, so the
+	// same file is not judged again; the log stops there.
 	refuse := func(reason string) bool {
 		rep.Refused++
-		s.markReceived(ctx, h, hash, "refused", reason)
-		s.problem(ctx, rep, h.Device, fmt.Sprintf("batch %d refused: %s", h.Seq, reason))
+		pos := cvsync.Header{Device: device, Seq: seq, Class: h.Class}
+		s.markReceived(ctx, pos, hash, "refused", reason)
+		s.problem(ctx, rep, device, fmt.Sprintf("batch %d refused: %s", seq, reason))
 		return false
+	}
+	if err != nil {
+		return refuse("not a batch: " + err.Error())
+	}
+	if h.Device != device || h.Seq != seq {
+		return refuse(fmt.Sprintf("its header says batch %d of device %s (a copied or replayed file)", h.Seq, shortID(h.Device)))
 	}
 	if h.VaultID != s.kr.VaultID {
 		return refuse("it belongs to another practice's vault")

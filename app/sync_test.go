@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,4 +187,135 @@ func TestPairAndSyncTwoMachines(t *testing.T) {
 		t.Fatalf("devices: %+v", devs)
 	}
 	_ = cvsync.General
+}
+
+func TestSyncRefusesTamperingAndWaitsForClinicians(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	mustSync(t, a, dir)
+	bv := pair(t, f, a, dir, "frontdesk")
+	mustSync(t, a, dir)
+
+	// A clinical change made on A while only a receptionist uses B: kept
+	// sealed on B, applied when an admin signs in there.
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	if err := a.AddAllergy(ctx, p.MRN, Allergy{Substance: "Penicillin"}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	rita := signInOn(t, f, bv, "Rita Front", recPass)
+	rep := mustSync(t, rita, dir)
+	if rep.Sealed != 1 || rep.Applied < 1 {
+		t.Fatalf("receptionist pass: %+v", rep)
+	}
+	rita.Lock(ctx)
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	mustSync(t, b, dir)
+	c, err := b.OpenChart(ctx, p.MRN)
+	if err != nil || len(c.Allergies) != 1 {
+		t.Fatalf("sealed clinical batch not applied at clinician sign-in: %v %+v", err, c)
+	}
+
+	// A receptionist-signed clinical batch is refused.
+	rita = signInOn(t, f, bv, "Rita Front", recPass)
+	key, _ := b.syncKey(ctx, cvsync.Clinical, 0)
+	v := "forged"
+	h := cvsync.Header{VaultID: a.kr.VaultID, Class: cvsync.Clinical, Device: b.DeviceID(), Seq: 1, Signer: rita.user.ID}
+	var last []byte
+	var sent uint64
+	b.general.QueryRow(`SELECT seq, hash FROM sync_sent ORDER BY seq DESC LIMIT 1`).Scan(&sent, &last)
+	h.Seq = sent + 1
+	copy(h.PrevHash[:], last)
+	rsk, _ := rita.SigningKey()
+	env, _, err := cvsync.Seal(h, []cvsync.Record{{HLC: b.clock.Now().String(), Table: "allergies", RowID: newID(), Column: "substance", Value: &v, Device: b.DeviceID(), Author: rita.user.ID}}, key, rsk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (cvsync.Folder{Dir: dir}).Put(b.DeviceID(), h.Seq, env); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = a.Sync(ctx, dir)
+	if rep.Refused != 1 || !strings.Contains(strings.Join(rep.Problems, "\n"), "signed by a receptionist") {
+		t.Fatalf("receptionist clinical batch: %+v", rep)
+	}
+}
+
+func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	mustSync(t, a, dir)
+	bv := pair(t, f, a, dir, "laptop")
+	mustSync(t, a, dir)
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	mustSync(t, b, dir)
+	folder := cvsync.Folder{Dir: dir}
+
+	// B writes three batches; the second one goes missing: A applies the
+	// first, reports the gap, and applies nothing after it.
+	for i := 0; i < 3; i++ {
+		b.AddPatient(ctx, Patient{Given: "P", Family: string(rune('A' + i)), DOB: "1990-01-01"})
+		mustSync(t, b, dir)
+	}
+	seqs, _ := folder.Seqs(b.DeviceID(), 0)
+	missing := seqs[len(seqs)-2]
+	moved := filepath.Join(t.TempDir(), "held")
+	os.Rename(filepath.Join(dir, "devices", b.DeviceID(), fmt.Sprintf("%012d", missing)), moved)
+	rep, _ := a.Sync(ctx, dir)
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "missing") {
+		t.Fatalf("gap not reported: %+v", rep)
+	}
+	if got, _ := a.SearchPatients(ctx, "c", 10); len(got) != 0 {
+		t.Fatal("a batch after the gap was applied")
+	}
+	os.Rename(moved, filepath.Join(dir, "devices", b.DeviceID(), fmt.Sprintf("%012d", missing)))
+	mustSync(t, a, dir)
+	if got, _ := a.SearchPatients(ctx, "c", 10); len(got) != 1 {
+		t.Fatal("catch-up after the gap filled failed")
+	}
+
+	// Replay: an old batch copied in as the next number is refused.
+	old, _ := folder.Get(b.DeviceID(), seqs[0])
+	folder.Put(b.DeviceID(), seqs[len(seqs)-1]+1, old)
+	rep, _ = a.Sync(ctx, dir)
+	if rep.Refused != 1 {
+		t.Fatalf("replay: %+v", rep)
+	}
+
+	// Another vault's batch dropped into the folder is refused.
+	g := newFixture(t)
+	other := g.mustSignIn("Maria Admin", adminPass)
+	odir := t.TempDir()
+	other.AddPatient(ctx, Patient{Given: "X", Family: "Other", DOB: "1990-01-01"})
+	mustSync(t, other, odir)
+	oenv, _ := cvsync.Folder{Dir: odir}.Get(other.DeviceID(), 1)
+	folder.Put(other.DeviceID(), 1, oenv)
+	rep, _ = a.Sync(ctx, dir)
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "another practice") {
+		t.Fatalf("foreign batch: %+v", rep)
+	}
+
+	// A device whose clock runs 10 minutes ahead: held, named, clock untouched.
+	c := pair(t, f, a, dir, "fastclock")
+	mustSync(t, a, dir)
+	cs := signInOn(t, f, c, "Maria Admin", adminPass)
+	mustSync(t, cs, dir)
+	cs.clock = cvsync.NewClock(cs.DeviceID(), func() time.Time { return f.clk.Now().Add(10 * time.Minute) }, cvsync.Timestamp{})
+	cs.AddPatient(ctx, Patient{Given: "Future", Family: "Clock", DOB: "1990-01-01"})
+	mustSync(t, cs, dir)
+	before := a.clock.Now()
+	rep, _ = a.Sync(ctx, dir)
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "ahead") || !strings.Contains(strings.Join(rep.Problems, "\n"), shortID(cs.DeviceID())) {
+		t.Fatalf("clock ahead: %+v", rep)
+	}
+	if got, _ := a.SearchPatients(ctx, "clock", 10); len(got) != 0 {
+		t.Fatal("a batch from the future was applied")
+	}
+	if after := a.clock.Now(); after.Wall-before.Wall > 60_000 {
+		t.Fatal("the local clock jumped to the future batch")
+	}
 }
