@@ -694,6 +694,9 @@ func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader,
 	if _, _, err = unpackBackup(path, kGen, v.Dir, progress); err != nil {
 		return err
 	}
+	if err = forgetDevice(ctx, v, kGen); err != nil {
+		return err
+	}
 	if err = store.WriteFileAtomic(filepath.Join(v.Dir, store.KeyringFile), h.Keyring, 0o600); err != nil {
 		return err
 	}
@@ -828,4 +831,27 @@ func PruneBackups(dir, vaultID string, now time.Time) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// forgetDevice makes a restored vault a new machine: the backed-up
+// machine's device keys and sync state are dropped, so the restored copy
+// neither impersonates it nor resends its log. It gets a new identity at
+// its first sign-in and joins sync through pairing, then catches up; the
+// change log it carries keeps it from resurrecting archived records or
+// losing newer changes (last writer wins per field).
+func forgetDevice(ctx context.Context, v *Vault, kGen []byte) error {
+	gen, err := v.openDB(ctx, store.General, kGen)
+	if err != nil {
+		return err
+	}
+	defer gen.Close()
+	return inTx(ctx, gen, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM device_keys`, `DELETE FROM sync_sent`, `DELETE FROM sync_received`, `DELETE FROM sync_peers`,
+			`DELETE FROM settings WHERE name IN ('device_id', 'sync_folder')`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
