@@ -451,10 +451,35 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 		db = s.clinical
 	}
 	schemas := map[string]map[string]column{}
-	touchedPatients := map[string]bool{}
+	touchedPatients, newPatients := map[string]bool{}, map[string]bool{}
 	var slots []string
 	err := inTx(ctx, db, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx)
+		ensured := map[string]bool{}
+		// Winning values are gathered per row and written with one UPDATE
+		// when the batch moves on to another row.
+		var pendTable, pendRow string
+		pend := map[string]any{}
+		flush := func() error {
+			if len(pend) == 0 {
+				return nil
+			}
+			names := make([]string, 0, len(pend))
+			for c := range pend {
+				names = append(names, c)
+			}
+			sort.Strings(names)
+			sets := make([]string, len(names))
+			args := make([]any, 0, len(names)+1)
+			for i, c := range names {
+				sets[i] = c + " = ?"
+				args = append(args, pend[c])
+			}
+			args = append(args, pendRow)
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE id = ?`, pendTable, strings.Join(sets, ", ")), args...)
+			clear(pend)
+			return err
+		}
 		for _, r := range b.Records {
 			cols, ok := schemas[r.Table]
 			if !ok {
@@ -468,22 +493,34 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 			if !ok || r.Column == "id" {
 				return fmt.Errorf("unknown column %s.%s", r.Table, r.Column)
 			}
-			var n int
-			tx.QueryRowContext(ctx, `SELECT count(*) FROM changes WHERE hlc = ? AND tbl = ? AND row_id = ? AND col = ?`, r.HLC, r.Table, r.RowID, r.Column).Scan(&n)
-			if n > 0 {
-				continue // already have it
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				r.HLC, r.Table, r.RowID, r.Column, r.Value, r.Device, r.Author); err != nil {
+			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				r.HLC, r.Table, r.RowID, r.Column, r.Value, r.Device, r.Author)
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // already have it
 			}
 			var winner string
 			tx.QueryRowContext(ctx, `SELECT max(hlc) FROM changes WHERE tbl = ? AND row_id = ? AND col = ?`, r.Table, r.RowID, r.Column).Scan(&winner)
 			if winner != r.HLC {
 				continue // an older write: kept in the history only
 			}
-			if err := ensureRow(ctx, tx, r.Table, r.RowID, cols); err != nil {
-				return err
+			if r.Table != pendTable || r.RowID != pendRow {
+				if err := flush(); err != nil {
+					return err
+				}
+				pendTable, pendRow = r.Table, r.RowID
+			}
+			if key := r.Table + "/" + r.RowID; !ensured[key] {
+				created, err := ensureRow(ctx, tx, r.Table, r.RowID, cols)
+				if err != nil {
+					return err
+				}
+				ensured[key] = true
+				if created && r.Table == "patients" {
+					newPatients[r.RowID] = true
+				}
 			}
 			var v any
 			if r.Value != nil {
@@ -496,9 +533,7 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 					v = raw
 				}
 			}
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s = ? WHERE id = ?`, r.Table, r.Column), v, r.RowID); err != nil {
-				return err
-			}
+			pend[r.Column] = v
 			switch r.Table {
 			case "patients":
 				touchedPatients[r.RowID] = true
@@ -506,13 +541,35 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 				slots = append(slots, r.RowID)
 			}
 		}
+		if err := flush(); err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(touchedPatients))
 		for id := range touchedPatients {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids) // UUIDv7: creation order, so new index entries append
+		for _, id := range ids {
+			var rowid int64
 			p, err := scanPatient(tx.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = ?`, id))
 			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE patients SET phone_key = ? WHERE id = ?`, digits(p.Phone), id); err != nil {
 				return err
+			}
+			if newPatients[id] {
+				// A new row: no index entry to replace (an FTS4 delete
+				// would flush its pending terms for every row).
+				if err := tx.QueryRowContext(ctx, `SELECT rowid FROM patients WHERE id = ?`, id).Scan(&rowid); err != nil {
+					return err
+				}
+				if !p.Archived {
+					if err := insertFTS(ctx, tx, rowid, p); err != nil {
+						return err
+					}
+				}
+				continue
 			}
 			if err := indexPatient(ctx, tx, p); err != nil {
 				return err
@@ -525,13 +582,13 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 
 // ensureRow inserts a row with defaults for its required columns if it
 // does not exist yet (its other columns arrive as records).
-func ensureRow(ctx context.Context, tx querier, table, id string, cols map[string]column) error {
+func ensureRow(ctx context.Context, tx querier, table, id string, cols map[string]column) (created bool, err error) {
 	var n int
 	if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE id = ?`, table), id).Scan(&n); err != nil {
-		return err
+		return false, err
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
 	names := []string{"id"}
 	args := []any{id}
@@ -554,8 +611,8 @@ func ensureRow(ctx context.Context, tx querier, table, id string, cols map[strin
 			args = append(args, "")
 		}
 	}
-	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) ON CONFLICT(id) DO NOTHING`, table, strings.Join(names, ", "), placeholders(len(names))), args...)
-	return err
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) ON CONFLICT(id) DO NOTHING`, table, strings.Join(names, ", "), placeholders(len(names))), args...)
+	return err == nil, err
 }
 
 // rowDefaults fill required columns with a CHECK constraint until their

@@ -1,7 +1,3 @@
-// Package sync will carry the practice's changes between its machines as
-// end-to-end encrypted batches. This first part is the hybrid logical
-// clock that stamps every change record, so that last-writer-wins merging
-// is deterministic across machines whose wall clocks disagree.
 package sync
 
 import (

@@ -4,4 +4,4 @@ CREATE TABLE sync_keys (
     epoch  INTEGER PRIMARY KEY,
     key    BLOB NOT NULL
 );
-CREATE INDEX changes_hlc ON changes(hlc);
+CREATE UNIQUE INDEX changes_once ON changes(hlc, tbl, row_id, col);

@@ -54,4 +54,6 @@ CREATE TABLE keyring_slots (
     slot      TEXT NOT NULL DEFAULT '',
     archived  INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX changes_hlc ON changes(hlc);
+-- The local change log holds each record once, so a batch delivered twice
+-- changes nothing.
+CREATE UNIQUE INDEX changes_once ON changes(hlc, tbl, row_id, col);
