@@ -528,3 +528,24 @@ func TestCLIGovernance(t *testing.T) {
 		t.Fatalf("status: %q", out)
 	}
 }
+
+func TestCLIImport(t *testing.T) {
+	h := newHarness(t)
+	h.init()
+	good := h.file("good.csv", "Last Name,First Name,Date of Birth\nNúñez,José,1980-03-02\nOkafor,Ngozi,1990-06-15\n")
+	bad := h.file("bad.csv", "Last Name,First Name,Date of Birth\nNúñez,José,1980-03-02\nFuture,Baby,2999-01-01\n")
+	code, out, errs := h.as("Maria Admin", adminPass, "", "import", bad)
+	h.expect(1, code, out, errs)
+	if !strings.Contains(out, "imported: 0\nrefused: 1\nrow 3: ") {
+		t.Fatalf("abort output: %q", out)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "import", bad, "--skip-invalid")
+	h.expect(0, code, out, errs)
+	if !strings.HasPrefix(out, "imported: 1\nrefused: 1\n") || !strings.Contains(errs, "delete the original sheet") {
+		t.Fatalf("skip output: %q / %q", out, errs)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "import", good)
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Maria Admin", adminPass, "", "import", h.file("x.pdf", "%PDF"))
+	h.expect(1, code, out, errs)
+}

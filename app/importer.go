@@ -1,0 +1,327 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/charmap"
+)
+
+// ErrUnreadableSheet means the file cannot be read as a sheet of patients.
+var ErrUnreadableSheet = errors.New("the file cannot be read as a sheet of patients")
+
+// ImportRow is one row of a sheet: its row number as the spreadsheet
+// program shows it (the header is row 1), the patient it makes, and why it
+// is refused (empty when it is fine).
+type ImportRow struct {
+	Row     int
+	Patient Patient
+	Problem string
+}
+
+// ImportPlan is the preview of an import: how columns map to fields, and
+// which rows go in and which are refused.
+type ImportPlan struct {
+	File     string
+	Headers  []string
+	Mapping  map[int]string // column index -> patient field
+	Unmapped []string       // headers that are not imported
+	Rows     []ImportRow    // valid rows
+	Refused  []ImportRow
+}
+
+// headerFields maps normalised header names to patient fields.
+var headerFields = map[string]string{
+	"firstname": "given", "first": "given", "givenname": "given", "given": "given", "forename": "given", "forenames": "given", "namefirst": "given",
+	"lastname": "family", "last": "family", "surname": "family", "familyname": "family", "family": "family", "namelast": "family",
+	"preferredname": "preferred", "nickname": "preferred", "knownas": "preferred", "preferred": "preferred",
+	"dob": "dob", "dateofbirth": "dob", "birthdate": "dob", "birthday": "dob", "born": "dob", "datebirth": "dob",
+	"sex": "sex", "gender": "sex",
+	"phone": "phone", "telephone": "phone", "tel": "phone", "phonenumber": "phone", "mobile": "phone", "mobilephone": "phone", "cell": "phone", "cellphone": "phone", "homephone": "phone",
+	"email": "email", "emailaddress": "email", "mail": "email",
+	"address": "address", "street": "address", "streetaddress": "address", "addressline1": "address", "address1": "address",
+	"addressline2": "address", "address2": "address", "city": "address", "town": "address", "postcode": "address", "zip": "address", "zipcode": "address", "postalcode": "address",
+	"insurance": "insurance", "insurer": "insurance", "insurancenumber": "insurance", "policy": "insurance", "policynumber": "insurance",
+	"emergencycontact": "emergency_contact", "nextofkin": "emergency_contact",
+	"notes": "admin_notes", "note": "admin_notes", "comments": "admin_notes", "comment": "admin_notes",
+}
+
+func normHeader(h string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, foldAccents(h))
+}
+
+// PlanImport reads a CSV (UTF-8 with or without BOM, or Windows-1252;
+// comma, semicolon or tab separated) or XLSX sheet and checks every row,
+// without writing anything.
+func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, error) {
+	if err := s.require(); err != nil {
+		return nil, err
+	}
+	var records [][]string
+	var rowNums []int
+	var readProblems []ImportRow
+	var err error
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".txt":
+		records, rowNums, readProblems, err = readCSV(path)
+	case ".xlsx", ".xlsm":
+		records, rowNums, err = readXLSX(path)
+	default:
+		return nil, fmt.Errorf("%s: only .csv and .xlsx sheets (and .json FHIR bundles) can be imported: %w", filepath.Base(path), ErrUnreadableSheet)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(records) == 0 {
+		return nil, fmt.Errorf("%s is empty: %w", filepath.Base(path), ErrUnreadableSheet)
+	}
+	plan := &ImportPlan{File: path, Headers: records[0], Mapping: map[int]string{}, Refused: readProblems}
+	have := map[string]bool{}
+	for i, h := range records[0] {
+		if f, ok := headerFields[normHeader(h)]; ok {
+			plan.Mapping[i] = f
+			have[f] = true
+		} else if strings.TrimSpace(h) != "" {
+			plan.Unmapped = append(plan.Unmapped, h)
+		}
+	}
+	for _, need := range []string{"given", "family", "dob"} {
+		if !have[need] {
+			return nil, fmt.Errorf("no column for the %s was found (headers: %s); name it e.g. %q: %w",
+				map[string]string{"given": "first name", "family": "last name", "dob": "date of birth"}[need],
+				strings.Join(records[0], ", "), map[string]string{"given": "First Name", "family": "Last Name", "dob": "Date of Birth"}[need], ErrUnreadableSheet)
+		}
+	}
+	order := s.DateOrder()
+	seen := map[string]int{}
+	for k, rec := range records[1:] {
+		row := rowNums[k+1]
+		if blank(rec) {
+			continue
+		}
+		p := Patient{}
+		var addr []string
+		for i, cell := range rec {
+			f, ok := plan.Mapping[i]
+			if !ok {
+				continue
+			}
+			cell = strings.TrimSpace(cell)
+			switch f {
+			case "given":
+				p.Given = cell
+			case "family":
+				p.Family = cell
+			case "preferred":
+				p.Preferred = cell
+			case "dob":
+				p.DOB = normalizeSheetDate(cell, order)
+			case "sex":
+				p.Sex = cell
+			case "phone":
+				if p.Phone == "" {
+					p.Phone = cell
+				} else if p.Phone2 == "" {
+					p.Phone2 = cell
+				}
+			case "email":
+				p.Email = cell
+			case "address":
+				if cell != "" {
+					addr = append(addr, cell)
+				}
+			case "insurance":
+				p.Insurance = cell
+			case "emergency_contact":
+				p.EmergencyContact = cell
+			case "admin_notes":
+				p.AdminNotes = cell
+			}
+		}
+		p.Address = strings.Join(addr, ", ")
+		ir := ImportRow{Row: row, Patient: p}
+		if err := s.validatePatient(&ir.Patient); err != nil {
+			ir.Problem = strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
+		} else if p.DOB == "" {
+			ir.Problem = "no date of birth"
+		} else {
+			key := foldAccents(ir.Patient.Family + "|" + ir.Patient.Given + "|" + ir.Patient.DOB)
+			if first, dup := seen[key]; dup {
+				ir.Problem = fmt.Sprintf("the same person as row %d (name and date of birth)", first)
+			} else {
+				seen[key] = row
+			}
+		}
+		if ir.Problem != "" {
+			plan.Refused = append(plan.Refused, ir)
+		} else {
+			plan.Rows = append(plan.Rows, ir)
+		}
+	}
+	return plan, nil
+}
+
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeSheetDate reads a date of birth as sheets hold it: ISO, the
+// practice's D/M/Y or M/D/Y, or an Excel date number.
+func normalizeSheetDate(cell string, order DateOrder) string {
+	if d, ok := ParseTypedDate(cell, order); ok {
+		return d
+	}
+	if f, err := strconv.ParseFloat(cell, 64); err == nil && f > 0 && f < 2958466 {
+		if t, err := excelize.ExcelDateToTime(f, false); err == nil {
+			return t.Format("2006-01-02")
+		}
+	}
+	// Date and time (2001-05-04 00:00:00, as some exports write).
+	if len(cell) > 10 {
+		if d, ok := ParseTypedDate(strings.Fields(cell)[0], order); ok {
+			return d
+		}
+	}
+	return cell
+}
+
+// readCSV reads a CSV file, detecting encoding and separator. Rows that
+// do not parse are returned as problems with their line numbers.
+func readCSV(path string) ([][]string, []int, []ImportRow, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(raw) {
+		if raw, err = charmap.Windows1252.NewDecoder().Bytes(raw); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: neither UTF-8 nor Windows-1252 text: %w", filepath.Base(path), ErrUnreadableSheet)
+		}
+	}
+	firstLine, _, _ := bytes.Cut(raw, []byte("\n"))
+	sep := ','
+	if bytes.Count(firstLine, []byte(";")) > bytes.Count(firstLine, []byte(",")) {
+		sep = ';'
+	}
+	if bytes.Count(firstLine, []byte("\t")) > bytes.Count(firstLine, []byte(string(sep))) {
+		sep = '\t'
+	}
+	r := csv.NewReader(bufio.NewReader(bytes.NewReader(raw)))
+	r.Comma = sep
+	r.FieldsPerRecord = -1
+	var out [][]string
+	var lines []int
+	var problems []ImportRow
+	failures := 0
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			problems = append(problems, ImportRow{Row: pe.StartLine, Problem: "the row cannot be read: " + pe.Err.Error() + " (an unbalanced quote?)"})
+			if failures++; failures > 100 {
+				return nil, nil, nil, fmt.Errorf("%s: more than 100 unreadable rows; is it a CSV file? %w", filepath.Base(path), ErrUnreadableSheet)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		line, _ := r.FieldPos(0) // the record read without error has a field 0
+		out = append(out, rec)
+		lines = append(lines, line)
+	}
+	if len(out) == 0 && len(problems) > 0 {
+		return nil, nil, nil, fmt.Errorf("%s: no readable row: %w", filepath.Base(path), ErrUnreadableSheet)
+	}
+	return out, lines, problems, nil
+}
+
+// readXLSX reads the first sheet of a workbook with raw cell values, so
+// that dates stored as Excel numbers are read as numbers.
+func readXLSX(path string) ([][]string, []int, error) {
+	head := make([]byte, 8)
+	if fh, err := os.Open(path); err == nil {
+		io.ReadFull(fh, head)
+		fh.Close()
+	}
+	// An encrypted (password-protected) workbook is an OLE compound file,
+	// not a zip: say so rather than "not a valid zip file".
+	if bytes.Equal(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}) {
+		return nil, nil, fmt.Errorf("%s is password-protected (or an old .xls file): remove the password, or save it as .xlsx, in the spreadsheet program and import again: %w", filepath.Base(path), ErrUnreadableSheet)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(strings.ToLower(msg), "password") || strings.Contains(strings.ToLower(msg), "encrypt") || errors.Is(err, excelize.ErrWorkbookFileFormat) {
+			return nil, nil, fmt.Errorf("%s is password-protected or not a workbook: remove the password in the spreadsheet program, save, and import again: %w", filepath.Base(path), ErrUnreadableSheet)
+		}
+		return nil, nil, fmt.Errorf("%s: %v: %w", filepath.Base(path), err, ErrUnreadableSheet)
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return nil, nil, fmt.Errorf("%s has no sheet: %w", filepath.Base(path), ErrUnreadableSheet)
+	}
+	rows, err := f.GetRows(sheets[0], excelize.Options{RawCellValue: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v: %w", filepath.Base(path), err, ErrUnreadableSheet)
+	}
+	nums := make([]int, len(rows))
+	for i := range rows {
+		nums[i] = i + 1
+	}
+	return rows, nums, nil
+}
+
+// Import writes a planned import: all valid rows in one transaction. With
+// skipInvalid false, any refused row means nothing is imported. The
+// import is audited; the caller should then advise deleting the sheet.
+func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool, progress func(done, total int)) (int, error) {
+	if err := s.require(); err != nil {
+		return 0, err
+	}
+	if len(plan.Refused) > 0 && !skipInvalid {
+		return 0, invalid("%d row(s) of %s are refused; nothing was imported (fix them, or import the valid rows only)", len(plan.Refused), filepath.Base(plan.File))
+	}
+	ps := make([]Patient, len(plan.Rows))
+	for i, r := range plan.Rows {
+		ps[i] = r.Patient
+	}
+	if err := s.AddPatients(ctx, ps, progress); err != nil {
+		return 0, err
+	}
+	now := s.v.now()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return audit(ctx, tx, now, s.actor(), "import", filepath.Base(plan.File), fmt.Sprintf("%d imported, %d refused", len(ps), len(plan.Refused)))
+	})
+	return len(ps), err
+}
+
+// DeleteSheetAdvice is what the app tells the user after an import.
+const DeleteSheetAdvice = "Now delete the original sheet, and empty the recycle bin: a spreadsheet of patients is one of the commonest ways practices lose patient data, and ClinicVault now holds these records encrypted."

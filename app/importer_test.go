@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/charmap"
+)
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestImportCSV(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	s.dates = DayMonthYear
+	sheet := "\xef\xbb\xbfSurname,First Name,DOB,Mobile,E-mail,Street,Town,Favourite colour\n" +
+		"Núñez,José,02/03/1980,07700 900001,jose@example.org,1 High St,Riverside,blue\n" +
+		"Okafor,Chiamaka,1990-06-15,,,,,green\n" +
+		"Future,Baby,01/01/2999,,,,,\n" +
+		",Nameless,01/01/1970,,,,,\n" +
+		"Okafor,Chiamaka,15/06/1990,,,,,\n" +
+		"Broken,\"Quote,01/01/1970,,,,,\n" +
+		"\n"
+	p := writeFile(t, "patients.csv", []byte(sheet))
+	plan, err := s.PlanImport(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Unmapped) != 1 || plan.Unmapped[0] != "Favourite colour" {
+		t.Fatalf("unmapped: %v", plan.Unmapped)
+	}
+	if len(plan.Rows) != 2 {
+		t.Fatalf("valid rows: %+v", plan.Rows)
+	}
+	reasons := map[int]string{}
+	for _, r := range plan.Refused {
+		reasons[r.Row] = r.Problem
+	}
+	for row, want := range map[int]string{4: "future", 5: "family name is empty", 6: "same person as row 3"} {
+		if !strings.Contains(reasons[row], want) {
+			t.Errorf("row %d: %q, want %q (all: %v)", row, reasons[row], want, reasons)
+		}
+	}
+	if len(plan.Refused) < 4 {
+		t.Fatalf("refused: %v", reasons)
+	}
+	if plan.Rows[0].Patient.Address != "1 High St, Riverside" || plan.Rows[0].Patient.DOB != "1980-03-02" {
+		t.Fatalf("row 2: %+v", plan.Rows[0].Patient)
+	}
+	// Without skipping, nothing goes in.
+	if _, err := s.Import(ctx, plan, false, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("abort: %v", err)
+	}
+	if got, _ := s.SearchPatients(ctx, "okafor", 10); len(got) != 0 {
+		t.Fatal("an aborted import wrote rows")
+	}
+	n, err := s.Import(ctx, plan, true, nil)
+	if err != nil || n != 2 {
+		t.Fatalf("import: %d %v", n, err)
+	}
+	if got, _ := s.SearchPatients(ctx, "jose nunez", 10); len(got) != 1 || got[0].Phone != "07700 900001" {
+		t.Fatalf("imported: %+v", got)
+	}
+}
+
+func TestImportWindows1252Semicolons(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	s.dates = DayMonthYear
+	text := "Nom;Prénom;Date of Birth\nMüller;Zoë;24.12.1965\nGarçon;René;01.02.1971\n"
+	enc, _ := charmap.Windows1252.NewEncoder().Bytes([]byte(strings.ReplaceAll(text, "Nom;Prénom", "Last Name;First Name")))
+	plan, err := s.PlanImport(ctx, writeFile(t, "w.csv", enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Rows) != 2 || plan.Rows[0].Patient.Family != "Müller" || plan.Rows[0].Patient.Given != "Zoë" || plan.Rows[0].Patient.DOB != "1965-12-24" {
+		t.Fatalf("rows %+v refused %+v", plan.Rows, plan.Refused)
+	}
+}
+
+func TestImportXLSX(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	x := excelize.NewFile()
+	x.SetSheetRow("Sheet1", "A1", &[]any{"Last Name", "First Name", "Date of Birth", "Phone"})
+	x.SetSheetRow("Sheet1", "A2", &[]any{"Wang", "Li", 29282, "555 0100"}) // 1980-03-02 as an Excel date number
+	x.SetSheetRow("Sheet1", "A3", &[]any{"Smith", "Ann", "1975-05-06", ""})
+	p := filepath.Join(t.TempDir(), "p.xlsx")
+	if err := x.SaveAs(p); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.PlanImport(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Rows) != 2 || plan.Rows[0].Patient.DOB != "1980-03-02" {
+		t.Fatalf("rows %+v refused %+v", plan.Rows, plan.Refused)
+	}
+	locked := filepath.Join(t.TempDir(), "locked.xlsx")
+	if err := x.SaveAs(locked, excelize.Options{Password: "secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PlanImport(ctx, locked); !errors.Is(err, ErrUnreadableSheet) || !strings.Contains(err.Error(), "password") {
+		t.Fatalf("password-protected: %v", err)
+	}
+	if _, err := s.PlanImport(ctx, writeFile(t, "x.csv", []byte("a,b,c\n1,2,3\n"))); !errors.Is(err, ErrUnreadableSheet) {
+		t.Fatalf("no name columns: %v", err)
+	}
+}
+
+func FuzzPlanImportCSV(f *testing.F) {
+	f.Add([]byte("Last Name,First Name,DOB\nA,B,1980-01-01\n"))
+	f.Add([]byte("\"\n\"\"x"))
+	f.Add([]byte("Surname;Forename;Born\nX;Y;1/2/1990\n"))
+	fx := newFixture(&testing.T{})
+	s, err := fx.signIn("Maria Admin", adminPass)
+	if err != nil {
+		f.Skip("sign-in for the fuzzer failed")
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "f.csv")
+		os.WriteFile(p, data, 0o600)
+		plan, err := s.PlanImport(context.Background(), p)
+		if err == nil {
+			for _, r := range plan.Rows {
+				if r.Patient.Given == "" || r.Patient.Family == "" || r.Patient.DOB == "" {
+					t.Fatalf("an invalid row passed: %+v", r)
+				}
+			}
+		}
+	})
+}
