@@ -167,6 +167,8 @@ func init() {
 		"device":      {"device list | device revoke ID [--folder DIR] | device rename ID NAME | device invite --folder DIR [--yes]", "the practice's computers (admins add and revoke)", (*runner).cmdDevice},
 		"join":        {"join --folder DIR --code CODE [--name NAME]", "make this (empty --data) folder a new computer of a practice", (*runner).cmdJoin},
 		"import":      {"import FILE [--skip-invalid]", "import patients from a .csv or .xlsx sheet; without --skip-invalid any bad row imports nothing", (*runner).cmdImport},
+		"export":      {"export --format fhir|csv --out FILE [--patient MRN] [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT | --plaintext]", "export patients (FHIR R4 with charts for clinicians, or CSV), age-encrypted unless --plaintext", (*runner).cmdExport},
+		"print":       {"print MRN --encounter ID --out FILE.pdf", "a printable visit summary (clinicians)", (*runner).cmdPrint},
 		"bench":       {"bench [--iterations N] [--patients N]", "measure sign-in, and patient insert, search and chart opening encrypted against plain", (*runner).cmdBench},
 		"help":        {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
@@ -177,7 +179,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "import", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "import", "export", "print", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/clinicvault/clinicvault/app"
 )
@@ -34,5 +35,74 @@ func (r *runner) cmdImport(args []string) error {
 		return err
 	}
 	fmt.Fprintln(r.io.Err, app.DeleteSheetAdvice)
+	return nil
+}
+
+func (r *runner) cmdExport(args []string) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	format := fs.String("format", "", "fhir or csv")
+	out := fs.String("out", "", "file to write")
+	mrn := fs.String("patient", "", "one patient's MRN (default: the whole practice)")
+	passFile := fs.String("encrypt-passphrase-file", "", "encrypt with age to the passphrase in this file ('-' = standard input)")
+	recipient := fs.String("recipient", "", "encrypt with age to this recipient (age1…)")
+	plaintext := fs.Bool("plaintext", false, "write it unencrypted (audited; only when you must)")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *out == "" || (*format != "fhir" && *format != "csv") {
+		return usagef("export needs --format fhir|csv and --out FILE")
+	}
+	o := app.ExportOptions{Format: app.ExportFormat(*format), MRN: *mrn, Recipient: *recipient, Plaintext: *plaintext}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	if *passFile != "" || (*recipient == "" && !*plaintext) {
+		if o.Passphrase, err = r.newPassphrase(*passFile, "--encrypt-passphrase-file"); err != nil {
+			return err
+		}
+	}
+	if *plaintext {
+		fmt.Fprintln(r.io.Err, "warning: writing patient data UNENCRYPTED, as asked. This export is recorded in the audit log; delete the file as soon as it has been handed over.")
+	}
+	f, err := os.OpenFile(*out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	n, err := s.Export(r.ctx, f, o)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "exported: %d patient(s) to %s\n", n, *out)
+	return nil
+}
+
+func (r *runner) cmdPrint(args []string) error {
+	fs := flag.NewFlagSet("print", flag.ContinueOnError)
+	enc := fs.String("encounter", "", "the encounter's id")
+	out := fs.String("out", "", "PDF file to write")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *enc == "" || *out == "" {
+		return usagef("print needs MRN --encounter ID --out FILE.pdf")
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	b, err := s.VisitSummaryPDF(r.ctx, pos[0], *enc)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.io.Out, "printed: %s\n", *out)
 	return nil
 }
