@@ -119,3 +119,49 @@ func TestExportFHIRAndCSV(t *testing.T) {
 		t.Fatalf("unknown encounter: %v", err)
 	}
 }
+
+func TestFHIRRoundTripAndBadBundles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	p, _, _ := s.AddPatient(ctx, Patient{Given: "Aiyana", Family: "Redcloud", DOB: "1962-04-11", Sex: "female", Phone: "555 0199"})
+	s.AddEncounter(ctx, p.MRN, SOAP{Subjective: "headache", Plan: "rest"})
+	s.AddProblem(ctx, p.MRN, Problem{Description: "Migraine", ICD10: "G43.9"})
+	s.AddAllergy(ctx, p.MRN, Allergy{Substance: "Latex", Severity: "mild"})
+	s.AddVitals(ctx, p.MRN, Vitals{Systolic: ip(118), Diastolic: ip(76), WeightKg: fp(64.5)})
+	var buf bytes.Buffer
+	if _, err := s.Export(ctx, &buf, ExportOptions{Format: FormatFHIR, MRN: p.MRN, Plaintext: true}); err != nil {
+		t.Fatal(err)
+	}
+	g := newFixture(t)
+	s2 := g.mustSignIn("Maria Admin", adminPass)
+	plan, err := s2.PlanImport(ctx, writeFile(t, "bundle.json", buf.Bytes()))
+	if err != nil || len(plan.Rows) != 1 || len(plan.Refused) != 0 || plan.ClinicalEntries() != 5 {
+		t.Fatalf("plan: %v %+v", err, plan)
+	}
+	if _, err := s2.Import(ctx, plan, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s2.SearchPatients(ctx, "redcloud", 1)
+	c, _ := s2.OpenChart(ctx, got[0].MRN)
+	if len(c.Encounters) != 1 || !strings.Contains(c.Encounters[0].Subjective, "headache") || len(c.Problems) != 1 || c.Problems[0].ICD10 != "G43.9" ||
+		len(c.Allergies) != 1 || len(c.Vitals) != 2 {
+		t.Fatalf("imported chart: %+v", c)
+	}
+	for name, body := range map[string]string{
+		"not json":       "hello",
+		"not a bundle":   `{"resourceType": "Patient"}`,
+		"dangling ref":   `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Condition","subject":{"reference":"Patient/nobody"},"code":{"text":"x"}}}]}`,
+		"bad birth date": `{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","name":[{"family":"A","given":["B"]}],"birthDate":"2999-01-01"}}]}`,
+	} {
+		plan, err := s2.PlanImport(ctx, writeFile(t, "b.json", []byte(body)))
+		if err == nil && len(plan.Refused) == 0 {
+			t.Errorf("%s: accepted", name)
+		}
+		if err == nil {
+			if _, err := s2.Import(ctx, plan, false, nil); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: import without skipping: %v", name, err)
+			}
+		}
+	}
+}

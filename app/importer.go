@@ -41,6 +41,16 @@ type ImportPlan struct {
 	Unmapped []string       // headers that are not imported
 	Rows     []ImportRow    // valid rows
 	Refused  []ImportRow
+
+	fhir *fhirPlan // the clinical entries of a FHIR bundle
+}
+
+// ClinicalEntries is how many clinical entries a FHIR bundle brings.
+func (p *ImportPlan) ClinicalEntries() int {
+	if p.fhir == nil {
+		return 0
+	}
+	return p.fhir.clinical
 }
 
 // headerFields maps normalised header names to patient fields.
@@ -84,6 +94,8 @@ func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, err
 		records, rowNums, readProblems, err = readCSV(path)
 	case ".xlsx", ".xlsm":
 		records, rowNums, err = readXLSX(path)
+	case ".json":
+		return s.planFHIR(path)
 	default:
 		return nil, fmt.Errorf("%s: only .csv and .xlsx sheets (and .json FHIR bundles) can be imported: %w", filepath.Base(path), ErrUnreadableSheet)
 	}
@@ -309,12 +321,24 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 	if len(plan.Refused) > 0 && !skipInvalid {
 		return 0, invalid("%d row(s) of %s are refused; nothing was imported (fix them, or import the valid rows only)", len(plan.Refused), filepath.Base(plan.File))
 	}
+	if plan.ClinicalEntries() > 0 && !s.User().Role.Clinical() {
+		return 0, fmt.Errorf("the bundle holds %d clinical entries; a clinician or admin must import it: %w", plan.ClinicalEntries(), ErrNotPermitted)
+	}
 	ps := make([]Patient, len(plan.Rows))
 	for i, r := range plan.Rows {
 		ps[i] = r.Patient
 	}
 	if err := s.AddPatients(ctx, ps, progress); err != nil {
 		return 0, err
+	}
+	if plan.fhir != nil {
+		mrns := make([]string, len(ps))
+		for i := range ps {
+			mrns[i] = ps[i].MRN
+		}
+		if err := s.importFHIRClinical(ctx, plan.fhir, mrns); err != nil {
+			return len(ps), fmt.Errorf("patients imported, but a clinical entry failed: %w", err)
+		}
 	}
 	now := s.v.now()
 	err := s.write(ctx, func(tx *sql.Tx) error {

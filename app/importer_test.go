@@ -145,3 +145,27 @@ func FuzzPlanImportCSV(f *testing.F) {
 		}
 	})
 }
+
+func FuzzPlanImportFHIR(f *testing.F) {
+	f.Add([]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","name":[{"family":"A","given":["B"]}],"birthDate":"1980-01-01"}},{"resource":{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"urn:uuid:1"},"valueQuantity":{"value":70}}}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":null}]}`))
+	f.Add([]byte(`[]`))
+	fx := newFixture(&testing.T{})
+	s, err := fx.signIn("Maria Admin", adminPass)
+	if err != nil {
+		f.Skip("sign-in for the fuzzer failed")
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "f.json")
+		os.WriteFile(p, data, 0o600)
+		plan, err := s.PlanImport(context.Background(), p)
+		if err == nil {
+			for _, r := range plan.Rows {
+				if r.Patient.Given == "" || r.Patient.Family == "" {
+					t.Fatalf("an invalid patient passed: %+v", r)
+				}
+			}
+		}
+	})
+}
