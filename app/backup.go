@@ -137,7 +137,8 @@ func (s *Session) ListBackups(ctx context.Context, dir string) ([]BackupInfo, er
 		var verified sql.NullInt64
 		var ok bool
 		var detail string
-		err := s.general.QueryRowContext(ctx, `SELECT verified_at, ok, detail FROM backups WHERE file = ?`, filepath.Base(list[i].Path)).
+		abs, _ := filepath.Abs(list[i].Path)
+		err := s.general.QueryRowContext(ctx, `SELECT verified_at, ok, detail FROM backups WHERE file = ?`, abs).
 			Scan(&verified, &ok, &detail)
 		if err == nil && verified.Valid {
 			list[i].Verified, list[i].VerifyOK, list[i].VerifyDetail = time.Unix(verified.Int64, 0), ok, detail
@@ -169,8 +170,16 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return BackupInfo{}, fmt.Errorf("backup folder: %w", err)
 	}
+	// The session lock is held while the snapshots are taken (they need
+	// the open databases), and released while the file is encrypted and
+	// written, so the rest of the app stays responsive.
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	held := true
+	defer func() {
+		if held {
+			s.mu.Unlock()
+		}
+	}()
 	if s.locked {
 		return BackupInfo{}, ErrLocked
 	}
@@ -253,12 +262,14 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	h := &store.BackupHeader{VaultID: s.kr.VaultID, Practice: s.kr.Practice, Created: now.UTC(), MadeBy: s.user.Name,
 		Contents: contents, ClinicalSealed: sealed, Keyring: keyring}
 
+	bkey := store.BackupKey(s.kGen, s.kr.VaultID)
+	defer store.Zero(bkey)
+	s.mu.Unlock()
+	held = false
 	out, err := s.v.createBackupFile(partial)
 	if err != nil {
 		return fail(fmt.Errorf("create backup file: %w", err))
 	}
-	bkey := store.BackupKey(s.kGen, s.kr.VaultID)
-	defer store.Zero(bkey)
 	err = func() error {
 		bw := bufio.NewWriterSize(out, 1<<20)
 		cw, err := store.NewBackupWriter(bw, bkey, h)
@@ -307,9 +318,14 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	}
 	st, _ := os.Stat(final)
 	info := infoFromHeader(final, h, st.Size())
+	s.mu.Lock()
+	held = true
+	if s.locked {
+		return info, nil // written; the log entry waits for nobody
+	}
 	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO backups (file, created_at, size) VALUES (?, ?, ?)
-			ON CONFLICT(file) DO UPDATE SET created_at = excluded.created_at, size = excluded.size`, name, now.Unix(), info.Size); err != nil {
+			ON CONFLICT(file) DO UPDATE SET created_at = excluded.created_at, size = excluded.size`, absPath(final), now.Unix(), info.Size); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, s.actor(), "backup-created", name, fmt.Sprintf("%d bytes in %s", info.Size, dir))
@@ -459,18 +475,47 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 	if err := s.require(); err != nil {
 		return nil, err
 	}
+	// Keys are copied under the session lock; the slow part (decrypting
+	// and checking the copy) runs without it; the live counts and the log
+	// take it again.
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return nil, ErrLocked
+	}
+	kGen := append([]byte(nil), s.kGen...)
+	var kClin []byte
+	if s.kClin != nil {
+		kClin = append([]byte(nil), s.kClin...)
+	}
+	vaultID := s.kr.VaultID
+	s.mu.Unlock()
+	defer store.Zero(kGen)
+	defer store.Zero(kClin)
+	report, verr := verifyBackupFile(ctx, path, vaultID, kGen, kClin, progress)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.locked {
-		return nil, ErrLocked
+		return report, verr
 	}
-	report, verr := s.verifyLocked(ctx, path, progress)
+	if report != nil {
+		live := map[string]map[string]int64{}
+		live[store.General.FileName()], _ = store.TableCounts(ctx, s.general)
+		if s.clinical != nil {
+			live[store.Clinical.FileName()], _ = store.TableCounts(ctx, s.clinical)
+		}
+		for i, t := range report.Tables {
+			if n, ok := live[t.Database][t.Table]; ok {
+				report.Tables[i].Live = n
+			}
+		}
+	}
 	now := s.v.now()
 	detail := "intact"
 	if verr != nil {
 		detail = verr.Error()
 	}
-	name := filepath.Base(path)
+	abs := absPath(path)
 	var size int64
 	if st, err := os.Stat(path); err == nil {
 		size = st.Size()
@@ -483,21 +528,23 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 		if verr == nil || !errors.Is(verr, store.ErrNotBackup) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO backups (file, created_at, size, verified_at, ok, detail) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT(file) DO UPDATE SET verified_at = excluded.verified_at, ok = excluded.ok, detail = excluded.detail`,
-				name, created, size, now.Unix(), verr == nil, detail); err != nil {
+				abs, created, size, now.Unix(), verr == nil, detail); err != nil {
 				return err
 			}
 		}
-		return audit(ctx, tx, now, s.actor(), "backup-verified", name, detail)
+		return audit(ctx, tx, now, s.actor(), "backup-verified", filepath.Base(path), detail)
 	})
 	return report, verr
 }
 
-func (s *Session) verifyLocked(ctx context.Context, path string, progress func(BackupProgress)) (*VerifyReport, error) {
+// verifyBackupFile checks a backup with the vault's keys, without the
+// session; live counts are left at -1.
+func verifyBackupFile(ctx context.Context, path, vaultID string, kGen, kClin []byte, progress func(BackupProgress)) (*VerifyReport, error) {
 	info, err := ReadBackupInfo(path)
 	if err != nil {
 		return nil, err
 	}
-	if info.VaultID != s.kr.VaultID {
+	if info.VaultID != vaultID {
 		return nil, fmt.Errorf("this backup belongs to another vault (%s): %w", info.Practice, store.ErrBackupDamaged)
 	}
 	work, err := os.MkdirTemp(filepath.Dir(path), ".clinicvault-verify-")
@@ -508,12 +555,12 @@ func (s *Session) verifyLocked(ctx context.Context, path string, progress func(B
 		}
 	}
 	defer os.RemoveAll(work)
-	_, m, err := unpackBackup(path, s.kGen, work, progress)
+	_, m, err := unpackBackup(path, kGen, work, progress)
 	if err != nil {
 		return nil, err
 	}
 	report := &VerifyReport{Info: info}
-	check := func(kind store.Kind, key []byte, live *store.DB) error {
+	check := func(kind store.Kind, key []byte) error {
 		db, err := store.Open(ctx, filepath.Join(work, kind.FileName()), kind, key)
 		if err != nil {
 			return fmt.Errorf("%s in the backup: %w", kind.FileName(), err)
@@ -529,10 +576,6 @@ func (s *Session) verifyLocked(ctx context.Context, path string, progress func(B
 		if err != nil {
 			return err
 		}
-		liveCounts := map[string]int64{}
-		if live != nil {
-			liveCounts, _ = store.TableCounts(ctx, live)
-		}
 		want := m.Counts[string(kind)]
 		var names []string
 		for t := range counts {
@@ -540,22 +583,18 @@ func (s *Session) verifyLocked(ctx context.Context, path string, progress func(B
 		}
 		sort.Strings(names)
 		for _, t := range names {
-			lc, ok := liveCounts[t]
-			if !ok {
-				lc = -1
-			}
-			report.Tables = append(report.Tables, TableCheck{Database: kind.FileName(), Table: t, Backup: counts[t], Manifest: want[t], Live: lc})
+			report.Tables = append(report.Tables, TableCheck{Database: kind.FileName(), Table: t, Backup: counts[t], Manifest: want[t], Live: -1})
 			if counts[t] != want[t] {
 				return fmt.Errorf("%s table %s has %d rows, the backup's manifest says %d: %w", kind.FileName(), t, counts[t], want[t], store.ErrBackupDamaged)
 			}
 		}
 		return nil
 	}
-	if err := check(store.General, s.kGen, s.general); err != nil {
+	if err := check(store.General, kGen); err != nil {
 		return report, err
 	}
-	if !info.ClinicalSealed && s.kClin != nil {
-		if err := check(store.Clinical, s.kClin, s.clinical); err != nil {
+	if !info.ClinicalSealed && kClin != nil {
+		if err := check(store.Clinical, kClin); err != nil {
 			return report, err
 		}
 	}
@@ -747,11 +786,21 @@ func (s *Session) BackupStatus(ctx context.Context) (BackupStatus, error) {
 	if err := s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingBackupFolder).Scan(&folder); err == nil {
 		st.Folder = folder
 	}
-	var last sql.NullInt64
-	s.general.QueryRowContext(ctx, `SELECT max(created_at) FROM backups WHERE ok = 1`).Scan(&last)
-	if last.Valid {
-		st.LastGood = time.Unix(last.Int64, 0)
+	// The newest verified backup whose file is still there.
+	rows, err := s.general.QueryContext(ctx, `SELECT file, created_at FROM backups WHERE ok = 1 ORDER BY created_at DESC LIMIT 50`)
+	if err != nil {
+		return st, err
 	}
+	for rows.Next() {
+		var file string
+		var at int64
+		rows.Scan(&file, &at)
+		if _, err := os.Stat(file); err == nil {
+			st.LastGood = time.Unix(at, 0)
+			break
+		}
+	}
+	rows.Close()
 	now := s.v.now()
 	st.Due = st.Folder != "" && now.Sub(st.LastGood) >= backupEvery
 	switch {
@@ -854,4 +903,11 @@ func forgetDevice(ctx context.Context, v *Vault, kGen []byte) error {
 		}
 		return nil
 	})
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

@@ -311,7 +311,7 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 		items = append(items, CheckItem{id, title, st, detail, fix})
 	}
 	limit, _ := s.SeatLimit(ctx)
-	seatDetail := fmt.Sprintf("%d accounts, no seat limit set", len(users))
+	seatDetail := fmt.Sprintf("%d account(s), no seat limit set", len(users))
 	if limit > 0 {
 		seatDetail = fmt.Sprintf("%d of %d seats used", len(users), limit)
 	}
