@@ -1,0 +1,94 @@
+package admin
+
+import (
+	"os"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+)
+
+// fileChooser opens the system's file dialogs. Tests replace files with
+// one that answers at once.
+type fileChooser struct {
+	// folder asks for a folder, starting in start when it exists, and
+	// calls picked with its path (not when cancelled).
+	folder func(win fyne.Window, start string, picked func(dir string))
+	// open asks for a file with one of the extensions, starting in start,
+	// and calls picked with its path.
+	open func(win fyne.Window, start string, exts []string, picked func(path string))
+	// save asks where to save a file suggested as name and calls picked
+	// with the open writer (the caller closes it).
+	save func(win fyne.Window, name string, picked func(w fyne.URIWriteCloser))
+}
+
+var files = fileChooser{folder: chooseFolder, open: chooseFile, save: chooseSave}
+
+// startAt returns start as a folder the dialogs can open in, or nil.
+func startAt(start string) fyne.ListableURI {
+	if start == "" {
+		return nil
+	}
+	if st, err := os.Stat(start); err != nil || !st.IsDir() {
+		return nil
+	}
+	l, err := storage.ListerForURI(storage.NewFileURI(start))
+	if err != nil {
+		return nil
+	}
+	return l
+}
+
+func chooseFolder(win fyne.Window, start string, picked func(string)) {
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil {
+			showError(win, "The folder could not be opened", err)
+			return
+		}
+		if u != nil {
+			picked(u.Path())
+		}
+	}, win)
+	if l := startAt(start); l != nil {
+		d.SetLocation(l)
+	}
+	d.Resize(fyne.NewSize(760, 520))
+	d.Show()
+}
+
+func chooseFile(win fyne.Window, start string, exts []string, picked func(string)) {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil {
+			showError(win, "The file could not be opened", err)
+			return
+		}
+		if r != nil {
+			path := r.URI().Path()
+			r.Close()
+			picked(path)
+		}
+	}, win)
+	if len(exts) > 0 {
+		d.SetFilter(storage.NewExtensionFileFilter(exts))
+	}
+	if l := startAt(start); l != nil {
+		d.SetLocation(l)
+	}
+	d.Resize(fyne.NewSize(760, 520))
+	d.Show()
+}
+
+func chooseSave(win fyne.Window, name string, picked func(fyne.URIWriteCloser)) {
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			showError(win, "The file could not be created", err)
+			return
+		}
+		if w != nil {
+			picked(w)
+		}
+	}, win)
+	d.SetFileName(name)
+	d.Resize(fyne.NewSize(760, 520))
+	d.Show()
+}

@@ -1,0 +1,142 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// reminderBar is the notice Reminders puts above the window's content.
+type reminderBar struct {
+	win     fyne.Window
+	content fyne.CanvasObject // the window's content before the bar
+	wrapper *fyne.Container   // the bar above content
+	notice  *notice
+	// buttons by label, for tests.
+	buttons map[string]*widget.Button
+}
+
+// Reminders reads the after-sign-in reminders (s.Reminders) off the UI
+// thread and, when there is anything to say, shows it in a bar above the
+// window's content: the user's overdue lessons and, for admins, the
+// emergency accesses awaiting review and what the Security Center flags,
+// with buttons that call goTo(ScreenTraining) or goTo(ScreenSecurity).
+// The bar is not a dialog: the window stays usable, and the bar goes when
+// dismissed, when a button is used, or when the session locks.
+func Reminders(win fyne.Window, s *app.Session, goTo func(string)) {
+	showReminders(win, s, goTo, nil)
+}
+
+// showReminders is Reminders; shown, when not nil, receives the bar (or
+// nil when there was nothing to show), for tests.
+func showReminders(win fyne.Window, s *app.Session, goTo func(string), shown func(*reminderBar)) {
+	var r app.Reminders
+	var err error
+	background(func() {
+		r, err = s.Reminders(context.Background())
+	}, func() {
+		if err != nil || s.Locked() {
+			// Reminders are a courtesy: a failure to read them must not
+			// get in the way after sign-in.
+			if err != nil {
+				fyne.LogError("reminders", err)
+			}
+			if shown != nil {
+				shown(nil)
+			}
+			return
+		}
+		bar := newReminderBar(win, s, r, goTo)
+		if bar != nil {
+			s.OnLock(func() { post(bar.dismiss) })
+		}
+		if shown != nil {
+			shown(bar)
+		}
+	})
+}
+
+// reminderLines says the reminders in short lines, and which screens
+// they lead to.
+func reminderLines(r app.Reminders) (lines []string, training, security bool) {
+	switch n := len(r.OverdueLessons); {
+	case n == 1:
+		lines = append(lines, fmt.Sprintf("Your security training: the lesson \"%s\" is overdue.", r.OverdueLessons[0]))
+	case n > 1 && n <= 3:
+		lines = append(lines, fmt.Sprintf("Your security training: %d lessons are overdue (%s).", n, strings.Join(r.OverdueLessons, "; ")))
+	case n > 3:
+		lines = append(lines, fmt.Sprintf("Your security training: %d lessons are overdue. Each takes a few minutes.", n))
+	}
+	training = len(r.OverdueLessons) > 0
+	if r.PendingReviews == 1 {
+		lines = append(lines, "1 emergency access to a restricted chart awaits your review.")
+	} else if r.PendingReviews > 1 {
+		lines = append(lines, fmt.Sprintf("%d emergency accesses to restricted charts await your review.", r.PendingReviews))
+	}
+	security = r.PendingReviews > 0
+	for _, a := range r.Attention {
+		if strings.HasPrefix(a, "Emergency accesses awaiting review") {
+			continue // said above
+		}
+		lines = append(lines, sentence(a))
+		security = true
+	}
+	return lines, training, security
+}
+
+// newReminderBar shows the bar, or returns nil when there is nothing to
+// remind.
+func newReminderBar(win fyne.Window, s *app.Session, r app.Reminders, goTo func(string)) *reminderBar {
+	lines, training, security := reminderLines(r)
+	if len(lines) == 0 {
+		return nil
+	}
+	b := &reminderBar{win: win, content: win.Content(), buttons: map[string]*widget.Button{}}
+	var btns []fyne.CanvasObject
+	add := func(label string, icon fyne.Resource, screen string) {
+		btn := widget.NewButtonWithIcon(label, icon, act(s, func() {
+			b.dismiss()
+			if goTo != nil {
+				goTo(screen)
+			}
+		}))
+		b.buttons[label] = btn
+		btns = append(btns, btn)
+	}
+	if training {
+		add("Open training", theme.DocumentIcon(), ScreenTraining)
+	}
+	if security && s.User().Role == app.Admin {
+		add("Open Security Center", theme.WarningIcon(), ScreenSecurity)
+	}
+	later := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), act(s, b.dismiss))
+	later.Importance = widget.LowImportance
+	b.buttons["Dismiss"] = later
+	btns = append(btns, layout.NewSpacer(), later)
+
+	list := container.New(tightVBox{-10})
+	for _, line := range lines {
+		list.Add(container.NewBorder(nil, nil, widget.NewLabel("•"), nil, wrapped(line)))
+	}
+	b.notice = newNotice(toneWarning, "Reminders", "")
+	b.notice.below = container.NewVBox(list, container.NewHBox(btns...))
+	b.wrapper = container.NewBorder(container.NewVBox(b.notice, layout.NewSpacer()), nil, nil, nil, b.content)
+	win.SetContent(b.wrapper)
+	return b
+}
+
+// dismiss takes the bar away, unless the window shows something else by
+// now (after a lock the sign-in screen replaces everything).
+func (b *reminderBar) dismiss() {
+	if b.win.Content() == b.wrapper {
+		b.win.SetContent(b.content)
+	}
+}
