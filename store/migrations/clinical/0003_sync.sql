@@ -4,4 +4,4 @@ CREATE TABLE sync_keys (
     epoch  INTEGER PRIMARY KEY,
     key    BLOB NOT NULL
 );
-CREATE UNIQUE INDEX changes_once ON changes(hlc, tbl, row_id, col);
+CREATE UNIQUE INDEX changes_once ON changes(hlc); -- an HLC reading names its device: unique
