@@ -310,6 +310,9 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 		if err := setSetting(ctx, tx, settingPractice, kr.Practice); err != nil {
 			return err
 		}
+		if err := setSetting(ctx, tx, settingSyncFolder, f.Dir); err != nil {
+			return err
+		}
 		for e, k := range g.Epochs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k[0]); err != nil {
 				return err

@@ -132,6 +132,9 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.pull(ctx, f, &rep); err != nil {
 		return rep, err
 	}
+	if rep.Sent+rep.Applied+rep.Sealed+rep.Refused == 0 {
+		return rep, nil // an idle pass (the watcher runs one a second) is not audited
+	}
 	now := s.v.now()
 	return rep, inTx(ctx, s.general, func(tx *sql.Tx) error {
 		return audit(ctx, tx, now, s.actor(), "sync", dir, fmt.Sprintf("sent %d, applied %d, sealed %d, refused %d", rep.Sent, rep.Applied, rep.Sealed, rep.Refused))
@@ -318,10 +321,15 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			}
 			last = q
 		}
-		s.general.ExecContext(ctx, `INSERT INTO sync_peers (device, last_seen) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET last_seen = excluded.last_seen`,
-			d, s.v.now().Unix())
 	}
 	return nil
+}
+
+// seen records that a device's batch was just taken: "last seen" means
+// the device last wrote something, not that its folder exists.
+func (s *Session) seen(ctx context.Context, device string) {
+	s.general.ExecContext(ctx, `INSERT INTO sync_peers (device, last_seen) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET last_seen = excluded.last_seen`,
+		device, s.v.now().Unix())
 }
 
 // takeBatch checks and applies one envelope, recording the outcome. It
@@ -370,6 +378,7 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 	if h.Class == cvsync.Clinical && s.clinical == nil {
 		rep.Sealed++
 		s.markReceived(ctx, h, hash, "sealed", "clinical: applied at the next clinician sign-in")
+		s.seen(ctx, h.Device)
 		return true
 	}
 	key, err := s.syncKey(ctx, h.Class, h.Epoch)
@@ -423,6 +432,7 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 	}
 	rep.Applied++
 	s.markReceived(ctx, h, hash, "applied", "")
+	s.seen(ctx, h.Device)
 	s.general.ExecContext(ctx, `UPDATE sync_peers SET problem = '' WHERE device = ?`, h.Device)
 	return true
 }

@@ -1,0 +1,611 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// sharedFolder makes the sync folder.
+func sharedFolder(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// rowButton finds the button labelled text in the devices table row of
+// the computer called name.
+func rowButton(t *testing.T, ds *devicesScreen, name, text string) *widget.Button {
+	t.Helper()
+	for i, d := range ds.devs {
+		if d.Name != name {
+			continue
+		}
+		// Rows and separators alternate.
+		row := ds.table.rows.Objects[2*i].(*fyne.Container)
+		var found *widget.Button
+		walk(row, func(o fyne.CanvasObject) bool {
+			if b, ok := o.(*widget.Button); ok && b.Text == text {
+				found = b
+				return true
+			}
+			return false
+		})
+		if found == nil {
+			t.Fatalf("no %q button in the row of %q", text, name)
+		}
+		return found
+	}
+	t.Fatalf("no computer %q in the list", name)
+	return nil
+}
+
+// device returns the computer called name as the screen last loaded it.
+func device(t *testing.T, devs []app.Device, name string) app.Device {
+	t.Helper()
+	for _, d := range devs {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no computer %q in %+v", name, devs)
+	return app.Device{}
+}
+
+// TestPairSyncAndRevokeThroughTheScreens pairs a second computer through
+// the Devices screen on A and the Join screen on B at the same time, syncs
+// a patient from A to B with "Sync now", revokes B, and unplugs the
+// folder.
+func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+
+	// A: no folder yet; choose it on the Sync screen.
+	winA := newWindow(t, a, "ClinicVault — front desk")
+	syncA := newSyncScreen(winA, sa)
+	show(winA, sa, "Sync", syncA.view)
+	settle(t)
+	mustShow(t, winA, "not chosen yet")
+	if !syncA.syncNow.Disabled() {
+		t.Fatal("Sync now is enabled with no folder")
+	}
+	shot(t, winA, "sync-no-folder")
+	fakeFolder = shared
+	tap(t, winA, "Choose…")
+	settle(t)
+	if got := sa.SyncFolder(ctx); got != shared {
+		t.Fatalf("sync folder %q, want %q", got, shared)
+	}
+	mustShow(t, winA, "Last sync at")
+
+	// A: the Devices screen lists this computer only.
+	devA := newDevicesScreen(winA, sa)
+	show(winA, sa, "Computers", devA.view)
+	settle(t)
+	if len(devA.devs) != 1 || !devA.devs[0].This {
+		t.Fatalf("devices on A: %+v", devA.devs)
+	}
+	mustShow(t, winA, "(this computer)")
+	shot(t, winA, "devices-admin")
+
+	// B: an empty data folder shows the Join screen in a second window.
+	b := newMachine(t, "b", f.clk)
+	winB := newWindow(t, a, "ClinicVault — laptop")
+	joined, back := false, false
+	join := newJoinScreen(winB, b.v, func() { joined = true }, func() { back = true })
+	winB.SetContent(join.view)
+	if join.name.Text == "" {
+		t.Fatal("the computer's name does not default to the host name")
+	}
+	shot(t, winB, "join-form")
+
+	// A: Add a device… shows the code.
+	tap(t, winA, "Add a device…")
+	add := devA.adding
+	if add == nil || add.step != "code" {
+		t.Fatal("no Add a device dialog")
+	}
+	mustShow(t, winA, add.inv.Code)
+	mustShow(t, winA, "Join a practice")
+	shot(t, winA, "devices-add-code")
+
+	// B: fill in the form and join, while A waits.
+	tap(t, winB, "Choose…")
+	if join.folder.Text != shared {
+		t.Fatalf("folder field %q", join.folder.Text)
+	}
+	typeIn(winB, join.code, strings.ToLower(add.inv.Code))
+	typeIn(winB, join.name, "Laptop")
+	tap(t, winB, "Join")
+	waitFor(t, "both fingerprints", func() bool { return add.step == "fingerprint" && join.fpBox.Visible() })
+	if add.fp == "" || add.fp != join.fp.label.Text {
+		t.Fatalf("fingerprints differ: A shows %q, B shows %q", add.fp, join.fp.label.Text)
+	}
+	mustShow(t, winA, "Does the new computer show exactly this number?")
+	mustShow(t, winA, add.fp)
+	mustShow(t, winB, "Check that the admin's screen shows the same number")
+	if !join.join.Disabled() || !join.code.Disabled() || join.form.Visible() {
+		t.Fatal("the form stays editable while joining")
+	}
+	mustShow(t, winB, "This computer's name: Laptop")
+	shot(t, winA, "devices-add-fingerprint")
+	shot(t, winB, "join-fingerprint")
+
+	// A approves; B's join finishes.
+	tap(t, winA, "Approve")
+	waitFor(t, "B to join", func() bool { return joined })
+	if add.step != "done" {
+		t.Fatalf("A's dialog is at %q", add.step)
+	}
+	mustShow(t, winA, "“Laptop” is now one of the practice's computers.")
+	mustShow(t, winB, "This computer has joined Practice.")
+	if back {
+		t.Fatal("onBack was called")
+	}
+	shot(t, winA, "devices-add-done")
+	shot(t, winB, "join-done")
+	tap(t, winB, "OK")
+	if findButton(winB, "Join") != nil {
+		t.Fatal("Join is offered again after joining")
+	}
+	if !app.NewVault(b.v.Dir).Exists() {
+		t.Fatal("no vault on B after joining")
+	}
+	tap(t, winA, "Close")
+	if len(devA.devs) != 2 {
+		t.Fatalf("devices on A after pairing: %+v", devA.devs)
+	}
+
+	// An admin signs in on B.
+	sb := f.signIn(b, adminName, adminPass)
+	if sb.Practice() != practice {
+		t.Fatalf("B's practice is %q", sb.Practice())
+	}
+
+	// A patient added on A reaches B with Sync now on both.
+	if _, _, err := sa.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
+		t.Fatal(err)
+	}
+	syncA = newSyncScreen(winA, sa)
+	show(winA, sa, "Sync", syncA.view)
+	settle(t)
+	tap(t, winA, "Sync now")
+	mustShow(t, winA, "Sent 1.")
+	syncB := newSyncScreen(winB, sb)
+	show(winB, sb, "Sync", syncB.view)
+	settle(t)
+	if syncB.dir != shared {
+		// app's Join does not remember the folder it joined through:
+		// B's user chooses it once, which syncs at once.
+		tap(t, winB, "Choose…")
+	} else {
+		tap(t, winB, "Sync now")
+	}
+	if syncB.last == nil || syncB.last.err != nil || syncB.last.rep.Applied == 0 {
+		t.Fatalf("B's pass: %+v", syncB.last)
+	}
+	got, err := sb.SearchPatients(ctx, "Silva", 10)
+	if err != nil || len(got) != 1 || got[0].Given != "Ana" {
+		t.Fatalf("Ana Silva on B: %v %+v", err, got)
+	}
+	mustShow(t, winB, "Laptop (this computer)")
+	mustShow(t, winB, practiceHost(devA.devs))
+	shot(t, winA, "sync-sent")
+	shot(t, winB, "sync-received")
+
+	// Revoke B on A: the warning, then the row says revoked.
+	devA = newDevicesScreen(winA, sa)
+	show(winA, sa, "Computers", devA.view)
+	settle(t)
+	if findButton(winA, "Revoke…") == nil || len(buttons(winA, "Rename…")) != 2 {
+		t.Fatal("an admin does not see Rename… on both rows and Revoke… on the other computer's")
+	}
+	tapped(t, rowButton(t, devA, "Laptop", "Revoke…"))
+	mustShow(t, winA, revokeWarning)
+	shot(t, winA, "devices-revoke-confirm")
+	tap(t, winA, "Revoke")
+	settle(t)
+	laptop := device(t, devA.devs, "Laptop")
+	if laptop.Revoked.IsZero() {
+		t.Fatalf("Laptop is not revoked: %+v", laptop)
+	}
+	mustShow(t, winA, "“Laptop” was revoked.")
+	mustShow(t, winA, "Revoked on")
+	shot(t, winA, "devices-revoked")
+
+	// B keeps writing; A refuses it and says why.
+	if _, _, err := sb.AddPatient(ctx, app.Patient{Given: "Rui", Family: "Costa", DOB: "1975-05-05"}); err != nil {
+		t.Fatal(err)
+	}
+	tap(t, winB, "Sync now")
+	shot(t, winB, "sync-after-revoked")
+	syncA = newSyncScreen(winA, sa)
+	show(winA, sa, "Sync", syncA.view)
+	settle(t)
+	tap(t, winA, "Sync now")
+	if syncA.last == nil || syncA.last.rep.Refused == 0 {
+		t.Fatalf("A's pass after the revocation: %+v", syncA.last)
+	}
+	mustShow(t, winA, "1 refused:")
+	mustShow(t, winA, "“Laptop”: batch")
+	if got, _ := sa.SearchPatients(ctx, "Costa", 10); len(got) != 0 {
+		t.Fatalf("a revoked computer's patient reached A: %+v", got)
+	}
+	shot(t, winA, "sync-refused")
+
+	// The folder is unplugged.
+	if err := os.Rename(shared, shared+"-gone"); err != nil {
+		t.Fatal(err)
+	}
+	tap(t, winA, "Sync now")
+	if !errors.Is(syncA.last.err, cvsync.ErrUnreachable) {
+		t.Fatalf("pass with the folder gone: %+v", syncA.last)
+	}
+	mustShow(t, winA, unreachable)
+	shot(t, winA, "sync-unreachable")
+}
+
+// practiceHost is the name of the computer the practice was created on.
+func practiceHost(devs []app.Device) string {
+	for _, d := range devs {
+		if d.This {
+			return d.Name
+		}
+	}
+	return ""
+}
+
+// TestAddDeviceCancelAndExpire cancels a pairing, then lets a code expire.
+func TestAddDeviceCancelAndExpire(t *testing.T) {
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	if err := sa.SetSyncFolder(context.Background(), shared); err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, a, "ClinicVault")
+	ds := newDevicesScreen(w, sa)
+	show(w, sa, "Computers", ds.view)
+	settle(t)
+
+	tap(t, w, "Add a device…")
+	if ds.adding == nil {
+		t.Fatal("no dialog")
+	}
+	tap(t, w, "Cancel")
+	if ds.adding.step != "cancelled" || findButton(w, "Approve") != nil {
+		t.Fatalf("after Cancel the dialog is at %q", ds.adding.step)
+	}
+	mustShow(t, w, "No computer was added.")
+
+	// The session locking closes the dialog and ends the wait.
+	sl := f.signIn(f.a, adminName, adminPass)
+	ds2 := newDevicesScreen(w, sl)
+	show(w, sl, "Computers", ds2.view)
+	settle(t)
+	tap(t, w, "Add a device…")
+	if err := sl.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the dialog to close", func() bool { return ds2.adding.step == "closed" && findButton(w, "Cancel") == nil })
+	show(w, sa, "Computers", ds.view)
+
+	tap(t, w, "Add a device…")
+	add := ds.adding
+	f.clk.Add(11 * time.Minute)
+	waitFor(t, "the code to expire", func() bool { return add.step == "failed" })
+	mustShow(t, w, "did not answer before the code expired")
+	shot(t, w, "devices-add-expired")
+	tap(t, w, "Close")
+}
+
+// TestAddDeviceAsksForTheFolder asks for the sync folder when none is set.
+func TestAddDeviceAsksForTheFolder(t *testing.T) {
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	w := newWindow(t, a, "ClinicVault")
+	ds := newDevicesScreen(w, sa)
+	show(w, sa, "Computers", ds.view)
+	settle(t)
+	tap(t, w, "Add a device…")
+	mustShow(t, w, "none is chosen on this computer yet")
+	shot(t, w, "devices-choose-folder")
+	fakeFolder = shared
+	tap(t, w, "Choose…")
+	settle(t)
+	if sa.SyncFolder(context.Background()) != shared || ds.adding == nil {
+		t.Fatal("the folder was not set, or no code was made")
+	}
+	tap(t, w, "Cancel")
+}
+
+// TestRenameDevice renames a computer.
+func TestRenameDevice(t *testing.T) {
+	f := newPractice(t)
+	a := newApp(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	w := newWindow(t, a, "ClinicVault")
+	ds := newDevicesScreen(w, sa)
+	show(w, sa, "Computers", ds.view)
+	settle(t)
+	tapped(t, rowButton(t, ds, ds.devs[0].Name, "Rename…"))
+	var entry *widget.Entry
+	for _, r := range roots(w) {
+		walk(r, func(o fyne.CanvasObject) bool {
+			if e, ok := o.(*widget.Entry); ok {
+				entry = e
+				return true
+			}
+			return false
+		})
+		if entry != nil {
+			break
+		}
+	}
+	typeIn(w, entry, "Front desk")
+	shot(t, w, "devices-rename")
+	tap(t, w, "Rename")
+	settle(t)
+	if ds.devs[0].Name != "Front desk" {
+		t.Fatalf("after renaming: %+v", ds.devs)
+	}
+	mustShow(t, w, "is now called “Front desk”")
+}
+
+// TestReceptionistSeesTheListOnly shows no admin actions to other roles.
+func TestReceptionistSeesTheListOnly(t *testing.T) {
+	f := newPractice(t)
+	a := newApp(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	f.addUser(sa, "Rita Front", app.Receptionist, staffPass)
+	sr := f.signIn(f.a, "Rita Front", staffPass)
+	w := newWindow(t, a, "ClinicVault")
+	ds := newDevicesScreen(w, sr)
+	show(w, sr, "Computers", ds.view)
+	settle(t)
+	if findButton(w, "Add a device…") != nil || findButton(w, "Revoke…") != nil || findButton(w, "Rename…") != nil {
+		t.Fatal("a receptionist sees admin actions")
+	}
+	mustShow(t, w, "Only an admin can add, rename or revoke computers.")
+	shot(t, w, "devices-receptionist")
+}
+
+// TestJoinErrorsKeepTheForm shows plain messages and keeps what was typed.
+func TestJoinErrorsKeepTheForm(t *testing.T) {
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	b := newMachine(t, "b", f.clk)
+	w := newWindow(t, a, "ClinicVault")
+	join := newJoinScreen(w, b.v, func() { t.Fatal("joined") }, nil)
+	w.SetContent(join.view)
+	if findButton(w, "Back") != nil {
+		t.Fatal("Back shows without onBack")
+	}
+
+	// Nothing typed.
+	join.name.SetText("Laptop")
+	tap(t, w, "Join")
+	mustShow(t, w, "Choose the shared sync folder first.")
+
+	// A code nobody made.
+	join.folder.SetText(shared)
+	typeIn(w, join.code, "ABCDE-12345")
+	tap(t, w, "Join")
+	waitFor(t, "the error", func() bool { return !join.joining })
+	mustShow(t, w, "There is no invitation for this code in that folder.")
+	if join.code.Text != "ABCDE-12345" || join.folder.Text != shared || join.name.Text != "Laptop" || join.join.Disabled() {
+		t.Fatal("the form was not kept")
+	}
+	shot(t, w, "join-error")
+
+	// A folder that is not there.
+	join.folder.SetText(filepath.Join(shared, "missing"))
+	tap(t, w, "Join")
+	waitFor(t, "the error", func() bool { return !join.joining })
+	mustShow(t, w, unreachable)
+
+	// A real code, then Cancel while waiting for the admin.
+	join.folder.SetText(shared)
+	inv, err := sa.InviteDevice(context.Background(), shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeIn(w, join.code, inv.Code)
+	tap(t, w, "Join")
+	waitFor(t, "the fingerprint", func() bool { return join.fpBox.Visible() })
+	tap(t, w, "Cancel")
+	waitFor(t, "the cancellation", func() bool { return !join.joining })
+	mustShow(t, w, "Joining was cancelled.")
+	if b.v.Exists() {
+		t.Fatal("a cancelled join left a vault")
+	}
+
+	// The same code again: already answered.
+	tap(t, w, "Join")
+	waitFor(t, "the error", func() bool { return !join.joining })
+	mustShow(t, w, "Another computer already answered this code; ask for a new one.")
+
+	// A folder that already holds a vault.
+	join2 := newJoinScreen(w, f.a.v, nil, func() {})
+	w.SetContent(join2.view)
+	join2.folder.SetText(shared)
+	join2.code.SetText(inv.Code)
+	tap(t, w, "Join")
+	waitFor(t, "the error", func() bool { return !join2.joining })
+	mustShow(t, w, "This computer already holds a ClinicVault vault")
+}
+
+// TestClockAheadIsNamed shows a computer whose clock runs ahead.
+func TestClockAheadIsNamed(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	if err := sa.SetSyncFolder(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	clkB := &clock{t: f.clk.Now()}
+	b := f.pairDirect(sa, shared, "Reception PC", clkB)
+	sb := f.signIn(b, adminName, adminPass)
+	clkB.Add(10 * time.Minute)
+	if _, _, err := sb.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Sync(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, a, "ClinicVault")
+	y := newSyncScreen(w, sa)
+	show(w, sa, "Sync", y.view)
+	settle(t)
+	test.Tap(y.syncNow) // the result waits in the queue until settle
+	if !y.syncNow.Disabled() || !y.busyText.Visible() {
+		t.Fatal("no activity shown while syncing")
+	}
+	shot(t, w, "sync-running")
+	settle(t)
+	mustShow(t, w, "its clock runs 10 minutes 30 seconds ahead of this computer's")
+	mustShow(t, w, "“Reception PC”: its clock runs")
+	if d := device(t, y.devs, "Reception PC"); !strings.Contains(d.Problem, "ahead") {
+		t.Fatalf("Reception PC's problem: %q", d.Problem)
+	}
+	shot(t, w, "sync-clock-ahead")
+}
+
+// TestWatcher syncs by itself once a folder is chosen, reports each pass,
+// updates an open Sync screen, and stops when the session locks.
+func TestWatcher(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	if err := sa.SetSyncFolder(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	b := f.pairDirect(sa, shared, "Laptop", f.clk)
+	sb := f.signIn(b, adminName, adminPass)
+	if err := sb.SetSyncFolder(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	reports := make(chan error, 1000)
+	stop := StartWatcher(sb, func(rep app.SyncReport, err error) { reports <- err })
+	defer stop()
+	select {
+	case err := <-reports:
+		t.Fatalf("a pass with no folder: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := sb.SetSyncFolder(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-reports:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pass after the folder was set")
+	}
+
+	w := newWindow(t, a, "ClinicVault")
+	y := newSyncScreen(w, sb)
+	show(w, sb, "Sync", y.view)
+	settle(t)
+	mustShow(t, w, "(automatic)")
+
+	if _, _, err := sa.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Sync(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the patient on B", func() bool {
+		got, _ := sb.SearchPatients(ctx, "Silva", 10)
+		return len(got) == 1
+	})
+	waitFor(t, "the screen to show the pass", func() bool {
+		return y.last != nil && y.last.auto && y.last.rep.Applied > 0
+	})
+	mustShow(t, w, "Received 1.")
+	shot(t, w, "sync-automatic")
+
+	// Unplugged: every pass says so.
+	if err := os.Rename(shared, shared+"-gone"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "an unreachable pass", func() bool {
+		return y.last != nil && errors.Is(y.last.err, cvsync.ErrUnreachable)
+	})
+	mustShow(t, w, unreachable)
+	if err := os.Rename(shared+"-gone", shared); err != nil {
+		t.Fatal(err)
+	}
+
+	// Locking ends the watcher.
+	sb.Lock(ctx)
+	time.Sleep(300 * time.Millisecond)
+	for len(reports) > 0 {
+		<-reports
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(reports); n != 0 {
+		t.Fatalf("%d passes after the session locked", n)
+	}
+}
+
+// TestWords checks the sentences the screens build.
+func TestWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"its clock runs 7m0s ahead":      "its clock runs 7 minutes ahead",
+		"held for 1h2m3s":                "held for 1 hour 2 minutes",
+		"wait 45s":                       "wait 45 seconds",
+		"batch 3 refused: 12 rows (v1s)": "batch 3 refused: 12 rows (v1s)",
+	} {
+		if got := humanDurations(in); got != want {
+			t.Errorf("humanDurations(%q) = %q, want %q", in, got, want)
+		}
+	}
+	devs := []app.Device{{ID: "0190c0de-0000-7000-8000-00001a2b3c4d", Name: "Front desk"}}
+	rep := app.SyncReport{Sent: 2, Applied: 5, Refused: 1, Problems: []string{"device 1a2b3c4d: batch 3 refused: it belongs to another practice's vault"}}
+	if got, want := reportText(rep, devs), "Sent 2, received 5, 1 refused:\n• “Front desk”: batch 3 refused: it belongs to another practice's vault."; got != want {
+		t.Errorf("reportText = %q, want %q", got, want)
+	}
+	held := app.SyncReport{Applied: 1, Problems: []string{"device 1a2b3c4d: batch 4 needs the keys of epoch 1, not on this computer yet"}}
+	if got, want := reportText(held, devs), "Received 1.\n• “Front desk”: batch 4 is locked with newer keys (made when a computer was revoked) that have not reached this computer."; got != want {
+		t.Errorf("reportText = %q, want %q", got, want)
+	}
+	if got := reportText(app.SyncReport{}, nil); got != "Nothing new to send or receive." {
+		t.Errorf("empty report: %q", got)
+	}
+	if got := plain(errors.Join(errors.New("x"), cvsync.ErrUnreachable)); got != unreachable {
+		t.Errorf("unreachable: %q", got)
+	}
+	if got := plain(app.ErrNotPermitted); got != "Only an admin can do this." {
+		t.Errorf("not permitted: %q", got)
+	}
+}

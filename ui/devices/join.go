@@ -1,0 +1,239 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// joinScreen makes an empty data folder a new computer of a practice.
+type joinScreen struct {
+	win      fyne.Window
+	v        *app.Vault
+	onJoined func()
+	onBack   func()
+
+	folder *widget.Entry
+	choose *widget.Button
+	code   *widget.Entry
+	name   *widget.Entry
+	join   *widget.Button
+	back   *widget.Button
+	cancel *widget.Button
+	status *statusText
+	busy   *widget.Activity
+	fp     *bigText
+	fpBox  *fyne.Container
+	form   *widget.Form
+	// summary replaces the form while joining: disabled fields are hard
+	// to read.
+	summary *widget.Label
+	sumBox  fyne.CanvasObject
+	done    *notice
+	buttons *fyne.Container
+	view    fyne.CanvasObject
+
+	joining bool
+	stop    context.CancelFunc
+}
+
+// NewJoinScreen is "Join a practice", for a computer with no vault yet:
+// the practice's sync folder ("Choose…"), the one-time code an admin's
+// Devices screen shows, and this computer's name (the host name to begin
+// with). Join shows the fingerprint large, for the admin to compare with
+// theirs, and waits for their approval; then it says so briefly and calls
+// onJoined (staff then sign in as usual). On an error it says what went
+// wrong in plain words and keeps the form filled. onBack leaves the screen
+// (it may be nil: no Back button). Both run on the UI thread.
+func NewJoinScreen(win fyne.Window, v *app.Vault, onJoined func(), onBack func()) fyne.CanvasObject {
+	return newJoinScreen(win, v, onJoined, onBack).view
+}
+
+func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *joinScreen {
+	j := &joinScreen{win: win, v: v, onJoined: onJoined, onBack: onBack,
+		status: newStatus(), busy: widget.NewActivity(), fp: newBigText("")}
+	j.folder = widget.NewEntry()
+	j.folder.PlaceHolder = "choose it, or type its path"
+	j.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), func() {
+		chooseFolder(win, strings.TrimSpace(j.folder.Text), func(dir string) { j.folder.SetText(dir) })
+	})
+	j.code = widget.NewEntry()
+	j.code.PlaceHolder = "for example ABCDE-12345"
+	j.code.TextStyle = fyne.TextStyle{Monospace: true}
+	j.name = widget.NewEntry()
+	if h, err := os.Hostname(); err == nil {
+		j.name.SetText(h)
+	}
+	j.code.OnSubmitted = func(string) { j.start() }
+	j.name.OnSubmitted = func(string) { j.start() }
+	j.join = widget.NewButtonWithIcon("Join", theme.ConfirmIcon(), j.start)
+	j.join.Importance = widget.HighImportance
+	j.back = widget.NewButtonWithIcon("Back", theme.NavigateBackIcon(), func() {
+		if j.onBack != nil {
+			j.onBack()
+		}
+	})
+	if onBack == nil {
+		j.back.Hide()
+	}
+	j.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), j.cancelJoin)
+	j.cancel.Hide()
+
+	j.form = widget.NewForm(
+		&widget.FormItem{Text: "Sync folder", Widget: container.NewBorder(nil, nil, nil, j.choose, j.folder),
+			HintText: "The same shared folder the practice's other computers use."},
+		&widget.FormItem{Text: "Code", Widget: j.code, HintText: "The code on the admin's screen, under Computers → Add a device…"},
+		&widget.FormItem{Text: "This computer's name", Widget: j.name, HintText: "How the other computers will list this one, for example “Front desk”."},
+	)
+	j.fpBox = container.NewVBox(
+		widget.NewSeparator(),
+		bold("Check that the admin's screen shows the same number:"),
+		j.fp.view,
+		container.NewHBox(j.busy, widget.NewLabel("Waiting for the admin to approve…")),
+	)
+	j.fpBox.Hide()
+	j.summary = wrapped("")
+	j.sumBox = card(j.summary)
+	j.sumBox.Hide()
+	j.done = newNotice(toneOK, "", "")
+	j.done.Hide()
+	j.buttons = container.NewBorder(nil, nil, j.back, container.NewHBox(j.cancel, j.join))
+	content := container.NewVBox(
+		heading("Join a practice"),
+		wrapped("Use this when the practice already uses ClinicVault on another computer. "+
+			"An admin there opens Computers and chooses “Add a device…”: their screen shows a one-time code."),
+		j.form,
+		j.sumBox,
+		j.status,
+		j.fpBox,
+		j.done,
+		j.buttons,
+	)
+	j.view = column(560, content)
+	return j
+}
+
+// column puts content in a column of width w, centred across the window
+// and near its top, scrolling vertically when the window is too short.
+func column(w float32, content fyne.CanvasObject) fyne.CanvasObject {
+	return container.NewVScroll(container.New(layout.NewCustomPaddedLayout(40, 24, 0, 0),
+		container.NewHBox(layout.NewSpacer(), container.New(fixedWidth{w}, content), layout.NewSpacer())))
+}
+
+func (j *joinScreen) setJoining(on bool) {
+	j.joining = on
+	for _, w := range []fyne.Disableable{j.folder, j.choose, j.code, j.name, j.join, j.back} {
+		enable(w, !on)
+	}
+	if on {
+		j.summary.SetText("Sync folder: " + strings.TrimSpace(j.folder.Text) + "\nThis computer's name: " + strings.TrimSpace(j.name.Text))
+		j.form.Hide()
+		j.sumBox.Show()
+		j.join.Hide()
+		j.back.Hide()
+		j.cancel.Show()
+	} else {
+		j.form.Show()
+		j.sumBox.Hide()
+		j.join.Show()
+		if j.onBack != nil {
+			j.back.Show()
+		}
+		j.cancel.Hide()
+		j.fpBox.Hide()
+		j.busy.Stop()
+	}
+}
+
+// start checks the form and joins off the UI thread.
+func (j *joinScreen) start() {
+	if j.joining {
+		return
+	}
+	dir, code, name := strings.TrimSpace(j.folder.Text), strings.TrimSpace(j.code.Text), strings.TrimSpace(j.name.Text)
+	switch {
+	case dir == "":
+		j.status.say(widget.DangerImportance, "Choose the shared sync folder first.")
+		return
+	case code == "":
+		j.status.say(widget.DangerImportance, "Type the code from the admin's screen.")
+		j.win.Canvas().Focus(j.code)
+		return
+	case name == "":
+		j.status.say(widget.DangerImportance, "Give this computer a name, for example “Front desk”.")
+		j.win.Canvas().Focus(j.name)
+		return
+	}
+	j.setJoining(true)
+	j.status.say(widget.MediumImportance, "Looking for the invitation in the folder…")
+	ctx, cancel := context.WithCancel(context.Background())
+	j.stop = cancel
+	var err error
+	var practice string
+	// Not counted as pending work: it lasts until the admin approves,
+	// the code expires or Cancel is pressed.
+	go func() {
+		err = j.v.Join(ctx, dir, code, name, func(fp string) {
+			post(func() {
+				if !j.joining {
+					return
+				}
+				j.fp.label.SetText(fp)
+				j.fpBox.Show()
+				j.busy.Start()
+				j.status.say(widget.MediumImportance, "")
+			})
+		}, poll)
+		if err == nil {
+			if info, ierr := j.v.Info(); ierr == nil {
+				practice = info.Practice
+			}
+		}
+		post(func() { j.finished(err, practice) })
+	}()
+}
+
+func (j *joinScreen) finished(err error, practice string) {
+	cancelled := j.stop == nil
+	j.stop = nil
+	j.setJoining(false)
+	switch {
+	case err == nil:
+		if practice == "" {
+			practice = "the practice"
+		}
+		msg := "This computer has joined " + practice + ". Everyone signs in here with their own passphrase and the code from their authenticator app."
+		// The form's work is done: show the outcome in its place.
+		j.form.Hide()
+		j.buttons.Hide()
+		j.status.say(widget.MediumImportance, "")
+		j.done.set(toneOK, "This computer has joined "+practice+".",
+			"Everyone signs in here with their own passphrase and the code from their authenticator app.")
+		j.done.Show()
+		showInfo(j.win, "Joined", msg)
+		if j.onJoined != nil {
+			j.onJoined()
+		}
+	case cancelled || errors.Is(err, context.Canceled):
+		j.status.say(widget.MediumImportance, "Joining was cancelled. To try again, ask the admin for a new code.")
+	default:
+		j.status.say(widget.DangerImportance, "This computer did not join. "+plain(err))
+	}
+}
+
+// cancelJoin stops waiting for the admin.
+func (j *joinScreen) cancelJoin() {
+	if j.stop != nil {
+		j.stop()
+		j.stop = nil
+	}
+}

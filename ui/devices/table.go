@@ -1,0 +1,176 @@
+package devices
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// deviceTable lists the practice's computers, one row each, with wrapping
+// cells so that a long problem is read in full. A practice has a handful
+// of computers, so the rows are plain containers, not a virtual list.
+type deviceTable struct {
+	cols    columns
+	headers []string
+	// cells returns a device's cells after the name, as text and colour.
+	cells func(d app.Device) []cellValue
+	// actions, when set, returns the widgets of a row's last column.
+	actions func(d app.Device) []fyne.CanvasObject
+
+	rows  *fyne.Container
+	empty *widget.Label
+	view  fyne.CanvasObject
+}
+
+// cellValue is one cell's text and colour.
+type cellValue struct {
+	text string
+	imp  widget.Importance
+}
+
+func newDeviceTable(cols columns, headers []string, cells func(app.Device) []cellValue, actions func(app.Device) []fyne.CanvasObject) *deviceTable {
+	t := &deviceTable{cols: cols, headers: headers, cells: cells, actions: actions,
+		rows: container.NewVBox(), empty: quiet("Loading the list of computers…")}
+	var head []fyne.CanvasObject
+	for _, h := range headers {
+		head = append(head, headerCell(h))
+	}
+	t.view = container.NewVBox(container.New(cols, head...), widget.NewSeparator(), t.empty, t.rows)
+	return t
+}
+
+// set shows devs.
+func (t *deviceTable) set(devs []app.Device) {
+	t.rows.RemoveAll()
+	if len(devs) == 0 {
+		t.empty.SetText("No computers are listed yet.")
+		t.empty.Show()
+	} else {
+		t.empty.Hide()
+	}
+	for i, d := range devs {
+		name := bold(d.Name)
+		if d.This {
+			name.SetText(d.Name + " (this computer)")
+		}
+		cells := []fyne.CanvasObject{name}
+		for _, c := range t.cells(d) {
+			l := wrapped(c.text)
+			l.Importance = c.imp
+			cells = append(cells, l)
+		}
+		if t.actions != nil {
+			cells = append(cells, container.NewVBox(container.NewHBox(t.actions(d)...)))
+		}
+		if i > 0 {
+			t.rows.Add(widget.NewSeparator())
+		}
+		t.rows.Add(container.New(t.cols, cells...))
+	}
+	t.rows.Refresh()
+}
+
+// lastSeen is the "Last seen" cell.
+func lastSeen(d app.Device) cellValue {
+	switch {
+	case d.This:
+		return cellValue{"—", widget.MediumImportance} // the name says "(this computer)"
+	case d.LastSeen.IsZero():
+		return cellValue{"not yet", widget.MediumImportance}
+	}
+	return cellValue{ago(d.LastSeen), widget.MediumImportance}
+}
+
+// deviceStatus is the "Status" cell: revoked, the problem app recorded
+// for the device, or no problems.
+func deviceStatus(d app.Device) cellValue {
+	switch {
+	case !d.Revoked.IsZero():
+		return cellValue{"Revoked on " + day(d.Revoked) + ": what it writes is refused.", widget.DangerImportance}
+	case d.Problem != "":
+		return cellValue{problemText(d.Problem), widget.WarningImportance}
+	}
+	return cellValue{"No problems", widget.SuccessImportance}
+}
+
+// epochKeys matches app's words for a batch under keys this computer
+// does not hold yet.
+var epochKeys = regexp.MustCompile(`batch (\d+) needs the keys of epoch \d+, not on this computer yet`)
+
+// problemText is a problem as app words it, in plainer words.
+func problemText(p string) string {
+	p = epochKeys.ReplaceAllString(p, "batch $1 is locked with newer keys (made when a computer was revoked) that have not reached this computer")
+	return sentence(humanDurations(p))
+}
+
+// deviceRef matches how app names a device in a report's problems.
+var deviceRef = regexp.MustCompile(`^device ([0-9a-f]{8}): `)
+
+// nameProblems names the devices in a report's problems by their names
+// ("device 1a2b3c4d: …" becomes "Front desk: …").
+func nameProblems(problems []string, devs []app.Device) []string {
+	names := map[string]string{}
+	for _, d := range devs {
+		if len(d.ID) >= 8 {
+			names[d.ID[len(d.ID)-8:]] = d.Name
+		}
+	}
+	out := make([]string, 0, len(problems))
+	for _, p := range problems {
+		if m := deviceRef.FindStringSubmatch(p); m != nil {
+			who := "A computer not in the list yet (" + m[1] + ")"
+			if n, ok := names[m[1]]; ok {
+				who = "“" + n + "”"
+			}
+			p = who + ": " + strings.TrimPrefix(p, m[0])
+		}
+		out = append(out, problemText(p))
+	}
+	return out
+}
+
+// summary says what a pass did: "Sent 2, received 5, 1 refused". Counts
+// that are zero are left out.
+func summary(rep app.SyncReport) string {
+	var parts []string
+	if rep.Sent > 0 {
+		parts = append(parts, fmt.Sprintf("sent %d", rep.Sent))
+	}
+	if rep.Applied > 0 {
+		parts = append(parts, fmt.Sprintf("received %d", rep.Applied))
+	}
+	if rep.Sealed > 0 {
+		parts = append(parts, fmt.Sprintf("%d kept sealed until a clinician signs in here", rep.Sealed))
+	}
+	if rep.Refused > 0 {
+		parts = append(parts, fmt.Sprintf("%d refused", rep.Refused))
+	}
+	if len(parts) == 0 {
+		return "Nothing new to send or receive"
+	}
+	out := strings.Join(parts, ", ")
+	return strings.ToUpper(out[:1]) + out[1:]
+}
+
+// reportText is a pass's result in words: the summary, then each problem
+// on a line of its own (after a colon when batches were refused: the
+// problems say why).
+func reportText(rep app.SyncReport, devs []app.Device) string {
+	s := summary(rep)
+	problems := nameProblems(rep.Problems, devs)
+	if len(problems) == 0 {
+		return s + "."
+	}
+	if rep.Refused > 0 {
+		s += ":"
+	} else {
+		s += "."
+	}
+	return s + "\n• " + strings.Join(problems, "\n• ")
+}
