@@ -440,7 +440,14 @@ func (s *Session) AddDocument(ctx context.Context, mrn, title, mime string, cont
 func (s *Session) DocumentContent(ctx context.Context, mrn, id string) ([]byte, error) {
 	var content []byte
 	err := s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
-		err := tx.QueryRowContext(ctx, `SELECT content FROM documents WHERE id = ?`, id).Scan(&content)
+		// The document must belong to this patient (or a record merged
+		// into it): the restriction check above was for this MRN.
+		ids, err := patientIDs(ctx, s.general, p.ID)
+		if err != nil {
+			return "", "", err
+		}
+		err = tx.QueryRowContext(ctx, `SELECT content FROM documents WHERE id = ? AND patient_id IN (`+placeholders(len(ids))+`)`,
+			append([]any{id}, anySlice(ids)...)...).Scan(&content)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", "", fmt.Errorf("document %s: %w", id, ErrNotFound)
 		}

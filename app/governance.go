@@ -97,6 +97,13 @@ func (s *Session) RestrictChart(ctx context.Context, mrn string, clinicians []st
 		if err != nil {
 			return err
 		}
+		// Only a clinician named on an existing restriction (or an admin)
+		// may change it: otherwise restricting would be a way around it.
+		if allowed, restricted, err := chartAllowed(ctx, tx, p.ID, s.user.ID); err != nil {
+			return err
+		} else if restricted && !allowed && s.user.Role != Admin {
+			return fmt.Errorf("only the clinicians named on this chart's restriction or an admin may change it: %w", ErrNotPermitted)
+		}
 		ids := map[string]string{s.user.ID: s.user.Name}
 		for _, n := range clinicians {
 			u, err := s.clinicianByName(ctx, tx, n)

@@ -278,3 +278,29 @@ func TestSecurityReportAndAccessReview(t *testing.T) {
 		}
 	}
 }
+
+func TestRestrictionCannotBeSidestepped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	admin := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(admin, "Dr Omar Haddad", Clinician, docPass)
+	f.addUser(admin, "Dr Lena Vogel", Clinician, "amber walrus pinecone sextant")
+	omar := f.mustSignIn("Dr Omar Haddad", docPass)
+	secret, _, _ := omar.AddPatient(ctx, Patient{Given: "Jamie", Family: "Rowe", DOB: "1990-01-01"})
+	other, _, _ := omar.AddPatient(ctx, Patient{Given: "Open", Family: "Chart", DOB: "1990-01-01"})
+	d, err := omar.AddDocument(ctx, secret.MRN, "Letter", "text/plain", []byte("private"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	omar.RestrictChart(ctx, secret.MRN, nil)
+	lena := f.mustSignIn("Dr Lena Vogel", "amber walrus pinecone sextant")
+	if _, err := lena.DocumentContent(ctx, other.MRN, d.ID); err == nil {
+		t.Fatal("a restricted chart's document was read through another patient's MRN")
+	}
+	if err := lena.RestrictChart(ctx, secret.MRN, nil); !errors.Is(err, ErrNotPermitted) {
+		t.Fatalf("an unnamed clinician re-restricted the chart to herself: %v", err)
+	}
+	if _, err := lena.OpenChart(ctx, secret.MRN); !errors.Is(err, ErrRestricted) {
+		t.Fatalf("after the attempts: %v", err)
+	}
+}

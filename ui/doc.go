@@ -2,16 +2,30 @@
 //
 // It shows the first-run wizard when the data folder holds no vault, and
 // the sign-in screen otherwise. After sign-in a shell with a navigation
-// column holds the screens the signed-in role may use: Home, Users and the
-// Audit log (admins only), and My account.
+// column holds the screens the signed-in role may use: Today (the day
+// book, shown first), Patients, Home, Users and the Audit log (admins
+// only), and My account. A patient's chart opens from Today and from
+// Patients, in place of the screen, with a way back. Receptionists see
+// demographics and appointments only; clinicians and admins also see the
+// clinical record, and a restricted chart offers emergency access.
+//
+// Patient search runs as the user types, off the UI thread, 150 ms after
+// the last key; only the newest search's results are shown, and only the
+// first page of them is fetched, so the list stays quick however many
+// patients the practice has.
 //
 // The package reaches the vault only through package app. Slow work (key
 // derivation at sign-in, vault creation, adding users, changing a
-// passphrase) runs off the UI thread; its results reach widgets only inside
-// fyne.Do.
+// passphrase, loading the day book, a chart or a record's history,
+// searching, storing and saving documents) runs off the UI thread; its
+// results reach widgets only inside fyne.Do.
 //
-// Keyboard: Tab moves between fields, Enter submits the focused form, Esc
-// cancels the open dialog, and Ctrl+L (Cmd+L on macOS) locks the session.
+// Keyboard: Tab moves between fields, Enter submits the focused form
+// (Ctrl+Enter in a multi-line field), Esc cancels the open dialog, and
+// Ctrl+L (Cmd+L on macOS) locks the session. Ctrl+F finds a patient,
+// Ctrl+N registers one, Up and Down move through a list and Enter opens
+// the selected row, and Ctrl+Page Down and Ctrl+Page Up move between a
+// chart's tabs.
 //
 // Idle lock: a ticker asks the session every 15 seconds whether it has been
 // idle for longer than the practice's setting. Activity is reported to the

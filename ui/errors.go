@@ -41,6 +41,12 @@ func plain(err error) string {
 		return "The session is locked. Sign in again."
 	case errors.Is(err, app.ErrLastAdmin):
 		return "The practice must keep at least one admin. Make someone else an admin first."
+	case errors.Is(err, app.ErrRestricted):
+		return "This chart is restricted to named clinicians. Open it with emergency access and a reason."
+	case errors.Is(err, app.ErrPatientNotFound):
+		return "There is no patient with this MRN (the record may have been merged into another)."
+	case errors.Is(err, app.ErrAppointmentNotFound):
+		return "This appointment no longer exists. Reload the day."
 	}
 	msg := err.Error()
 	// The storage layer's own category ("...: store: audit log has been
@@ -48,7 +54,7 @@ func plain(err error) string {
 	if i := strings.Index(msg, ": store: "); i > 0 {
 		msg = msg[:i]
 	}
-	for _, sentinel := range []error{app.ErrSignInRefused, app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy} {
+	for _, sentinel := range []error{app.ErrSignInRefused, app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy, app.ErrInvalid, app.ErrNotFound} {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
 	return sentence(msg)

@@ -64,6 +64,10 @@ func newHomeScreen(g *gui, s homeSession) *homeScreen {
 			"•  Users: add staff, change a role, reset a lost authenticator, unlock an account, remove someone who left.",
 			"•  Audit log: see who did what and when, and check that nobody has altered the log.")
 	}
+	can = append([]string{
+		"•  Today: the day's appointments for every clinician; book, check in, move or cancel them.",
+		"•  Patients: find a patient as you type (Ctrl+F), register a new one (Ctrl+N) and open their chart.",
+	}, can...)
 	can = append(can, "•  My account: change your passphrase.")
 
 	h.reminder = wrapped("")
@@ -74,8 +78,6 @@ func newHomeScreen(g *gui, s homeSession) *homeScreen {
 		card(container.NewVBox(
 			subheading("What you can do now"),
 			wrapped(strings.Join(can, "\n")),
-			subheading("Coming later"),
-			wrapped("Screens for patient records and appointments are not in ClinicVault yet. They arrive with later updates."),
 		)),
 		h.reminder,
 	}

@@ -33,9 +33,14 @@ type shell struct {
 	audit   *auditScreen
 	account *accountScreen
 	home    *homeScreen
+	// The records screens; Today and Patients are kept while the shell
+	// lives, so the day and the search stay as they were.
+	today    *todayScreen
+	patients *patientsScreen
+	chart    *chartScreen
 }
 
-// showShell shows the signed-in shell on its Home screen.
+// showShell shows the signed-in shell on its Today screen.
 func (g *gui) showShell() {
 	sh := newShell(g, g.session)
 	g.shell = sh
@@ -45,10 +50,28 @@ func (g *gui) showShell() {
 
 func newShell(g *gui, s *app.Session) *shell {
 	sh := &shell{g: g, s: s, body: container.NewStack()}
-	sh.items = []navItem{{"Home", theme.HomeIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
-		sh.home = newHomeScreen(g, s)
-		return sh.home.view, sh.home.first
-	}}}
+	sh.items = []navItem{
+		{"Today", theme.HistoryIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			if sh.today == nil {
+				sh.today = newTodayScreen(g, sh, s)
+			} else {
+				sh.today.load()
+			}
+			return sh.today.view, sh.today.list
+		}},
+		{"Patients", theme.SearchIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			if sh.patients == nil {
+				sh.patients = newPatientsScreen(g, sh, s)
+			} else {
+				sh.patients.rerun()
+			}
+			return sh.patients.view, sh.patients.search
+		}},
+		{"Home", theme.HomeIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			sh.home = newHomeScreen(g, s)
+			return sh.home.view, sh.home.first
+		}},
+	}
 	if s.User().Role == app.Admin {
 		sh.items = append(sh.items,
 			navItem{"Users", theme.AccountIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
@@ -136,6 +159,58 @@ func (sh *shell) show(i int) {
 	sh.body.Refresh()
 	if first != nil {
 		sh.g.focus(first)
+	}
+}
+
+// findPatient shows the Patients screen with its search field focused and
+// what it holds selected, ready to type over.
+func (sh *shell) findPatient() {
+	if sh.current != "Patients" {
+		sh.openNamed("Patients")
+	}
+	if p := sh.patients; p != nil {
+		sh.g.focus(p.search)
+		p.search.TypedShortcut(&fyne.ShortcutSelectAll{})
+	}
+}
+
+// newPatient opens the new patient form from any screen.
+func (sh *shell) newPatient() {
+	if sh.patients == nil {
+		sh.patients = newPatientsScreen(sh.g, sh, sh.s)
+	}
+	sh.patients.newPatient()
+}
+
+// openChart shows the chart of the patient with mrn in the body, with a
+// way back to the screen it was opened from.
+func (sh *shell) openChart(mrn string) {
+	from := sh.current
+	if from == "Chart" && sh.chart != nil {
+		from = sh.chart.from
+	}
+	if sh.s.Locked() {
+		return
+	}
+	sh.g.closeDialogs()
+	sh.chart = newChartScreen(sh.g, sh, sh.s, mrn, from)
+	sh.current = "Chart"
+	// Nothing in the navigation is selected while a chart is shown, so
+	// choosing Today or Patients there goes back.
+	sh.nav.UnselectAll()
+	sh.body.Objects = []fyne.CanvasObject{sh.chart.view}
+	sh.body.Refresh()
+	sh.chart.load()
+}
+
+// back leaves a chart for the screen it was opened from.
+func (sh *shell) back() {
+	from := "Patients"
+	if sh.chart != nil && sh.chart.from != "" {
+		from = sh.chart.from
+	}
+	if !sh.openNamed(from) {
+		sh.open(0)
 	}
 }
 

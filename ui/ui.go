@@ -34,8 +34,16 @@ func NewWindow(a fyne.App, v *app.Vault) fyne.Window {
 // idleCheckEvery is how often the idle-lock ticker asks the session.
 const idleCheckEvery = 15 * time.Second
 
-// lockShortcut is Ctrl+L (Cmd+L on macOS).
-var lockShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
+// The window's shortcuts: Ctrl (Cmd on macOS) with L locks, F finds a
+// patient, N registers a new patient, and Page Down and Page Up move
+// between a chart's tabs.
+var (
+	lockShortcut       = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
+	findShortcut       = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+	newPatientShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
+	nextTabShortcut    = &desktop.CustomShortcut{KeyName: fyne.KeyPageDown, Modifier: fyne.KeyModifierShortcutDefault}
+	prevTabShortcut    = &desktop.CustomShortcut{KeyName: fyne.KeyPageUp, Modifier: fyne.KeyModifierShortcutDefault}
+)
 
 // gui is the state of one ClinicVault window. Its fields are used on the UI
 // thread only, except where noted.
@@ -53,6 +61,9 @@ type gui struct {
 	practice string
 	// dialogs are the open dialogs, newest last; Esc hides the newest.
 	dialogs []dialog.Dialog
+	// enter holds each dialog's default action, which Enter runs when
+	// no field has the focus (a confirmation has none).
+	enter map[dialog.Dialog]func()
 
 	// idleEvery is the idle ticker's period (tests shorten it).
 	idleEvery time.Duration
@@ -88,11 +99,19 @@ func newGUI(a fyne.App, v *app.Vault) *gui {
 	g.win.CenterOnScreen()
 
 	c := g.win.Canvas()
-	c.AddShortcut(lockShortcut, func(fyne.Shortcut) { g.lockNow() })
+	for _, sc := range []*desktop.CustomShortcut{lockShortcut, findShortcut, newPatientShortcut, nextTabShortcut, prevTabShortcut} {
+		c.AddShortcut(sc, func(s fyne.Shortcut) {
+			g.activity()
+			g.shortcut(s)
+		})
+	}
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
 		g.activity()
-		if ev.Name == fyne.KeyEscape {
+		switch ev.Name {
+		case fyne.KeyEscape:
 			g.escape()
+		case fyne.KeyReturn, fyne.KeyEnter:
+			g.enterDefault()
 		}
 	})
 	c.SetOnTypedRune(func(rune) { g.activity() })
@@ -188,12 +207,33 @@ func (g *gui) showDialog(d dialog.Dialog) {
 }
 
 func (g *gui) forgetDialog(d dialog.Dialog) {
+	delete(g.enter, d)
 	for i := len(g.dialogs) - 1; i >= 0; i-- {
 		if g.dialogs[i] == d {
 			g.dialogs = append(g.dialogs[:i], g.dialogs[i+1:]...)
 			return
 		}
 	}
+}
+
+// setDefault makes action what Enter does in d when no field has focus.
+func (g *gui) setDefault(d dialog.Dialog, action func()) {
+	if g.enter == nil {
+		g.enter = map[dialog.Dialog]func(){}
+	}
+	g.enter[d] = action
+}
+
+// enterDefault runs the newest dialog's default action, if it has one.
+func (g *gui) enterDefault() bool {
+	if len(g.dialogs) == 0 {
+		return false
+	}
+	if f := g.enter[g.dialogs[len(g.dialogs)-1]]; f != nil {
+		f()
+		return true
+	}
+	return false
 }
 
 // escape hides the newest dialog and reports whether there was one.
@@ -219,8 +259,34 @@ func (g *gui) closeDialogs() {
 // shortcut handles ClinicVault's own shortcuts typed in a focused field and
 // reports whether it did.
 func (g *gui) shortcut(s fyne.Shortcut) bool {
-	if s.ShortcutName() == lockShortcut.ShortcutName() {
+	name := s.ShortcutName()
+	if name == lockShortcut.ShortcutName() {
 		g.lockNow()
+		return true
+	}
+	sh := g.shell
+	if g.screen != "shell" || sh == nil || g.session == nil {
+		return false
+	}
+	switch name {
+	case findShortcut.ShortcutName():
+		if len(g.dialogs) == 0 {
+			sh.findPatient()
+		}
+		return true
+	case newPatientShortcut.ShortcutName():
+		if len(g.dialogs) == 0 {
+			sh.newPatient()
+		}
+		return true
+	case nextTabShortcut.ShortcutName(), prevTabShortcut.ShortcutName():
+		if len(g.dialogs) == 0 && sh.current == "Chart" && sh.chart != nil {
+			step := 1
+			if name == prevTabShortcut.ShortcutName() {
+				step = -1
+			}
+			sh.chart.cycleTab(step)
+		}
 		return true
 	}
 	return false

@@ -211,11 +211,15 @@ func TestSignInRefusesThenOpensShellAndLocks(t *testing.T) {
 		t.Fatalf("screen %q after the right passphrase; status %q", g.screen, g.signIn.status.Text)
 	}
 	s := g.session
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Home", "Users", "Audit log", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Home", "Users", "Audit log", "My account"}) {
 		t.Errorf("admin navigation %v", got)
 	}
-	if g.shell.current != "Home" || !showsText(g, "Welcome, Dana Whitfield") || !showsText(g, "Signed in as Dana Whitfield (admin)") {
-		t.Error("the shell does not open on Home with the user named")
+	if g.shell.current != "Today" || !showsText(g, "Signed in as Dana Whitfield (admin)") {
+		t.Error("the shell does not open on Today with the user named")
+	}
+	g.shell.openNamed("Home")
+	if !showsText(g, "Welcome, Dana Whitfield") {
+		t.Error("Home does not welcome the user")
 	}
 	shot(t, g, "home-admin")
 
@@ -372,12 +376,13 @@ func TestAdminAddsReceptionist(t *testing.T) {
 	if g.screen != "shell" {
 		t.Fatalf("Sam could not sign in: %q", g.signIn.status.Text)
 	}
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Home", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Home", "My account"}) {
 		t.Errorf("receptionist navigation %v", got)
 	}
 	if g.session.User().Role != app.Receptionist || g.session.HasClinical() {
 		t.Error("Sam's session is not a receptionist's")
 	}
+	g.shell.openNamed("Home")
 	if !showsText(g, "Clinical records do not open") {
 		t.Error("Home does not say clinical records are closed to receptionists")
 	}
@@ -544,7 +549,7 @@ func TestDemotingYourselfChangesTheNavigation(t *testing.T) {
 	tap(t, g, "Change role…")
 	findSelect(t, g).SetSelected("Clinician")
 	tap(t, g, "Change role")
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Home", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Home", "My account"}) {
 		t.Errorf("navigation after demoting yourself: %v", got)
 	}
 	if !showsText(g, "Signed in as Dana Whitfield (clinician)") {
@@ -609,6 +614,7 @@ func TestChangePassphrase(t *testing.T) {
 
 func TestIdleLockSetting(t *testing.T) {
 	g, _, _, _ := signedInAdmin(t)
+	g.shell.openNamed("Home")
 	h := g.shell.home
 	if g.win.Canvas().Focused() != h.minutes {
 		t.Error("Home does not focus the idle-lock minutes for an admin")
@@ -760,7 +766,7 @@ func TestPlainErrors(t *testing.T) {
 	}{
 		{fmt.Errorf("the passphrase or the code is not right: %w", app.ErrSignInRefused), "The passphrase or the code is not right."},
 		{&app.ThrottledError{Wait: 9 * time.Second}, "Too many failed sign-ins: try again in 9 s."},
-		{app.ErrLockedOut, "This account is locked after too many failed sign-ins: an admin must unlock it, or use the recovery key."},
+		{app.ErrLockedOut, "This account is locked after too many failed sign-ins: ask an admin to unlock it (a locked-out admin can use the recovery key)."},
 		{&app.PolicyError{Reason: "Too short: use at least 12 characters (you have 3). A few unrelated words work well."}, "Too short: use at least 12 characters (you have 3). A few unrelated words work well."},
 		{fmt.Errorf("the user name is empty: %w", app.ErrUsage), "The user name is empty."},
 		{app.ErrLastAdmin, "The practice must keep at least one admin. Make someone else an admin first."},

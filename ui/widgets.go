@@ -20,6 +20,10 @@ import (
 type entry struct {
 	widget.Entry
 	g *gui
+	// onKey, when set, sees every key first and reports whether it
+	// handled it (a search field moves through its results with Up and
+	// Down).
+	onKey func(k *fyne.KeyEvent) bool
 }
 
 func newEntry(g *gui, placeholder string) *entry {
@@ -44,18 +48,41 @@ func (e *entry) TypedRune(r rune) {
 	e.Entry.TypedRune(r)
 }
 
+// newMultiLineEntry is a word-wrapping text area rows lines high; Ctrl+Enter
+// (or Shift+Enter) submits it, Enter starts a new line.
+func newMultiLineEntry(g *gui, placeholder string, rows int) *entry {
+	e := &entry{g: g}
+	e.MultiLine = true
+	e.Wrapping = fyne.TextWrapWord
+	e.PlaceHolder = placeholder
+	e.ExtendBaseWidget(e)
+	e.SetMinRowsVisible(rows)
+	return e
+}
+
 // TypedKey counts as activity; Esc cancels the open dialog.
 func (e *entry) TypedKey(k *fyne.KeyEvent) {
 	e.g.activity()
+	if e.onKey != nil && e.onKey(k) {
+		return
+	}
 	if k.Name == fyne.KeyEscape && e.g.escape() {
 		return
 	}
 	e.Entry.TypedKey(k)
 }
 
-// TypedShortcut gives ClinicVault's shortcuts (Ctrl+L) to the window.
+// submitShortcut is Ctrl+Enter, which submits a multi-line field.
+var submitShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}
+
+// TypedShortcut gives ClinicVault's shortcuts (Ctrl+L, Ctrl+F, Ctrl+N) to
+// the window; Ctrl+Enter submits.
 func (e *entry) TypedShortcut(s fyne.Shortcut) {
 	e.g.activity()
+	if s.ShortcutName() == submitShortcut.ShortcutName() && e.OnSubmitted != nil {
+		e.OnSubmitted(e.Text)
+		return
+	}
 	if e.g.shortcut(s) {
 		return
 	}
