@@ -113,12 +113,20 @@ func (w changeWriter) record(ctx context.Context, tx querier, table, rowID strin
 		names = append(names, c)
 	}
 	sort.Strings(names)
+	if len(names) == 0 {
+		return nil
+	}
+	// Writers are serialised (transactions begin IMMEDIATE), so reading
+	// the newest time in the log here keeps this clock ahead of every
+	// other session or process of this machine: times never repeat.
+	var newest sql.NullString
+	tx.QueryRowContext(ctx, `SELECT max(hlc) FROM changes`).Scan(&newest)
+	if ts, err := cvsync.ParseTimestamp(newest.String); err == nil {
+		w.clock.Witness(ts)
+	}
 	args := make([]any, 0, 7*len(names))
 	for _, c := range names {
 		args = append(args, w.clock.Now().String(), table, rowID, c, changeValue(cols[c]), w.device, w.author)
-	}
-	if len(names) == 0 {
-		return nil
 	}
 	q := `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(names)), ", ")
