@@ -7,7 +7,17 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/admin"
+	"github.com/clinicvault/clinicvault/ui/devices"
 )
+
+// adminScreens maps the Security Center's and reminders' screen names to
+// navigation entries.
+var adminScreens = map[string]string{
+	admin.ScreenUsers: "Users", admin.ScreenBackups: "Backups", admin.ScreenTraining: "Training",
+	admin.ScreenEmergency: "Emergency access", admin.ScreenAccessReview: "Access review",
+	admin.ScreenAudit: "Audit log", admin.ScreenSecurity: "Security Center",
+}
 
 // navItem is one entry of the shell's navigation column.
 type navItem struct {
@@ -40,12 +50,27 @@ type shell struct {
 	chart    *chartScreen
 }
 
-// showShell shows the signed-in shell on its Today screen.
+// showShell shows the signed-in shell on its Today screen, starts the
+// daily backup and the sync watcher for this session (both stop when it
+// locks), and shows what needs attention without blocking work.
 func (g *gui) showShell() {
 	sh := newShell(g, g.session)
 	g.shell = sh
 	g.setScreen("shell", sh.view(), nil)
 	sh.open(0)
+	if g.startServices {
+		s := g.session
+		admin.StartScheduler(s, func(bool, error) {})
+		devices.StartWatcher(s, func(app.SyncReport, error) {})
+		admin.Reminders(g.win, s, sh.goTo)
+	}
+}
+
+// goTo opens a screen by its admin package name.
+func (sh *shell) goTo(name string) {
+	if n, ok := adminScreens[name]; ok {
+		sh.openNamed(n)
+	}
 }
 
 func newShell(g *gui, s *app.Session) *shell {
@@ -71,6 +96,18 @@ func newShell(g *gui, s *app.Session) *shell {
 			sh.home = newHomeScreen(g, s)
 			return sh.home.view, sh.home.first
 		}},
+		{"Backups", theme.StorageIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			return admin.NewBackupsScreen(g.win, s), nil
+		}},
+		{"Sync", theme.ViewRefreshIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			return devices.NewSyncScreen(g.win, s), nil
+		}},
+		{"Devices", theme.ComputerIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			return devices.NewDevicesScreen(g.win, s), nil
+		}},
+		{"Training", theme.InfoIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			return admin.NewTrainingScreen(g.win, s), nil
+		}},
 	}
 	if s.User().Role == app.Admin {
 		sh.items = append(sh.items,
@@ -81,6 +118,15 @@ func newShell(g *gui, s *app.Session) *shell {
 			navItem{"Audit log", theme.ListIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
 				sh.audit = newAuditScreen(g, s)
 				return sh.audit.view, sh.audit.table
+			}},
+			navItem{"Security Center", theme.WarningIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+				return admin.NewSecurityCenter(g.win, s, sh.goTo), nil
+			}},
+			navItem{"Emergency access", theme.VisibilityIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+				return admin.NewEmergencyReviewScreen(g.win, s), nil
+			}},
+			navItem{"Access review", theme.DocumentIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+				return admin.NewAccessReviewScreen(g.win, s), nil
 			}},
 		)
 	}

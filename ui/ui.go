@@ -28,7 +28,9 @@ func Run(v *app.Vault) {
 // first-run wizard when the folder holds no vault yet, the sign-in screen
 // otherwise. It also applies ClinicVault's theme to a.
 func NewWindow(a fyne.App, v *app.Vault) fyne.Window {
-	return newGUI(a, v).win
+	g := newGUI(a, v)
+	g.startServices = true
+	return g.win
 }
 
 // idleCheckEvery is how often the idle-lock ticker asks the session.
@@ -64,6 +66,10 @@ type gui struct {
 	// enter holds each dialog's default action, which Enter runs when
 	// no field has the focus (a confirmation has none).
 	enter map[dialog.Dialog]func()
+
+	// background starts the backup scheduler, the sync watcher and the
+	// reminders after sign-in (off in most tests).
+	startServices bool
 
 	// idleEvery is the idle ticker's period (tests shorten it).
 	idleEvery time.Duration

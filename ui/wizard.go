@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/devices"
 )
 
 // The wizard's steps.
@@ -59,6 +60,17 @@ type wizard struct {
 	viewOf    [wizardSteps]fyne.CanvasObject
 }
 
+// showJoin shows "Join a practice": this computer becomes another of an
+// existing practice's computers, through the shared sync folder.
+func (g *gui) showJoin() {
+	g.setScreen("join", container.NewPadded(devices.NewJoinScreen(g.win, g.v, func() {
+		if info, err := g.v.Info(); err == nil {
+			g.practice = info.Practice
+		}
+		g.showSignIn("")
+	}, g.showWizard)), nil)
+}
+
 // showWizard shows the first-run wizard.
 func (g *gui) showWizard() {
 	w := newWizard(g)
@@ -100,6 +112,9 @@ func newWizard(g *gui) *wizard {
 			widget.NewFormItem("Practice name", w.practice),
 			&widget.FormItem{Text: "Your name", Widget: w.admin, HintText: "You will be the practice's first admin: you add the other staff."},
 		),
+		widget.NewSeparator(),
+		wrapped("Does the practice already use ClinicVault on another computer? Then join it instead: an admin there gives you a code."),
+		container.NewHBox(widget.NewButtonWithIcon("Join an existing practice…", theme.ComputerIcon(), g.act(g.showJoin))),
 	)
 	w.firstOf[stepPractice] = w.practice
 
