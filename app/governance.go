@@ -22,6 +22,7 @@ const (
 	unusedAfter         = 90 * 24 * time.Hour
 	reviewEvery         = 91 * 24 * time.Hour // a quarter
 	failedBurst         = 10                  // failed sign-ins in 24 hours
+	deviceQuiet         = 14 * 24 * time.Hour
 )
 
 var (
@@ -367,6 +368,27 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 		}
 	}
 	add("training", "Security training overdue", len(overdue) > 0, listOr(overdue, "everyone is up to date"), "training")
+
+	devs, err := s.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var quiet, revoked []string
+	for _, d := range devs {
+		name := d.Name
+		if name == "" {
+			name = shortID(d.ID)
+		}
+		switch {
+		case !d.Revoked.IsZero():
+			revoked = append(revoked, name)
+		case d.This:
+		case len(devs) > 1 && (d.LastSeen.IsZero() && now.Sub(d.Added) > deviceQuiet || !d.LastSeen.IsZero() && now.Sub(d.LastSeen) > deviceQuiet):
+			quiet = append(quiet, name)
+		}
+	}
+	add("devices-quiet", "Computers not heard from for 14 days", len(quiet) > 0, listOr(quiet, "none"), "devices")
+	items = append(items, CheckItem{"devices-revoked", "Revoked computers", "info", listOr(revoked, "none"), "devices"})
 
 	pending, err := s.EmergencyAccesses(ctx, true)
 	if err != nil {

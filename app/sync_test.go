@@ -319,3 +319,36 @@ func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
 		t.Fatal("the local clock jumped to the future batch")
 	}
 }
+
+func TestSecurityReportNamesQuietAndRevokedComputers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	mustSync(t, a, dir)
+	bv := pair(t, f, a, dir, "laptop")
+	mustSync(t, a, dir)
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	b.AddPatient(ctx, Patient{Given: "A", Family: "B", DOB: "1990-01-01"})
+	mustSync(t, b, dir)
+	mustSync(t, a, dir)
+	f.clk.Advance(15 * 24 * time.Hour)
+	items, _ := a.SecurityReport(ctx)
+	got := map[string]CheckItem{}
+	for _, i := range items {
+		got[i.ID] = i
+	}
+	if got["devices-quiet"].Status != "attention" || got["devices-quiet"].Detail != "laptop" {
+		t.Fatalf("quiet: %+v", got["devices-quiet"])
+	}
+	a.RevokeDevice(ctx, dir, b.DeviceID())
+	items, _ = a.SecurityReport(ctx)
+	for _, i := range items {
+		if i.ID == "devices-revoked" && i.Detail != "laptop" {
+			t.Fatalf("revoked: %+v", i)
+		}
+		if i.ID == "devices-quiet" && i.Status != "ok" {
+			t.Fatalf("a revoked computer still counts as quiet: %+v", i)
+		}
+	}
+}

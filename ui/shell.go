@@ -16,7 +16,7 @@ import (
 var adminScreens = map[string]string{
 	admin.ScreenUsers: "Users", admin.ScreenBackups: "Backups", admin.ScreenTraining: "Training",
 	admin.ScreenEmergency: "Emergency access", admin.ScreenAccessReview: "Access review",
-	admin.ScreenAudit: "Audit log", admin.ScreenSecurity: "Security Center",
+	admin.ScreenAudit: "Audit log", admin.ScreenSecurity: "Security Center", "devices": "Devices",
 }
 
 // navItem is one entry of the shell's navigation column.
