@@ -78,6 +78,31 @@ type Vitals struct {
 	SpO2      *int
 }
 
+// Summary renders the measurements taken, in words and units:
+// "BP 128/82 mmHg, pulse 72/min, temperature 37.9 °C".
+func (v Vitals) Summary() string {
+	var parts []string
+	if v.Systolic != nil && v.Diastolic != nil {
+		parts = append(parts, fmt.Sprintf("BP %d/%d mmHg", *v.Systolic, *v.Diastolic))
+	}
+	if v.Pulse != nil {
+		parts = append(parts, fmt.Sprintf("pulse %d/min", *v.Pulse))
+	}
+	if v.TempC != nil {
+		parts = append(parts, fmt.Sprintf("temperature %.1f °C", *v.TempC))
+	}
+	if v.WeightKg != nil {
+		parts = append(parts, fmt.Sprintf("weight %.1f kg", *v.WeightKg))
+	}
+	if v.HeightCm != nil {
+		parts = append(parts, fmt.Sprintf("height %.0f cm", *v.HeightCm))
+	}
+	if v.SpO2 != nil {
+		parts = append(parts, fmt.Sprintf("SpO2 %d%%", *v.SpO2))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Document is a stored file's description (its content is fetched apart).
 type Document struct {
 	ID, Title, MIME string

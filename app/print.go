@@ -96,26 +96,7 @@ func (s *Session) VisitSummaryPDF(ctx context.Context, mrn, encounterID string) 
 		if v.TakenAt.Local().Format("2006-01-02") != e.SeenAt.Local().Format("2006-01-02") {
 			continue
 		}
-		var parts []string
-		if v.Systolic != nil {
-			parts = append(parts, fmt.Sprintf("BP %d/%d mmHg", *v.Systolic, *v.Diastolic))
-		}
-		if v.Pulse != nil {
-			parts = append(parts, fmt.Sprintf("pulse %d/min", *v.Pulse))
-		}
-		if v.TempC != nil {
-			parts = append(parts, fmt.Sprintf("temperature %.1f °C", *v.TempC))
-		}
-		if v.WeightKg != nil {
-			parts = append(parts, fmt.Sprintf("weight %.1f kg", *v.WeightKg))
-		}
-		if v.HeightCm != nil {
-			parts = append(parts, fmt.Sprintf("height %.0f cm", *v.HeightCm))
-		}
-		if v.SpO2 != nil {
-			parts = append(parts, fmt.Sprintf("SpO2 %d%%", *v.SpO2))
-		}
-		vit = append(vit, v.TakenAt.Local().Format("15:04")+": "+strings.Join(parts, ", "))
+		vit = append(vit, v.TakenAt.Local().Format("15:04")+": "+v.Summary())
 	}
 	section("Vital signs at this visit", vit)
 	pdf.SetFont("Helvetica", "I", 8.5)

@@ -146,26 +146,7 @@ func (r *runner) printChart(c *app.Chart) {
 		fmt.Fprintf(w, "medication: %s %s %s %s\n", m.Name, m.Dose, m.Route, m.Frequency)
 	}
 	for _, v := range c.Vitals {
-		var parts []string
-		if v.Systolic != nil {
-			parts = append(parts, fmt.Sprintf("BP %d/%d", *v.Systolic, *v.Diastolic))
-		}
-		if v.Pulse != nil {
-			parts = append(parts, fmt.Sprintf("pulse %d", *v.Pulse))
-		}
-		if v.TempC != nil {
-			parts = append(parts, fmt.Sprintf("temp %.1f °C", *v.TempC))
-		}
-		if v.WeightKg != nil {
-			parts = append(parts, fmt.Sprintf("weight %.1f kg", *v.WeightKg))
-		}
-		if v.HeightCm != nil {
-			parts = append(parts, fmt.Sprintf("height %.0f cm", *v.HeightCm))
-		}
-		if v.SpO2 != nil {
-			parts = append(parts, fmt.Sprintf("SpO2 %d%%", *v.SpO2))
-		}
-		fmt.Fprintf(w, "vitals: %s %s\n", v.TakenAt.Local().Format("2006-01-02 15:04"), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "vitals: %s %s\n", v.TakenAt.Local().Format("2006-01-02 15:04"), v.Summary())
 	}
 	for _, e := range c.Encounters {
 		state := "draft"
