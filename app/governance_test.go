@@ -241,6 +241,30 @@ func TestSecurityReportAndAccessReview(t *testing.T) {
 		if i.ID == "locked" && (i.Status != "attention" || i.Detail != "Rita Front") {
 			t.Fatalf("locked item %+v", i)
 		}
+		if i.ID == "failed-signins" && i.Status != "attention" {
+			t.Fatalf("20 failed sign-ins in 5 hours not flagged: %+v", i)
+		}
+	}
+	// A day later the burst is over; a new one is flagged again.
+	f.clk.Advance(25 * time.Hour)
+	items, _ = admin.SecurityReport(ctx)
+	for _, i := range items {
+		if i.ID == "failed-signins" && i.Status != "ok" {
+			t.Fatalf("yesterday's failures still flagged: %+v", i)
+		}
+	}
+	f.addUser(admin, "Dr Omar Haddad", Clinician, docPass)
+	for i := 0; i < failedBurst; i++ {
+		f.clk.Advance(maxDelay)
+		f.v.SignIn(ctx, "Dr Omar Haddad", "guess guess guess guess", "000000")
+	}
+	admin.Lock(ctx)
+	admin = f.mustSignIn("Maria Admin", adminPass)
+	items, _ = admin.SecurityReport(ctx)
+	for _, i := range items {
+		if i.ID == "failed-signins" && i.Status != "attention" {
+			t.Fatalf("burst not flagged: %+v", i)
+		}
 	}
 	// 90 days without use.
 	f.clk.Advance(91 * 24 * time.Hour)
