@@ -119,10 +119,16 @@ func (w changeWriter) record(ctx context.Context, tx querier, table, rowID strin
 	// Writers are serialised (transactions begin IMMEDIATE), so reading
 	// the newest time in the log here keeps this clock ahead of every
 	// other session or process of this machine: times never repeat.
-	var newest sql.NullString
-	tx.QueryRowContext(ctx, `SELECT max(hlc) FROM changes`).Scan(&newest)
-	if ts, err := cvsync.ParseTimestamp(newest.String); err == nil {
-		w.clock.Witness(ts)
+	// (Once per transaction is enough: nobody else writes inside it.)
+	if ct, ok := tx.(cachedTx); !ok || !ct.once["clock"] {
+		var newest sql.NullString
+		tx.QueryRowContext(ctx, `SELECT max(hlc) FROM changes`).Scan(&newest)
+		if ts, err := cvsync.ParseTimestamp(newest.String); err == nil {
+			w.clock.Witness(ts)
+		}
+		if ok {
+			ct.once["clock"] = true
+		}
 	}
 	args := make([]any, 0, 7*len(names))
 	for _, c := range names {

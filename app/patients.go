@@ -348,6 +348,13 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 	now := s.v.now()
 	return s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx)
+		// A bulk insert touches far more pages than the usual cache holds;
+		// pages spilled mid-transaction must be encrypted and decrypted
+		// again. 256 MB for this transaction, then back to normal.
+		if len(ps) > 1000 {
+			sqltx.ExecContext(ctx, `PRAGMA cache_size = -262144`)
+			defer sqltx.ExecContext(ctx, `PRAGMA cache_size = -32768`)
+		}
 		for i := range ps {
 			if err := ctx.Err(); err != nil {
 				return err

@@ -19,9 +19,14 @@ type querier interface {
 type cachedTx struct {
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
+	// once remembers per-transaction work already done (the change
+	// writer's clock check).
+	once map[string]bool
 }
 
-func newCachedTx(tx *sql.Tx) cachedTx { return cachedTx{tx, map[string]*sql.Stmt{}} }
+func newCachedTx(tx *sql.Tx) cachedTx {
+	return cachedTx{tx, map[string]*sql.Stmt{}, map[string]bool{}}
+}
 
 func (c cachedTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[q]; ok {
