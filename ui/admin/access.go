@@ -16,10 +16,11 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // accessColumns are the access review's column weights.
-var accessColumns = columns{0.2, 0.13, 0.14, 0.19, 0.16, 0.18}
+var accessColumns = kit.Columns{0.2, 0.13, 0.14, 0.19, 0.16, 0.18}
 
 // accessScreen is the quarterly access review.
 type accessScreen struct {
@@ -28,10 +29,10 @@ type accessScreen struct {
 	ctx context.Context
 
 	rows    []app.AccessRow
-	summary *notice
+	summary *kit.Notice
 	list    *widget.List
 	export  *widget.Button
-	status  *statusText
+	status  *kit.StatusText
 	view    fyne.CanvasObject
 	// exporting is the open export dialog, for tests.
 	exporting *exportDialog
@@ -46,16 +47,16 @@ func NewAccessReviewScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 }
 
 func newAccessScreen(win fyne.Window, s *app.Session) *accessScreen {
-	a := &accessScreen{win: win, s: s, ctx: context.Background(), status: newStatus()}
+	a := &accessScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus()}
 	if s.User().Role != app.Admin {
-		a.view = page(container.NewVBox(heading("Access review"),
-			newNotice(toneInfo, "For admins", "The access review is done by the practice's admins.")))
+		a.view = kit.Page(container.NewVBox(kit.Heading("Access review"),
+			kit.NewNotice(kit.ToneInfo, "For admins", "The access review is done by the practice's admins.")))
 		return a
 	}
-	a.summary = newNotice(toneInfo, "Loading…", "")
-	a.export = widget.NewButtonWithIcon("Export encrypted…", theme.DocumentSaveIcon(), act(s, a.openExport))
+	a.summary = kit.NewNotice(kit.ToneInfo, "Loading…", "")
+	a.export = widget.NewButtonWithIcon("Export encrypted…", theme.DocumentSaveIcon(), kit.Act(s, a.openExport))
 	a.export.Importance = widget.HighImportance
-	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), act(s, a.load))
+	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), kit.Act(s, a.load))
 	a.list = widget.NewList(
 		func() int { return len(a.rows) },
 		func() fyne.CanvasObject {
@@ -69,7 +70,7 @@ func newAccessScreen(win fyne.Window, s *app.Session) *accessScreen {
 			r := a.rows[id]
 			setCell(cells[0].(*widget.Label), r.Name, widget.MediumImportance)
 			setCell(cells[1].(*widget.Label), roleLabel(r.Role), widget.MediumImportance)
-			setCell(cells[2].(*widget.Label), day(r.Created), widget.MediumImportance)
+			setCell(cells[2].(*widget.Label), kit.Day(r.Created), widget.MediumImportance)
 			last, imp := dayTime(r.LastSignIn), widget.MediumImportance
 			if r.LastSignIn.IsZero() || now().Sub(r.LastSignIn) > 90*24*time.Hour {
 				imp = widget.WarningImportance
@@ -83,14 +84,14 @@ func newAccessScreen(win fyne.Window, s *app.Session) *accessScreen {
 			setCell(cells[5].(*widget.Label), r.Status, imp)
 		},
 	)
-	a.list.OnSelected = func(widget.ListItemID) { touch(s) }
-	header := container.New(accessColumns, headerCell("Name"), headerCell("Role"), headerCell("Added"),
-		headerCell("Last sign-in"), headerCell("Last device"), headerCell("Status"))
-	steps := wrapped("Once a quarter, go through the list with the practice manager: is each person still working here, " +
+	a.list.OnSelected = func(widget.ListItemID) { kit.Touch(s) }
+	header := container.New(accessColumns, kit.HeaderCell("Name"), kit.HeaderCell("Role"), kit.HeaderCell("Added"),
+		kit.HeaderCell("Last sign-in"), kit.HeaderCell("Last device"), kit.HeaderCell("Status"))
+	steps := kit.Wrapped("Once a quarter, go through the list with the practice manager: is each person still working here, " +
 		"and does their role match their job? Remove or change accounts on the Users screen, then export the list " +
 		"as the record of the review.")
 	top := container.NewVBox(
-		heading("Access review"),
+		kit.Heading("Access review"),
 		steps,
 		a.summary,
 		container.NewHBox(a.export, refresh),
@@ -130,14 +131,14 @@ func (a *accessScreen) load() {
 	var rows []app.AccessRow
 	var items []app.CheckItem
 	var err error
-	background(func() {
+	kit.Background(func() {
 		rows, err = a.s.AccessReview(a.ctx)
 		if err == nil {
 			items, _ = a.s.SecurityReport(a.ctx)
 		}
 	}, func() {
 		if err != nil {
-			a.summary.set(toneDanger, "The access review could not be read", plain(err))
+			a.summary.Set(kit.ToneDanger, "The access review could not be read", plain(err))
 			return
 		}
 		a.rows = rows
@@ -148,28 +149,28 @@ func (a *accessScreen) load() {
 
 // showSummary says when the last review was and whether one is due.
 func (a *accessScreen) showSummary(items []app.CheckItem) {
-	count := plural(len(a.rows), "account")
+	count := kit.Plural(len(a.rows), "account")
 	for _, it := range items {
 		if it.ID != "access-review" {
 			continue
 		}
 		last := strings.TrimPrefix(it.Detail, "last ")
 		if d, err := time.ParseInLocation("2006-01-02", last, time.Local); err == nil {
-			last = day(d)
+			last = kit.Day(d)
 		}
 		if it.Status == "attention" {
 			when := "No access review has been exported yet."
 			if it.Detail != "never done" {
 				when = "The last review was exported on " + last + ", more than a quarter ago."
 			}
-			a.summary.set(toneWarning, "An access review is due", when+" "+sentence(count+" can sign in"))
+			a.summary.Set(kit.ToneWarning, "An access review is due", when+" "+kit.Sentence(count+" can sign in"))
 		} else {
-			a.summary.set(toneOK, "The access review is up to date",
-				"The last review was exported on "+last+". The next is due within three months. "+sentence(count+" can sign in"))
+			a.summary.Set(kit.ToneOK, "The access review is up to date",
+				"The last review was exported on "+last+". The next is due within three months. "+kit.Sentence(count+" can sign in"))
 		}
 		return
 	}
-	a.summary.set(toneInfo, sentence(count+" can sign in"), "")
+	a.summary.Set(kit.ToneInfo, kit.Sentence(count+" can sign in"), "")
 }
 
 // exportDialog asks how to protect the export.
@@ -182,7 +183,7 @@ type exportDialog struct {
 	rcpt    *widget.Entry
 	passBox *fyne.Container
 	rcptBox *fyne.Container
-	status  *statusText
+	status  *kit.StatusText
 	save    *widget.Button
 	cancel  *widget.Button
 	busy    bool
@@ -200,7 +201,7 @@ const (
 // openExport shows the export dialog.
 func (a *accessScreen) openExport() {
 	s := a.s
-	x := &exportDialog{a: a, status: newStatus()}
+	x := &exportDialog{a: a, status: kit.NewStatus()}
 	a.exporting = x
 	x.pass = widget.NewPasswordEntry()
 	x.again = widget.NewPasswordEntry()
@@ -209,12 +210,12 @@ func (a *accessScreen) openExport() {
 	x.passBox = container.NewVBox(widget.NewForm(
 		widget.NewFormItem("Passphrase", x.pass),
 		widget.NewFormItem("Type it again", x.again),
-	), quiet("At least 12 characters; a few unrelated words work well. Keep it with the practice's records, not with the file."))
+	), kit.Quiet("At least 12 characters; a few unrelated words work well. Keep it with the practice's records, not with the file."))
 	x.rcptBox = container.NewVBox(widget.NewForm(widget.NewFormItem("Recipient", x.rcpt)),
-		quiet("Only the holder of the matching age identity (secret key) can open the file."))
+		kit.Quiet("Only the holder of the matching age identity (secret key) can open the file."))
 	x.rcptBox.Hide()
 	x.how = widget.NewRadioGroup([]string{byPassphrase, byRecipient}, func(v string) {
-		touch(s)
+		kit.Touch(s)
 		if v == byRecipient {
 			x.passBox.Hide()
 			x.rcptBox.Show()
@@ -226,25 +227,25 @@ func (a *accessScreen) openExport() {
 	x.how.Required = true
 	x.how.SetSelected(byPassphrase)
 	x.pass.OnSubmitted = func(string) { x.a.win.Canvas().Focus(x.again) }
-	x.again.OnSubmitted = func(string) { touch(s); x.choose() }
-	x.rcpt.OnSubmitted = func(string) { touch(s); x.choose() }
-	howTo := card(container.NewVBox(
-		bold("Opening the file later"),
-		wrapped("The export is a CSV spreadsheet encrypted with age, an open standard (age-encryption.org). Any age tool opens it, for example:"),
+	x.again.OnSubmitted = func(string) { kit.Touch(s); x.choose() }
+	x.rcpt.OnSubmitted = func(string) { kit.Touch(s); x.choose() }
+	howTo := kit.Card(container.NewVBox(
+		kit.Bold("Opening the file later"),
+		kit.Wrapped("The export is a CSV spreadsheet encrypted with age, an open standard (age-encryption.org). Any age tool opens it, for example:"),
 		monospace("age --decrypt -o access-review.csv \""+exportName()+"\""),
-		wrapped("which asks for the passphrase (or add -i with the recipient's identity file). Then open the .csv file in a spreadsheet."),
+		kit.Wrapped("which asks for the passphrase (or add -i with the recipient's identity file). Then open the .csv file in a spreadsheet."),
 	))
 	content := container.NewVBox(
-		wrapped("The list of accounts is saved encrypted, so it can be kept or sent with the practice's compliance records. Exporting also records today as the date of this review."),
-		bold("Protect the file with"),
+		kit.Wrapped("The list of accounts is saved encrypted, so it can be kept or sent with the practice's compliance records. Exporting also records today as the date of this review."),
+		kit.Bold("Protect the file with"),
 		x.how,
 		x.passBox,
 		x.rcptBox,
 		howTo,
 		x.status,
 	)
-	x.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), act(s, func() { x.d.Hide() }))
-	x.save = widget.NewButtonWithIcon("Choose file and export…", theme.DocumentSaveIcon(), act(s, x.choose))
+	x.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), kit.Act(s, func() { x.d.Hide() }))
+	x.save = widget.NewButtonWithIcon("Choose file and export…", theme.DocumentSaveIcon(), kit.Act(s, x.choose))
 	x.save.Importance = widget.HighImportance
 	x.d = dialog.NewCustomWithoutButtons("Export the access review",
 		container.NewVScroll(container.New(layout.NewCustomPaddedLayout(0, 0, 0, 8), content)), a.win)
@@ -277,25 +278,25 @@ func (x *exportDialog) choose() {
 	if x.how.Selected == byRecipient {
 		rcpt = strings.TrimSpace(x.rcpt.Text)
 		if rcpt == "" {
-			x.status.say(widget.DangerImportance, "Paste the age recipient (it starts with age1).")
+			x.status.Say(widget.DangerImportance, "Paste the age recipient (it starts with age1).")
 			return
 		}
 		if !strings.HasPrefix(rcpt, "age1") {
-			x.status.say(widget.DangerImportance, "An age recipient starts with age1. Paste the public key, not the secret identity.")
+			x.status.Say(widget.DangerImportance, "An age recipient starts with age1. Paste the public key, not the secret identity.")
 			return
 		}
 	} else {
 		pass = x.pass.Text
 		if pass == "" {
-			x.status.say(widget.DangerImportance, "Type a passphrase for the file.")
+			x.status.Say(widget.DangerImportance, "Type a passphrase for the file.")
 			return
 		}
 		if x.again.Text != pass {
-			x.status.say(widget.DangerImportance, "The two passphrases do not match.")
+			x.status.Say(widget.DangerImportance, "The two passphrases do not match.")
 			return
 		}
 	}
-	x.status.say(widget.MediumImportance, "")
+	x.status.Say(widget.MediumImportance, "")
 	files.save(x.a.win, exportName(), func(w fyne.URIWriteCloser) { x.write(w, pass, rcpt) })
 }
 
@@ -303,11 +304,11 @@ func (x *exportDialog) choose() {
 // that a refused passphrase leaves no empty file behind.
 func (x *exportDialog) write(w fyne.URIWriteCloser, pass, rcpt string) {
 	x.busy = true
-	enable(x.save, false)
-	enable(x.cancel, false)
+	kit.Enable(x.save, false)
+	kit.Enable(x.cancel, false)
 	var buf bytes.Buffer
 	var err error
-	background(func() {
+	kit.Background(func() {
 		err = x.a.s.ExportAccessReview(x.a.ctx, &buf, pass, rcpt)
 		if err == nil {
 			_, err = w.Write(buf.Bytes())
@@ -320,10 +321,10 @@ func (x *exportDialog) write(w fyne.URIWriteCloser, pass, rcpt string) {
 		}
 	}, func() {
 		x.busy = false
-		enable(x.save, true)
-		enable(x.cancel, true)
+		kit.Enable(x.save, true)
+		kit.Enable(x.cancel, true)
 		if err != nil {
-			x.status.say(widget.DangerImportance, "Nothing was exported. "+plain(err))
+			x.status.Say(widget.DangerImportance, "Nothing was exported. "+plain(err))
 			if x.closed {
 				showError(x.a.win, "The access review was not exported", err)
 			}
@@ -335,7 +336,7 @@ func (x *exportDialog) write(w fyne.URIWriteCloser, pass, rcpt string) {
 		if !x.closed {
 			x.d.Hide()
 		}
-		x.a.status.say(widget.SuccessImportance, fmt.Sprintf("The access review was exported to %s, encrypted with age. Today is recorded as the date of this review.", x.saved))
+		x.a.status.Say(widget.SuccessImportance, fmt.Sprintf("The access review was exported to %s, encrypted with age. Today is recorded as the date of this review.", x.saved))
 		x.a.load()
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // now is the clock the screens compare dates with; tests set the vault's.
@@ -51,7 +52,7 @@ func StartScheduler(s *app.Session, onDone func(ran bool, err error)) (stop func
 				return
 			}
 			if onDone != nil {
-				post(func() { onDone(ran, err) })
+				kit.Post(func() { onDone(ran, err) })
 			}
 			select {
 			case <-ctx.Done():
@@ -64,7 +65,7 @@ func StartScheduler(s *app.Session, onDone func(ran bool, err error)) (stop func
 }
 
 // backupColumns are the backup list's column weights.
-var backupColumns = columns{0.22, 0.2, 0.12, 0.46}
+var backupColumns = kit.Columns{0.22, 0.2, 0.12, 0.46}
 
 // backupsScreen shows where backups go, lists them, and makes, verifies
 // and restores them.
@@ -79,7 +80,7 @@ type backupsScreen struct {
 	sel     string // the selected backup's path
 	busy    bool
 
-	notice   *notice
+	notice   *kit.Notice
 	folder   *widget.Label
 	choose   *widget.Button // nil for roles that may not set the folder
 	backup   *widget.Button
@@ -87,7 +88,7 @@ type backupsScreen struct {
 	restore  *widget.Button
 	refresh  *widget.Button
 	progress *progressView
-	status   *statusText
+	status   *kit.StatusText
 	count    *widget.Label
 	list     *widget.List
 	detail   *widget.Label
@@ -112,16 +113,16 @@ func NewBackupsScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 
 func newBackupsScreen(win fyne.Window, s *app.Session) *backupsScreen {
 	b := &backupsScreen{win: win, s: s, ctx: context.Background(), admin: s.User().Role == app.Admin,
-		newVault: app.NewVault, progress: newProgressView(), status: newStatus()}
-	b.notice = newNotice(toneInfo, "Checking backups…", "")
-	b.folder = bold("")
-	b.backup = widget.NewButtonWithIcon("Back up now", theme.UploadIcon(), act(s, b.backupNow))
+		newVault: app.NewVault, progress: newProgressView(), status: kit.NewStatus()}
+	b.notice = kit.NewNotice(kit.ToneInfo, "Checking backups…", "")
+	b.folder = kit.Bold("")
+	b.backup = widget.NewButtonWithIcon("Back up now", theme.UploadIcon(), kit.Act(s, b.backupNow))
 	b.backup.Importance = widget.HighImportance
-	b.verify = widget.NewButtonWithIcon("Verify", theme.ConfirmIcon(), act(s, b.verifySelected))
-	b.restore = widget.NewButtonWithIcon("Restore…", theme.HistoryIcon(), act(s, b.openRestore))
-	b.refresh = widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), act(s, b.load))
+	b.verify = widget.NewButtonWithIcon("Verify", theme.ConfirmIcon(), kit.Act(s, b.verifySelected))
+	b.restore = widget.NewButtonWithIcon("Restore…", theme.HistoryIcon(), kit.Act(s, b.openRestore))
+	b.refresh = widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), kit.Act(s, b.load))
 	b.count = widget.NewLabel("")
-	b.detail = quiet("")
+	b.detail = kit.Quiet("")
 
 	b.list = widget.NewList(
 		func() int { return len(b.backups) },
@@ -142,7 +143,7 @@ func newBackupsScreen(win fyne.Window, s *app.Session) *backupsScreen {
 		},
 	)
 	b.list.OnSelected = func(id widget.ListItemID) {
-		touch(s)
+		kit.Touch(s)
 		if id < len(b.backups) {
 			b.sel = b.backups[id].Path
 		}
@@ -155,21 +156,21 @@ func newBackupsScreen(win fyne.Window, s *app.Session) *backupsScreen {
 
 	var folderRight fyne.CanvasObject
 	if b.admin {
-		b.choose = widget.NewButtonWithIcon("Choose folder…", theme.FolderOpenIcon(), act(s, b.chooseFolder))
+		b.choose = widget.NewButtonWithIcon("Choose folder…", theme.FolderOpenIcon(), kit.Act(s, b.chooseFolder))
 		folderRight = b.choose
 	}
 	where := container.NewVBox(container.NewBorder(nil, nil, widget.NewLabel("Backup folder:"), folderRight, b.folder))
 	if !b.admin {
-		where.Add(quiet("Only an admin can choose the backup folder. You can still back up now and verify backups."))
+		where.Add(kit.Quiet("Only an admin can choose the backup folder. You can still back up now and verify backups."))
 	}
-	header := container.New(backupColumns, headerCell("Made"), headerCell("Made by"), headerCell("Size"), headerCell("Check"))
+	header := container.New(backupColumns, kit.HeaderCell("Made"), kit.HeaderCell("Made by"), kit.HeaderCell("Size"), kit.HeaderCell("Check"))
 	top := container.NewVBox(
-		heading("Backups"),
-		wrapped("ClinicVault backs up the whole vault, encrypted, once a day while it is open, and checks each backup by opening it again. "+
+		kit.Heading("Backups"),
+		kit.Wrapped("ClinicVault backs up the whole vault, encrypted, once a day while it is open, and checks each backup by opening it again. "+
 			"It keeps one for each of the last 7 days, 4 weeks and 12 months."),
 		b.notice,
-		card(where),
-		container.NewBorder(nil, nil, nil, buttonRow(b.count), buttonRow(b.backup, b.verify, b.restore, b.refresh)),
+		kit.Card(where),
+		container.NewBorder(nil, nil, nil, kit.ButtonRow(b.count), kit.ButtonRow(b.backup, b.verify, b.restore, b.refresh)),
 		b.progress.box,
 		b.status,
 		header,
@@ -189,7 +190,7 @@ func verification(info app.BackupInfo) (string, widget.Importance) {
 	case info.Verified.IsZero():
 		return "not verified", widget.WarningImportance
 	case info.VerifyOK:
-		return "verified ✓ " + day(info.Verified), widget.SuccessImportance
+		return "verified ✓ " + kit.Day(info.Verified), widget.SuccessImportance
 	default:
 		return "FAILED: " + strings.TrimSuffix(plain(fmt.Errorf("%s", info.VerifyDetail)), "."), widget.DangerImportance
 	}
@@ -200,14 +201,14 @@ func (b *backupsScreen) load() {
 	var st app.BackupStatus
 	var list []app.BackupInfo
 	var stErr, listErr error
-	background(func() {
+	kit.Background(func() {
 		st, stErr = b.s.BackupStatus(b.ctx)
 		if stErr == nil && st.Folder != "" {
 			list, listErr = b.s.ListBackups(b.ctx, st.Folder)
 		}
 	}, func() {
 		if stErr != nil {
-			b.notice.set(toneDanger, "The backup status could not be read", plain(stErr))
+			b.notice.Set(kit.ToneDanger, "The backup status could not be read", plain(stErr))
 			return
 		}
 		b.st = st
@@ -215,7 +216,7 @@ func (b *backupsScreen) load() {
 		b.backups = list
 		if listErr != nil {
 			b.backups = nil
-			b.status.say(widget.DangerImportance, "The backup folder "+st.Folder+" cannot be read. If it is on a USB drive "+
+			b.status.Say(widget.DangerImportance, "The backup folder "+st.Folder+" cannot be read. If it is on a USB drive "+
 				"or a network share, check that it is connected. ("+plain(listErr)+")")
 		}
 		switch {
@@ -224,7 +225,7 @@ func (b *backupsScreen) load() {
 		case len(b.backups) == 0:
 			b.count.SetText("none yet")
 		default:
-			b.count.SetText(plural(len(b.backups), "backup") + ", newest first")
+			b.count.SetText(kit.Plural(len(b.backups), "backup") + ", newest first")
 		}
 		sel := b.sel
 		b.list.UnselectAll()
@@ -252,7 +253,7 @@ func (b *backupsScreen) showStatus() {
 	b.folder.Refresh()
 	last := "Last good backup: none yet."
 	if !st.LastGood.IsZero() {
-		last = "Last good backup: " + dayTime(st.LastGood) + " (" + ago(st.LastGood, now()) + ")."
+		last = "Last good backup: " + dayTime(st.LastGood) + " (" + kit.Ago(st.LastGood, now()) + ")."
 	}
 	switch {
 	case st.Warning != "" && st.Folder == "":
@@ -260,13 +261,13 @@ func (b *backupsScreen) showStatus() {
 		if b.admin {
 			what = "Press \"Choose folder…\"."
 		}
-		b.notice.set(toneDanger, "Backups are not set up", st.Warning+" "+what)
+		b.notice.Set(kit.ToneDanger, "Backups are not set up", st.Warning+" "+what)
 	case st.Warning != "":
-		b.notice.set(toneDanger, "Back up now", st.Warning+" Until there is a good backup, a broken disk or a stolen computer could lose the practice's records. "+last)
+		b.notice.Set(kit.ToneDanger, "Back up now", st.Warning+" Until there is a good backup, a broken disk or a stolen computer could lose the practice's records. "+last)
 	case st.Due:
-		b.notice.set(toneWarning, "A backup is due", last+" ClinicVault makes one by itself soon, or press \"Back up now\".")
+		b.notice.Set(kit.ToneWarning, "A backup is due", last+" ClinicVault makes one by itself soon, or press \"Back up now\".")
 	default:
-		b.notice.set(toneOK, "Backups are up to date", last+" It was opened again and checked without errors.")
+		b.notice.Set(kit.ToneOK, "Backups are up to date", last+" It was opened again and checked without errors.")
 	}
 }
 
@@ -281,12 +282,12 @@ func (b *backupsScreen) selected() (app.BackupInfo, bool) {
 
 func (b *backupsScreen) refreshButtons() {
 	info, ok := b.selected()
-	enable(b.backup, !b.busy)
-	enable(b.verify, ok && !b.busy)
-	enable(b.restore, !b.busy)
-	enable(b.refresh, !b.busy)
+	kit.Enable(b.backup, !b.busy)
+	kit.Enable(b.verify, ok && !b.busy)
+	kit.Enable(b.restore, !b.busy)
+	kit.Enable(b.refresh, !b.busy)
 	if b.choose != nil {
-		enable(b.choose, !b.busy)
+		kit.Enable(b.choose, !b.busy)
 	}
 	if !ok {
 		b.detail.SetText("Select a backup to verify it or to see what it holds.")
@@ -312,7 +313,7 @@ func (b *backupsScreen) setBusy(on bool) {
 // chooseFolder asks for the backup folder and saves it (admins).
 func (b *backupsScreen) chooseFolder() {
 	files.folder(b.win, b.st.Folder, func(dir string) {
-		touch(b.s)
+		kit.Touch(b.s)
 		b.setFolder(dir, nil)
 	})
 }
@@ -321,15 +322,15 @@ func (b *backupsScreen) chooseFolder() {
 func (b *backupsScreen) setFolder(dir string, then func()) {
 	var err error
 	b.setBusy(true)
-	background(func() {
+	kit.Background(func() {
 		err = b.s.SetBackupFolder(b.ctx, dir)
 	}, func() {
 		b.setBusy(false)
 		if err != nil {
-			b.status.say(widget.DangerImportance, "The backup folder was not changed. "+plain(err))
+			b.status.Say(widget.DangerImportance, "The backup folder was not changed. "+plain(err))
 			return
 		}
-		b.status.say(widget.SuccessImportance, "Backups now go to "+dir+".")
+		b.status.Say(widget.SuccessImportance, "Backups now go to "+dir+".")
 		b.load()
 		if then != nil {
 			then()
@@ -345,7 +346,7 @@ func (b *backupsScreen) backupNow() {
 	}
 	if b.st.Folder == "" {
 		files.folder(b.win, "", func(dir string) {
-			touch(b.s)
+			kit.Touch(b.s)
 			if b.admin {
 				b.setFolder(dir, func() { b.runBackup(dir) })
 			} else {
@@ -360,24 +361,24 @@ func (b *backupsScreen) backupNow() {
 // runBackup makes, verifies and prunes a backup in dir off the UI thread.
 func (b *backupsScreen) runBackup(dir string) {
 	b.setBusy(true)
-	b.status.say(widget.MediumImportance, "")
+	b.status.Say(widget.MediumImportance, "")
 	b.progress.start("Starting the backup…")
 	feed := &progressFeed{show: b.progress.set}
 	var err error
-	background(func() {
+	kit.Background(func() {
 		err = b.s.BackupNow(b.ctx, dir, feed.report)
 	}, func() {
 		b.progress.stop()
 		b.setBusy(false)
 		if err != nil {
-			b.status.say(widget.DangerImportance, "The backup did not complete. "+plain(err)+
+			b.status.Say(widget.DangerImportance, "The backup did not complete. "+plain(err)+
 				" Older backups are untouched. Check that the folder's drive is connected and has room, then try again.")
 		} else {
 			msg := "A new backup was made and verified: it opens and holds every record."
 			if dir != b.st.Folder {
 				msg = "A new backup was made in " + dir + " and verified. Ask an admin to choose a backup folder so that backups happen every day."
 			}
-			b.status.say(widget.SuccessImportance, msg)
+			b.status.Say(widget.SuccessImportance, msg)
 		}
 		b.load()
 	})
@@ -390,12 +391,12 @@ func (b *backupsScreen) verifySelected() {
 		return
 	}
 	b.setBusy(true)
-	b.status.say(widget.MediumImportance, "")
+	b.status.Say(widget.MediumImportance, "")
 	b.progress.start("Opening " + filepath.Base(info.Path) + "…")
 	feed := &progressFeed{show: b.progress.set}
 	var report *app.VerifyReport
 	var err error
-	background(func() {
+	kit.Background(func() {
 		report, err = b.s.VerifyBackup(b.ctx, info.Path, feed.report)
 	}, func() {
 		b.progress.stop()
@@ -426,18 +427,18 @@ func (b *backupsScreen) showVerify(info app.BackupInfo, report *app.VerifyReport
 		r.checks = report.Tables
 	}
 	name := filepath.Base(info.Path)
-	var top *notice
+	var top *kit.Notice
 	if err == nil {
 		r.text = fmt.Sprintf("%s opens with this vault's key, passes the database integrity checks, and every table has the rows it had when the backup was made.", name)
 		if info.ClinicalSealed || !b.s.HasClinical() {
 			r.text += " Clinical records could not be checked from this account: they need the clinical key."
 		}
-		top = newNotice(toneOK, "The backup is good", r.text)
-		b.status.say(widget.SuccessImportance, name+" verified: it can be restored.")
+		top = kit.NewNotice(kit.ToneOK, "The backup is good", r.text)
+		b.status.Say(widget.SuccessImportance, name+" verified: it can be restored.")
 	} else {
 		r.text = plain(err) + " Do not rely on this file. Keep it for support, and make a new backup now."
-		top = newNotice(toneDanger, "The backup failed verification", r.text)
-		b.status.say(widget.DangerImportance, name+" FAILED verification. "+plain(err))
+		top = kit.NewNotice(kit.ToneDanger, "The backup failed verification", r.text)
+		b.status.Say(widget.DangerImportance, name+" FAILED verification. "+plain(err))
 	}
 	content := []fyne.CanvasObject{top}
 	var body fyne.CanvasObject = container.NewVBox(content...)
@@ -472,7 +473,7 @@ func (b *backupsScreen) showVerify(info app.BackupInfo, report *app.VerifyReport
 			},
 		)
 		table.ShowHeaderRow = true
-		table.CreateHeader = func() fyne.CanvasObject { return headerCell("") }
+		table.CreateHeader = func() fyne.CanvasObject { return kit.HeaderCell("") }
 		table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 			if id.Col >= 0 && id.Col < len(checkColumns) {
 				o.(*widget.Label).SetText(checkColumns[id.Col].title)
@@ -481,7 +482,7 @@ func (b *backupsScreen) showVerify(info app.BackupInfo, report *app.VerifyReport
 		for i, c := range checkColumns {
 			table.SetColumnWidth(i, c.width)
 		}
-		explain := quiet("Rows in each table: in the backup now, as recorded when it was made, and in the vault today " +
+		explain := kit.Quiet("Rows in each table: in the backup now, as recorded when it was made, and in the vault today " +
 			"(the vault changes after a backup, so that column may differ).")
 		body = container.NewBorder(container.NewVBox(top, explain), nil, nil, nil, table)
 	}
@@ -516,7 +517,7 @@ type restoreDialog struct {
 	form     *fyne.Container
 	body     *fyne.Container
 	progress *progressView
-	status   *statusText
+	status   *kit.StatusText
 	run      *widget.Button
 	cancel   *widget.Button
 	running  bool
@@ -534,7 +535,7 @@ const (
 // openRestore shows the Restore dialog.
 func (b *backupsScreen) openRestore() {
 	s := b.s
-	r := &restoreDialog{b: b, progress: newProgressView(), status: newStatus()}
+	r := &restoreDialog{b: b, progress: newProgressView(), status: kit.NewStatus()}
 	b.restoring = r
 	r.file = widget.NewEntry()
 	r.file.SetPlaceHolder("the .cvbackup file")
@@ -546,10 +547,10 @@ func (b *backupsScreen) openRestore() {
 	r.dir = widget.NewEntry()
 	r.dir.SetPlaceHolder("a folder that does not exist yet, or is empty")
 	r.dir.SetText(suggestRestoreDir(now()))
-	pickFile := widget.NewButtonWithIcon("Browse…", theme.FileIcon(), act(s, func() {
+	pickFile := widget.NewButtonWithIcon("Browse…", theme.FileIcon(), kit.Act(s, func() {
 		files.open(b.win, filepath.Dir(r.file.Text), []string{app.BackupExt}, func(p string) { r.file.SetText(p) })
 	}))
-	pickDir := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), act(s, func() {
+	pickDir := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), kit.Act(s, func() {
 		files.folder(b.win, filepath.Dir(r.dir.Text), func(p string) { r.dir.SetText(restoreInto(p, now())) })
 	}))
 	r.name = widget.NewEntry()
@@ -567,7 +568,7 @@ func (b *backupsScreen) openRestore() {
 	r.keyBox = container.NewVBox(widget.NewForm(widget.NewFormItem("Recovery key", r.key)))
 	r.keyBox.Hide()
 	r.how = widget.NewRadioGroup([]string{byAdmin, byRecovery}, func(v string) {
-		touch(s)
+		kit.Touch(s)
 		if v == byRecovery {
 			r.adminBox.Hide()
 			r.keyBox.Show()
@@ -579,7 +580,7 @@ func (b *backupsScreen) openRestore() {
 	r.how.Required = true
 	r.how.SetSelected(byAdmin)
 
-	explain := newNotice(toneInfo, "A restore never touches the vault you are using",
+	explain := kit.NewNotice(kit.ToneInfo, "A restore never touches the vault you are using",
 		"ClinicVault restores into a NEW, empty folder, never over the open vault. Afterwards you open the restored copy "+
 			"by starting ClinicVault on that folder, check it, and only then decide which copy to keep.")
 	r.form = container.NewVBox(
@@ -588,20 +589,20 @@ func (b *backupsScreen) openRestore() {
 			widget.NewFormItem("Backup file", container.NewBorder(nil, nil, nil, pickFile, r.file)),
 			widget.NewFormItem("Restore into", container.NewBorder(nil, nil, nil, pickDir, r.dir)),
 		),
-		bold("Unlock the backup with"),
+		kit.Bold("Unlock the backup with"),
 		r.how,
 		r.adminBox,
 		r.keyBox,
 	)
 	r.body = container.NewStack(r.form)
-	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), act(s, func() { r.d.Hide() }))
-	r.run = widget.NewButtonWithIcon("Restore", theme.HistoryIcon(), act(s, r.start))
+	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), kit.Act(s, func() { r.d.Hide() }))
+	r.run = widget.NewButtonWithIcon("Restore", theme.HistoryIcon(), kit.Act(s, r.start))
 	r.run.Importance = widget.HighImportance
 	for _, e := range []*widget.Entry{r.file, r.dir, r.name, r.pass, r.code, r.key} {
 		e.OnChanged = func(string) {
-			touch(s)
+			kit.Touch(s)
 			if !r.running {
-				r.status.say(widget.MediumImportance, "")
+				r.status.Say(widget.MediumImportance, "")
 			}
 		}
 	}
@@ -647,39 +648,39 @@ func (r *restoreDialog) start() {
 	name, pass, code, key := strings.TrimSpace(r.name.Text), r.pass.Text, strings.TrimSpace(r.code.Text), r.key.Text
 	switch {
 	case path == "":
-		r.status.say(widget.DangerImportance, "Choose the backup file to restore.")
+		r.status.Say(widget.DangerImportance, "Choose the backup file to restore.")
 		return
 	case dir == "":
-		r.status.say(widget.DangerImportance, "Choose a new, empty folder to restore into.")
+		r.status.Say(widget.DangerImportance, "Choose a new, empty folder to restore into.")
 		return
 	case !filepath.IsAbs(dir):
-		r.status.say(widget.DangerImportance, "Give the whole path of the folder to restore into, or press Browse….")
+		r.status.Say(widget.DangerImportance, "Give the whole path of the folder to restore into, or press Browse….")
 		return
 	case byKey && strings.TrimSpace(key) == "":
-		r.status.say(widget.DangerImportance, "Type the recovery key.")
+		r.status.Say(widget.DangerImportance, "Type the recovery key.")
 		return
 	case !byKey && (name == "" || pass == "" || code == ""):
-		r.status.say(widget.DangerImportance, "Type an admin's name, passphrase and the code their authenticator app shows now.")
+		r.status.Say(widget.DangerImportance, "Type an admin's name, passphrase and the code their authenticator app shows now.")
 		return
 	}
 	if _, err := os.Stat(path); err != nil {
-		r.status.say(widget.DangerImportance, "The backup file "+path+" cannot be found.")
+		r.status.Say(widget.DangerImportance, "The backup file "+path+" cannot be found.")
 		return
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		r.status.say(widget.DangerImportance, "The folder "+dir+" is not empty. ClinicVault only restores into a new or empty folder, so that nothing is overwritten.")
+		r.status.Say(widget.DangerImportance, "The folder "+dir+" is not empty. ClinicVault only restores into a new or empty folder, so that nothing is overwritten.")
 		return
 	}
 	r.running = true
-	enable(r.run, false)
-	enable(r.cancel, false)
-	r.status.say(widget.MediumImportance, "")
+	kit.Enable(r.run, false)
+	kit.Enable(r.cancel, false)
+	r.status.Say(widget.MediumImportance, "")
 	r.progress.start("Reading the backup…")
 	feed := &progressFeed{show: r.progress.set}
 	ctx := r.b.ctx
 	v := r.b.newVault(dir)
 	var err error
-	background(func() {
+	kit.Background(func() {
 		if byKey {
 			err = v.RestoreBackupWithRecoveryKey(ctx, path, key, feed.report)
 		} else {
@@ -688,12 +689,12 @@ func (r *restoreDialog) start() {
 	}, func() {
 		r.running = false
 		r.progress.stop()
-		enable(r.cancel, true)
-		enable(r.run, true)
+		kit.Enable(r.cancel, true)
+		kit.Enable(r.run, true)
 		r.pass.SetText("")
 		r.key.SetText("")
 		if err != nil {
-			r.status.say(widget.DangerImportance, "Nothing was restored. "+plain(err))
+			r.status.Say(widget.DangerImportance, "Nothing was restored. "+plain(err))
 			if r.closed {
 				showError(r.b.win, "The backup was not restored", err)
 			}
@@ -710,24 +711,24 @@ func (r *restoreDialog) finished(dir string) {
 	command := widget.NewLabelWithStyle(cmd, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	command.Selectable = true
 	command.Wrapping = fyne.TextWrapBreak
-	copyCmd := widget.NewButtonWithIcon("Copy command", theme.ContentCopyIcon(), act(r.b.s, func() {
+	copyCmd := widget.NewButtonWithIcon("Copy command", theme.ContentCopyIcon(), kit.Act(r.b.s, func() {
 		fyne.CurrentApp().Clipboard().SetContent(cmd)
 	}))
 	r.body.Objects = []fyne.CanvasObject{container.NewVBox(
-		newNotice(toneOK, "The backup is restored", "The restored vault is in "+dir+". This window still shows the vault you are signed in to."),
-		bold("To open the restored copy"),
-		wrapped("Quit ClinicVault, then start it on the new folder, from a terminal or a shortcut:"),
-		card(command),
+		kit.NewNotice(kit.ToneOK, "The backup is restored", "The restored vault is in "+dir+". This window still shows the vault you are signed in to."),
+		kit.Bold("To open the restored copy"),
+		kit.Wrapped("Quit ClinicVault, then start it on the new folder, from a terminal or a shortcut:"),
+		kit.Card(command),
 		container.NewHBox(copyCmd),
-		wrapped("Sign in there as usual, check the records, and keep both folders until you are sure which one to use. "+
+		kit.Wrapped("Sign in there as usual, check the records, and keep both folders until you are sure which one to use. "+
 			"Never copy one vault's files over another's."),
 	)}
 	r.body.Refresh()
 	r.run.SetText("Close")
 	r.run.SetIcon(theme.ConfirmIcon())
 	r.cancel.Hide()
-	r.status.say(widget.MediumImportance, "")
+	r.status.Say(widget.MediumImportance, "")
 	if r.closed {
-		showInfo(r.b.win, "The backup is restored", "The restored vault is in "+dir+". To open it, quit ClinicVault and start it with: "+cmd)
+		kit.ShowInfo(r.b.win, "The backup is restored", "The restored vault is in "+dir+". To open it, quit ClinicVault and start it with: "+cmd)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
 func TestBackUpNowWritesAVerifiedBackup(t *testing.T) {
@@ -18,19 +20,19 @@ func TestBackUpNowWritesAVerifiedBackup(t *testing.T) {
 	w := newWindow(t)
 	b := newBackupsScreen(w, f.admin)
 	show(w, f.admin, "Backups", b.view)
-	settle(t)
+	kittest.Settle(t)
 	if b.choose == nil {
 		t.Fatal("an admin has no \"Choose folder…\" button")
 	}
-	if !strings.Contains(b.notice.text.Text, "No backup folder is set") || b.notice.tone != toneDanger {
-		t.Errorf("no folder: notice %v %q", b.notice.tone, b.notice.text.Text)
+	if !strings.Contains(b.notice.Text(), "No backup folder is set") || b.notice.Tone() != kit.ToneDanger {
+		t.Errorf("no folder: notice %v %q", b.notice.Tone(), b.notice.Text())
 	}
 	shot(t, w, "backups-1-no-folder")
 
 	dir := filepath.Join(t.TempDir(), "USB drive", "ClinicVault backups")
 	fake.folder = dir
 	defer func() { fake.folder = "" }()
-	tapped(t, b.choose)
+	kittest.Tapped(t, b.choose)
 	st, err := f.admin.BackupStatus(context.Background())
 	if err != nil || st.Folder != dir {
 		t.Fatalf("folder %q after choosing %q: %v", st.Folder, dir, err)
@@ -47,7 +49,7 @@ func TestBackUpNowWritesAVerifiedBackup(t *testing.T) {
 	b.progress.stop()
 	b.setBusy(false)
 
-	tapped(t, b.backup)
+	kittest.Tapped(t, b.backup)
 	list, err := app.ListBackups(dir)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("backups in the folder: %v, %v", list, err)
@@ -65,10 +67,10 @@ func TestBackUpNowWritesAVerifiedBackup(t *testing.T) {
 	if !strings.HasPrefix(text, "verified ✓") {
 		t.Errorf("the new backup shows %q", text)
 	}
-	if b.notice.tone != toneOK {
-		t.Errorf("after a good backup the notice says %q", b.notice.title.Text)
+	if b.notice.Tone() != kit.ToneOK {
+		t.Errorf("after a good backup the notice says %q", b.notice.Title())
 	}
-	if !showsText(w, "A new backup was made and verified") {
+	if !kittest.ShowsText(w, "A new backup was made and verified") {
 		t.Error("no success message")
 	}
 	if b.progress.box.Visible() {
@@ -79,9 +81,9 @@ func TestBackUpNowWritesAVerifiedBackup(t *testing.T) {
 
 	// Three days and more later, the warning is back.
 	f.clk.Add(4 * 24 * time.Hour)
-	tapped(t, b.refresh)
-	if b.notice.tone != toneDanger || !strings.Contains(b.notice.text.Text, "4 days old") {
-		t.Errorf("after 4 days: %v %q", b.notice.tone, b.notice.text.Text)
+	kittest.Tapped(t, b.refresh)
+	if b.notice.Tone() != kit.ToneDanger || !strings.Contains(b.notice.Text(), "4 days old") {
+		t.Errorf("after 4 days: %v %q", b.notice.Tone(), b.notice.Text())
 	}
 	shot(t, w, "backups-3-overdue")
 }
@@ -113,7 +115,7 @@ func TestVerifyOfACorruptedCopyShowsTheFailure(t *testing.T) {
 	w := newWindow(t)
 	b := newBackupsScreen(w, f.admin)
 	show(w, f.admin, "Backups", b.view)
-	settle(t)
+	kittest.Settle(t)
 	if len(b.backups) != 2 {
 		t.Fatalf("the screen lists %d backups, want 2", len(b.backups))
 	}
@@ -131,22 +133,22 @@ func TestVerifyOfACorruptedCopyShowsTheFailure(t *testing.T) {
 	}
 
 	pick(list[0].Path)
-	tapped(t, b.verify)
+	kittest.Tapped(t, b.verify)
 	if b.report == nil || !b.report.ok || len(b.report.checks) == 0 {
 		t.Fatalf("the good backup: %+v", b.report)
 	}
-	if !showsText(w, "The backup is good") {
+	if !kittest.ShowsText(w, "The backup is good") {
 		t.Error("the good backup's dialog does not say so")
 	}
 	shot(t, w, "backups-4-verify-ok")
 	b.report.d.Hide()
 
 	pick(damaged)
-	tapped(t, b.verify)
+	kittest.Tapped(t, b.verify)
 	if b.report == nil || b.report.ok {
 		t.Fatalf("the damaged copy verified: %+v", b.report)
 	}
-	if !showsText(w, "The backup failed verification") || !showsText(w, "damaged") {
+	if !kittest.ShowsText(w, "The backup failed verification") || !kittest.ShowsText(w, "damaged") {
 		t.Error("the damaged copy's dialog does not explain the failure")
 	}
 	shot(t, w, "backups-5-verify-failed")
@@ -180,11 +182,11 @@ func TestReceptionistBacksUpButDoesNotChooseTheFolder(t *testing.T) {
 	w := newWindow(t)
 	b := newBackupsScreen(w, rita)
 	show(w, rita, "Backups", b.view)
-	settle(t)
-	if b.choose != nil || findButton(w, "Choose folder…") != nil {
+	kittest.Settle(t)
+	if b.choose != nil || kittest.FindButton(w, "Choose folder…") != nil {
 		t.Fatal("a receptionist sees \"Choose folder…\"")
 	}
-	if !showsText(w, "Only an admin can choose the backup folder") {
+	if !kittest.ShowsText(w, "Only an admin can choose the backup folder") {
 		t.Error("the receptionist is not told who chooses the folder")
 	}
 	// What a long backup looks like while it runs.
@@ -195,7 +197,7 @@ func TestReceptionistBacksUpButDoesNotChooseTheFolder(t *testing.T) {
 	b.progress.stop()
 	b.setBusy(false)
 
-	tapped(t, b.backup)
+	kittest.Tapped(t, b.backup)
 	list, err := app.ListBackups(dir)
 	if err != nil || len(list) != 1 || !list[0].ClinicalSealed {
 		t.Fatalf("receptionist's backup: %+v, %v", list, err)
@@ -229,8 +231,8 @@ func TestRestoreGoesIntoANewFolder(t *testing.T) {
 		return v
 	}
 	show(w, f.admin, "Backups", b.view)
-	settle(t)
-	tapped(t, b.restore)
+	kittest.Settle(t)
+	kittest.Tapped(t, b.restore)
 	r := b.restoring
 	if r == nil {
 		t.Fatal("no restore dialog")
@@ -238,7 +240,7 @@ func TestRestoreGoesIntoANewFolder(t *testing.T) {
 	if r.file.Text != b.backups[0].Path {
 		t.Errorf("the restore dialog suggests %q", r.file.Text)
 	}
-	if !showsText(w, "NEW, empty folder") {
+	if !kittest.ShowsText(w, "NEW, empty folder") {
 		t.Error("the dialog does not say a restore goes into a new folder")
 	}
 
@@ -246,7 +248,7 @@ func TestRestoreGoesIntoANewFolder(t *testing.T) {
 	r.dir.SetText(f.v.Dir)
 	r.how.SetSelected(byRecovery)
 	r.key.SetText(f.recovery)
-	tapped(t, r.run)
+	kittest.Tapped(t, r.run)
 	if !strings.Contains(r.status.Text, "is not empty") || r.doneDir != "" {
 		t.Errorf("restoring over the vault: %q", r.status.Text)
 	}
@@ -260,7 +262,7 @@ func TestRestoreGoesIntoANewFolder(t *testing.T) {
 	r.code.SetText("000000")
 	shot(t, w, "backups-8-restore-dialog")
 	f.clk.Add(30 * time.Second)
-	tapped(t, r.run)
+	kittest.Tapped(t, r.run)
 	if r.doneDir != "" || !strings.HasPrefix(r.status.Text, "Nothing was restored.") {
 		t.Fatalf("a wrong code restored: %q", r.status.Text)
 	}
@@ -271,30 +273,30 @@ func TestRestoreGoesIntoANewFolder(t *testing.T) {
 	// An admin's sign-in.
 	r.pass.SetText(adminPass)
 	r.code.SetText(f.code(f.secrets[adminName]))
-	tapped(t, r.run)
+	kittest.Tapped(t, r.run)
 	if r.doneDir != target {
 		t.Fatalf("not restored: %q", r.status.Text)
 	}
 	if !app.NewVault(target).Exists() {
 		t.Fatal("no vault in the restore folder")
 	}
-	if !showsText(w, "clinicvault --data \""+target+"\"") {
+	if !kittest.ShowsText(w, "clinicvault --data \""+target+"\"") {
 		t.Error("the dialog does not say how to open the restored vault")
 	}
 	shot(t, w, "backups-9-restored")
-	tapped(t, r.run) // Close
-	if findButton(w, "Copy command") != nil {
+	kittest.Tapped(t, r.run) // Close
+	if kittest.FindButton(w, "Copy command") != nil {
 		t.Error("the dialog stays open after Close")
 	}
 
 	// The recovery key, into another new folder.
-	tapped(t, b.restore)
+	kittest.Tapped(t, b.restore)
 	r = b.restoring
 	target2 := filepath.Join(t.TempDir(), "restored by key")
 	r.dir.SetText(target2)
 	r.how.SetSelected(byRecovery)
 	r.key.SetText(strings.ToLower(f.recovery))
-	tapped(t, r.run)
+	kittest.Tapped(t, r.run)
 	if r.doneDir != target2 || !app.NewVault(target2).Exists() {
 		t.Fatalf("recovery-key restore: %q", r.status.Text)
 	}
@@ -319,7 +321,7 @@ func TestSchedulerBacksUpWhenDueAndStopsOnLock(t *testing.T) {
 	var got []result
 	stop := StartScheduler(f.admin, func(ran bool, err error) { got = append(got, result{ran, err}) })
 	defer stop()
-	waitFor(t, func() bool { return len(got) >= 2 })
+	kittest.WaitFor(t, "two checks", func() bool { return len(got) >= 2 })
 	if !got[0].ran || got[0].err != nil {
 		t.Fatalf("first check: %+v", got[0])
 	}
@@ -331,14 +333,10 @@ func TestSchedulerBacksUpWhenDueAndStopsOnLock(t *testing.T) {
 	}
 	f.admin.Lock(ctx)
 	time.Sleep(100 * time.Millisecond)
-	for len(queue) > 0 {
-		(<-queue)()
-	}
+	kittest.RunQueued()
 	n := len(got)
 	time.Sleep(100 * time.Millisecond)
-	for len(queue) > 0 {
-		(<-queue)()
-	}
+	kittest.RunQueued()
 	if len(got) != n {
 		t.Errorf("the scheduler reported %d more checks after the lock", len(got)-n)
 	}

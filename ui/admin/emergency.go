@@ -14,10 +14,11 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // emergencyColumns are the list's column weights.
-var emergencyColumns = columns{0.17, 0.16, 0.25, 0.22, 0.2}
+var emergencyColumns = kit.Columns{0.17, 0.16, 0.25, 0.22, 0.2}
 
 // emergencyScreen lists emergency accesses to restricted charts for an
 // admin to review.
@@ -29,11 +30,11 @@ type emergencyScreen struct {
 	items   []app.EmergencyAccess
 	sel     string // the selected access's ID
 	showAll *widget.Check
-	summary *notice
+	summary *kit.Notice
 	list    *widget.List
 	detail  *widget.Label
 	review  *widget.Button
-	status  *statusText
+	status  *kit.StatusText
 	view    fyne.CanvasObject
 
 	// note is the open review dialog's note field, for tests.
@@ -51,22 +52,22 @@ func NewEmergencyReviewScreen(win fyne.Window, s *app.Session) fyne.CanvasObject
 }
 
 func newEmergencyScreen(win fyne.Window, s *app.Session) *emergencyScreen {
-	e := &emergencyScreen{win: win, s: s, ctx: context.Background(), status: newStatus()}
+	e := &emergencyScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus()}
 	if s.User().Role != app.Admin {
-		e.view = page(container.NewVBox(heading("Emergency access review"),
-			newNotice(toneInfo, "For admins", "Emergency accesses are reviewed by the practice's admins.")))
+		e.view = kit.Page(container.NewVBox(kit.Heading("Emergency access review"),
+			kit.NewNotice(kit.ToneInfo, "For admins", "Emergency accesses are reviewed by the practice's admins.")))
 		return e
 	}
-	e.summary = newNotice(toneInfo, "Loading…", "")
+	e.summary = kit.NewNotice(kit.ToneInfo, "Loading…", "")
 	e.showAll = widget.NewCheck("Show reviewed ones too", func(bool) {
-		touch(s)
+		kit.Touch(s)
 		e.load()
 	})
 	e.showAll.SetChecked(true)
-	e.review = widget.NewButtonWithIcon("Mark reviewed…", theme.ConfirmIcon(), act(s, e.markReviewed))
+	e.review = widget.NewButtonWithIcon("Mark reviewed…", theme.ConfirmIcon(), kit.Act(s, e.markReviewed))
 	e.review.Importance = widget.HighImportance
-	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), act(s, e.load))
-	e.detail = quiet("")
+	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), kit.Act(s, e.load))
+	e.detail = kit.Quiet("")
 	e.list = widget.NewList(
 		func() int { return len(e.items) },
 		func() fyne.CanvasObject {
@@ -87,12 +88,12 @@ func newEmergencyScreen(win fyne.Window, s *app.Session) *emergencyScreen {
 				setCell(row[4].(*widget.Label), "awaiting review", widget.WarningImportance)
 			} else {
 				row[4].(*widget.Label).TextStyle.Bold = false
-				setCell(row[4].(*widget.Label), "reviewed "+day(it.ReviewedAt), widget.SuccessImportance)
+				setCell(row[4].(*widget.Label), "reviewed "+kit.Day(it.ReviewedAt), widget.SuccessImportance)
 			}
 		},
 	)
 	e.list.OnSelected = func(id widget.ListItemID) {
-		touch(s)
+		kit.Touch(s)
 		if id < len(e.items) {
 			e.sel = e.items[id].ID
 		}
@@ -102,11 +103,11 @@ func newEmergencyScreen(win fyne.Window, s *app.Session) *emergencyScreen {
 		e.sel = ""
 		e.refreshDetail()
 	}
-	header := container.New(emergencyColumns, headerCell("When"), headerCell("Clinician"), headerCell("Patient"),
-		headerCell("Reason given"), headerCell("Review"))
+	header := container.New(emergencyColumns, kit.HeaderCell("When"), kit.HeaderCell("Clinician"), kit.HeaderCell("Patient"),
+		kit.HeaderCell("Reason given"), kit.HeaderCell("Review"))
 	top := container.NewVBox(
-		heading("Emergency access review"),
-		wrapped("A clinician who is not named on a restricted chart can still open it in an emergency, by giving a reason. "+
+		kit.Heading("Emergency access review"),
+		kit.Wrapped("A clinician who is not named on a restricted chart can still open it in an emergency, by giving a reason. "+
 			"Check each one with the clinician or the patient's own clinician, then mark it reviewed with a note of what you found."),
 		e.summary,
 		container.NewHBox(e.review, refresh, layout.NewSpacer(), e.showAll),
@@ -126,7 +127,7 @@ func (e *emergencyScreen) load() {
 	var items, pending []app.EmergencyAccess
 	var err error
 	all := e.showAll.Checked
-	background(func() {
+	kit.Background(func() {
 		items, err = e.s.EmergencyAccesses(e.ctx, !all)
 		if err == nil && all {
 			pending, err = e.s.EmergencyAccesses(e.ctx, true)
@@ -135,19 +136,19 @@ func (e *emergencyScreen) load() {
 		}
 	}, func() {
 		if err != nil {
-			e.summary.set(toneDanger, "The emergency accesses could not be read", plain(err))
+			e.summary.Set(kit.ToneDanger, "The emergency accesses could not be read", plain(err))
 			return
 		}
 		e.items = items
 		switch n := len(pending); {
 		case n == 0 && len(items) == 0:
-			e.summary.set(toneOK, "Nothing to review", "No chart has been opened with emergency access.")
+			e.summary.Set(kit.ToneOK, "Nothing to review", "No chart has been opened with emergency access.")
 		case n == 0:
-			e.summary.set(toneOK, "Nothing to review", "Every emergency access has been reviewed.")
+			e.summary.Set(kit.ToneOK, "Nothing to review", "Every emergency access has been reviewed.")
 		case n == 1:
-			e.summary.set(toneWarning, "1 emergency access awaits review", "Select it below, check the reason, then press \"Mark reviewed…\".")
+			e.summary.Set(kit.ToneWarning, "1 emergency access awaits review", "Select it below, check the reason, then press \"Mark reviewed…\".")
 		default:
-			e.summary.set(toneWarning, fmt.Sprintf("%d emergency accesses await review", n), "They are listed first. Select one, check the reason, then press \"Mark reviewed…\".")
+			e.summary.Set(kit.ToneWarning, fmt.Sprintf("%d emergency accesses await review", n), "They are listed first. Select one, check the reason, then press \"Mark reviewed…\".")
 		}
 		sel := e.sel
 		e.list.UnselectAll()
@@ -174,7 +175,7 @@ func (e *emergencyScreen) selected() (app.EmergencyAccess, bool) {
 // refreshDetail shows the selected access in full.
 func (e *emergencyScreen) refreshDetail() {
 	it, ok := e.selected()
-	enable(e.review, ok && it.ReviewedAt.IsZero())
+	kit.Enable(e.review, ok && it.ReviewedAt.IsZero())
 	if !ok {
 		e.detail.SetText("Select an access to read the whole reason.")
 		return
@@ -200,32 +201,32 @@ func (e *emergencyScreen) markReviewed() {
 	note.SetPlaceHolder("for example: confirmed with Dr Haddad, the patient was seen in an emergency")
 	note.SetMinRowsVisible(3)
 	e.note = note
-	content := container.New(fixedWidth{480}, container.NewVBox(
-		wrapped(fmt.Sprintf("%s opened the chart of %s on %s, giving this reason:", it.User, it.Patient, dayTime(it.At))),
-		card(wrapped(it.Reason)),
-		bold("Your note (kept in the audit log)"),
+	content := container.New(kit.FixedWidth(480), container.NewVBox(
+		kit.Wrapped(fmt.Sprintf("%s opened the chart of %s on %s, giving this reason:", it.User, it.Patient, dayTime(it.At))),
+		kit.Card(kit.Wrapped(it.Reason)),
+		kit.Bold("Your note (kept in the audit log)"),
 		note,
 	))
 	var d *dialog.ConfirmDialog
 	d = dialog.NewCustomConfirm("Mark emergency access reviewed", "Mark reviewed", "Cancel", content, func(yes bool) {
-		touch(e.s)
+		kit.Touch(e.s)
 		e.note, e.noteDialog = nil, nil
 		if !yes {
 			return
 		}
 		text := strings.TrimSpace(note.Text)
 		if utf8.RuneCountInString(text) < 3 {
-			e.status.say(widget.DangerImportance, "The access was not marked reviewed: write a short note of what you checked.")
+			e.status.Say(widget.DangerImportance, "The access was not marked reviewed: write a short note of what you checked.")
 			return
 		}
 		var err error
-		background(func() {
+		kit.Background(func() {
 			err = e.s.ReviewEmergencyAccess(e.ctx, it.ID, text)
 		}, func() {
 			if err != nil {
-				e.status.say(widget.DangerImportance, "The access was not marked reviewed. "+plain(err))
+				e.status.Say(widget.DangerImportance, "The access was not marked reviewed. "+plain(err))
 			} else {
-				e.status.say(widget.SuccessImportance, fmt.Sprintf("%s's emergency access to %s is marked reviewed.", it.User, it.Patient))
+				e.status.Say(widget.SuccessImportance, fmt.Sprintf("%s's emergency access to %s is marked reviewed.", it.User, it.Patient))
 			}
 			e.load()
 		})

@@ -1,11 +1,11 @@
 package admin
 
 import (
-	"os"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
+
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // fileChooser opens the system's file dialogs. Tests replace files with
@@ -24,36 +24,11 @@ type fileChooser struct {
 
 var files = fileChooser{folder: chooseFolder, open: chooseFile, save: chooseSave}
 
-// startAt returns start as a folder the dialogs can open in, or nil.
-func startAt(start string) fyne.ListableURI {
-	if start == "" {
-		return nil
-	}
-	if st, err := os.Stat(start); err != nil || !st.IsDir() {
-		return nil
-	}
-	l, err := storage.ListerForURI(storage.NewFileURI(start))
-	if err != nil {
-		return nil
-	}
-	return l
-}
-
+// chooseFolder asks for a folder with the system's dialog.
 func chooseFolder(win fyne.Window, start string, picked func(string)) {
-	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
-		if err != nil {
-			showError(win, "The folder could not be opened", err)
-			return
-		}
-		if u != nil {
-			picked(u.Path())
-		}
-	}, win)
-	if l := startAt(start); l != nil {
-		d.SetLocation(l)
-	}
-	d.Resize(fyne.NewSize(760, 520))
-	d.Show()
+	kit.ChooseFolder(win, start, "", picked, func(err error) {
+		showError(win, "The folder could not be opened", err)
+	})
 }
 
 func chooseFile(win fyne.Window, start string, exts []string, picked func(string)) {
@@ -71,7 +46,7 @@ func chooseFile(win fyne.Window, start string, exts []string, picked func(string
 	if len(exts) > 0 {
 		d.SetFilter(storage.NewExtensionFileFilter(exts))
 	}
-	if l := startAt(start); l != nil {
+	if l := kit.StartAt(start); l != nil {
 		d.SetLocation(l)
 	}
 	d.Resize(fyne.NewSize(760, 520))

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // reminderBar is the notice Reminders puts above the window's content.
@@ -19,7 +20,7 @@ type reminderBar struct {
 	win     fyne.Window
 	content fyne.CanvasObject // the window's content before the bar
 	wrapper *fyne.Container   // the bar above content
-	notice  *notice
+	notice  *kit.Notice
 	// buttons by label, for tests.
 	buttons map[string]*widget.Button
 }
@@ -40,7 +41,7 @@ func Reminders(win fyne.Window, s *app.Session, goTo func(string)) {
 func showReminders(win fyne.Window, s *app.Session, goTo func(string), shown func(*reminderBar)) {
 	var r app.Reminders
 	var err error
-	background(func() {
+	kit.Background(func() {
 		r, err = s.Reminders(context.Background())
 	}, func() {
 		if err != nil || s.Locked() {
@@ -56,7 +57,7 @@ func showReminders(win fyne.Window, s *app.Session, goTo func(string), shown fun
 		}
 		bar := newReminderBar(win, s, r, goTo)
 		if bar != nil {
-			s.OnLock(func() { post(bar.dismiss) })
+			s.OnLock(func() { kit.Post(bar.dismiss) })
 		}
 		if shown != nil {
 			shown(bar)
@@ -86,7 +87,7 @@ func reminderLines(r app.Reminders) (lines []string, training, security bool) {
 		if strings.HasPrefix(a, "Emergency accesses awaiting review") {
 			continue // said above
 		}
-		lines = append(lines, sentence(a))
+		lines = append(lines, kit.Sentence(a))
 		security = true
 	}
 	return lines, training, security
@@ -102,7 +103,7 @@ func newReminderBar(win fyne.Window, s *app.Session, r app.Reminders, goTo func(
 	b := &reminderBar{win: win, content: win.Content(), buttons: map[string]*widget.Button{}}
 	var btns []fyne.CanvasObject
 	add := func(label string, icon fyne.Resource, screen string) {
-		btn := widget.NewButtonWithIcon(label, icon, act(s, func() {
+		btn := widget.NewButtonWithIcon(label, icon, kit.Act(s, func() {
 			b.dismiss()
 			if goTo != nil {
 				goTo(screen)
@@ -117,17 +118,17 @@ func newReminderBar(win fyne.Window, s *app.Session, r app.Reminders, goTo func(
 	if security && s.User().Role == app.Admin {
 		add("Open Security Center", theme.WarningIcon(), ScreenSecurity)
 	}
-	later := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), act(s, b.dismiss))
+	later := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), kit.Act(s, b.dismiss))
 	later.Importance = widget.LowImportance
 	b.buttons["Dismiss"] = later
 	btns = append(btns, layout.NewSpacer(), later)
 
-	list := container.New(tightVBox{-10})
+	list := container.New(kit.TightVBox(-10))
 	for _, line := range lines {
-		list.Add(container.NewBorder(nil, nil, widget.NewLabel("•"), nil, wrapped(line)))
+		list.Add(container.NewBorder(nil, nil, widget.NewLabel("•"), nil, kit.Wrapped(line)))
 	}
-	b.notice = newNotice(toneWarning, "Reminders", "")
-	b.notice.below = container.NewVBox(list, container.NewHBox(btns...))
+	b.notice = kit.NewNotice(kit.ToneWarning, "Reminders", "")
+	b.notice.Below = container.NewVBox(list, container.NewHBox(btns...))
 	b.wrapper = container.NewBorder(container.NewVBox(b.notice, layout.NewSpacer()), nil, nil, nil, b.content)
 	win.SetContent(b.wrapper)
 	return b

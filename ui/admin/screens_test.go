@@ -17,6 +17,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
 func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
@@ -28,7 +30,7 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 	var went []string
 	c := newSecurityCenter(w, f.admin, func(screen string) { went = append(went, screen) })
 	show(w, f.admin, "Security Center", c.view)
-	settle(t)
+	kittest.Settle(t)
 	items, err := f.admin.SecurityReport(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +39,7 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 		t.Fatalf("the screen has %d items, the report %d", len(c.items), len(items))
 	}
 	for _, it := range items {
-		if !showsText(w, it.Title) || !showsText(w, itemDetail(it)) {
+		if !kittest.ShowsText(w, it.Title) || !kittest.ShowsText(w, itemDetail(it)) {
 			t.Errorf("item %q (%q) is not shown", it.Title, it.Detail)
 		}
 		b := c.fix[it.ID]
@@ -53,13 +55,13 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 			t.Errorf("item %q (%s): button %q, want %q", it.ID, it.Status, b.Text, want)
 		}
 		went = nil
-		tapped(t, b)
+		kittest.Tapped(t, b)
 		if !slices.Equal(went, []string{it.Fix}) {
 			t.Errorf("item %q: goTo(%v), want %q", it.ID, went, it.Fix)
 		}
 	}
-	if !app.Attention(items) || c.summary.tone != toneDanger {
-		t.Errorf("summary %q with attention %v", c.summary.title.Text, app.Attention(items))
+	if !app.Attention(items) || c.summary.Tone() != kit.ToneDanger {
+		t.Errorf("summary %q with attention %v", c.summary.Title(), app.Attention(items))
 	}
 	shot(t, w, "security-1-checklist")
 
@@ -68,21 +70,21 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 		t.Errorf("seat limit shown as %q", c.seatEntry.Text)
 	}
 	c.seatEntry.SetText("1")
-	tapped(t, c.seatSave)
+	kittest.Tapped(t, c.seatSave)
 	if n, _ := f.admin.SeatLimit(ctx); n != 0 || !strings.HasPrefix(c.seatStatus.Text, "The seat limit was not changed.") {
 		t.Errorf("a limit below the accounts: limit %d, %q", n, c.seatStatus.Text)
 	}
 	c.seatEntry.SetText("many")
-	tapped(t, c.seatSave)
+	kittest.Tapped(t, c.seatSave)
 	if !strings.Contains(c.seatStatus.Text, "whole number") {
 		t.Errorf("a word as the limit: %q", c.seatStatus.Text)
 	}
 	c.seatEntry.SetText("5")
-	tapped(t, c.seatSave)
+	kittest.Tapped(t, c.seatSave)
 	if n, _ := f.admin.SeatLimit(ctx); n != 5 {
 		t.Fatalf("seat limit %d after saving 5 (%q)", n, c.seatStatus.Text)
 	}
-	if !showsText(w, "2 of 5 seats used") {
+	if !kittest.ShowsText(w, "2 of 5 seats used") {
 		t.Error("the checklist does not show the new limit")
 	}
 	scrollDown(w, c.view)
@@ -100,7 +102,7 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 	w := newWindow(t)
 	tr := newTrainingScreen(w, rita)
 	show(w, rita, "Training", tr.view)
-	settle(t)
+	kittest.Settle(t)
 	if tr.staff != nil {
 		t.Error("a receptionist sees everyone's training")
 	}
@@ -111,9 +113,9 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 
 	lessons, _ := app.Lessons()
 	first := lessons[0]
-	tapped(t, tr.open[first.ID])
+	kittest.Tapped(t, tr.open[first.ID])
 	lv := tr.lesson
-	if lv == nil || !showsText(w, "Most break-ins") {
+	if lv == nil || !kittest.ShowsText(w, "Most break-ins") {
 		t.Fatal("the lesson is not shown")
 	}
 	if !lv.submit.Disabled() {
@@ -126,11 +128,11 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 	if lv.submit.Disabled() {
 		t.Fatal("Submit is disabled with every question answered")
 	}
-	tapped(t, lv.submit)
+	kittest.Tapped(t, lv.submit)
 	if lv.last == nil || !lv.last.Passed || lv.last.Score != 100 {
 		t.Fatalf("result %+v", lv.last)
 	}
-	if !showsText(w, "Passed") || !showsText(w, "5 of 5 right (100 %)") {
+	if !kittest.ShowsText(w, "Passed") || !kittest.ShowsText(w, "5 of 5 right (100 %)") {
 		t.Error("the pass is not shown")
 	}
 	shot(t, w, "training-3-passed")
@@ -143,15 +145,15 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 	}
 
 	// A failed quiz says so and does not show the right answers.
-	tapped(t, button(t, w, "Back to the lessons"))
+	kittest.Tapped(t, kittest.Button(t, w, "Back to the lessons"))
 	second := lessons[1]
-	tapped(t, tr.open[second.ID])
+	kittest.Tapped(t, tr.open[second.ID])
 	lv = tr.lesson
 	for i, q := range second.Question {
 		lv.radios[i].SetSelected(q.Options[(q.Answer+1)%len(q.Options)])
 	}
-	tapped(t, lv.submit)
-	if lv.last == nil || lv.last.Passed || !showsText(w, "Not passed yet") {
+	kittest.Tapped(t, lv.submit)
+	if lv.last == nil || lv.last.Passed || !kittest.ShowsText(w, "Not passed yet") {
 		t.Fatalf("wrong answers: %+v", lv.last)
 	}
 	if !lv.again.Visible() {
@@ -163,11 +165,11 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 	if lv.result.Visible() || lv.submit.Disabled() {
 		t.Error("a changed answer does not start a new attempt")
 	}
-	tapped(t, lv.again)
+	kittest.Tapped(t, lv.again)
 	if lv.radios[0].Selected != "" || lv.result.Visible() {
 		t.Error("Try again keeps the answers")
 	}
-	tapped(t, button(t, w, "All lessons"))
+	kittest.Tapped(t, kittest.Button(t, w, "All lessons"))
 
 	// Every lesson passed: the certificate.
 	for _, l := range lessons[1:] {
@@ -180,12 +182,12 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 		}
 	}
 	tr.load()
-	settle(t)
+	kittest.Settle(t)
 	if tr.cert.Disabled() {
 		t.Fatal("the certificate is disabled with every lesson passed")
 	}
 	shot(t, w, "training-5-complete")
-	tapped(t, tr.cert)
+	kittest.Tapped(t, tr.cert)
 	pdf, err := os.ReadFile(fake.saved)
 	if err != nil || !bytes.HasPrefix(pdf, []byte("%PDF")) {
 		t.Fatalf("certificate %s: %v", fake.saved, err)
@@ -215,16 +217,16 @@ func TestAdminSeesEveryonesTraining(t *testing.T) {
 	w := newWindow(t)
 	tr := newTrainingScreen(w, f.admin)
 	show(w, f.admin, "Training", tr.view)
-	settle(t)
-	if tr.staff == nil || !showsText(w, "Everyone's training") {
+	kittest.Settle(t)
+	if tr.staff == nil || !kittest.ShowsText(w, "Everyone's training") {
 		t.Fatal("no staff table for an admin")
 	}
 	for _, name := range []string{adminName, "Rita Front", "Dr Omar Haddad"} {
-		if !showsText(w, name) {
+		if !kittest.ShowsText(w, name) {
 			t.Errorf("%s is not in the staff table", name)
 		}
 	}
-	if !showsText(w, "Overdue") {
+	if !kittest.ShowsText(w, "Overdue") {
 		t.Error("overdue lessons are not shown")
 	}
 	scrollDown(w, tr.overview)
@@ -253,9 +255,9 @@ func TestEmergencyAccessIsMarkedReviewed(t *testing.T) {
 	w := newWindow(t)
 	e := newEmergencyScreen(w, f.admin)
 	show(w, f.admin, "Emergency review", e.view)
-	settle(t)
-	if len(e.items) != 1 || e.summary.tone != toneWarning {
-		t.Fatalf("items %+v, summary %q", e.items, e.summary.title.Text)
+	kittest.Settle(t)
+	if len(e.items) != 1 || e.summary.Tone() != kit.ToneWarning {
+		t.Fatalf("items %+v, summary %q", e.items, e.summary.Title())
 	}
 	if !e.review.Disabled() {
 		t.Error("Mark reviewed is enabled with nothing selected")
@@ -265,13 +267,13 @@ func TestEmergencyAccessIsMarkedReviewed(t *testing.T) {
 		t.Errorf("detail %q", e.detail.Text)
 	}
 	shot(t, w, "emergency-1-pending")
-	tapped(t, e.review)
+	kittest.Tapped(t, e.review)
 	if e.note == nil {
 		t.Fatal("no note dialog")
 	}
-	typeIn(w, e.note, "Confirmed with Dr Haddad: the patient was seen in an emergency.")
+	kittest.TypeIn(w, e.note, "Confirmed with Dr Haddad: the patient was seen in an emergency.")
 	shot(t, w, "emergency-2-note")
-	tapped(t, button(t, w, "Mark reviewed"))
+	kittest.Tapped(t, kittest.Button(t, w, "Mark reviewed"))
 	pending, err := f.admin.EmergencyAccesses(ctx, true)
 	if err != nil || len(pending) != 0 {
 		t.Fatalf("still pending: %+v %v", pending, err)
@@ -280,8 +282,8 @@ func TestEmergencyAccessIsMarkedReviewed(t *testing.T) {
 	if len(all) != 1 || all[0].ReviewedBy != adminName || !strings.HasPrefix(all[0].Note, "Confirmed with Dr Haddad") {
 		t.Fatalf("reviewed access %+v", all)
 	}
-	if e.summary.tone != toneOK || !e.review.Disabled() {
-		t.Errorf("after the review: summary %q", e.summary.title.Text)
+	if e.summary.Tone() != kit.ToneOK || !e.review.Disabled() {
+		t.Errorf("after the review: summary %q", e.summary.Title())
 	}
 	if !strings.Contains(e.detail.Text, "Reviewed by "+adminName) {
 		t.Errorf("detail after review %q", e.detail.Text)
@@ -301,25 +303,25 @@ func TestAccessReviewExportsAnAgeFile(t *testing.T) {
 	w := newWindow(t)
 	a := newAccessScreen(w, f.admin)
 	show(w, f.admin, "Access review", a.view)
-	settle(t)
-	if len(a.rows) != 3 || a.summary.tone != toneWarning {
-		t.Fatalf("rows %d, summary %q", len(a.rows), a.summary.title.Text)
+	kittest.Settle(t)
+	if len(a.rows) != 3 || a.summary.Tone() != kit.ToneWarning {
+		t.Fatalf("rows %d, summary %q", len(a.rows), a.summary.Title())
 	}
 	shot(t, w, "access-1-list")
 
-	tapped(t, a.export)
+	kittest.Tapped(t, a.export)
 	x := a.exporting
-	typeIn(w, x.pass, "granite puffin saxophone delta")
-	typeIn(w, x.again, "granite puffin saxophone")
+	kittest.TypeIn(w, x.pass, "granite puffin saxophone delta")
+	kittest.TypeIn(w, x.again, "granite puffin saxophone")
 	shot(t, w, "access-2-export")
-	tapped(t, x.save)
+	kittest.Tapped(t, x.save)
 	if !strings.Contains(x.status.Text, "do not match") || x.saved != "" {
 		t.Fatalf("mismatched passphrases: %q", x.status.Text)
 	}
 	// A passphrase the policy refuses: no file is left behind.
 	x.pass.SetText("password1234")
 	x.again.SetText("password1234")
-	tapped(t, x.save)
+	kittest.Tapped(t, x.save)
 	if !strings.HasPrefix(x.status.Text, "Nothing was exported.") {
 		t.Fatalf("weak passphrase: %q", x.status.Text)
 	}
@@ -328,7 +330,7 @@ func TestAccessReviewExportsAnAgeFile(t *testing.T) {
 	}
 	x.pass.SetText("granite puffin saxophone delta")
 	x.again.SetText("granite puffin saxophone delta")
-	tapped(t, x.save)
+	kittest.Tapped(t, x.save)
 	if x.saved == "" {
 		t.Fatalf("not exported: %q", x.status.Text)
 	}
@@ -345,19 +347,19 @@ func TestAccessReviewExportsAnAgeFile(t *testing.T) {
 	if !strings.Contains(string(csv), "Rita Front,receptionist") {
 		t.Errorf("decrypted export:\n%s", csv)
 	}
-	if a.summary.tone != toneOK {
-		t.Errorf("after the export the summary says %q", a.summary.title.Text)
+	if a.summary.Tone() != kit.ToneOK {
+		t.Errorf("after the export the summary says %q", a.summary.Title())
 	}
 	shot(t, w, "access-3-exported")
 
 	// To an age recipient.
 	os.Remove(x.saved)
 	ident, _ := age.GenerateX25519Identity()
-	tapped(t, a.export)
+	kittest.Tapped(t, a.export)
 	x = a.exporting
 	x.how.SetSelected(byRecipient)
 	x.rcpt.SetText(ident.Recipient().String())
-	tapped(t, x.save)
+	kittest.Tapped(t, x.save)
 	raw, err = os.ReadFile(filepath.Join(dir, filepath.Base(x.saved)))
 	if err != nil {
 		t.Fatal(err)
@@ -375,28 +377,28 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 	rita := f.signIn("Rita Front", staffPass)
 
 	w := newWindow(t)
-	home := container.NewVBox(heading("Welcome, Rita Front"), wrapped("The Home screen."))
+	home := container.NewVBox(kit.Heading("Welcome, Rita Front"), kit.Wrapped("The Home screen."))
 	show(w, rita, "Home", home)
 	before := w.Content()
 	var went []string
 	var bar *reminderBar
 	done := false
 	showReminders(w, rita, func(s string) { went = append(went, s) }, func(b *reminderBar) { bar, done = b, true })
-	waitFor(t, func() bool { return done })
+	kittest.WaitFor(t, "the reminders", func() bool { return done })
 	if bar == nil {
 		t.Fatal("no reminders for overdue training")
 	}
 	if len(w.Canvas().Overlays().List()) != 0 {
 		t.Error("the reminders are an overlay, which stops work")
 	}
-	if !showsText(w, "Your security training: 6 lessons are overdue") {
+	if !kittest.ShowsText(w, "Your security training: 6 lessons are overdue") {
 		t.Error("the overdue lessons are not listed")
 	}
-	if findButton(w, "Open Security Center") != nil {
+	if kittest.FindButton(w, "Open Security Center") != nil {
 		t.Error("a receptionist is sent to the Security Center")
 	}
 	shot(t, w, "reminders-1-receptionist")
-	tapped(t, bar.buttons["Open training"])
+	kittest.Tapped(t, bar.buttons["Open training"])
 	if !slices.Equal(went, []string{ScreenTraining}) || w.Content() != before {
 		t.Errorf("Open training: goTo %v, bar still shown %v", went, w.Content() != before)
 	}
@@ -412,16 +414,16 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := f.signIn(adminName, adminPass)
-	show(w, admin, "Home", container.NewVBox(heading("Welcome, "+adminName), wrapped("The Home screen.")))
+	show(w, admin, "Home", container.NewVBox(kit.Heading("Welcome, "+adminName), kit.Wrapped("The Home screen.")))
 	before = w.Content()
 	done, went = false, nil
 	showReminders(w, admin, func(s string) { went = append(went, s) }, func(b *reminderBar) { bar, done = b, true })
-	waitFor(t, func() bool { return done })
-	if bar == nil || !showsText(w, "1 emergency access") || !showsText(w, "Backups: No backup folder") {
+	kittest.WaitFor(t, "the reminders", func() bool { return done })
+	if bar == nil || !kittest.ShowsText(w, "1 emergency access") || !kittest.ShowsText(w, "Backups: No backup folder") {
 		t.Fatal("the admin's reminders are missing")
 	}
 	shot(t, w, "reminders-2-admin")
-	tapped(t, bar.buttons["Open Security Center"])
+	kittest.Tapped(t, bar.buttons["Open Security Center"])
 	if !slices.Equal(went, []string{ScreenSecurity}) {
 		t.Errorf("goTo %v", went)
 	}
@@ -429,26 +431,26 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 	// Dismiss, and the lock, take the bar away.
 	done = false
 	showReminders(w, admin, nil, func(b *reminderBar) { bar, done = b, true })
-	waitFor(t, func() bool { return done })
-	tapped(t, bar.buttons["Dismiss"])
+	kittest.WaitFor(t, "the reminders", func() bool { return done })
+	kittest.Tapped(t, bar.buttons["Dismiss"])
 	if w.Content() != before {
 		t.Error("Dismiss leaves the bar")
 	}
 	done = false
 	showReminders(w, admin, nil, func(b *reminderBar) { bar, done = b, true })
-	waitFor(t, func() bool { return done })
+	kittest.WaitFor(t, "the reminders", func() bool { return done })
 	admin.Lock(ctx)
-	settle(t)
-	waitFor(t, func() bool { return w.Content() == before })
+	kittest.Settle(t)
+	kittest.WaitFor(t, "the bar to go", func() bool { return w.Content() == before })
 
 	// Nothing to remind: nothing shown.
 	f.addUser("Sam Newman", app.Receptionist, "granite puffin saxophone delta")
 	sam := f.signIn("Sam Newman", "granite puffin saxophone delta")
-	show(w, sam, "Home", container.NewVBox(heading("Welcome, Sam Newman")))
+	show(w, sam, "Home", container.NewVBox(kit.Heading("Welcome, Sam Newman")))
 	before = w.Content()
 	done = false
 	showReminders(w, sam, nil, func(b *reminderBar) { bar, done = b, true })
-	waitFor(t, func() bool { return done })
+	kittest.WaitFor(t, "the reminders", func() bool { return done })
 	if bar != nil || w.Content() != before {
 		t.Error("a bar with nothing to remind")
 	}
@@ -457,13 +459,13 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 func TestDarkThemeKeepsNoticesReadable(t *testing.T) {
 	f := newFixture(t)
 	w := newWindow(t)
-	fyne.CurrentApp().Settings().SetTheme(testTheme{Theme: theme.DefaultTheme(), dark: true})
+	fyne.CurrentApp().Settings().SetTheme(kittest.Theme{Theme: theme.DefaultTheme(), Dark: true})
 	c := newSecurityCenter(w, f.admin, nil)
 	show(w, f.admin, "Security Center", c.view)
-	settle(t)
+	kittest.Settle(t)
 	shot(t, w, "dark-security")
 	b := newBackupsScreen(w, f.admin)
 	show(w, f.admin, "Backups", b.view)
-	settle(t)
+	kittest.Settle(t)
 	shot(t, w, "dark-backups")
 }

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // securityCenter is the admins' checklist with the seat limit.
@@ -22,7 +23,7 @@ type securityCenter struct {
 	goTo func(string)
 
 	items   []app.CheckItem
-	summary *notice
+	summary *kit.Notice
 	rows    *fyne.Container
 	refresh *widget.Button
 	// fix holds each item's button by item ID, for tests.
@@ -31,7 +32,7 @@ type securityCenter struct {
 	seats      *widget.Label
 	seatEntry  *widget.Entry
 	seatSave   *widget.Button
-	seatStatus *statusText
+	seatStatus *kit.StatusText
 	view       fyne.CanvasObject
 }
 
@@ -45,33 +46,33 @@ func NewSecurityCenter(win fyne.Window, s *app.Session, goTo func(screen string)
 
 func newSecurityCenter(win fyne.Window, s *app.Session, goTo func(string)) *securityCenter {
 	c := &securityCenter{win: win, s: s, ctx: context.Background(), goTo: goTo, fix: map[string]*widget.Button{},
-		seatStatus: newStatus()}
-	c.summary = newNotice(toneInfo, "Checking…", "")
+		seatStatus: kit.NewStatus()}
+	c.summary = kit.NewNotice(kit.ToneInfo, "Checking…", "")
 	c.rows = container.NewVBox()
-	c.refresh = widget.NewButtonWithIcon("Check again", theme.ViewRefreshIcon(), act(s, c.load))
-	c.seats = wrapped("")
+	c.refresh = widget.NewButtonWithIcon("Check again", theme.ViewRefreshIcon(), kit.Act(s, c.load))
+	c.seats = kit.Wrapped("")
 	c.seatEntry = widget.NewEntry()
 	c.seatEntry.SetPlaceHolder("0")
-	c.seatEntry.OnSubmitted = func(string) { touch(s); c.saveSeats() }
-	c.seatSave = widget.NewButton("Save", act(s, c.saveSeats))
+	c.seatEntry.OnSubmitted = func(string) { kit.Touch(s); c.saveSeats() }
+	c.seatSave = widget.NewButton("Save", kit.Act(s, c.saveSeats))
 
 	if s.User().Role != app.Admin {
-		c.view = page(container.NewVBox(heading("Security Center"),
-			newNotice(toneInfo, "For admins", "The Security Center is for the practice's admins. Ask one if something looks wrong.")))
+		c.view = kit.Page(container.NewVBox(kit.Heading("Security Center"),
+			kit.NewNotice(kit.ToneInfo, "For admins", "The Security Center is for the practice's admins. Ask one if something looks wrong.")))
 		return c
 	}
-	seatsCard := card(container.NewVBox(
-		subheading("Seat limit"),
+	seatsCard := kit.Card(container.NewVBox(
+		kit.Subheading("Seat limit"),
 		c.seats,
-		container.NewHBox(widget.NewLabel("Allow at most"), container.New(fixedWidth{80}, c.seatEntry),
+		container.NewHBox(widget.NewLabel("Allow at most"), container.New(kit.FixedWidth(80), c.seatEntry),
 			widget.NewLabel("accounts (0 for no limit)"), c.seatSave),
 		c.seatStatus,
 	))
-	c.view = page(container.NewVBox(
-		container.NewBorder(nil, nil, nil, c.refresh, heading("Security Center")),
-		wrapped("The practice's safeguards at a glance. Anything marked \"Needs attention\" has a button that opens the screen where you fix it."),
+	c.view = kit.Page(container.NewVBox(
+		container.NewBorder(nil, nil, nil, c.refresh, kit.Heading("Security Center")),
+		kit.Wrapped("The practice's safeguards at a glance. Anything marked \"Needs attention\" has a button that opens the screen where you fix it."),
 		c.summary,
-		card(c.rows),
+		kit.Card(c.rows),
 		seatsCard,
 	))
 	c.load()
@@ -83,14 +84,14 @@ func (c *securityCenter) load() {
 	var items []app.CheckItem
 	var limit int
 	var err, limitErr error
-	enable(c.refresh, false)
-	background(func() {
+	kit.Enable(c.refresh, false)
+	kit.Background(func() {
 		items, err = c.s.SecurityReport(c.ctx)
 		limit, limitErr = c.s.SeatLimit(c.ctx)
 	}, func() {
-		enable(c.refresh, true)
+		kit.Enable(c.refresh, true)
 		if err != nil {
-			c.summary.set(toneDanger, "The checks could not run", plain(err))
+			c.summary.Set(kit.ToneDanger, "The checks could not run", plain(err))
 			return
 		}
 		c.items = items
@@ -102,14 +103,14 @@ func (c *securityCenter) load() {
 }
 
 // itemTone is a check's colour and status word.
-func itemTone(status string) (tone, string) {
+func itemTone(status string) (kit.Tone, string) {
 	switch status {
 	case "ok":
-		return toneOK, "OK"
+		return kit.ToneOK, "OK"
 	case "attention":
-		return toneDanger, "Needs attention"
+		return kit.ToneDanger, "Needs attention"
 	}
-	return toneInfo, "For information"
+	return kit.ToneInfo, "For information"
 }
 
 // itemDetail says an item's detail in a few more words where the report
@@ -143,36 +144,36 @@ func (c *securityCenter) showItems() {
 		if it.Status == "attention" {
 			attention++
 		}
-		icon := widget.NewIcon(t.icon())
-		title := bold(it.Title)
-		detail := wrapped(itemDetail(it))
+		icon := widget.NewIcon(t.Icon())
+		title := kit.Bold(it.Title)
+		detail := kit.Wrapped(itemDetail(it))
 		state := widget.NewLabelWithStyle(word, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
 		switch t {
-		case toneOK:
+		case kit.ToneOK:
 			state.Importance = widget.SuccessImportance
-		case toneDanger:
+		case kit.ToneDanger:
 			state.Importance = widget.DangerImportance
 		}
-		right := []fyne.CanvasObject{container.New(fixedWidth{130}, state)}
+		right := []fyne.CanvasObject{container.New(kit.FixedWidth(130), state)}
 		if it.Fix != "" {
 			label, imp := "Open…", widget.MediumImportance
 			if it.Status == "attention" {
 				label, imp = "Fix…", widget.HighImportance
 			}
 			fix := it.Fix
-			btn := widget.NewButton(label, act(c.s, func() {
+			btn := widget.NewButton(label, kit.Act(c.s, func() {
 				if c.goTo != nil {
 					c.goTo(fix)
 				}
 			}))
 			btn.Importance = imp
 			c.fix[it.ID] = btn
-			right = append(right, container.New(fixedWidth{80}, btn))
+			right = append(right, container.New(kit.FixedWidth(80), btn))
 		}
 		row := container.NewBorder(nil, nil,
 			container.NewVBox(container.NewPadded(icon)),
 			container.NewVBox(container.NewHBox(right...)),
-			container.New(tightVBox{-8}, title, detail))
+			container.New(kit.TightVBox(-8), title, detail))
 		if i > 0 {
 			c.rows.Add(widget.NewSeparator())
 		}
@@ -181,11 +182,11 @@ func (c *securityCenter) showItems() {
 	c.rows.Refresh()
 	switch {
 	case attention == 0:
-		c.summary.set(toneOK, "Everything checked is in order", fmt.Sprintf("All %d checks pass. Look again after staff changes, and at least once a month.", len(c.items)))
+		c.summary.Set(kit.ToneOK, "Everything checked is in order", fmt.Sprintf("All %d checks pass. Look again after staff changes, and at least once a month.", len(c.items)))
 	case attention == 1:
-		c.summary.set(toneDanger, "1 item needs attention", "Press \"Fix…\" beside it.")
+		c.summary.Set(kit.ToneDanger, "1 item needs attention", "Press \"Fix…\" beside it.")
 	default:
-		c.summary.set(toneDanger, fmt.Sprintf("%d items need attention", attention), "Press \"Fix…\" beside each one.")
+		c.summary.Set(kit.ToneDanger, fmt.Sprintf("%d items need attention", attention), "Press \"Fix…\" beside each one.")
 	}
 }
 
@@ -199,9 +200,9 @@ func (c *securityCenter) showSeats(limit int) {
 	}
 	if limit == 0 {
 		c.seats.SetText("There is no seat limit: admins may add any number of accounts. " +
-			"A limit stops accounts being added beyond what the practice pays for or expects. " + sentence(accounts))
+			"A limit stops accounts being added beyond what the practice pays for or expects. " + kit.Sentence(accounts))
 	} else {
-		c.seats.SetText(fmt.Sprintf("At most %d accounts. %s", limit, sentence(accounts)))
+		c.seats.SetText(fmt.Sprintf("At most %d accounts. %s", limit, kit.Sentence(accounts)))
 	}
 	c.seatEntry.SetText(strconv.Itoa(limit))
 }
@@ -210,22 +211,22 @@ func (c *securityCenter) showSeats(limit int) {
 func (c *securityCenter) saveSeats() {
 	n, err := strconv.Atoi(strings.TrimSpace(c.seatEntry.Text))
 	if err != nil || n < 0 {
-		c.seatStatus.say(widget.DangerImportance, "Type a whole number of accounts, or 0 for no limit.")
+		c.seatStatus.Say(widget.DangerImportance, "Type a whole number of accounts, or 0 for no limit.")
 		return
 	}
-	enable(c.seatSave, false)
-	background(func() {
+	kit.Enable(c.seatSave, false)
+	kit.Background(func() {
 		err = c.s.SetSeatLimit(c.ctx, n)
 	}, func() {
-		enable(c.seatSave, true)
+		kit.Enable(c.seatSave, true)
 		if err != nil {
-			c.seatStatus.say(widget.DangerImportance, "The seat limit was not changed. "+plain(err))
+			c.seatStatus.Say(widget.DangerImportance, "The seat limit was not changed. "+plain(err))
 			return
 		}
 		if n == 0 {
-			c.seatStatus.say(widget.SuccessImportance, "Saved: there is no seat limit.")
+			c.seatStatus.Say(widget.SuccessImportance, "Saved: there is no seat limit.")
 		} else {
-			c.seatStatus.say(widget.SuccessImportance, fmt.Sprintf("Saved: the practice may have at most %d accounts.", n))
+			c.seatStatus.Say(widget.SuccessImportance, fmt.Sprintf("Saved: the practice may have at most %d accounts.", n))
 		}
 		c.load()
 	})

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // trainingScreen lists the security lessons with the user's standing,
@@ -29,12 +30,12 @@ type trainingScreen struct {
 
 	stack    *fyne.Container
 	overview fyne.CanvasObject
-	summary  *notice
+	summary  *kit.Notice
 	rows     *fyne.Container
 	staff    *fyne.Container
 	cert     *widget.Button
 	certHint *widget.Label
-	status   *statusText
+	status   *kit.StatusText
 	// open holds each lesson's button by lesson ID, for tests.
 	open map[string]*widget.Button
 	// lesson is the lesson shown, if any.
@@ -53,31 +54,31 @@ func NewTrainingScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 
 func newTrainingScreen(win fyne.Window, s *app.Session) *trainingScreen {
 	t := &trainingScreen{win: win, s: s, ctx: context.Background(), admin: s.User().Role == app.Admin,
-		status: newStatus(), open: map[string]*widget.Button{}}
-	t.cert = widget.NewButtonWithIcon("Save certificate…", theme.DocumentSaveIcon(), act(s, t.saveCertificate))
+		status: kit.NewStatus(), open: map[string]*widget.Button{}}
+	t.cert = widget.NewButtonWithIcon("Save certificate…", theme.DocumentSaveIcon(), kit.Act(s, t.saveCertificate))
 	t.cert.Disable()
-	t.summary = newNotice(toneInfo, "Loading your training record…", "")
-	t.certHint = quiet("")
+	t.summary = kit.NewNotice(kit.ToneInfo, "Loading your training record…", "")
+	t.certHint = kit.Quiet("")
 	t.rows = container.NewVBox()
 	parts := []fyne.CanvasObject{
-		heading("Security training"),
-		wrapped("Six short lessons on keeping patients' records safe, each with a quiz. New staff complete every lesson " +
+		kit.Heading("Security training"),
+		kit.Wrapped("Six short lessons on keeping patients' records safe, each with a quiz. New staff complete every lesson " +
 			"in their first week, and everyone repeats each one once a year. A quiz passes at 80 %."),
 		t.summary,
 		container.NewBorder(nil, nil, t.cert, nil, t.certHint),
 		t.status,
-		card(t.rows),
+		kit.Card(t.rows),
 	}
 	if t.admin {
 		t.staff = container.NewVBox()
-		parts = append(parts, subheading("Everyone's training"), card(t.staff))
+		parts = append(parts, kit.Subheading("Everyone's training"), kit.Card(t.staff))
 	}
-	t.overview = page(container.NewVBox(parts...))
+	t.overview = kit.Page(container.NewVBox(parts...))
 	t.stack = container.NewStack(t.overview)
 	t.view = t.stack
 	lessons, err := app.Lessons()
 	if err != nil {
-		t.summary.set(toneDanger, "The lessons could not be read", plain(err))
+		t.summary.Set(kit.ToneDanger, "The lessons could not be read", plain(err))
 		return t
 	}
 	t.lessons = lessons
@@ -90,11 +91,11 @@ func (t *trainingScreen) load() {
 	var all []app.TrainingStatus
 	var err error
 	me := t.s.User().ID
-	background(func() {
+	kit.Background(func() {
 		all, err = t.s.TrainingStatus(t.ctx)
 	}, func() {
 		if err != nil {
-			t.summary.set(toneDanger, "Your training record could not be read", plain(err))
+			t.summary.Set(kit.ToneDanger, "Your training record could not be read", plain(err))
 			return
 		}
 		t.all = all
@@ -145,17 +146,17 @@ func (t *trainingScreen) showMine() {
 		state.Importance = imp
 		state.Alignment = fyne.TextAlignTrailing
 		lesson := l
-		btn := widget.NewButton(action, act(t.s, func() { t.openLesson(lesson) }))
+		btn := widget.NewButton(action, kit.Act(t.s, func() { t.openLesson(lesson) }))
 		if st.Overdue || st.Passed.IsZero() {
 			btn.Importance = widget.HighImportance
 		}
 		t.open[l.ID] = btn
 		num := widget.NewLabelWithStyle(fmt.Sprint(i+1), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 		num.SizeName = theme.SizeNameSubHeadingText
-		info := container.New(tightVBox{-8}, bold(l.Title), lowLabel(fmt.Sprintf("%d minutes · %s", l.Minutes, plural(len(l.Question), "question"))))
+		info := container.New(kit.TightVBox(-8), kit.Bold(l.Title), lowLabel(fmt.Sprintf("%d minutes · %s", l.Minutes, kit.Plural(len(l.Question), "question"))))
 		row := container.NewBorder(nil, nil,
-			container.New(fixedWidth{34}, num),
-			container.NewHBox(middle(container.New(fixedWidth{240}, state)), middle(container.New(fixedWidth{90}, btn))),
+			container.New(kit.FixedWidth(34), num),
+			container.NewHBox(middle(container.New(kit.FixedWidth(240), state)), middle(container.New(kit.FixedWidth(90), btn))),
 			info)
 		if i > 0 {
 			t.rows.Add(widget.NewSeparator())
@@ -165,7 +166,7 @@ func (t *trainingScreen) showMine() {
 	t.rows.Refresh()
 	all := len(t.lessons)
 	complete := t.mine != nil && done == all && all > 0
-	enable(t.cert, complete)
+	kit.Enable(t.cert, complete)
 	if complete {
 		t.cert.Importance = widget.HighImportance
 		t.certHint.SetText("A PDF with your name and the date of each lesson, for your records.")
@@ -176,14 +177,14 @@ func (t *trainingScreen) showMine() {
 	t.cert.Refresh()
 	switch {
 	case t.mine == nil:
-		t.summary.set(toneInfo, "No training record", "Your account has no training record yet.")
+		t.summary.Set(kit.ToneInfo, "No training record", "Your account has no training record yet.")
 	case done == all:
-		t.summary.set(toneOK, "Your training is complete", fmt.Sprintf("All %d lessons are passed and current. Save your certificate for your records.", all))
+		t.summary.Set(kit.ToneOK, "Your training is complete", fmt.Sprintf("All %d lessons are passed and current. Save your certificate for your records.", all))
 	case overdue > 0:
-		t.summary.set(toneDanger, plural(overdue, "lesson")+" overdue",
+		t.summary.Set(kit.ToneDanger, kit.Plural(overdue, "lesson")+" overdue",
 			fmt.Sprintf("You have passed %d of %d lessons. Complete the overdue ones now: each takes a few minutes.", done, all))
 	default:
-		t.summary.set(toneWarning, fmt.Sprintf("%d of %d lessons done", done, all),
+		t.summary.Set(kit.ToneWarning, fmt.Sprintf("%d of %d lessons done", done, all),
 			"Complete the rest by the dates shown. The certificate is ready once every lesson is passed.")
 	}
 }
@@ -197,13 +198,13 @@ func lessonState(st app.LessonStatus) (string, widget.Importance, string) {
 	}
 	switch {
 	case st.Overdue && st.Passed.IsZero():
-		return "Overdue\nwas due " + day(st.Due) + last, widget.DangerImportance, "Start"
+		return "Overdue\nwas due " + kit.Day(st.Due) + last, widget.DangerImportance, "Start"
 	case st.Overdue:
-		return "Overdue: repeat it\nwas due " + day(st.Due), widget.DangerImportance, "Repeat"
+		return "Overdue: repeat it\nwas due " + kit.Day(st.Due), widget.DangerImportance, "Repeat"
 	case !st.Passed.IsZero():
-		return "Passed " + day(st.Passed) + "\ndue again " + day(st.Due), widget.SuccessImportance, "Open"
+		return "Passed " + kit.Day(st.Passed) + "\ndue again " + kit.Day(st.Due), widget.SuccessImportance, "Open"
 	default:
-		return "To do by " + day(st.Due) + last, widget.MediumImportance, "Start"
+		return "To do by " + kit.Day(st.Due) + last, widget.MediumImportance, "Start"
 	}
 }
 
@@ -219,14 +220,14 @@ func lowLabel(text string) *widget.Label {
 
 // showStaff fills the admins' table of everyone by lesson.
 func (t *trainingScreen) showStaff() {
-	cols := columns{0.22}
+	cols := kit.Columns{0.22}
 	for range t.lessons {
 		cols = append(cols, 0.78/float32(len(t.lessons)))
 	}
 	t.staff.RemoveAll()
-	head := container.New(cols, headerCell("Name"))
+	head := container.New(cols, kit.HeaderCell("Name"))
 	for i := range t.lessons {
-		head.Add(headerCell(fmt.Sprintf("Lesson %d", i+1)))
+		head.Add(kit.HeaderCell(fmt.Sprintf("Lesson %d", i+1)))
 	}
 	t.staff.Add(head)
 	t.staff.Add(widget.NewSeparator())
@@ -255,7 +256,7 @@ func (t *trainingScreen) showStaff() {
 		}
 		t.staff.Add(row)
 	}
-	legend := quiet("✓ passed, with the date. \"due\" is the date a new member of staff must pass by. Names in red have lessons overdue. Lessons are numbered as above.")
+	legend := kit.Quiet("✓ passed, with the date. \"due\" is the date a new member of staff must pass by. Names in red have lessons overdue. Lessons are numbered as above.")
 	t.staff.Add(widget.NewSeparator())
 	t.staff.Add(legend)
 	t.staff.Refresh()
@@ -276,7 +277,7 @@ type lessonView struct {
 	radios []*widget.RadioGroup
 	submit *widget.Button
 	hint   *widget.Label
-	result *notice
+	result *kit.Notice
 	again  *widget.Button
 	done   *widget.Button
 	scroll *container.Scroll
@@ -301,12 +302,12 @@ func (t *trainingScreen) openLesson(l app.Lesson) {
 	body := lessonText(l.Body)
 	quiz := container.NewVBox(
 		widget.NewSeparator(),
-		subheading("Quiz"),
-		wrapped(fmt.Sprintf("Answer all %d questions, then press Submit. You need 80 %% to pass; you may try again as often as you like.", len(l.Question))),
+		kit.Subheading("Quiz"),
+		kit.Wrapped(fmt.Sprintf("Answer all %d questions, then press Submit. You need 80 %% to pass; you may try again as often as you like.", len(l.Question))),
 	)
 	for i, q := range l.Question {
 		rg := widget.NewRadioGroup(q.Options, func(string) {
-			touch(s)
+			kit.Touch(s)
 			if lv.sent && !lv.grading {
 				// A changed answer starts a new attempt.
 				lv.sent = false
@@ -316,19 +317,19 @@ func (t *trainingScreen) openLesson(l app.Lesson) {
 			lv.refresh()
 		})
 		lv.radios = append(lv.radios, rg)
-		quiz.Add(card(container.NewVBox(bold(fmt.Sprintf("%d. %s", i+1, q.Text)), rg)))
+		quiz.Add(kit.Card(container.NewVBox(kit.Bold(fmt.Sprintf("%d. %s", i+1, q.Text)), rg)))
 	}
-	lv.submit = widget.NewButtonWithIcon("Submit answers", theme.ConfirmIcon(), act(s, lv.send))
+	lv.submit = widget.NewButtonWithIcon("Submit answers", theme.ConfirmIcon(), kit.Act(s, lv.send))
 	lv.submit.Importance = widget.HighImportance
 	lv.hint = lowLabel("")
-	lv.again = widget.NewButtonWithIcon("Try again", theme.ViewRefreshIcon(), act(s, lv.retry))
-	lv.done = widget.NewButtonWithIcon("Back to the lessons", theme.NavigateBackIcon(), act(s, t.back))
-	lv.result = newNotice(toneInfo, "", "", lv.again, lv.done)
+	lv.again = widget.NewButtonWithIcon("Try again", theme.ViewRefreshIcon(), kit.Act(s, lv.retry))
+	lv.done = widget.NewButtonWithIcon("Back to the lessons", theme.NavigateBackIcon(), kit.Act(s, t.back))
+	lv.result = kit.NewNotice(kit.ToneInfo, "", "", lv.again, lv.done)
 	lv.result.Hide()
 	quiz.Add(container.NewHBox(lv.submit, lv.hint))
 	quiz.Add(lv.result)
 
-	backBtn := widget.NewButtonWithIcon("All lessons", theme.NavigateBackIcon(), act(s, t.back))
+	backBtn := widget.NewButtonWithIcon("All lessons", theme.NavigateBackIcon(), kit.Act(s, t.back))
 	where := lowLabel(fmt.Sprintf("Lesson %d of %d · about %d minutes", n, len(t.lessons), l.Minutes))
 	top := container.NewVBox(container.NewHBox(backBtn, where), widget.NewSeparator())
 	lv.scroll = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(0, 12, 0, 14), container.NewVBox(body, quiz)))
@@ -398,14 +399,14 @@ func (lv *lessonView) refresh() {
 			left++
 		}
 	}
-	enable(lv.submit, left == 0 && !lv.sent)
+	kit.Enable(lv.submit, left == 0 && !lv.sent)
 	switch {
 	case lv.sent:
 		lv.hint.SetText("Change an answer to try again.")
 	case left == 0:
 		lv.hint.SetText("All questions answered.")
 	default:
-		lv.hint.SetText(plural(left, "question") + " still to answer.")
+		lv.hint.SetText(kit.Plural(left, "question") + " still to answer.")
 	}
 }
 
@@ -426,7 +427,7 @@ func (lv *lessonView) send() {
 	}
 	var res app.QuizResult
 	var err error
-	background(func() {
+	kit.Background(func() {
 		res, err = lv.t.s.SubmitQuiz(lv.t.ctx, lv.l.ID, answers)
 	}, func() {
 		lv.grading = false
@@ -436,7 +437,7 @@ func (lv *lessonView) send() {
 		if err != nil {
 			lv.sent = false
 			lv.refresh()
-			lv.result.set(toneDanger, "The answers were not saved", plain(err))
+			lv.result.Set(kit.ToneDanger, "The answers were not saved", plain(err))
 			lv.again.Hide()
 			lv.result.Show()
 			return
@@ -444,10 +445,10 @@ func (lv *lessonView) send() {
 		lv.last = &res
 		score := fmt.Sprintf("%d of %d right (%d %%).", res.Correct, res.Total, res.Score)
 		if res.Passed {
-			lv.result.set(toneOK, "Passed", score+" This lesson is recorded as passed today; it is due again in a year.")
+			lv.result.Set(kit.ToneOK, "Passed", score+" This lesson is recorded as passed today; it is due again in a year.")
 			lv.again.Hide()
 		} else {
-			lv.result.set(toneDanger, "Not passed yet", score+" You need 80 %. Read the lesson again, then try the quiz once more.")
+			lv.result.Set(kit.ToneDanger, "Not passed yet", score+" You need 80 %. Read the lesson again, then try the quiz once more.")
 			lv.again.Show()
 		}
 		lv.result.Show()
@@ -471,13 +472,13 @@ func (lv *lessonView) retry() {
 func (t *trainingScreen) saveCertificate() {
 	var pdf []byte
 	var err error
-	enable(t.cert, false)
-	background(func() {
+	kit.Enable(t.cert, false)
+	kit.Background(func() {
 		pdf, err = t.s.TrainingCertificatePDF(t.ctx)
 	}, func() {
-		enable(t.cert, true)
+		kit.Enable(t.cert, true)
 		if err != nil {
-			t.status.say(widget.DangerImportance, "The certificate could not be made. "+plain(err))
+			t.status.Say(widget.DangerImportance, "The certificate could not be made. "+plain(err))
 			return
 		}
 		name := "Training certificate - " + safeName(t.s.User().Name) + ".pdf"
@@ -487,10 +488,10 @@ func (t *trainingScreen) saveCertificate() {
 				werr = cerr
 			}
 			if werr != nil {
-				t.status.say(widget.DangerImportance, "The certificate was not saved. "+plain(werr))
+				t.status.Say(widget.DangerImportance, "The certificate was not saved. "+plain(werr))
 				return
 			}
-			t.status.say(widget.SuccessImportance, "Certificate saved as "+w.URI().Path()+".")
+			t.status.Say(widget.SuccessImportance, "Certificate saved as "+w.URI().Path()+".")
 		})
 	})
 }

@@ -13,13 +13,14 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // devicesColumns are the Devices screen's column weights, with and
 // without the admins' actions.
 var (
-	devicesColumns      = columns{0.24, 0.13, 0.14, 0.27, 0.22}
-	devicesColumnsNoAct = columns{0.3, 0.15, 0.17, 0.38}
+	devicesColumns      = kit.Columns{0.24, 0.13, 0.14, 0.27, 0.22}
+	devicesColumnsNoAct = kit.Columns{0.3, 0.15, 0.17, 0.38}
 )
 
 // revokeWarning is what a revocation cannot undo, said plainly.
@@ -40,7 +41,7 @@ type devicesScreen struct {
 
 	add      *widget.Button
 	note     *widget.Label
-	status   *statusText
+	status   *kit.StatusText
 	tableBox *fyne.Container
 	table    *deviceTable
 	view     fyne.CanvasObject
@@ -59,22 +60,22 @@ func NewDevicesScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 }
 
 func newDevicesScreen(win fyne.Window, s *app.Session) *devicesScreen {
-	ds := &devicesScreen{win: win, s: s, ctx: context.Background(), status: newStatus(), tableBox: container.NewStack(quiet("Loading the list of computers…"))}
-	ds.add = widget.NewButtonWithIcon("Add a device…", theme.ContentAddIcon(), act(s, ds.addDevice))
+	ds := &devicesScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus(), tableBox: container.NewStack(kit.Quiet("Loading the list of computers…"))}
+	ds.add = widget.NewButtonWithIcon("Add a device…", theme.ContentAddIcon(), kit.Act(s, ds.addDevice))
 	ds.add.Importance = widget.HighImportance
 	ds.add.Hide()
-	ds.note = quiet("Only an admin can add, rename or revoke computers.")
+	ds.note = kit.Quiet("Only an admin can add, rename or revoke computers.")
 	ds.note.Hide()
 	content := container.NewVBox(
-		heading("Computers"),
-		wrapped("Every computer that shares this practice's vault. A new computer joins with a one-time code from an admin; "+
+		kit.Heading("Computers"),
+		kit.Wrapped("Every computer that shares this practice's vault. A new computer joins with a one-time code from an admin; "+
 			"a lost, stolen or retired one is revoked here, so that it can no longer read or send the practice's changes."),
-		buttonRow(ds.add),
+		kit.ButtonRow(ds.add),
 		ds.note,
 		ds.status,
 		ds.tableBox,
 	)
-	ds.view = page(content)
+	ds.view = kit.Page(content)
 	ds.load()
 	return ds
 }
@@ -85,7 +86,7 @@ func (ds *devicesScreen) load() {
 	var dir string
 	var devs []app.Device
 	var err error
-	background(func() {
+	kit.Background(func() {
 		u = ds.s.User()
 		dir = ds.s.SyncFolder(ds.ctx)
 		devs, err = ds.s.Devices(ds.ctx)
@@ -94,7 +95,7 @@ func (ds *devicesScreen) load() {
 			ds.loaded = true
 			ds.admin = u.Role == app.Admin
 			cells := func(d app.Device) []cellValue {
-				return []cellValue{{day(d.Added), widget.MediumImportance}, lastSeen(d), deviceStatus(d)}
+				return []cellValue{{kit.Day(d.Added), widget.MediumImportance}, lastSeen(d), deviceStatus(d)}
 			}
 			headers := []string{"Computer", "Added", "Last seen", "Status"}
 			if ds.admin {
@@ -109,7 +110,7 @@ func (ds *devicesScreen) load() {
 		}
 		ds.dir = dir
 		if err != nil {
-			ds.status.say(widget.DangerImportance, "The list of computers could not be loaded. "+plain(err))
+			ds.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain(err))
 			return
 		}
 		ds.devs = devs
@@ -119,10 +120,10 @@ func (ds *devicesScreen) load() {
 
 // rowActions are an admin's buttons for one computer.
 func (ds *devicesScreen) rowActions(d app.Device) []fyne.CanvasObject {
-	rename := widget.NewButton("Rename…", act(ds.s, func() { ds.rename(d) }))
-	revoke := widget.NewButton("Revoke…", act(ds.s, func() { ds.revoke(d) }))
+	rename := widget.NewButton("Rename…", kit.Act(ds.s, func() { ds.rename(d) }))
+	revoke := widget.NewButton("Revoke…", kit.Act(ds.s, func() { ds.revoke(d) }))
 	revoke.Importance = widget.DangerImportance
-	enable(rename, !ds.busy)
+	kit.Enable(rename, !ds.busy)
 	if d.This || !d.Revoked.IsZero() || ds.busy {
 		revoke.Disable()
 	}
@@ -139,14 +140,14 @@ func (ds *devicesScreen) withFolder(f func(dir string)) {
 		f(ds.dir)
 		return
 	}
-	msg := wrapped("Computers pair and hear of a revocation through the practice's shared sync folder, and none is chosen on this computer yet. Choose it now (the Sync screen shows it later).")
-	dlg := dialog.NewCustomConfirm("Choose the sync folder", "Choose…", "Cancel", container.New(fixedWidth{440}, msg), func(ok bool) {
+	msg := kit.Wrapped("Computers pair and hear of a revocation through the practice's shared sync folder, and none is chosen on this computer yet. Choose it now (the Sync screen shows it later).")
+	dlg := dialog.NewCustomConfirm("Choose the sync folder", "Choose…", "Cancel", container.New(kit.FixedWidth(440), msg), func(ok bool) {
 		if !ok {
 			return
 		}
 		chooseFolder(ds.win, "", func(dir string) {
 			var err error
-			background(func() {
+			kit.Background(func() {
 				err = ds.s.SetSyncFolder(ds.ctx, dir)
 			}, func() {
 				if err != nil {
@@ -164,7 +165,7 @@ func (ds *devicesScreen) withFolder(f func(dir string)) {
 
 func (ds *devicesScreen) setBusy(on bool) {
 	ds.busy = on
-	enable(ds.add, !on)
+	kit.Enable(ds.add, !on)
 	if ds.table != nil {
 		ds.table.set(ds.devs)
 	}
@@ -175,8 +176,8 @@ func (ds *devicesScreen) rename(d app.Device) {
 	name := widget.NewEntry()
 	name.SetText(d.Name)
 	form := widget.NewForm(widget.NewFormItem("New name", name))
-	content := container.New(fixedWidth{440}, container.NewVBox(
-		wrapped("The name the practice's computers list this one by, for example “Front desk” or “Dr Silva's laptop”."), form))
+	content := container.New(kit.FixedWidth(440), container.NewVBox(
+		kit.Wrapped("The name the practice's computers list this one by, for example “Front desk” or “Dr Silva's laptop”."), form))
 	dlg := dialog.NewCustomConfirm("Rename “"+d.Name+"”", "Rename", "Cancel", content, func(ok bool) {
 		newName := strings.TrimSpace(name.Text)
 		if !ok || newName == "" || newName == d.Name {
@@ -184,7 +185,7 @@ func (ds *devicesScreen) rename(d app.Device) {
 		}
 		var err error
 		ds.setBusy(true)
-		background(func() {
+		kit.Background(func() {
 			err = ds.s.RenameDevice(ds.ctx, d.ID, newName)
 		}, func() {
 			ds.setBusy(false)
@@ -192,7 +193,7 @@ func (ds *devicesScreen) rename(d app.Device) {
 				showError(ds.win, "The computer was not renamed", err)
 				return
 			}
-			ds.status.say(widget.SuccessImportance, "“"+d.Name+"” is now called “"+newName+"”. The other computers learn the new name at their next sync.")
+			ds.status.Say(widget.SuccessImportance, "“"+d.Name+"” is now called “"+newName+"”. The other computers learn the new name at their next sync.")
 			ds.load()
 		})
 	}, ds.win)
@@ -205,19 +206,19 @@ func (ds *devicesScreen) rename(d app.Device) {
 // revoke confirms, then revokes the computer and syncs.
 func (ds *devicesScreen) revoke(d app.Device) {
 	msg := container.NewVBox(
-		wrapped("Revoke “"+d.Name+"” when it is lost, stolen or retired."),
-		bold(revokeWarning),
-		wrapped("It stays protected only by its users' passphrases. This cannot be undone: to use it again, it joins anew with a new code."),
+		kit.Wrapped("Revoke “"+d.Name+"” when it is lost, stolen or retired."),
+		kit.Bold(revokeWarning),
+		kit.Wrapped("It stays protected only by its users' passphrases. This cannot be undone: to use it again, it joins anew with a new code."),
 	)
-	dlg := dialog.NewCustomConfirm("Revoke “"+d.Name+"”", "Revoke", "Cancel", container.New(fixedWidth{460}, msg), func(ok bool) {
+	dlg := dialog.NewCustomConfirm("Revoke “"+d.Name+"”", "Revoke", "Cancel", container.New(kit.FixedWidth(460), msg), func(ok bool) {
 		if !ok {
 			return
 		}
 		ds.withFolder(func(dir string) {
 			var err, syncErr error
 			ds.setBusy(true)
-			ds.status.say(widget.MediumImportance, "Revoking “"+d.Name+"”…")
-			background(func() {
+			ds.status.Say(widget.MediumImportance, "Revoking “"+d.Name+"”…")
+			kit.Background(func() {
 				if err = ds.s.RevokeDevice(ds.ctx, dir, d.ID); err != nil {
 					return
 				}
@@ -227,7 +228,7 @@ func (ds *devicesScreen) revoke(d app.Device) {
 			}, func() {
 				ds.setBusy(false)
 				if err != nil {
-					ds.status.say(widget.DangerImportance, "")
+					ds.status.Say(widget.DangerImportance, "")
 					showError(ds.win, "“"+d.Name+"” was not revoked", err)
 					return
 				}
@@ -235,7 +236,7 @@ func (ds *devicesScreen) revoke(d app.Device) {
 				if syncErr != nil {
 					msg += " The other computers learn of it at the next sync: " + plain(syncErr)
 				}
-				ds.status.say(widget.SuccessImportance, msg)
+				ds.status.Say(widget.SuccessImportance, msg)
 				ds.load()
 			})
 		})
@@ -251,7 +252,7 @@ func (ds *devicesScreen) addDevice() {
 		var inv *app.Invitation
 		var err error
 		ds.setBusy(true)
-		background(func() {
+		kit.Background(func() {
 			inv, err = ds.s.InviteDevice(ds.ctx, dir)
 		}, func() {
 			ds.setBusy(false)
@@ -276,7 +277,7 @@ type addDialog struct {
 	d       *dialog.CustomDialog
 	body    *fyne.Container
 	busy    *widget.Activity
-	status  *statusText
+	status  *kit.StatusText
 	cancel  *widget.Button
 	approve *widget.Button
 	close   *widget.Button
@@ -288,12 +289,12 @@ type addDialog struct {
 }
 
 func newAddDialog(ds *devicesScreen, dir string, inv *app.Invitation) *addDialog {
-	a := &addDialog{ds: ds, dir: dir, inv: inv, body: container.NewStack(), busy: widget.NewActivity(), status: newStatus()}
-	a.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), act(ds.s, a.cancelled))
-	a.approve = widget.NewButtonWithIcon("Approve", theme.ConfirmIcon(), act(ds.s, a.approved))
+	a := &addDialog{ds: ds, dir: dir, inv: inv, body: container.NewStack(), busy: widget.NewActivity(), status: kit.NewStatus()}
+	a.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), kit.Act(ds.s, a.cancelled))
+	a.approve = widget.NewButtonWithIcon("Approve", theme.ConfirmIcon(), kit.Act(ds.s, a.approved))
 	a.approve.Importance = widget.HighImportance
-	a.close = widget.NewButtonWithIcon("Close", theme.ConfirmIcon(), act(ds.s, func() { a.d.Hide() }))
-	content := container.New(fixedWidth{520}, container.NewBorder(nil, a.status, nil, nil, a.body))
+	a.close = widget.NewButtonWithIcon("Close", theme.ConfirmIcon(), kit.Act(ds.s, func() { a.d.Hide() }))
+	content := container.New(kit.FixedWidth(520), container.NewBorder(nil, a.status, nil, nil, a.body))
 	a.d = dialog.NewCustomWithoutButtons("Add a device", content, ds.win)
 	a.d.SetOnClosed(func() {
 		// However it closes (Cancel, Close, the session locking), the
@@ -322,13 +323,13 @@ func (a *addDialog) showCode() {
 	a.step = "code"
 	a.busy.Start()
 	a.setBody(
-		wrapped("On the new computer, give this code:"),
+		kit.Wrapped("On the new computer, give this code:"),
 		newBigText(a.inv.Code).view,
-		bold("On the new computer:"),
-		wrapped("1. Start ClinicVault and choose “Join a practice”.\n"+
+		kit.Bold("On the new computer:"),
+		kit.Wrapped("1. Start ClinicVault and choose “Join a practice”.\n"+
 			"2. As the sync folder, choose this same shared folder:\n     "+a.dir+"\n"+
 			"3. Type the code above and a name for the computer, then press Join."),
-		quiet("The code works once, until "+clockTime(a.inv.Expires)+" (10 minutes). Keep this window open."),
+		kit.Quiet("The code works once, until "+clockTime(a.inv.Expires)+" (10 minutes). Keep this window open."),
 		container.NewHBox(a.busy, widget.NewLabel("Waiting for the new computer to answer…")),
 	)
 	a.d.SetButtons([]fyne.CanvasObject{a.cancel})
@@ -345,7 +346,7 @@ func (a *addDialog) wait() {
 	var err error
 	go func() {
 		req, fp, err = a.inv.WaitForDevice(ctx, now, poll)
-		post(func() {
+		kit.Post(func() {
 			a.busy.Stop()
 			if a.step != "code" {
 				return // cancelled
@@ -370,10 +371,10 @@ func (a *addDialog) showFingerprint() {
 		name = "“" + name + "”"
 	}
 	a.setBody(
-		wrapped(name+" answered. Its screen now shows a number too."),
+		kit.Wrapped(name+" answered. Its screen now shows a number too."),
 		newBigText(a.fp).view,
-		bold("Does the new computer show exactly this number?"),
-		wrapped("Approve only if every digit is the same. If they differ, press Cancel: another computer may have answered with the code."),
+		kit.Bold("Does the new computer show exactly this number?"),
+		kit.Wrapped("Approve only if every digit is the same. If they differ, press Cancel: another computer may have answered with the code."),
 	)
 	a.d.SetButtons([]fyne.CanvasObject{a.cancel, a.approve})
 }
@@ -387,10 +388,10 @@ func (a *addDialog) approved() {
 	a.step = "approving"
 	a.cancel.Disable()
 	a.approve.Disable()
-	a.status.say(widget.MediumImportance, "Approving and sending the practice's changes…")
+	a.status.Say(widget.MediumImportance, "Approving and sending the practice's changes…")
 	var err, syncErr error
 	ds := a.ds
-	background(func() {
+	kit.Background(func() {
 		if err = ds.s.ApproveDevice(ds.ctx, a.inv, a.req); err != nil {
 			return
 		}
@@ -400,7 +401,7 @@ func (a *addDialog) approved() {
 	}, func() {
 		a.cancel.Enable()
 		a.approve.Enable()
-		a.status.say(widget.MediumImportance, "")
+		a.status.Say(widget.MediumImportance, "")
 		if err != nil {
 			a.failed("The computer was not added", err)
 			return
@@ -414,9 +415,9 @@ func (a *addDialog) approved() {
 		if syncErr != nil {
 			text += " The practice's latest changes reach it at the next sync: " + plain(syncErr)
 		}
-		a.setBody(newNotice(toneOK, "“"+name+"” is now one of the practice's computers.", text))
+		a.setBody(kit.NewNotice(kit.ToneOK, "“"+name+"” is now one of the practice's computers.", text))
 		a.d.SetButtons([]fyne.CanvasObject{a.close})
-		ds.status.say(widget.SuccessImportance, "“"+name+"” was added.")
+		ds.status.Say(widget.SuccessImportance, "“"+name+"” was added.")
 		ds.load()
 	})
 }
@@ -428,7 +429,7 @@ func (a *addDialog) failed(title string, err error) {
 	if errors.Is(err, cvsync.ErrPairing) {
 		msg = "The answer in the folder does not match this code, so it was ignored. Start again with a new code."
 	}
-	a.setBody(newNotice(toneDanger, title, msg))
+	a.setBody(kit.NewNotice(kit.ToneDanger, title, msg))
 	a.d.SetButtons([]fyne.CanvasObject{a.close})
 }
 
@@ -436,5 +437,5 @@ func (a *addDialog) failed(title string, err error) {
 func (a *addDialog) cancelled() {
 	a.step = "cancelled"
 	a.d.Hide()
-	a.ds.status.say(widget.MediumImportance, "No computer was added.")
+	a.ds.status.Say(widget.MediumImportance, "No computer was added.")
 }

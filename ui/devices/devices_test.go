@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
 // sharedFolder makes the sync folder.
@@ -38,7 +39,7 @@ func rowButton(t *testing.T, ds *devicesScreen, name, text string) *widget.Butto
 		// Rows and separators alternate.
 		row := ds.table.rows.Objects[2*i].(*fyne.Container)
 		var found *widget.Button
-		walk(row, func(o fyne.CanvasObject) bool {
+		kittest.Walk(row, func(o fyne.CanvasObject) bool {
 			if b, ok := o.(*widget.Button); ok && b.Text == text {
 				found = b
 				return true
@@ -81,15 +82,15 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	winA := newWindow(t, a, "ClinicVault — front desk")
 	syncA := newSyncScreen(winA, sa)
 	show(winA, sa, "Sync", syncA.view)
-	settle(t)
+	kittest.Settle(t)
 	mustShow(t, winA, "not chosen yet")
 	if !syncA.syncNow.Disabled() {
 		t.Fatal("Sync now is enabled with no folder")
 	}
-	shot(t, winA, "sync-no-folder")
+	kittest.Shot(t, winA, "sync-no-folder")
 	fakeFolder = shared
-	tap(t, winA, "Choose…")
-	settle(t)
+	kittest.Tap(t, winA, "Choose…")
+	kittest.Settle(t)
 	if got := sa.SyncFolder(ctx); got != shared {
 		t.Fatalf("sync folder %q, want %q", got, shared)
 	}
@@ -98,12 +99,12 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	// A: the Devices screen lists this computer only.
 	devA := newDevicesScreen(winA, sa)
 	show(winA, sa, "Computers", devA.view)
-	settle(t)
+	kittest.Settle(t)
 	if len(devA.devs) != 1 || !devA.devs[0].This {
 		t.Fatalf("devices on A: %+v", devA.devs)
 	}
 	mustShow(t, winA, "(this computer)")
-	shot(t, winA, "devices-admin")
+	kittest.Shot(t, winA, "devices-admin")
 
 	// B: an empty data folder shows the Join screen in a second window.
 	b := newMachine(t, "b", f.clk)
@@ -114,27 +115,27 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	if join.name.Text == "" {
 		t.Fatal("the computer's name does not default to the host name")
 	}
-	shot(t, winB, "join-form")
+	kittest.Shot(t, winB, "join-form")
 
 	// A: Add a device… shows the code.
-	tap(t, winA, "Add a device…")
+	kittest.Tap(t, winA, "Add a device…")
 	add := devA.adding
 	if add == nil || add.step != "code" {
 		t.Fatal("no Add a device dialog")
 	}
 	mustShow(t, winA, add.inv.Code)
 	mustShow(t, winA, "Join a practice")
-	shot(t, winA, "devices-add-code")
+	kittest.Shot(t, winA, "devices-add-code")
 
 	// B: fill in the form and join, while A waits.
-	tap(t, winB, "Choose…")
+	kittest.Tap(t, winB, "Choose…")
 	if join.folder.Text != shared {
 		t.Fatalf("folder field %q", join.folder.Text)
 	}
-	typeIn(winB, join.code, strings.ToLower(add.inv.Code))
-	typeIn(winB, join.name, "Laptop")
-	tap(t, winB, "Join")
-	waitFor(t, "both fingerprints", func() bool { return add.step == "fingerprint" && join.fpBox.Visible() })
+	kittest.Retype(winB, join.code, strings.ToLower(add.inv.Code))
+	kittest.Retype(winB, join.name, "Laptop")
+	kittest.Tap(t, winB, "Join")
+	kittest.WaitFor(t, "both fingerprints", func() bool { return add.step == "fingerprint" && join.fpBox.Visible() })
 	if add.fp == "" || add.fp != join.fp.label.Text {
 		t.Fatalf("fingerprints differ: A shows %q, B shows %q", add.fp, join.fp.label.Text)
 	}
@@ -145,12 +146,12 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 		t.Fatal("the form stays editable while joining")
 	}
 	mustShow(t, winB, "This computer's name: Laptop")
-	shot(t, winA, "devices-add-fingerprint")
-	shot(t, winB, "join-fingerprint")
+	kittest.Shot(t, winA, "devices-add-fingerprint")
+	kittest.Shot(t, winB, "join-fingerprint")
 
 	// A approves; B's join finishes.
-	tap(t, winA, "Approve")
-	waitFor(t, "B to join", func() bool { return joined })
+	kittest.Tap(t, winA, "Approve")
+	kittest.WaitFor(t, "B to join", func() bool { return joined })
 	if add.step != "done" {
 		t.Fatalf("A's dialog is at %q", add.step)
 	}
@@ -159,16 +160,16 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	if back {
 		t.Fatal("onBack was called")
 	}
-	shot(t, winA, "devices-add-done")
-	shot(t, winB, "join-done")
-	tap(t, winB, "OK")
-	if findButton(winB, "Join") != nil {
+	kittest.Shot(t, winA, "devices-add-done")
+	kittest.Shot(t, winB, "join-done")
+	kittest.Tap(t, winB, "OK")
+	if kittest.FindButton(winB, "Join") != nil {
 		t.Fatal("Join is offered again after joining")
 	}
 	if !app.NewVault(b.v.Dir).Exists() {
 		t.Fatal("no vault on B after joining")
 	}
-	tap(t, winA, "Close")
+	kittest.Tap(t, winA, "Close")
 	if len(devA.devs) != 2 {
 		t.Fatalf("devices on A after pairing: %+v", devA.devs)
 	}
@@ -185,18 +186,18 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	}
 	syncA = newSyncScreen(winA, sa)
 	show(winA, sa, "Sync", syncA.view)
-	settle(t)
-	tap(t, winA, "Sync now")
+	kittest.Settle(t)
+	kittest.Tap(t, winA, "Sync now")
 	mustShow(t, winA, "Sent 1.")
 	syncB := newSyncScreen(winB, sb)
 	show(winB, sb, "Sync", syncB.view)
-	settle(t)
+	kittest.Settle(t)
 	if syncB.dir != shared {
 		// app's Join does not remember the folder it joined through:
 		// B's user chooses it once, which syncs at once.
-		tap(t, winB, "Choose…")
+		kittest.Tap(t, winB, "Choose…")
 	} else {
-		tap(t, winB, "Sync now")
+		kittest.Tap(t, winB, "Sync now")
 	}
 	if syncB.last == nil || syncB.last.err != nil || syncB.last.rep.Applied == 0 {
 		t.Fatalf("B's pass: %+v", syncB.last)
@@ -207,39 +208,39 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	}
 	mustShow(t, winB, "Laptop (this computer)")
 	mustShow(t, winB, practiceHost(devA.devs))
-	shot(t, winA, "sync-sent")
-	shot(t, winB, "sync-received")
+	kittest.Shot(t, winA, "sync-sent")
+	kittest.Shot(t, winB, "sync-received")
 
 	// Revoke B on A: the warning, then the row says revoked.
 	devA = newDevicesScreen(winA, sa)
 	show(winA, sa, "Computers", devA.view)
-	settle(t)
-	if findButton(winA, "Revoke…") == nil || len(buttons(winA, "Rename…")) != 2 {
+	kittest.Settle(t)
+	if kittest.FindButton(winA, "Revoke…") == nil || len(buttons(winA, "Rename…")) != 2 {
 		t.Fatal("an admin does not see Rename… on both rows and Revoke… on the other computer's")
 	}
-	tapped(t, rowButton(t, devA, "Laptop", "Revoke…"))
+	kittest.Tapped(t, rowButton(t, devA, "Laptop", "Revoke…"))
 	mustShow(t, winA, revokeWarning)
-	shot(t, winA, "devices-revoke-confirm")
-	tap(t, winA, "Revoke")
-	settle(t)
+	kittest.Shot(t, winA, "devices-revoke-confirm")
+	kittest.Tap(t, winA, "Revoke")
+	kittest.Settle(t)
 	laptop := device(t, devA.devs, "Laptop")
 	if laptop.Revoked.IsZero() {
 		t.Fatalf("Laptop is not revoked: %+v", laptop)
 	}
 	mustShow(t, winA, "“Laptop” was revoked.")
 	mustShow(t, winA, "Revoked on")
-	shot(t, winA, "devices-revoked")
+	kittest.Shot(t, winA, "devices-revoked")
 
 	// B keeps writing; A refuses it and says why.
 	if _, _, err := sb.AddPatient(ctx, app.Patient{Given: "Rui", Family: "Costa", DOB: "1975-05-05"}); err != nil {
 		t.Fatal(err)
 	}
-	tap(t, winB, "Sync now")
-	shot(t, winB, "sync-after-revoked")
+	kittest.Tap(t, winB, "Sync now")
+	kittest.Shot(t, winB, "sync-after-revoked")
 	syncA = newSyncScreen(winA, sa)
 	show(winA, sa, "Sync", syncA.view)
-	settle(t)
-	tap(t, winA, "Sync now")
+	kittest.Settle(t)
+	kittest.Tap(t, winA, "Sync now")
 	if syncA.last == nil || syncA.last.rep.Refused == 0 {
 		t.Fatalf("A's pass after the revocation: %+v", syncA.last)
 	}
@@ -248,18 +249,18 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	if got, _ := sa.SearchPatients(ctx, "Costa", 10); len(got) != 0 {
 		t.Fatalf("a revoked computer's patient reached A: %+v", got)
 	}
-	shot(t, winA, "sync-refused")
+	kittest.Shot(t, winA, "sync-refused")
 
 	// The folder is unplugged.
 	if err := os.Rename(shared, shared+"-gone"); err != nil {
 		t.Fatal(err)
 	}
-	tap(t, winA, "Sync now")
+	kittest.Tap(t, winA, "Sync now")
 	if !errors.Is(syncA.last.err, cvsync.ErrUnreachable) {
 		t.Fatalf("pass with the folder gone: %+v", syncA.last)
 	}
 	mustShow(t, winA, unreachable)
-	shot(t, winA, "sync-unreachable")
+	kittest.Shot(t, winA, "sync-unreachable")
 }
 
 // practiceHost is the name of the computer the practice was created on.
@@ -284,14 +285,14 @@ func TestAddDeviceCancelAndExpire(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	ds := newDevicesScreen(w, sa)
 	show(w, sa, "Computers", ds.view)
-	settle(t)
+	kittest.Settle(t)
 
-	tap(t, w, "Add a device…")
+	kittest.Tap(t, w, "Add a device…")
 	if ds.adding == nil {
 		t.Fatal("no dialog")
 	}
-	tap(t, w, "Cancel")
-	if ds.adding.step != "cancelled" || findButton(w, "Approve") != nil {
+	kittest.Tap(t, w, "Cancel")
+	if ds.adding.step != "cancelled" || kittest.FindButton(w, "Approve") != nil {
 		t.Fatalf("after Cancel the dialog is at %q", ds.adding.step)
 	}
 	mustShow(t, w, "No computer was added.")
@@ -300,21 +301,21 @@ func TestAddDeviceCancelAndExpire(t *testing.T) {
 	sl := f.signIn(f.a, adminName, adminPass)
 	ds2 := newDevicesScreen(w, sl)
 	show(w, sl, "Computers", ds2.view)
-	settle(t)
-	tap(t, w, "Add a device…")
+	kittest.Settle(t)
+	kittest.Tap(t, w, "Add a device…")
 	if err := sl.Lock(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the dialog to close", func() bool { return ds2.adding.step == "closed" && findButton(w, "Cancel") == nil })
+	kittest.WaitFor(t, "the dialog to close", func() bool { return ds2.adding.step == "closed" && kittest.FindButton(w, "Cancel") == nil })
 	show(w, sa, "Computers", ds.view)
 
-	tap(t, w, "Add a device…")
+	kittest.Tap(t, w, "Add a device…")
 	add := ds.adding
 	f.clk.Add(11 * time.Minute)
-	waitFor(t, "the code to expire", func() bool { return add.step == "failed" })
+	kittest.WaitFor(t, "the code to expire", func() bool { return add.step == "failed" })
 	mustShow(t, w, "did not answer before the code expired")
-	shot(t, w, "devices-add-expired")
-	tap(t, w, "Close")
+	kittest.Shot(t, w, "devices-add-expired")
+	kittest.Tap(t, w, "Close")
 }
 
 // TestAddDeviceAsksForTheFolder asks for the sync folder when none is set.
@@ -326,17 +327,17 @@ func TestAddDeviceAsksForTheFolder(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	ds := newDevicesScreen(w, sa)
 	show(w, sa, "Computers", ds.view)
-	settle(t)
-	tap(t, w, "Add a device…")
+	kittest.Settle(t)
+	kittest.Tap(t, w, "Add a device…")
 	mustShow(t, w, "none is chosen on this computer yet")
-	shot(t, w, "devices-choose-folder")
+	kittest.Shot(t, w, "devices-choose-folder")
 	fakeFolder = shared
-	tap(t, w, "Choose…")
-	settle(t)
+	kittest.Tap(t, w, "Choose…")
+	kittest.Settle(t)
 	if sa.SyncFolder(context.Background()) != shared || ds.adding == nil {
 		t.Fatal("the folder was not set, or no code was made")
 	}
-	tap(t, w, "Cancel")
+	kittest.Tap(t, w, "Cancel")
 }
 
 // TestRenameDevice renames a computer.
@@ -347,11 +348,11 @@ func TestRenameDevice(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	ds := newDevicesScreen(w, sa)
 	show(w, sa, "Computers", ds.view)
-	settle(t)
-	tapped(t, rowButton(t, ds, ds.devs[0].Name, "Rename…"))
+	kittest.Settle(t)
+	kittest.Tapped(t, rowButton(t, ds, ds.devs[0].Name, "Rename…"))
 	var entry *widget.Entry
-	for _, r := range roots(w) {
-		walk(r, func(o fyne.CanvasObject) bool {
+	for _, r := range kittest.Roots(w) {
+		kittest.Walk(r, func(o fyne.CanvasObject) bool {
 			if e, ok := o.(*widget.Entry); ok {
 				entry = e
 				return true
@@ -362,10 +363,10 @@ func TestRenameDevice(t *testing.T) {
 			break
 		}
 	}
-	typeIn(w, entry, "Front desk")
-	shot(t, w, "devices-rename")
-	tap(t, w, "Rename")
-	settle(t)
+	kittest.Retype(w, entry, "Front desk")
+	kittest.Shot(t, w, "devices-rename")
+	kittest.Tap(t, w, "Rename")
+	kittest.Settle(t)
 	if ds.devs[0].Name != "Front desk" {
 		t.Fatalf("after renaming: %+v", ds.devs)
 	}
@@ -382,12 +383,12 @@ func TestReceptionistSeesTheListOnly(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	ds := newDevicesScreen(w, sr)
 	show(w, sr, "Computers", ds.view)
-	settle(t)
-	if findButton(w, "Add a device…") != nil || findButton(w, "Revoke…") != nil || findButton(w, "Rename…") != nil {
+	kittest.Settle(t)
+	if kittest.FindButton(w, "Add a device…") != nil || kittest.FindButton(w, "Revoke…") != nil || kittest.FindButton(w, "Rename…") != nil {
 		t.Fatal("a receptionist sees admin actions")
 	}
 	mustShow(t, w, "Only an admin can add, rename or revoke computers.")
-	shot(t, w, "devices-receptionist")
+	kittest.Shot(t, w, "devices-receptionist")
 }
 
 // TestJoinErrorsKeepTheForm shows plain messages and keeps what was typed.
@@ -400,30 +401,30 @@ func TestJoinErrorsKeepTheForm(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	join := newJoinScreen(w, b.v, func() { t.Fatal("joined") }, nil)
 	w.SetContent(join.view)
-	if findButton(w, "Back") != nil {
+	if kittest.FindButton(w, "Back") != nil {
 		t.Fatal("Back shows without onBack")
 	}
 
 	// Nothing typed.
 	join.name.SetText("Laptop")
-	tap(t, w, "Join")
+	kittest.Tap(t, w, "Join")
 	mustShow(t, w, "Choose the shared sync folder first.")
 
 	// A code nobody made.
 	join.folder.SetText(shared)
-	typeIn(w, join.code, "ABCDE-12345")
-	tap(t, w, "Join")
-	waitFor(t, "the error", func() bool { return !join.joining })
+	kittest.Retype(w, join.code, "ABCDE-12345")
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
 	mustShow(t, w, "There is no invitation for this code in that folder.")
 	if join.code.Text != "ABCDE-12345" || join.folder.Text != shared || join.name.Text != "Laptop" || join.join.Disabled() {
 		t.Fatal("the form was not kept")
 	}
-	shot(t, w, "join-error")
+	kittest.Shot(t, w, "join-error")
 
 	// A folder that is not there.
 	join.folder.SetText(filepath.Join(shared, "missing"))
-	tap(t, w, "Join")
-	waitFor(t, "the error", func() bool { return !join.joining })
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
 	mustShow(t, w, unreachable)
 
 	// A real code, then Cancel while waiting for the admin.
@@ -432,19 +433,19 @@ func TestJoinErrorsKeepTheForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	typeIn(w, join.code, inv.Code)
-	tap(t, w, "Join")
-	waitFor(t, "the fingerprint", func() bool { return join.fpBox.Visible() })
-	tap(t, w, "Cancel")
-	waitFor(t, "the cancellation", func() bool { return !join.joining })
+	kittest.Retype(w, join.code, inv.Code)
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the fingerprint", func() bool { return join.fpBox.Visible() })
+	kittest.Tap(t, w, "Cancel")
+	kittest.WaitFor(t, "the cancellation", func() bool { return !join.joining })
 	mustShow(t, w, "Joining was cancelled.")
 	if b.v.Exists() {
 		t.Fatal("a cancelled join left a vault")
 	}
 
 	// The same code again: already answered.
-	tap(t, w, "Join")
-	waitFor(t, "the error", func() bool { return !join.joining })
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
 	mustShow(t, w, "Another computer already answered this code; ask for a new one.")
 
 	// A folder that already holds a vault.
@@ -452,8 +453,8 @@ func TestJoinErrorsKeepTheForm(t *testing.T) {
 	w.SetContent(join2.view)
 	join2.folder.SetText(shared)
 	join2.code.SetText(inv.Code)
-	tap(t, w, "Join")
-	waitFor(t, "the error", func() bool { return !join2.joining })
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the error", func() bool { return !join2.joining })
 	mustShow(t, w, "This computer already holds a ClinicVault vault")
 }
 
@@ -467,7 +468,7 @@ func TestClockAheadIsNamed(t *testing.T) {
 	if err := sa.SetSyncFolder(ctx, shared); err != nil {
 		t.Fatal(err)
 	}
-	clkB := &clock{t: f.clk.Now()}
+	clkB := kittest.NewClock(f.clk.Now())
 	b := f.pairDirect(sa, shared, "Reception PC", clkB)
 	sb := f.signIn(b, adminName, adminPass)
 	clkB.Add(10 * time.Minute)
@@ -480,19 +481,19 @@ func TestClockAheadIsNamed(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	y := newSyncScreen(w, sa)
 	show(w, sa, "Sync", y.view)
-	settle(t)
+	kittest.Settle(t)
 	test.Tap(y.syncNow) // the result waits in the queue until settle
 	if !y.syncNow.Disabled() || !y.busyText.Visible() {
 		t.Fatal("no activity shown while syncing")
 	}
-	shot(t, w, "sync-running")
-	settle(t)
+	kittest.Shot(t, w, "sync-running")
+	kittest.Settle(t)
 	mustShow(t, w, "its clock runs 10 minutes 30 seconds ahead of this computer's")
 	mustShow(t, w, "“Reception PC”: its clock runs")
 	if d := device(t, y.devs, "Reception PC"); !strings.Contains(d.Problem, "ahead") {
 		t.Fatalf("Reception PC's problem: %q", d.Problem)
 	}
-	shot(t, w, "sync-clock-ahead")
+	kittest.Shot(t, w, "sync-clock-ahead")
 }
 
 // TestWatcher syncs by itself once a folder is chosen, reports each pass,
@@ -535,7 +536,7 @@ func TestWatcher(t *testing.T) {
 	w := newWindow(t, a, "ClinicVault")
 	y := newSyncScreen(w, sb)
 	show(w, sb, "Sync", y.view)
-	settle(t)
+	kittest.Settle(t)
 	mustShow(t, w, "(automatic)")
 
 	if _, _, err := sa.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
@@ -544,21 +545,21 @@ func TestWatcher(t *testing.T) {
 	if _, err := sa.Sync(ctx, shared); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the patient on B", func() bool {
+	kittest.WaitFor(t, "the patient on B", func() bool {
 		got, _ := sb.SearchPatients(ctx, "Silva", 10)
 		return len(got) == 1
 	})
-	waitFor(t, "the screen to show the pass", func() bool {
+	kittest.WaitFor(t, "the screen to show the pass", func() bool {
 		return y.last != nil && y.last.auto && y.last.rep.Applied > 0
 	})
 	mustShow(t, w, "Received 1.")
-	shot(t, w, "sync-automatic")
+	kittest.Shot(t, w, "sync-automatic")
 
 	// Unplugged: every pass says so.
 	if err := os.Rename(shared, shared+"-gone"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "an unreachable pass", func() bool {
+	kittest.WaitFor(t, "an unreachable pass", func() bool {
 		return y.last != nil && errors.Is(y.last.err, cvsync.ErrUnreachable)
 	})
 	mustShow(t, w, unreachable)

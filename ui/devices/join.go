@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // joinScreen makes an empty data folder a new computer of a practice.
@@ -29,7 +30,7 @@ type joinScreen struct {
 	join   *widget.Button
 	back   *widget.Button
 	cancel *widget.Button
-	status *statusText
+	status *kit.StatusText
 	busy   *widget.Activity
 	fp     *bigText
 	fpBox  *fyne.Container
@@ -38,7 +39,7 @@ type joinScreen struct {
 	// to read.
 	summary *widget.Label
 	sumBox  fyne.CanvasObject
-	done    *notice
+	done    *kit.Notice
 	buttons *fyne.Container
 	view    fyne.CanvasObject
 
@@ -60,7 +61,7 @@ func NewJoinScreen(win fyne.Window, v *app.Vault, onJoined func(), onBack func()
 
 func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *joinScreen {
 	j := &joinScreen{win: win, v: v, onJoined: onJoined, onBack: onBack,
-		status: newStatus(), busy: widget.NewActivity(), fp: newBigText("")}
+		status: kit.NewStatus(), busy: widget.NewActivity(), fp: newBigText("")}
 	j.folder = widget.NewEntry()
 	j.folder.PlaceHolder = "choose it, or type its path"
 	j.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), func() {
@@ -96,20 +97,20 @@ func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *join
 	)
 	j.fpBox = container.NewVBox(
 		widget.NewSeparator(),
-		bold("Check that the admin's screen shows the same number:"),
+		kit.Bold("Check that the admin's screen shows the same number:"),
 		j.fp.view,
 		container.NewHBox(j.busy, widget.NewLabel("Waiting for the admin to approve…")),
 	)
 	j.fpBox.Hide()
-	j.summary = wrapped("")
-	j.sumBox = card(j.summary)
+	j.summary = kit.Wrapped("")
+	j.sumBox = kit.Card(j.summary)
 	j.sumBox.Hide()
-	j.done = newNotice(toneOK, "", "")
+	j.done = kit.NewNotice(kit.ToneOK, "", "")
 	j.done.Hide()
 	j.buttons = container.NewBorder(nil, nil, j.back, container.NewHBox(j.cancel, j.join))
 	content := container.NewVBox(
-		heading("Join a practice"),
-		wrapped("Use this when the practice already uses ClinicVault on another computer. "+
+		kit.Heading("Join a practice"),
+		kit.Wrapped("Use this when the practice already uses ClinicVault on another computer. "+
 			"An admin there opens Computers and chooses “Add a device…”: their screen shows a one-time code."),
 		j.form,
 		j.sumBox,
@@ -126,13 +127,13 @@ func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *join
 // and near its top, scrolling vertically when the window is too short.
 func column(w float32, content fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewVScroll(container.New(layout.NewCustomPaddedLayout(40, 24, 0, 0),
-		container.NewHBox(layout.NewSpacer(), container.New(fixedWidth{w}, content), layout.NewSpacer())))
+		container.NewHBox(layout.NewSpacer(), container.New(kit.FixedWidth(w), content), layout.NewSpacer())))
 }
 
 func (j *joinScreen) setJoining(on bool) {
 	j.joining = on
 	for _, w := range []fyne.Disableable{j.folder, j.choose, j.code, j.name, j.join, j.back} {
-		enable(w, !on)
+		kit.Enable(w, !on)
 	}
 	if on {
 		j.summary.SetText("Sync folder: " + strings.TrimSpace(j.folder.Text) + "\nThis computer's name: " + strings.TrimSpace(j.name.Text))
@@ -162,19 +163,19 @@ func (j *joinScreen) start() {
 	dir, code, name := strings.TrimSpace(j.folder.Text), strings.TrimSpace(j.code.Text), strings.TrimSpace(j.name.Text)
 	switch {
 	case dir == "":
-		j.status.say(widget.DangerImportance, "Choose the shared sync folder first.")
+		j.status.Say(widget.DangerImportance, "Choose the shared sync folder first.")
 		return
 	case code == "":
-		j.status.say(widget.DangerImportance, "Type the code from the admin's screen.")
+		j.status.Say(widget.DangerImportance, "Type the code from the admin's screen.")
 		j.win.Canvas().Focus(j.code)
 		return
 	case name == "":
-		j.status.say(widget.DangerImportance, "Give this computer a name, for example “Front desk”.")
+		j.status.Say(widget.DangerImportance, "Give this computer a name, for example “Front desk”.")
 		j.win.Canvas().Focus(j.name)
 		return
 	}
 	j.setJoining(true)
-	j.status.say(widget.MediumImportance, "Looking for the invitation in the folder…")
+	j.status.Say(widget.MediumImportance, "Looking for the invitation in the folder…")
 	ctx, cancel := context.WithCancel(context.Background())
 	j.stop = cancel
 	var err error
@@ -183,14 +184,14 @@ func (j *joinScreen) start() {
 	// the code expires or Cancel is pressed.
 	go func() {
 		err = j.v.Join(ctx, dir, code, name, func(fp string) {
-			post(func() {
+			kit.Post(func() {
 				if !j.joining {
 					return
 				}
 				j.fp.label.SetText(fp)
 				j.fpBox.Show()
 				j.busy.Start()
-				j.status.say(widget.MediumImportance, "")
+				j.status.Say(widget.MediumImportance, "")
 			})
 		}, poll)
 		if err == nil {
@@ -198,7 +199,7 @@ func (j *joinScreen) start() {
 				practice = info.Practice
 			}
 		}
-		post(func() { j.finished(err, practice) })
+		kit.Post(func() { j.finished(err, practice) })
 	}()
 }
 
@@ -215,18 +216,18 @@ func (j *joinScreen) finished(err error, practice string) {
 		// The form's work is done: show the outcome in its place.
 		j.form.Hide()
 		j.buttons.Hide()
-		j.status.say(widget.MediumImportance, "")
-		j.done.set(toneOK, "This computer has joined "+practice+".",
+		j.status.Say(widget.MediumImportance, "")
+		j.done.Set(kit.ToneOK, "This computer has joined "+practice+".",
 			"Everyone signs in here with their own passphrase and the code from their authenticator app.")
 		j.done.Show()
-		showInfo(j.win, "Joined", msg)
+		kit.ShowInfo(j.win, "Joined", msg)
 		if j.onJoined != nil {
 			j.onJoined()
 		}
 	case cancelled || errors.Is(err, context.Canceled):
-		j.status.say(widget.MediumImportance, "Joining was cancelled. To try again, ask the admin for a new code.")
+		j.status.Say(widget.MediumImportance, "Joining was cancelled. To try again, ask the admin for a new code.")
 	default:
-		j.status.say(widget.DangerImportance, "This computer did not join. "+plain(err))
+		j.status.Say(widget.DangerImportance, "This computer did not join. "+plain(err))
 	}
 }
 

@@ -12,10 +12,11 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // syncColumns are the Sync screen's computer table's column weights.
-var syncColumns = columns{0.3, 0.2, 0.5}
+var syncColumns = kit.Columns{0.3, 0.2, 0.5}
 
 // syncScreen shows the sync folder, syncs now, and shows the last pass
 // and every computer's status.
@@ -36,8 +37,8 @@ type syncScreen struct {
 	syncNow  *widget.Button
 	busy     *widget.Activity
 	busyText *widget.Label
-	result   *notice
-	status   *statusText
+	result   *kit.Notice
+	status   *kit.StatusText
 	table    *deviceTable
 	view     fyne.CanvasObject
 }
@@ -54,32 +55,32 @@ func NewSyncScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 
 func newSyncScreen(win fyne.Window, s *app.Session) *syncScreen {
 	y := &syncScreen{win: win, s: s, ctx: context.Background(),
-		folder: bold("…"), busy: widget.NewActivity(), busyText: widget.NewLabel("Syncing…"), status: newStatus()}
+		folder: kit.Bold("…"), busy: widget.NewActivity(), busyText: widget.NewLabel("Syncing…"), status: kit.NewStatus()}
 	y.folder.Wrapping = fyne.TextWrapBreak // a long path breaks anywhere
-	y.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), act(s, y.chooseFolder))
-	y.syncNow = widget.NewButtonWithIcon("Sync now", theme.ViewRefreshIcon(), act(s, y.sync))
+	y.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), kit.Act(s, y.chooseFolder))
+	y.syncNow = widget.NewButtonWithIcon("Sync now", theme.ViewRefreshIcon(), kit.Act(s, y.sync))
 	y.syncNow.Importance = widget.HighImportance
 	y.busy.Hide()
 	y.busyText.Hide()
-	y.result = newNotice(toneInfo, "", "")
+	y.result = kit.NewNotice(kit.ToneInfo, "", "")
 	y.result.Hide()
 	y.table = newDeviceTable(syncColumns, []string{"Computer", "Last seen", "Status"},
 		func(d app.Device) []cellValue { return []cellValue{lastSeen(d), deviceStatus(d)} }, nil)
 
 	where := container.NewBorder(nil, nil, widget.NewLabel("Sync folder:"), y.choose, y.folder)
 	content := container.NewVBox(
-		heading("Sync"),
-		wrapped("The practice's computers keep in step through a shared folder: a network share, a USB stick that travels, "+
+		kit.Heading("Sync"),
+		kit.Wrapped("The practice's computers keep in step through a shared folder: a network share, a USB stick that travels, "+
 			"or a folder that OneDrive, Dropbox or Google Drive keeps in step. The folder holds only encrypted batches of changes. "+
 			"While ClinicVault is open it syncs by itself whenever the folder changes."),
-		card(where),
-		buttonRow(y.syncNow, y.busy, y.busyText),
+		kit.Card(where),
+		kit.ButtonRow(y.syncNow, y.busy, y.busyText),
 		y.status,
 		y.result,
-		subheading("Computers"),
+		kit.Subheading("Computers"),
 		y.table.view,
 	)
-	y.view = newLiveView(page(content), func() func() {
+	y.view = newLiveView(kit.Page(content), func() func() {
 		if p, ok := lastPass(s); ok {
 			y.showPass(p)
 		}
@@ -95,7 +96,7 @@ func (y *syncScreen) load() {
 	var dir string
 	var devs []app.Device
 	var err error
-	background(func() {
+	kit.Background(func() {
 		dir = y.s.SyncFolder(y.ctx)
 		devs, err = y.s.Devices(y.ctx)
 	}, func() {
@@ -106,7 +107,7 @@ func (y *syncScreen) load() {
 		}
 		y.showFolder()
 		if err != nil {
-			y.status.say(widget.DangerImportance, "The list of computers could not be loaded. "+plain(err))
+			y.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain(err))
 		} else {
 			y.setDevices(devs)
 		}
@@ -121,7 +122,7 @@ func (y *syncScreen) load() {
 func (y *syncScreen) reloadDevices() {
 	var devs []app.Device
 	var err error
-	background(func() {
+	kit.Background(func() {
 		devs, err = y.s.Devices(y.ctx)
 	}, func() {
 		if err == nil {
@@ -141,7 +142,7 @@ func (y *syncScreen) showFolder() {
 		y.folder.SetText("not chosen yet")
 		y.folder.Importance = widget.WarningImportance
 		if y.last == nil {
-			y.result.set(toneInfo, "Choose the sync folder",
+			y.result.Set(kit.ToneInfo, "Choose the sync folder",
 				"Pick the folder the practice's other computers use. On the first computer, pick or make an empty folder that every computer can reach.")
 			y.result.Show()
 		}
@@ -156,22 +157,22 @@ func (y *syncScreen) showFolder() {
 }
 
 func (y *syncScreen) refreshButtons() {
-	enable(y.syncNow, y.loaded && y.dir != "" && !y.syncing)
-	enable(y.choose, y.loaded && !y.syncing)
+	kit.Enable(y.syncNow, y.loaded && y.dir != "" && !y.syncing)
+	kit.Enable(y.choose, y.loaded && !y.syncing)
 }
 
 // chooseFolder asks for the folder, remembers it and syncs through it.
 func (y *syncScreen) chooseFolder() {
 	chooseFolder(y.win, y.dir, func(dir string) {
 		var err error
-		background(func() {
+		kit.Background(func() {
 			err = y.s.SetSyncFolder(y.ctx, dir)
 		}, func() {
 			if err != nil {
-				y.status.say(widget.DangerImportance, "The folder was not saved. "+plain(err))
+				y.status.Say(widget.DangerImportance, "The folder was not saved. "+plain(err))
 				return
 			}
-			y.status.say(widget.MediumImportance, "")
+			y.status.Say(widget.MediumImportance, "")
 			y.dir = dir
 			y.last = nil
 			y.showFolder()
@@ -193,7 +194,7 @@ func (y *syncScreen) sync() {
 	y.busy.Start()
 	y.busyText.Show()
 	y.refreshButtons()
-	background(func() {
+	kit.Background(func() {
 		rep, err := y.s.Sync(y.ctx, dir)
 		publish(y.s, pass{at: now(), dir: dir, rep: rep, err: err})
 	}, func() {
@@ -220,15 +221,15 @@ func (y *syncScreen) showPass(p pass) {
 	title := "Last sync at " + clockTime(p.at) + how
 	switch {
 	case errors.Is(p.err, cvsync.ErrUnreachable):
-		y.result.set(toneWarning, "Last try at "+clockTime(p.at)+how, unreachable)
+		y.result.Set(kit.ToneWarning, "Last try at "+clockTime(p.at)+how, unreachable)
 	case p.err != nil:
-		y.result.set(toneDanger, "The last sync did not finish ("+clockTime(p.at)+")", plain(p.err))
+		y.result.Set(kit.ToneDanger, "The last sync did not finish ("+clockTime(p.at)+")", plain(p.err))
 	case p.rep.Refused > 0:
-		y.result.set(toneDanger, title, reportText(p.rep, y.devs))
+		y.result.Set(kit.ToneDanger, title, reportText(p.rep, y.devs))
 	case len(p.rep.Problems) > 0:
-		y.result.set(toneWarning, title, reportText(p.rep, y.devs))
+		y.result.Set(kit.ToneWarning, title, reportText(p.rep, y.devs))
 	default:
-		y.result.set(toneOK, title, reportText(p.rep, y.devs))
+		y.result.Set(kit.ToneOK, title, reportText(p.rep, y.devs))
 	}
 	y.result.Show()
 	changed := p.rep.Sent+p.rep.Applied+p.rep.Sealed+p.rep.Refused > 0 || len(p.rep.Problems) > 0 ||

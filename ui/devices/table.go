@@ -10,13 +10,14 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // deviceTable lists the practice's computers, one row each, with wrapping
 // cells so that a long problem is read in full. A practice has a handful
 // of computers, so the rows are plain containers, not a virtual list.
 type deviceTable struct {
-	cols    columns
+	cols    kit.Columns
 	headers []string
 	// cells returns a device's cells after the name, as text and colour.
 	cells func(d app.Device) []cellValue
@@ -34,12 +35,12 @@ type cellValue struct {
 	imp  widget.Importance
 }
 
-func newDeviceTable(cols columns, headers []string, cells func(app.Device) []cellValue, actions func(app.Device) []fyne.CanvasObject) *deviceTable {
+func newDeviceTable(cols kit.Columns, headers []string, cells func(app.Device) []cellValue, actions func(app.Device) []fyne.CanvasObject) *deviceTable {
 	t := &deviceTable{cols: cols, headers: headers, cells: cells, actions: actions,
-		rows: container.NewVBox(), empty: quiet("Loading the list of computers…")}
+		rows: container.NewVBox(), empty: kit.Quiet("Loading the list of computers…")}
 	var head []fyne.CanvasObject
 	for _, h := range headers {
-		head = append(head, headerCell(h))
+		head = append(head, kit.HeaderCell(h))
 	}
 	t.view = container.NewVBox(container.New(cols, head...), widget.NewSeparator(), t.empty, t.rows)
 	return t
@@ -55,13 +56,13 @@ func (t *deviceTable) set(devs []app.Device) {
 		t.empty.Hide()
 	}
 	for i, d := range devs {
-		name := bold(d.Name)
+		name := kit.Bold(d.Name)
 		if d.This {
 			name.SetText(d.Name + " (this computer)")
 		}
 		cells := []fyne.CanvasObject{name}
 		for _, c := range t.cells(d) {
-			l := wrapped(c.text)
+			l := kit.Wrapped(c.text)
 			l.Importance = c.imp
 			cells = append(cells, l)
 		}
@@ -92,7 +93,7 @@ func lastSeen(d app.Device) cellValue {
 func deviceStatus(d app.Device) cellValue {
 	switch {
 	case !d.Revoked.IsZero():
-		return cellValue{"Revoked on " + day(d.Revoked) + ": what it writes is refused.", widget.DangerImportance}
+		return cellValue{"Revoked on " + kit.Day(d.Revoked) + ": what it writes is refused.", widget.DangerImportance}
 	case d.Problem != "":
 		return cellValue{problemText(d.Problem), widget.WarningImportance}
 	}
@@ -106,7 +107,7 @@ var epochKeys = regexp.MustCompile(`batch (\d+) needs the keys of epoch \d+, not
 // problemText is a problem as app words it, in plainer words.
 func problemText(p string) string {
 	p = epochKeys.ReplaceAllString(p, "batch $1 is locked with newer keys (made when a computer was revoked) that have not reached this computer")
-	return sentence(humanDurations(p))
+	return kit.Sentence(humanDurations(p))
 }
 
 // deviceRef matches how app names a device in a report's problems.

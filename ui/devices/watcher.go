@@ -8,6 +8,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 var (
@@ -168,7 +169,7 @@ func publish(s *app.Session, p pass) {
 	}
 	hub.mu.Unlock()
 	for _, f := range fs {
-		post(func() { f(p) })
+		kit.Post(func() { f(p) })
 	}
 }
 
