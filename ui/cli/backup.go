@@ -39,11 +39,7 @@ func (r *runner) cmdBackup(args []string) error {
 		fmt.Fprintln(r.io.Out, "verified: ok")
 		return nil
 	case "verify":
-		pos, err := parse(flag.NewFlagSet("backup verify", flag.ContinueOnError), args, 1, 1)
-		if err != nil {
-			return err
-		}
-		s, err := r.session()
+		pos, s, err := r.signedInWith("backup verify", args, 1, 1)
 		if err != nil {
 			return err
 		}

@@ -297,6 +297,24 @@ func (r *runner) prompt(value, flagName, prompt string) (string, error) {
 	return "", usagef("%s is required when standard input is not a terminal", flagName)
 }
 
+// signedIn parses a command that has no flags of its own, checks it has
+// min to max positional arguments, and signs in.
+func (r *runner) signedIn(name string, args []string, min, max int) (*app.Session, error) {
+	_, s, err := r.signedInWith(name, args, min, max)
+	return s, err
+}
+
+// signedInWith parses a command without flags of its own, checks its
+// positional arguments, signs in, and returns both.
+func (r *runner) signedInWith(name string, args []string, min, max int) ([]string, *app.Session, error) {
+	pos, err := parse(flag.NewFlagSet(name, flag.ContinueOnError), args, min, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := r.session()
+	return pos, s, err
+}
+
 // session signs in once with the global flags.
 func (r *runner) session() (*app.Session, error) {
 	if r.sess != nil {
@@ -443,10 +461,7 @@ func (r *runner) cmdUser(args []string) error {
 		}
 		return r.printEnrollment(enr, *qr)
 	case "list":
-		if _, err := parse(flag.NewFlagSet("user list", flag.ContinueOnError), args, 0, 0); err != nil {
-			return err
-		}
-		s, err := r.session()
+		s, err := r.signedIn("user list", args, 0, 0)
 		if err != nil {
 			return err
 		}
@@ -556,10 +571,7 @@ func (r *runner) signInPassphrase() (string, error) {
 }
 
 func (r *runner) cmdWhoami(args []string) error {
-	if _, err := parse(flag.NewFlagSet("whoami", flag.ContinueOnError), args, 0, 0); err != nil {
-		return err
-	}
-	s, err := r.session()
+	s, err := r.signedIn("whoami", args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -574,10 +586,7 @@ func (r *runner) cmdAudit(args []string) error {
 	}
 	switch args[0] {
 	case "verify":
-		if _, err := parse(flag.NewFlagSet("audit verify", flag.ContinueOnError), args[1:], 0, 0); err != nil {
-			return err
-		}
-		s, err := r.session()
+		s, err := r.signedIn("audit verify", args[1:], 0, 0)
 		if err != nil {
 			return err
 		}

@@ -23,10 +23,7 @@ func (r *runner) cmdSecurity(args []string) error {
 	if len(args) == 0 || args[0] != "report" {
 		return usagef("usage: %s", commands["security"].usage)
 	}
-	if _, err := parse(flag.NewFlagSet("security report", flag.ContinueOnError), args[1:], 0, 0); err != nil {
-		return err
-	}
-	s, err := r.session()
+	s, err := r.signedIn("security report", args[1:], 0, 0)
 	if err != nil {
 		return err
 	}
@@ -94,10 +91,7 @@ func (r *runner) cmdTraining(args []string) error {
 	}
 	switch args[0] {
 	case "status":
-		if _, err := parse(flag.NewFlagSet("training status", flag.ContinueOnError), args[1:], 0, 0); err != nil {
-			return err
-		}
-		s, err := r.session()
+		s, err := r.signedIn("training status", args[1:], 0, 0)
 		if err != nil {
 			return err
 		}
@@ -226,11 +220,7 @@ func (r *runner) cmdChart(args []string) error {
 		fmt.Fprintf(r.io.Out, "chart %s restricted\n", pos[0])
 		return nil
 	case "unrestrict":
-		pos, err := parse(flag.NewFlagSet("chart unrestrict", flag.ContinueOnError), args[1:], 1, 1)
-		if err != nil {
-			return err
-		}
-		s, err := r.session()
+		pos, s, err := r.signedInWith("chart unrestrict", args[1:], 1, 1)
 		if err != nil {
 			return err
 		}

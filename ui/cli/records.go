@@ -99,11 +99,7 @@ func (r *runner) cmdPatient(args []string) error {
 		}
 		return nil
 	case "show":
-		pos, err := parse(flag.NewFlagSet("patient show", flag.ContinueOnError), args, 1, 1)
-		if err != nil {
-			return err
-		}
-		s, err := r.session()
+		pos, s, err := r.signedInWith("patient show", args, 1, 1)
 		if err != nil {
 			return err
 		}
@@ -365,11 +361,7 @@ func (r *runner) cmdAppointment(args []string) error {
 		}
 		return nil
 	case "status":
-		pos, err := parse(flag.NewFlagSet("appointment status", flag.ContinueOnError), args[1:], 2, 2)
-		if err != nil {
-			return err
-		}
-		s, err := r.session()
+		pos, s, err := r.signedInWith("appointment status", args[1:], 2, 2)
 		if err != nil {
 			return err
 		}

@@ -78,10 +78,7 @@ func (r *runner) cmdDevice(args []string) error {
 	}
 	switch args[0] {
 	case "list":
-		if _, err := parse(flag.NewFlagSet("device list", flag.ContinueOnError), args[1:], 0, 0); err != nil {
-			return err
-		}
-		s, err := r.session()
+		s, err := r.signedIn("device list", args[1:], 0, 0)
 		if err != nil {
 			return err
 		}
@@ -133,11 +130,7 @@ func (r *runner) cmdDevice(args []string) error {
 		r.printSync(rep)
 		return nil
 	case "rename":
-		pos, err := parse(flag.NewFlagSet("device rename", flag.ContinueOnError), args[1:], 2, 2)
-		if err != nil {
-			return err
-		}
-		s, err := r.session()
+		pos, s, err := r.signedInWith("device rename", args[1:], 2, 2)
 		if err != nil {
 			return err
 		}
