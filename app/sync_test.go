@@ -352,3 +352,31 @@ func TestSecurityReportNamesQuietAndRevokedComputers(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreachableFolderQueuesAndCatchesUp(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "usb-stick")
+	os.MkdirAll(dir, 0o700)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	mustSync(t, a, dir)
+	bv := pair(t, f, a, dir, "laptop")
+	mustSync(t, a, dir)
+	// The stick is unplugged: work goes on, sync says why it cannot run.
+	os.Rename(dir, dir+".away")
+	p, _, err := a.AddPatient(ctx, Patient{Given: "Offline", Family: "Work", DOB: "1990-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(ctx, dir); !errors.Is(err, cvsync.ErrUnreachable) {
+		t.Fatalf("unplugged folder: %v", err)
+	}
+	// Plugged back in: the queued change goes out and arrives.
+	os.Rename(dir+".away", dir)
+	mustSync(t, a, dir)
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	mustSync(t, b, dir)
+	if got, _ := b.SearchPatients(ctx, "offline work", 5); len(got) != 1 || got[0].MRN != p.MRN {
+		t.Fatalf("queued change did not arrive: %+v", got)
+	}
+}
