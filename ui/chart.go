@@ -429,7 +429,8 @@ func (c *chartScreen) demographicsTab() fyne.CanvasObject {
 		merge.Disable()
 		archive.Disable()
 	}
-	return tabPage([]fyne.CanvasObject{edit, history, merge, archive},
+	export := widget.NewButtonWithIcon("Export…", theme.UploadIcon(), g.act(func() { c.sh.exportPatient(p) }))
+	return tabPage([]fyne.CanvasObject{edit, history, merge, archive, export},
 		container.NewVScroll(container.NewGridWithColumns(2, left, right)))
 }
 

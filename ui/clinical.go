@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -131,8 +132,63 @@ func (e *encountersTab) card(enc app.Encounter) fyne.CanvasObject {
 			widget.NewButtonWithIcon("Sign off…", theme.ConfirmIcon(), g.act(func() { e.signOff(enc) })),
 		)
 	}
+	enc2 := enc
+	buttons = append(buttons, widget.NewButtonWithIcon("Print summary…", theme.DocumentPrintIcon(), g.act(func() { e.printSummary(enc2) })))
 	parts = append(parts, container.NewHBox(buttons...))
 	return card(container.NewVBox(parts...))
+}
+
+// summaryName suggests a file name for enc's visit summary.
+func (e *encountersTab) summaryName(enc app.Encounter) string {
+	return "visit-" + e.c.mrn + "-" + enc.SeenAt.Local().Format(isoDate) + ".pdf"
+}
+
+// printSummary asks where to save enc's visit summary as a PDF.
+func (e *encountersTab) printSummary(enc app.Encounter) {
+	g := e.c.g
+	fd := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		g.activity()
+		if err != nil {
+			g.showError("The visit summary was not saved", err)
+			return
+		}
+		if w == nil {
+			return
+		}
+		e.writeSummary(enc, w)
+	}, g.win)
+	fd.SetFileName(e.summaryName(enc))
+	fd.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
+	fd.Resize(fileDialogSize)
+	g.showDialog(fd)
+}
+
+// writeSummary renders enc's visit summary and writes it to w, off the UI
+// thread, then closes w.
+func (e *encountersTab) writeSummary(enc app.Encounter, w fyne.URIWriteCloser) {
+	c := e.c
+	g := c.g
+	mrn := c.mrn
+	var err error
+	g.background(func() {
+		var pdf []byte
+		if pdf, err = c.s.VisitSummaryPDF(g.ctx, mrn, enc.ID); err == nil {
+			_, err = w.Write(pdf)
+		}
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			storage.Delete(w.URI()) // no empty or partial file left behind
+		}
+	}, func() {
+		if err != nil {
+			g.showError("The visit summary was not saved", err)
+			return
+		}
+		c.note(widget.WarningImportance, "The visit summary was saved to "+w.URI().Path()+
+			". The PDF is not encrypted: print it or hand it to the patient, then delete it.")
+	})
 }
 
 // soapDialog writes or edits a visit note.

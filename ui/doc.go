@@ -3,11 +3,22 @@
 // It shows the first-run wizard when the data folder holds no vault, and
 // the sign-in screen otherwise. After sign-in a shell with a navigation
 // column holds the screens the signed-in role may use: Today (the day
-// book, shown first), Patients, Home, Users and the Audit log (admins
-// only), and My account. A patient's chart opens from Today and from
+// book, shown first), Patients, Import, Export, Home, Users and the Audit
+// log (admins only), and My account. A patient's chart opens from Today and from
 // Patients, in place of the screen, with a way back. Receptionists see
 // demographics and appointments only; clinicians and admins also see the
 // clinical record, and a restricted chart offers emergency access.
+//
+// Import reads a spreadsheet (CSV or XLSX) or a FHIR bundle and shows a
+// preview before anything is written: which column fills which field,
+// the first rows that will go in, and every refused row with its number
+// and reason. As in package app, nothing is imported while rows are
+// refused unless the user ticks the box to skip them; afterwards the
+// screen advises deleting the sheet. Export writes the practice or one
+// patient as a FHIR R4 bundle or CSV, encrypted with age to a passphrase
+// or a recipient unless the user explicitly chooses no encryption, which
+// is shown in red. A chart's encounters each offer Print summary…, which
+// saves the visit summary as an (unencrypted) PDF.
 //
 // Patient search runs as the user types, off the UI thread, 150 ms after
 // the last key; only the newest search's results are shown, and only the
@@ -17,7 +28,8 @@
 // The package reaches the vault only through package app. Slow work (key
 // derivation at sign-in, vault creation, adding users, changing a
 // passphrase, loading the day book, a chart or a record's history,
-// searching, storing and saving documents) runs off the UI thread; its
+// searching, storing and saving documents, importing, exporting and
+// printing) runs off the UI thread; its
 // results reach widgets only inside fyne.Do.
 //
 // Keyboard: Tab moves between fields, Enter submits the focused form

@@ -54,7 +54,7 @@ func plain(err error) string {
 	if i := strings.Index(msg, ": store: "); i > 0 {
 		msg = msg[:i]
 	}
-	for _, sentinel := range []error{app.ErrSignInRefused, app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy, app.ErrInvalid, app.ErrNotFound} {
+	for _, sentinel := range []error{app.ErrSignInRefused, app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy, app.ErrInvalid, app.ErrNotFound, app.ErrUnreadableSheet} {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
 	return sentence(msg)

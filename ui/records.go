@@ -58,6 +58,7 @@ type recordsSession interface {
 	AddVitals(ctx context.Context, mrn string, v app.Vitals) error
 	AddDocument(ctx context.Context, mrn, title, mime string, content []byte) (app.Document, error)
 	DocumentContent(ctx context.Context, mrn, id string) ([]byte, error)
+	VisitSummaryPDF(ctx context.Context, mrn, encounterID string) ([]byte, error)
 }
 
 var _ recordsSession = (*app.Session)(nil)

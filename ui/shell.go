@@ -48,6 +48,8 @@ type shell struct {
 	today    *todayScreen
 	patients *patientsScreen
 	chart    *chartScreen
+	imports  *importScreen
+	exports  *exportScreen
 }
 
 // showShell shows the signed-in shell on its Today screen, starts the
@@ -91,6 +93,14 @@ func newShell(g *gui, s *app.Session) *shell {
 				sh.patients.rerun()
 			}
 			return sh.patients.view, sh.patients.search
+		}},
+		{"Import", theme.DownloadIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			sh.imports = newImportScreen(g, sh, s)
+			return sh.imports.view, nil
+		}},
+		{"Export", theme.UploadIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			sh.exports = newExportScreen(g, sh, s)
+			return sh.exports.view, nil
 		}},
 		{"Home", theme.HomeIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
 			sh.home = newHomeScreen(g, s)
@@ -257,6 +267,13 @@ func (sh *shell) back() {
 	}
 	if !sh.openNamed(from) {
 		sh.open(0)
+	}
+}
+
+// exportPatient opens the Export screen set to export p alone.
+func (sh *shell) exportPatient(p app.Patient) {
+	if sh.openNamed("Export") && sh.exports != nil {
+		sh.exports.forPatient(p)
 	}
 }
 

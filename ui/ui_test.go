@@ -211,7 +211,7 @@ func TestSignInRefusesThenOpensShellAndLocks(t *testing.T) {
 		t.Fatalf("screen %q after the right passphrase; status %q", g.screen, g.signIn.status.Text)
 	}
 	s := g.session
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Home", "Backups", "Sync", "Devices", "Training", "Users", "Audit log", "Security Center", "Emergency access", "Access review", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Devices", "Training", "Users", "Audit log", "Security Center", "Emergency access", "Access review", "My account"}) {
 		t.Errorf("admin navigation %v", got)
 	}
 	if g.shell.current != "Today" || !showsText(g, "Signed in as Dana Whitfield (admin)") {
@@ -376,7 +376,7 @@ func TestAdminAddsReceptionist(t *testing.T) {
 	if g.screen != "shell" {
 		t.Fatalf("Sam could not sign in: %q", g.signIn.status.Text)
 	}
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Home", "Backups", "Sync", "Devices", "Training", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Devices", "Training", "My account"}) {
 		t.Errorf("receptionist navigation %v", got)
 	}
 	if g.session.User().Role != app.Receptionist || g.session.HasClinical() {
@@ -549,7 +549,7 @@ func TestDemotingYourselfChangesTheNavigation(t *testing.T) {
 	tap(t, g, "Change role…")
 	findSelect(t, g).SetSelected("Clinician")
 	tap(t, g, "Change role")
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Home", "Backups", "Sync", "Devices", "Training", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Devices", "Training", "My account"}) {
 		t.Errorf("navigation after demoting yourself: %v", got)
 	}
 	if !showsText(g, "Signed in as Dana Whitfield (clinician)") {

@@ -1,0 +1,209 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+
+	"github.com/clinicvault/clinicvault/app"
+)
+
+// writer opens path for writing as a file dialog would hand it over.
+func writer(t *testing.T, path string) fyne.URIWriteCloser {
+	t.Helper()
+	w, err := storage.Writer(storage.NewFileURI(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestImportSheet(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, frontDesk)
+	sh := g.shell
+	if !sh.openNamed("Import") {
+		t.Fatal("no Import entry for the receptionist")
+	}
+	is := sh.imports
+
+	sheet := filepath.Join(t.TempDir(), "old-patients.csv")
+	csv := "First Name,Surname,DOB,Phone,Favourite colour\n" +
+		"Ada,Quillfeather,1971-04-09,+44 20 7946 0101,green\n" +
+		"Bram,Quillfeather,1999-11-30,+44 20 7946 0102,blue\n" +
+		"Cora,Quillfeather,2031-01-01,+44 20 7946 0103,red\n" +
+		"Dov,Quillfeather,1958-02-14,,\n"
+	if err := os.WriteFile(sheet, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	is.open(sheet)
+	settle(t, g)
+	if is.plan == nil {
+		t.Fatalf("no preview: %q", is.status.Text)
+	}
+	if len(is.plan.Rows) != 3 || len(is.plan.Refused) != 1 || is.plan.Refused[0].Row != 4 {
+		t.Fatalf("plan: %d rows, refused %+v", len(is.plan.Rows), is.plan.Refused)
+	}
+	for _, want := range []string{"Surname → family name", "DOB → date of birth", "Not imported (no matching field): Favourite colour", "Refused: 1 row", "Will be imported: 3 patients"} {
+		if !showsText(g, want) {
+			t.Errorf("the preview does not show %q", want)
+		}
+	}
+	refusal := sentence(is.plan.Refused[0].Problem)
+	if !showsText(g, refusal) {
+		t.Errorf("the refused row's reason %q is not shown", refusal)
+	}
+	shot(t, g, "import-preview")
+
+	// Without the box, nothing goes in: the button is off and says why,
+	// and the app refuses it too.
+	if b := button(t, g, "Import 3 patients"); !b.Disabled() {
+		t.Error("Import is on while a row is refused and not skipped")
+	}
+	if !showsText(g, "Nothing will be imported until the 1 refused row is fixed") {
+		t.Errorf("the rule is not explained: %q", is.rule.Text)
+	}
+	is.runImport()
+	settle(t, g)
+	if !showsText(g, "Nothing was imported.") {
+		t.Errorf("an import with a refused row was not refused: %q", is.status.Text)
+	}
+	ctx := context.Background()
+	if found, _ := g.session.SearchPatients(ctx, "Quillfeather", 10); len(found) != 0 {
+		t.Fatalf("%d patients imported without the skip box", len(found))
+	}
+
+	is.skip.SetChecked(true)
+	tap(t, g, "Import 3 patients")
+	if is.imported != 3 || !showsText(g, "3 patients imported") {
+		t.Fatalf("imported %d: %q", is.imported, is.status.Text)
+	}
+	if !showsText(g, app.DeleteSheetAdvice) {
+		t.Error("the advice to delete the sheet is not shown")
+	}
+	found, err := g.session.SearchPatients(ctx, "Quillfeather", 10)
+	if err != nil || len(found) != 3 {
+		t.Fatalf("search after import: %d, %v", len(found), err)
+	}
+	shot(t, g, "import-done")
+
+	// A file that is not a sheet says so in words.
+	bad := filepath.Join(t.TempDir(), "notes.csv")
+	os.WriteFile(bad, []byte("Colour,Size\nred,big\n"), 0o600)
+	is.open(bad)
+	settle(t, g)
+	if is.plan != nil || !strings.Contains(is.status.Text, "No column for the first name was found") || strings.Contains(is.status.Text, "cannot be read as a sheet") {
+		t.Errorf("unreadable sheet: %q", is.status.Text)
+	}
+}
+
+func TestExportFile(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, doctorLee)
+	sh := g.shell
+	if !sh.openNamed("Export") {
+		t.Fatal("no Export entry")
+	}
+	e := sh.exports
+	if !e.export.Disabled() {
+		t.Error("Export is on with no passphrase")
+	}
+	typeIn(g, e.pair.pass, newPass)
+	typeIn(g, e.pair.confirm, newPass)
+	if e.export.Disabled() {
+		t.Fatal("Export is off with an accepted passphrase")
+	}
+	shot(t, g, "export")
+	dir := t.TempDir()
+	out := filepath.Join(dir, e.fileName(e.options()))
+	if !strings.HasSuffix(out, ".json.age") {
+		t.Errorf("suggested name %s", out)
+	}
+	e.saveTo(writer(t, out))
+	settle(t, g)
+	raw, err := os.ReadFile(out)
+	if err != nil || !strings.HasPrefix(string(raw), "age-encryption.org/v1") {
+		t.Fatalf("the export is not an age file (%v): %.40q", err, raw)
+	}
+	if !showsText(g, "Exported 301 patients to "+out) {
+		t.Errorf("status %q", e.status.Text)
+	}
+
+	// One patient, as plain CSV: the warning shows, the file reads.
+	e.format.SetSelected(formatCSV)
+	e.scope.SetSelected(scopeOnePatien)
+	typeIn(g, e.picker.search, p.jose.MRN)
+	settle(t, g)
+	pressEnter(t, g, e.picker.search)
+	if e.patient == nil || e.patient.MRN != p.jose.MRN {
+		t.Fatalf("picked %+v", e.patient)
+	}
+	e.protect.SetSelected(protectNone)
+	if !showsText(g, "This file will NOT be encrypted") {
+		t.Error("no warning for a plaintext export")
+	}
+	if e.export.Disabled() {
+		t.Fatal("Export is off for a plaintext export")
+	}
+	shot(t, g, "export-plaintext")
+	out = filepath.Join(dir, e.fileName(e.options()))
+	if filepath.Base(out) != "clinicvault-"+p.jose.MRN+"-2026-03-02.csv" {
+		t.Errorf("suggested name %s", filepath.Base(out))
+	}
+	e.saveTo(writer(t, out))
+	settle(t, g)
+	raw, err = os.ReadFile(out)
+	if err != nil || !strings.Contains(string(raw), "Núñez") || strings.Count(string(raw), "\n") != 2 {
+		t.Fatalf("the CSV (%v): %q", err, raw)
+	}
+	if !showsText(g, "Exported 1 patient to "+out) || !showsText(g, "recorded in the audit log") {
+		t.Errorf("status %q", e.status.Text)
+	}
+	shot(t, g, "export-done")
+}
+
+func TestPrintVisitSummary(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, doctorLee)
+	ctx := context.Background()
+	enc, err := g.session.AddEncounter(ctx, p.jose.MRN, app.SOAP{Subjective: "Thirsty at night.", Assessment: "Type 2 diabetes.", Plan: "HbA1c in 3 months."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := g.shell
+	sh.openNamed("Patients")
+	sh.openChart(p.jose.MRN)
+	settle(t, g)
+	// The chart's Export… opens Export for this patient alone.
+	tap(t, g, "Export…")
+	if sh.current != "Export" || sh.exports.patient == nil || sh.exports.patient.MRN != p.jose.MRN {
+		t.Fatalf("Export… from the chart: screen %q", sh.current)
+	}
+	sh.openChart(p.jose.MRN)
+	settle(t, g)
+	c := sh.chart
+	c.selectTab(tabEncounters)
+	button(t, g, "Print summary…")
+	if name := c.enc.summaryName(enc); name != "visit-"+p.jose.MRN+"-2026-03-02.pdf" {
+		t.Errorf("suggested name %s", name)
+	}
+	shot(t, g, "chart-print")
+	out := filepath.Join(t.TempDir(), c.enc.summaryName(enc))
+	c.enc.writeSummary(enc, writer(t, out))
+	settle(t, g)
+	raw, err := os.ReadFile(out)
+	if err != nil || !strings.HasPrefix(string(raw), "%PDF") {
+		t.Fatalf("not a PDF (%v): %.20q", err, raw)
+	}
+	if !showsText(g, "The PDF is not encrypted") {
+		t.Errorf("no note that the PDF is not encrypted: %q", c.status.Text)
+	}
+}
