@@ -663,11 +663,6 @@ func (v *Vault) RestoreBackup(ctx context.Context, path, name, passphrase, code 
 // RestoreBackupWithRecoveryKey restores a backup into v.Dir with the
 // vault's recovery key instead of a sign-in.
 func (v *Vault) RestoreBackupWithRecoveryKey(ctx context.Context, path, recoveryKey string, progress func(BackupProgress)) error {
-	raw, err := ParseRecoveryKey(recoveryKey)
-	if err != nil {
-		return err
-	}
-	defer store.Zero(raw)
 	h, err := readHeader(path)
 	if err != nil {
 		return err
@@ -676,25 +671,12 @@ func (v *Vault) RestoreBackupWithRecoveryKey(ctx context.Context, path, recovery
 	if err != nil {
 		return err
 	}
-	if kr.Recovery == nil {
-		return fmt.Errorf("the backup's vault has no recovery key: %w", ErrBadRecoveryKey)
-	}
-	kek, err := store.RecoveryKEK(raw, kr.VaultID)
+	kGen, kClin, err := openRecoverySlot(kr, recoveryKey)
 	if err != nil {
 		return err
 	}
-	defer store.Zero(kek)
-	rs := kr.Recovery
-	secrets, err := store.UnwrapSlot(kek, kr.VaultID, rs.UserID, rs.Version, rs.Wrapped)
-	if err != nil {
-		return fmt.Errorf("the recovery key does not open this backup: %w", ErrBadRecoveryKey)
-	}
-	defer secrets.Wipe()
-	kGen, err := store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.General, rs.Grants[store.General])
-	if err != nil {
-		return fmt.Errorf("the backup's recovery slot is damaged: %w", err)
-	}
 	defer store.Zero(kGen)
+	store.Zero(kClin)
 	return v.restore(ctx, path, h, kGen, progress, func() error {
 		gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
 		if err != nil {

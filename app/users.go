@@ -442,38 +442,15 @@ func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase 
 	if enr == nil {
 		return fmt.Errorf("no authenticator enrollment: %w", ErrUsage)
 	}
-	raw, err := ParseRecoveryKey(recoveryKey)
-	if err != nil {
-		return err
-	}
-	defer store.Zero(raw)
 	kr, err := store.LoadKeyring(v.Dir)
 	if err != nil {
 		return err
 	}
-	if kr.Recovery == nil {
-		return fmt.Errorf("this vault has no recovery slot: %w", ErrBadRecoveryKey)
-	}
-	kek, err := store.RecoveryKEK(raw, kr.VaultID)
+	kGen, kClin, err := openRecoverySlot(kr, recoveryKey)
 	if err != nil {
 		return err
 	}
-	defer store.Zero(kek)
-	rs := kr.Recovery
-	secrets, err := store.UnwrapSlot(kek, kr.VaultID, rs.UserID, rs.Version, rs.Wrapped)
-	if err != nil {
-		return fmt.Errorf("the recovery key does not open this vault: %w", ErrBadRecoveryKey)
-	}
-	defer secrets.Wipe()
-	kGen, err := store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.General, rs.Grants[store.General])
-	if err != nil {
-		return fmt.Errorf("the recovery slot is damaged: %w", err)
-	}
 	defer store.Zero(kGen)
-	kClin, err := store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.Clinical, rs.Grants[store.Clinical])
-	if err != nil {
-		return fmt.Errorf("the recovery slot is damaged: %w", err)
-	}
 	defer store.Zero(kClin)
 	gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
 	if err != nil {

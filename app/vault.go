@@ -432,6 +432,38 @@ func newRecoverySlot(vaultID string, raw, kGen, kClin []byte) (*store.Slot, erro
 	return slot, grant(vaultID, slot, kGen, kClin)
 }
 
+// openRecoverySlot opens the keyring's recovery slot with a typed
+// recovery key and returns the general and clinical database keys.
+func openRecoverySlot(kr *store.Keyring, recoveryKey string) (kGen, kClin []byte, err error) {
+	raw, err := ParseRecoveryKey(recoveryKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer store.Zero(raw)
+	rs := kr.Recovery
+	if rs == nil {
+		return nil, nil, fmt.Errorf("this vault has no recovery slot: %w", ErrBadRecoveryKey)
+	}
+	kek, err := store.RecoveryKEK(raw, kr.VaultID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer store.Zero(kek)
+	secrets, err := store.UnwrapSlot(kek, kr.VaultID, rs.UserID, rs.Version, rs.Wrapped)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the recovery key does not open this vault: %w", ErrBadRecoveryKey)
+	}
+	defer secrets.Wipe()
+	if kGen, err = store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.General, rs.Grants[store.General]); err != nil {
+		return nil, nil, fmt.Errorf("the recovery slot is damaged: %w", err)
+	}
+	if kClin, err = store.OpenGrant(secrets.Identity, kr.VaultID, rs.UserID, rs.Role, store.Clinical, rs.Grants[store.Clinical]); err != nil {
+		store.Zero(kGen)
+		return nil, nil, fmt.Errorf("the recovery slot is damaged: %w", err)
+	}
+	return kGen, kClin, nil
+}
+
 // The recovery key is 160 random bits in Crockford base32 (no I, L, O, U),
 // then a 4-character check, in groups of four: typeable, and a typo is
 // caught before any key is tried.
