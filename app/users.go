@@ -152,6 +152,21 @@ func (s *Session) AddUser(ctx context.Context, name string, role Role, passphras
 	})
 }
 
+// keepAnAdmin refuses to remove or demote u when u is the only admin.
+func keepAnAdmin(ctx context.Context, tx *sql.Tx, u User) error {
+	if u.Role != Admin {
+		return nil
+	}
+	n, err := countAdmins(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
 // countAdmins counts current admins in general.db.
 func countAdmins(ctx context.Context, tx *sql.Tx) (int, error) {
 	var n int
@@ -172,12 +187,8 @@ func (s *Session) RemoveUser(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		if u.Role == Admin {
-			if n, err := countAdmins(ctx, tx); err != nil {
-				return err
-			} else if n <= 1 {
-				return ErrLastAdmin
-			}
+		if err := keepAnAdmin(ctx, tx, u); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET removed_at = ? WHERE id = ?`, now.Unix(), u.ID); err != nil {
 			return err
@@ -212,12 +223,8 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		if u.Role == role {
 			return nil
 		}
-		if u.Role == Admin {
-			if n, err := countAdmins(ctx, tx); err != nil {
-				return err
-			} else if n <= 1 {
-				return ErrLastAdmin
-			}
+		if err := keepAnAdmin(ctx, tx, u); err != nil {
+			return err
 		}
 		slot, err := target.SlotByID(u.ID)
 		if err != nil {
