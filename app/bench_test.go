@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,3 +134,29 @@ func BenchmarkImportCSV(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExportFHIR exports 10,000 synthetic patients, 100 of them with
+// charts, as an age-encrypted FHIR bundle.
+func BenchmarkExportFHIR(b *testing.B) {
+	ctx := context.Background()
+	s, err := benchSession(ctx, b.TempDir(), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Lock(ctx)
+	if err := s.Demo(ctx, 10_000, 9, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		n, err := s.Export(ctx, io.Discard, ExportOptions{Format: FormatFHIR, Recipient: benchRecipient})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "patients/s")
+	}
+}
+
+// benchRecipient is an age recipient for benchmarks (its identity is not kept).
+const benchRecipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
