@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // accountSession is what the My account screen needs from a session.
@@ -46,21 +47,21 @@ func newAccountScreen(g *gui, s accountSession) *accountScreen {
 
 	items := append([]*widget.FormItem{widget.NewFormItem("Current passphrase", a.current)}, a.pair.formItems("New passphrase")...)
 	box := container.NewVBox(
-		heading("My account"),
+		kit.Heading("My account"),
 		widget.NewForm(
 			widget.NewFormItem("Name", widget.NewLabel(u.Name)),
 			widget.NewFormItem("Role", widget.NewLabel(roleLabel(u.Role))),
 		),
 		card(container.NewVBox(
-			subheading("Change your passphrase"),
-			wrapped("Type your current passphrase first, so nobody passing an unlocked screen can change it. "+
+			kit.Subheading("Change your passphrase"),
+			kit.Wrapped("Type your current passphrase first, so nobody passing an unlocked screen can change it. "+
 				"The new one works from your next sign-in; your authenticator app stays the same."),
 			widget.NewForm(items...),
 			a.status,
 			container.NewHBox(layout.NewSpacer(), a.busy, a.change),
 		)),
 	)
-	a.view = scrollPage(container.New(fixedWidth{640}, box))
+	a.view = kit.Page(container.New(kit.FixedWidth(640), box))
 	a.refresh()
 	return a
 }

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // auditReader is what the Audit log screen needs from a session.
@@ -113,7 +114,7 @@ func newAuditScreen(g *gui, s auditReader) *auditScreen {
 		},
 	)
 	a.table.ShowHeaderRow = true
-	a.table.CreateHeader = func() fyne.CanvasObject { return headerCell("") }
+	a.table.CreateHeader = func() fyne.CanvasObject { return kit.HeaderCell("") }
 	a.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		if id.Col >= 0 && id.Col < len(auditColumns) {
 			o.(*widget.Label).SetText(auditColumns[id.Col].title)
@@ -126,8 +127,8 @@ func newAuditScreen(g *gui, s auditReader) *auditScreen {
 	a.verify = widget.NewButtonWithIcon("Verify chain", theme.ConfirmIcon(), g.act(a.check))
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), g.act(a.load))
 	top := container.NewVBox(
-		heading("Audit log"),
-		wrapped("Every sign-in, lock and change to staff or settings is recorded here. Each entry is chained to the one before, "+
+		kit.Heading("Audit log"),
+		kit.Wrapped("Every sign-in, lock and change to staff or settings is recorded here. Each entry is chained to the one before, "+
 			"so a changed or deleted entry shows up when the chain is verified."),
 		container.NewHBox(a.verify, refresh, a.count),
 		a.result,

@@ -19,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // Chart tab names.
@@ -137,16 +138,16 @@ func (c *chartScreen) failed(err error) {
 		who.TextStyle.Bold = true
 		c.setContent(container.NewVBox(
 			container.NewHBox(back),
-			heading("This chart is restricted"),
+			kit.Heading("This chart is restricted"),
 			who,
-			wrapped("This patient's clinical record is restricted to the clinicians named on it, and you are not one of them. "+
+			kit.Wrapped("This patient's clinical record is restricted to the clinicians named on it, and you are not one of them. "+
 				"If you need it to treat the patient now, use emergency access and give the reason."),
 			container.NewHBox(emergency),
 		))
 		c.askRestricted()
 		return
 	}
-	msg := wrapped("The chart could not be opened. " + plain(err))
+	msg := kit.Wrapped("The chart could not be opened. " + plain(err))
 	msg.Importance = widget.DangerImportance
 	c.setContent(container.NewVBox(container.NewHBox(back), msg))
 }
@@ -174,7 +175,7 @@ func (c *chartScreen) render() {
 	p := ch.Patient
 	g := c.g
 
-	name := heading(p.Name())
+	name := kit.Heading(p.Name())
 	name.Truncation = fyne.TextTruncateEllipsis
 	facts := []string{"MRN " + p.MRN, "Born " + dobText(p.DOB, g.now())}
 	if p.Sex != "" {
@@ -541,7 +542,7 @@ func (c *chartScreen) merge() {
 	p := c.chart.Patient
 	pp := newPatientPicker(g, c.s)
 	pp.except = p.MRN
-	chosen := wrapped("Find the other record of the same person, then choose which to keep.")
+	chosen := kit.Wrapped("Find the other record of the same person, then choose which to keep.")
 	keep := widget.NewRadioGroup(nil, func(string) { g.activity() })
 	keep.Required = true
 	keep.Hide()
@@ -676,7 +677,7 @@ func (c *chartScreen) showHistory(p app.Patient, changes []app.Change, names map
 		},
 	)
 	t.ShowHeaderRow = true
-	t.CreateHeader = func() fyne.CanvasObject { return headerCell("") }
+	t.CreateHeader = func() fyne.CanvasObject { return kit.HeaderCell("") }
 	t.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		if id.Col >= 0 && id.Col < len(historyColumns) {
 			o.(*widget.Label).SetText(historyColumns[id.Col].title)
@@ -685,7 +686,7 @@ func (c *chartScreen) showHistory(p app.Patient, changes []app.Change, names map
 	for i, col := range historyColumns {
 		t.SetColumnWidth(i, col.width)
 	}
-	intro := wrapped(fmt.Sprintf("Every change to %s's record, newest first: %s.", p.Name(), plural(len(changes), "change")))
+	intro := kit.Wrapped(fmt.Sprintf("Every change to %s's record, newest first: %s.", p.Name(), kit.Plural(len(changes), "change")))
 	if c.s.User().Role != app.Admin {
 		intro.SetText(intro.Text + " Staff other than you are shown by their user id; an admin sees their names.")
 	}
@@ -707,7 +708,7 @@ func shortID(id string) string {
 func (c *chartScreen) appointmentsTab() fyne.CanvasObject {
 	appts := c.chart.Appointments
 	g := c.g
-	cols := columns{0.24, 0.24, 0.36}
+	cols := kit.Columns{0.24, 0.24, 0.36}
 	list := widget.NewList(
 		func() int { return len(appts) },
 		func() fyne.CanvasObject {
@@ -741,10 +742,10 @@ func (c *chartScreen) appointmentsTab() fyne.CanvasObject {
 	}
 	var body fyne.CanvasObject = list
 	if len(appts) == 0 {
-		body = container.NewVBox(wrapped("No appointments yet."))
+		body = container.NewVBox(kit.Wrapped("No appointments yet."))
 	} else {
-		header := container.NewBorder(nil, nil, nil, container.New(fixedWidth{badgeWidth + 8}, headerCell("Status")),
-			container.New(cols, headerCell("When"), headerCell("Clinician"), headerCell("Reason")))
+		header := container.NewBorder(nil, nil, nil, container.New(kit.FixedWidth(badgeWidth+8), kit.HeaderCell("Status")),
+			container.New(cols, kit.HeaderCell("When"), kit.HeaderCell("Clinician"), kit.HeaderCell("Reason")))
 		body = container.NewBorder(container.NewVBox(header, widget.NewSeparator()), nil, nil, nil, list)
 	}
 	return tabPage([]fyne.CanvasObject{book}, body)
@@ -775,7 +776,7 @@ func (c *chartScreen) askEmergency() {
 	e := &emergencyDialog{reason: newEntry(g, "for example: patient collapsed in the waiting room; Dr Haddad is away"), count: widget.NewLabel("")}
 	e.count.Importance = widget.LowImportance
 	e.f = g.newFormDialog("Emergency access", "Open with emergency access", container.NewVBox(
-		wrapped("Say why you need this chart now, in a sentence. Your name, the time and this reason are recorded in the audit log, "+
+		kit.Wrapped("Say why you need this chart now, in a sentence. Your name, the time and this reason are recorded in the audit log, "+
 			"and an admin reviews every emergency access. You can open the chart again for 24 hours."),
 		widget.NewForm(field("Reason", e.reason, "")),
 		e.count,
@@ -829,7 +830,7 @@ func (c *chartScreen) restrict() {
 	pick.Refresh()
 	p := c.chart.Patient
 	body := container.NewVBox(
-		wrapped(fmt.Sprintf("Only you and the clinicians ticked here will open %s's clinical record. Anyone else needs emergency access, "+
+		kit.Wrapped(fmt.Sprintf("Only you and the clinicians ticked here will open %s's clinical record. Anyone else needs emergency access, "+
 			"which is recorded and reviewed by an admin. Receptionists keep seeing demographics and appointments.", p.Name())),
 		widget.NewLabelWithStyle("Also allowed:", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 	)

@@ -15,11 +15,12 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // textList is a list of rows of text in weighted columns under bold
 // headings; empty is said instead when there are no rows.
-func textList(g *gui, cols columns, headers []string, rows [][]string, empty string) (*recordList, fyne.CanvasObject) {
+func textList(g *gui, cols kit.Columns, headers []string, rows [][]string, empty string) (*recordList, fyne.CanvasObject) {
 	list := newRecordList(g,
 		func() int { return len(rows) },
 		func() fyne.CanvasObject {
@@ -39,13 +40,13 @@ func textList(g *gui, cols columns, headers []string, rows [][]string, empty str
 		}
 	}
 	if len(rows) == 0 {
-		l := wrapped(empty)
+		l := kit.Wrapped(empty)
 		l.Importance = widget.LowImportance
 		return list, container.NewVBox(l)
 	}
 	heads := make([]fyne.CanvasObject, len(headers))
 	for i, h := range headers {
-		heads[i] = headerCell(h)
+		heads[i] = kit.HeaderCell(h)
 	}
 	return list, container.NewBorder(container.NewVBox(container.New(cols, heads...), widget.NewSeparator()), nil, nil, nil, list)
 }
@@ -71,11 +72,11 @@ func newEncountersTab(c *chartScreen) *encountersTab {
 		list.Add(e.card(enc))
 	}
 	if len(c.chart.Encounters) == 0 {
-		l := wrapped("No encounters yet. Use New encounter… to write the note of a visit.")
+		l := kit.Wrapped("No encounters yet. Use New encounter… to write the note of a visit.")
 		l.Importance = widget.LowImportance
 		list.Add(l)
 	}
-	e.view = tabPage([]fyne.CanvasObject{add}, scrollPage(list))
+	e.view = tabPage([]fyne.CanvasObject{add}, kit.Page(list))
 	return e
 }
 
@@ -110,15 +111,15 @@ func (e *encountersTab) card(enc app.Encounter) fyne.CanvasObject {
 			continue
 		}
 		head := widget.NewLabelWithStyle(soapSections[i], fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		body := wrapped(text)
+		body := kit.Wrapped(text)
 		body.Selectable = true
-		parts = append(parts, container.NewBorder(nil, nil, container.New(fixedWidth{110}, head), nil, body))
+		parts = append(parts, container.NewBorder(nil, nil, container.New(kit.FixedWidth(110), head), nil, body))
 	}
 	for _, a := range enc.Addenda {
 		head := widget.NewLabelWithStyle(fmt.Sprintf("Addendum by %s on %s", orDash(a.Author), a.Created.Local().Format(dateTimeLayout)),
 			fyne.TextAlignLeading, fyne.TextStyle{Italic: true, Bold: true})
 		head.Wrapping = fyne.TextWrapWord
-		body := wrapped(a.Text)
+		body := kit.Wrapped(a.Text)
 		body.Selectable = true
 		parts = append(parts, widget.NewSeparator(), head, body)
 	}
@@ -218,7 +219,7 @@ func (e *encountersTab) edit(enc *app.Encounter) {
 		okText = "Save changes"
 	}
 	d.f = g.newFormDialog(title, okText, container.NewVBox(
-		wrapped("The note is saved as a draft. Sign it off when it is complete: after sign-off it can only take addenda. Ctrl+Enter saves."),
+		kit.Wrapped("The note is saved as a draft. Sign it off when it is complete: after sign-off it can only take addenda. Ctrl+Enter saves."),
 		form,
 	), func() {
 		note := app.SOAP{Subjective: d.fields[0].Text, Objective: d.fields[1].Text, Assessment: d.fields[2].Text, Plan: d.fields[3].Text}
@@ -264,7 +265,7 @@ func (e *encountersTab) addAddendum(enc app.Encounter) {
 	e.addendum = text
 	var f *formDialog
 	f = g.newFormDialog("Add addendum", "Add addendum", container.NewVBox(
-		wrapped(fmt.Sprintf("To the note of %s by %s. The signed note stays as it was; the addendum is shown under it with your name and the time. Ctrl+Enter saves.",
+		kit.Wrapped(fmt.Sprintf("To the note of %s by %s. The signed note stays as it was; the addendum is shown under it with your name and the time. Ctrl+Enter saves.",
 			enc.SeenAt.Local().Format(dateTimeLayout), orDash(enc.Clinician))),
 		text,
 	), func() {
@@ -286,7 +287,7 @@ func (c *chartScreen) problemsTab() fyne.CanvasObject {
 	for _, p := range c.chart.Problems {
 		rows = append(rows, []string{p.Description, orDash(p.ICD10), orDash(dateText(p.Onset)), capitalised(p.Status)})
 	}
-	_, body := textList(c.g, columns{0.46, 0.14, 0.22, 0.18}, []string{"Problem", "ICD-10", "Onset", "Status"}, rows, "No problems recorded.")
+	_, body := textList(c.g, kit.Columns{0.46, 0.14, 0.22, 0.18}, []string{"Problem", "ICD-10", "Onset", "Status"}, rows, "No problems recorded.")
 	add := widget.NewButtonWithIcon("Add problem…", theme.ContentAddIcon(), c.g.act(c.addProblem))
 	add.Importance = widget.HighImportance
 	return tabPage([]fyne.CanvasObject{add}, body)
@@ -339,7 +340,7 @@ func (c *chartScreen) allergiesTab() fyne.CanvasObject {
 	for _, a := range c.chart.Allergies {
 		rows = append(rows, []string{a.Substance, orDash(a.Reaction), orDash(capitalised(a.Severity))})
 	}
-	_, body := textList(c.g, columns{0.4, 0.4, 0.2}, []string{"Substance", "Reaction", "Severity"}, rows, "No allergies recorded.")
+	_, body := textList(c.g, kit.Columns{0.4, 0.4, 0.2}, []string{"Substance", "Reaction", "Severity"}, rows, "No allergies recorded.")
 	add := widget.NewButtonWithIcon("Add allergy…", theme.ContentAddIcon(), c.g.act(c.addAllergy))
 	add.Importance = widget.HighImportance
 	return tabPage([]fyne.CanvasObject{add}, body)
@@ -374,7 +375,7 @@ func (c *chartScreen) medicationsTab() fyne.CanvasObject {
 	for _, m := range c.chart.Medications {
 		rows = append(rows, []string{m.Name, orDash(m.Dose), orDash(m.Route), orDash(m.Frequency), orDash(dateText(m.Start)), orDash(dateText(m.Stop))})
 	}
-	_, body := textList(c.g, columns{0.22, 0.12, 0.12, 0.18, 0.18, 0.18}, []string{"Medication", "Dose", "Route", "Frequency", "Started", "Stopped"}, rows,
+	_, body := textList(c.g, kit.Columns{0.22, 0.12, 0.12, 0.18, 0.18, 0.18}, []string{"Medication", "Dose", "Route", "Frequency", "Started", "Stopped"}, rows,
 		"No medications recorded.")
 	add := widget.NewButtonWithIcon("Add medication…", theme.ContentAddIcon(), c.g.act(c.addMedication))
 	add.Importance = widget.HighImportance
@@ -438,7 +439,7 @@ func newDocumentsTab(c *chartScreen) *documentsTab {
 		rows = append(rows, []string{doc.Title, kindOf(doc.MIME), sizeText(doc.Size), doc.Added.Local().Format(dateTimeLayout)})
 	}
 	var body fyne.CanvasObject
-	d.list, body = textList(g, columns{0.44, 0.18, 0.14, 0.24}, []string{"Title", "Type", "Size", "Added"}, rows,
+	d.list, body = textList(g, kit.Columns{0.44, 0.18, 0.14, 0.24}, []string{"Title", "Type", "Size", "Added"}, rows,
 		"No documents yet. Add letters, results or scans (up to 25 MB each); they are stored encrypted in the vault.")
 	add := widget.NewButtonWithIcon("Add document…", theme.ContentAddIcon(), g.act(d.pickFile))
 	add.Importance = widget.HighImportance
@@ -525,7 +526,7 @@ func (d *documentsTab) addFrom(r fyne.URIReadCloser) {
 	d.title = title
 	var f *formDialog
 	f = g.newFormDialog("Add document", "Add document", container.NewVBox(
-		wrapped(fmt.Sprintf("%s (%s, %s) will be stored encrypted in %s's chart.", base, kindOf(mime), sizeText(int64(len(content))), c.chart.Patient.Name())),
+		kit.Wrapped(fmt.Sprintf("%s (%s, %s) will be stored encrypted in %s's chart.", base, kindOf(mime), sizeText(int64(len(content))), c.chart.Patient.Name())),
 		widget.NewForm(field("Title", title, "For example: Discharge letter, St Mary's, March 2026")),
 	), func() {
 		f.ok.Disable()

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // enrollPanel shows a new authenticator secret as a QR code and as text,
@@ -54,7 +55,7 @@ func newEnrollPanel(g *gui, enr *app.Enrollment, who string) *enrollPanel {
 		// A white quiet zone keeps the code scannable in a dark theme.
 		qr = container.NewStack(canvas.NewRectangle(whiteColor), container.NewPadded(im))
 	} else {
-		qr = wrapped("The QR code could not be drawn: type the key by hand.")
+		qr = kit.Wrapped("The QR code could not be drawn: type the key by hand.")
 	}
 
 	secret := widget.NewLabelWithStyle(groupSecret(enr.Secret()), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
@@ -70,10 +71,10 @@ func newEnrollPanel(g *gui, enr *app.Enrollment, who string) *enrollPanel {
 		scanner = who + "'s phone"
 	}
 	steps := container.NewVBox(
-		wrapped("1. Open an authenticator app on "+scanner+" (for example Google Authenticator, Microsoft Authenticator or 2FAS) and add an account."),
-		wrapped("2. Scan this QR code. If the app cannot scan, choose to enter a key and type this one:"),
+		kit.Wrapped("1. Open an authenticator app on "+scanner+" (for example Google Authenticator, Microsoft Authenticator or 2FAS) and add an account."),
+		kit.Wrapped("2. Scan this QR code. If the app cannot scan, choose to enter a key and type this one:"),
 		container.NewHBox(secret, copyKey),
-		wrapped("3. Type the 6-digit code the app now shows:"),
+		kit.Wrapped("3. Type the 6-digit code the app now shows:"),
 		container.NewBorder(nil, nil, nil, nil, p.code),
 		p.status,
 	)

@@ -3,14 +3,13 @@ package ui
 import (
 	"errors"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // plain turns an error from app into a sentence for the screen. app's
@@ -24,7 +23,7 @@ func plain(err error) string {
 	var pe *app.PolicyError
 	switch {
 	case errors.As(err, &pe):
-		return sentence(pe.Reason)
+		return kit.Sentence(pe.Reason)
 	case errors.Is(err, app.ErrNotPermitted):
 		// "receptionist: not permitted..." names only the role; other
 		// refusals say why ("the recovery key restores an admin...").
@@ -32,7 +31,7 @@ func plain(err error) string {
 		if _, perr := app.ParseRole(why); perr == nil || why == err.Error() {
 			return "Your role does not allow this. Ask an admin."
 		}
-		return sentence(why)
+		return kit.Sentence(why)
 	case errors.Is(err, app.ErrUserExists):
 		return "A member of staff with this name already exists. Use a different name, for example with an initial."
 	case errors.Is(err, app.ErrUserNotFound):
@@ -57,31 +56,17 @@ func plain(err error) string {
 	for _, sentinel := range []error{app.ErrSignInRefused, app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy, app.ErrInvalid, app.ErrNotFound, app.ErrUnreadableSheet} {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
-	return sentence(msg)
-}
-
-// sentence capitalises s and ends it with a full stop.
-func sentence(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	r, n := utf8.DecodeRuneInString(s)
-	s = string(unicode.ToUpper(r)) + s[n:]
-	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
-		s += "."
-	}
-	return s
+	return kit.Sentence(msg)
 }
 
 // showError shows err in plain words in a dialog titled title.
 func (g *gui) showError(title string, err error) {
-	l := wrapped(plain(err))
+	l := kit.Wrapped(plain(err))
 	l.Importance = widget.DangerImportance
-	g.showDialog(dialog.NewCustom(title, "OK", container.New(fixedWidth{420}, l), g.win))
+	g.showDialog(dialog.NewCustom(title, "OK", container.New(kit.FixedWidth(420), l), g.win))
 }
 
 // showInfo shows a message in a dialog titled title.
 func (g *gui) showInfo(title, msg string) {
-	g.showDialog(dialog.NewCustom(title, "OK", container.New(fixedWidth{420}, wrapped(msg)), g.win))
+	g.showDialog(dialog.NewCustom(title, "OK", container.New(kit.FixedWidth(420), kit.Wrapped(msg)), g.win))
 }

@@ -1,12 +1,6 @@
 package ui
 
 import (
-	"context"
-	"image/png"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +8,9 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
 // Passphrases the policy accepts (and that contain no test names).
@@ -27,43 +21,20 @@ const (
 )
 
 // clock is a settable clock safe for the idle ticker's goroutine.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock on by d.
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = kittest.Clock
 
 // newTestVault is an empty vault folder with fast key derivation and a
 // clock the test controls.
 func newTestVault(t *testing.T) (*app.Vault, *clock) {
 	t.Helper()
-	v := app.NewVault(filepath.Join(t.TempDir(), "vault"))
-	v.UseMinimumKDF()
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	v.Now = clk.Now
-	return v, clk
+	clk := kittest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	return kittest.NewVault(t, "vault", clk), clk
 }
 
 // code returns the authenticator code for secret at the clock's time.
 func code(t *testing.T, secret string, clk *clock) string {
 	t.Helper()
-	c, err := totp.GenerateCode(secret, clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return kittest.Code(t, secret, clk.Now())
 }
 
 // wrongCode is a six-digit code that is not right.
@@ -78,19 +49,9 @@ func wrongCode(right string) string {
 // admin's TOTP secret and the recovery key.
 func createVault(t *testing.T, v *app.Vault, clk *clock, practice, admin string) (secret, recoveryKey string) {
 	t.Helper()
-	enr, err := app.NewEnrollment(practice, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !enr.Confirm(code(t, enr.Secret(), clk), clk.Now()) {
-		t.Fatal("enrollment refused its own code")
-	}
-	created, err := v.Create(context.Background(), practice, admin, adminPass, enr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	secret, recoveryKey = kittest.CreateVault(t, v, clk, practice, admin, adminPass)
 	clk.Add(30 * time.Second) // the confirming code is spent
-	return enr.Secret(), created.RecoveryKey
+	return secret, recoveryKey
 }
 
 // newTestGUI opens the window on v in a headless test app, in the light
@@ -183,86 +144,18 @@ func pressEnter(t *testing.T, g *gui, f fyne.Focusable) {
 // CLINICVAULT_SCREENSHOTS=1.
 func shot(t *testing.T, g *gui, name string) {
 	t.Helper()
-	if os.Getenv("CLINICVAULT_SCREENSHOTS") != "1" {
-		return
-	}
-	g.win.Resize(fyne.NewSize(1000, 700))
-	// The desktop driver lays out again, every frame, whatever changed
-	// its minimum size; the test canvas does not, so do it here.
-	for range 3 {
-		for _, r := range roots(g) {
-			relayout(r)
-		}
-	}
-	img := g.win.Canvas().Capture()
-	dir := filepath.Join("testdata", "screens")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, name+".png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// walk visits o and everything drawn inside it, stopping when f says so.
-func walk(o fyne.CanvasObject, f func(fyne.CanvasObject) bool) bool {
-	if o == nil || !o.Visible() {
-		return false
-	}
-	if f(o) {
-		return true
-	}
-	switch x := o.(type) {
-	case *fyne.Container:
-		for _, c := range x.Objects {
-			if walk(c, f) {
-				return true
-			}
-		}
-	case fyne.Widget:
-		for _, c := range test.WidgetRenderer(x).Objects() {
-			if walk(c, f) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// roots are the canvas's layers, topmost first.
-func roots(g *gui) []fyne.CanvasObject {
-	c := g.win.Canvas()
-	list := c.Overlays().List()
-	out := make([]fyne.CanvasObject, 0, len(list)+1)
-	for i := len(list) - 1; i >= 0; i-- {
-		out = append(out, list[i])
-	}
-	return append(out, c.Content())
+	kittest.Shot(t, g.win, name)
 }
 
 // button finds the visible button labelled text, in the topmost layer
 // that has one.
 func button(t *testing.T, g *gui, text string) *widget.Button {
 	t.Helper()
-	var found *widget.Button
-	for _, r := range roots(g) {
-		if walk(r, func(o fyne.CanvasObject) bool {
-			if b, ok := o.(*widget.Button); ok && b.Text == text {
-				found = b
-				return true
-			}
-			return false
-		}) {
-			return found
-		}
+	b := kittest.FindButton(g.win, text)
+	if b == nil {
+		t.Fatalf("no button %q on screen %q", text, g.screen)
 	}
-	t.Fatalf("no button %q on screen %q", text, g.screen)
-	return nil
+	return b
 }
 
 // tap taps the button labelled text, which must be enabled.
@@ -278,40 +171,5 @@ func tap(t *testing.T, g *gui, text string) {
 
 // showsText reports whether a visible label or text contains s.
 func showsText(g *gui, s string) bool {
-	for _, r := range roots(g) {
-		if walk(r, func(o fyne.CanvasObject) bool {
-			switch x := o.(type) {
-			case *widget.Label:
-				return strings.Contains(x.Text, s)
-			case *widget.RichText:
-				return strings.Contains(x.String(), s)
-			}
-			return false
-		}) {
-			return true
-		}
-	}
-	return false
-}
-
-// relayout lays out o and everything inside it again at their sizes.
-func relayout(o fyne.CanvasObject) {
-	if o == nil || !o.Visible() {
-		return
-	}
-	switch x := o.(type) {
-	case *fyne.Container:
-		if x.Layout != nil {
-			x.Layout.Layout(x.Objects, x.Size())
-		}
-		for _, c := range x.Objects {
-			relayout(c)
-		}
-	case fyne.Widget:
-		r := test.WidgetRenderer(x)
-		r.Layout(x.Size())
-		for _, c := range r.Objects() {
-			relayout(c)
-		}
-	}
+	return kittest.ShowsText(g.win, s)
 }

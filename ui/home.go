@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // homeSession is what the Home screen needs from a session.
@@ -70,14 +71,14 @@ func newHomeScreen(g *gui, s homeSession) *homeScreen {
 	}, can...)
 	can = append(can, "•  My account: change your passphrase.")
 
-	h.reminder = wrapped("")
+	h.reminder = kit.Wrapped("")
 	h.setReminder(s.IdleLockAfter())
 	parts := []fyne.CanvasObject{
-		heading("Welcome, " + u.Name),
-		wrapped(fmt.Sprintf("You are signed in as %s %s. %s %s", article, u.Role, roleText[u.Role], clinical)),
+		kit.Heading("Welcome, " + u.Name),
+		kit.Wrapped(fmt.Sprintf("You are signed in as %s %s. %s %s", article, u.Role, roleText[u.Role], clinical)),
 		card(container.NewVBox(
-			subheading("What you can do now"),
-			wrapped(strings.Join(can, "\n")),
+			kit.Subheading("What you can do now"),
+			kit.Wrapped(strings.Join(can, "\n")),
 		)),
 		h.reminder,
 	}
@@ -89,13 +90,13 @@ func newHomeScreen(g *gui, s homeSession) *homeScreen {
 		h.minutes.OnSubmitted = func(string) { h.saveIdle(g, s) }
 		h.first = h.minutes
 		parts = append(parts, card(container.NewVBox(
-			subheading("Automatic lock (for the whole practice)"),
-			container.NewHBox(widget.NewLabel("Lock after"), container.New(fixedWidth{70}, h.minutes),
+			kit.Subheading("Automatic lock (for the whole practice)"),
+			container.NewHBox(widget.NewLabel("Lock after"), container.New(kit.FixedWidth(70), h.minutes),
 				widget.NewLabel("minutes without activity (1 to 60)"), h.save),
 			h.status,
 		)))
 	}
-	h.view = scrollPage(container.NewVBox(parts...))
+	h.view = kit.Page(container.NewVBox(parts...))
 	return h
 }
 

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // patientsLimit is how many of the best matches the Patients screen
@@ -20,7 +21,7 @@ import (
 const patientsLimit = 100
 
 // patientColumns are the weights of the Patients list's columns.
-var patientColumns = columns{0.40, 0.15, 0.25, 0.20}
+var patientColumns = kit.Columns{0.40, 0.15, 0.25, 0.20}
 
 // patientsScreen finds patients as the receptionist types and opens
 // their charts; it also registers new patients.
@@ -98,9 +99,9 @@ func newPatientsScreen(g *gui, sh *shell, s recordsSession) *patientsScreen {
 	p.open = widget.NewButtonWithIcon("Open chart", theme.FolderOpenIcon(), g.act(p.openSelected))
 	p.busy.Hide()
 
-	header := container.New(patientColumns, headerCell("Name"), headerCell("MRN"), headerCell("Date of birth (age)"), headerCell("Phone"))
+	header := container.New(patientColumns, kit.HeaderCell("Name"), kit.HeaderCell("MRN"), kit.HeaderCell("Date of birth (age)"), kit.HeaderCell("Phone"))
 	top := container.NewVBox(
-		container.NewBorder(nil, nil, nil, container.NewHBox(p.open, p.add), heading("Patients")),
+		container.NewBorder(nil, nil, nil, container.NewHBox(p.open, p.add), kit.Heading("Patients")),
 		container.NewBorder(nil, nil, nil, p.busy, p.search),
 		p.count,
 		p.status,
@@ -169,7 +170,7 @@ func (p *patientsScreen) show(res []app.Patient, err error, q string) {
 		p.count.SetText(fmt.Sprintf("The best %d matches for “%s”. Type more (a second name, the date of birth) to narrow them.", patientsLimit, q))
 	default:
 		p.count.Importance = widget.MediumImportance
-		p.count.SetText(fmt.Sprintf("%s for “%s”.", plural(len(res), "patient"), q))
+		p.count.SetText(fmt.Sprintf("%s for “%s”.", kit.Plural(len(res), "patient"), q))
 	}
 	p.count.Refresh()
 	if len(res) > 0 {
@@ -241,7 +242,7 @@ func (p *patientsScreen) newPatient() {
 	n.sex = widget.NewSelect([]string{"Female", "Male", "Other", "Unknown"}, func(string) { g.activity() })
 	n.sex.PlaceHolder = "Choose"
 	n.f = g.newFormDialog("New patient", "Register patient", container.NewVBox(
-		wrapped("Given name, family name and date of birth are required. ClinicVault checks for an existing record before it registers a new one."),
+		kit.Wrapped("Given name, family name and date of birth are required. ClinicVault checks for an existing record before it registers a new one."),
 		patientForm(
 			[]*widget.FormItem{
 				field("Given name", n.given, ""),
@@ -405,8 +406,8 @@ func (n *newPatientDialog) askDuplicates(pt app.Patient, dups []app.Duplicate) {
 	if len(dups) > 1 {
 		what = fmt.Sprintf("This patient may already be registered (%d records look alike)", len(dups))
 	}
-	content := container.New(fixedWidth{660}, container.NewVBox(
-		wrapped(what+". Open the existing record rather than making a second one, unless you are sure this is a different person."),
+	content := container.New(kit.FixedWidth(660), container.NewVBox(
+		kit.Wrapped(what+". Open the existing record rather than making a second one, unless you are sure this is a different person."),
 		pick,
 	))
 	d = dialog.NewCustomWithoutButtons("Possible duplicate", content, g.win)

@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // recordsSession is what the Today, Patients and chart screens need from
@@ -150,10 +151,10 @@ func ageText(dob string, now time.Time) string {
 		months--
 	}
 	if months >= 1 {
-		return plural(months, "month")
+		return kit.Plural(months, "month")
 	}
 	days := int(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Sub(d).Hours() / 24)
-	return plural(days, "day")
+	return kit.Plural(days, "day")
 }
 
 // dobText is "2 Mar 1980 (46 years)".
@@ -162,14 +163,6 @@ func dobText(dob string, now time.Time) string {
 		return dateText(dob) + " (" + age + ")"
 	}
 	return dateText(dob)
-}
-
-// plural is "1 thing" or "N things".
-func plural(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // orDash shows an empty value as a dash.
@@ -560,7 +553,7 @@ func (g *gui) confirmDialog(title, action, msg string, danger bool, yes func()) 
 		yes()
 	}
 	cancel := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), g.act(func() { d.Hide() }))
-	d = dialog.NewCustomWithoutButtons(title, container.New(fixedWidth{460}, wrapped(msg)), g.win)
+	d = dialog.NewCustomWithoutButtons(title, container.New(kit.FixedWidth(460), kit.Wrapped(msg)), g.win)
 	d.SetButtons([]fyne.CanvasObject{cancel, ok})
 	g.showDialog(d)
 	g.setDefault(d, ok.OnTapped)

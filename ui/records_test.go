@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
 // Staff of the test practice besides the admin, Dana Whitfield.
@@ -379,7 +380,7 @@ func TestPatientSearchAsYouType(t *testing.T) {
 
 	// A double click on a row opens it too.
 	var row *tapRow
-	walk(ps.list, func(o fyne.CanvasObject) bool {
+	kittest.Walk(ps.list, func(o fyne.CanvasObject) bool {
 		if r, ok := o.(*tapRow); ok && r.id == found {
 			row = r
 			return true
@@ -442,7 +443,7 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 		t.Error("the header does not show the name, MRN and date of birth with age")
 	}
 	for _, b := range []string{"Restrict chart…", "Lift restriction…"} {
-		if walk(roots(g)[0], func(o fyne.CanvasObject) bool { bt, ok := o.(*widget.Button); return ok && bt.Text == b }) {
+		if kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool { bt, ok := o.(*widget.Button); return ok && bt.Text == b }) {
 			t.Errorf("the receptionist is offered %q", b)
 		}
 	}
@@ -478,7 +479,7 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 func findEntryWithText(t *testing.T, g *gui, text string) *entry {
 	t.Helper()
 	var found *entry
-	walk(roots(g)[0], func(o fyne.CanvasObject) bool {
+	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
 		if e, ok := o.(*entry); ok && e.Text == text {
 			found = e
 			return true
@@ -890,7 +891,7 @@ func TestMergeAndArchive(t *testing.T) {
 
 	tap(t, g, "Merge duplicate…")
 	var search *entry
-	walk(roots(g)[0], func(o fyne.CanvasObject) bool {
+	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
 		e, ok := o.(*entry)
 		if ok {
 			search = e

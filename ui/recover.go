@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // recoveryScreen uses the recovery key to give an admin a new passphrase
@@ -41,8 +42,8 @@ func (g *gui) showRecovery() {
 	g.recovery = r
 	cancel := widget.NewButton("Cancel", g.act(func() { g.showSignIn("") }))
 	page := container.NewVBox(
-		heading("Use the recovery key"),
-		wrapped("The recovery key gives an admin a new passphrase and a new authenticator app, and clears a lockout. "+
+		kit.Heading("Use the recovery key"),
+		kit.Wrapped("The recovery key gives an admin a new passphrase and a new authenticator app, and clears a lockout. "+
 			"It is the 36-character key on the recovery kit printed when the vault was created."),
 		card(r.body),
 		r.status,
@@ -151,7 +152,7 @@ func (r *recoveryScreen) goNext() {
 	}
 	r.onPanel = true
 	r.body.Objects = []fyne.CanvasObject{container.NewVBox(
-		subheading("New authenticator app for "+admin),
+		kit.Subheading("New authenticator app for "+admin),
 		r.panel.view,
 	)}
 	r.body.Refresh()

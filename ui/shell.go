@@ -9,6 +9,7 @@ import (
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/admin"
 	"github.com/clinicvault/clinicvault/ui/devices"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // adminScreens maps the Security Center's and reminders' screen names to
@@ -181,7 +182,7 @@ func (sh *shell) view() fyne.CanvasObject {
 		widget.NewSeparator(),
 	)
 	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(),
-		container.New(fixedWidth{170}, sh.nav))
+		container.New(kit.FixedWidth(170), sh.nav))
 	return container.NewBorder(top, nil, left, nil, container.NewPadded(sh.body))
 }
 

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // signInScreen asks for a name, the passphrase and a code.
@@ -77,7 +78,7 @@ func newSignInScreen(g *gui, preselect string) (*signInScreen, fyne.CanvasObject
 	if practice == "" {
 		practice = "ClinicVault"
 	}
-	title := heading(practice)
+	title := kit.Heading(practice)
 	title.Alignment = fyne.TextAlignCenter
 	sub := widget.NewLabelWithStyle("Sign in to ClinicVault", fyne.TextAlignCenter, fyne.TextStyle{})
 	form := widget.NewForm(
@@ -217,8 +218,8 @@ func (g *gui) showReenroll() {
 	r.panel.onSubmit = r.confirm
 	cancel := widget.NewButton("Cancel and lock", g.act(g.lockNow))
 	box := container.NewVBox(
-		heading("Set up your authenticator app again"),
-		wrapped("An admin reset your authenticator, for example because of a lost or new phone. "+
+		kit.Heading("Set up your authenticator app again"),
+		kit.Wrapped("An admin reset your authenticator, for example because of a lost or new phone. "+
 			"Before you continue, set up the app on your phone with this new key. The old one no longer works."),
 		card(r.panel.view),
 		r.status,

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // allClinicians is the clinician filter's "no filter" choice.
@@ -58,7 +59,7 @@ type todayScreen struct {
 func newTodayScreen(g *gui, sh *shell, s recordsSession) *todayScreen {
 	t := &todayScreen{g: g, sh: sh, s: s, status: newStatus(widget.MediumImportance), busy: widget.NewActivity()}
 	t.day = midnight(g.now())
-	t.title = heading("")
+	t.title = kit.Heading("")
 	t.summary = widget.NewLabel("")
 	t.summary.Truncation = fyne.TextTruncateEllipsis
 	t.list = newRecordList(g,
@@ -100,11 +101,11 @@ func newTodayScreen(g *gui, sh *shell, s recordsSession) *todayScreen {
 	t.title.Truncation = fyne.TextTruncateEllipsis
 	dayRow := container.NewBorder(nil, nil,
 		vcentre(container.NewHBox(t.prev, t.today, t.next)),
-		vcentre(container.NewHBox(t.busy, container.New(fixedWidth{180}, t.filter), t.book)),
+		vcentre(container.NewHBox(t.busy, container.New(kit.FixedWidth(180), t.filter), t.book)),
 		t.title)
 	actions := container.NewHBox(t.checkIn, t.inRoom, t.done, t.noShow, t.cancel, widget.NewSeparator(), t.move, t.openChart)
-	header := container.NewBorder(nil, nil, container.New(fixedWidth{timeColumn}, headerCell("Time")), container.New(fixedWidth{badgeWidth + 8}, headerCell("Status")),
-		container.New(todayColumns, headerCell("Patient"), headerCell("Reason")))
+	header := container.NewBorder(nil, nil, container.New(kit.FixedWidth(timeColumn), kit.HeaderCell("Time")), container.New(kit.FixedWidth(badgeWidth+8), kit.HeaderCell("Status")),
+		container.New(todayColumns, kit.HeaderCell("Patient"), kit.HeaderCell("Reason")))
 	top := container.NewVBox(dayRow, t.summary, actions, t.status, header, widget.NewSeparator())
 	t.view = container.New(layout.NewCustomPaddedLayout(0, 0, 0, 10), container.NewBorder(top, nil, nil, nil, t.list))
 	t.refreshButtons()
@@ -116,7 +117,7 @@ func newTodayScreen(g *gui, sh *shell, s recordsSession) *todayScreen {
 const timeColumn = 112
 
 // todayColumns are the weights of the patient and reason columns.
-var todayColumns = columns{0.62, 0.38}
+var todayColumns = kit.Columns{0.62, 0.38}
 
 // midnight is the start of t's local day.
 func midnight(t time.Time) time.Time {
@@ -139,7 +140,7 @@ func (t *todayScreen) createRow() fyne.CanvasObject {
 	patient := cell()
 	reason := cell()
 	b := newBadge()
-	apptRow := container.NewBorder(nil, nil, container.New(fixedWidth{timeColumn}, at), container.NewPadded(b),
+	apptRow := container.NewBorder(nil, nil, container.New(kit.FixedWidth(timeColumn), at), container.NewPadded(b),
 		container.New(todayColumns, patient, reason))
 	return newTapRow(container.NewStack(headRow, apptRow), nil, nil)
 }
@@ -273,7 +274,7 @@ func (t *todayScreen) build() {
 			per[rows[j].appt.Status]++
 			n++
 		}
-		rows[i].summary = "   " + plural(n, "appointment") + statusCounts(per)
+		rows[i].summary = "   " + kit.Plural(n, "appointment") + statusCounts(per)
 	}
 	sel := t.selID
 	t.rows = rows
@@ -285,7 +286,7 @@ func (t *todayScreen) build() {
 	case total == 0:
 		t.summary.SetText("No appointments on this day. Use Book… to add one.")
 	default:
-		t.summary.SetText(plural(total, "appointment") + statusCounts(counts))
+		t.summary.SetText(kit.Plural(total, "appointment") + statusCounts(counts))
 	}
 	t.selID = ""
 	for i, r := range rows {
@@ -381,14 +382,14 @@ func (t *todayScreen) moveSelected() {
 	minutes.SetText(strconv.Itoa(a.Minutes))
 	var f *formDialog
 	f = g.newFormDialog("Move appointment", "Move", container.NewVBox(
-		wrapped(fmt.Sprintf("%s with %s, now %s at %s.", a.PatientName, a.ClinicianName,
+		kit.Wrapped(fmt.Sprintf("%s with %s, now %s at %s.", a.PatientName, a.ClinicianName,
 			a.Start.Local().Format("Mon 2 Jan"), a.Start.Local().Format(timeLayout))),
 		widget.NewForm(
 			field("Date", date, dateOrderHint(order)),
 			field("Time", at, "24-hour clock, for example 14:30"),
 			field("Minutes", minutes, "5 to 480"),
 		),
-		wrapped("The patient, the clinician and the status stay as they are."),
+		kit.Wrapped("The patient, the clinician and the status stay as they are."),
 	), func() {
 		start, n, msg, bad := readSlot(date, at, minutes, order)
 		if msg != "" {

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // importPreviewRows is how many of the rows that will go in the preview
@@ -25,8 +26,8 @@ const importPreviewRows = 20
 // importColumns and refusedColumns are the weights of the preview's
 // tables.
 var (
-	importColumns  = columns{0.45, 0.25, 0.30}
-	refusedColumns = columns{0.10, 0.30, 0.60}
+	importColumns  = kit.Columns{0.45, 0.25, 0.30}
+	refusedColumns = kit.Columns{0.10, 0.30, 0.60}
 )
 
 // fieldWords names the patient fields an import column can fill.
@@ -67,12 +68,12 @@ func newImportScreen(g *gui, sh *shell, s *app.Session) *importScreen {
 	is.choose = widget.NewButtonWithIcon("Choose file…", theme.FolderOpenIcon(), g.act(is.pickFile))
 	is.choose.Importance = widget.HighImportance
 	is.busy.Hide()
-	is.intro = wrapped("Bring the patients of a spreadsheet (.csv or .xlsx, one patient a row, with a header row) or of a FHIR bundle (.json) into ClinicVault. " +
+	is.intro = kit.Wrapped("Bring the patients of a spreadsheet (.csv or .xlsx, one patient a row, with a header row) or of a FHIR bundle (.json) into ClinicVault. " +
 		"You see what will be imported before anything is written.")
-	is.file = subheading("")
+	is.file = kit.Subheading("")
 	is.file.Truncation = fyne.TextTruncateEllipsis
 	top := container.NewVBox(
-		heading("Import patients"),
+		kit.Heading("Import patients"),
 		is.intro,
 		container.NewBorder(nil, nil, container.NewHBox(is.choose, is.busy), nil, is.file),
 		is.status,
@@ -165,9 +166,9 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 	is.file.SetText(name)
 	is.intro.Hide()
 	if len(plan.Headers) > 0 {
-		top = append(top, wrapped("Columns: "+mappingText(plan)))
+		top = append(top, kit.Wrapped("Columns: "+mappingText(plan)))
 		if len(plan.Unmapped) > 0 {
-			l := wrapped("Not imported (no matching field): " + strings.Join(plan.Unmapped, ", "))
+			l := kit.Wrapped("Not imported (no matching field): " + strings.Join(plan.Unmapped, ", "))
 			l.Importance = widget.WarningImportance
 			top = append(top, l)
 		}
@@ -183,14 +184,14 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 				what += ". A clinician or admin must import it"
 			}
 		}
-		top = append(top, wrapped(what+"."))
+		top = append(top, kit.Wrapped(what+"."))
 	}
 
 	var rows [][]string
 	for _, r := range plan.Rows[:min(n, importPreviewRows)] {
 		rows = append(rows, []string{r.Patient.Name(), dateText(r.Patient.DOB), orDash(r.Patient.Phone)})
 	}
-	head := fmt.Sprintf("Will be imported: %s", plural(n, "patient"))
+	head := fmt.Sprintf("Will be imported: %s", kit.Plural(n, "patient"))
 	if n > importPreviewRows {
 		head += fmt.Sprintf(" (the first %d shown)", importPreviewRows)
 	}
@@ -200,9 +201,9 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		var bad [][]string
 		for _, r := range plan.Refused {
 			who := strings.TrimSpace(r.Patient.Given + " " + r.Patient.Family)
-			bad = append(bad, []string{fmt.Sprintf("%d", r.Row), orDash(who), sentence(r.Problem)})
+			bad = append(bad, []string{fmt.Sprintf("%d", r.Row), orDash(who), kit.Sentence(r.Problem)})
 		}
-		refusedHead := widget.NewLabelWithStyle(fmt.Sprintf("Refused: %s", plural(m, "row")), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		refusedHead := widget.NewLabelWithStyle(fmt.Sprintf("Refused: %s", kit.Plural(m, "row")), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		refusedHead.Importance = widget.DangerImportance
 		_, refused := textList(g, refusedColumns, []string{"Row", "Name", "Why it is refused"}, bad, "")
 		tables = append(tables, container.NewBorder(refusedHead, nil, nil, nil, refused))
@@ -217,7 +218,7 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 	is.progress.Hide()
 	var bottom, skipBox []fyne.CanvasObject
 	if m > 0 {
-		is.skip = widget.NewCheck(fmt.Sprintf("Skip the %s and import the others", plural(m, "refused row")), func(bool) {
+		is.skip = widget.NewCheck(fmt.Sprintf("Skip the %s and import the others", kit.Plural(m, "refused row")), func(bool) {
 			g.activity()
 			is.update()
 		})
@@ -239,14 +240,14 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 func (is *importScreen) update() {
 	n, m := len(is.plan.Rows), len(is.plan.Refused)
 	skip := is.skip != nil && is.skip.Checked
-	is.doImport.SetText("Import " + plural(n, "patient"))
+	is.doImport.SetText("Import " + kit.Plural(n, "patient"))
 	switch {
 	case n == 0:
 		is.rule.say(widget.DangerImportance, "Nothing can be imported from this file. Fix the refused rows in the sheet and choose it again.")
 		is.doImport.Disable()
 	case m > 0 && !skip:
 		is.rule.say(widget.WarningImportance, fmt.Sprintf("Nothing will be imported until the %s fixed in the sheet (then choose it again), "+
-			"or you tick the box to skip %s.", plural(m, "refused row")+map[bool]string{true: " is", false: " are"}[m == 1], map[bool]string{true: "it", false: "them"}[m == 1]))
+			"or you tick the box to skip %s.", kit.Plural(m, "refused row")+map[bool]string{true: " is", false: " are"}[m == 1], map[bool]string{true: "it", false: "them"}[m == 1]))
 		is.doImport.Disable()
 	default:
 		is.rule.SetText("")
@@ -304,7 +305,7 @@ func (is *importScreen) runImport() {
 func (is *importScreen) done(plan *app.ImportPlan, n int, err error) {
 	is.imported = n
 	is.status.SetText("")
-	result := widget.NewLabelWithStyle(plural(n, "patient")+" imported", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	result := widget.NewLabelWithStyle(kit.Plural(n, "patient")+" imported", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	result.SizeName = theme.SizeNameSubHeadingText
 	result.Importance = widget.SuccessImportance
 	parts := []fyne.CanvasObject{result}
@@ -313,16 +314,16 @@ func (is *importScreen) done(plan *app.ImportPlan, n int, err error) {
 		if m == 1 {
 			were = " was"
 		}
-		parts = append(parts, wrapped(plural(m, "refused row")+were+" skipped and not imported."))
+		parts = append(parts, kit.Wrapped(kit.Plural(m, "refused row")+were+" skipped and not imported."))
 	}
 	if err != nil {
-		l := wrapped("The patients were imported, but the import did not finish. " + plain(err))
+		l := kit.Wrapped("The patients were imported, but the import did not finish. " + plain(err))
 		l.Importance = widget.DangerImportance
 		parts = append(parts, l)
 	}
 	parts = append(parts,
 		newBanner(bannerWarning, app.DeleteSheetAdvice),
-		wrapped("The sheet: "+plan.File),
+		kit.Wrapped("The sheet: "+plan.File),
 		buttonRow(widget.NewButtonWithIcon("Find them in Patients", theme.SearchIcon(), is.g.act(func() { is.sh.openNamed("Patients") }))),
 	)
 	is.plan = nil
@@ -408,7 +409,7 @@ func newExportScreen(g *gui, sh *shell, s *app.Session) *exportScreen {
 	e.pair = newPassphrasePair(g, func() (string, string) { return s.User().Name, g.practice })
 	e.pair.onChange = e.update
 	e.passBox = container.NewVBox(widget.NewForm(e.pair.formItems("Passphrase")...),
-		wrapped("Give the passphrase to the recipient separately (by phone, not in the same email as the file)."))
+		kit.Wrapped("Give the passphrase to the recipient separately (by phone, not in the same email as the file)."))
 	e.recipient = newEntry(g, "age1…")
 	e.recipient.OnChanged = func(string) { e.update() }
 	e.recipBox = container.NewVBox(widget.NewForm(field("Recipient", e.recipient, "The recipient's age public key; only their private key opens the file.")))
@@ -429,9 +430,9 @@ func newExportScreen(g *gui, sh *shell, s *app.Session) *exportScreen {
 	if s.HasClinical() {
 		what = "Patients' demographics and, in the FHIR bundle, their charts (notes, problems, allergies, medications, vitals)"
 	}
-	e.view = scrollPage(container.NewVBox(
-		heading("Export patients"),
-		wrapped(what+" are written to a file you choose, for another system or a patient's new practice. Every export is recorded in the audit log."),
+	e.view = kit.Page(container.NewVBox(
+		kit.Heading("Export patients"),
+		kit.Wrapped(what+" are written to a file you choose, for another system or a patient's new practice. Every export is recorded in the audit log."),
 		widget.NewForm(
 			field("Format", e.format, ""),
 			field("Patients", container.NewVBox(e.scope, e.pickerBox), ""),
@@ -594,7 +595,7 @@ func (e *exportScreen) saveTo(w fyne.URIWriteCloser) {
 		}
 		path := w.URI().Path()
 		e.saved = path
-		msg := fmt.Sprintf("Exported %s to %s.", plural(n, "patient"), path)
+		msg := fmt.Sprintf("Exported %s to %s.", kit.Plural(n, "patient"), path)
 		switch {
 		case o.Plaintext:
 			e.status.say(widget.WarningImportance, msg+" The file is NOT encrypted. The export was recorded in the audit log: "+

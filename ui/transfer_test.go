@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // writer opens path for writing as a file dialog would hand it over.
@@ -55,7 +56,7 @@ func TestImportSheet(t *testing.T) {
 			t.Errorf("the preview does not show %q", want)
 		}
 	}
-	refusal := sentence(is.plan.Refused[0].Problem)
+	refusal := kit.Sentence(is.plan.Refused[0].Problem)
 	if !showsText(g, refusal) {
 		t.Errorf("the refused row's reason %q is not shown", refusal)
 	}

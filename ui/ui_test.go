@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
 func TestWizardCreatesVault(t *testing.T) {
@@ -524,7 +525,7 @@ func TestUsersActions(t *testing.T) {
 func findSelect(t *testing.T, g *gui) *widget.Select {
 	t.Helper()
 	var found *widget.Select
-	walk(roots(g)[0], func(o fyne.CanvasObject) bool {
+	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
 		if s, ok := o.(*widget.Select); ok {
 			found = s
 			return true

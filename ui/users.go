@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // userAdmin is what the Users screen needs from a session.
@@ -41,7 +42,7 @@ func roleLabel(r app.Role) string {
 }
 
 // userColumns are the Users list's column weights.
-var userColumns = columns{0.28, 0.16, 0.24, 0.32}
+var userColumns = kit.Columns{0.28, 0.16, 0.24, 0.32}
 
 // usersScreen lists the staff and holds the admin actions.
 type usersScreen struct {
@@ -108,10 +109,10 @@ func newUsersScreen(g *gui, s userAdmin) *usersScreen {
 	u.unlock = widget.NewButton("Unlock", g.act(u.unlockUser))
 	u.remove = widget.NewButtonWithIcon("Remove…", theme.DeleteIcon(), g.act(u.removeUser))
 
-	header := container.New(userColumns, headerCell("Name"), headerCell("Role"), headerCell("Last sign-in"), headerCell("Status"))
+	header := container.New(userColumns, kit.HeaderCell("Name"), kit.HeaderCell("Role"), kit.HeaderCell("Last sign-in"), kit.HeaderCell("Status"))
 	top := container.NewVBox(
-		heading("Staff"),
-		wrapped("Everyone who can sign in to this vault. Select a person to change their role, reset their authenticator app, unlock or remove them."),
+		kit.Heading("Staff"),
+		kit.Wrapped("Everyone who can sign in to this vault. Select a person to change their role, reset their authenticator app, unlock or remove them."),
 		container.NewHBox(u.add, widget.NewSeparator(), u.setRole, u.resetTOT, u.unlock, u.remove),
 		u.status,
 		header,
@@ -125,12 +126,6 @@ func newUsersScreen(g *gui, s userAdmin) *usersScreen {
 // cell is a list cell that truncates instead of widening the row.
 func cell() *widget.Label {
 	l := widget.NewLabel("")
-	l.Truncation = fyne.TextTruncateEllipsis
-	return l
-}
-
-func headerCell(text string) *widget.Label {
-	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	l.Truncation = fyne.TextTruncateEllipsis
 	return l
 }
@@ -236,7 +231,7 @@ func (u *usersScreen) afterAction(title string, err error, done string) {
 
 // confirm shows a yes/no dialog whose confirm button says action.
 func (u *usersScreen) confirm(title, action, msg string, danger bool, yes func()) {
-	d := dialog.NewCustomConfirm(title, action, "Cancel", container.New(fixedWidth{440}, wrapped(msg)), func(ok bool) {
+	d := dialog.NewCustomConfirm(title, action, "Cancel", container.New(kit.FixedWidth(440), kit.Wrapped(msg)), func(ok bool) {
 		u.g.activity()
 		if ok {
 			yes()
@@ -255,8 +250,8 @@ func (u *usersScreen) changeRole() {
 	}
 	pick := widget.NewSelect(roleChoices, func(string) { u.g.activity() })
 	pick.SetSelected(roleLabel(usr.Role))
-	explain := wrapped("Admins manage staff and read the audit log. Admins and clinicians can open clinical records; receptionists cannot.")
-	content := container.New(fixedWidth{440}, container.NewVBox(
+	explain := kit.Wrapped("Admins manage staff and read the audit log. Admins and clinicians can open clinical records; receptionists cannot.")
+	content := container.New(kit.FixedWidth(440), container.NewVBox(
 		widget.NewForm(widget.NewFormItem("New role for "+usr.Name, pick)),
 		explain,
 	))
@@ -367,7 +362,7 @@ func (u *usersScreen) addUser() {
 	a.name.OnSubmitted = func(string) { g.focus(a.pair.pass) }
 	a.pair.confirm.OnSubmitted = func(string) { a.goNext() }
 	a.form = container.NewVBox(
-		wrapped("Ask the new member of staff to come to this computer: they type their own passphrase here, then scan a QR code with their phone."),
+		kit.Wrapped("Ask the new member of staff to come to this computer: they type their own passphrase here, then scan a QR code with their phone."),
 		widget.NewForm(append([]*widget.FormItem{
 			widget.NewFormItem("Name", a.name),
 			{Text: "Role", Widget: a.role, HintText: "Receptionists cannot open clinical records; clinicians and admins can."},
@@ -447,7 +442,7 @@ func (a *addUserDialog) goNext() {
 	a.step2 = true
 	a.status.SetText("")
 	a.body.Objects = []fyne.CanvasObject{container.NewVBox(
-		subheading("Authenticator app for "+name),
+		kit.Subheading("Authenticator app for "+name),
 		a.panel.view,
 	)}
 	a.body.Refresh()
@@ -495,34 +490,4 @@ func (a *addUserDialog) save() {
 		a.u.note(false, fmt.Sprintf("%s was added as %s %s. They can sign in with their passphrase and the next code their app shows.", name, articleFor(role), role))
 		a.u.refresh()
 	})
-}
-
-// columns lays objects side by side with widths in proportion to its
-// weights.
-type columns []float32
-
-// MinSize is the sum of the objects' widths and the tallest height.
-func (c columns) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	var w, h float32
-	for _, o := range objs {
-		m := o.MinSize()
-		w += m.Width
-		h = max(h, m.Height)
-	}
-	return fyne.NewSize(w, h)
-}
-
-// Layout divides the width by the weights.
-func (c columns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	var total float32
-	for i := range objs {
-		total += c[i%len(c)]
-	}
-	x := float32(0)
-	for i, o := range objs {
-		w := size.Width * c[i%len(c)] / total
-		o.Move(fyne.NewPos(x, 0))
-		o.Resize(fyne.NewSize(w, size.Height))
-		x += w
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // Trend line colours: readable on light and dark backgrounds.
@@ -62,7 +63,7 @@ func newVitalsTab(c *chartScreen) *vitalsTab {
 			floatText(m.WeightKg, " kg"), floatText(m.HeightCm, " cm"), intText(m.SpO2, " %"),
 		})
 	}
-	_, table := textList(g, columns{0.22, 0.13, 0.1, 0.12, 0.13, 0.14, 0.1},
+	_, table := textList(g, kit.Columns{0.22, 0.13, 0.1, 0.12, 0.13, 0.14, 0.1},
 		[]string{"Taken", "BP", "Pulse", "Temp", "Weight", "Height", "SpO2"}, rows, "No measurements yet. Use Add vitals… to record them.")
 	add := widget.NewButtonWithIcon("Add vitals…", theme.ContentAddIcon(), g.act(v.add))
 	add.Importance = widget.HighImportance
@@ -110,7 +111,7 @@ func (v *vitalsTab) add() {
 	}
 	v.form = vf
 	vf.f = g.newFormDialog("Add vitals", "Save vitals", container.NewVBox(
-		wrapped("Fill in what was measured; leave the rest empty."),
+		kit.Wrapped("Fill in what was measured; leave the rest empty."),
 		widget.NewForm(
 			field("Blood pressure", vf.bp, "mmHg, systolic/diastolic"),
 			field("Pulse", vf.pulse, "per minute"),

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // entry is a text field that reports typing as activity, cancels the open
@@ -168,7 +169,7 @@ type strengthMeter struct {
 func newStrengthMeter() *strengthMeter {
 	m := &strengthMeter{
 		verdict: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		reason:  wrapped(""),
+		reason:  kit.Wrapped(""),
 	}
 	bars := container.NewGridWithColumns(5)
 	for i := range m.bars {
@@ -285,27 +286,6 @@ func (p *passphrasePair) formItems(newLabel string) []*widget.FormItem {
 	}
 }
 
-// wrapped is a word-wrapping label.
-func wrapped(text string) *widget.Label {
-	l := widget.NewLabel(text)
-	l.Wrapping = fyne.TextWrapWord
-	return l
-}
-
-// heading is a large bold title.
-func heading(text string) *widget.Label {
-	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	l.SizeName = theme.SizeNameHeadingText
-	return l
-}
-
-// subheading is a medium bold title.
-func subheading(text string) *widget.Label {
-	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	l.SizeName = theme.SizeNameSubHeadingText
-	return l
-}
-
 // statusText is a wrapping message label that hides itself while empty,
 // so an unused message takes no room.
 type statusText struct {
@@ -337,41 +317,12 @@ func (s *statusText) say(imp widget.Importance, text string) {
 	s.SetText(text)
 }
 
-// fixedWidth lays its objects out at width w (or the space given, if
-// less) so wrapping labels inside a centred column keep a sensible width.
-type fixedWidth struct{ w float32 }
-
-// MinSize is w wide and as tall as the tallest object at that width.
-func (f fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	h := float32(0)
-	for _, o := range objs {
-		if o.Visible() {
-			h = max(h, o.MinSize().Height)
-		}
-	}
-	return fyne.NewSize(f.w, h)
-}
-
-// Layout gives every object the whole area.
-func (f fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	for _, o := range objs {
-		o.Move(fyne.NewPos(0, 0))
-		o.Resize(size)
-	}
-}
-
 // column puts content in a column of width w, centred across the window
 // and near its top, scrolling vertically when the window is too short.
 // Steps whose height changes as the user types keep their buttons still.
 func column(w float32, content fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewVScroll(container.New(layout.NewCustomPaddedLayout(40, 24, 0, 0),
-		container.NewHBox(layout.NewSpacer(), container.New(fixedWidth{w}, content), layout.NewSpacer())))
-}
-
-// scrollPage is a shell screen that scrolls vertically, with room on the
-// right for the scroll bar and the cards' borders.
-func scrollPage(content fyne.CanvasObject) fyne.CanvasObject {
-	return container.NewVScroll(container.New(layout.NewCustomPaddedLayout(0, 12, 0, 14), content))
+		container.NewHBox(layout.NewSpacer(), container.New(kit.FixedWidth(w), content), layout.NewSpacer())))
 }
 
 // buttonRow is a row of buttons with some room above it.
@@ -381,66 +332,13 @@ func buttonRow(objs ...fyne.CanvasObject) fyne.CanvasObject {
 
 // centred puts content in a column of width w in the middle of the window.
 func centred(w float32, content fyne.CanvasObject) fyne.CanvasObject {
-	return container.NewVScroll(container.NewCenter(container.New(fixedWidth{w}, content)))
+	return container.NewVScroll(container.NewCenter(container.New(kit.FixedWidth(w), content)))
 }
 
-// panel is a bordered box around content; its colours follow the theme.
-type panel struct {
-	widget.BaseWidget
-	fill    fyne.ThemeColorName
-	content fyne.CanvasObject
-}
-
-// card is a panel on the window's background colour.
+// card is a bordered box on the window's background colour, with more
+// room inside than kit.Card leaves.
 func card(content fyne.CanvasObject) fyne.CanvasObject {
-	return newPanel(theme.ColorNameBackground, content)
-}
-
-func newPanel(fill fyne.ThemeColorName, content fyne.CanvasObject) *panel {
-	p := &panel{fill: fill, content: content}
-	p.ExtendBaseWidget(p)
-	return p
-}
-
-// CreateRenderer draws the box behind the padded content.
-func (p *panel) CreateRenderer() fyne.WidgetRenderer {
-	bg := canvas.NewRectangle(color.Transparent)
-	bg.StrokeWidth = 1
-	r := &panelRenderer{p: p, bg: bg, inner: container.New(layout.NewCustomPaddedLayout(14, 14, 18, 18), p.content)}
-	r.Refresh()
-	return r
-}
-
-type panelRenderer struct {
-	p     *panel
-	bg    *canvas.Rectangle
-	inner *fyne.Container
-}
-
-// Destroy does nothing.
-func (r *panelRenderer) Destroy() {}
-
-// Layout fills the size with the box and the content.
-func (r *panelRenderer) Layout(size fyne.Size) {
-	r.bg.Resize(size)
-	r.inner.Resize(size)
-}
-
-// MinSize is the padded content's.
-func (r *panelRenderer) MinSize() fyne.Size { return r.inner.MinSize() }
-
-// Objects are the box and the content.
-func (r *panelRenderer) Objects() []fyne.CanvasObject { return []fyne.CanvasObject{r.bg, r.inner} }
-
-// Refresh takes the colours from the current theme.
-func (r *panelRenderer) Refresh() {
-	th := r.p.Theme()
-	v := fyne.CurrentApp().Settings().ThemeVariant()
-	r.bg.FillColor = th.Color(r.p.fill, v)
-	r.bg.StrokeColor = th.Color(theme.ColorNameInputBorder, v)
-	r.bg.CornerRadius = th.Size(theme.SizeNameInputRadius)
-	r.bg.Refresh()
-	r.inner.Refresh()
+	return kit.Panel(theme.ColorNameBackground, 14, 18, content)
 }
 
 // whiteColor is the QR code's background in every theme.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/devices"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // The wizard's steps.
@@ -105,23 +106,23 @@ func newWizard(g *gui) *wizard {
 
 	// Step 1: the practice.
 	w.viewOf[stepPractice] = container.NewVBox(
-		heading("Welcome to ClinicVault"),
-		wrapped("ClinicVault keeps your practice's records encrypted on this computer. Setting it up takes a few minutes: "+
+		kit.Heading("Welcome to ClinicVault"),
+		kit.Wrapped("ClinicVault keeps your practice's records encrypted on this computer. Setting it up takes a few minutes: "+
 			"name the practice, choose your passphrase, set up an authenticator app on your phone, and put the recovery key somewhere safe."),
 		widget.NewForm(
 			widget.NewFormItem("Practice name", w.practice),
 			&widget.FormItem{Text: "Your name", Widget: w.admin, HintText: "You will be the practice's first admin: you add the other staff."},
 		),
 		widget.NewSeparator(),
-		wrapped("Does the practice already use ClinicVault on another computer? Then join it instead: an admin there gives you a code."),
+		kit.Wrapped("Does the practice already use ClinicVault on another computer? Then join it instead: an admin there gives you a code."),
 		container.NewHBox(widget.NewButtonWithIcon("Join an existing practice…", theme.ComputerIcon(), g.act(g.showJoin))),
 	)
 	w.firstOf[stepPractice] = w.practice
 
 	// Step 2: the passphrase.
 	w.viewOf[stepPassphrase] = container.NewVBox(
-		heading("Choose your passphrase"),
-		wrapped("You will type it every time you sign in. Nobody can reset a forgotten passphrase: only the recovery key you get at the end of this setup can."),
+		kit.Heading("Choose your passphrase"),
+		kit.Wrapped("You will type it every time you sign in. Nobody can reset a forgotten passphrase: only the recovery key you get at the end of this setup can."),
 		widget.NewForm(w.pair.formItems("Passphrase")...),
 	)
 	w.firstOf[stepPassphrase] = w.pair.pass
@@ -136,10 +137,10 @@ func newWizard(g *gui) *wizard {
 	w.savePDF = widget.NewButtonWithIcon("Save as PDF…", theme.DocumentSaveIcon(), g.act(w.saveKit))
 	w.saveNote = newStatus(widget.MediumImportance)
 	w.viewOf[stepRecoveryKey] = container.NewVBox(
-		heading("Keep your recovery key safe"),
-		wrapped("If you forget your passphrase or lose your phone, this key is the only way back in. "+
+		kit.Heading("Keep your recovery key safe"),
+		kit.Wrapped("If you forget your passphrase or lose your phone, this key is the only way back in. "+
 			"It is shown only once. Write it down or print it now, and keep it in a locked place away from this computer."),
-		newPanel(theme.ColorNameInputBackground, w.keyText),
+		kit.Panel(theme.ColorNameInputBackground, 14, 18, w.keyText),
 		container.NewHBox(w.savePDF),
 		w.saveNote,
 		w.saved,
@@ -202,7 +203,7 @@ func (w *wizard) prepareEnrollment() {
 	}
 	enr, err := app.NewEnrollment(names[0], names[1])
 	if err != nil {
-		w.viewOf[stepAuthenticator] = wrapped("Could not make an authenticator secret: " + plain(err))
+		w.viewOf[stepAuthenticator] = kit.Wrapped("Could not make an authenticator secret: " + plain(err))
 		return
 	}
 	w.enr, w.enrFor = enr, names
@@ -210,8 +211,8 @@ func (w *wizard) prepareEnrollment() {
 	w.panel.onChange = w.refreshButtons
 	w.panel.onSubmit = w.goNext
 	w.viewOf[stepAuthenticator] = container.NewVBox(
-		heading("Set up your authenticator app"),
-		wrapped("Each sign-in also asks for a 6-digit code from an app on your phone, so a passphrase alone does not open the vault."),
+		kit.Heading("Set up your authenticator app"),
+		kit.Wrapped("Each sign-in also asks for a 6-digit code from an app on your phone, so a passphrase alone does not open the vault."),
 		w.panel.view,
 	)
 	w.firstOf[stepAuthenticator] = w.panel.code

@@ -171,12 +171,21 @@ func (r *noticeRenderer) Refresh() {
 // panel is a bordered box around content; its colours follow the theme.
 type panel struct {
 	widget.BaseWidget
-	content fyne.CanvasObject
+	fill       fyne.ThemeColorName
+	padV, padH float32
+	content    fyne.CanvasObject
 }
 
 // Card puts content in a bordered box whose colours follow the theme.
 func Card(content fyne.CanvasObject) fyne.CanvasObject {
-	p := &panel{content: content}
+	return Panel(theme.ColorNameBackground, 10, 14, content)
+}
+
+// Panel puts content in a bordered box filled with the theme colour fill,
+// padded by padV above and below and padH left and right; its colours
+// follow the theme.
+func Panel(fill fyne.ThemeColorName, padV, padH float32, content fyne.CanvasObject) fyne.CanvasObject {
+	p := &panel{fill: fill, padV: padV, padH: padH, content: content}
 	p.ExtendBaseWidget(p)
 	return p
 }
@@ -185,7 +194,7 @@ func Card(content fyne.CanvasObject) fyne.CanvasObject {
 func (p *panel) CreateRenderer() fyne.WidgetRenderer {
 	bg := canvas.NewRectangle(color.Transparent)
 	bg.StrokeWidth = 1
-	r := &panelRenderer{p: p, bg: bg, inner: container.New(layout.NewCustomPaddedLayout(10, 10, 14, 14), p.content)}
+	r := &panelRenderer{p: p, bg: bg, inner: container.New(layout.NewCustomPaddedLayout(p.padV, p.padV, p.padH, p.padH), p.content)}
 	r.Refresh()
 	return r
 }
@@ -215,7 +224,7 @@ func (r *panelRenderer) Objects() []fyne.CanvasObject { return []fyne.CanvasObje
 func (r *panelRenderer) Refresh() {
 	th := r.p.Theme()
 	v := fyne.CurrentApp().Settings().ThemeVariant()
-	r.bg.FillColor = th.Color(theme.ColorNameBackground, v)
+	r.bg.FillColor = th.Color(r.p.fill, v)
 	r.bg.StrokeColor = th.Color(theme.ColorNameInputBorder, v)
 	r.bg.CornerRadius = th.Size(theme.SizeNameInputRadius)
 	r.bg.Refresh()
