@@ -17,7 +17,7 @@ const KeyringFile = "vault.keys"
 const keyringFormat = "clinicvault.org/v1/keyring"
 
 // ErrNoVault means the data directory holds no keyring.
-var ErrNoVault = errors.New("store: no vault in this folder")
+var ErrNoVault = errors.New("no vault in this folder")
 
 // Slot is one user's entry in the keyring: Argon2id parameters, the
 // passphrase-wrapped SlotSecrets, the user's X25519 public key and the

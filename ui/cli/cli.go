@@ -321,7 +321,7 @@ func (r *runner) session() (*app.Session, error) {
 		return r.sess, nil
 	}
 	if !r.vault.Exists() {
-		return nil, fmt.Errorf("no vault in %s (run 'clinicvault init' first): %w", r.g.data, app.ErrNoVault)
+		return nil, fmt.Errorf("%s: %w (run 'clinicvault init' to create one, or give --data)", r.g.data, app.ErrNoVault)
 	}
 	user, err := r.prompt(r.g.user, "--user", "User: ")
 	if err != nil {
