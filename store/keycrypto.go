@@ -235,15 +235,14 @@ func UnwrapSlot(kek []byte, vaultID, userID string, version int, box []byte) (*S
 	return unmarshalSecrets(pt)
 }
 
-// SealGrant seals a database key to a user's X25519 public key
-// (ephemeral-static ECDH, HKDF-SHA256, XChaCha20-Poly1305). The associated
-// data binds the vault, the user, the user's role and the key's class, so a
-// grant neither moves to another user nor survives an edited role.
-// The box is the 32-byte ephemeral public key followed by the AEAD box.
-func SealGrant(recipient []byte, vaultID, userID, role string, class Kind, key []byte) ([]byte, error) {
+// SealTo encrypts plaintext to an X25519 public key: an ephemeral key,
+// ECDH, HKDF-SHA256 (salt: both public keys, info: label), then
+// XChaCha20-Poly1305 with assoc as associated data. The box is the 32-byte
+// ephemeral public key, the nonce and the ciphertext.
+func SealTo(recipient []byte, label string, assoc, plaintext []byte) ([]byte, error) {
 	pub, err := ecdh.X25519().NewPublicKey(recipient)
 	if err != nil {
-		return nil, fmt.Errorf("store: bad grant recipient: %w", err)
+		return nil, fmt.Errorf("store: bad recipient key: %w", err)
 	}
 	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
@@ -254,17 +253,18 @@ func SealGrant(recipient []byte, vaultID, userID, role string, class Kind, key [
 		return nil, err
 	}
 	epub := eph.PublicKey().Bytes()
-	wk, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, epub...), recipient...), grantLabel, 32)
+	wk, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, epub...), recipient...), label, 32)
 	Zero(shared)
 	if err != nil {
 		return nil, err
 	}
 	defer Zero(wk)
-	return append(epub, seal(wk, key, ad(grantLabel, vaultID, userID, role, string(class)))...), nil
+	return append(epub, seal(wk, plaintext, assoc)...), nil
 }
 
-// OpenGrant opens a grant with the user's X25519 identity.
-func OpenGrant(identity []byte, vaultID, userID, role string, class Kind, box []byte) ([]byte, error) {
+// OpenWith opens what SealTo sealed to identity's public key; any mismatch
+// is ErrUnwrap.
+func OpenWith(identity []byte, label string, assoc, box []byte) ([]byte, error) {
 	if len(box) < 32 {
 		return nil, ErrUnwrap
 	}
@@ -280,11 +280,24 @@ func OpenGrant(identity []byte, vaultID, userID, role string, class Kind, box []
 	if err != nil {
 		return nil, ErrUnwrap
 	}
-	wk, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, box[:32]...), priv.PublicKey().Bytes()...), grantLabel, 32)
+	wk, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, box[:32]...), priv.PublicKey().Bytes()...), label, 32)
 	Zero(shared)
 	if err != nil {
 		return nil, err
 	}
 	defer Zero(wk)
-	return open(wk, box[32:], ad(grantLabel, vaultID, userID, role, string(class)))
+	return open(wk, box[32:], assoc)
+}
+
+// SealGrant seals a database key to a user's X25519 public key. The
+// associated data binds the vault, the user, the user's role and the key's
+// class, so a grant neither moves to another user nor survives an edited
+// role.
+func SealGrant(recipient []byte, vaultID, userID, role string, class Kind, key []byte) ([]byte, error) {
+	return SealTo(recipient, grantLabel, ad(grantLabel, vaultID, userID, role, string(class)), key)
+}
+
+// OpenGrant opens a grant with the user's X25519 identity.
+func OpenGrant(identity []byte, vaultID, userID, role string, class Kind, box []byte) ([]byte, error) {
+	return OpenWith(identity, grantLabel, ad(grantLabel, vaultID, userID, role, string(class)), box)
 }

@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -14,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/chacha20poly1305"
+	"github.com/clinicvault/clinicvault/store"
 )
 
 // Labels for pairing and sealed boxes.
@@ -127,56 +126,15 @@ func Fingerprint(offer Offer, req Request) string {
 	return d[:3] + " " + d[3:6] + " " + d[6:]
 }
 
-// SealTo encrypts plaintext to an X25519 public key (ephemeral ECDH,
-// HKDF-SHA256, XChaCha20-Poly1305), binding purpose as associated data.
+// SealTo encrypts plaintext to an X25519 public key (store.SealTo under
+// the sealed-box label), binding purpose as associated data.
 func SealTo(recipient []byte, purpose string, plaintext []byte) ([]byte, error) {
-	pub, err := ecdh.X25519().NewPublicKey(recipient)
-	if err != nil {
-		return nil, err
-	}
-	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	shared, err := eph.ECDH(pub)
-	if err != nil {
-		return nil, err
-	}
-	epub := eph.PublicKey().Bytes()
-	key, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, epub...), recipient...), boxLabel, 32)
-	if err != nil {
-		return nil, err
-	}
-	aead, _ := chacha20poly1305.NewX(key)
-	nonce := make([]byte, aead.NonceSize())
-	rand.Read(nonce)
-	out := append(epub, nonce...)
-	return aead.Seal(out, nonce, plaintext, []byte(purpose)), nil
+	return store.SealTo(recipient, boxLabel, []byte(purpose), plaintext)
 }
 
 // OpenFrom decrypts what SealTo sealed to the key pair of priv.
 func OpenFrom(priv []byte, purpose string, box []byte) ([]byte, error) {
-	if len(box) < 32+24+16 {
-		return nil, ErrDecrypt
-	}
-	k, err := ecdh.X25519().NewPrivateKey(priv)
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	epub, err := ecdh.X25519().NewPublicKey(box[:32])
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	shared, err := k.ECDH(epub)
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	key, err := hkdf.Key(sha256.New, shared, append(append([]byte{}, box[:32]...), k.PublicKey().Bytes()...), boxLabel, 32)
-	if err != nil {
-		return nil, err
-	}
-	aead, _ := chacha20poly1305.NewX(key)
-	pt, err := aead.Open(nil, box[32:56], box[56:], []byte(purpose))
+	pt, err := store.OpenWith(priv, boxLabel, []byte(purpose), box)
 	if err != nil {
 		return nil, ErrDecrypt
 	}
