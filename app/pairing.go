@@ -20,7 +20,7 @@ import (
 // one-time code; the new machine answers with its public keys; both screens
 // show the same fingerprint; the admin approves, and the vault keys, the
 // keyring and the roster are sealed to the new machine's X25519 key. The
-// folder only ever holds public keys, MACs and sealed boxes.
+// folder only ever holds sealed boxes.
 
 const grantLabel = "clinicvault.org/v1/pairing-grant"
 
@@ -49,7 +49,7 @@ func (s *Session) InviteDevice(ctx context.Context, dir string) (*Invitation, er
 	defer s.mu.Unlock()
 	code := cvsync.NewPairingCode()
 	inv := &Invitation{Code: code, Expires: s.v.now().Add(cvsync.PairingExpiry), folder: f, id: cvsync.PairingID(code)}
-	inv.offer = cvsync.Offer{VaultID: s.kr.VaultID, Practice: s.kr.Practice, DeviceID: s.device, PublicKey: s.devKeys.publicX25519(), Expires: inv.Expires}
+	inv.offer = cvsync.Offer{VaultID: s.kr.VaultID, DeviceID: s.device, PublicKey: s.devKeys.publicX25519(), Expires: inv.Expires}
 	data, err := cvsync.MarshalPairing(code, inv.offer)
 	if err != nil {
 		return nil, err

@@ -101,7 +101,7 @@ func TestPairAndSyncTwoMachines(t *testing.T) {
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if info != nil && !info.IsDir() {
 			data, _ := os.ReadFile(p)
-			for _, secret := range []string{"Núñez", "clinical secret", "Rita Front", "555 0100"} {
+			for _, secret := range []string{"Núñez", "clinical secret", "Rita Front", "555 0100", "Riverside", "laptop"} {
 				if strings.Contains(string(data), secret) {
 					t.Errorf("%s holds %q in clear", p, secret)
 				}

@@ -77,10 +77,13 @@
 // # Pairing
 //
 // The admin's machine writes pairing/<id>/offer (its X25519 key, the vault
-// id, an expiry 10 minutes away), authenticated with HMAC under a key
-// derived from a one-time code of 50 bits; id is derived from the code too.
+// id, an expiry 10 minutes away), sealed with XChaCha20-Poly1305 under a
+// key derived from a one-time code of 50 bits; id is derived from the code
+// too. (50 bits keep a casual reader out, not a determined one who copies
+// the folder in the 10 minutes: the fingerprint check is what stops a
+// forged answer.)
 // The new machine answers pairing/<id>/request with its X25519 and Ed25519
-// public keys. Both screens show a fingerprint (SHA-256 over both keys and
+// public keys and its name, sealed the same way. Both screens show a fingerprint (SHA-256 over both keys and
 // ids, as 10 digits); only when they match does the admin approve, and the
 // vault keys, the keyring, the roster and the epoch keys are sealed to the
 // new machine in pairing/<id>/grant. The folder never holds a usable key.

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -14,12 +13,13 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Labels for pairing and sealed boxes.
 const (
 	pairIDLabel   = "clinicvault.org/v1/pair-id"
-	pairMACLabel  = "clinicvault.org/v1/pair-mac"
+	pairKeyLabel  = "clinicvault.org/v1/pair-box"
 	pairFPLabel   = "clinicvault.org/v1/pair-fingerprint"
 	boxLabel      = "clinicvault.org/v1/sealed-box"
 	PairingExpiry = 10 * time.Minute
@@ -56,44 +56,51 @@ func PairingID(code string) string {
 	return hex.EncodeToString(k)
 }
 
-func pairMAC(code string, body []byte) []byte {
-	k, _ := hkdf.Key(sha256.New, []byte(normCode(code)), nil, pairMACLabel, 32)
-	m := hmac.New(sha256.New, k)
-	m.Write(body)
-	return m.Sum(nil)
+// pairKey is the key that seals pairing files: derived from the one-time
+// code, so only who holds the code reads or writes them.
+func pairKey(code string) []byte {
+	k, _ := hkdf.Key(sha256.New, []byte(normCode(code)), nil, pairKeyLabel, 32)
+	return k
 }
 
-// signed is a pairing file: a JSON body and an HMAC keyed from the code.
-type signed struct {
-	Body []byte `json:"body"`
-	MAC  []byte `json:"mac"`
-}
-
-// MarshalPairing authenticates v with the code.
+// MarshalPairing seals v under a key derived from the code
+// (XChaCha20-Poly1305): a pairing file shows nothing of the practice or the
+// computer, and a file made without the code does not open.
 func MarshalPairing(code string, v any) ([]byte, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(signed{body, pairMAC(code, body)})
+	aead, err := chacha20poly1305.NewX(pairKey(code))
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, body, []byte(pairKeyLabel)), nil
 }
 
-// UnmarshalPairing checks the code's MAC and decodes into v.
+// UnmarshalPairing opens a pairing file with the code and decodes it into v.
 func UnmarshalPairing(code string, data []byte, v any) error {
-	var s signed
-	if err := json.Unmarshal(data, &s); err != nil {
+	aead, err := chacha20poly1305.NewX(pairKey(code))
+	if err != nil {
+		return err
+	}
+	if len(data) < aead.NonceSize() {
 		return ErrPairing
 	}
-	if !hmac.Equal(s.MAC, pairMAC(code, s.Body)) {
+	body, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(pairKeyLabel))
+	if err != nil {
 		return ErrPairing
 	}
-	return json.Unmarshal(s.Body, v)
+	return json.Unmarshal(body, v)
 }
 
 // Offer is what the inviting device publishes.
 type Offer struct {
 	VaultID   string    `json:"vault_id"`
-	Practice  string    `json:"practice"`
 	DeviceID  string    `json:"device_id"`
 	PublicKey []byte    `json:"public_key"` // X25519
 	Expires   time.Time `json:"expires"`
