@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -17,8 +17,10 @@ import (
 // settings table is local to the machine: it is not replicated.
 const settingDevice = "device_id"
 
-// Change is one change record: a column of a row set to a value at a
-// hybrid-logical-clock time by an author on a device. Sync carries these.
+// Change is one column of a change record: a column of a row set to a
+// value at a hybrid-logical-clock time by an author on a device. The log
+// stores one record per row write (all its columns share the time and
+// Seq); History lists them a column at a time.
 type Change struct {
 	Seq    int64
 	HLC    cvsync.Timestamp
@@ -105,15 +107,11 @@ type changeWriter struct {
 	author string
 }
 
-// record appends one change record per column in cols, in column order,
-// in one multi-row INSERT, to the change log of the database tx belongs to.
+// record appends one change record for a write of the given columns of
+// one row, stamped with one clock reading, to the change log of the
+// database tx belongs to.
 func (w changeWriter) record(ctx context.Context, tx querier, table, rowID string, cols map[string]any) error {
-	names := make([]string, 0, len(cols))
-	for c := range cols {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
+	if len(cols) == 0 {
 		return nil
 	}
 	// Writers are serialised (transactions begin IMMEDIATE), so reading
@@ -130,16 +128,57 @@ func (w changeWriter) record(ctx context.Context, tx querier, table, rowID strin
 			ct.once["clock"] = true
 		}
 	}
-	args := make([]any, 0, 7*len(names))
-	for _, c := range names {
-		args = append(args, w.clock.Now().String(), table, rowID, c, changeValue(cols[c]), w.device, w.author)
+	values := make(map[string]*string, len(cols))
+	for c, v := range cols {
+		values[c] = changeValue(v)
 	}
-	q := `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(names)), ", ")
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	col, value, err := encodeColumns(values)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		w.clock.Now().String(), table, rowID, col, value, w.device, w.author); err != nil {
 		return fmt.Errorf("change log: %w", err)
 	}
 	return nil
+}
+
+// severalColumns is the col of a change record that carries more than one
+// column: its value is then a JSON object of column to value (null for
+// SQL NULL). A record of one column keeps the column's name and its value
+// as they are, which is also how every record before this layout looks.
+const severalColumns = "*"
+
+// encodeColumns renders a record's columns as the change log stores them.
+func encodeColumns(cols map[string]*string) (col string, value *string, err error) {
+	if len(cols) == 1 {
+		for c, v := range cols {
+			return c, v, nil
+		}
+	}
+	js, err := json.Marshal(cols) // keys sorted: the same columns give the same text
+	if err != nil {
+		return "", nil, err
+	}
+	str := string(js)
+	return severalColumns, &str, nil
+}
+
+// decodeColumns reads back what encodeColumns wrote.
+func decodeColumns(col string, value sql.NullString) (map[string]*string, error) {
+	if col != severalColumns {
+		m := map[string]*string{col: nil}
+		if value.Valid {
+			v := value.String
+			m[col] = &v
+		}
+		return m, nil
+	}
+	var m map[string]*string
+	if err := json.Unmarshal([]byte(value.String), &m); err != nil || len(m) == 0 {
+		return nil, fmt.Errorf("change log: a record's columns do not decode")
+	}
+	return m, nil
 }
 
 // DeviceID returns this machine's device id.
@@ -219,24 +258,33 @@ func (s *Session) History(ctx context.Context, table, rowID string) ([]Change, e
 		}
 		db = s.clinical
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, hlc, tbl, row_id, col, value, device, author FROM changes WHERE tbl = ? AND row_id = ? ORDER BY hlc`, table, rowID)
+	rows, err := db.QueryContext(ctx, `SELECT seq, hlc, col, value, device, author FROM changes WHERE tbl = ? AND row_id = ? ORDER BY hlc`, table, rowID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Change
 	for rows.Next() {
-		var c Change
-		var h string
+		c := Change{Table: table, RowID: rowID}
+		var h, col string
 		var v sql.NullString
-		if err := rows.Scan(&c.Seq, &h, &c.Table, &c.RowID, &c.Column, &v, &c.Device, &c.Author); err != nil {
+		if err := rows.Scan(&c.Seq, &h, &col, &v, &c.Device, &c.Author); err != nil {
 			return nil, err
 		}
 		c.HLC, _ = cvsync.ParseTimestamp(h)
-		if v.Valid {
-			c.Value = &v.String
+		cols, err := decodeColumns(col, v)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, c)
+		names := make([]string, 0, len(cols))
+		for name := range cols {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			c.Column, c.Value = name, cols[name]
+			out = append(out, c)
+		}
 	}
 	return out, rows.Err()
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,14 +176,22 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			var maxSeq int64
 			for rows.Next() {
 				var r cvsync.Record
+				var col string
 				var v sql.NullString
-				rows.Scan(&maxSeq, &r.HLC, &r.Table, &r.RowID, &r.Column, &v, &r.Device, &r.Author)
-				if v.Valid {
-					r.Value = &v.String
+				if err := rows.Scan(&maxSeq, &r.HLC, &r.Table, &r.RowID, &col, &v, &r.Device, &r.Author); err != nil {
+					rows.Close()
+					return err
+				}
+				if r.Columns, err = decodeColumns(col, v); err != nil {
+					rows.Close()
+					return err
 				}
 				recs = append(recs, r)
 			}
 			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 			if len(recs) == 0 {
 				break
 			}
@@ -441,20 +450,26 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 // keyring slot (a new passphrase or authenticator), or clearing their own
 // authenticator reset.
 func selfService(r cvsync.Record, signer string) bool {
-	switch r.Table {
-	case "keyring_slots":
-		return r.RowID == signer && r.Column == "slot"
-	case "users":
-		return r.RowID == signer && r.Column == "totp_reset" && r.Value != nil && *r.Value == "0"
+	if r.RowID != signer || len(r.Columns) == 0 {
+		return false
 	}
-	return false
+	for c, v := range r.Columns {
+		switch {
+		case r.Table == "keyring_slots" && c == "slot":
+		case r.Table == "users" && c == "totp_reset" && v != nil && *v == "0":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // applyBatch merges a batch in one transaction: every record joins the
-// change log (so a losing value stays in the history), and a record that
-// is the newest for its (table, row, column) — by hybrid-logical-clock
-// time, ties broken by device id — sets the column. Applying a batch twice
-// changes nothing. It returns the keyring slots the batch touched.
+// change log (so a losing value stays in the history), and each of its
+// columns that no newer record of the same row has set — by
+// hybrid-logical-clock time, ties broken by device id — is written.
+// Applying a batch twice changes nothing. It returns the keyring slots the
+// batch touched.
 func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, error) {
 	db := s.general
 	if b.Header.Class == cvsync.Clinical {
@@ -465,31 +480,6 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 	var slots []string
 	err := inTx(ctx, db, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx)
-		ensured := map[string]bool{}
-		// Winning values are gathered per row and written with one UPDATE
-		// when the batch moves on to another row.
-		var pendTable, pendRow string
-		pend := map[string]any{}
-		flush := func() error {
-			if len(pend) == 0 {
-				return nil
-			}
-			names := make([]string, 0, len(pend))
-			for c := range pend {
-				names = append(names, c)
-			}
-			sort.Strings(names)
-			sets := make([]string, len(names))
-			args := make([]any, 0, len(names)+1)
-			for i, c := range names {
-				sets[i] = c + " = ?"
-				args = append(args, pend[c])
-			}
-			args = append(args, pendRow)
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE id = ?`, pendTable, strings.Join(sets, ", ")), args...)
-			clear(pend)
-			return err
-		}
 		for _, r := range b.Records {
 			cols, ok := schemas[r.Table]
 			if !ok {
@@ -499,60 +489,66 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 				}
 				schemas[r.Table] = cols
 			}
-			col, ok := cols[r.Column]
-			if !ok || r.Column == "id" {
-				return fmt.Errorf("unknown column %s.%s", r.Table, r.Column)
+			for c := range r.Columns {
+				if _, ok := cols[c]; !ok || c == "id" || (r.Table == "patients" && c == "phone_key") {
+					return fmt.Errorf("unknown column %s.%s", r.Table, c)
+				}
+			}
+			col, value, err := encodeColumns(r.Columns)
+			if err != nil {
+				return err
 			}
 			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				r.HLC, r.Table, r.RowID, r.Column, r.Value, r.Device, r.Author)
+				r.HLC, r.Table, r.RowID, col, value, r.Device, r.Author)
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
 				continue // already have it
 			}
-			var winner string
-			tx.QueryRowContext(ctx, `SELECT max(hlc) FROM changes WHERE tbl = ? AND row_id = ? AND col = ?`, r.Table, r.RowID, r.Column).Scan(&winner)
-			if winner != r.HLC {
-				continue // an older write: kept in the history only
+			win, err := notOverwritten(ctx, tx, r)
+			if err != nil {
+				return err
 			}
-			if r.Table != pendTable || r.RowID != pendRow {
-				if err := flush(); err != nil {
-					return err
-				}
-				pendTable, pendRow = r.Table, r.RowID
+			if len(win) == 0 {
+				continue // older on every column: kept in the history only
 			}
-			if key := r.Table + "/" + r.RowID; !ensured[key] {
-				created, err := ensureRow(ctx, tx, r.Table, r.RowID, cols)
-				if err != nil {
-					return err
+			vals := make(map[string]any, len(win)+1)
+			for c, v := range win {
+				if v == nil {
+					vals[c] = nil
+					continue
 				}
-				ensured[key] = true
-				if created && r.Table == "patients" {
-					newPatients[r.RowID] = true
-				}
-			}
-			var v any
-			if r.Value != nil {
-				v = *r.Value
-				if col.typ == "BLOB" {
-					raw, err := base64.StdEncoding.DecodeString(*r.Value)
+				vals[c] = *v
+				if cols[c].typ == "BLOB" {
+					raw, err := base64.StdEncoding.DecodeString(*v)
 					if err != nil {
-						return fmt.Errorf("%s.%s: not base64", r.Table, r.Column)
+						return fmt.Errorf("%s.%s: not base64", r.Table, c)
 					}
-					v = raw
+					vals[c] = raw
 				}
 			}
-			pend[r.Column] = v
+			if r.Table == "patients" {
+				if phone, ok := win["phone"]; ok {
+					vals["phone_key"] = ""
+					if phone != nil {
+						vals["phone_key"] = digits(*phone) // local: the duplicate check's key
+					}
+				}
+			}
+			created, err := writeRow(ctx, tx, r.Table, r.RowID, cols, vals)
+			if err != nil {
+				return err
+			}
 			switch r.Table {
 			case "patients":
 				touchedPatients[r.RowID] = true
+				if created {
+					newPatients[r.RowID] = true
+				}
 			case "keyring_slots":
 				slots = append(slots, r.RowID)
 			}
-		}
-		if err := flush(); err != nil {
-			return err
 		}
 		ids := make([]string, 0, len(touchedPatients))
 		for id := range touchedPatients {
@@ -560,18 +556,15 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 		}
 		sort.Strings(ids) // UUIDv7: creation order, so new index entries append
 		for _, id := range ids {
-			var rowid int64
-			p, err := scanPatient(tx.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = ?`, id))
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE patients SET phone_key = ? WHERE id = ?`, digits(p.Phone), id); err != nil {
-				return err
-			}
 			if newPatients[id] {
 				// A new row: no index entry to replace (an FTS4 delete
 				// would flush its pending terms for every row).
+				var rowid int64
 				if err := tx.QueryRowContext(ctx, `SELECT rowid FROM patients WHERE id = ?`, id).Scan(&rowid); err != nil {
+					return err
+				}
+				p, err := scanPatient(tx.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE rowid = ?`, rowid))
+				if err != nil {
 					return err
 				}
 				if !p.Archived {
@@ -580,6 +573,10 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 					}
 				}
 				continue
+			}
+			p, err := scanPatient(tx.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = ?`, id))
+			if err != nil {
+				return err
 			}
 			if err := indexPatient(ctx, tx, p); err != nil {
 				return err
@@ -590,26 +587,74 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 	return slots, err
 }
 
-// ensureRow inserts a row with defaults for its required columns if it
-// does not exist yet (its other columns arrive as records).
-func ensureRow(ctx context.Context, tx querier, table, id string, cols map[string]column) (created bool, err error) {
+// notOverwritten returns the columns of r that no newer record of the same
+// row in the change log has set: the ones r wins.
+func notOverwritten(ctx context.Context, tx querier, r cvsync.Record) (map[string]*string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT col, value FROM changes WHERE tbl = ? AND row_id = ? AND hlc > ?`, r.Table, r.RowID, r.HLC)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	win := maps.Clone(r.Columns)
+	for rows.Next() && len(win) > 0 {
+		var col string
+		var v sql.NullString
+		if err := rows.Scan(&col, &v); err != nil {
+			return nil, err
+		}
+		newer, err := decodeColumns(col, v)
+		if err != nil {
+			return nil, err
+		}
+		for c := range newer {
+			delete(win, c)
+		}
+	}
+	return win, rows.Err()
+}
+
+// writeRow sets columns of a row, first inserting the row — with defaults
+// for its required columns that vals does not set — if it does not exist
+// yet (its other columns arrive as records).
+func writeRow(ctx context.Context, tx querier, table, id string, cols map[string]column, vals map[string]any) (created bool, err error) {
 	var n int
 	if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE id = ?`, table), id).Scan(&n); err != nil {
 		return false, err
 	}
 	if n > 0 {
-		return false, nil
+		names := make([]string, 0, len(vals))
+		for c := range vals {
+			names = append(names, c)
+		}
+		sort.Strings(names)
+		sets := make([]string, len(names))
+		args := make([]any, 0, len(names)+1)
+		for i, c := range names {
+			sets[i] = c + " = ?"
+			args = append(args, vals[c])
+		}
+		args = append(args, id)
+		_, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE id = ?`, table, strings.Join(sets, ", ")), args...)
+		return false, err
 	}
 	names := []string{"id"}
 	args := []any{id}
-	var keys []string
+	keys := make([]string, 0, len(cols))
 	for c := range cols {
 		keys = append(keys, c)
 	}
 	sort.Strings(keys)
 	for _, c := range keys {
 		col := cols[c]
-		if c == "id" || !col.notNull || col.hasDefault {
+		if c == "id" {
+			continue
+		}
+		if v, ok := vals[c]; ok {
+			names = append(names, c)
+			args = append(args, v)
+			continue
+		}
+		if !col.notNull || col.hasDefault {
 			continue
 		}
 		names = append(names, c)
@@ -621,7 +666,7 @@ func ensureRow(ctx context.Context, tx querier, table, id string, cols map[strin
 			args = append(args, "")
 		}
 	}
-	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) ON CONFLICT(id) DO NOTHING`, table, strings.Join(names, ", "), placeholders(len(names))), args...)
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, table, strings.Join(names, ", "), placeholders(len(names))), args...)
 	return err == nil, err
 }
 

@@ -230,7 +230,7 @@ func TestSyncRefusesTamperingAndWaitsForClinicians(t *testing.T) {
 	h.Seq = sent + 1
 	copy(h.PrevHash[:], last)
 	rsk, _ := rita.SigningKey()
-	env, _, err := cvsync.Seal(h, []cvsync.Record{{HLC: b.clock.Now().String(), Table: "allergies", RowID: newID(), Column: "substance", Value: &v, Device: b.DeviceID(), Author: rita.user.ID}}, key, rsk)
+	env, _, err := cvsync.Seal(h, []cvsync.Record{{HLC: b.clock.Now().String(), Table: "allergies", RowID: newID(), Columns: map[string]*string{"substance": &v}, Device: b.DeviceID(), Author: rita.user.ID}}, key, rsk)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,17 +35,25 @@ func (c Class) String() string {
 	return fmt.Sprintf("class(%d)", uint8(c))
 }
 
-// Record is one change record as it travels: a column of a row set to a
-// value at a hybrid-logical-clock time, by an author on a device.
+// Record is one change record as it travels: columns of one row set to
+// values at one hybrid-logical-clock time, by an author on a device. A
+// value of nil is SQL NULL.
+//
+// Version 2 envelopes carry the columns as a map ("m"); version 1 carried
+// one column per record ("c", "v"). Open turns both into Columns.
 type Record struct {
-	HLC    string  `json:"h"`
-	Table  string  `json:"t"`
-	RowID  string  `json:"r"`
-	Column string  `json:"c"`
-	Value  *string `json:"v"`
-	Device string  `json:"d"`
-	Author string  `json:"a"`
+	HLC     string             `json:"h"`
+	Table   string             `json:"t"`
+	RowID   string             `json:"r"`
+	Columns map[string]*string `json:"m,omitempty"`
+	Column  string             `json:"c,omitempty"` // version 1 only
+	Value   *string            `json:"v,omitempty"` // version 1 only
+	Device  string             `json:"d"`
+	Author  string             `json:"a"`
 }
+
+// Fields is the number of column values the record carries.
+func (r Record) Fields() int { return len(r.Columns) }
 
 // Header is the clear part of a batch, authenticated as associated data.
 type Header struct {
@@ -68,7 +76,7 @@ type Batch struct {
 
 // Envelope layout (all integers big-endian):
 //
-//	magic "CVSB" | version 1 | vault id 16 | epoch 4 | class 1 | device 16 |
+//	magic "CVSB" | version 2 | vault id 16 | epoch 4 | class 1 | device 16 |
 //	seq 8 | prev hash 32 | signer 16 | nonce 24 | ciphertext…
 //
 // The ciphertext is XChaCha20-Poly1305 under the class's sync key for the
@@ -78,7 +86,7 @@ type Batch struct {
 // records as JSON, deflated.
 const (
 	magic        = "CVSB"
-	version      = 1
+	version      = 2 // written; 1 and 2 are read
 	headerSize   = 4 + 1 + 16 + 4 + 1 + 16 + 8 + 32 + 16 + 24
 	signLabel    = "clinicvault.org/v1/sync-batch"
 	maxEnvelope  = 64 << 20
@@ -184,7 +192,7 @@ func ParseHeader(env []byte) (Header, error) {
 	if len(env) < headerSize+chacha20poly1305.Overhead || len(env) > maxEnvelope || string(env[:4]) != magic {
 		return h, ErrMalformed
 	}
-	if env[4] != version {
+	if env[4] != 1 && env[4] != version {
 		return h, fmt.Errorf("sync: batch format version %d: %w", env[4], ErrMalformed)
 	}
 	o := 5
@@ -218,16 +226,28 @@ func Seal(h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]
 	if _, err := rand.Read(h.Nonce[:]); err != nil {
 		return nil, [32]byte{}, err
 	}
+	for i, r := range records {
+		if len(r.Columns) == 0 || r.Column != "" || r.Value != nil {
+			return nil, [32]byte{}, fmt.Errorf("sync: record %d carries no columns", i+1)
+		}
+	}
 	return seal(h, records, key, signer)
 }
 
 // seal is Seal with the header's nonce as given (test vectors need it fixed).
 func seal(h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]byte, [32]byte, error) {
+	return sealAs(version, h, records, key, signer)
+}
+
+// sealAs writes the given format version byte (tests make version-1 and
+// malformed envelopes with it).
+func sealAs(ver byte, h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]byte, [32]byte, error) {
 	var zero [32]byte
 	hb, err := h.marshal()
 	if err != nil {
 		return nil, zero, err
 	}
+	hb[4] = ver
 	js, err := json.Marshal(records)
 	if err != nil {
 		return nil, zero, err
@@ -287,7 +307,17 @@ func Open(env []byte, key []byte, signerKey func(userID string) (ed25519.PublicK
 	if err := json.Unmarshal(js, &recs); err != nil {
 		return nil, fmt.Errorf("batch records: %v: %w", err, ErrMalformed)
 	}
-	for _, r := range recs {
+	v1 := env[4] == 1
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case v1 && r.Column != "" && r.Columns == nil:
+			r.Columns = map[string]*string{r.Column: r.Value}
+			r.Column, r.Value = "", nil
+		case !v1 && r.Column == "" && r.Value == nil && len(r.Columns) > 0:
+		default:
+			return nil, fmt.Errorf("record %d: its columns are not in the form of version %d: %w", i+1, env[4], ErrMalformed)
+		}
 		if r.Device != h.Device {
 			return nil, fmt.Errorf("record from device %s in the log of %s: %w", r.Device, h.Device, ErrMalformed)
 		}

@@ -24,7 +24,7 @@ type vectorFile struct {
 
 func fixedVector() vectorFile {
 	v := vectorFile{
-		Comment:    "A general batch: device 1's first batch, epoch 0, signed by user 3. Key, signer seed and nonce are fixed; the envelope must decode to the records and re-encode identically.",
+		Comment:    "A general batch (format version 2): device 1's first batch, epoch 0, signed by user 3. Key, signer seed and nonce are fixed; the envelope must decode to the records and re-encode identically.",
 		KeyHex:     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
 		SignerSeed: "2021222324252627282930313233343536373839404142434445464748494a4b",
 		Header: Header{VaultID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Epoch: 0, Class: General,
@@ -33,11 +33,12 @@ func fixedVector() vectorFile {
 	for i := range v.Header.Nonce {
 		v.Header.Nonce[i] = byte(0xa0 + i)
 	}
-	val1, val2 := "Núñez", "1980-03-02"
+	family, given, dob, phone := "Núñez", "José", "1980-03-02", "+44 20 7946 0001"
 	v.Records = []Record{
-		{HLC: "0190a1b2c3d4-0000-0190a1b2-0000-7000-8000-000000000001", Table: "patients", RowID: "0190a1b2-0000-7000-8000-0000000000aa", Column: "family", Value: &val1, Device: v.Header.Device, Author: v.Header.Signer},
-		{HLC: "0190a1b2c3d4-0001-0190a1b2-0000-7000-8000-000000000001", Table: "patients", RowID: "0190a1b2-0000-7000-8000-0000000000aa", Column: "dob", Value: &val2, Device: v.Header.Device, Author: v.Header.Signer},
-		{HLC: "0190a1b2c3d4-0002-0190a1b2-0000-7000-8000-000000000001", Table: "patients", RowID: "0190a1b2-0000-7000-8000-0000000000aa", Column: "phone", Value: nil, Device: v.Header.Device, Author: v.Header.Signer},
+		{HLC: "0190a1b2c3d4-0000-0190a1b2-0000-7000-8000-000000000001", Table: "patients", RowID: "0190a1b2-0000-7000-8000-0000000000aa",
+			Columns: map[string]*string{"family": &family, "given": &given, "dob": &dob, "phone": &phone}, Device: v.Header.Device, Author: v.Header.Signer},
+		{HLC: "0190a1b2c3d4-0001-0190a1b2-0000-7000-8000-000000000001", Table: "patients", RowID: "0190a1b2-0000-7000-8000-0000000000aa",
+			Columns: map[string]*string{"phone": nil}, Device: v.Header.Device, Author: v.Header.Signer},
 	}
 	return v
 }
@@ -52,8 +53,8 @@ func signerLookup(priv ed25519.PrivateKey) func(string) (ed25519.PublicKey, erro
 	return func(string) (ed25519.PublicKey, error) { return priv.Public().(ed25519.PublicKey), nil }
 }
 
-// TestVectors checks the format against testdata/batch-vector.json, and
-// (with CLINICVAULT_WRITE_VECTORS=1) writes it.
+// TestVectors checks the format against testdata/batch-vector-v2.json,
+// and (with CLINICVAULT_WRITE_VECTORS=1) writes it.
 func TestVectors(t *testing.T) {
 	v := fixedVector()
 	key, signer := v.keys()
@@ -61,7 +62,7 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "batch-vector.json")
+	path := filepath.Join("testdata", "batch-vector-v2.json")
 	if os.Getenv("CLINICVAULT_WRITE_VECTORS") == "1" {
 		v.Envelope = hex.EncodeToString(env)
 		b, _ := json.MarshalIndent(v, "", "  ")
@@ -85,10 +86,70 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Records) != 3 || *b.Records[0].Value != "Núñez" || b.Records[2].Value != nil || b.Header.Seq != 1 {
+	if len(b.Records) != 2 || *b.Records[0].Columns["family"] != "Núñez" || b.Records[0].Fields() != 4 ||
+		b.Records[1].Columns["phone"] != nil || b.Records[1].Fields() != 1 || b.Header.Seq != 1 || env[4] != 2 {
 		t.Fatalf("decoded %+v", b)
 	}
 }
+
+// TestVersion1Vector opens a batch written by version 1 of the format
+// (one column per record), which shared folders still hold: its records
+// come out with their one column in Columns.
+func TestVersion1Vector(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "batch-vector-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v vectorFile
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	key, signer := v.keys()
+	env, _ := hex.DecodeString(v.Envelope)
+	if env[4] != 1 {
+		t.Fatalf("vector is version %d", env[4])
+	}
+	b, err := Open(env, key, signerLookup(signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Records) != 3 {
+		t.Fatalf("%d records", len(b.Records))
+	}
+	for i, want := range []struct {
+		col string
+		val *string
+	}{{"family", ptr("Núñez")}, {"dob", ptr("1980-03-02")}, {"phone", nil}} {
+		r := b.Records[i]
+		got, ok := r.Columns[want.col]
+		if r.Fields() != 1 || !ok || (got == nil) != (want.val == nil) || (got != nil && *got != *want.val) || r.Column != "" {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	// A version-1 envelope whose records use the version-2 form, and a
+	// version-2 envelope with version-1 records, are refused.
+	v2 := fixedVector()
+	mixed, _, err := sealAs(1, v2.Header, v2.Records, key, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(mixed, key, signerLookup(signer)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("version 1 header with version 2 records: %v", err)
+	}
+	old, _, err := sealAs(2, v.Header, v.Records, key, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(old, key, signerLookup(signer)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("version 2 header with version 1 records: %v", err)
+	}
+	// Seal refuses to write a record without columns.
+	if _, _, err := Seal(v2.Header, v.Records, key, signer); err == nil {
+		t.Fatal("Seal wrote version 1 records")
+	}
+}
+
+func ptr(s string) *string { return &s }
 
 func TestTamperVectors(t *testing.T) {
 	v := fixedVector()

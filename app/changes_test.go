@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// TestApplyLastWriterWinsPerColumn: a change record carries several
+// columns of a row, but last-writer-wins is per column. A newer record
+// that set one column keeps it against an older record of several
+// columns arriving later, the older record's other columns still apply,
+// and the losing value stays in the history.
+func TestApplyLastWriterWinsPerColumn(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	dev := "0190a1b2-0000-7000-8000-0000000000d1"
+	id := newID()
+	author := a.user.ID
+	at := func(wall uint64) string { return cvsync.Timestamp{Wall: wall, Device: dev}.String() }
+	str := func(s string) *string { return &s }
+	base := uint64(a.v.now().UnixMilli()) - 60_000
+	older := cvsync.Record{HLC: at(base), Table: "patients", RowID: id, Device: dev, Author: author,
+		Columns: map[string]*string{"mrn": str("ABCD-EFGH"), "given": str("Ana"), "family": str("Older"), "dob": str("1980-01-02"), "phone": str("+1 555 0100")}}
+	newer := cvsync.Record{HLC: at(base + 1000), Table: "patients", RowID: id, Device: dev, Author: author,
+		Columns: map[string]*string{"family": str("Newer")}}
+
+	apply := func(recs ...cvsync.Record) {
+		t.Helper()
+		if _, err := a.applyBatch(ctx, &cvsync.Batch{Header: cvsync.Header{Class: cvsync.General, Device: dev}, Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(newer) // the newer edit arrives first: the row is made with defaults
+	apply(older)
+	p, err := a.GetPatient(ctx, "ABCD-EFGH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Given != "Ana" || p.Family != "Newer" || p.DOB != "1980-01-02" {
+		t.Fatalf("merged row: %+v", p)
+	}
+	var key string
+	a.general.QueryRow(`SELECT phone_key FROM patients WHERE id = ?`, id).Scan(&key)
+	if key != "15550100" {
+		t.Fatalf("phone key %q", key)
+	}
+	if hits, _ := a.SearchPatients(ctx, "newer", 10); len(hits) != 1 {
+		t.Fatalf("search after apply: %+v", hits)
+	}
+	hist, err := a.History(ctx, "patients", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var families []string
+	for _, c := range hist {
+		if c.Column == "family" {
+			families = append(families, *c.Value)
+		}
+	}
+	if len(hist) != 6 || len(families) != 2 || families[0] != "Older" || families[1] != "Newer" {
+		t.Fatalf("history: %d fields, families %v", len(hist), families)
+	}
+
+	// The same records again change nothing.
+	var before int
+	a.general.QueryRow(`SELECT count(*) FROM changes`).Scan(&before)
+	apply(older, newer)
+	var after int
+	a.general.QueryRow(`SELECT count(*) FROM changes`).Scan(&after)
+	if p2, _ := a.GetPatient(ctx, "ABCD-EFGH"); after != before || p2.Family != "Newer" || p2.Given != "Ana" {
+		t.Fatalf("re-applied: %d → %d records, %+v", before, after, p2)
+	}
+
+	// A column the table does not have is refused, and nothing applies.
+	bad := cvsync.Record{HLC: at(base + 2000), Table: "patients", RowID: id, Device: dev, Author: author,
+		Columns: map[string]*string{"given": str("Eve"), "no_such": str("x")}}
+	if _, err := a.applyBatch(ctx, &cvsync.Batch{Header: cvsync.Header{Class: cvsync.General, Device: dev}, Records: []cvsync.Record{bad}}); err == nil {
+		t.Fatal("unknown column applied")
+	}
+	if p3, _ := a.GetPatient(ctx, "ABCD-EFGH"); p3.Given != "Ana" {
+		t.Fatalf("half-applied: %+v", p3)
+	}
+}
+
+// TestChangeColumnsRoundTrip: the change log's two record layouts (one
+// column as itself; several as a JSON object under "*") decode to what
+// was written, NULLs included.
+func TestChangeColumnsRoundTrip(t *testing.T) {
+	v := "Núñez \"quoted\"\n"
+	for _, cols := range []map[string]*string{
+		{"family": &v},
+		{"phone": nil},
+		{"family": &v, "phone": nil, "dob": &v},
+	} {
+		col, val, err := encodeColumns(cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(cols) == 1) == (col == severalColumns) {
+			t.Fatalf("layout for %d columns: col %q", len(cols), col)
+		}
+		var ns = nullString(val)
+		got, err := decodeColumns(col, ns)
+		if err != nil || len(got) != len(cols) {
+			t.Fatalf("%v %v", got, err)
+		}
+		for c, w := range cols {
+			g, ok := got[c]
+			if !ok || (g == nil) != (w == nil) || (g != nil && *g != *w) {
+				t.Fatalf("column %s: %v, want %v", c, g, w)
+			}
+		}
+	}
+	if _, err := decodeColumns(severalColumns, nullString(nil)); err == nil {
+		t.Fatal("a record of several columns without its JSON decoded")
+	}
+}
+
+func nullString(v *string) sql.NullString {
+	if v == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *v, Valid: true}
+}
