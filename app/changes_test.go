@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"testing"
 
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -125,4 +126,29 @@ func nullString(v *string) sql.NullString {
 		return sql.NullString{}
 	}
 	return sql.NullString{String: *v, Valid: true}
+}
+
+// TestEncodeColumnsIsJSON: the hand-written encoder gives what
+// encoding/json reads back exactly, for awkward text too.
+func TestEncodeColumnsIsJSON(t *testing.T) {
+	vals := []string{"", "plain", "quote \" and \\ backslash", "line\nbreak\r\ttab", "ctl \x00\x01\x1f\x7f", "emoji 😀 CJK 王小明 Núñez",
+		"bad utf8 \xff\xfe end", "<script>&amp;</script>", "\u2028\u2029"}
+	for _, v := range vals {
+		v := v
+		cols := map[string]*string{"a": &v, "b": nil, "zeta": &v}
+		col, enc, err := encodeColumns(cols)
+		if err != nil || col != severalColumns {
+			t.Fatal(col, err)
+		}
+		var got map[string]*string
+		if err := json.Unmarshal([]byte(*enc), &got); err != nil {
+			t.Fatalf("%q: %v", *enc, err)
+		}
+		var want string // what encoding/json makes of it
+		ref, _ := json.Marshal(v)
+		json.Unmarshal(ref, &want)
+		if got["a"] == nil || *got["a"] != want || got["b"] != nil || *got["zeta"] != want || len(got) != 3 {
+			t.Fatalf("%q → %q → %v", v, *enc, got)
+		}
+	}
 }

@@ -222,7 +222,9 @@ func digits(s string) string {
 // ftsRow is the text the full-text index holds for a patient.
 func ftsRow(p Patient) (names, mrn, phone, dob string) {
 	names = strings.Join([]string{p.Given, p.Family, p.Preferred}, " ")
-	mrn = p.MRN + " " + strings.ReplaceAll(p.MRN, "-", "")
+	// The MRN without its dash, one token: a typed "K7QM-" or "K7QM" is a
+	// prefix of it. (Rows indexed before also hold the two halves.)
+	mrn = strings.ReplaceAll(p.MRN, "-", "")
 	// Phones as digits (07700900123) and as typed, so a group of digits
 	// (the "7946" of "+44 20 7946 0001") matches too.
 	phone = strings.Join([]string{digits(p.Phone), digits(p.Phone2), p.Phone, p.Phone2}, " ")
@@ -355,64 +357,39 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 			sqltx.ExecContext(ctx, `PRAGMA cache_size = -262144`)
 			defer sqltx.ExecContext(ctx, `PRAGMA cache_size = -32768`)
 		}
+		b, err := s.newPatientBulk(ctx, tx, now, len(ps))
+		if err != nil {
+			return err
+		}
 		for i := range ps {
 			if err := ctx.Err(); err != nil {
+				b.finish(ctx)
 				return err
 			}
-			if _, err := s.insertPatient(ctx, tx, &ps[i], now); err != nil {
+			if _, err := b.add(ctx, &ps[i]); err != nil {
+				b.finish(ctx)
 				return fmt.Errorf("row %d: %w", i+1, err)
 			}
 			if progress != nil && (i+1)%1000 == 0 {
 				progress(i+1, len(ps))
 			}
 		}
-		return nil
+		return b.finish(ctx)
 	})
 }
 
 // insertPatient writes a validated patient with a new id and MRN, its
-// search index entry, its change records and its audit row.
+// search index entry, its change record and its audit row.
 func (s *Session) insertPatient(ctx context.Context, tx querier, p *Patient, now time.Time) ([]Duplicate, error) {
-	p.ID, p.Created, p.Updated, p.Archived, p.MergedInto = newID(), now, now, false, ""
-	dups, err := findDuplicates(ctx, tx, *p)
+	b, err := s.newPatientBulk(ctx, tx, now, 1)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		p.MRN = newMRN()
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM patients WHERE mrn = ?`, p.MRN).Scan(&n); err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO patients (`+patientColumns+`, phone_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
-		p.ID, p.MRN, p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
-		p.EmergencyContact, p.AdminNotes, now.Unix(), now.Unix(), digits(p.Phone))
+	dups, err := b.add(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	rowid, err := res.LastInsertId()
-	if err != nil {
-		return nil, err
-	}
-	if err := insertFTS(ctx, tx, rowid, *p); err != nil {
-		return nil, err
-	}
-	if err := s.recordChanges(ctx, tx, "patients", p.ID, newRowChanges(map[string]any{
-		"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
-		"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
-		"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": now.Unix(),
-	})); err != nil {
-		return nil, err
-	}
-	detail := ""
-	if len(dups) > 0 {
-		detail = fmt.Sprintf("possible duplicate of %s", dups[0].Patient.MRN)
-	}
-	return dups, audit(ctx, tx, now, s.actor(), "patient-created", p.MRN, detail)
+	return dups, b.finish(ctx)
 }
 
 func (s *Session) patientByMRN(ctx context.Context, q interface {

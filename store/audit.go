@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -61,6 +62,20 @@ type Execer interface {
 // AppendAudit appends e to the audit chain inside tx. Seq, PrevHash and Hash
 // are filled in.
 func AppendAudit(ctx context.Context, tx Execer, e *AuditEntry) error {
+	return AppendAudits(ctx, tx, []*AuditEntry{e})
+}
+
+// auditBatchRows is how many audit rows one INSERT statement writes.
+const auditBatchRows = 200
+
+// AppendAudits appends entries, in order, to the audit chain inside tx:
+// the chain's head is read once and the rows go in with multi-row
+// INSERTs (bulk imports audit every record they create). Seq, PrevHash
+// and Hash are filled in.
+func AppendAudits(ctx context.Context, tx Execer, entries []*AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	var prev []byte
 	var last int64
 	err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&last, &prev)
@@ -74,15 +89,26 @@ func AppendAudit(ctx context.Context, tx Execer, e *AuditEntry) error {
 	} else if err != nil {
 		return fmt.Errorf("store: read audit head: %w", err)
 	}
-	e.Seq = last + 1
-	e.At = e.At.UTC().Truncate(time.Microsecond)
-	e.PrevHash = prev
-	e.Hash = auditHash(prev, e)
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit (seq, at, user_id, user_name, action, subject, detail, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.At.UnixNano(), e.UserID, e.UserName, e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash)
-	if err != nil {
-		return fmt.Errorf("store: append audit: %w", err)
+	for _, e := range entries {
+		last++
+		e.Seq = last
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		e.PrevHash = prev
+		e.Hash = auditHash(prev, e)
+		prev = e.Hash
+	}
+	for len(entries) > 0 {
+		chunk := entries[:min(len(entries), auditBatchRows)]
+		entries = entries[len(chunk):]
+		args := make([]any, 0, 9*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.Seq, e.At.UnixNano(), e.UserID, e.UserName, e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash)
+		}
+		q := `INSERT INTO audit (seq, at, user_id, user_name, action, subject, detail, prev_hash, hash) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: append audit: %w", err)
+		}
 	}
 	return nil
 }

@@ -375,3 +375,41 @@ func TestSnapshotIsConsistentAndEncrypted(t *testing.T) {
 	}
 	_ = p
 }
+
+// TestAppendAuditsChainsInBulk: entries appended many at a time (more than
+// one INSERT's worth) continue the chain exactly as one at a time would,
+// and an edit among them is still caught.
+func TestAppendAuditsChainsInBulk(t *testing.T) {
+	ctx := context.Background()
+	db := auditDB(t, 3)
+	var es []*AuditEntry
+	for i := 0; i < 2*auditBatchRows+7; i++ {
+		es = append(es, &AuditEntry{At: time.Now(), UserID: "u", UserName: "Ana", Action: "patient-created", Subject: strconv.Itoa(i)})
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendAudits(ctx, tx, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendAudit(ctx, tx, &AuditEntry{At: time.Now(), UserID: "u", UserName: "Ana", Action: "signout"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want := 3 + len(es) + 1
+	if n, err := VerifyAudit(ctx, db); err != nil || n != want {
+		t.Fatalf("chain after bulk append: n=%d (want %d) err=%v", n, want, err)
+	}
+	if es[0].Seq != 4 || es[len(es)-1].Seq != int64(3+len(es)) {
+		t.Fatalf("seqs %d..%d", es[0].Seq, es[len(es)-1].Seq)
+	}
+	if _, err := db.Exec(`DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'x' WHERE seq = 250`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyAudit(ctx, db); !errors.Is(err, ErrAuditTampered) {
+		t.Fatalf("edit inside a bulk-appended run: %v", err)
+	}
+}

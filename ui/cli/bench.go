@@ -21,6 +21,7 @@ func (r *runner) cmdBench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("iterations", 5, "sign-ins to measure")
 	patients := fs.Int("patients", 100_000, "patients for the records benchmark (0 skips it)")
+	importRows := fs.Int("import-rows", 100_000, "rows of the CSV and XLSX import benchmark (0 skips it)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -82,7 +83,18 @@ func (r *runner) cmdBench(args []string) error {
 			return err
 		}
 		defer os.RemoveAll(scratch)
-		return app.RecordsBenchmark(r.ctx, scratch, *patients, func(f app.Figure) { fmt.Fprintln(r.io.Out, f) })
+		if err := app.RecordsBenchmark(r.ctx, scratch, *patients, func(f app.Figure) { fmt.Fprintln(r.io.Out, f) }); err != nil {
+			return err
+		}
+	}
+	if *importRows > 0 {
+		fmt.Fprintf(r.io.Err, "import benchmark with a %d-row synthetic sheet, CSV then XLSX...\n", *importRows)
+		scratch, err := os.MkdirTemp("", "clinicvault-bench-import-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(scratch)
+		return app.ImportBenchmark(r.ctx, scratch, *importRows, func(f app.Figure) { fmt.Fprintln(r.io.Out, f) })
 	}
 	return nil
 }

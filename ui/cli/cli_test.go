@@ -377,11 +377,12 @@ func TestCLIBackup(t *testing.T) {
 
 func TestCLIBenchPrintsFigures(t *testing.T) {
 	h := newHarness(t)
-	code, out, errs := h.run("", "--data", h.dir, "bench", "--iterations", "1", "--patients", "300")
+	code, out, errs := h.run("", "--data", h.dir, "bench", "--iterations", "1", "--patients", "300", "--import-rows", "300")
 	h.expect(0, code, out, errs)
 	line := regexp.MustCompile(`^[a-z0-9_]+ [0-9.]+ (ms|%|rows/s|MB|x)$`)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) < 15 || !strings.Contains(out, "search_median_encrypted_vs_plain") {
+	if len(lines) < 15 || !strings.Contains(out, "search_median_encrypted_vs_plain") || !strings.Contains(out, "import_xlsx_encrypted ") ||
+		!strings.Contains(out, "import_csv_encrypted_vs_plain ") {
 		t.Fatalf("bench printed %q", out)
 	}
 	for _, l := range lines {

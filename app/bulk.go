@@ -1,0 +1,286 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+)
+
+// Writing new patients. One patient is a row in patients, an entry in the
+// full-text index, a change record and an audit row. A bulk insert (an
+// import, the demo) writes each of those for many patients per statement,
+// checks duplicates and MRNs against memory instead of a query per row,
+// and prepares the next chunk's statements on one goroutine while another
+// writes the last one into SQLite (the machines this runs on have at
+// least two cores; SQLite has one writer). A single registration goes
+// through the same code a row at a time, without the second goroutine.
+
+const (
+	// bulkChunk is how many patients one flush writes; bulkPreload is the
+	// size from which the existing patients are read into memory once
+	// rather than queried per row.
+	bulkChunk   = 256
+	bulkPreload = 200
+)
+
+// dupEntry is what the in-memory duplicate check keeps of a patient.
+type dupEntry struct {
+	id, mrn       string
+	family, given string // folded for case and accents
+	phone, dob    string
+}
+
+// patientBulk writes new patients inside one transaction.
+type patientBulk struct {
+	s     *Session
+	tx    querier
+	now   time.Time
+	chunk int
+
+	nextRowID int64
+	pending   []*Patient
+	rowids    []int64
+	dupNotes  []string
+
+	// Set when the existing patients were read into memory: every MRN,
+	// and the current patients by date of birth and by phone digits.
+	preloaded bool
+	mrns      map[string]bool
+	byDOB     map[string][]dupEntry
+	byPhone   map[string][]dupEntry
+
+	// The writer goroutine of a preloaded bulk: prepared chunks in;
+	// failed is closed at its first error, which done yields once work is
+	// closed.
+	work   chan *preparedChunk
+	failed chan struct{}
+	done   chan error
+}
+
+// preparedChunk is one flush's statements, arguments ready.
+type preparedChunk struct {
+	n                         int
+	patients, fts, changeArgs []any
+	audits                    []*store.AuditEntry
+}
+
+// newPatientBulk starts writing up to n patients in tx.
+func (s *Session) newPatientBulk(ctx context.Context, tx querier, now time.Time, n int) (*patientBulk, error) {
+	b := &patientBulk{s: s, tx: tx, now: now, chunk: 1}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM patients`).Scan(&b.nextRowID); err != nil {
+		return nil, err
+	}
+	b.nextRowID++
+	s.cw().witness(ctx, tx)
+	if n < bulkPreload {
+		return b, nil // one row at a time: the queries see every earlier row
+	}
+	b.chunk, b.preloaded = bulkChunk, true
+	b.mrns, b.byDOB, b.byPhone = map[string]bool{}, map[string][]dupEntry{}, map[string][]dupEntry{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, mrn, given, family, dob, phone_key, archived FROM patients`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e dupEntry
+		var archived bool
+		if err := rows.Scan(&e.id, &e.mrn, &e.given, &e.family, &e.dob, &e.phone, &archived); err != nil {
+			return nil, err
+		}
+		b.mrns[e.mrn] = true
+		if !archived {
+			e.given, e.family = foldAccents(e.given), foldAccents(e.family)
+			b.remember(e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// From here on only the writer touches tx.
+	work, failed, done := make(chan *preparedChunk, 2), make(chan struct{}), make(chan error, 1)
+	b.work, b.failed, b.done = work, failed, done
+	go func() { // its own copies of the channels: finish clears b.work
+		var first error
+		for c := range work {
+			if first == nil {
+				if first = b.write(ctx, c); first != nil {
+					close(failed)
+				}
+			}
+		}
+		done <- first
+	}()
+	return b, nil
+}
+
+func (b *patientBulk) remember(e dupEntry) {
+	b.byDOB[e.dob] = append(b.byDOB[e.dob], e)
+	if e.phone != "" {
+		b.byPhone[e.phone] = append(b.byPhone[e.phone], e)
+	}
+}
+
+// add gives a validated patient its id and MRN and queues it; it returns
+// the patients it may duplicate (from memory: only their id and MRN).
+func (b *patientBulk) add(ctx context.Context, p *Patient) ([]Duplicate, error) {
+	p.ID, p.Created, p.Updated, p.Archived, p.MergedInto = newID(), b.now, b.now, false, ""
+	var dups []Duplicate
+	var err error
+	if b.preloaded {
+		dups = b.duplicates(*p)
+	} else if dups, err = findDuplicates(ctx, b.tx, *p); err != nil {
+		return nil, err
+	}
+	for {
+		p.MRN = newMRN()
+		taken := b.mrns[p.MRN]
+		if !b.preloaded {
+			var n int
+			if err := b.tx.QueryRowContext(ctx, `SELECT count(*) FROM patients WHERE mrn = ?`, p.MRN).Scan(&n); err != nil {
+				return nil, err
+			}
+			taken = n > 0
+		}
+		if !taken {
+			break
+		}
+	}
+	if b.preloaded {
+		b.mrns[p.MRN] = true
+		b.remember(dupEntry{id: p.ID, mrn: p.MRN, family: foldAccents(p.Family), given: foldAccents(p.Given), phone: digits(p.Phone), dob: p.DOB})
+	}
+	note := ""
+	if len(dups) > 0 {
+		note = fmt.Sprintf("possible duplicate of %s", dups[0].Patient.MRN)
+	}
+	b.pending = append(b.pending, p)
+	b.rowids = append(b.rowids, b.nextRowID)
+	b.dupNotes = append(b.dupNotes, note)
+	b.nextRowID++
+	if len(b.pending) >= b.chunk {
+		return dups, b.flush(ctx)
+	}
+	return dups, nil
+}
+
+// duplicates is findDuplicates against memory: same folded name and date
+// of birth first, then same phone digits.
+func (b *patientBulk) duplicates(p Patient) []Duplicate {
+	family, given, phone := foldAccents(p.Family), foldAccents(p.Given), digits(p.Phone)
+	var out []Duplicate
+	seen := map[string]bool{}
+	for _, e := range b.byDOB[p.DOB] {
+		if e.family == family && e.given == given && !seen[e.id] {
+			seen[e.id] = true
+			out = append(out, Duplicate{Patient{ID: e.id, MRN: e.mrn}, "same name and date of birth"})
+		}
+	}
+	if phone != "" {
+		for _, e := range b.byPhone[phone] {
+			if !seen[e.id] {
+				seen[e.id] = true
+				out = append(out, Duplicate{Patient{ID: e.id, MRN: e.mrn}, "same phone"})
+			}
+		}
+	}
+	return out
+}
+
+// flush prepares the queued patients' statements and writes them (or
+// hands them to the writer goroutine).
+func (b *patientBulk) flush(ctx context.Context) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	c, err := b.prepare()
+	if err != nil {
+		return err
+	}
+	b.pending, b.rowids, b.dupNotes = b.pending[:0], b.rowids[:0], b.dupNotes[:0]
+	if b.work == nil {
+		return b.write(ctx, c)
+	}
+	select {
+	case b.work <- c:
+		return nil
+	case <-b.failed: // stop preparing: finish reports the writer's error
+		return b.finish(ctx)
+	}
+}
+
+// finish writes what is queued and waits for the writer. It must be
+// called before the transaction ends.
+func (b *patientBulk) finish(ctx context.Context) error {
+	var err error
+	if b.work != nil {
+		select {
+		case <-b.failed:
+		default:
+			err = b.flush(ctx)
+		}
+	} else {
+		err = b.flush(ctx)
+	}
+	if b.work != nil {
+		close(b.work)
+		b.work = nil
+		if werr := <-b.done; werr != nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+const patientRowCols = 20
+
+func (b *patientBulk) prepare() (*preparedChunk, error) {
+	n := len(b.pending)
+	c := &preparedChunk{n: n, patients: make([]any, 0, patientRowCols*n), fts: make([]any, 0, 5*n), audits: make([]*store.AuditEntry, 0, n)}
+	writes := make([]rowWrite, 0, n)
+	a := b.s.actor()
+	at := b.now.Unix()
+	for i, p := range b.pending {
+		c.patients = append(c.patients, b.rowids[i], p.ID, p.MRN, p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address,
+			p.Insurance, p.EmergencyContact, p.AdminNotes, at, at, digits(p.Phone), 0, "")
+		names, mrn, phone, dob := ftsRow(*p)
+		c.fts = append(c.fts, b.rowids[i], names, mrn, phone, dob)
+		writes = append(writes, rowWrite{"patients", p.ID, newRowChanges(map[string]any{
+			"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
+			"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
+			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": at,
+		})})
+		c.audits = append(c.audits, &store.AuditEntry{At: b.now, UserID: a.id, UserName: a.name, Action: "patient-created", Subject: p.MRN, Detail: b.dupNotes[i]})
+	}
+	var err error
+	c.changeArgs, err = b.s.cw().prepare(writes)
+	return c, err
+}
+
+// write runs one chunk's statements: rows (with explicit rowids, which
+// the index entries use as docids), index entries, change records, audit
+// rows.
+func (b *patientBulk) write(ctx context.Context, c *preparedChunk) error {
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO patients (rowid, id, mrn, given, family, preferred, dob, sex, phone, phone2, email, address,
+		insurance, emergency_contact, admin_notes, created_at, updated_at, phone_key, archived, merged_into) VALUES `+rowsOf(patientRowCols, c.n), c.patients...); err != nil {
+		return err
+	}
+	// New rows only: an FTS4 delete would flush the pending terms.
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO patients_fts (docid, names, mrn, phone, dob) VALUES `+rowsOf(5, c.n), c.fts...); err != nil {
+		return err
+	}
+	if err := insertChanges(ctx, b.tx, c.changeArgs); err != nil {
+		return err
+	}
+	return store.AppendAudits(ctx, b.tx, c.audits)
+}
+
+// rowsOf is the VALUES list of a multi-row INSERT: n rows of cols
+// placeholders.
+func rowsOf(cols, n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}

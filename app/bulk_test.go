@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestAddPatientsInBulk: a bulk insert (large enough for the in-memory
+// checks and the writer goroutine) finds duplicates of existing patients
+// and within itself, gives every patient a distinct MRN, indexes them for
+// search, writes a change record and an audit row each, and keeps the
+// audit chain whole.
+func TestAddPatientsInBulk(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	old, _, err := a.AddPatient(ctx, Patient{Given: "José", Family: "Núñez", DOB: "1980-03-02", Phone: "+44 20 7946 0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := DemoPatients(bulkChunk*4+17, 11, a.v.now())
+	ps[5] = Patient{Given: "jose", Family: "NUNEZ", DOB: "1980-03-02"}                                         // same name and DOB as an existing patient
+	ps[bulkChunk+1] = Patient{Given: "Ada", Family: "Lovelace", DOB: "1915-12-10", Phone: "0044 20 7946 0001"} // different digits: no
+	ps[bulkChunk+2] = Patient{Given: "Ada", Family: "Byron", DOB: "1915-12-10", Phone: "+44 20 7946 0001"}     // same phone
+	ps[2*bulkChunk+3] = Patient{Given: "Zoë", Family: "Quill", DOB: "2000-01-01"}
+	ps[2*bulkChunk+4] = Patient{Given: "Zoe", Family: "Quill", DOB: "2000-01-01"} // duplicates the row before it
+	var done []int
+	if err := a.AddPatients(ctx, ps, func(n, total int) { done = append(done, n) }); err != nil {
+		t.Fatal(err)
+	}
+	mrns := map[string]bool{old.MRN: true}
+	for _, p := range ps {
+		if mrns[p.MRN] || !mrnPattern.MatchString(p.MRN) {
+			t.Fatalf("MRN %q repeated or malformed", p.MRN)
+		}
+		mrns[p.MRN] = true
+	}
+	var patients, changes, created int
+	a.general.QueryRow(`SELECT count(*) FROM patients`).Scan(&patients)
+	a.general.QueryRow(`SELECT count(*) FROM changes WHERE tbl = 'patients'`).Scan(&changes)
+	a.general.QueryRow(`SELECT count(*) FROM audit WHERE action = 'patient-created'`).Scan(&created)
+	if patients != len(ps)+1 || changes != len(ps)+1 || created != len(ps)+1 {
+		t.Fatalf("%d patients, %d change records, %d audit rows for %d", patients, changes, created, len(ps)+1)
+	}
+	if n, err := a.AuditVerify(ctx); err != nil || n == 0 {
+		t.Fatalf("audit chain: %d %v", n, err)
+	}
+	detail := func(mrn string) string {
+		var d string
+		a.general.QueryRow(`SELECT detail FROM audit WHERE action = 'patient-created' AND subject = ?`, mrn).Scan(&d)
+		return d
+	}
+	for _, c := range []struct {
+		i    int
+		want string
+	}{{5, old.MRN}, {bulkChunk + 1, ""}, {bulkChunk + 2, old.MRN}, {2*bulkChunk + 3, ""}, {2*bulkChunk + 4, ps[2*bulkChunk+3].MRN}} {
+		got := detail(ps[c.i].MRN)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("row %d: duplicate note %q, want %q", c.i, got, c.want)
+		}
+	}
+	for _, p := range []Patient{ps[0], ps[len(ps)-1], ps[2*bulkChunk+4]} {
+		hits, err := a.SearchPatients(ctx, p.MRN, 5)
+		if err != nil || len(hits) != 1 || hits[0].ID != p.ID {
+			t.Fatalf("search %s: %v %v", p.MRN, hits, err)
+		}
+	}
+	hist, err := a.History(ctx, "patients", ps[7].ID)
+	if err != nil || len(hist) < 4 {
+		t.Fatalf("history of a bulk-inserted patient: %v %v", hist, err)
+	}
+	if len(done) == 0 || done[len(done)-1] != 1000 {
+		t.Fatalf("progress %v", done)
+	}
+}
+
+// TestAddPatientsInBulkAllOrNothing: when the database refuses a row
+// part-way (here a trigger stands in for a full disk), the bulk insert
+// stops with that error and nothing of it remains.
+func TestAddPatientsInBulkAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	if _, err := a.general.Exec(`CREATE TRIGGER boom BEFORE INSERT ON patients WHEN NEW.given = 'Boom'
+		BEGIN SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END`); err != nil {
+		t.Fatal(err)
+	}
+	var audits, changes int
+	a.general.QueryRow(`SELECT count(*) FROM audit`).Scan(&audits)
+	a.general.QueryRow(`SELECT count(*) FROM changes`).Scan(&changes)
+	ps := DemoPatients(bulkChunk*8, 12, a.v.now())
+	ps[bulkChunk*3+9].Given = "Boom"
+	err := a.AddPatients(ctx, ps, nil)
+	if err == nil || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("got %v", err)
+	}
+	var n, audits2, changes2 int
+	a.general.QueryRow(`SELECT count(*) FROM patients`).Scan(&n)
+	a.general.QueryRow(`SELECT count(*) FROM audit`).Scan(&audits2)
+	a.general.QueryRow(`SELECT count(*) FROM changes`).Scan(&changes2)
+	if n != 0 || audits2 != audits || changes2 != changes {
+		t.Fatalf("half-imported: %d patients, audit %d→%d, changes %d→%d", n, audits, audits2, changes, changes2)
+	}
+	if hits, _ := a.SearchPatients(ctx, ps[0].Family, 5); len(hits) != 0 {
+		t.Fatal("index entries of a refused bulk insert remain")
+	}
+	// The session still works afterwards.
+	if _, _, err := a.AddPatient(ctx, Patient{Given: "After", Family: "Wards", DOB: "1970-01-01"}); err != nil {
+		t.Fatal(err)
+	}
+}
