@@ -166,6 +166,20 @@ func writeBenchSheets(dir string, n int) (csvPath, xlsxPath string, err error) {
 		return "", "", err
 	}
 	ps := DemoPatients(n, 3, time.Now())
+	// A real sheet lists each person once: synthetic names and birthdays
+	// collide now and then, so move a repeated birthday back a day.
+	seen := make(map[string]bool, n)
+	for i := range ps {
+		for {
+			key := ps[i].Family + "\x00" + ps[i].Given + "\x00" + ps[i].DOB
+			if !seen[key] {
+				seen[key] = true
+				break
+			}
+			d, _ := time.Parse("2006-01-02", ps[i].DOB)
+			ps[i].DOB = d.AddDate(0, 0, -1).Format("2006-01-02")
+		}
+	}
 	header := []string{"Last Name", "First Name", "Date of Birth", "Sex", "Mobile", "E-mail", "Address"}
 	var sb strings.Builder
 	w := csv.NewWriter(&sb)

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -476,7 +475,9 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 		db = s.clinical
 	}
 	schemas := map[string]map[string]column{}
-	touchedPatients, newPatients := map[string]bool{}, map[string]bool{}
+	// Patients whose search index entry must be rewritten (true: a new
+	// row, with no entry yet).
+	reindex := map[string]bool{}
 	var slots []string
 	err := inTx(ctx, db, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx)
@@ -494,21 +495,24 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 					return fmt.Errorf("unknown column %s.%s", r.Table, c)
 				}
 			}
-			col, value, err := encodeColumns(r.Columns)
-			if err != nil {
-				return err
-			}
-			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				r.HLC, r.Table, r.RowID, col, value, r.Device, r.Author)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				continue // already have it
-			}
-			win, err := notOverwritten(ctx, tx, r)
-			if err != nil {
-				return err
+		}
+		// Every record joins the log first, many per statement; the ones
+		// the log already held (a batch seen before) are left out.
+		fresh, err := logRecords(ctx, tx, b.Records)
+		if err != nil {
+			return err
+		}
+		newest, err := newestPerColumn(ctx, tx, fresh)
+		if err != nil {
+			return err
+		}
+		for _, r := range fresh {
+			cols := schemas[r.Table]
+			win := make(map[string]*string, len(r.Columns))
+			for c, v := range r.Columns {
+				if newest[rowKey{r.Table, r.RowID}][c] == r.HLC {
+					win[c] = v
+				}
 			}
 			if len(win) == 0 {
 				continue // older on every column: kept in the history only
@@ -542,102 +546,217 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 			}
 			switch r.Table {
 			case "patients":
-				touchedPatients[r.RowID] = true
 				if created {
-					newPatients[r.RowID] = true
+					reindex[r.RowID] = true
+				} else if searched(win) && !reindex[r.RowID] {
+					reindex[r.RowID] = false
 				}
 			case "keyring_slots":
 				slots = append(slots, r.RowID)
 			}
 		}
-		ids := make([]string, 0, len(touchedPatients))
-		for id := range touchedPatients {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids) // UUIDv7: creation order, so new index entries append
-		for _, id := range ids {
-			if newPatients[id] {
-				// A new row: no index entry to replace (an FTS4 delete
-				// would flush its pending terms for every row).
-				var rowid int64
-				if err := tx.QueryRowContext(ctx, `SELECT rowid FROM patients WHERE id = ?`, id).Scan(&rowid); err != nil {
-					return err
-				}
-				p, err := scanPatient(tx.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE rowid = ?`, rowid))
-				if err != nil {
-					return err
-				}
-				if !p.Archived {
-					if err := insertFTS(ctx, tx, rowid, p); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			p, err := scanPatient(tx.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = ?`, id))
-			if err != nil {
-				return err
-			}
-			if err := indexPatient(ctx, tx, p); err != nil {
-				return err
-			}
-		}
-		return nil
+		return reindexPatients(ctx, tx, reindex)
 	})
 	return slots, err
 }
 
-// notOverwritten returns the columns of r that no newer record of the same
-// row in the change log has set: the ones r wins.
-func notOverwritten(ctx context.Context, tx querier, r cvsync.Record) (map[string]*string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT col, value FROM changes WHERE tbl = ? AND row_id = ? AND hlc > ?`, r.Table, r.RowID, r.HLC)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	win := maps.Clone(r.Columns)
-	for rows.Next() && len(win) > 0 {
-		var col string
-		var v sql.NullString
-		if err := rows.Scan(&col, &v); err != nil {
-			return nil, err
+// searched reports whether a change touches what the search index holds.
+func searched(cols map[string]*string) bool {
+	for c := range cols {
+		switch c {
+		case "given", "family", "preferred", "mrn", "phone", "phone2", "dob", "archived":
+			return true
 		}
-		newer, err := decodeColumns(col, v)
+	}
+	return false
+}
+
+// reindexPatients rewrites the search index entries of the given patients
+// (true: a new row without an entry), in rowid order: FTS4 then keeps its
+// pending terms across a delete and re-insert of each docid instead of
+// writing a segment per patient.
+func reindexPatients(ctx context.Context, tx querier, ids map[string]bool) error {
+	type entry struct {
+		rowid int64
+		p     Patient
+		isNew bool
+	}
+	entries := make([]entry, 0, len(ids))
+	for id, isNew := range ids {
+		e := entry{isNew: isNew}
+		row := tx.QueryRowContext(ctx, `SELECT rowid, `+patientColumns+` FROM patients WHERE id = ?`, id)
+		p, err := scanPatient(withLeading{row, &e.rowid})
+		if err != nil {
+			return err
+		}
+		e.p = p
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].rowid < entries[j].rowid })
+	for _, e := range entries {
+		if !e.isNew {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM patients_fts WHERE docid = ?`, e.rowid); err != nil {
+				return err
+			}
+		}
+		if !e.p.Archived {
+			if err := insertFTS(ctx, tx, e.rowid, e.p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// withLeading scans a row whose first column goes to lead and the rest to
+// what the caller's Scan asks for.
+type withLeading struct {
+	row  *sql.Row
+	lead any
+}
+
+func (w withLeading) Scan(dest ...any) error {
+	return w.row.Scan(append([]any{w.lead}, dest...)...)
+}
+
+// logRecords adds a batch's records to the change log, many per
+// statement, and returns those it did not hold yet, in batch order.
+func logRecords(ctx context.Context, tx querier, recs []cvsync.Record) ([]cvsync.Record, error) {
+	const chunk = 400
+	fresh := make([]cvsync.Record, 0, len(recs))
+	seen := make(map[string]bool, len(recs))
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		args := make([]any, 0, len(part))
+		for _, r := range part {
+			args = append(args, r.HLC)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT hlc FROM changes WHERE hlc IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
-		for c := range newer {
-			delete(win, c)
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			seen[h] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ins := make([]any, 0, 7*len(part))
+		for _, r := range part {
+			if seen[r.HLC] {
+				continue // held already, or twice in this batch
+			}
+			seen[r.HLC] = true
+			col, value, err := encodeColumns(r.Columns)
+			if err != nil {
+				return nil, err
+			}
+			ins = append(ins, r.HLC, r.Table, r.RowID, col, value, r.Device, r.Author)
+			fresh = append(fresh, r)
+		}
+		if err := insertChanges(ctx, tx, ins); err != nil {
+			return nil, err
 		}
 	}
-	return win, rows.Err()
+	return fresh, nil
+}
+
+// rowKey names a replicated row.
+type rowKey struct{ table, id string }
+
+// newestPerColumn reads the change log of every row the records touch —
+// from the oldest of the records on, since older entries cannot outrank
+// any of them — and returns, per row and column, the newest time that set
+// it. A record wins the columns whose newest time is its own.
+func newestPerColumn(ctx context.Context, tx querier, recs []cvsync.Record) (map[rowKey]map[string]string, error) {
+	const chunk = 400
+	known := make(map[string]map[string]*string, len(recs))
+	byTable := map[string][]string{}
+	oldest := map[string]string{} // per table
+	out := make(map[rowKey]map[string]string, len(recs))
+	for _, r := range recs {
+		known[r.HLC] = r.Columns
+		k := rowKey{r.Table, r.RowID}
+		if out[k] == nil {
+			out[k] = map[string]string{}
+			byTable[r.Table] = append(byTable[r.Table], r.RowID)
+		}
+		if o, ok := oldest[r.Table]; !ok || r.HLC < o {
+			oldest[r.Table] = r.HLC
+		}
+	}
+	for table, ids := range byTable {
+		for start := 0; start < len(ids); start += chunk {
+			part := ids[start:min(start+chunk, len(ids))]
+			args := make([]any, 0, len(part)+2)
+			args = append(args, table, oldest[table])
+			for _, id := range part {
+				args = append(args, id)
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT row_id, hlc, col, value FROM changes WHERE tbl = ? AND hlc >= ? AND row_id IN (`+placeholders(len(part))+`)`, args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var id, hlc, col string
+				var v sql.NullString
+				if err := rows.Scan(&id, &hlc, &col, &v); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				cols, ok := known[hlc]
+				if !ok {
+					if cols, err = decodeColumns(col, v); err != nil {
+						rows.Close()
+						return nil, err
+					}
+				}
+				newest := out[rowKey{table, id}]
+				for c := range cols {
+					if hlc > newest[c] {
+						newest[c] = hlc
+					}
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // writeRow sets columns of a row, first inserting the row — with defaults
 // for its required columns that vals does not set — if it does not exist
 // yet (its other columns arrive as records).
 func writeRow(ctx context.Context, tx querier, table, id string, cols map[string]column, vals map[string]any) (created bool, err error) {
-	var n int
-	if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE id = ?`, table), id).Scan(&n); err != nil {
+	names := make([]string, 0, len(vals))
+	for c := range vals {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	sets := make([]string, len(names))
+	upd := make([]any, 0, len(names)+1)
+	for i, c := range names {
+		sets[i] = c + " = ?"
+		upd = append(upd, vals[c])
+	}
+	upd = append(upd, id)
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE id = ?`, table, strings.Join(sets, ", ")), upd...)
+	if err != nil {
 		return false, err
 	}
-	if n > 0 {
-		names := make([]string, 0, len(vals))
-		for c := range vals {
-			names = append(names, c)
-		}
-		sort.Strings(names)
-		sets := make([]string, len(names))
-		args := make([]any, 0, len(names)+1)
-		for i, c := range names {
-			sets[i] = c + " = ?"
-			args = append(args, vals[c])
-		}
-		args = append(args, id)
-		_, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE id = ?`, table, strings.Join(sets, ", ")), args...)
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
 		return false, err
 	}
-	names := []string{"id"}
+	names = []string{"id"}
 	args := []any{id}
 	keys := make([]string, 0, len(cols))
 	for c := range cols {
