@@ -123,7 +123,8 @@ func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, err
 		}
 	}
 	order := s.DateOrder()
-	seen := map[string]int{}
+	seen := make(map[string]int, len(records))
+	plan.Rows = make([]ImportRow, 0, len(records)-1)
 	for k, rec := range records[1:] {
 		row := rowNums[k+1]
 		if blank(rec) {

@@ -4,13 +4,18 @@
 //
 // # Change records and clocks
 //
-// Every write appends, in the same transaction, one change record per
-// changed column: (hlc, table, row id, column, value, device, author).
+// Every write of a row appends, in the same transaction, one change record:
+// (hlc, table, row id, columns, device, author), where columns maps each
+// column the write set to its new value (text, or null for SQL NULL).
+// Locally a record of one column is stored as (column, value); a record of
+// several as column "*" with the JSON object as its value (version 1 wrote
+// one record per column, and those stay as they are).
 // hlc is a hybrid logical clock reading (Timestamp): 48 bits of Unix
 // milliseconds, a 16-bit counter and the device id, written as
 // "wwwwwwwwwwww-cccc-<device uuid>" so that string order is clock order.
 // Merging is last writer wins per (table, row, column) by that order; the
-// device id breaks ties. Every record, winning or not, stays in the
+// device id breaks ties. A record that carries several columns can win
+// some and lose others: each column is judged on its own. Every record, winning or not, stays in the
 // receiving machine's change log, so no edit is lost from history.
 // Records of clinical tables live in clinical.db and travel only in
 // clinical batches.
@@ -25,11 +30,11 @@
 // and never changes them; seq counts 1, 2, 3… per device across both
 // classes.
 //
-// # Batch envelope (version 1)
+// # Batch envelope (version 2)
 //
 //	offset size
 //	0      4    magic "CVSB"
-//	4      1    version = 1
+//	4      1    version = 2 (1 is still read)
 //	5      16   vault id (UUID bytes)
 //	21     4    key epoch (big-endian)
 //	25     1    class: 1 general, 2 clinical
@@ -44,9 +49,13 @@
 // epoch, with bytes 0–121 as associated data. Its plaintext is a 64-byte
 // Ed25519 signature by the signer over "clinicvault.org/v1/sync-batch" ||
 // bytes 0–121 || body, followed by the body: the records as a JSON array
-// of {"h": hlc, "t": table, "r": row id, "c": column, "v": value or null,
+// of {"h": hlc, "t": table, "r": row id, "m": {column: value or null, …},
 // "d": device, "a": author}, compressed with DEFLATE. Every record's device
-// must be the header's device.
+// must be the header's device. Version 1 records carried one column each
+// as "c" (column) and "v" (value); a version-1 envelope with "m" records,
+// or a version-2 one with "c"/"v" records, is malformed. Vectors:
+// testdata/batch-vector-v2.json (re-encoded byte for byte) and
+// testdata/batch-vector-v1.json (still opens).
 //
 // Sync keys: epoch 0 is HKDF-SHA256(database key, salt = vault id, info =
 // "clinicvault.org/v1/sync-key/<class>/0"), so every holder of the general
