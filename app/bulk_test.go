@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 )
@@ -25,9 +26,33 @@ func TestAddPatientsInBulk(t *testing.T) {
 	ps[bulkChunk+2] = Patient{Given: "Ada", Family: "Byron", DOB: "1915-12-10", Phone: "+44 20 7946 0001"}     // same phone
 	ps[2*bulkChunk+3] = Patient{Given: "Zoë", Family: "Quill", DOB: "2000-01-01"}
 	ps[2*bulkChunk+4] = Patient{Given: "Zoe", Family: "Quill", DOB: "2000-01-01"} // duplicates the row before it
+	indexes := func() string {
+		var out []string
+		rows, _ := a.general.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patients' ORDER BY name`)
+		for rows.Next() {
+			var name string
+			var q sql.NullString
+			rows.Scan(&name, &q)
+			out = append(out, name+": "+q.String)
+		}
+		rows.Close()
+		return strings.Join(out, "\n")
+	}
+	before := indexes()
 	var done []int
 	if err := a.AddPatients(ctx, ps, func(n, total int) { done = append(done, n) }); err != nil {
 		t.Fatal(err)
+	}
+	// A bulk larger than the table rebuilds the secondary indexes at the
+	// end: they are all back, and used.
+	if after := indexes(); after != before || !strings.Contains(after, "patients_mrn") {
+		t.Fatalf("indexes before:\n%s\nafter:\n%s", before, after)
+	}
+	var plan string
+	var x1, x2 int
+	a.general.QueryRow(`EXPLAIN QUERY PLAN SELECT id FROM patients WHERE mrn = ?`, "X").Scan(&x1, &x2, &x1, &plan)
+	if !strings.Contains(plan, "patients_mrn") {
+		t.Fatalf("MRN look-up plan: %q", plan)
 	}
 	mrns := map[string]bool{old.MRN: true}
 	for _, p := range ps {
@@ -70,7 +95,7 @@ func TestAddPatientsInBulk(t *testing.T) {
 	if err != nil || len(hist) < 4 {
 		t.Fatalf("history of a bulk-inserted patient: %v %v", hist, err)
 	}
-	if len(done) == 0 || done[len(done)-1] != 1000 {
+	if len(done) == 0 || done[len(done)-1] != len(ps)/1000*1000 {
 		t.Fatalf("progress %v", done)
 	}
 }
@@ -86,7 +111,8 @@ func TestAddPatientsInBulkAllOrNothing(t *testing.T) {
 		BEGIN SELECT RAISE(ABORT, 'database or disk is full (simulated)'); END`); err != nil {
 		t.Fatal(err)
 	}
-	var audits, changes int
+	var audits, changes, indexes int
+	a.general.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patients'`).Scan(&indexes)
 	a.general.QueryRow(`SELECT count(*) FROM audit`).Scan(&audits)
 	a.general.QueryRow(`SELECT count(*) FROM changes`).Scan(&changes)
 	ps := DemoPatients(bulkChunk*8, 12, a.v.now())
@@ -101,6 +127,11 @@ func TestAddPatientsInBulkAllOrNothing(t *testing.T) {
 	a.general.QueryRow(`SELECT count(*) FROM changes`).Scan(&changes2)
 	if n != 0 || audits2 != audits || changes2 != changes {
 		t.Fatalf("half-imported: %d patients, audit %d→%d, changes %d→%d", n, audits, audits2, changes, changes2)
+	}
+	var indexes2 int
+	a.general.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patients'`).Scan(&indexes2)
+	if indexes2 != indexes || indexes < 3 {
+		t.Fatalf("indexes of patients: %d before, %d after a refused bulk insert", indexes, indexes2)
 	}
 	if hits, _ := a.SearchPatients(ctx, ps[0].Family, 5); len(hits) != 0 {
 		t.Fatal("index entries of a refused bulk insert remain")

@@ -116,7 +116,7 @@ type rowWrite struct {
 }
 
 // changeRowsPerInsert is how many change records one INSERT writes.
-const changeRowsPerInsert = 500
+const changeRowsPerInsert = 1024
 
 // record appends one change record for a write of the given columns of
 // one row, stamped with one clock reading, to the change log of the

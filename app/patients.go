@@ -343,11 +343,6 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 	if err := s.require(); err != nil {
 		return err
 	}
-	for i := range ps {
-		if err := s.validatePatient(&ps[i]); err != nil {
-			return fmt.Errorf("row %d: %w", i+1, err)
-		}
-	}
 	now := s.v.now()
 	if len(ps) >= 5000 {
 		// A large import leaves hundreds of MB of garbage and idle heap:
@@ -373,7 +368,13 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 				b.finish(ctx)
 				return err
 			}
-			if _, err := b.add(ctx, &ps[i]); err != nil {
+			// Validated here rather than before the transaction: the
+			// writer goroutine is busy meanwhile.
+			err := s.validatePatient(&ps[i])
+			if err == nil {
+				_, err = b.add(ctx, &ps[i])
+			}
+			if err != nil {
 				b.finish(ctx)
 				return fmt.Errorf("row %d: %w", i+1, err)
 			}
