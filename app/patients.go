@@ -345,10 +345,14 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 	}
 	now := s.v.now()
 	if len(ps) >= 5000 {
-		// A large import leaves hundreds of MB of garbage and idle heap:
-		// hand it back to the system now rather than over the next minutes
-		// (the app should sit under 200 MB with 100,000 patients).
-		defer debug.FreeOSMemory()
+		// A large import leaves hundreds of MB of garbage, idle heap and
+		// freed page cache: hand them back to the system now rather than
+		// over the next minutes (or never, for glibc's arenas); the app
+		// should sit under 200 MB with 100,000 patients.
+		defer func() {
+			debug.FreeOSMemory()
+			store.TrimMemory() // the bulk transaction's page cache, freed by SQLite
+		}()
 	}
 	return s.write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx)
