@@ -174,6 +174,18 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	}
 	shot(t, g, "today")
 
+	// A sync pass that brought another machine's booking refreshes Today.
+	remote, _, err := s.BookAppointment(ctx, p.jose.MRN, want[0].Start.Add(11*time.Hour), 15, doctorLee, "Booked on another machine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.syncApplied()
+	settle(t, g)
+	if !slices.ContainsFunc(td.appts, func(a app.Appointment) bool { return a.ID == remote.ID }) {
+		t.Error("Today was not refreshed after a sync pass")
+	}
+	want = append(want, remote)
+
 	// Up and Down skip the clinicians' headings.
 	td.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
 	if _, ok := td.selected(); !ok {

@@ -64,8 +64,22 @@ func (g *gui) showShell() {
 	if g.startServices {
 		s := g.session
 		admin.StartScheduler(s, func(bool, error) {})
-		devices.StartWatcher(s, func(app.SyncReport, error) {})
+		devices.StartWatcher(s, func(rep app.SyncReport, err error) {
+			if err == nil && rep.Applied > 0 {
+				fyne.Do(sh.syncApplied)
+			}
+		})
 		admin.Reminders(g.win, s, sh.goTo)
+	}
+}
+
+// syncApplied refreshes the open Today screen when a sync pass brought
+// another machine's changes (a booking made at the front desk shows on
+// the doctor's laptop without a click). Other screens read afresh when
+// opened.
+func (sh *shell) syncApplied() {
+	if sh.current == "Today" && sh.today != nil {
+		sh.today.load()
 	}
 }
 
