@@ -355,6 +355,12 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 		s.problem(ctx, rep, device, fmt.Sprintf("batch %d refused: %s", seq, reason))
 		return false
 	}
+	if errors.Is(err, cvsync.ErrNewerFormat) {
+		// Not refused: the log waits here and goes on once this computer
+		// runs a version that reads it.
+		s.problem(ctx, rep, device, fmt.Sprintf("batch %d was written by a newer version of ClinicVault: update this computer to receive that computer's changes", seq))
+		return false
+	}
 	if err != nil {
 		return refuse("not a batch: " + err.Error())
 	}

@@ -380,3 +380,58 @@ func TestUnreachableFolderQueuesAndCatchesUp(t *testing.T) {
 		t.Fatalf("queued change did not arrive: %+v", got)
 	}
 }
+
+// TestSyncWaitsForABatchOfANewerVersion: a batch written by a newer
+// ClinicVault is not refused (which would skip it for good) but waited
+// for; once this computer can read it, it applies and sync goes on.
+func TestSyncWaitsForABatchOfANewerVersion(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	mustSync(t, a, dir)
+	bv := pair(t, f, a, dir, "laptop")
+	mustSync(t, a, dir)
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	mustSync(t, b, dir)
+
+	p, _, err := a.AddPatient(ctx, Patient{Given: "Nia", Family: "Future", DOB: "1990-05-05"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	last, _ := b.lastReceived(ctx, a.DeviceID())
+	folder := cvsync.Folder{Dir: dir}
+	seqs, err := folder.Seqs(a.DeviceID(), last)
+	if err != nil || len(seqs) == 0 {
+		t.Fatalf("no new batch of A: %v %v", seqs, err)
+	}
+	path := filepath.Join(dir, "devices", a.DeviceID(), fmt.Sprintf("%012d", seqs[0]))
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := append([]byte{}, orig...)
+	future[4] = 99 // the format version byte
+	if err := os.WriteFile(path, future, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Sync(ctx, dir)
+	if err != nil || rep.Refused != 0 || rep.Applied != 0 || !strings.Contains(strings.Join(rep.Problems, "\n"), "newer version of ClinicVault") {
+		t.Fatalf("newer batch: %+v %v", rep, err)
+	}
+	if now, _ := b.lastReceived(ctx, a.DeviceID()); now != last {
+		t.Fatalf("the newer batch was recorded as received (%d → %d)", last, now)
+	}
+	// "Updated": the batch reads now, and applies.
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep = mustSync(t, b, dir)
+	if rep.Applied == 0 {
+		t.Fatalf("after the update: %+v", rep)
+	}
+	if got, err := b.GetPatient(ctx, p.MRN); err != nil || got.Family != "Future" {
+		t.Fatalf("patient after catching up: %+v %v", got, err)
+	}
+}

@@ -96,6 +96,9 @@ const (
 var (
 	// ErrMalformed means the bytes are not a batch of this format.
 	ErrMalformed = errors.New("sync: not a well-formed batch")
+	// ErrNewerFormat means the batch was written by a newer version of
+	// ClinicVault: not refused, but left until this computer is updated.
+	ErrNewerFormat = errors.New("sync: batch written by a newer version of ClinicVault")
 	// ErrWrongVault means the batch belongs to another vault.
 	ErrWrongVault = errors.New("sync: batch of another vault")
 	// ErrDecrypt means the batch does not open under the expected key:
@@ -191,6 +194,9 @@ func ParseHeader(env []byte) (Header, error) {
 	var h Header
 	if len(env) < headerSize+chacha20poly1305.Overhead || len(env) > maxEnvelope || string(env[:4]) != magic {
 		return h, ErrMalformed
+	}
+	if env[4] > version {
+		return h, fmt.Errorf("sync: batch format version %d (this build reads up to %d): %w", env[4], version, ErrNewerFormat)
 	}
 	if env[4] != 1 && env[4] != version {
 		return h, fmt.Errorf("sync: batch format version %d: %w", env[4], ErrMalformed)

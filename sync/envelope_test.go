@@ -143,6 +143,14 @@ func TestVersion1Vector(t *testing.T) {
 	if _, err := Open(old, key, signerLookup(signer)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("version 2 header with version 1 records: %v", err)
 	}
+	// A version this build does not know yet is told apart from garbage.
+	newer, _, err := sealAs(version+1, v2.Header, v2.Records, key, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(newer, key, signerLookup(signer)); !errors.Is(err, ErrNewerFormat) || errors.Is(err, ErrMalformed) {
+		t.Fatalf("a newer format: %v", err)
+	}
 	// Seal refuses to write a record without columns.
 	if _, _, err := Seal(v2.Header, v.Records, key, signer); err == nil {
 		t.Fatal("Seal wrote version 1 records")
