@@ -244,15 +244,8 @@ func TestSyncRefusesTamperingAndWaitsForClinicians(t *testing.T) {
 }
 
 func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
-	f := newFixture(t)
+	f, dir, a, b := twoMachines(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	a := f.mustSignIn("Maria Admin", adminPass)
-	mustSync(t, a, dir)
-	bv := pair(t, f, a, dir, "laptop")
-	mustSync(t, a, dir)
-	b := signInOn(t, f, bv, "Maria Admin", adminPass)
-	mustSync(t, b, dir)
 	folder := cvsync.Folder{Dir: dir}
 
 	// B writes three batches; the second one goes missing: A applies the
@@ -381,19 +374,27 @@ func TestUnreachableFolderQueuesAndCatchesUp(t *testing.T) {
 	}
 }
 
+// twoMachines is the practice's first computer A and a laptop B paired to
+// it through a temp folder, both signed in as the admin and in step.
+func twoMachines(t *testing.T) (f *fixture, dir string, a, b *Session) {
+	t.Helper()
+	f = newFixture(t)
+	dir = t.TempDir()
+	a = f.mustSignIn("Maria Admin", adminPass)
+	mustSync(t, a, dir)
+	bv := pair(t, f, a, dir, "laptop")
+	mustSync(t, a, dir)
+	b = signInOn(t, f, bv, "Maria Admin", adminPass)
+	mustSync(t, b, dir)
+	return f, dir, a, b
+}
+
 // TestSyncWaitsForABatchOfANewerVersion: a batch written by a newer
 // ClinicVault is not refused (which would skip it for good) but waited
 // for; once this computer can read it, it applies and sync goes on.
 func TestSyncWaitsForABatchOfANewerVersion(t *testing.T) {
-	f := newFixture(t)
+	_, dir, a, b := twoMachines(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	a := f.mustSignIn("Maria Admin", adminPass)
-	mustSync(t, a, dir)
-	bv := pair(t, f, a, dir, "laptop")
-	mustSync(t, a, dir)
-	b := signInOn(t, f, bv, "Maria Admin", adminPass)
-	mustSync(t, b, dir)
 
 	p, _, err := a.AddPatient(ctx, Patient{Given: "Nia", Family: "Future", DOB: "1990-05-05"})
 	if err != nil {
