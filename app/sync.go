@@ -141,6 +141,69 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	})
 }
 
+// SyncNeeded reports whether a pass through dir has anything to do:
+// changes of this computer not sent yet, a batch of another computer not
+// received yet, clinical batches or keys kept sealed that this session can
+// open, or a new key epoch for this computer. It reads the folder without
+// holding the session, so that on a slow network share the watcher's
+// once-a-second look does not make the other screens wait; Sync itself
+// holds the session for its whole pass. When in doubt (an unreachable
+// folder, a database error) it says yes, and the pass reports the problem.
+func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return false
+	}
+	gen, clin, dev := s.general, s.clinical, s.device
+	s.mu.Unlock()
+	for class, db := range map[cvsync.Class]*store.DB{cvsync.General: gen, cvsync.Clinical: clin} {
+		if db == nil {
+			continue
+		}
+		var lastChange int64
+		if err := gen.QueryRowContext(ctx, `SELECT coalesce(max(last_change), 0) FROM sync_sent WHERE class = ?`, class.String()).Scan(&lastChange); err != nil {
+			return true
+		}
+		var unsent int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM changes WHERE seq > ? AND device = ? LIMIT 1)`, lastChange, dev).Scan(&unsent); err != nil || unsent > 0 {
+			return true
+		}
+	}
+	if clin != nil {
+		var waiting int
+		if err := gen.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM sync_received WHERE state = 'sealed') +
+			(SELECT count(*) FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%')`).Scan(&waiting); err != nil || waiting > 0 {
+			return true
+		}
+	}
+	var epoch sql.NullInt64
+	if err := gen.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&epoch); err != nil {
+		return true
+	}
+	f := cvsync.Folder{Dir: dir}
+	if _, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch.Int64+1, dev)); err == nil {
+		return true
+	}
+	devices, err := f.Devices()
+	if err != nil {
+		return true
+	}
+	for _, d := range devices {
+		if d == dev {
+			continue
+		}
+		var last int64
+		if err := gen.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sync_received WHERE device = ?`, d).Scan(&last); err != nil {
+			return true
+		}
+		if seqs, err := f.Seqs(d, uint64(last)); err != nil || len(seqs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // push writes this device's changes since the last batch, in batches of
 // up to 5000 records, each class under its own key.
 func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {

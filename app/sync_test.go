@@ -436,3 +436,42 @@ func TestSyncWaitsForABatchOfANewerVersion(t *testing.T) {
 		t.Fatalf("patient after catching up: %+v %v", got, err)
 	}
 }
+
+// TestSyncNeeded: the watcher's look at the folder says whether a pass
+// has work — a local change to send, a peer's batch to receive — and says
+// yes when the folder cannot be reached, so the pass reports it.
+func TestSyncNeeded(t *testing.T) {
+	_, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	mustSync(t, a, dir)
+	if a.SyncNeeded(ctx, dir) || b.SyncNeeded(ctx, dir) {
+		t.Fatal("a pass is said to be needed with both machines in step")
+	}
+	if _, _, err := a.AddPatient(ctx, Patient{Given: "Ola", Family: "Nordmann", DOB: "1984-04-04"}); err != nil {
+		t.Fatal(err)
+	}
+	if !a.SyncNeeded(ctx, dir) {
+		t.Fatal("a local change to send is not seen")
+	}
+	if b.SyncNeeded(ctx, dir) {
+		t.Fatal("B sees work before A has written anything")
+	}
+	mustSync(t, a, dir)
+	if a.SyncNeeded(ctx, dir) {
+		t.Fatal("A still has work after its pass")
+	}
+	if !b.SyncNeeded(ctx, dir) {
+		t.Fatal("A's new batch is not seen from B")
+	}
+	mustSync(t, b, dir)
+	if b.SyncNeeded(ctx, dir) {
+		t.Fatal("B still has work after its pass")
+	}
+	if !b.SyncNeeded(ctx, filepath.Join(dir, "unplugged")) {
+		t.Fatal("an unreachable folder must lead to a pass that reports it")
+	}
+	b.Lock(ctx)
+	if b.SyncNeeded(ctx, dir) {
+		t.Fatal("a locked session has no pass to make")
+	}
+}

@@ -102,6 +102,14 @@ func (w *watcher) watch(ctx context.Context, dir string) {
 		if w.done(ctx) || w.s.SyncFolder(ctx) != dir {
 			return
 		}
+		if !w.s.SyncNeeded(ctx, dir) {
+			// Nothing to send or receive: what an idle pass would report,
+			// without holding the session while the folder is read.
+			if !w.done(ctx) {
+				publish(w.s, pass{at: now(), dir: dir, auto: true})
+			}
+			continue
+		}
 		rep, err := w.s.Sync(ctx, dir)
 		if w.done(ctx) || errors.Is(err, app.ErrLocked) {
 			return
