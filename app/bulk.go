@@ -56,6 +56,9 @@ type patientBulk struct {
 	// CREATE statements, made again by finish.
 	indexes []string
 
+	finished  bool
+	finishErr error
+
 	// The writer goroutine of a preloaded bulk: prepared chunks in;
 	// failed is closed at its first error, which done yields once work is
 	// closed.
@@ -88,11 +91,11 @@ func (s *Session) newPatientBulk(ctx context.Context, tx querier, now time.Time,
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var e dupEntry
 		var archived bool
 		if err := rows.Scan(&e.id, &e.mrn, &e.given, &e.family, &e.dob, &e.phone, &archived); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		b.mrns[e.mrn] = true
@@ -101,6 +104,7 @@ func (s *Session) newPatientBulk(ctx context.Context, tx querier, now time.Time,
 			b.remember(e)
 		}
 	}
+	rows.Close() // before the indexes are dropped: a reading statement would lock the table
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
@@ -224,9 +228,19 @@ func (b *patientBulk) flush(ctx context.Context) error {
 	}
 }
 
-// finish writes what is queued and waits for the writer. It must be
-// called before the transaction ends.
+// finish writes what is queued, waits for the writer and rebuilds the
+// dropped indexes. It must be called before the transaction ends; called
+// again, it returns what it returned the first time.
 func (b *patientBulk) finish(ctx context.Context) error {
+	if b.finished {
+		return b.finishErr
+	}
+	b.finished = true
+	b.finishErr = b.finishOnce(ctx)
+	return b.finishErr
+}
+
+func (b *patientBulk) finishOnce(ctx context.Context) error {
 	var err error
 	if b.work != nil {
 		select {
