@@ -226,9 +226,23 @@ func ftsRow(p Patient) (names, mrn, phone, dob string) {
 	// The MRN without its dash, one token: a typed "K7QM-" or "K7QM" is a
 	// prefix of it. (Rows indexed before also hold the two halves.)
 	mrn = strings.ReplaceAll(p.MRN, "-", "")
-	// Phones as digits (07700900123) and as typed, so a group of digits
-	// (the "7946" of "+44 20 7946 0001") matches too.
-	phone = strings.Join([]string{digits(p.Phone), digits(p.Phone2), p.Phone, p.Phone2}, " ")
+	// Phones as digits (07700900123), and the typed groups of three digits
+	// or more, so the "7946" of "+44 20 7946 0001" matches too (country
+	// and area codes of one or two digits would match half the practice).
+	var tokens []string
+	for _, ph := range []string{p.Phone, p.Phone2} {
+		d := digits(ph)
+		if d == "" {
+			continue
+		}
+		tokens = append(tokens, d)
+		for _, g := range strings.FieldsFunc(ph, func(r rune) bool { return r < '0' || r > '9' }) {
+			if len(g) >= 3 && g != d {
+				tokens = append(tokens, g)
+			}
+		}
+	}
+	phone = strings.Join(tokens, " ")
 	// The date of birth as one token, 19800302: a prefix query on the
 	// year (1980*) or the whole date matches it.
 	return names, mrn, phone, strings.ReplaceAll(p.DOB, "-", "")
