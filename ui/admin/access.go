@@ -178,9 +178,9 @@ type exportDialog struct {
 	a       *accessScreen
 	d       *dialog.CustomDialog
 	how     *widget.RadioGroup
-	pass    *widget.Entry
-	again   *widget.Entry
-	rcpt    *widget.Entry
+	pass    *kit.Entry
+	again   *kit.Entry
+	rcpt    *kit.Entry
 	passBox *fyne.Container
 	rcptBox *fyne.Container
 	status  *kit.StatusText
@@ -203,9 +203,9 @@ func (a *accessScreen) openExport() {
 	s := a.s
 	x := &exportDialog{a: a, status: kit.NewStatus()}
 	a.exporting = x
-	x.pass = widget.NewPasswordEntry()
-	x.again = widget.NewPasswordEntry()
-	x.rcpt = widget.NewEntry()
+	x.pass = kit.NewPasswordEntry(s)
+	x.again = kit.NewPasswordEntry(s)
+	x.rcpt = kit.NewEntry(s)
 	x.rcpt.SetPlaceHolder("age1…")
 	x.passBox = container.NewVBox(widget.NewForm(
 		widget.NewFormItem("Passphrase", x.pass),

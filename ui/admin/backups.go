@@ -505,13 +505,13 @@ func (b *backupsScreen) showVerify(info app.BackupInfo, report *app.VerifyReport
 type restoreDialog struct {
 	b        *backupsScreen
 	d        *dialog.CustomDialog
-	file     *widget.Entry
-	dir      *widget.Entry
+	file     *kit.Entry
+	dir      *kit.Entry
 	how      *widget.RadioGroup
-	name     *widget.Entry
-	pass     *widget.Entry
-	code     *widget.Entry
-	key      *widget.Entry
+	name     *kit.Entry
+	pass     *kit.Entry
+	code     *kit.Entry
+	key      *kit.Entry
 	adminBox *fyne.Container
 	keyBox   *fyne.Container
 	form     *fyne.Container
@@ -537,14 +537,14 @@ func (b *backupsScreen) openRestore() {
 	s := b.s
 	r := &restoreDialog{b: b, progress: newProgressView(), status: kit.NewStatus()}
 	b.restoring = r
-	r.file = widget.NewEntry()
+	r.file = kit.NewEntry(s)
 	r.file.SetPlaceHolder("the .cvbackup file")
 	if info, ok := b.selected(); ok {
 		r.file.SetText(info.Path)
 	} else if len(b.backups) > 0 {
 		r.file.SetText(b.backups[0].Path)
 	}
-	r.dir = widget.NewEntry()
+	r.dir = kit.NewEntry(s)
 	r.dir.SetPlaceHolder("a folder that does not exist yet, or is empty")
 	r.dir.SetText(suggestRestoreDir(now()))
 	pickFile := widget.NewButtonWithIcon("Browse…", theme.FileIcon(), kit.Act(s, func() {
@@ -553,12 +553,12 @@ func (b *backupsScreen) openRestore() {
 	pickDir := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), kit.Act(s, func() {
 		files.folder(b.win, filepath.Dir(r.dir.Text), func(p string) { r.dir.SetText(restoreInto(p, now())) })
 	}))
-	r.name = widget.NewEntry()
+	r.name = kit.NewEntry(s)
 	r.name.SetPlaceHolder("as it was in the backup")
-	r.pass = widget.NewPasswordEntry()
-	r.code = widget.NewEntry()
+	r.pass = kit.NewPasswordEntry(s)
+	r.code = kit.NewEntry(s)
 	r.code.SetPlaceHolder("6 digits from the authenticator app")
-	r.key = widget.NewEntry()
+	r.key = kit.NewEntry(s)
 	r.key.SetPlaceHolder("XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX")
 	r.adminBox = container.NewVBox(widget.NewForm(
 		widget.NewFormItem("Admin's name", r.name),
@@ -598,7 +598,7 @@ func (b *backupsScreen) openRestore() {
 	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), kit.Act(s, func() { r.d.Hide() }))
 	r.run = widget.NewButtonWithIcon("Restore", theme.HistoryIcon(), kit.Act(s, r.start))
 	r.run.Importance = widget.HighImportance
-	for _, e := range []*widget.Entry{r.file, r.dir, r.name, r.pass, r.code, r.key} {
+	for _, e := range []*kit.Entry{r.file, r.dir, r.name, r.pass, r.code, r.key} {
 		e.OnChanged = func(string) {
 			kit.Touch(s)
 			if !r.running {

@@ -38,7 +38,7 @@ type emergencyScreen struct {
 	view    fyne.CanvasObject
 
 	// note is the open review dialog's note field, for tests.
-	note *widget.Entry
+	note *kit.Entry
 	// noteDialog is the open review dialog, for tests.
 	noteDialog *dialog.ConfirmDialog
 }
@@ -196,8 +196,7 @@ func (e *emergencyScreen) markReviewed() {
 	if !ok || !it.ReviewedAt.IsZero() {
 		return
 	}
-	note := widget.NewMultiLineEntry()
-	note.Wrapping = fyne.TextWrapWord
+	note := kit.NewMultiLineEntry(e.s)
 	note.SetPlaceHolder("for example: confirmed with Dr Haddad, the patient was seen in an emergency")
 	note.SetMinRowsVisible(3)
 	e.note = note

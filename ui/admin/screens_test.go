@@ -271,7 +271,16 @@ func TestEmergencyAccessIsMarkedReviewed(t *testing.T) {
 	if e.note == nil {
 		t.Fatal("no note dialog")
 	}
+	// Typing the note is activity for the idle lock (5 minutes): four
+	// minutes, typing, four more, and the session is still open.
+	f.admin.Touch()
+	f.clk.Add(4 * time.Minute)
 	kittest.TypeIn(w, e.note, "Confirmed with Dr Haddad: the patient was seen in an emergency.")
+	time.Sleep(50 * time.Millisecond) // the touch is made off the UI thread
+	f.clk.Add(4 * time.Minute)
+	if f.admin.LockIfIdle(ctx) {
+		t.Fatal("typing a review note did not count as activity: the session locked")
+	}
 	shot(t, w, "emergency-2-note")
 	kittest.Tapped(t, kittest.Button(t, w, "Mark reviewed"))
 	pending, err := f.admin.EmergencyAccesses(ctx, true)

@@ -30,7 +30,7 @@ type securityCenter struct {
 	fix map[string]*widget.Button
 
 	seats      *widget.Label
-	seatEntry  *widget.Entry
+	seatEntry  *kit.Entry
 	seatSave   *widget.Button
 	seatStatus *kit.StatusText
 	view       fyne.CanvasObject
@@ -51,7 +51,7 @@ func newSecurityCenter(win fyne.Window, s *app.Session, goTo func(string)) *secu
 	c.rows = container.NewVBox()
 	c.refresh = widget.NewButtonWithIcon("Check again", theme.ViewRefreshIcon(), kit.Act(s, c.load))
 	c.seats = kit.Wrapped("")
-	c.seatEntry = widget.NewEntry()
+	c.seatEntry = kit.NewEntry(s)
 	c.seatEntry.SetPlaceHolder("0")
 	c.seatEntry.OnSubmitted = func(string) { kit.Touch(s); c.saveSeats() }
 	c.seatSave = widget.NewButton("Save", kit.Act(s, c.saveSeats))

@@ -173,7 +173,7 @@ func (ds *devicesScreen) setBusy(on bool) {
 
 // rename asks for a new name.
 func (ds *devicesScreen) rename(d app.Device) {
-	name := widget.NewEntry()
+	name := kit.NewEntry(ds.s)
 	name.SetText(d.Name)
 	form := widget.NewForm(widget.NewFormItem("New name", name))
 	content := container.New(kit.FixedWidth(440), container.NewVBox(

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
@@ -350,10 +351,10 @@ func TestRenameDevice(t *testing.T) {
 	show(w, sa, "Computers", ds.view)
 	kittest.Settle(t)
 	kittest.Tapped(t, rowButton(t, ds, ds.devs[0].Name, "Rename…"))
-	var entry *widget.Entry
+	var entry *kit.Entry
 	for _, r := range kittest.Roots(w) {
 		kittest.Walk(r, func(o fyne.CanvasObject) bool {
-			if e, ok := o.(*widget.Entry); ok {
+			if e, ok := o.(*kit.Entry); ok {
 				entry = e
 				return true
 			}

@@ -111,20 +111,23 @@ func ShowsText(w fyne.Window, s string) bool {
 }
 
 // TypeIn focuses e and types s into it, after what it holds.
-func TypeIn(w fyne.Window, e *widget.Entry, s string) {
+func TypeIn(w fyne.Window, e fyne.Focusable, s string) {
 	w.Canvas().Focus(e)
 	typeRunes(e, s)
 }
 
 // Retype focuses e, empties it and types s into it.
-func Retype(w fyne.Window, e *widget.Entry, s string) {
+func Retype(w fyne.Window, e interface {
+	fyne.Focusable
+	SetText(string)
+}, s string) {
 	w.Canvas().Focus(e)
 	e.SetText("")
 	typeRunes(e, s)
 }
 
 // typeRunes types s into e, rune by rune.
-func typeRunes(e *widget.Entry, s string) {
+func typeRunes(e fyne.Focusable, s string) {
 	for _, r := range s {
 		e.TypedRune(r)
 	}
