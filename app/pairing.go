@@ -337,5 +337,9 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 	// The first catch-up; anything refused is recorded for the Sync screen
 	// and does not undo the pairing.
 	var rep SyncReport
-	return s.pull(ctx, f, &rep)
+	incoming, err := fetchIncoming(ctx, f, s.general, s.device)
+	if err != nil {
+		return err
+	}
+	return s.pull(ctx, f, incoming, &rep)
 }

@@ -42,7 +42,10 @@ type SignInTiming struct {
 type Session struct {
 	v *Vault
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// syncMu keeps sync passes apart: a pass reads the folder before it
+	// takes mu, and no other pass may receive batches in between.
+	syncMu    sync.Mutex
 	kr        *store.Keyring
 	user      User
 	secrets   *store.SlotSecrets

@@ -118,6 +118,24 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := f.Check(); err != nil {
 		return rep, err
 	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	// The other computers' new batches are read before the session is
+	// held: on a slow network share the other screens do not wait for it.
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return rep, ErrLocked
+	}
+	gen, dev := s.general, s.device
+	s.mu.Unlock()
+	incoming, err := fetchIncoming(ctx, f, gen, dev)
+	if err != nil {
+		if s.Locked() {
+			return rep, ErrLocked // locked while the folder was read
+		}
+		return rep, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.locked {
@@ -129,7 +147,7 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.push(ctx, f, &rep); err != nil {
 		return rep, err
 	}
-	if err := s.pull(ctx, f, &rep); err != nil {
+	if err := s.pull(ctx, f, incoming, &rep); err != nil {
 		return rep, err
 	}
 	if rep.Sent+rep.Applied+rep.Sealed+rep.Refused == 0 {
@@ -337,7 +355,73 @@ func (s *Session) markReceived(ctx context.Context, h cvsync.Header, hash [32]by
 }
 
 // pull reads every other device's log from where this machine stopped.
-func (s *Session) pull(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+// incomingLog is what the folder holds of one other device's log past
+// what this computer received: its next batches, in order, up to the
+// first one missing or unreadable (named in problem).
+type incomingLog struct {
+	device  string
+	batches []incomingBatch
+	problem string
+}
+
+// maxFetch bounds what one pass reads of a device's log (the watcher
+// comes back for the rest at once: SyncNeeded sees it).
+const maxFetch = 64 << 20
+
+type incomingBatch struct {
+	seq uint64
+	env []byte
+}
+
+// fetchIncoming reads the other devices' new batches from the folder. It
+// uses the database only to know where each log was left; it does not
+// need the session held.
+func fetchIncoming(ctx context.Context, f cvsync.Folder, gen *store.DB, self string) ([]incomingLog, error) {
+	devices, err := f.Devices()
+	if err != nil {
+		return nil, err
+	}
+	var out []incomingLog
+	for _, d := range devices {
+		if d == self {
+			continue
+		}
+		in := incomingLog{device: d}
+		var last int64
+		if err := gen.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sync_received WHERE device = ?`, d).Scan(&last); err != nil {
+			return nil, err
+		}
+		seqs, err := f.Seqs(d, uint64(last))
+		if err != nil {
+			in.problem = err.Error()
+			out = append(out, in)
+			continue
+		}
+		next := uint64(last) + 1
+		size := 0
+		for _, q := range seqs {
+			if size > maxFetch {
+				break // the rest next pass: a long catch-up is not read into memory at once
+			}
+			if q != next {
+				in.problem = fmt.Sprintf("batch %d is missing from the folder (have up to %d, next is %d): waiting for it", next, next-1, q)
+				break
+			}
+			env, err := f.Get(d, q)
+			if err != nil {
+				in.problem = err.Error()
+				break
+			}
+			in.batches = append(in.batches, incomingBatch{q, env})
+			size += len(env)
+			next++
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incomingLog, rep *SyncReport) error {
 	// First, clinical batches that were kept sealed until a clinician came.
 	if s.clinical != nil {
 		rows, err := s.general.QueryContext(ctx, `SELECT device, seq FROM sync_received WHERE state = 'sealed' ORDER BY device, seq`)
@@ -363,34 +447,21 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			s.takeBatch(ctx, k.d, k.q, env, rep, true)
 		}
 	}
-	devices, err := f.Devices()
-	if err != nil {
-		return err
-	}
-	for _, d := range devices {
-		if d == s.device {
-			continue
+	for _, in := range incoming {
+		last, _ := s.lastReceived(ctx, in.device)
+		stopped := false
+		for _, b := range in.batches {
+			if b.seq <= last {
+				continue
+			}
+			if b.seq != last+1 || !s.takeBatch(ctx, in.device, b.seq, b.env, rep, false) {
+				stopped = true
+				break
+			}
+			last = b.seq
 		}
-		last, _ := s.lastReceived(ctx, d)
-		seqs, err := f.Seqs(d, last)
-		if err != nil {
-			s.problem(ctx, rep, d, err.Error())
-			continue
-		}
-		for _, q := range seqs {
-			if q != last+1 {
-				s.problem(ctx, rep, d, fmt.Sprintf("batch %d is missing from the folder (have up to %d, next is %d): waiting for it", last+1, last, q))
-				break
-			}
-			env, err := f.Get(d, q)
-			if err != nil {
-				s.problem(ctx, rep, d, err.Error())
-				break
-			}
-			if !s.takeBatch(ctx, d, q, env, rep, false) {
-				break
-			}
-			last = q
+		if !stopped && in.problem != "" {
+			s.problem(ctx, rep, in.device, in.problem) // where the readable run ended
 		}
 	}
 	return nil
