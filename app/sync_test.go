@@ -250,8 +250,10 @@ func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
 
 	// B writes three batches; the second one goes missing: A applies the
 	// first, reports the gap, and applies nothing after it.
-	for i := 0; i < 3; i++ {
-		b.AddPatient(ctx, Patient{Given: "P", Family: string(rune('A' + i)), DOB: "1990-01-01"})
+	// (Searched by a family name an MRN cannot match: a one-letter search
+	// also matched the first patient's MRN one run in 32.)
+	for _, family := range []string{"Alpha", "Bravo", "Charlie"} {
+		b.AddPatient(ctx, Patient{Given: "P", Family: family, DOB: "1990-01-01"})
 		mustSync(t, b, dir)
 	}
 	seqs, _ := folder.Seqs(b.DeviceID(), 0)
@@ -262,12 +264,15 @@ func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
 	if !strings.Contains(strings.Join(rep.Problems, "\n"), "missing") {
 		t.Fatalf("gap not reported: %+v", rep)
 	}
-	if got, _ := a.SearchPatients(ctx, "c", 10); len(got) != 0 {
+	if got, _ := a.SearchPatients(ctx, "alpha", 10); len(got) != 1 {
+		t.Fatal("the batch before the gap was not applied")
+	}
+	if got, _ := a.SearchPatients(ctx, "charlie", 10); len(got) != 0 {
 		t.Fatal("a batch after the gap was applied")
 	}
 	os.Rename(moved, filepath.Join(dir, "devices", b.DeviceID(), fmt.Sprintf("%012d", missing)))
 	mustSync(t, a, dir)
-	if got, _ := a.SearchPatients(ctx, "c", 10); len(got) != 1 {
+	if got, _ := a.SearchPatients(ctx, "charlie", 10); len(got) != 1 {
 		t.Fatal("catch-up after the gap filled failed")
 	}
 
