@@ -159,6 +159,22 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	})
 }
 
+// sentUpTo is the newest change-log seq of the class this computer has
+// sent in a batch.
+func sentUpTo(ctx context.Context, gen *store.DB, class cvsync.Class) (int64, error) {
+	var last int64
+	err := gen.QueryRowContext(ctx, `SELECT coalesce(max(last_change), 0) FROM sync_sent WHERE class = ?`, class.String()).Scan(&last)
+	return last, err
+}
+
+// receivedUpTo is the newest batch of device's log this computer has
+// judged (applied, kept sealed or refused).
+func receivedUpTo(ctx context.Context, gen *store.DB, device string) (uint64, error) {
+	var last int64
+	err := gen.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sync_received WHERE device = ?`, device).Scan(&last)
+	return uint64(last), err
+}
+
 // SyncNeeded reports whether a pass through dir has anything to do:
 // changes of this computer not sent yet, a batch of another computer not
 // received yet, clinical batches or keys kept sealed that this session can
@@ -179,8 +195,8 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 		if db == nil {
 			continue
 		}
-		var lastChange int64
-		if err := gen.QueryRowContext(ctx, `SELECT coalesce(max(last_change), 0) FROM sync_sent WHERE class = ?`, class.String()).Scan(&lastChange); err != nil {
+		lastChange, err := sentUpTo(ctx, gen, class)
+		if err != nil {
 			return true
 		}
 		var unsent int
@@ -211,11 +227,11 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 		if d == dev {
 			continue
 		}
-		var last int64
-		if err := gen.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sync_received WHERE device = ?`, d).Scan(&last); err != nil {
+		last, err := receivedUpTo(ctx, gen, d)
+		if err != nil {
 			return true
 		}
-		if seqs, err := f.Seqs(d, uint64(last)); err != nil || len(seqs) > 0 {
+		if seqs, err := f.Seqs(d, last); err != nil || len(seqs) > 0 {
 			return true
 		}
 	}
@@ -245,8 +261,10 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			return fmt.Errorf("no %s sync key for epoch %d", class, epoch)
 		}
 		for {
-			var lastChange int64
-			s.general.QueryRowContext(ctx, `SELECT coalesce(max(last_change), 0) FROM sync_sent WHERE class = ?`, class.String()).Scan(&lastChange)
+			lastChange, err := sentUpTo(ctx, s.general, class)
+			if err != nil {
+				return err
+			}
 			rows, err := db.QueryContext(ctx, `SELECT seq, hlc, tbl, row_id, col, value, device, author FROM changes
 				WHERE seq > ? AND device = ? ORDER BY seq LIMIT ?`, lastChange, s.device, batchRecords)
 			if err != nil {
@@ -354,7 +372,6 @@ func (s *Session) markReceived(ctx context.Context, h cvsync.Header, hash [32]by
 	return err
 }
 
-// pull reads every other device's log from where this machine stopped.
 // incomingLog is what the folder holds of one other device's log past
 // what this computer received: its next batches, in order, up to the
 // first one missing or unreadable (named in problem).
@@ -387,17 +404,17 @@ func fetchIncoming(ctx context.Context, f cvsync.Folder, gen *store.DB, self str
 			continue
 		}
 		in := incomingLog{device: d}
-		var last int64
-		if err := gen.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sync_received WHERE device = ?`, d).Scan(&last); err != nil {
+		last, err := receivedUpTo(ctx, gen, d)
+		if err != nil {
 			return nil, err
 		}
-		seqs, err := f.Seqs(d, uint64(last))
+		seqs, err := f.Seqs(d, last)
 		if err != nil {
 			in.problem = err.Error()
 			out = append(out, in)
 			continue
 		}
-		next := uint64(last) + 1
+		next := last + 1
 		size := 0
 		for _, q := range seqs {
 			if size > maxFetch {
@@ -421,6 +438,8 @@ func fetchIncoming(ctx context.Context, f cvsync.Folder, gen *store.DB, self str
 	return out, nil
 }
 
+// pull applies what fetchIncoming read of the other devices' logs (and,
+// for a clinician, the clinical batches kept sealed until now).
 func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incomingLog, rep *SyncReport) error {
 	// First, clinical batches that were kept sealed until a clinician came.
 	if s.clinical != nil {
