@@ -102,11 +102,7 @@ func (s *Session) BookAppointment(ctx context.Context, mrn string, start time.Ti
 	now := s.v.now()
 	var a Appointment
 	var warnings []string
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		p, err := s.patientByMRN(ctx, tx, mrn)
-		if err != nil {
-			return err
-		}
+	err = s.writePatient(ctx, mrn, func(tx *sql.Tx, p Patient) error {
 		if p.Archived {
 			return invalid("%s is archived", p.MRN)
 		}

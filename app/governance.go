@@ -93,11 +93,7 @@ func (s *Session) RestrictChart(ctx context.Context, mrn string, clinicians []st
 		return err
 	}
 	now := s.v.now()
-	return s.write(ctx, func(tx *sql.Tx) error {
-		p, err := s.patientByMRN(ctx, tx, mrn)
-		if err != nil {
-			return err
-		}
+	return s.writePatient(ctx, mrn, func(tx *sql.Tx, p Patient) error {
 		// Only a clinician named on an existing restriction (or an admin)
 		// may change it: otherwise restricting would be a way around it.
 		if allowed, restricted, err := chartAllowed(ctx, tx, p.ID, s.user.ID); err != nil {
@@ -138,11 +134,7 @@ func (s *Session) UnrestrictChart(ctx context.Context, mrn string) error {
 		return err
 	}
 	now := s.v.now()
-	return s.write(ctx, func(tx *sql.Tx) error {
-		p, err := s.patientByMRN(ctx, tx, mrn)
-		if err != nil {
-			return err
-		}
+	return s.writePatient(ctx, mrn, func(tx *sql.Tx, p Patient) error {
 		allowed, restricted, err := chartAllowed(ctx, tx, p.ID, s.user.ID)
 		if err != nil || !restricted {
 			return err
@@ -190,11 +182,7 @@ func (s *Session) OpenChartEmergency(ctx context.Context, mrn, reason string) (*
 		return nil, invalid("give the reason for emergency access in a sentence (at least 10 characters)")
 	}
 	now := s.v.now()
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		p, err := s.patientByMRN(ctx, tx, mrn)
-		if err != nil {
-			return err
-		}
+	err = s.writePatient(ctx, mrn, func(tx *sql.Tx, p Patient) error {
 		id := newID()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO emergency_access (id, patient_id, user_id, reason, at) VALUES (?, ?, ?, ?, ?)`, id, p.ID, s.user.ID, reason, now.Unix()); err != nil {
 			return err

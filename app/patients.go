@@ -508,11 +508,7 @@ func (s *Session) ArchivePatient(ctx context.Context, mrn string) error {
 		return err
 	}
 	now := s.v.now()
-	return s.write(ctx, func(tx *sql.Tx) error {
-		p, err := s.patientByMRN(ctx, tx, mrn)
-		if err != nil {
-			return err
-		}
+	return s.writePatient(ctx, mrn, func(tx *sql.Tx, p Patient) error {
 		p.Archived = true
 		if _, err := tx.ExecContext(ctx, `UPDATE patients SET archived = 1, updated_at = ? WHERE id = ?`, now.Unix(), p.ID); err != nil {
 			return err

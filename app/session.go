@@ -429,6 +429,18 @@ func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return inTx(ctx, s.general, fn)
 }
 
+// writePatient runs fn in one general.db transaction with the current
+// record of the patient mrn names (ErrPatientNotFound when none).
+func (s *Session) writePatient(ctx context.Context, mrn string, fn func(tx *sql.Tx, p Patient) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		p, err := s.patientByMRN(ctx, tx, mrn)
+		if err != nil {
+			return err
+		}
+		return fn(tx, p)
+	})
+}
+
 // SigningKey returns the user's Ed25519 key, used to sign sync batches.
 func (s *Session) SigningKey() (ed25519.PrivateKey, error) {
 	s.mu.Lock()
