@@ -179,7 +179,11 @@ func BenchmarkAddPatients(b *testing.B) {
 	ctx := context.Background()
 	perEngine(b, "", func(b *testing.B, s *Session) {
 		b.StopTimer()
-		ps := DemoPatients(20000, 42, time.Now())
+		nn := 20000
+		if v, err := strconv.Atoi(os.Getenv("CLINICVAULT_BENCH_ROWS")); err == nil && v > 0 {
+			nn = v
+		}
+		ps := DemoPatients(nn, 42, time.Now())
 		b.StartTimer()
 		start := time.Now()
 		if err := s.AddPatients(ctx, ps, nil); err != nil {

@@ -19,7 +19,7 @@ func Snapshot(ctx context.Context, db *DB, key []byte, dest string, progress fun
 	if _, err := os.Stat(dest); err == nil {
 		return fmt.Errorf("store: snapshot target %s already exists", dest)
 	}
-	ddb, err := sql.Open(driverName, dsn(dest, key))
+	ddb, err := sql.Open(driverName, dsn(dest, key, db.PageSize))
 	if err != nil {
 		return err
 	}

@@ -413,3 +413,93 @@ func TestAppendAuditsChainsInBulk(t *testing.T) {
 		t.Fatalf("edit inside a bulk-appended run: %v", err)
 	}
 }
+
+// TestPageSizes: new files get 16 KiB pages; a file made with the 4 KiB
+// pages of earlier versions still opens (with its WAL present or not),
+// keeps them, snapshots with them, and still refuses a wrong key.
+func TestPageSizes(t *testing.T) {
+	ctx := context.Background()
+	key := NewKey()
+	fresh, _ := openTemp(t, General, key)
+	var got int
+	if err := fresh.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != NewPageSize || fresh.PageSize != NewPageSize {
+		t.Fatalf("new file: page_size %d (%v), PageSize %d; want %d", got, err, fresh.PageSize, NewPageSize)
+	}
+
+	p := filepath.Join(t.TempDir(), General.FileName())
+	legacy, err := openKeyed(ctx, p, General, key, legacyPageSize, applicationIDs[General])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := legacy.migrate(ctx, applicationIDs[General]); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		if _, err := legacy.Exec(`INSERT INTO settings (name, value) VALUES (?, 'v')`, strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Open while the first handle keeps the WAL: the WAL header says 4096.
+	if _, err := os.Stat(p + "-wal"); err != nil {
+		t.Fatalf("expected a WAL while open: %v", err)
+	}
+	withWAL, err := Open(ctx, p, General, key)
+	if err != nil {
+		t.Fatalf("open legacy file with its WAL: %v", err)
+	}
+	if withWAL.PageSize != legacyPageSize {
+		t.Fatalf("legacy file with WAL: PageSize %d", withWAL.PageSize)
+	}
+	withWAL.Close()
+	legacy.Close()
+	if _, err := os.Stat(p + "-wal"); err == nil {
+		t.Fatal("WAL still there after the last close; the next step would not test the no-WAL path")
+	}
+
+	if _, err := Open(ctx, p, General, NewKey()); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("legacy file, wrong key: %v", err)
+	}
+	db, err := Open(ctx, p, General, key)
+	if err != nil {
+		t.Fatalf("open legacy file without WAL: %v", err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != legacyPageSize || db.PageSize != legacyPageSize {
+		t.Fatalf("legacy file: page_size %d (%v), PageSize %d", got, err, db.PageSize)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM settings WHERE value = 'v'").Scan(&n); err != nil || n != 300 {
+		t.Fatalf("legacy rows: %d, %v", n, err)
+	}
+	if _, err := db.Exec(`INSERT INTO settings (name, value) VALUES ('after', 'v')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := IntegrityCheck(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+
+	dest := filepath.Join(t.TempDir(), "snap.db")
+	if err := Snapshot(ctx, db, key, dest, nil); err != nil {
+		t.Fatalf("snapshot of a legacy file: %v", err)
+	}
+	snap, err := Open(ctx, dest, General, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	if snap.PageSize != legacyPageSize {
+		t.Fatalf("snapshot PageSize %d", snap.PageSize)
+	}
+	if err := snap.QueryRow("SELECT count(*) FROM settings WHERE value = 'v'").Scan(&n); err != nil || n != 301 {
+		t.Fatalf("snapshot rows: %d, %v", n, err)
+	}
+
+	plain, err := OpenUnencrypted(ctx, filepath.Join(t.TempDir(), "plain.db"), General)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != NewPageSize || plain.PageSize != NewPageSize {
+		t.Fatalf("plain file: page_size %d (%v), PageSize %d", got, err, plain.PageSize)
+	}
+}
