@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strings"
 	"testing"
 )
@@ -97,6 +98,28 @@ func TestAddPatientsInBulk(t *testing.T) {
 	}
 	if len(done) == 0 || done[len(done)-1] != len(ps)/1000*1000 {
 		t.Fatalf("progress %v", done)
+	}
+	// The bulk's pages reached the database file by the background
+	// checkpoint, and no pooled connection was left without automatic
+	// checkpoints.
+	a.WaitBackground()
+	if st, err := os.Stat(a.general.Path); err != nil || st.Size() < 2<<20 {
+		t.Fatalf("general.db after the background checkpoint: %v %v", st.Size(), err)
+	}
+	var conns []*sql.Conn
+	for i := 0; i < 3; i++ {
+		c, err := a.general.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var n int
+		if err := c.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&n); err != nil || n != 1000 {
+			t.Fatalf("connection %d: wal_autocheckpoint %d %v", i, n, err)
+		}
 	}
 }
 

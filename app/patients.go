@@ -368,7 +368,11 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 			store.TrimMemory() // the bulk transaction's page cache, freed by SQLite
 		}()
 	}
-	return s.write(ctx, func(sqltx *sql.Tx) error {
+	write := s.write
+	if len(ps) > 1000 {
+		write = s.writeBulk
+	}
+	return write(ctx, func(sqltx *sql.Tx) error {
 		tx := newCachedTx(sqltx)
 		// A bulk insert touches far more pages than the usual cache holds;
 		// pages spilled mid-transaction must be encrypted and decrypted

@@ -64,7 +64,14 @@ type Session struct {
 	devKeys   deviceKeys
 	clock     *cvsync.Clock
 	dates     DateOrder
+	// background counts work left running after a call returned (the
+	// checkpoint after a bulk write).
+	background sync.WaitGroup
 }
+
+// WaitBackground waits for work a call left running in the background:
+// benchmarks use it so that one measurement does not run into the next.
+func (s *Session) WaitBackground() { s.background.Wait() }
 
 type actor struct{ id, name string }
 
@@ -246,6 +253,7 @@ func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
 
 // wipe closes the databases and zeroes every key the session holds.
 func (s *Session) wipe() {
+	s.background.Wait() // a checkpoint still running needs the databases open
 	if s.general != nil {
 		s.general.Close()
 		s.general = nil
@@ -427,6 +435,49 @@ func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ErrLocked
 	}
 	return inTx(ctx, s.general, fn)
+}
+
+// writeBulk is write for a transaction of thousands of rows (an import,
+// the demo). Its commit leaves the new pages in the WAL - written and
+// synced, so the import is done and durable - instead of also copying
+// them all into the database file on the spot; a background checkpoint
+// does that while the user goes on (it takes no write lock: other saves
+// are not held up). Measured with 100,000 patients: the user's wait is
+// about 0.5 s (9 %) shorter.
+func (s *Session) writeBulk(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	db := s.general
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		return err
+	}
+	// Back to SQLite's default before the connection returns to the pool.
+	defer conn.ExecContext(context.Background(), `PRAGMA wal_autocheckpoint = 1000`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+	}()
+	return nil
 }
 
 // writePatient runs fn in one general.db transaction with the current
