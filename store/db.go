@@ -241,6 +241,11 @@ func (db *DB) migrations() ([]migration, error) {
 // migrate applies every migration above user_version, each in its own
 // transaction together with the new user_version.
 func (db *DB) migrate(ctx context.Context, appID int32) error {
+	return db.migrateTo(ctx, appID, -1)
+}
+
+// migrateTo applies migrations up to schema version upTo (-1: all).
+func (db *DB) migrateTo(ctx context.Context, appID int32, upTo int) error {
 	ms, err := db.migrations()
 	if err != nil {
 		return err
@@ -253,6 +258,9 @@ func (db *DB) migrate(ctx context.Context, appID int32) error {
 		return fmt.Errorf("store: %s is at schema %d, this build knows %d: %w", db.Kind.FileName(), current, len(ms), ErrTooNew)
 	}
 	for _, m := range ms[current:] {
+		if upTo >= 0 && m.version > upTo {
+			break
+		}
 		body, err := migrations.ReadFile(m.name)
 		if err != nil {
 			return err
