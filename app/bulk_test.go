@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAddPatientsInBulk: a bulk insert (large enough for the in-memory
@@ -163,4 +164,45 @@ func TestAddPatientsInBulkAllOrNothing(t *testing.T) {
 	if _, _, err := a.AddPatient(ctx, Patient{Given: "After", Family: "Wards", DOB: "1970-01-01"}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPatientCreationRecord: the bulk path's hand-written creation record
+// is exactly what the general encoder makes of the same columns.
+func TestPatientCreationRecord(t *testing.T) {
+	ps := DemoPatients(300, 5, time.Now())
+	ps = append(ps,
+		Patient{MRN: "K7QM-2X4P", Given: `Zoë "Zo"`, Family: "O'Brien\\Núñez", DOB: "1980-03-02", AdminNotes: "line\nbreak\ttab\x01", Address: "東京 🙂", Phone2: "\xff bad utf-8"},
+		Patient{MRN: "ONLY-ONE1"},
+	)
+	for i := range ps {
+		p := &ps[i]
+		wantCol, wantVal, err := encodeColumns(changeValues(newRowChanges(map[string]any{
+			"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
+			"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
+			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": "",
+		})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		col, val := patientCreation(p, "")
+		if col != wantCol || *val != *wantVal {
+			t.Fatalf("patient %d: (%q, %q), want (%q, %q)", i, col, *val, wantCol, *wantVal)
+		}
+		wantCol, wantVal, _ = encodeColumns(changeValues(newRowChanges(map[string]any{
+			"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
+			"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
+			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": int64(1795895002),
+		})))
+		if col, val = patientCreation(p, "1795895002"); col != wantCol || *val != *wantVal {
+			t.Fatalf("patient %d with its time: (%q, %q), want (%q, %q)", i, col, *val, wantCol, *wantVal)
+		}
+	}
+}
+
+func changeValues(cols map[string]any) map[string]*string {
+	out := make(map[string]*string, len(cols))
+	for c, v := range cols {
+		out[c] = changeValue(v)
+	}
+	return out
 }

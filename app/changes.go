@@ -179,15 +179,45 @@ func (w changeWriter) prepare(writes []rowWrite) ([]any, error) {
 }
 
 // insertChanges writes prepared change records, many per statement.
+// When the records of a statement share their table, column, device and
+// author (a bulk insert; a batch from one person on one machine), those
+// are bound once.
 func insertChanges(ctx context.Context, tx querier, args []any) error {
 	for len(args) > 0 {
 		n := min(len(args)/7, changeRowsPerInsert)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES `+rowsOf(7, n), args[:7*n]...); err != nil {
+		chunk := args[:7*n]
+		args = args[7*n:]
+		q, vals := `INSERT INTO changes (hlc, tbl, row_id, col, value, device, author) VALUES `+store.Values("(?, ?, ?, ?, ?, ?, ?)", n), chunk
+		if sameChangeContext(chunk) {
+			q = `INSERT INTO changes (tbl, col, device, author, hlc, row_id, value) VALUES ` + store.Values("(?1, ?2, ?3, ?4, ?, ?, ?)", n)
+			vals = make([]any, 4, 4+3*n)
+			vals[0], vals[1], vals[2], vals[3] = chunk[1], chunk[3], chunk[5], chunk[6]
+			for i := 0; i < len(chunk); i += 7 {
+				vals = append(vals, chunk[i], chunk[i+2], chunk[i+4])
+			}
+		}
+		if _, err := tx.ExecContext(ctx, q, vals...); err != nil {
 			return fmt.Errorf("change log: %w", err)
 		}
-		args = args[7*n:]
 	}
 	return nil
+}
+
+// sameChangeContext reports whether the records (7 arguments each) share
+// table, column, device and author, all plain strings.
+func sameChangeContext(args []any) bool {
+	for _, k := range []int{1, 3, 5, 6} {
+		first, ok := args[k].(string)
+		if !ok {
+			return false
+		}
+		for i := 7 + k; i < len(args); i += 7 {
+			if v, ok := args[i].(string); !ok || v != first {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // severalColumns is the col of a change record that carries more than one

@@ -152,3 +152,56 @@ func TestEncodeColumnsIsJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestInsertChangesSharedAndMixed: records written with their shared
+// table, column, device and author bound once, and records that differ,
+// are stored alike.
+func TestInsertChangesSharedAndMixed(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	v1, v2 := "one", "two"
+	uniform := []any{
+		"h-0001", "patients", "r1", "*", &v1, "dev", "ann",
+		"h-0002", "patients", "r2", "*", nil, "dev", "ann",
+	}
+	mixed := []any{
+		"h-0003", "patients", "r3", "given", &v2, "dev", "ann",
+		"h-0004", "appointments", "r4", "status", "done", "dev2", "bob",
+	}
+	if !sameChangeContext(uniform) || sameChangeContext(mixed) {
+		t.Fatal("sameChangeContext misjudges the test records")
+	}
+	err := a.write(ctx, func(tx *sql.Tx) error {
+		if err := insertChanges(ctx, tx, uniform); err != nil {
+			return err
+		}
+		return insertChanges(ctx, tx, mixed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"h-0001": "patients r1 * one dev ann",
+		"h-0002": "patients r2 * <nil> dev ann",
+		"h-0003": "patients r3 given two dev ann",
+		"h-0004": "appointments r4 status done dev2 bob",
+	}
+	rows, err := a.general.Query(`SELECT hlc, tbl, row_id, col, coalesce(value, '<nil>'), device, author FROM changes WHERE hlc LIKE 'h-%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var h, tbl, row, col, val, dev, auth string
+		rows.Scan(&h, &tbl, &row, &col, &val, &dev, &auth)
+		if got := tbl + " " + row + " " + col + " " + val + " " + dev + " " + auth; got != want[h] {
+			t.Errorf("%s: %q, want %q", h, got, want[h])
+		}
+		n++
+	}
+	if n != len(want) {
+		t.Fatalf("%d records stored, want %d", n, len(want))
+	}
+}

@@ -53,6 +53,16 @@ func ParseTypedDate(s string, order DateOrder) (string, bool) {
 
 // fold lowercases and strips diacritics: "Núñez" -> "nunez".
 func foldAccents(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii { // nothing to decompose: most names, every bulk import's majority
+		return strings.ToLower(s)
+	}
 	var b strings.Builder
 	for _, r := range norm.NFD.String(s) {
 		if unicode.Is(unicode.Mn, r) {

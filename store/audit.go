@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -100,12 +99,27 @@ func AppendAudits(ctx context.Context, tx Execer, entries []*AuditEntry) error {
 	for len(entries) > 0 {
 		chunk := entries[:min(len(entries), auditBatchRows)]
 		entries = entries[len(chunk):]
-		args := make([]any, 0, 9*len(chunk))
+		// A bulk's entries share their time, author and action: bound once.
+		f := chunk[0]
+		shared := true
 		for _, e := range chunk {
-			args = append(args, e.Seq, e.At.UnixNano(), e.UserID, e.UserName, e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash)
+			if !e.At.Equal(f.At) || e.UserID != f.UserID || e.UserName != f.UserName || e.Action != f.Action {
+				shared = false
+				break
+			}
 		}
-		q := `INSERT INTO audit (seq, at, user_id, user_name, action, subject, detail, prev_hash, hash) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		q, args := `INSERT INTO audit (seq, at, user_id, user_name, action, subject, detail, prev_hash, hash) VALUES `+Values("(?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)), make([]any, 0, 9*len(chunk))
+		if shared {
+			q = `INSERT INTO audit (at, user_id, user_name, action, seq, subject, detail, prev_hash, hash) VALUES ` + Values("(?1, ?2, ?3, ?4, ?, ?, ?, ?, ?)", len(chunk))
+			args = append(args, f.At.UnixNano(), f.UserID, f.UserName, f.Action)
+		}
+		for _, e := range chunk {
+			if shared {
+				args = append(args, e.Seq, e.Subject, e.Detail, e.PrevHash, e.Hash)
+			} else {
+				args = append(args, e.Seq, e.At.UnixNano(), e.UserID, e.UserName, e.Action, e.Subject, e.Detail, e.PrevHash, e.Hash)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("store: append audit: %w", err)
 		}

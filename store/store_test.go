@@ -383,8 +383,18 @@ func TestAppendAuditsChainsInBulk(t *testing.T) {
 	ctx := context.Background()
 	db := auditDB(t, 3)
 	var es []*AuditEntry
+	// The first INSERT's worth share time, author and action (bound once);
+	// the rest do not.
+	at := time.Now()
 	for i := 0; i < 2*auditBatchRows+7; i++ {
-		es = append(es, &AuditEntry{At: time.Now(), UserID: "u", UserName: "Ana", Action: "patient-created", Subject: strconv.Itoa(i)})
+		e := &AuditEntry{At: at, UserID: "u", UserName: "Ana", Action: "patient-created", Subject: strconv.Itoa(i), Detail: "d" + strconv.Itoa(i)}
+		if i >= auditBatchRows {
+			e.At = at.Add(time.Duration(i) * time.Millisecond)
+			if i%2 == 0 {
+				e.UserID, e.UserName = "v", "Bo"
+			}
+		}
+		es = append(es, e)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -405,6 +415,20 @@ func TestAppendAuditsChainsInBulk(t *testing.T) {
 	}
 	if es[0].Seq != 4 || es[len(es)-1].Seq != int64(3+len(es)) {
 		t.Fatalf("seqs %d..%d", es[0].Seq, es[len(es)-1].Seq)
+	}
+	stored, err := ListAudit(ctx, db, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySeq := map[int64]AuditEntry{}
+	for _, e := range stored {
+		bySeq[e.Seq] = e
+	}
+	for _, e := range es {
+		got := bySeq[e.Seq]
+		if !got.At.Equal(e.At) || got.UserID != e.UserID || got.UserName != e.UserName || got.Action != e.Action || got.Subject != e.Subject || got.Detail != e.Detail {
+			t.Fatalf("entry %d stored as %+v, appended as %+v", e.Seq, got, *e)
+		}
 	}
 	if _, err := db.Exec(`DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'x' WHERE seq = 250`); err != nil {
 		t.Fatal(err)
