@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +188,35 @@ func TestParseTypedDate(t *testing.T) {
 		got, ok := ParseTypedDate(c.in, c.order)
 		if got != c.want || ok != c.ok {
 			t.Errorf("%q %s: got %q %v", c.in, c.order, got, ok)
+		}
+	}
+}
+
+// TestPhoneAndEmailChecksMatchTheirRegexps: the hand-written checks
+// accept exactly what the regular expressions they replace accepted.
+func TestPhoneAndEmailChecksMatchTheirRegexps(t *testing.T) {
+	phoneRe := regexp.MustCompile(`^\+?[0-9 ()./-]{3,30}$`)
+	emailRe := regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	inputs := []string{"", "+", "+1", "12", "123", "+123", "++123", "+44 20 7946 0001", "(020) 7946-0001", "07700.900/123",
+		"1234567890123456789012345678901", "+123456789012345678901234567890", "12a", "１２３", "12\n3",
+		"a@b.c", "@b.c", "a@.c", "a@b.", "a@bc", "a@b@c.d", "a b@c.d", "a@b.c\t", "a\v@b.c", "ana.o'brien@clinic.example.org",
+		"a@b..c", "a@.b.c", "ü@ß.de", "a@b.c.", "x@y.z\n"}
+	r := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "+0123456789 ()./-@.ab\t\n\v\f\rü"
+	for i := 0; i < 20000; i++ {
+		n := r.IntN(36)
+		var b []rune
+		for j := 0; j < n; j++ {
+			b = append(b, []rune(alphabet)[r.IntN(len([]rune(alphabet)))])
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		if got, want := looksLikePhone(in), phoneRe.MatchString(in); got != want {
+			t.Errorf("looksLikePhone(%q) = %v, regexp says %v", in, got, want)
+		}
+		if got, want := looksLikeEmail(in), emailRe.MatchString(in); got != want {
+			t.Errorf("looksLikeEmail(%q) = %v, regexp says %v", in, got, want)
 		}
 	}
 }
