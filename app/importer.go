@@ -275,6 +275,16 @@ func readCSV(path string) ([][]string, []int, []ImportRow, error) {
 	return out, lines, problems, nil
 }
 
+// maxWorkbookBytes bounds what a workbook may unpack to. By default
+// excelize unpacks a worksheet (or the shared strings) of more than 16 MiB
+// - about 40,000 patients - into a plaintext temporary file, which would
+// put the practice's patient list on disk outside the vault (and leave it
+// there after a crash). With its in-memory limit raised to this bound
+// nothing of the sheet reaches the disk; a workbook that unpacks to more
+// (Excel's own limit of 1,048,576 rows fits) is refused with a message.
+// A variable only so that a test can lower it.
+var maxWorkbookBytes int64 = 512 << 20
+
 // readXLSX reads the first sheet of a workbook with raw cell values, so
 // that dates stored as Excel numbers are read as numbers.
 func readXLSX(path string) ([][]string, []int, error) {
@@ -288,9 +298,12 @@ func readXLSX(path string) ([][]string, []int, error) {
 	if bytes.Equal(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}) {
 		return nil, nil, fmt.Errorf("%s is password-protected (or an old .xls file): remove the password, or save it as .xlsx, in the spreadsheet program and import again: %w", filepath.Base(path), ErrUnreadableSheet)
 	}
-	f, err := excelize.OpenFile(path)
+	f, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: maxWorkbookBytes, UnzipXMLSizeLimit: maxWorkbookBytes})
 	if err != nil {
 		msg := err.Error()
+		if strings.Contains(msg, "unzip size exceeds") {
+			return nil, nil, fmt.Errorf("%s unpacks to more than %d MB, more than ClinicVault reads at once: save it as CSV (or split it) and import that: %w", filepath.Base(path), maxWorkbookBytes>>20, ErrUnreadableSheet)
+		}
 		if strings.Contains(strings.ToLower(msg), "password") || strings.Contains(strings.ToLower(msg), "encrypt") || errors.Is(err, excelize.ErrWorkbookFileFormat) {
 			return nil, nil, fmt.Errorf("%s is password-protected or not a workbook: remove the password in the spreadsheet program, save, and import again: %w", filepath.Base(path), ErrUnreadableSheet)
 		}

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
@@ -168,4 +170,73 @@ func FuzzPlanImportFHIR(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestImportLargeXLSXLeavesNoTempFile: a workbook whose sheet unpacks to
+// more than excelize's default in-memory limit (16 MiB, ~40,000 rows) is
+// read without a plaintext temporary file; one that unpacks to more than
+// ClinicVault reads at once is refused with a message saying so.
+func TestImportLargeXLSXLeavesNoTempFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 45,000-row workbook")
+	}
+	ctx := context.Background()
+	f := newFixture(t)
+	s := f.mustSignIn("Maria Admin", adminPass)
+	_, xlsx, err := writeBenchSheets(t.TempDir(), 45000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zr, err := zip.OpenReader(xlsx); err != nil {
+		t.Fatal(err)
+	} else {
+		var biggest uint64
+		for _, zf := range zr.File {
+			biggest = max(biggest, zf.UncompressedSize64)
+		}
+		zr.Close()
+		if biggest <= 16<<20 {
+			t.Fatalf("the test sheet unpacks to %d bytes, not more than excelize's 16 MiB", biggest)
+		}
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	seen := make(chan string, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if es, _ := os.ReadDir(tmp); len(es) > 0 {
+				select {
+				case seen <- es[0].Name():
+				default:
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	plan, err := s.PlanImport(ctx, xlsx)
+	close(stop)
+	<-done
+	if err != nil || len(plan.Rows) != 45000 {
+		t.Fatalf("plan: %v rows, %v", len(plan.Rows), err)
+	}
+	select {
+	case name := <-seen:
+		t.Fatalf("reading the workbook wrote %s to the temporary folder", name)
+	default:
+	}
+
+	old := maxWorkbookBytes
+	maxWorkbookBytes = 8 << 20
+	defer func() { maxWorkbookBytes = old }()
+	if _, err := s.PlanImport(ctx, xlsx); !errors.Is(err, ErrUnreadableSheet) || !strings.Contains(err.Error(), "save it as CSV") {
+		t.Fatalf("oversized workbook: %v", err)
+	}
 }
