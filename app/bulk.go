@@ -259,16 +259,12 @@ func (b *patientBulk) finishOnce(ctx context.Context) error {
 			err = werr
 		}
 	}
-	if err == nil && len(b.indexes) > 0 {
-		// The sorts that build the indexes may use a second core (the
-		// producer is done by now).
-		b.tx.ExecContext(ctx, `PRAGMA threads = 2`)
+	if err == nil {
 		for _, q := range b.indexes {
 			if _, err = b.tx.ExecContext(ctx, q); err != nil {
 				break
 			}
 		}
-		b.tx.ExecContext(ctx, `PRAGMA threads = 0`)
 		b.indexes = nil
 	}
 	return err // on an error the transaction rolls back, indexes and all

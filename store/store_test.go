@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -591,5 +592,30 @@ func TestSearchIndexMigration(t *testing.T) {
 	db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'patients_fts_v6%'`).Scan(&leftovers)
 	if leftovers != 0 {
 		t.Fatalf("%d tables of the new index kept their temporary name", leftovers)
+	}
+}
+
+// TestConnectionSettings: every pooled connection syncs each commit
+// (synchronous FULL = 2) and keeps temporary data in memory (2).
+func TestConnectionSettings(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t, General, NewKey())
+	var conns []*sql.Conn
+	for i := 0; i < 3; i++ {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var syncMode, tempStore int
+		if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil || syncMode != 2 {
+			t.Errorf("connection %d: synchronous %d %v, want 2 (FULL)", i, syncMode, err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&tempStore); err != nil || tempStore != 2 {
+			t.Errorf("connection %d: temp_store %d %v, want 2 (MEMORY)", i, tempStore, err)
+		}
 	}
 }
