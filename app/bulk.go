@@ -213,10 +213,7 @@ func (b *patientBulk) flush(ctx context.Context) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	c, err := b.prepare()
-	if err != nil {
-		return err
-	}
+	c := b.prepare()
 	b.pending, b.rowids, b.dupNotes = b.pending[:0], b.rowids[:0], b.dupNotes[:0]
 	if b.work == nil {
 		return b.write(ctx, c)
@@ -309,7 +306,7 @@ const (
 	patientRowArgs = 16
 )
 
-func (b *patientBulk) prepare() (*preparedChunk, error) {
+func (b *patientBulk) prepare() *preparedChunk {
 	n := len(b.pending)
 	a := b.s.actor()
 	at := b.now.Unix()
@@ -327,7 +324,7 @@ func (b *patientBulk) prepare() (*preparedChunk, error) {
 		c.changeArgs = append(c.changeArgs, w.clock.Now().String(), "patients", p.ID, col, value, w.device, w.author)
 		c.audits = append(c.audits, &store.AuditEntry{At: b.now, UserID: a.id, UserName: a.name, Action: "patient-created", Subject: p.MRN, Detail: b.dupNotes[i]})
 	}
-	return c, nil
+	return c
 }
 
 // patientCreation is a new patient's change record, (col, value), as

@@ -199,6 +199,18 @@ func TestPatientCreationRecord(t *testing.T) {
 	}
 }
 
+// newRowChanges is the change set of a new row: its non-empty columns (an
+// absent column means the column's default), the rule patientCreation
+// follows.
+func newRowChanges(cols map[string]any) map[string]any {
+	for c, v := range cols {
+		if v == "" || v == false {
+			delete(cols, c)
+		}
+	}
+	return cols
+}
+
 func changeValues(cols map[string]any) map[string]*string {
 	out := make(map[string]*string, len(cols))
 	for c, v := range cols {

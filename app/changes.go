@@ -331,17 +331,6 @@ func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID st
 // cw is the session's change writer.
 func (s *Session) cw() changeWriter { return changeWriter{s.clock, s.device, s.user.ID} }
 
-// newRowChanges is the change set of a new row: its non-empty columns
-// (an absent column means the column's default).
-func newRowChanges(cols map[string]any) map[string]any {
-	for c, v := range cols {
-		if v == "" || v == false {
-			delete(cols, c)
-		}
-	}
-	return cols
-}
-
 // changeValue renders a column value as the change log stores it: text,
 // or NULL.
 func changeValue(x any) *string {
