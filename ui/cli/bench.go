@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -22,11 +23,15 @@ func (r *runner) cmdBench(args []string) error {
 	n := fs.Int("iterations", 5, "sign-ins to measure")
 	patients := fs.Int("patients", 100_000, "patients for the records benchmark (0 skips it)")
 	importRows := fs.Int("import-rows", 100_000, "rows of the CSV and XLSX import benchmark (0 skips it)")
+	runs := fs.Int("runs", 1, "runs of the records and import benchmarks; each figure printed is the median")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	if *n < 1 {
 		return usagef("--iterations must be at least 1")
+	}
+	if *runs < 1 {
+		return usagef("--runs must be at least 1")
 	}
 	dir, err := os.MkdirTemp("", "clinicvault-bench-*")
 	if err != nil {
@@ -76,25 +81,61 @@ func (r *runner) cmdBench(args []string) error {
 	fmt.Fprintf(r.io.Out, "signin_first_screen %.1f ms\n", ms(first))
 	fmt.Fprintf(r.io.Out, "signin_rest %.1f ms\n", other)
 	fmt.Fprintf(r.io.Out, "signin_rest_of_kdf %.1f %%\n", other/ms(kdf)*100)
-	if *patients > 0 {
-		fmt.Fprintf(r.io.Err, "records benchmark with %d synthetic patients, encrypted then plain...\n", *patients)
-		scratch, err := os.MkdirTemp("", "clinicvault-bench-records-*")
-		if err != nil {
-			return err
+	// One run prints each figure as soon as it is known; several print
+	// the median of each at the end (this machine's figures vary by ±15 %
+	// from run to run).
+	var order []string
+	byName := map[string][]app.Figure{}
+	out := func(f app.Figure) {
+		if *runs == 1 {
+			fmt.Fprintln(r.io.Out, f)
+			return
 		}
-		defer os.RemoveAll(scratch)
-		if err := app.RecordsBenchmark(r.ctx, scratch, *patients, func(f app.Figure) { fmt.Fprintln(r.io.Out, f) }); err != nil {
-			return err
+		if _, ok := byName[f.Name]; !ok {
+			order = append(order, f.Name)
+		}
+		byName[f.Name] = append(byName[f.Name], f)
+	}
+	for run := 1; run <= *runs; run++ {
+		if *runs > 1 {
+			fmt.Fprintf(r.io.Err, "run %d of %d\n", run, *runs)
+		}
+		if *patients > 0 {
+			fmt.Fprintf(r.io.Err, "records benchmark with %d synthetic patients, encrypted then plain...\n", *patients)
+			if err := benchIn("records", func(scratch string) error { return app.RecordsBenchmark(r.ctx, scratch, *patients, out) }); err != nil {
+				return err
+			}
+		}
+		if *importRows > 0 {
+			fmt.Fprintf(r.io.Err, "import benchmark with a %d-row synthetic sheet, CSV then XLSX...\n", *importRows)
+			if err := benchIn("import", func(scratch string) error { return app.ImportBenchmark(r.ctx, scratch, *importRows, out) }); err != nil {
+				return err
+			}
 		}
 	}
-	if *importRows > 0 {
-		fmt.Fprintf(r.io.Err, "import benchmark with a %d-row synthetic sheet, CSV then XLSX...\n", *importRows)
-		scratch, err := os.MkdirTemp("", "clinicvault-bench-import-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(scratch)
-		return app.ImportBenchmark(r.ctx, scratch, *importRows, func(f app.Figure) { fmt.Fprintln(r.io.Out, f) })
+	for _, name := range order {
+		fmt.Fprintln(r.io.Out, medianFigure(byName[name]))
 	}
 	return nil
+}
+
+// benchIn runs a benchmark in a scratch folder of its own, removed after.
+func benchIn(kind string, run func(scratch string) error) error {
+	scratch, err := os.MkdirTemp("", "clinicvault-bench-"+kind+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	return run(scratch)
+}
+
+// medianFigure is the median of one figure's runs (the upper middle of an
+// even number).
+func medianFigure(fs []app.Figure) app.Figure {
+	vs := make([]float64, len(fs))
+	for i, f := range fs {
+		vs[i] = f.Value
+	}
+	sort.Float64s(vs)
+	return app.Figure{Name: fs[0].Name, Value: vs[len(vs)/2], Unit: fs[0].Unit}
 }

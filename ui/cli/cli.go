@@ -169,7 +169,7 @@ func init() {
 		"import":      {"import FILE [--skip-invalid]", "import patients from a .csv or .xlsx sheet or a .json FHIR R4 bundle; without --skip-invalid any bad row imports nothing", (*runner).cmdImport},
 		"export":      {"export --format fhir|csv --out FILE [--patient MRN] [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT | --plaintext]", "export patients (FHIR R4 with charts for clinicians, or CSV), age-encrypted unless --plaintext", (*runner).cmdExport},
 		"print":       {"print MRN --encounter ID --out FILE.pdf", "a printable visit summary (clinicians)", (*runner).cmdPrint},
-		"bench":       {"bench [--iterations N] [--patients N] [--import-rows N]", "measure sign-in, patient insert, search, chart opening and CSV/XLSX import, encrypted against plain", (*runner).cmdBench},
+		"bench":       {"bench [--iterations N] [--patients N] [--import-rows N] [--runs N]", "measure sign-in, patient insert, search, chart opening and CSV/XLSX import, encrypted against plain (--runs: medians of N runs)", (*runner).cmdBench},
 		"help":        {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
 }

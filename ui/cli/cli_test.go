@@ -550,3 +550,33 @@ func TestCLIImport(t *testing.T) {
 	code, out, errs = h.as("Maria Admin", adminPass, "", "import", h.file("x.pdf", "%PDF"))
 	h.expect(1, code, out, errs)
 }
+
+// TestCLIBenchRunsPrintsMedians: with --runs, each figure is printed once,
+// as the median of its runs, in the order the figures first came.
+func TestCLIBenchRunsPrintsMedians(t *testing.T) {
+	h := newHarness(t)
+	code, one, errs := h.run("", "--data", h.dir, "bench", "--iterations", "1", "--patients", "200", "--import-rows", "200")
+	h.expect(0, code, one, errs)
+	code, out, errs := h.run("", "--data", h.dir, "bench", "--iterations", "1", "--patients", "200", "--import-rows", "200", "--runs", "3")
+	h.expect(0, code, out, errs)
+	names := func(s string) []string {
+		var ns []string
+		for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+			ns = append(ns, strings.Fields(l)[0])
+		}
+		return ns
+	}
+	if a, b := strings.Join(names(one), " "), strings.Join(names(out), " "); a != b {
+		t.Fatalf("--runs 3 printed\n%s\nnot the figures of one run\n%s", b, a)
+	}
+	if n := strings.Count(errs, "run "); n != 3 {
+		t.Fatalf("%d runs announced: %q", n, errs)
+	}
+	if f := medianFigure([]app.Figure{{"x", 3, "ms"}, {"x", 1, "ms"}, {"x", 2, "ms"}}); f.Value != 2 || f.Name != "x" || f.Unit != "ms" {
+		t.Fatalf("median %+v", f)
+	}
+	code, _, errs = h.run("", "--data", h.dir, "bench", "--runs", "0")
+	if code != 2 || !strings.Contains(errs, "--runs") {
+		t.Fatalf("--runs 0: exit %d, %q", code, errs)
+	}
+}
