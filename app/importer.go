@@ -342,7 +342,16 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 	for i, r := range plan.Rows {
 		ps[i] = r.Patient
 	}
-	if err := s.AddPatients(ctx, ps, progress); err != nil {
+	// The import's own audit row goes in with the patients, in their
+	// transaction: an import is never on record without its rows, nor
+	// the other way round. (Written afterwards in a transaction of its
+	// own, it also made that small commit fold a large import's WAL into
+	// the database file on the spot, the work writeBulk leaves to the
+	// background.)
+	err := s.addPatients(ctx, ps, progress, func(tx *sql.Tx) error {
+		return audit(ctx, tx, s.v.now(), s.actor(), "import", filepath.Base(plan.File), fmt.Sprintf("%d imported, %d refused", len(ps), len(plan.Refused)))
+	})
+	if err != nil {
 		return 0, err
 	}
 	if plan.fhir != nil {
@@ -354,11 +363,7 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 			return len(ps), fmt.Errorf("patients imported, but a clinical entry failed: %w", err)
 		}
 	}
-	now := s.v.now()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		return audit(ctx, tx, now, s.actor(), "import", filepath.Base(plan.File), fmt.Sprintf("%d imported, %d refused", len(ps), len(plan.Refused)))
-	})
-	return len(ps), err
+	return len(ps), nil
 }
 
 // DeleteSheetAdvice is what the app tells the user after an import.

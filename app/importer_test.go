@@ -75,6 +75,36 @@ func TestImportCSV(t *testing.T) {
 	if got, _ := s.SearchPatients(ctx, "jose nunez", 10); len(got) != 1 || got[0].Phone != "07700 900001" {
 		t.Fatalf("imported: %+v", got)
 	}
+	importRows := func() []string {
+		var out []string
+		rows, _ := s.general.Query(`SELECT subject || ': ' || detail FROM audit WHERE action = 'import' ORDER BY seq`)
+		for rows.Next() {
+			var d string
+			rows.Scan(&d)
+			out = append(out, d)
+		}
+		rows.Close()
+		return out
+	}
+	if got := importRows(); len(got) != 1 || got[0] != "patients.csv: 2 imported, 4 refused" {
+		t.Fatalf("import audit rows %q", got)
+	}
+	// The import's audit row commits with its patients or not at all.
+	if _, err := s.general.Exec(`CREATE TRIGGER no_import BEFORE INSERT ON audit WHEN NEW.action = 'import'
+		BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`); err != nil {
+		t.Fatal(err)
+	}
+	plan2, err := s.PlanImport(ctx, writeFile(t, "more.csv", []byte("Surname,First Name,DOB\nQuill,Zoe,2000-01-01\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, plan2, false, nil); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("import with its audit row refused: %v", err)
+	}
+	if got, _ := s.SearchPatients(ctx, "quill", 10); len(got) != 0 {
+		t.Fatal("patients went in without their import's audit row")
+	}
+	s.general.Exec(`DROP TRIGGER no_import`)
 }
 
 func TestImportWindows1252Semicolons(t *testing.T) {

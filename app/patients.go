@@ -391,6 +391,13 @@ func (s *Session) AddPatient(ctx context.Context, p Patient) (Patient, []Duplica
 // transaction: all of them, or none. progress, if set, is called every
 // 1000 rows. The first invalid row stops it with an error naming the row.
 func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(done, total int)) error {
+	return s.addPatients(ctx, ps, progress, nil)
+}
+
+// addPatients is AddPatients with more to write in the same transaction
+// once the patients are in (an import's own audit row): it commits with
+// them or not at all.
+func (s *Session) addPatients(ctx context.Context, ps []Patient, progress func(done, total int), then func(tx *sql.Tx) error) error {
 	if err := s.require(); err != nil {
 		return err
 	}
@@ -441,7 +448,10 @@ func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(d
 				progress(i+1, len(ps))
 			}
 		}
-		return b.finish(ctx)
+		if err := b.finish(ctx); err != nil || then == nil {
+			return err
+		}
+		return then(sqltx)
 	})
 }
 
