@@ -391,18 +391,20 @@ func (s *Session) AddPatient(ctx context.Context, p Patient) (Patient, []Duplica
 // transaction: all of them, or none. progress, if set, is called every
 // 1000 rows. The first invalid row stops it with an error naming the row.
 func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(done, total int)) error {
-	return s.addPatients(ctx, ps, progress, nil)
+	return s.addPatients(ctx, len(ps), func(i int) *Patient { return &ps[i] }, progress, nil)
 }
 
 // addPatients is AddPatients with more to write in the same transaction
 // once the patients are in (an import's own audit row): it commits with
 // them or not at all.
-func (s *Session) addPatients(ctx context.Context, ps []Patient, progress func(done, total int), then func(tx *sql.Tx) error) error {
+// The n patients are reached through patient(i), so that an import hands
+// over its planned rows in place rather than a copy of them all.
+func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *Patient, progress func(done, total int), then func(tx *sql.Tx) error) error {
 	if err := s.require(); err != nil {
 		return err
 	}
 	now := s.v.now()
-	if len(ps) >= 5000 {
+	if n >= 5000 {
 		// A large import leaves hundreds of MB of garbage, idle heap and
 		// freed page cache: hand them back to the system now rather than
 		// over the next minutes (or never, for glibc's arenas); the app
@@ -413,7 +415,7 @@ func (s *Session) addPatients(ctx context.Context, ps []Patient, progress func(d
 		}()
 	}
 	write := s.write
-	if len(ps) > 1000 {
+	if n > 1000 {
 		write = s.writeBulk
 	}
 	return write(ctx, func(sqltx *sql.Tx) error {
@@ -421,31 +423,31 @@ func (s *Session) addPatients(ctx context.Context, ps []Patient, progress func(d
 		// A bulk insert touches far more pages than the usual cache holds;
 		// pages spilled mid-transaction must be encrypted and decrypted
 		// again. 256 MB for this transaction, then back to normal.
-		if len(ps) > 1000 {
+		if n > 1000 {
 			sqltx.ExecContext(ctx, `PRAGMA cache_size = -262144`)
 			defer sqltx.ExecContext(ctx, `PRAGMA cache_size = -32768`)
 		}
-		b, err := s.newPatientBulk(ctx, tx, now, len(ps))
+		b, err := s.newPatientBulk(ctx, tx, now, n)
 		if err != nil {
 			return err
 		}
-		for i := range ps {
+		for i := 0; i < n; i++ {
 			if err := ctx.Err(); err != nil {
 				b.finish(ctx)
 				return err
 			}
 			// Validated here rather than before the transaction: the
 			// writer goroutine is busy meanwhile.
-			err := s.validatePatient(&ps[i])
+			err := s.validatePatient(patient(i))
 			if err == nil {
-				_, err = b.add(ctx, &ps[i])
+				_, err = b.add(ctx, patient(i))
 			}
 			if err != nil {
 				b.finish(ctx)
 				return fmt.Errorf("row %d: %w", i+1, err)
 			}
 			if progress != nil && (i+1)%1000 == 0 {
-				progress(i+1, len(ps))
+				progress(i+1, n)
 			}
 		}
 		if err := b.finish(ctx); err != nil || then == nil {
