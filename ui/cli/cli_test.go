@@ -572,7 +572,7 @@ func TestCLIBenchRunsPrintsMedians(t *testing.T) {
 	if n := strings.Count(errs, "run "); n != 3 {
 		t.Fatalf("%d runs announced: %q", n, errs)
 	}
-	if f := medianFigure([]app.Figure{{"x", 3, "ms"}, {"x", 1, "ms"}, {"x", 2, "ms"}}); f.Value != 2 || f.Name != "x" || f.Unit != "ms" {
+	if f := medianFigure([]app.Figure{{Name: "x", Value: 3, Unit: "ms"}, {Name: "x", Value: 1, Unit: "ms"}, {Name: "x", Value: 2, Unit: "ms"}}); f.Value != 2 || f.Name != "x" || f.Unit != "ms" {
 		t.Fatalf("median %+v", f)
 	}
 	code, _, errs = h.run("", "--data", h.dir, "bench", "--runs", "0")
