@@ -563,8 +563,13 @@ func TestSearchIndexMigration(t *testing.T) {
 	if err := db.migrate(ctx, applicationIDs[General]); err != nil {
 		t.Fatal(err)
 	}
-	if q := ftsSQL(); !strings.Contains(q, `prefix="1"`) || strings.Contains(q, "1,2,3") {
+	if q := ftsSQL(); !strings.Contains(q, `prefix="1"`) || strings.Contains(q, "1,2,3") || !strings.Contains(q, "matchinfo=fts3") {
 		t.Fatalf("schema 6 index: %s", q)
+	}
+	var docsize int
+	db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'patients_fts_docsize'`).Scan(&docsize)
+	if docsize != 0 {
+		t.Fatal("the index still keeps a per-document size table")
 	}
 	for query, want := range map[string]int{
 		"names:j*": 10, "names:nun*": 10, "names:jose names:nunez": 10, "mrn:k7q*": 10,
