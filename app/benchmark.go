@@ -75,7 +75,7 @@ func RecordsBenchmark(ctx context.Context, dir string, n int, out func(Figure)) 
 			return err
 		}
 		put("insert_patients", enc, float64(n)/time.Since(start).Seconds(), "rows/s")
-		s.WaitBackground() // its checkpoint, before the other vault is filled
+		s.waitBackground() // its checkpoint, before the other vault is filled
 		mrns[enc] = ps[0].MRN
 		ps = nil // the benchmark's own copy is not the app's memory
 		for i := 0; i < 50; i++ {

@@ -103,7 +103,7 @@ func TestAddPatientsInBulk(t *testing.T) {
 	// The bulk's pages reached the database file by the background
 	// checkpoint, and no pooled connection was left without automatic
 	// checkpoints.
-	a.WaitBackground()
+	a.waitBackground()
 	if st, err := os.Stat(a.general.Path); err != nil || st.Size() < 2<<20 {
 		t.Fatalf("general.db after the background checkpoint: %v %v", st.Size(), err)
 	}

@@ -69,9 +69,9 @@ type Session struct {
 	background sync.WaitGroup
 }
 
-// WaitBackground waits for work a call left running in the background:
+// waitBackground waits for work a call left running in the background:
 // benchmarks use it so that one measurement does not run into the next.
-func (s *Session) WaitBackground() { s.background.Wait() }
+func (s *Session) waitBackground() { s.background.Wait() }
 
 type actor struct{ id, name string }
 
@@ -461,15 +461,7 @@ func (s *Session) writeBulk(ctx context.Context, fn func(tx *sql.Tx) error) erro
 	}
 	// Back to SQLite's default before the connection returns to the pool.
 	defer conn.ExecContext(context.Background(), `PRAGMA wal_autocheckpoint = 1000`)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
+	if err := inTx(ctx, conn, fn); err != nil {
 		return err
 	}
 	s.background.Add(1)
@@ -502,7 +494,12 @@ func (s *Session) SigningKey() (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(s.secrets.SigningSeed), nil
 }
 
-func inTx(ctx context.Context, db *store.DB, fn func(tx *sql.Tx) error) error {
+// txBeginner is a database handle or one pooled connection of it.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func inTx(ctx context.Context, db txBeginner, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

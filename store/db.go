@@ -107,7 +107,7 @@ type DB struct {
 // cheaper (measured: 100,000 patients 6-10 % faster end to end, every
 // paired run). Databases made before keep their 4 KiB pages.
 const (
-	NewPageSize    = 16384
+	newPageSize    = 16384
 	legacyPageSize = 4096
 )
 
@@ -154,7 +154,7 @@ func openKeyed(ctx context.Context, p string, kind Kind, key []byte, pageSize in
 
 // pageSizesToTry are the page sizes the file at p may have, likeliest
 // first. SQLCipher encrypts the whole file, page size included, so it
-// must be known before opening: a new file gets NewPageSize; a WAL
+// must be known before opening: a new file gets newPageSize; a WAL
 // file's header (not encrypted) states it; otherwise both are tried - a
 // wrong page size fails page 1's authentication like a wrong key,
 // before anything is written.
@@ -164,15 +164,15 @@ func pageSizesToTry(p string) []int {
 		_, err := io.ReadFull(f, h[:])
 		f.Close()
 		if err == nil {
-			if n := int(binary.BigEndian.Uint32(h[8:12])); n == NewPageSize || n == legacyPageSize {
+			if n := int(binary.BigEndian.Uint32(h[8:12])); n == newPageSize || n == legacyPageSize {
 				return []int{n}
 			}
 		}
 	}
 	if st, err := os.Stat(p); err != nil || st.Size() == 0 {
-		return []int{NewPageSize}
+		return []int{newPageSize}
 	}
-	return []int{NewPageSize, legacyPageSize}
+	return []int{newPageSize, legacyPageSize}
 }
 
 // dsn is the data source name for a SQLCipher file with a raw key: the key
@@ -310,7 +310,7 @@ func OpenUnencrypted(ctx context.Context, p string, kind Kind) (*DB, error) {
 	if st, err := os.Stat(p); err != nil || st.Size() == 0 {
 		// Same page size as a new encrypted file, set before WAL mode
 		// writes the header.
-		if err := createPlain(ctx, p, NewPageSize); err != nil {
+		if err := createPlain(ctx, p, newPageSize); err != nil {
 			return nil, err
 		}
 	}

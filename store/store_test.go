@@ -447,8 +447,8 @@ func TestPageSizes(t *testing.T) {
 	key := NewKey()
 	fresh, _ := openTemp(t, General, key)
 	var got int
-	if err := fresh.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != NewPageSize || fresh.PageSize != NewPageSize {
-		t.Fatalf("new file: page_size %d (%v), PageSize %d; want %d", got, err, fresh.PageSize, NewPageSize)
+	if err := fresh.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != newPageSize || fresh.PageSize != newPageSize {
+		t.Fatalf("new file: page_size %d (%v), PageSize %d; want %d", got, err, fresh.PageSize, newPageSize)
 	}
 
 	p := filepath.Join(t.TempDir(), General.FileName())
@@ -524,7 +524,7 @@ func TestPageSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if err := plain.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != NewPageSize || plain.PageSize != NewPageSize {
+	if err := plain.QueryRow("PRAGMA page_size").Scan(&got); err != nil || got != newPageSize || plain.PageSize != newPageSize {
 		t.Fatalf("plain file: page_size %d (%v), PageSize %d", got, err, plain.PageSize)
 	}
 }
@@ -536,7 +536,7 @@ func TestSearchIndexMigration(t *testing.T) {
 	ctx := context.Background()
 	key := NewKey()
 	p := filepath.Join(t.TempDir(), General.FileName())
-	db, err := openKeyed(ctx, p, General, key, NewPageSize, applicationIDs[General])
+	db, err := openKeyed(ctx, p, General, key, newPageSize, applicationIDs[General])
 	if err != nil {
 		t.Fatal(err)
 	}
