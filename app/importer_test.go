@@ -158,11 +158,14 @@ func FuzzPlanImportCSV(f *testing.F) {
 	f.Add([]byte("Last Name,First Name,DOB\nA,B,1980-01-01\n"))
 	f.Add([]byte("\"\n\"\"x"))
 	f.Add([]byte("Surname;Forename;Born\nX;Y;1/2/1990\n"))
-	fx := newFixture(&testing.T{})
+	// The fuzzer's own fixture: its temporary folder is removed with it
+	// (a zero testing.T made one nobody removed, a vault per run).
+	fx := newFixtureB(f)
 	s, err := fx.signIn("Maria Admin", adminPass)
 	if err != nil {
 		f.Skip("sign-in for the fuzzer failed")
 	}
+	f.Cleanup(func() { s.Lock(context.Background()) })
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "f.csv")
@@ -182,11 +185,14 @@ func FuzzPlanImportFHIR(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","name":[{"family":"A","given":["B"]}],"birthDate":"1980-01-01"}},{"resource":{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"urn:uuid:1"},"valueQuantity":{"value":70}}}]}`))
 	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":null}]}`))
 	f.Add([]byte(`[]`))
-	fx := newFixture(&testing.T{})
+	// The fuzzer's own fixture: its temporary folder is removed with it
+	// (a zero testing.T made one nobody removed, a vault per run).
+	fx := newFixtureB(f)
 	s, err := fx.signIn("Maria Admin", adminPass)
 	if err != nil {
 		f.Skip("sign-in for the fuzzer failed")
 	}
+	f.Cleanup(func() { s.Lock(context.Background()) })
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "f.json")
