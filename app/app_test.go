@@ -23,6 +23,11 @@ const (
 	docPass   = "saffron glacier typewriter pebble"
 )
 
+// testEpoch is the tests' "now": no test reads the wall clock or depends
+// on the date it runs (TestGeneratorsUnderClocksAYearApart checks the
+// generators and the importer under other dates).
+var testEpoch = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
 // clock is an injectable time source.
 type clock struct {
 	mu sync.Mutex
@@ -46,7 +51,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	return newFixtureAt(t, testEpoch)
+}
+
+// newFixtureAt is newFixture with its clock set to at.
+func newFixtureAt(t *testing.T, at time.Time) *fixture {
+	t.Helper()
+	clk := &clock{t: at}
 	v := NewVault(filepath.Join(t.TempDir(), "ClinicVault"))
 	v.Now = clk.Now
 	v.UseMinimumKDF()
@@ -617,7 +628,7 @@ func TestAuditRecordsTheVaultCoreEvents(t *testing.T) {
 }
 
 func TestRecoveryKitPDF(t *testing.T) {
-	b, err := RecoveryKitPDF("Clínica Núñez", "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-ABCD", time.Now())
+	b, err := RecoveryKitPDF("Clínica Núñez", "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-ABCD", testEpoch)
 	if err != nil {
 		t.Fatal(err)
 	}

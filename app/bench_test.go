@@ -15,7 +15,7 @@ import (
 // row, the first screen's data). Goal: everything else <= 10 % of the KDF.
 // It uses the parameters a new vault calibrates to on this machine.
 func BenchmarkSignIn(b *testing.B) {
-	clk := &clock{t: time.Now()}
+	clk := &clock{t: testEpoch}
 	v := NewVault(b.TempDir())
 	v.Now = clk.Now
 	enr, _ := NewEnrollment(practice, "Maria Admin")
@@ -52,7 +52,7 @@ func BenchmarkSignIn(b *testing.B) {
 // reports time, the backup's size and the raw database files' size.
 func BenchmarkBackup(b *testing.B) {
 	ctx := context.Background()
-	clk := &clock{t: time.Now()}
+	clk := &clock{t: testEpoch}
 	v := NewVault(b.TempDir())
 	v.Now = clk.Now
 	v.UseMinimumKDF()
@@ -104,7 +104,7 @@ func BenchmarkImport(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("CLINICVAULT_BENCH_ROWS")); err == nil && v > 0 {
 		n = v
 	}
-	csvPath, xlsxPath, err := writeBenchSheets(b.TempDir(), n)
+	csvPath, xlsxPath, err := writeBenchSheets(b.TempDir(), n, testEpoch)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func perEngine(b *testing.B, prefix string, measure func(b *testing.B, s *Sessio
 		b.Run(prefix+map[bool]string{true: "encrypted", false: "plain"}[enc], func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				s, err := benchSession(ctx, b.TempDir(), enc)
+				s, err := benchSession(ctx, b.TempDir(), enc, testEpoch)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -151,7 +151,7 @@ func perEngine(b *testing.B, prefix string, measure func(b *testing.B, s *Sessio
 // charts, as an age-encrypted FHIR bundle.
 func BenchmarkExportFHIR(b *testing.B) {
 	ctx := context.Background()
-	s, err := benchSession(ctx, b.TempDir(), true)
+	s, err := benchSession(ctx, b.TempDir(), true, testEpoch)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func BenchmarkAddPatients(b *testing.B) {
 		if v, err := strconv.Atoi(os.Getenv("CLINICVAULT_BENCH_ROWS")); err == nil && v > 0 {
 			nn = v
 		}
-		ps := DemoPatients(nn, 42, time.Now())
+		ps := DemoPatients(nn, 42, testEpoch)
 		b.StartTimer()
 		start := time.Now()
 		if err := s.AddPatients(ctx, ps, nil); err != nil {

@@ -39,7 +39,7 @@ var benchQueries = []string{"nun", "jose", "smith", "garc", "o'b", "wang li", "m
 // (ms), and resident memory. Each figure is sent to out as it is known.
 // dir must be an empty scratch folder; it is left holding only benchmark
 // vaults of synthetic data.
-func RecordsBenchmark(ctx context.Context, dir string, n int, out func(Figure)) error {
+func RecordsBenchmark(ctx context.Context, dir string, n int, now time.Time, out func(Figure)) error {
 	results := map[string]map[bool]float64{}
 	put := func(name string, enc bool, v float64, unit string) {
 		if results[name] == nil {
@@ -64,7 +64,7 @@ func RecordsBenchmark(ctx context.Context, dir string, n int, out func(Figure)) 
 	}()
 	for _, enc := range []bool{true, false} {
 		sub := filepath.Join(dir, map[bool]string{true: "encrypted", false: "plain"}[enc])
-		s, err := benchSession(ctx, sub, enc)
+		s, err := benchSession(ctx, sub, enc, now)
 		if err != nil {
 			return err
 		}
@@ -145,9 +145,10 @@ func RecordsBenchmark(ctx context.Context, dir string, n int, out func(Figure)) 
 // numbers), into an encrypted vault and into one on the same engine
 // without a key: rows/s from choosing the file to the committed import
 // (reading, column mapping, validation, duplicate checks, writing).
-// dir must be an empty scratch folder; the sheets are synthetic.
-func ImportBenchmark(ctx context.Context, dir string, n int, out func(Figure)) error {
-	csvPath, xlsxPath, err := writeBenchSheets(dir, n)
+// dir must be an empty scratch folder; the sheets are synthetic. now is
+// the clock the synthetic birth dates and the vaults are set to.
+func ImportBenchmark(ctx context.Context, dir string, n int, now time.Time, out func(Figure)) error {
+	csvPath, xlsxPath, err := writeBenchSheets(dir, n, now)
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func ImportBenchmark(ctx context.Context, dir string, n int, out func(Figure)) e
 		rates := map[bool]float64{}
 		for _, enc := range []bool{true, false} {
 			sub := filepath.Join(dir, sheet.name+map[bool]string{true: "-encrypted", false: "-plain"}[enc])
-			s, err := benchSession(ctx, sub, enc)
+			s, err := benchSession(ctx, sub, enc, now)
 			if err != nil {
 				return err
 			}
@@ -179,11 +180,11 @@ func ImportBenchmark(ctx context.Context, dir string, n int, out func(Figure)) e
 
 // writeBenchSheets writes n synthetic patients as a CSV and an XLSX sheet
 // with the headers practices use.
-func writeBenchSheets(dir string, n int) (csvPath, xlsxPath string, err error) {
+func writeBenchSheets(dir string, n int, now time.Time) (csvPath, xlsxPath string, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	ps := DemoPatients(n, 3, time.Now())
+	ps := DemoPatients(n, 3, now)
 	// A real sheet lists each person once: synthetic names and birthdays
 	// collide now and then, so move a repeated birthday back a day.
 	seen := make(map[string]bool, n)
@@ -249,9 +250,8 @@ func round(v float64) float64 {
 }
 
 // benchSession creates a benchmark vault in dir and signs its admin in.
-func benchSession(ctx context.Context, dir string, encrypted bool) (*Session, error) {
+func benchSession(ctx context.Context, dir string, encrypted bool, now time.Time) (*Session, error) {
 	var mu sync.Mutex
-	now := time.Now()
 	v := NewBenchmarkVault(dir, encrypted)
 	v.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	enr, err := NewEnrollment("Benchmark Practice", "Bench Admin")

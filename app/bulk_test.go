@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestAddPatientsInBulk: a bulk insert (large enough for the in-memory
@@ -169,7 +168,7 @@ func TestAddPatientsInBulkAllOrNothing(t *testing.T) {
 // TestPatientCreationRecord: the bulk path's hand-written creation record
 // is exactly what the general encoder makes of the same columns.
 func TestPatientCreationRecord(t *testing.T) {
-	ps := DemoPatients(300, 5, time.Now())
+	ps := DemoPatients(300, 5, testEpoch)
 	ps = append(ps,
 		Patient{MRN: "K7QM-2X4P", Given: `Zoë "Zo"`, Family: "O'Brien\\Núñez", DOB: "1980-03-02", AdminNotes: "line\nbreak\ttab\x01", Address: "東京 🙂", Phone2: "\xff bad utf-8"},
 		Patient{MRN: "ONLY-ONE1"},

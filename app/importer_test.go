@@ -219,7 +219,7 @@ func TestImportLargeXLSXLeavesNoTempFile(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	s := f.mustSignIn("Maria Admin", adminPass)
-	_, xlsx, err := writeBenchSheets(t.TempDir(), 45000)
+	_, xlsx, err := writeBenchSheets(t.TempDir(), 45000, f.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,5 +274,47 @@ func TestImportLargeXLSXLeavesNoTempFile(t *testing.T) {
 	defer func() { maxWorkbookBytes = old }()
 	if _, err := s.PlanImport(ctx, xlsx); !errors.Is(err, ErrUnreadableSheet) || !strings.Contains(err.Error(), "save it as CSV") {
 		t.Fatalf("oversized workbook: %v", err)
+	}
+}
+
+// TestGeneratorsUnderClocksAYearApart runs the synthetic-data generators
+// (demo patients, benchmark sheets, the demo practice) and the importer
+// under clocks a year and more apart: none of them may read the wall
+// clock, or a date in the sheet would fall "in the future" of the clock
+// (libfaketime does not reach Go's clock, so this is the proof).
+func TestGeneratorsUnderClocksAYearApart(t *testing.T) {
+	ctx := context.Background()
+	for _, at := range []time.Time{
+		testEpoch,
+		testEpoch.AddDate(-1, 0, 0),
+		testEpoch.AddDate(1, 0, 0),
+		time.Date(2032, 2, 29, 23, 30, 0, 0, time.UTC),
+	} {
+		t.Run(at.Format("2006-01-02"), func(t *testing.T) {
+			f := newFixtureAt(t, at)
+			s := f.mustSignIn("Maria Admin", adminPass)
+			today := at.Format("2006-01-02")
+			for _, p := range DemoPatients(2000, 1, at) {
+				if p.DOB >= today {
+					t.Fatalf("demo patient born %s, on or after the clock's %s", p.DOB, today)
+				}
+			}
+			csvPath, xlsxPath, err := writeBenchSheets(t.TempDir(), 3000, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{csvPath, xlsxPath} {
+				plan, err := s.PlanImport(ctx, path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(plan.Rows) != 3000 || len(plan.Refused) != 0 {
+					t.Fatalf("%s: %d rows, %d refused (first: %+v)", filepath.Base(path), len(plan.Rows), len(plan.Refused), plan.Refused)
+				}
+			}
+			if err := s.Demo(ctx, 40, 3, nil); err != nil {
+				t.Fatalf("demo: %v", err)
+			}
+		})
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 func newFixtureB(tb testing.TB) *fixture {
 	tb.Helper()
-	clk := &clock{t: time.Now()}
+	clk := &clock{t: testEpoch}
 	v := NewVault(filepath.Join(tb.TempDir(), "ClinicVault"))
 	v.Now = clk.Now
 	v.UseMinimumKDF()

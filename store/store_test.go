@@ -202,7 +202,7 @@ func TestKeyringRoundTrip(t *testing.T) {
 	if _, err := LoadKeyring(dir); !errors.Is(err, ErrNoVault) {
 		t.Fatalf("empty dir: %v", err)
 	}
-	k := NewKeyring("vid", "Practice", time.Now())
+	k := NewKeyring("vid", "Practice", storeTestNow)
 	k.Slots = append(k.Slots, &Slot{UserID: "u1", Name: "Ana Núñez", Role: "admin"})
 	if err := SaveKeyring(dir, k); err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestKeyringCrashAtomicity(t *testing.T) {
 	for _, mode := range []string{"before-rename", "truncate"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			old := NewKeyring("vid", "Old Practice", time.Now())
+			old := NewKeyring("vid", "Old Practice", storeTestNow)
 			if err := SaveKeyring(dir, old); err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +290,7 @@ func auditDB(t *testing.T, rows int) *DB {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := AppendAudit(ctx, tx, &AuditEntry{At: time.Now(), UserID: "u", UserName: "Ana", Action: "signin", Subject: "Ana", Detail: strconv.Itoa(i)}); err != nil {
+		if err := AppendAudit(ctx, tx, &AuditEntry{At: storeTestNow, UserID: "u", UserName: "Ana", Action: "signin", Subject: "Ana", Detail: strconv.Itoa(i)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -386,7 +386,7 @@ func TestAppendAuditsChainsInBulk(t *testing.T) {
 	var es []*AuditEntry
 	// The first INSERT's worth share time, author and action (bound once);
 	// the rest do not.
-	at := time.Now()
+	at := storeTestNow
 	for i := 0; i < 2*auditBatchRows+7; i++ {
 		e := &AuditEntry{At: at, UserID: "u", UserName: "Ana", Action: "patient-created", Subject: strconv.Itoa(i), Detail: "d" + strconv.Itoa(i)}
 		if i >= auditBatchRows {
@@ -404,7 +404,7 @@ func TestAppendAuditsChainsInBulk(t *testing.T) {
 	if err := AppendAudits(ctx, tx, es); err != nil {
 		t.Fatal(err)
 	}
-	if err := AppendAudit(ctx, tx, &AuditEntry{At: time.Now(), UserID: "u", UserName: "Ana", Action: "signout"}); err != nil {
+	if err := AppendAudit(ctx, tx, &AuditEntry{At: storeTestNow, UserID: "u", UserName: "Ana", Action: "signout"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -624,3 +624,6 @@ func TestConnectionSettings(t *testing.T) {
 		}
 	}
 }
+
+// storeTestNow is the tests' fixed time: no test depends on the date it runs.
+var storeTestNow = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)

@@ -102,13 +102,13 @@ func (r *runner) cmdBench(args []string) error {
 		}
 		if *patients > 0 {
 			fmt.Fprintf(r.io.Err, "records benchmark with %d synthetic patients, encrypted then plain...\n", *patients)
-			if err := benchIn("records", func(scratch string) error { return app.RecordsBenchmark(r.ctx, scratch, *patients, out) }); err != nil {
+			if err := benchIn("records", func(scratch string) error { return app.RecordsBenchmark(r.ctx, scratch, *patients, time.Now(), out) }); err != nil {
 				return err
 			}
 		}
 		if *importRows > 0 {
 			fmt.Fprintf(r.io.Err, "import benchmark with a %d-row synthetic sheet, CSV then XLSX...\n", *importRows)
-			if err := benchIn("import", func(scratch string) error { return app.ImportBenchmark(r.ctx, scratch, *importRows, out) }); err != nil {
+			if err := benchIn("import", func(scratch string) error { return app.ImportBenchmark(r.ctx, scratch, *importRows, time.Now(), out) }); err != nil {
 				return err
 			}
 		}

@@ -413,7 +413,7 @@ func (r *runner) cmdInit(args []string) error {
 	fmt.Fprintf(r.io.Out, "recovery key: %s\n", created.RecoveryKey)
 	fmt.Fprintln(r.io.Out, "Write the recovery key on paper and lock it away: it is shown only now, and it opens the vault if the admin's passphrase or phone is lost.")
 	if *pdf != "" {
-		b, err := app.RecoveryKitPDF(*practice, created.RecoveryKey, time.Now())
+		b, err := app.RecoveryKitPDF(*practice, created.RecoveryKey, r.now())
 		if err != nil {
 			return err
 		}
@@ -827,4 +827,13 @@ func (r *runner) cmdSettings(args []string) error {
 	}
 	fmt.Fprintf(r.io.Out, "idle lock: %d minutes\n", minutes)
 	return nil
+}
+
+// now is the vault's clock (the wall clock until a vault is chosen): the
+// command line never mixes the two.
+func (r *runner) now() time.Time {
+	if r.vault != nil && r.vault.Now != nil {
+		return r.vault.Now()
+	}
+	return time.Now()
 }

@@ -20,9 +20,17 @@ import (
 // can run real, separate processes.
 func TestMain(m *testing.M) {
 	if os.Getenv("CLINICVAULT_AS_CLI") == "1" {
+		// The child's clock starts where the test's clock stood when it
+		// started the child, and runs on from there.
+		start := time.Now()
+		base, err := time.Parse(time.RFC3339Nano, os.Getenv("CLINICVAULT_TEST_NOW"))
+		if err != nil {
+			panic("CLINICVAULT_TEST_NOW: " + err.Error())
+		}
 		newVault := func(dir string) *app.Vault {
 			v := app.NewVault(dir)
 			v.UseMinimumKDF()
+			v.Now = func() time.Time { return base.Add(time.Since(start)) }
 			return v
 		}
 		os.Exit(Main(context.Background(), os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, newVault))
@@ -30,9 +38,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// processEpoch is where the process tests' clock starts: no test depends
+// on the date it runs. processNow runs on from it in real time, so that
+// TOTP steps pass as they would.
+var (
+	processEpoch = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	processStart = time.Now()
+)
+
+func processNow() time.Time { return processEpoch.Add(time.Since(processStart)) }
+
 func cliCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "CLINICVAULT_AS_CLI=1", "LANG=en_US.UTF-8")
+	cmd.Env = append(os.Environ(), "CLINICVAULT_AS_CLI=1", "LANG=en_US.UTF-8", "CLINICVAULT_TEST_NOW="+processNow().Format(time.RFC3339Nano))
 	return cmd
 }
 
@@ -53,7 +71,7 @@ func TestTwoProcessesSyncThroughAFolder(t *testing.T) {
 	}
 	u, _ := url.Parse(uriLine.FindString(string(out)))
 	secret := u.Query().Get("secret")
-	code := func() string { c, _ := totp.GenerateCode(secret, time.Now()); return c }
+	code := func() string { c, _ := totp.GenerateCode(secret, processNow()); return c }
 
 	// The desk computer registers a patient, syncs, and invites the laptop.
 	desk := cliCommand("--data", aDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")

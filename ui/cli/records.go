@@ -340,7 +340,7 @@ func (r *runner) cmdAppointment(args []string) error {
 		if _, err := parse(fs, args[1:], 0, 0); err != nil {
 			return err
 		}
-		d := time.Now()
+		d := r.now()
 		if *day != "" {
 			var err error
 			if d, err = time.ParseInLocation("2006-01-02", *day, time.Local); err != nil {

@@ -158,7 +158,7 @@ func (r *runner) cmdDevice(args []string) error {
 		}
 		fmt.Fprintf(r.io.Out, "code: %s\n", inv.Code)
 		fmt.Fprintf(r.io.Err, "On the new computer: clinicvault --data NEWDIR join --folder %s --code %s  (valid until %s)\n", *folder, inv.Code, inv.Expires.Local().Format("15:04"))
-		req, fp, err := inv.WaitForDevice(r.ctx, time.Now, 500*time.Millisecond)
+		req, fp, err := inv.WaitForDevice(r.ctx, r.now, 500*time.Millisecond)
 		if err != nil {
 			return err
 		}
