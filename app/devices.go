@@ -1,0 +1,170 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// The practice's computers: the roster, naming and revoking.
+
+// Device is one machine in the practice's roster.
+type Device struct {
+	ID       string
+	Name     string
+	Added    time.Time
+	Revoked  time.Time // zero unless revoked
+	LastSeen time.Time // when this machine last read its log
+	Problem  string
+	Halted   bool // its log stops at a batch this computer refused
+	This     bool
+}
+
+// Devices lists the practice's machines.
+func (s *Session) Devices(ctx context.Context) ([]Device, error) {
+	if err := s.require(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, err := s.general.QueryContext(ctx, `SELECT d.id, d.name, d.added_at, d.revoked_at, coalesce(p.last_seen, 0), coalesce(p.problem, '')
+		FROM devices d LEFT JOIN sync_peers p ON p.device = d.id ORDER BY d.added_at`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		var d Device
+		var added, seen int64
+		var revoked sql.NullInt64
+		rows.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem)
+		d.Added = time.Unix(added, 0)
+		if revoked.Valid {
+			d.Revoked = time.Unix(revoked.Int64, 0)
+		}
+		if seen > 0 {
+			d.LastSeen = time.Unix(seen, 0)
+		}
+		d.This = d.ID == s.device
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// RenameDevice names a device (admins).
+func (s *Session) RenameDevice(ctx context.Context, id, name string) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	name, err := cleanText("device name", name, 100, false)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET name = ? WHERE id = ?`, name, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("device %s: %w", id, ErrNotFound)
+		}
+		if err := s.recordChanges(ctx, tx, "devices", id, map[string]any{"name": name}); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.v.now(), s.actor(), "device-renamed", id, name)
+	})
+}
+
+// RevokeDevice removes a lost or retired machine (admins): a signed roster
+// change, and a new key epoch sealed to every remaining device. What the
+// revoked machine already holds cannot be recalled; what any machine writes
+// from now on, it cannot read, and what it writes is refused.
+func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	f := cvsync.Folder{Dir: dir}
+	if err := f.Check(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id == s.device {
+		return invalid("this computer cannot revoke itself")
+	}
+	if s.clinical == nil {
+		return fmt.Errorf("revoking needs the clinical key to re-key clinical sync: %w", ErrNotPermitted)
+	}
+	var exists int
+	s.general.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE id = ? AND revoked_at IS NULL`, id).Scan(&exists)
+	if exists == 0 {
+		return fmt.Errorf("device %s (or it is already revoked): %w", id, ErrNotFound)
+	}
+	epoch := s.currentEpoch(ctx) + 1
+	gen, clin := store.NewKey(), store.NewKey()
+	wrapKey, err := s.clinicalWrapKey(epoch)
+	if err != nil {
+		return err
+	}
+	wrapped := sealSym(wrapKey, clin)
+	body, _ := json.Marshal(epochKeys{General: gen, ClinicalWrapped: wrapped})
+	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
+	rows, err := s.general.QueryContext(ctx, `SELECT id, x25519_pub FROM devices WHERE revoked_at IS NULL AND id != ?`, id)
+	if err != nil {
+		return err
+	}
+	type dev struct{ id, pub string }
+	var devs []dev
+	for rows.Next() {
+		var d dev
+		rows.Scan(&d.id, &d.pub)
+		devs = append(devs, d)
+	}
+	rows.Close()
+	for _, d := range devs {
+		if d.id == s.device {
+			continue
+		}
+		pub, err := hex.DecodeString(d.pub)
+		if err != nil {
+			continue
+		}
+		box, err := cvsync.SealTo(pub, epochLabel, body)
+		if err != nil {
+			return err
+		}
+		ef := epochFile{Epoch: epoch, Device: d.id, Box: box, Admin: s.user.ID}
+		ef.Signature = ed25519.Sign(signer, epochSigned(ef))
+		js, _ := json.Marshal(ef)
+		if err := f.WriteOnce(fmt.Sprintf("epochs/%d/%s", epoch, d.id), js); err != nil {
+			return err
+		}
+	}
+	now := s.v.now()
+	if err := inTx(ctx, s.clinical, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, epoch, clin)
+		return err
+	}); err != nil {
+		return err
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, epoch, gen); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET revoked_at = ?, revoked_epoch = ? WHERE id = ?`, now.Unix(), epoch, id); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, "devices", id, map[string]any{"revoked_at": now.Unix(), "revoked_epoch": epoch}); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, s.actor(), "device-revoked", id, fmt.Sprintf("new key epoch %d", epoch))
+	})
+}

@@ -1,0 +1,345 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"fmt"
+
+	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// The sync pass: send this computer's new changes, install key epochs,
+// then receive and apply the other computers' batches.
+
+const (
+	batchRecords   = 5000
+	syncKeyLabel   = "clinicvault.org/v1/sync-key"
+	epochLabel     = "clinicvault.org/v1/epoch-keys"
+	epochSignLabel = "clinicvault.org/v1/epoch-file"
+)
+
+// SyncReport is what one sync pass did.
+type SyncReport struct {
+	Sent     int      // batches written
+	Applied  int      // batches applied
+	Sealed   int      // clinical batches kept sealed for a clinician
+	Refused  int      // batches refused
+	Problems []string // one line each: which device, what is wrong
+}
+
+// Sync runs one pass over the shared folder: push this machine's new
+// changes, install new key epochs, then pull and apply everyone else's.
+func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
+	var rep SyncReport
+	if err := s.require(); err != nil {
+		return rep, err
+	}
+	f := cvsync.Folder{Dir: dir}
+	if err := f.Check(); err != nil {
+		return rep, err
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	// The other computers' new batches are read before the session is
+	// held: on a slow network share the other screens do not wait for it.
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return rep, ErrLocked
+	}
+	gen, dev := s.general, s.device
+	s.mu.Unlock()
+	incoming, err := fetchIncoming(ctx, f, gen, dev)
+	if err != nil {
+		if s.Locked() {
+			return rep, ErrLocked // locked while the folder was read
+		}
+		return rep, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return rep, ErrLocked
+	}
+	if err := s.installEpochs(ctx, f, &rep); err != nil {
+		return rep, err
+	}
+	if err := s.push(ctx, f, &rep); err != nil {
+		return rep, err
+	}
+	if err := s.pull(ctx, f, incoming, &rep); err != nil {
+		return rep, err
+	}
+	if rep.Sent+rep.Applied+rep.Sealed+rep.Refused == 0 {
+		return rep, nil // an idle pass (the watcher runs one a second) is not audited
+	}
+	now := s.v.now()
+	return rep, inTx(ctx, s.general, func(tx *sql.Tx) error {
+		return audit(ctx, tx, now, s.actor(), "sync", dir, fmt.Sprintf("sent %d, applied %d, sealed %d, refused %d", rep.Sent, rep.Applied, rep.Sealed, rep.Refused))
+	})
+}
+
+// sentUpTo is the newest change-log seq of the class this computer has
+// sent in a batch.
+func sentUpTo(ctx context.Context, gen *store.DB, class cvsync.Class) (int64, error) {
+	var last int64
+	err := gen.QueryRowContext(ctx, `SELECT coalesce(max(last_change), 0) FROM sync_sent WHERE class = ?`, class.String()).Scan(&last)
+	return last, err
+}
+
+// receivedUpTo is the newest batch of device's log this computer has
+// judged (applied, kept sealed or refused).
+func receivedUpTo(ctx context.Context, gen *store.DB, device string) (uint64, error) {
+	var last int64
+	err := gen.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sync_received WHERE device = ?`, device).Scan(&last)
+	return uint64(last), err
+}
+
+// SyncNeeded reports whether a pass through dir has anything to do:
+// changes of this computer not sent yet, a batch of another computer not
+// received yet, clinical batches or keys kept sealed that this session can
+// open, or a new key epoch for this computer. It reads the folder without
+// holding the session, so that on a slow network share the watcher's
+// once-a-second look does not make the other screens wait; Sync itself
+// holds the session for its whole pass. When in doubt (an unreachable
+// folder, a database error) it says yes, and the pass reports the problem.
+func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return false
+	}
+	gen, clin, dev := s.general, s.clinical, s.device
+	s.mu.Unlock()
+	for class, db := range map[cvsync.Class]*store.DB{cvsync.General: gen, cvsync.Clinical: clin} {
+		if db == nil {
+			continue
+		}
+		lastChange, err := sentUpTo(ctx, gen, class)
+		if err != nil {
+			return true
+		}
+		var unsent int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM changes WHERE seq > ? AND device = ? LIMIT 1)`, lastChange, dev).Scan(&unsent); err != nil || unsent > 0 {
+			return true
+		}
+	}
+	if clin != nil {
+		var waiting int
+		if err := gen.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM sync_received WHERE state = 'sealed') +
+			(SELECT count(*) FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%')`).Scan(&waiting); err != nil || waiting > 0 {
+			return true
+		}
+	}
+	var epoch sql.NullInt64
+	if err := gen.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&epoch); err != nil {
+		return true
+	}
+	f := cvsync.Folder{Dir: dir}
+	if _, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch.Int64+1, dev)); err == nil {
+		return true
+	}
+	devices, err := f.Devices()
+	if err != nil {
+		return true
+	}
+	for _, d := range devices {
+		if d == dev {
+			continue
+		}
+		last, err := receivedUpTo(ctx, gen, d)
+		if err != nil {
+			return true
+		}
+		if seqs, err := f.Seqs(d, last); err != nil || len(seqs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// push writes this device's changes since the last batch, in batches of
+// up to 5000 records, each class under its own key.
+func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+	revoked, _ := s.deviceRevoked(ctx, s.device)
+	if revoked {
+		rep.Problems = append(rep.Problems, "this computer was revoked from the practice: its changes are no longer sent")
+		return nil
+	}
+	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
+	epoch := s.currentEpoch(ctx)
+	for _, class := range []cvsync.Class{cvsync.General, cvsync.Clinical} {
+		db := s.general
+		if class == cvsync.Clinical {
+			if s.clinical == nil {
+				continue
+			}
+			db = s.clinical
+		}
+		key, err := s.syncKey(ctx, class, epoch)
+		if err != nil || key == nil {
+			return fmt.Errorf("no %s sync key for epoch %d", class, epoch)
+		}
+		for {
+			lastChange, err := sentUpTo(ctx, s.general, class)
+			if err != nil {
+				return err
+			}
+			rows, err := db.QueryContext(ctx, `SELECT seq, hlc, tbl, row_id, col, value, device, author FROM changes
+				WHERE seq > ? AND device = ? ORDER BY seq LIMIT ?`, lastChange, s.device, batchRecords)
+			if err != nil {
+				return err
+			}
+			var recs []cvsync.Record
+			var maxSeq int64
+			for rows.Next() {
+				var r cvsync.Record
+				var col string
+				var v sql.NullString
+				if err := rows.Scan(&maxSeq, &r.HLC, &r.Table, &r.RowID, &col, &v, &r.Device, &r.Author); err != nil {
+					rows.Close()
+					return err
+				}
+				if r.Columns, err = decodeColumns(col, v); err != nil {
+					rows.Close()
+					return err
+				}
+				recs = append(recs, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				break
+			}
+			var seq int64
+			var prev []byte
+			s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_sent ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+			h := cvsync.Header{VaultID: s.kr.VaultID, Epoch: epoch, Class: class, Device: s.device, Seq: uint64(seq + 1), Signer: s.user.ID}
+			copy(h.PrevHash[:], prev)
+			env, hash, err := cvsync.Seal(h, recs, key, signer)
+			if err != nil {
+				return err
+			}
+			if err := f.Put(s.device, h.Seq, env); err != nil {
+				return err
+			}
+			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_sent (seq, class, hash, last_change, records, at) VALUES (?, ?, ?, ?, ?, ?)`,
+				h.Seq, class.String(), hash[:], maxSeq, len(recs), s.v.now().Unix()); err != nil {
+				return err
+			}
+			rep.Sent++
+		}
+	}
+	return nil
+}
+
+// pull applies what fetchIncoming read of the other devices' logs (and,
+// for a clinician, the clinical batches kept sealed until now).
+func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incomingLog, rep *SyncReport) error {
+	// First, clinical batches that were kept sealed until a clinician came.
+	if s.clinical != nil {
+		rows, err := s.general.QueryContext(ctx, `SELECT device, seq FROM sync_received WHERE state = 'sealed' ORDER BY device, seq`)
+		if err != nil {
+			return err
+		}
+		type key struct {
+			d string
+			q uint64
+		}
+		var sealed []key
+		for rows.Next() {
+			var k key
+			rows.Scan(&k.d, &k.q)
+			sealed = append(sealed, k)
+		}
+		rows.Close()
+		for _, k := range sealed {
+			env, err := f.Get(k.d, k.q)
+			if err != nil {
+				continue
+			}
+			s.takeBatch(ctx, k.d, k.q, env, rep, true)
+		}
+	}
+	for _, in := range incoming {
+		last, _ := s.lastReceived(ctx, in.device)
+		stopped := false
+		for _, b := range in.batches {
+			if b.seq <= last {
+				continue
+			}
+			if b.seq != last+1 || !s.takeBatch(ctx, in.device, b.seq, b.env, rep, false) {
+				stopped = true
+				break
+			}
+			last = b.seq
+		}
+		if !stopped && in.problem != "" {
+			s.problem(ctx, rep, in.device, in.problem) // where the readable run ended
+		}
+	}
+	return nil
+}
+
+// received is the last batch taken from a device's log.
+func (s *Session) lastReceived(ctx context.Context, device string) (uint64, []byte) {
+	var seq int64
+	var hash []byte
+	s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_received WHERE device = ? ORDER BY seq DESC LIMIT 1`, device).Scan(&seq, &hash)
+	return uint64(seq), hash
+}
+
+func (s *Session) problem(ctx context.Context, rep *SyncReport, device, msg string) {
+	rep.Problems = append(rep.Problems, fmt.Sprintf("device %s: %s", shortID(device), msg))
+	s.general.ExecContext(ctx, `INSERT INTO sync_peers (device, problem) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET problem = excluded.problem`, device, msg)
+}
+
+// shortID names a device briefly: the last 8 characters of its UUIDv7,
+// which are random (the first ones are a time stamp, alike for devices
+// made the same day).
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
+}
+
+func (s *Session) markReceived(ctx context.Context, h cvsync.Header, hash [32]byte, state, reason string) error {
+	_, err := s.general.ExecContext(ctx, `INSERT INTO sync_received (device, seq, class, hash, state, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(device, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at`,
+		h.Device, h.Seq, h.Class.String(), hash[:], state, reason, s.v.now().Unix())
+	return err
+}
+
+// seen records that a device's batch was just taken: "last seen" means
+// the device last wrote something, not that its folder exists.
+func (s *Session) seen(ctx context.Context, device string) {
+	s.general.ExecContext(ctx, `INSERT INTO sync_peers (device, last_seen) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET last_seen = excluded.last_seen`,
+		device, s.v.now().Unix())
+}
+
+const settingSyncFolder = "sync_folder"
+
+// SyncFolder returns the folder this machine last synced through.
+func (s *Session) SyncFolder(ctx context.Context) string {
+	if s.require() != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settingLocked(ctx, s.general, settingSyncFolder)
+}
+
+// SetSyncFolder remembers the sync folder for this machine.
+func (s *Session) SetSyncFolder(ctx context.Context, dir string) error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return setSetting(ctx, tx, settingSyncFolder, dir)
+	})
+}
