@@ -23,7 +23,8 @@ type Device struct {
 	Revoked  time.Time // zero unless revoked
 	LastSeen time.Time // when this machine last read its log
 	Problem  string
-	Halted   bool // its log stops at a batch this computer refused
+	Halted   bool   // its log stops at a batch this computer refused
+	HaltedAt uint64 // the refused batch's place in the log
 	This     bool
 }
 
@@ -34,8 +35,9 @@ func (s *Session) Devices(ctx context.Context) ([]Device, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.general.QueryContext(ctx, `SELECT d.id, d.name, d.added_at, d.revoked_at, coalesce(p.last_seen, 0), coalesce(p.problem, '')
-		FROM devices d LEFT JOIN sync_peers p ON p.device = d.id ORDER BY d.added_at`)
+	rows, err := s.general.QueryContext(ctx, `SELECT d.id, d.name, d.added_at, d.revoked_at, coalesce(p.last_seen, 0), coalesce(p.problem, ''),
+		h.seq IS NOT NULL, coalesce(h.seq, 0), coalesce(h.reason, '')
+		FROM devices d LEFT JOIN sync_peers p ON p.device = d.id LEFT JOIN sync_halts h ON h.device = d.id ORDER BY d.added_at`)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +47,13 @@ func (s *Session) Devices(ctx context.Context) ([]Device, error) {
 		var d Device
 		var added, seen int64
 		var revoked sql.NullInt64
-		rows.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem)
+		var haltReason string
+		if err := rows.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem, &d.Halted, &d.HaltedAt, &haltReason); err != nil {
+			return nil, err
+		}
+		if d.Halted && d.Problem == "" {
+			d.Problem = fmt.Sprintf("batch %d refused, its log halted there: %s", d.HaltedAt, haltReason)
+		}
 		d.Added = time.Unix(added, 0)
 		if revoked.Valid {
 			d.Revoked = time.Unix(revoked.Int64, 0)

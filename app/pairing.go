@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,9 +19,17 @@ import (
 
 // Pairing a new machine: the admin's machine publishes an offer under a
 // one-time code; the new machine answers with its public keys; both screens
-// show the same fingerprint; the admin approves, and the vault keys, the
+// show the same fingerprint; the admin approves, and the general key, the
 // keyring and the roster are sealed to the new machine's X25519 key. The
-// folder only ever holds sealed boxes.
+// folder only ever holds sealed boxes, and the new machine deletes them
+// once it has read the approval.
+//
+// The grant carries no clinical key. The new machine's device key lives in
+// its general.db, which every member of staff opens, so anything sealed to
+// it is within a receptionist's reach: the clinical database key reaches
+// the machine only when a clinician or admin signs in there (through the
+// grant in their own keyring slot), and clinical sync keys of later epochs
+// travel wrapped under a key derived from the clinical database key.
 
 const grantLabel = "clinicvault.org/v1/pairing-grant"
 
@@ -73,6 +82,7 @@ func (inv *Invitation) WaitForDevice(ctx context.Context, now func() time.Time, 
 			return req, cvsync.Fingerprint(inv.offer, req), nil
 		}
 		if now().After(inv.Expires) {
+			inv.folder.Remove("pairing/" + inv.id + "/offer")
 			return cvsync.Request{}, "", ErrPairingTimeout
 		}
 		select {
@@ -87,11 +97,10 @@ func (inv *Invitation) WaitForDevice(ctx context.Context, now func() time.Time, 
 type pairingGrant struct {
 	VaultID string               `json:"vault_id"`
 	KGen    []byte               `json:"k_gen"`
-	KClin   []byte               `json:"k_clin"`
 	Keyring json.RawMessage      `json:"keyring"`
 	Users   []rosterUser         `json:"users"`
 	Devices []rosterDevice       `json:"devices"`
-	Epochs  map[uint32][2][]byte `json:"epochs"` // epoch -> general, clinical sync keys
+	Epochs  map[uint32]epochKeys `json:"epochs"` // the general sync key, and the clinical one wrapped under the clinical database key
 }
 
 type rosterUser struct {
@@ -131,7 +140,7 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	if err != nil {
 		return err
 	}
-	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, KClin: s.kClin, Keyring: krJSON, Epochs: map[uint32][2][]byte{}}
+	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, Keyring: krJSON, Epochs: map[uint32]epochKeys{}}
 	rows, err := s.general.QueryContext(ctx, `SELECT id, name, role, sign_pub, created_at, removed_at FROM users`)
 	if err != nil {
 		return err
@@ -163,7 +172,11 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	for e := uint32(1); e <= s.currentEpoch(ctx); e++ {
 		gk, _ := s.syncKey(ctx, cvsync.General, e)
 		ck, _ := s.syncKey(ctx, cvsync.Clinical, e)
-		g.Epochs[e] = [2][]byte{gk, ck}
+		wk, err := s.clinicalWrapKey(e)
+		if err != nil || gk == nil || ck == nil {
+			return fmt.Errorf("the keys of epoch %d are not all on this computer", e)
+		}
+		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: sealSym(wk, ck)}
 	}
 	body, err := json.Marshal(g)
 	if err != nil {
@@ -251,13 +264,16 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 	if err != nil {
 		return fmt.Errorf("the approval does not open with this computer's key: %w", cvsync.ErrPairing)
 	}
+	// Used: nothing of the pairing stays in the folder.
+	for _, name := range []string{"grant", "request", "offer"} {
+		f.Remove("pairing/" + id + "/" + name)
+	}
 	defer store.Zero(body)
 	var g pairingGrant
 	if err := json.Unmarshal(body, &g); err != nil || g.VaultID != offer.VaultID {
 		return fmt.Errorf("the approval is malformed: %w", cvsync.ErrPairing)
 	}
 	defer store.Zero(g.KGen)
-	defer store.Zero(g.KClin)
 	return v.setUpJoined(ctx, f, g, devID, me)
 }
 
@@ -267,7 +283,7 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 	}
 	defer func() {
 		if err != nil {
-			for _, n := range []string{"general.db", "general.db-wal", "general.db-shm", "clinical.db", "clinical.db-wal", "clinical.db-shm", store.KeyringFile} {
+			for _, n := range []string{"general.db", "general.db-wal", "general.db-shm", store.KeyringFile} {
 				os.Remove(filepath.Join(v.Dir, n))
 			}
 		}
@@ -280,12 +296,8 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 	if err != nil {
 		return err
 	}
-	clin, err := v.openDB(ctx, store.Clinical, g.KClin)
-	if err != nil {
-		gen.Close()
-		return err
-	}
-	s := &Session{v: v, kr: &kr, general: gen, clinical: clin, kGen: append([]byte(nil), g.KGen...), kClin: append([]byte(nil), g.KClin...),
+	// No clinical.db yet: it is made at the first clinician's sign-in.
+	s := &Session{v: v, kr: &kr, general: gen, kGen: append([]byte(nil), g.KGen...),
 		user: User{ID: "join", Name: "pairing", Role: Admin}, lastTouch: v.now()}
 	defer s.wipe()
 	if err := inTx(ctx, gen, func(tx *sql.Tx) error {
@@ -314,18 +326,17 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 			return err
 		}
 		for e, k := range g.Epochs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k[0]); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k.General); err != nil {
+				return err
+			}
+			// Opened at the first clinician's sign-in (installEpochs).
+			if err := setSetting(ctx, tx, fmt.Sprintf("epoch_clinical_wrapped_%d", e), base64.StdEncoding.EncodeToString(k.ClinicalWrapped)); err != nil {
 				return err
 			}
 		}
 		return audit(ctx, tx, v.now(), actor{"pairing", "pairing"}, "device-joined", devID, "approved by an admin of "+kr.Practice)
 	}); err != nil {
 		return err
-	}
-	for e, k := range g.Epochs {
-		if _, err := clin.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k[1]); err != nil {
-			return err
-		}
 	}
 	if err := s.startClock(ctx); err != nil {
 		return err

@@ -15,6 +15,9 @@ import (
 )
 
 // Judging a batch: whether it may be applied, waits, or halts its log.
+// judgeEnvelope and judgeRecords are pure: everything they need is
+// gathered beforehand (batchFacts, signerFacts), so they are table-tested
+// without a database; takeBatch gathers, judges and acts.
 
 // replicatedTables are the tables sync carries, with their database.
 // Everything else (settings, sync state, device keys, backups log, audit)
@@ -30,6 +33,198 @@ var replicatedTables = map[string]store.Kind{
 // adminTables may be changed only by admins (a user may change their own
 // keyring slot and their own authenticator-reset flag).
 var adminTables = map[string]bool{"users": true, "devices": true, "keyring_slots": true}
+
+// verdict is what receiving does with one batch.
+type verdict int
+
+const (
+	// apply: nothing against it; apply it and go on with the log.
+	apply verdict = iota
+	// keepSealed: a clinical batch on a computer where no clinician is
+	// signed in, checked as far as it can be without the clinical key
+	// (its place in the log, the device's signature) and kept for later.
+	keepSealed
+	// hold: not now (a newer format, keys or roster not here yet, a clock
+	// ahead, a transient error). Nothing is recorded; the log waits here
+	// and a later pass judges the file again.
+	hold
+	// halt: refused. The log halts at this batch and nothing after it is
+	// applied, until another file takes this place (the genuine batch) or
+	// an admin revokes the device. A refused batch is never an anchor.
+	halt
+)
+
+// ProblemKind names why a batch was not applied.
+type ProblemKind string
+
+// The kinds of sync problem.
+const (
+	ProblemMalformed       ProblemKind = "malformed"        // not a batch, or a damaged one
+	ProblemNewerFormat     ProblemKind = "newer-format"     // written by a newer ClinicVault (hold)
+	ProblemMisplaced       ProblemKind = "misplaced"        // its header names another place (a copied file)
+	ProblemWrongVault      ProblemKind = "wrong-vault"      // another practice's batch
+	ProblemNotNext         ProblemKind = "not-next"         // does not follow the last batch taken (a replay or fork)
+	ProblemRevokedDevice   ProblemKind = "revoked-device"   // the device was revoked
+	ProblemUnknownDevice   ProblemKind = "unknown-device"   // not in the roster yet (hold)
+	ProblemUnsignedFormat  ProblemKind = "unsigned-format"  // an old, unsigned format after the device signed its log
+	ProblemDeviceSignature ProblemKind = "device-signature" // not signed by the device whose log it is in
+	ProblemNoKey           ProblemKind = "no-key"           // the epoch's key is not here yet (hold)
+	ProblemUnknownSigner   ProblemKind = "unknown-signer"   // signed by a user not in the roster yet (hold)
+	ProblemDecrypt         ProblemKind = "decrypt"          // does not authenticate under the epoch's key
+	ProblemSignature       ProblemKind = "signature"        // the user's signature does not verify
+	ProblemRemovedSigner   ProblemKind = "removed-signer"   // signed by someone removed before the records' time
+	ProblemRole            ProblemKind = "role"             // the signer's role does not allow a record
+	ProblemClockAhead      ProblemKind = "clock-ahead"      // the device's clock runs ahead (hold)
+	ProblemApply           ProblemKind = "apply"            // applying failed (disk, database busy): retried (hold)
+	ProblemMissing         ProblemKind = "missing"          // the next batch is not in the folder (hold)
+)
+
+// judgment is a verdict with its reason.
+type judgment struct {
+	verdict verdict
+	kind    ProblemKind
+	detail  string
+}
+
+func judged(v verdict, kind ProblemKind, format string, args ...any) judgment {
+	return judgment{v, kind, fmt.Sprintf(format, args...)}
+}
+
+// batchFacts is what judging an envelope needs, gathered beforehand.
+type batchFacts struct {
+	place     uint64 // the batch's place (seq) in the device's log folder
+	device    string // whose log the file is in
+	header    cvsync.Header
+	headerErr error
+	vaultID   string // this vault's id
+	resealed  bool   // a batch kept sealed earlier, opened now: its place was checked then
+	// The last batch taken from the device's log (0 and nil: none).
+	prevSeq     uint64
+	prevHash    []byte
+	prevVersion byte
+	// The device in the replicated roster.
+	known, revoked bool
+	deviceSig      error // cvsync.VerifyDevice against the roster's key
+	clinical       bool  // this session holds the clinical key
+}
+
+// judgeEnvelope judges what can be judged without opening the batch.
+// A verdict of apply means "nothing against it so far": open it.
+func judgeEnvelope(f batchFacts) judgment {
+	h := f.header
+	switch {
+	case errors.Is(f.headerErr, cvsync.ErrNewerFormat):
+		return judged(hold, ProblemNewerFormat, "batch %d was written by a newer version of ClinicVault: update this computer to receive that computer's changes", f.place)
+	case f.headerErr != nil:
+		return judged(halt, ProblemMalformed, "not a batch (damaged, cut short, or not yet fully copied into the folder): %v", f.headerErr)
+	case h.Device != f.device || h.Seq != f.place:
+		return judged(halt, ProblemMisplaced, "its header says batch %d of device %s (a copied or replayed file)", h.Seq, shortID(h.Device))
+	case h.VaultID != f.vaultID:
+		return judged(halt, ProblemWrongVault, "it belongs to another practice's vault")
+	}
+	if !f.resealed {
+		want := make([]byte, 32)
+		if f.prevSeq > 0 {
+			want = f.prevHash
+		}
+		if h.Seq != f.prevSeq+1 || string(h.PrevHash[:]) != string(want) {
+			return judged(halt, ProblemNotNext, "it does not follow batch %d of that device (a gap, a replay or a forked log)", f.prevSeq)
+		}
+	}
+	switch {
+	case f.revoked:
+		return judged(halt, ProblemRevokedDevice, "the device was revoked; what it writes is no longer accepted")
+	case !f.known:
+		return judged(hold, ProblemUnknownDevice, "not in the practice's device roster (yet): its changes wait until an admin's approval arrives")
+	case h.Version < 3 && f.prevVersion >= 3:
+		return judged(halt, ProblemUnsignedFormat, "written in an old format without the device's signature, after that device had signed its log (a forged file)")
+	case h.Version >= 3 && f.deviceSig != nil:
+		return judged(halt, ProblemDeviceSignature, "not signed by the computer whose log it is in (a forged file)")
+	case h.Class == cvsync.Clinical && !f.clinical:
+		return judged(keepSealed, "", "clinical: applied at the next clinician sign-in")
+	}
+	return judgment{verdict: apply}
+}
+
+// signerFacts is what judging the records needs about the batch's signer,
+// from the replicated roster.
+type signerFacts struct {
+	openErr   error // from cvsync.Open
+	role      Role
+	removedAt int64 // Unix seconds; 0 while active
+}
+
+// judgeRecords judges an opened batch: its signer's standing and role
+// against every record, and its clock against now.
+func judgeRecords(h cvsync.Header, recs []cvsync.Record, sf signerFacts, now time.Time) judgment {
+	switch {
+	case errors.Is(sf.openErr, errUnknownSigner):
+		return judged(hold, ProblemUnknownSigner, "batch %d: %v; waiting for the roster", h.Seq, sf.openErr)
+	case errors.Is(sf.openErr, cvsync.ErrBadSignature):
+		return judged(halt, ProblemSignature, "%v", sf.openErr)
+	case errors.Is(sf.openErr, cvsync.ErrDecrypt):
+		return judged(halt, ProblemDecrypt, "%v", sf.openErr)
+	case sf.openErr != nil:
+		return judged(halt, ProblemMalformed, "%v", sf.openErr)
+	}
+	maxWall := uint64(0)
+	for _, r := range recs {
+		ts, _ := cvsync.ParseTimestamp(r.HLC)
+		maxWall = max(maxWall, ts.Wall)
+		if sf.removedAt != 0 && int64(ts.Wall) >= sf.removedAt*1000 {
+			return judged(halt, ProblemRemovedSigner, "signed by a user who had been removed from the practice before these changes were made")
+		}
+		if j := mayWrite(sf.role, h.Signer, h.Class, r); j.verdict != apply {
+			return j
+		}
+	}
+	if ahead := time.Duration(int64(maxWall)-now.UnixMilli()) * time.Millisecond; ahead > cvsync.MaxClockAhead {
+		return judged(hold, ProblemClockAhead, "its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed", ahead.Round(time.Second))
+	}
+	return judgment{verdict: apply}
+}
+
+// mayWrite is the role rule for one record signed by signer in a batch of
+// class: the same rule receiving enforces, and sending uses to never
+// sign what the others would refuse.
+func mayWrite(role Role, signer string, class cvsync.Class, r cvsync.Record) judgment {
+	kind, ok := replicatedTables[r.Table]
+	if !ok || (kind == store.Clinical) != (class == cvsync.Clinical) {
+		return judged(halt, ProblemRole, "table %q may not travel in a %s batch", r.Table, class)
+	}
+	if class == cvsync.Clinical && !role.Clinical() {
+		return judged(halt, ProblemRole, "clinical changes signed by a %s are not accepted", roleName(role))
+	}
+	if adminTables[r.Table] && role != Admin && !selfService(r, signer) {
+		return judged(halt, ProblemRole, "a %s may not change %s", roleName(role), r.Table)
+	}
+	return judgment{verdict: apply}
+}
+
+func roleName(r Role) string {
+	if r == "" {
+		return "user without a role"
+	}
+	return string(r)
+}
+
+// selfService reports whether a non-admin may make this change: their own
+// keyring slot (a new passphrase or authenticator), or clearing their own
+// authenticator reset.
+func selfService(r cvsync.Record, signer string) bool {
+	if r.RowID != signer || len(r.Columns) == 0 {
+		return false
+	}
+	for c, v := range r.Columns {
+		switch {
+		case r.Table == "keyring_slots" && c == "slot":
+		case r.Table == "users" && c == "totp_reset" && v != nil && *v == "0":
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // signerKey looks up a user's sync signing key in the replicated roster.
 func (s *Session) signerKey(ctx context.Context) func(string) (ed25519.PublicKey, error) {
@@ -49,133 +244,107 @@ func (s *Session) signerKey(ctx context.Context) func(string) (ed25519.PublicKey
 
 var errUnknownSigner = errors.New("signed by a user this computer does not know yet")
 
-// takeBatch checks and applies one envelope, recording the outcome. It
-// returns false when the device's log must stop here for now (held, or
-// refused).
-func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env []byte, rep *SyncReport, resealed bool) bool {
-	h, err := cvsync.ParseHeader(env)
-	hash := sha256.Sum256(env)
-	// A refusal is recorded at the file's place in the device's log, so the
-	// same file is not judged again; the log stops there.
-	refuse := func(reason string) bool {
-		rep.Refused++
-		pos := cvsync.Header{Device: device, Seq: seq, Class: h.Class}
-		s.markReceived(ctx, pos, hash, "refused", reason)
-		s.problem(ctx, rep, device, fmt.Sprintf("batch %d refused: %s", seq, reason))
-		return false
+// envelopeFacts gathers batchFacts for the file at place in device's log.
+func (s *Session) envelopeFacts(ctx context.Context, device string, place uint64, env []byte, resealed bool) batchFacts {
+	f := batchFacts{place: place, device: device, vaultID: s.kr.VaultID, resealed: resealed, clinical: s.clinical != nil}
+	f.header, f.headerErr = cvsync.ParseHeader(env)
+	var prevVersion int
+	s.general.QueryRowContext(ctx, `SELECT seq, hash, version FROM sync_received WHERE device = ? ORDER BY seq DESC LIMIT 1`, device).
+		Scan(&f.prevSeq, &f.prevHash, &prevVersion)
+	f.prevVersion = byte(prevVersion)
+	var revoked sql.NullInt64
+	var pub string
+	err := s.general.QueryRowContext(ctx, `SELECT revoked_at, ed25519_pub FROM devices WHERE id = ?`, device).Scan(&revoked, &pub)
+	f.known, f.revoked = err == nil, revoked.Valid
+	f.deviceSig = cvsync.ErrBadDeviceSignature
+	if raw, err := hex.DecodeString(pub); err == nil && f.known {
+		f.deviceSig = cvsync.VerifyDevice(env, ed25519.PublicKey(raw))
 	}
-	if errors.Is(err, cvsync.ErrNewerFormat) {
-		// Not refused: the log waits here and goes on once this computer
-		// runs a version that reads it.
-		s.problem(ctx, rep, device, fmt.Sprintf("batch %d was written by a newer version of ClinicVault: update this computer to receive that computer's changes", seq))
-		return false
-	}
-	if err != nil {
-		return refuse("not a batch: " + err.Error())
-	}
-	if h.Device != device || h.Seq != seq {
-		return refuse(fmt.Sprintf("its header says batch %d of device %s (a copied or replayed file)", h.Seq, shortID(h.Device)))
-	}
-	if h.VaultID != s.kr.VaultID {
-		return refuse("it belongs to another practice's vault")
-	}
-	if !resealed {
-		prevSeq, prevHash := s.lastReceived(ctx, h.Device)
-		want := make([]byte, 32)
-		if prevSeq > 0 {
-			want = prevHash
-		}
-		if h.Seq != prevSeq+1 || string(h.PrevHash[:]) != string(want) {
-			return refuse(fmt.Sprintf("it does not follow batch %d of that device (a gap, a replay or a forked log)", prevSeq))
-		}
-	}
-	if revoked, _ := s.deviceRevoked(ctx, h.Device); revoked {
-		return refuse("the device was revoked; what it writes is no longer accepted")
-	}
-	var known int
-	s.general.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE id = ?`, h.Device).Scan(&known)
-	if known == 0 {
-		s.problem(ctx, rep, h.Device, "not in the practice's device roster (yet): its changes wait until an admin's approval arrives")
-		return false
-	}
-	if h.Class == cvsync.Clinical && s.clinical == nil {
-		rep.Sealed++
-		s.markReceived(ctx, h, hash, "sealed", "clinical: applied at the next clinician sign-in")
-		s.seen(ctx, h.Device)
-		return true
-	}
-	key, err := s.syncKey(ctx, h.Class, h.Epoch)
-	if err != nil || key == nil {
-		s.problem(ctx, rep, h.Device, fmt.Sprintf("batch %d needs the keys of epoch %d, not on this computer yet", h.Seq, h.Epoch))
-		return false
-	}
-	b, err := cvsync.Open(env, key, s.signerKey(ctx))
-	if errors.Is(err, errUnknownSigner) {
-		s.problem(ctx, rep, h.Device, fmt.Sprintf("batch %d: %v; waiting for the roster", h.Seq, err))
-		return false
-	}
-	if err != nil {
-		return refuse(err.Error())
-	}
-	var role string
-	s.general.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, h.Signer).Scan(&role)
-	if h.Class == cvsync.Clinical && !Role(role).Clinical() {
-		return refuse("clinical changes signed by a " + role + " are not accepted")
-	}
-	maxWall := uint64(0)
-	for _, r := range b.Records {
-		ts, _ := cvsync.ParseTimestamp(r.HLC)
-		maxWall = max(maxWall, ts.Wall)
-		kind, ok := replicatedTables[r.Table]
-		if !ok || (kind == store.Clinical) != (h.Class == cvsync.Clinical) {
-			return refuse(fmt.Sprintf("table %q may not travel in a %s batch", r.Table, h.Class))
-		}
-		if adminTables[r.Table] && role != string(Admin) && !selfService(r, h.Signer) {
-			return refuse(fmt.Sprintf("a %s may not change %s", role, r.Table))
-		}
-	}
-	now := s.v.now()
-	if ahead := time.Duration(int64(maxWall)-now.UnixMilli()) * time.Millisecond; ahead > cvsync.MaxClockAhead {
-		s.problem(ctx, rep, h.Device, fmt.Sprintf("its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed", ahead.Round(time.Second)))
-		return false
-	}
-	slots, err := s.applyBatch(ctx, b)
-	if err != nil {
-		return refuse("could not apply: " + err.Error())
-	}
-	for _, r := range b.Records {
-		if ts, err := cvsync.ParseTimestamp(r.HLC); err == nil {
-			s.clock.Observe(ts)
-		}
-	}
-	if len(slots) > 0 {
-		if err := s.applySlots(ctx, slots); err != nil {
-			s.problem(ctx, rep, h.Device, "keyring update: "+err.Error())
-		}
-	}
-	rep.Applied++
-	s.markReceived(ctx, h, hash, "applied", "")
-	s.seen(ctx, h.Device)
-	s.general.ExecContext(ctx, `UPDATE sync_peers SET problem = '' WHERE device = ?`, h.Device)
-	return true
+	return f
 }
 
-// selfService reports whether a non-admin may make this change: their own
-// keyring slot (a new passphrase or authenticator), or clearing their own
-// authenticator reset.
-func selfService(r cvsync.Record, signer string) bool {
-	if r.RowID != signer || len(r.Columns) == 0 {
-		return false
+// takeBatch judges one envelope at its place in a device's log and acts:
+// applies it, keeps it sealed, holds, or halts the log. It returns false
+// when the device's log must stop here for now.
+func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env []byte, rep *SyncReport, resealed bool) bool {
+	hash := sha256.Sum256(env)
+	f := s.envelopeFacts(ctx, device, seq, env, resealed)
+	j := judgeEnvelope(f)
+	h := f.header
+	var b *cvsync.Batch
+	if j.verdict == apply {
+		j, b = s.openAndJudge(ctx, h, env)
 	}
-	for c, v := range r.Columns {
-		switch {
-		case r.Table == "keyring_slots" && c == "slot":
-		case r.Table == "users" && c == "totp_reset" && v != nil && *v == "0":
-		default:
-			return false
+	if j.verdict == apply {
+		if slots, err := s.applyBatch(ctx, b); err != nil {
+			j = judged(hold, ProblemApply, "could not apply batch %d (%v): it is tried again at the next pass", seq, err)
+		} else {
+			for _, r := range b.Records {
+				if ts, err := cvsync.ParseTimestamp(r.HLC); err == nil {
+					s.clock.Observe(ts)
+				}
+			}
+			if len(slots) > 0 {
+				if err := s.applySlots(ctx, slots); err != nil {
+					s.problem(ctx, rep, device, "keyring update: "+err.Error())
+				}
+			}
 		}
 	}
-	return true
+	switch j.verdict {
+	case apply:
+		rep.Applied++
+		s.markReceived(ctx, h, hash, "applied", "")
+		s.seen(ctx, device)
+		s.general.ExecContext(ctx, `DELETE FROM sync_halts WHERE device = ?`, device)
+		s.general.ExecContext(ctx, `UPDATE sync_peers SET problem = '' WHERE device = ?`, device)
+		return true
+	case keepSealed:
+		rep.Sealed++
+		s.markReceived(ctx, h, hash, "sealed", j.detail)
+		s.seen(ctx, device)
+		s.general.ExecContext(ctx, `DELETE FROM sync_halts WHERE device = ?`, device)
+		return true
+	case hold:
+		s.problem(ctx, rep, device, j.detail)
+		return false
+	}
+	// halt: counted as refused the first time this file is judged here
+	var same int
+	s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts WHERE device = ? AND seq = ? AND hash = ?`, device, seq, hash[:]).Scan(&same)
+	if same == 0 {
+		rep.Refused++
+	}
+	if resealed {
+		// Kept sealed earlier, so later batches were taken after it: it
+		// stays in the log as refused, and the problem is shown.
+		s.markReceived(ctx, h, hash, "refused", j.detail)
+	} else {
+		s.general.ExecContext(ctx, `INSERT INTO sync_halts (device, seq, hash, kind, reason, at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, kind = excluded.kind, reason = excluded.reason, at = excluded.at`,
+			device, seq, hash[:], string(j.kind), j.detail, s.v.now().Unix())
+	}
+	s.problem(ctx, rep, device, fmt.Sprintf("batch %d refused, its log halted there: %s", seq, j.detail))
+	return false
+}
+
+// openAndJudge opens a batch that passed judgeEnvelope and judges its
+// records; the batch comes back when the verdict is apply.
+func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte) (judgment, *cvsync.Batch) {
+	key, err := s.syncKey(ctx, h.Class, h.Epoch)
+	if err != nil || key == nil {
+		return judged(hold, ProblemNoKey, "batch %d needs the keys of epoch %d, not on this computer yet", h.Seq, h.Epoch), nil
+	}
+	b, err := cvsync.Open(env, key, s.signerKey(ctx))
+	sf := signerFacts{openErr: err}
+	if err != nil {
+		return judgeRecords(h, nil, sf, s.v.now()), nil
+	}
+	var role string
+	var removed sql.NullInt64
+	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, h.Signer).Scan(&role, &removed)
+	sf.role, sf.removedAt = Role(role), removed.Int64
+	return judgeRecords(h, b.Records, sf, s.v.now()), b
 }
 
 func (s *Session) deviceRevoked(ctx context.Context, id string) (bool, error) {

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -25,7 +27,8 @@ type SyncReport struct {
 	Sent     int      // batches written
 	Applied  int      // batches applied
 	Sealed   int      // clinical batches kept sealed for a clinician
-	Refused  int      // batches refused
+	Refused  int      // batches refused (first seen in this pass)
+	Halted   int      // logs of other computers halted at a refused batch
 	Problems []string // one line each: which device, what is wrong
 }
 
@@ -63,6 +66,8 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if s.locked {
 		return rep, ErrLocked
 	}
+	// Pairing files past their code's expiry are of no use to anyone.
+	f.SweepPairing(s.v.now().Add(-2 * cvsync.PairingExpiry))
 	if err := s.installEpochs(ctx, f, &rep); err != nil {
 		return rep, err
 	}
@@ -70,6 +75,9 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 		return rep, err
 	}
 	if err := s.pull(ctx, f, incoming, &rep); err != nil {
+		return rep, err
+	}
+	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err
 	}
 	if rep.Sent+rep.Applied+rep.Sealed+rep.Refused == 0 {
@@ -153,11 +161,31 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 		if err != nil {
 			return true
 		}
-		if seqs, err := f.Seqs(d, last); err != nil || len(seqs) > 0 {
+		seqs, err := f.Seqs(d, last)
+		if err != nil {
+			return true
+		}
+		if len(seqs) > 0 && !stillHalted(ctx, gen, f, d, seqs[0]) {
 			return true
 		}
 	}
 	return false
+}
+
+// stillHalted reports whether device's log is halted at seq by the very
+// file that is there now: judging it again would change nothing, so the
+// watcher does not run a pass for it (a new file in that place does).
+func stillHalted(ctx context.Context, gen *store.DB, f cvsync.Folder, device string, seq uint64) bool {
+	var hash []byte
+	if err := gen.QueryRowContext(ctx, `SELECT hash FROM sync_halts WHERE device = ? AND seq = ?`, device, seq).Scan(&hash); err != nil {
+		return false
+	}
+	env, err := f.Get(device, seq)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(env)
+	return string(sum[:]) == string(hash)
 }
 
 // push writes this device's changes since the last batch, in batches of
@@ -169,6 +197,7 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 		return nil
 	}
 	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
+	devKey := ed25519.NewKeyFromSeed(s.devKeys.ed25519)
 	epoch := s.currentEpoch(ctx)
 	for _, class := range []cvsync.Class{cvsync.General, cvsync.Clinical} {
 		db := s.general
@@ -193,12 +222,13 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 				return err
 			}
 			var recs []cvsync.Record
-			var maxSeq int64
+			var seqs []int64
 			for rows.Next() {
 				var r cvsync.Record
 				var col string
 				var v sql.NullString
-				if err := rows.Scan(&maxSeq, &r.HLC, &r.Table, &r.RowID, &col, &v, &r.Device, &r.Author); err != nil {
+				var seq int64
+				if err := rows.Scan(&seq, &r.HLC, &r.Table, &r.RowID, &col, &v, &r.Device, &r.Author); err != nil {
 					rows.Close()
 					return err
 				}
@@ -207,24 +237,59 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 					return err
 				}
 				recs = append(recs, r)
+				seqs = append(seqs, seq)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			if len(recs) == 0 {
+			// Only what the signed-in person may sign goes out (the
+			// others would refuse it, and halt this log): changes an
+			// admin made here wait for an admin to sign in here again.
+			n := 0
+			var refused judgment
+			for n < len(recs) {
+				if refused = mayWrite(s.user.Role, s.user.ID, class, recs[n]); refused.verdict != apply {
+					break
+				}
+				n++
+			}
+			if n == 0 {
+				if len(recs) > 0 {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("changes made on this computer by someone else are not sent while %s is signed in (%s): they go out when an admin signs in here", s.user.Name, refused.detail))
+				}
 				break
 			}
+			recs = recs[:n]
+			maxSeq := seqs[n-1]
 			var seq int64
 			var prev []byte
 			s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_sent ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 			h := cvsync.Header{VaultID: s.kr.VaultID, Epoch: epoch, Class: class, Device: s.device, Seq: uint64(seq + 1), Signer: s.user.ID}
 			copy(h.PrevHash[:], prev)
-			env, hash, err := cvsync.Seal(h, recs, key, signer)
+			env, hash, err := cvsync.Seal(h, recs, key, signer, devKey)
 			if err != nil {
 				return err
 			}
-			if err := f.Put(s.device, h.Seq, env); err != nil {
+			if err := f.Put(s.device, h.Seq, env); errors.Is(err, cvsync.ErrExists) {
+				// The place is taken: by this computer's own batch whose
+				// record did not reach the database (a kill, a locked
+				// database), or by a file someone else put there.
+				adopted, stop, err := s.adoptOwnBatch(ctx, f, h, rep)
+				if err != nil {
+					return err
+				}
+				if stop {
+					return nil
+				}
+				if adopted {
+					continue
+				}
+				if err := f.Replace(fmt.Sprintf("devices/%s/%012d", s.device, h.Seq), env); err != nil {
+					return err
+				}
+				rep.Problems = append(rep.Problems, fmt.Sprintf("batch %d of this computer's log in the sync folder was not written by this computer (a foreign or damaged file): replaced by the genuine batch", h.Seq))
+			} else if err != nil {
 				return err
 			}
 			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_sent (seq, class, hash, last_change, records, at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -235,6 +300,59 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 		}
 	}
 	return nil
+}
+
+// adoptOwnBatch looks at the file that takes the place h is for. When it
+// is this computer's own batch (signed with its device key, after its
+// last sent batch) it is recorded as sent, with the changes it carried,
+// and adopted is true. stop is true when it is this computer's but cannot
+// be read now (a clinical batch while no clinician is signed in): sending
+// waits for a later pass. Otherwise the file is someone else's.
+func (s *Session) adoptOwnBatch(ctx context.Context, f cvsync.Folder, h cvsync.Header, rep *SyncReport) (adopted, stop bool, err error) {
+	env, err := f.Get(s.device, h.Seq)
+	if err != nil {
+		return false, false, nil
+	}
+	eh, err := cvsync.ParseHeader(env)
+	if err != nil || eh.Device != s.device || eh.Seq != h.Seq || eh.PrevHash != h.PrevHash || eh.VaultID != s.kr.VaultID {
+		return false, false, nil
+	}
+	if cvsync.VerifyDevice(env, ed25519.NewKeyFromSeed(s.devKeys.ed25519).Public().(ed25519.PublicKey)) != nil {
+		return false, false, nil
+	}
+	db := s.general
+	if eh.Class == cvsync.Clinical {
+		if s.clinical == nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %d of this computer is in the folder but not recorded as sent; it is clinical, so sending waits until a clinician signs in here", h.Seq))
+			return false, true, nil
+		}
+		db = s.clinical
+	}
+	key, err := s.syncKey(ctx, eh.Class, eh.Epoch)
+	if err != nil || key == nil {
+		return false, false, nil
+	}
+	b, err := cvsync.Open(env, key, s.signerKey(ctx))
+	if err != nil {
+		return false, false, nil
+	}
+	var last int64
+	for start := 0; start < len(b.Records); start += 400 {
+		part := b.Records[start:min(start+400, len(b.Records))]
+		args := []any{s.device}
+		for _, r := range part {
+			args = append(args, r.HLC)
+		}
+		var m sql.NullInt64
+		if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM changes WHERE device = ? AND hlc IN (`+placeholders(len(part))+`)`, args...).Scan(&m); err != nil {
+			return false, false, err
+		}
+		last = max(last, m.Int64)
+	}
+	hash := sha256.Sum256(env)
+	_, err = s.general.ExecContext(ctx, `INSERT INTO sync_sent (seq, class, hash, last_change, records, at) VALUES (?, ?, ?, ?, ?, ?)`,
+		eh.Seq, eh.Class.String(), hash[:], last, len(b.Records), s.v.now().Unix())
+	return err == nil, false, err
 }
 
 // pull applies what fetchIncoming read of the other devices' logs (and,
@@ -309,9 +427,9 @@ func shortID(id string) string {
 }
 
 func (s *Session) markReceived(ctx context.Context, h cvsync.Header, hash [32]byte, state, reason string) error {
-	_, err := s.general.ExecContext(ctx, `INSERT INTO sync_received (device, seq, class, hash, state, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.general.ExecContext(ctx, `INSERT INTO sync_received (device, seq, class, hash, state, reason, at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(device, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at`,
-		h.Device, h.Seq, h.Class.String(), hash[:], state, reason, s.v.now().Unix())
+		h.Device, h.Seq, h.Class.String(), hash[:], state, reason, s.v.now().Unix(), h.Version)
 	return err
 }
 

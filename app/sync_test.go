@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -84,8 +85,13 @@ func TestPairAndSyncTwoMachines(t *testing.T) {
 	bv := pair(t, f, a, dir, "laptop")
 	mustSync(t, a, dir) // the roster change reaches the folder
 
-	// Everyone signs in on the new machine with their own passphrase.
+	// Everyone signs in on the new machine with their own passphrase. The
+	// clinical key reaches it with the admin's own grant, and the clinical
+	// batches kept sealed since the join are applied at her first pass.
 	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	if rep := mustSync(t, b, dir); rep.Applied == 0 {
+		t.Fatalf("the sealed clinical batches were not applied at the first clinician's pass: %+v", rep)
+	}
 	got, _ := b.SearchPatients(ctx, "nunez", 10)
 	if len(got) != 1 || got[0].MRN != p.MRN {
 		t.Fatalf("patient on B: %+v", got)
@@ -230,7 +236,8 @@ func TestSyncRefusesTamperingAndWaitsForClinicians(t *testing.T) {
 	h.Seq = sent + 1
 	copy(h.PrevHash[:], last)
 	rsk, _ := rita.SigningKey()
-	env, _, err := cvsync.Seal(h, []cvsync.Record{{HLC: b.clock.Now().String(), Table: "allergies", RowID: newID(), Columns: map[string]*string{"substance": &v}, Device: b.DeviceID(), Author: rita.user.ID}}, key, rsk)
+	env, _, err := cvsync.Seal(h, []cvsync.Record{{HLC: b.clock.Now().String(), Table: "allergies", RowID: newID(), Columns: map[string]*string{"substance": &v}, Device: b.DeviceID(), Author: rita.user.ID}},
+		key, rsk, ed25519.NewKeyFromSeed(b.devKeys.ed25519))
 	if err != nil {
 		t.Fatal(err)
 	}

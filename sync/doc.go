@@ -26,15 +26,19 @@
 //	epochs/<n>/<device uuid>                 key epoch n sealed to a device
 //	pairing/<id>/offer|request|grant          pairing files
 //
-// Each device writes only its own files, through a temp file and a rename,
-// and never changes them; seq counts 1, 2, 3… per device across both
-// classes.
+// Each device writes only its own files, through a temp file and a hard
+// link (so two writers of one name cannot both succeed), and never changes
+// them; seq counts 1, 2, 3… per device across both classes. The one
+// exception: a device that finds, at its own next number, a file it did
+// not write (device signature) writes its genuine batch over it; one it
+// did write (a kill before its database recorded the batch as sent) it
+// adopts as sent.
 //
-// # Batch envelope (version 2)
+// # Batch envelope (version 3)
 //
 //	offset size
 //	0      4    magic "CVSB"
-//	4      1    version = 2 (1 is still read)
+//	4      1    version = 3 (1 and 2 are still read)
 //	5      16   vault id (UUID bytes)
 //	21     4    key epoch (big-endian)
 //	25     1    class: 1 general, 2 clinical
@@ -44,6 +48,7 @@
 //	82     16   signer: the user whose Ed25519 key signed the records
 //	98     24   XChaCha20-Poly1305 nonce (random)
 //	122    …    ciphertext
+//	end-64 64   device signature (version 3)
 //
 // The ciphertext is XChaCha20-Poly1305 under the class's sync key for the
 // epoch, with bytes 0–121 as associated data. Its plaintext is a 64-byte
@@ -53,9 +58,19 @@
 // "d": device, "a": author}, compressed with DEFLATE. Every record's device
 // must be the header's device. Version 1 records carried one column each
 // as "c" (column) and "v" (value); a version-1 envelope with "m" records,
-// or a version-2 one with "c"/"v" records, is malformed. Vectors:
-// testdata/batch-vector-v2.json (re-encoded byte for byte) and
-// testdata/batch-vector-v1.json (still opens).
+// or a version-2 or -3 one with "c"/"v" records, is malformed.
+//
+// Version 3 ends with an Ed25519 signature by the key of the device whose
+// log the batch is in (the roster's ed25519_pub) over
+// "clinicvault.org/v1/sync-batch-device" || header || ciphertext. A user's
+// signing key alone no longer writes into another computer's log, and a
+// computer without the sync key (a clinical batch where no clinician is
+// signed in) still checks that the batch is that device's. The envelope's
+// hash, which the next batch's previous-hash names, covers the device
+// signature. Vectors: testdata/batch-vector-v3.json (re-encoded byte for
+// byte), testdata/batch-vector-v2.json (re-encoded as version 2, opens,
+// has no device signature) and testdata/batch-vector-v1.json (still
+// opens).
 //
 // Sync keys: epoch 0 is HKDF-SHA256(database key, salt = vault id, info =
 // "clinicvault.org/v1/sync-key/<class>/0"), so every holder of the general
@@ -69,19 +84,30 @@
 //
 // # Receiving
 //
-// A machine takes each other device's batches in order. A batch is
-// refused, and the device's log stops there, when: its header names
+// A machine takes each other device's batches in order, and judges each
+// one: apply, keep sealed, hold, or halt. A batch is refused and the
+// device's log halts there when: it is not a batch (damaged, or not yet
+// fully copied by a cloud folder); its header names another place or
 // another vault; its seq or previous hash does not follow what was taken
-// (a gap waits; a replay or fork is refused); the device was revoked; it
-// does not authenticate under the epoch's key (a flipped bit, a cut file,
-// an old epoch's key); its signature does not verify; a clinical batch is
-// signed by someone who is not a clinician or admin; or it changes staff,
-// devices or the keyring and its signer is not an admin (a user may change
-// only their own slot). A batch from a device whose clock runs more than
-// five minutes ahead is held, and the local clock is not moved. A machine
-// where no clinician is signed in keeps clinical batches sealed and
-// applies them at the next clinician sign-in. Applying happens in one
-// transaction; applying the same batch twice changes nothing.
+// (a replay or fork); the device was revoked; it is not signed by the
+// device whose log it is in (or is of the unsigned format 1 or 2 after
+// that device's log had a signed batch); it does not authenticate under
+// the epoch's key; its user signature does not verify; its signer had
+// been removed before the records' time; or a record is not one the
+// signer's role may write (clinical records need a clinician or admin;
+// staff, devices and the keyring need an admin, but a user may change
+// their own slot). A refused batch is never an anchor: nothing after it is
+// applied, every pass judges the file in its place again, and when the
+// genuine batch is back the log goes on. A batch is held (nothing is
+// recorded, the next pass tries again) when it is of a newer format, its
+// device or signer is not in the roster yet, the epoch's key is not here
+// yet, the device's clock runs more than five minutes ahead (the local
+// clock is not moved), or applying it failed (a full disk, a busy
+// database). A machine where no clinician is signed in checks a clinical
+// batch's place and device signature, keeps it sealed, and applies it at
+// a clinician's next pass. Applying happens in one transaction; applying
+// the same batch twice changes nothing. A sender signs only records its
+// signed-in user may write; the rest wait for someone who may.
 //
 // # Pairing
 //
@@ -95,7 +121,12 @@
 // public keys and its name, sealed the same way. Both screens show a fingerprint (SHA-256 over both keys and
 // ids, as 10 digits); only when they match does the admin approve, and the
 // vault keys, the keyring, the roster and the epoch keys are sealed to the
-// new machine in pairing/<id>/grant. The folder never holds a usable key.
+// new machine in pairing/<id>/grant — the general key, never the clinical
+// one: the clinical key reaches a machine only with a clinician's own
+// grant, and later epochs' clinical sync keys travel wrapped under a key
+// derived from it. The new machine deletes the pairing files once it has
+// read the grant; every sync pass deletes pairing files older than twice
+// the code's life.
 //
-// Test vectors are in testdata/batch-vector.json.
+// Test vectors are in testdata/batch-vector-v*.json.
 package sync

@@ -65,6 +65,9 @@ type Header struct {
 	PrevHash [32]byte
 	Signer   string // UUID of the user whose Ed25519 key signed the records
 	Nonce    [24]byte
+	// Version is the format version read from the envelope (written:
+	// the newest).
+	Version byte `json:"-"`
 }
 
 // Batch is a decoded, verified batch.
@@ -76,21 +79,26 @@ type Batch struct {
 
 // Envelope layout (all integers big-endian):
 //
-//	magic "CVSB" | version 2 | vault id 16 | epoch 4 | class 1 | device 16 |
-//	seq 8 | prev hash 32 | signer 16 | nonce 24 | ciphertext…
+//	magic "CVSB" | version 3 | vault id 16 | epoch 4 | class 1 | device 16 |
+//	seq 8 | prev hash 32 | signer 16 | nonce 24 | ciphertext… | device signature 64
 //
 // The ciphertext is XChaCha20-Poly1305 under the class's sync key for the
-// epoch, with everything before it as associated data. Its plaintext is
-// the Ed25519 signature (64 bytes) by the signer over
-// "clinicvault.org/v1/sync-batch" | header | body, then the body: the
-// records as JSON, deflated.
+// epoch, with the header as associated data. Its plaintext is the Ed25519
+// signature (64 bytes) by the signer over "clinicvault.org/v1/sync-batch"
+// | header | body, then the body: the records as JSON, deflated. Version 3
+// ends with the Ed25519 signature of the device whose log this is over
+// "clinicvault.org/v1/sync-batch-device" | header | ciphertext: it binds
+// the batch to that device's log and can be checked without the sync key
+// (a computer that keeps clinical batches sealed checks it too). Versions
+// 1 and 2 had no device signature.
 const (
-	magic        = "CVSB"
-	version      = 2 // written; 1 and 2 are read
-	headerSize   = 4 + 1 + 16 + 4 + 1 + 16 + 8 + 32 + 16 + 24
-	signLabel    = "clinicvault.org/v1/sync-batch"
-	maxEnvelope  = 64 << 20
-	maxPlaintext = 256 << 20
+	magic           = "CVSB"
+	version         = 3 // written; 1, 2 and 3 are read
+	headerSize      = 4 + 1 + 16 + 4 + 1 + 16 + 8 + 32 + 16 + 24
+	signLabel       = "clinicvault.org/v1/sync-batch"
+	deviceSignLabel = "clinicvault.org/v1/sync-batch-device"
+	maxEnvelope     = 64 << 20
+	maxPlaintext    = 256 << 20
 )
 
 var (
@@ -106,6 +114,12 @@ var (
 	ErrDecrypt = errors.New("sync: batch does not authenticate")
 	// ErrBadSignature means the records were not signed by the named user.
 	ErrBadSignature = errors.New("sync: batch signature does not verify")
+	// ErrBadDeviceSignature means the batch was not signed by the device
+	// whose log it is in.
+	ErrBadDeviceSignature = errors.New("sync: batch is not signed by the device whose log it is in")
+	// ErrNoDeviceSignature means the batch is of a format (1 or 2) that
+	// had no device signature.
+	ErrNoDeviceSignature = errors.New("sync: batch of a format without a device signature")
 )
 
 func putUUID(b []byte, id string) error {
@@ -198,9 +212,13 @@ func ParseHeader(env []byte) (Header, error) {
 	if env[4] > version {
 		return h, fmt.Errorf("sync: batch format version %d (this build reads up to %d): %w", env[4], version, ErrNewerFormat)
 	}
-	if env[4] != 1 && env[4] != version {
+	if env[4] < 1 {
 		return h, fmt.Errorf("sync: batch format version %d: %w", env[4], ErrMalformed)
 	}
+	if env[4] >= 3 && len(env) < headerSize+chacha20poly1305.Overhead+ed25519.SignatureSize {
+		return h, ErrMalformed
+	}
+	h.Version = env[4]
 	o := 5
 	h.VaultID = formatUUID(env[o : o+16])
 	o += 16
@@ -227,8 +245,9 @@ func ParseHeader(env []byte) (Header, error) {
 }
 
 // Seal builds an envelope: records deflated and signed by signer, sealed
-// under key with the header as associated data. h.Nonce is filled in.
-func Seal(h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]byte, [32]byte, error) {
+// under key with the header as associated data, then signed by device (the
+// key of the device whose log it goes into). h.Nonce is filled in.
+func Seal(h Header, records []Record, key []byte, signer, device ed25519.PrivateKey) ([]byte, [32]byte, error) {
 	if _, err := rand.Read(h.Nonce[:]); err != nil {
 		return nil, [32]byte{}, err
 	}
@@ -237,17 +256,17 @@ func Seal(h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]
 			return nil, [32]byte{}, fmt.Errorf("sync: record %d carries no columns", i+1)
 		}
 	}
-	return seal(h, records, key, signer)
+	return seal(h, records, key, signer, device)
 }
 
 // seal is Seal with the header's nonce as given (test vectors need it fixed).
-func seal(h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]byte, [32]byte, error) {
-	return sealAs(version, h, records, key, signer)
+func seal(h Header, records []Record, key []byte, signer, device ed25519.PrivateKey) ([]byte, [32]byte, error) {
+	return sealAs(version, h, records, key, signer, device)
 }
 
 // sealAs writes the given format version byte (tests make version-1 and
-// malformed envelopes with it).
-func sealAs(ver byte, h Header, records []Record, key []byte, signer ed25519.PrivateKey) ([]byte, [32]byte, error) {
+// -2 and malformed envelopes with it); below version 3 device is unused.
+func sealAs(ver byte, h Header, records []Record, key []byte, signer, device ed25519.PrivateKey) ([]byte, [32]byte, error) {
 	var zero [32]byte
 	hb, err := h.marshal()
 	if err != nil {
@@ -269,7 +288,40 @@ func sealAs(ver byte, h Header, records []Record, key []byte, signer ed25519.Pri
 		return nil, zero, err
 	}
 	env := aead.Seal(hb, h.Nonce[:], pt, hb)
+	if ver >= 3 {
+		if len(device) != ed25519.PrivateKeySize {
+			return nil, zero, errors.New("sync: no device key to sign the batch")
+		}
+		env = append(env, ed25519.Sign(device, deviceSigned(env))...)
+	}
 	return env, sha256.Sum256(env), nil
+}
+
+func deviceSigned(headerAndCiphertext []byte) []byte {
+	out := make([]byte, 0, len(deviceSignLabel)+len(headerAndCiphertext))
+	out = append(out, deviceSignLabel...)
+	return append(out, headerAndCiphertext...)
+}
+
+// VerifyDevice checks, without any sync key, that env is signed by the
+// device key pub: ErrNoDeviceSignature for formats 1 and 2,
+// ErrBadDeviceSignature when the signature does not verify.
+func VerifyDevice(env []byte, pub ed25519.PublicKey) error {
+	h, err := ParseHeader(env)
+	if err != nil {
+		return err
+	}
+	if h.Version < 3 {
+		return ErrNoDeviceSignature
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return ErrBadDeviceSignature
+	}
+	n := len(env) - ed25519.SignatureSize
+	if !ed25519.Verify(pub, deviceSigned(env[:n]), env[n:]) {
+		return fmt.Errorf("batch %d of device %s: %w", h.Seq, h.Device, ErrBadDeviceSignature)
+	}
+	return nil
 }
 
 func signedBytes(header, body []byte) []byte {
@@ -290,7 +342,11 @@ func Open(env []byte, key []byte, signerKey func(userID string) (ed25519.PublicK
 	if err != nil {
 		return nil, err
 	}
-	pt, err := aead.Open(nil, h.Nonce[:], env[headerSize:], env[:headerSize])
+	end := len(env)
+	if h.Version >= 3 {
+		end -= ed25519.SignatureSize
+	}
+	pt, err := aead.Open(nil, h.Nonce[:], env[headerSize:end], env[:headerSize])
 	if err != nil {
 		return nil, fmt.Errorf("batch %d of device %s: %w", h.Seq, h.Device, ErrDecrypt)
 	}

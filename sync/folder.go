@@ -39,15 +39,79 @@ func (f Folder) Check() error {
 	return nil
 }
 
+// ErrExists means a file that is written once is already in place.
+var ErrExists = errors.New("already exists and is never rewritten")
+
 // WriteOnce writes data to rel (a slash path under the folder) through a
-// temp file and a rename, refusing to replace an existing file.
+// temp file and a hard link, refusing to replace an existing file
+// (ErrExists) even when another process writes the same name at the same
+// moment. Where the file system has no hard links (FAT, some network
+// shares) it falls back to a check and a rename.
 func (f Folder) WriteOnce(rel string, data []byte) error {
+	return f.write(rel, data, false)
+}
+
+// Replace writes data over rel atomically (temp file, rename). It is only
+// for a device's own log position that holds a file the device did not
+// write: everything else in the folder is written once.
+func (f Folder) Replace(rel string, data []byte) error {
+	return f.write(rel, data, true)
+}
+
+// SweepPairing deletes pairing files last written before the given time:
+// an offer expires PairingExpiry after it is made, so older ones are of no
+// use, and none is left in the folder for anyone to work on. It returns
+// how many it deleted.
+func (f Folder) SweepPairing(before time.Time) (int, error) {
+	root := filepath.Join(f.Dir, "pairing")
+	ids, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if !id.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(root, id.Name()))
+		if err != nil {
+			continue
+		}
+		for _, fe := range files {
+			info, err := fe.Info()
+			if err != nil || !info.ModTime().Before(before) {
+				continue
+			}
+			if os.Remove(filepath.Join(root, id.Name(), fe.Name())) == nil {
+				n++
+			}
+		}
+		os.Remove(filepath.Join(root, id.Name())) // fails unless empty
+	}
+	return n, nil
+}
+
+// Remove deletes rel, and its folder if that is left empty.
+func (f Folder) Remove(rel string) error {
+	p := filepath.Join(f.Dir, filepath.FromSlash(rel))
+	err := os.Remove(p)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	os.Remove(filepath.Dir(p)) // fails unless empty
+	return err
+}
+
+func (f Folder) write(rel string, data []byte, replace bool) error {
 	if err := f.Check(); err != nil {
 		return err
 	}
 	p := filepath.Join(f.Dir, filepath.FromSlash(rel))
-	if _, err := os.Stat(p); err == nil {
-		return fmt.Errorf("sync: %s already exists and is never rewritten", rel)
+	if _, err := os.Stat(p); err == nil && !replace {
+		return fmt.Errorf("sync: %s: %w", rel, ErrExists)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
@@ -63,6 +127,18 @@ func (f Folder) WriteOnce(rel string, data []byte) error {
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && !replace {
+		lerr := os.Link(name, p)
+		switch {
+		case lerr == nil:
+			os.Remove(name)
+			return nil
+		case errors.Is(lerr, os.ErrExist):
+			err = fmt.Errorf("sync: %s: %w", rel, ErrExists)
+		default:
+			// No hard links here: the check above, then a rename.
+		}
 	}
 	if err == nil {
 		err = os.Rename(name, p)

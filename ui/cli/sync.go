@@ -19,6 +19,9 @@ func (r *runner) printSync(rep app.SyncReport) {
 	if rep.Sealed > 0 {
 		fmt.Fprintf(r.io.Out, "sealed: %d (clinical; applied at the next clinician sign-in)\n", rep.Sealed)
 	}
+	if rep.Halted > 0 {
+		fmt.Fprintf(r.io.Out, "halted: %d (another computer's log stops at a refused batch: see device list)\n", rep.Halted)
+	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(r.io.Out, "problem: %s\n", p)
 	}
@@ -50,6 +53,9 @@ func (r *runner) cmdSync(args []string) error {
 	if !*watch {
 		if rep.Refused > 0 {
 			return fmt.Errorf("%d batch(es) refused", rep.Refused)
+		}
+		if rep.Halted > 0 {
+			return fmt.Errorf("%d computer(s)' log halted at a refused batch", rep.Halted)
 		}
 		return nil
 	}
@@ -90,6 +96,8 @@ func (r *runner) cmdDevice(args []string) error {
 			state := "active"
 			if !d.Revoked.IsZero() {
 				state = "REVOKED " + d.Revoked.Local().Format("2006-01-02")
+			} else if d.Halted {
+				state = fmt.Sprintf("HALTED at batch %d", d.HaltedAt)
 			}
 			seen := "-"
 			if !d.LastSeen.IsZero() {

@@ -1,0 +1,573 @@
+package app
+
+// Attacks from an insider's side. Each test plays the attacker with what
+// that person really has — raw keys from their own slot, copies of files,
+// write access to the shared folder — and no session methods beyond what
+// sets the scene. Each one succeeded against the first version.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// insider is what a member of staff holds after unwrapping their own slot
+// of a keyring with their passphrase: no session, just keys.
+type insider struct {
+	slot    *store.Slot
+	secrets *store.SlotSecrets
+	kGen    []byte
+	kClin   []byte // nil unless the slot has a clinical grant
+}
+
+func unwrapInsider(t *testing.T, kr *store.Keyring, name, pass string) insider {
+	t.Helper()
+	slot, err := kr.SlotByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := store.DeriveKEK(pass, *slot.KDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := store.UnwrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, slot.Wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := insider{slot: slot, secrets: sec}
+	if in.kGen, err = store.OpenGrant(sec.Identity, kr.VaultID, slot.UserID, slot.Role, store.General, slot.Grants[store.General]); err != nil {
+		t.Fatal(err)
+	}
+	if box, ok := slot.Grants[store.Clinical]; ok {
+		in.kClin, _ = store.OpenGrant(sec.Identity, kr.VaultID, slot.UserID, slot.Role, store.Clinical, box)
+	}
+	return in
+}
+
+// dumpDB returns every value of every table of an opened database, as
+// text and as raw bytes, for a search for key material.
+func dumpDB(t *testing.T, db *store.DB) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	var out [][]byte
+	for _, tb := range tables {
+		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+tb+`"`)
+		if err != nil {
+			continue // FTS shadow tables and the like
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			for _, v := range vals {
+				switch v := v.(type) {
+				case []byte:
+					out = append(out, append([]byte(nil), v...))
+				case string:
+					out = append(out, []byte(v))
+				}
+			}
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// holdsKey reports whether any of blobs contains key raw, in hex or in
+// base64.
+func holdsKey(blobs [][]byte, key []byte) bool {
+	forms := [][]byte{key, []byte(hex.EncodeToString(key)), []byte(base64.StdEncoding.EncodeToString(key))}
+	for _, b := range blobs {
+		for _, f := range forms {
+			if bytes.Contains(b, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clinicalKeysOf returns a clinical session's clinical database key and
+// every clinical sync key it holds (epoch 0 and later ones).
+func clinicalKeysOf(t *testing.T, s *Session) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	keys := [][]byte{append([]byte(nil), s.kClin...)}
+	for e := uint32(0); e <= s.currentEpoch(ctx); e++ {
+		k, err := s.syncKey(ctx, cvsync.Clinical, e)
+		if err == nil && k != nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// TestAttackReceptionistReadsClinicalThroughPairing: a receptionist on a
+// joined laptop unwraps her own slot (general key), opens general.db with
+// it, takes the device's private key, and opens the pairing grant she
+// copied from the shared folder while the laptop was joining. Nothing on
+// that path may hold the clinical database key or a clinical sync key,
+// and the grant must be gone from the folder once used.
+func TestAttackReceptionistReadsClinicalThroughPairing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	if _, err := a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "clinical secret"}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	// A later key epoch exists (a computer was revoked once).
+	old := pair(t, f, a, dir, "old-pc")
+	mustSync(t, a, dir)
+	if err := a.RevokeDevice(ctx, dir, deviceOf(t, old)); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+
+	// The laptop joins; the receptionist copies the grant while it is in
+	// the folder.
+	inv, err := a.InviteDevice(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv := NewVault(filepath.Join(t.TempDir(), "laptop"))
+	lv.Now = f.clk.Now
+	lv.UseMinimumKDF()
+	copied := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- lv.Join(ctx, dir, strings.ToLower(inv.Code), "laptop", func(string) { <-copied }, 5*time.Millisecond)
+	}()
+	req, _, err := inv.WaitForDevice(ctx, f.clk.Now, 5*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ApproveDevice(ctx, inv, req); err != nil {
+		t.Fatal(err)
+	}
+	var stolen [][]byte
+	filepath.Walk(filepath.Join(dir, "pairing"), func(p string, info os.FileInfo, err error) error {
+		if info != nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			stolen = append(stolen, b)
+		}
+		return nil
+	})
+	close(copied)
+	if err := <-done; err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	mustSync(t, a, dir)
+	rita := signInOn(t, f, lv, "Rita Front", recPass)
+	mustSync(t, rita, dir)
+	rita.Lock(ctx)
+
+	// The pairing files are gone once used.
+	filepath.Walk(filepath.Join(dir, "pairing"), func(p string, info os.FileInfo, err error) error {
+		if info != nil && !info.IsDir() {
+			t.Errorf("pairing file left in the folder after the join: %s", p)
+		}
+		return nil
+	})
+
+	// The attacker: her slot, her general key, the laptop's general.db.
+	kr, err := store.LoadKeyring(lv.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := unwrapInsider(t, kr, "Rita Front", recPass)
+	if me.kClin != nil {
+		t.Fatal("a receptionist's slot opens a clinical grant")
+	}
+	gen, err := store.Open(ctx, filepath.Join(lv.Dir, store.General.FileName()), store.General, me.kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	found := dumpDB(t, gen)
+	var devPriv []byte
+	if err := gen.QueryRowContext(ctx, `SELECT x25519_priv FROM device_keys WHERE id = 1`).Scan(&devPriv); err != nil {
+		t.Fatal(err)
+	}
+	for _, box := range stolen {
+		if body, err := cvsync.OpenFrom(devPriv, grantLabel, box); err == nil {
+			found = append(found, body)
+		}
+	}
+	for i, key := range clinicalKeysOf(t, a) {
+		if holdsKey(found, key) {
+			t.Errorf("clinical key %d is within a receptionist's reach (her general key, the device key, the pairing grant)", i)
+		}
+	}
+	// The admin on the laptop still gets the chart: the clinical key
+	// reaches it through her own grant.
+	m := signInOn(t, f, lv, "Maria Admin", adminPass)
+	mustSync(t, m, dir)
+	c, err := m.OpenChart(ctx, p.MRN)
+	if err != nil || len(c.Encounters) != 1 || c.Encounters[0].SOAP.Assessment != "clinical secret" {
+		t.Fatalf("the admin's chart on the laptop: %v %+v", err, c)
+	}
+	m.Lock(ctx)
+	// Now that the laptop has a clinical.db, it does not open with
+	// anything key-sized she found.
+	for _, b := range found {
+		if len(b) == store.KeySize {
+			if db, err := store.Open(ctx, filepath.Join(lv.Dir, store.Clinical.FileName()), store.Clinical, b); err == nil {
+				db.Close()
+				t.Fatal("the laptop's clinical.db opened with a key from general.db or the grant")
+			}
+		}
+	}
+}
+
+// deviceOf reads the device id of a vault that is not signed in.
+func deviceOf(t *testing.T, v *Vault) string {
+	t.Helper()
+	kr, err := store.LoadKeyring(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := unwrapInsider(t, kr, "Maria Admin", adminPass)
+	gen, err := store.Open(context.Background(), filepath.Join(v.Dir, store.General.FileName()), store.General, in.kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	var id string
+	if err := gen.QueryRow(`SELECT device_id FROM device_keys WHERE id = 1`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// batchFiles is a device's log in the folder: seq -> path.
+func batchPath(dir, device string, seq uint64) string {
+	return filepath.Join(dir, "devices", device, fmt.Sprintf("%012d", seq))
+}
+
+// TestAttackFolderWriterCannotDropChanges: anyone who can write to the
+// shared folder overwrites batch k of a device with junk. Nothing at or
+// after k may be applied; the log is shown halted; once the genuine k is
+// back, k, k+1 and k+2 all apply. The same holds for a batch that is only
+// half there (a cloud folder still downloading it).
+func TestAttackFolderWriterCannotDropChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		junk func(genuine []byte) []byte
+	}{
+		{"junk", func(g []byte) []byte { return bytes.Repeat([]byte("x"), len(g)) }},
+		{"half-downloaded", func(g []byte) []byte { return g[:len(g)/2] }},
+		{"bit-flipped", func(g []byte) []byte { b := append([]byte(nil), g...); b[len(b)-1] ^= 1; return b }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, dir, a, b := twoMachines(t)
+			ctx := context.Background()
+			mustSync(t, a, dir)
+			var seqs []uint64
+			for _, family := range []string{"Alpha", "Bravo", "Charlie"} {
+				b.AddPatient(ctx, Patient{Given: "P", Family: family, DOB: "1990-01-01"})
+				before, _ := sentUpToSeq(b)
+				mustSync(t, b, dir)
+				after, _ := sentUpToSeq(b)
+				if after != before+1 {
+					t.Fatalf("expected one batch, sent %d", after-before)
+				}
+				seqs = append(seqs, after)
+			}
+			path := batchPath(dir, b.DeviceID(), seqs[0])
+			genuine, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The attacker replaces batch k.
+			if err := os.WriteFile(path, tc.junk(genuine), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for pass := 0; pass < 2; pass++ {
+				rep, err := a.Sync(ctx, dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rep.Problems) == 0 {
+					t.Fatalf("pass %d: no problem reported: %+v", pass, rep)
+				}
+				for _, family := range []string{"alpha", "bravo", "charlie"} {
+					if got, _ := a.SearchPatients(ctx, family, 5); len(got) != 0 {
+						t.Fatalf("pass %d: %s applied though batch %d before it is junk", pass, family, seqs[0])
+					}
+				}
+				devs, _ := a.Devices(ctx)
+				halted := false
+				for _, d := range devs {
+					if d.ID == b.DeviceID() && d.Halted && d.Problem != "" {
+						halted = true
+					}
+				}
+				if !halted {
+					t.Fatalf("pass %d: the laptop's log is not shown halted: %+v", pass, devs)
+				}
+				if rep.Halted != 1 || (pass == 0) != (rep.Refused == 1) {
+					t.Fatalf("pass %d: halted %d, refused %d (refused counts a file once)", pass, rep.Halted, rep.Refused)
+				}
+			}
+			// The watcher does not run a pass for the same refused file.
+			if a.SyncNeeded(ctx, dir) {
+				t.Fatal("a pass is said to be needed for a log halted at the same file")
+			}
+			// The genuine batch is put back: everything applies.
+			if err := os.WriteFile(path, genuine, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rep := mustSync(t, a, dir)
+			if rep.Applied < 3 {
+				t.Fatalf("after the genuine batch came back: %+v", rep)
+			}
+			for _, family := range []string{"alpha", "bravo", "charlie"} {
+				if got, _ := a.SearchPatients(ctx, family, 5); len(got) != 1 {
+					t.Fatalf("%s is lost after the genuine batch came back", family)
+				}
+			}
+			devs, _ := a.Devices(ctx)
+			for _, d := range devs {
+				if d.Halted || d.Problem != "" {
+					t.Fatalf("still halted: %+v", d)
+				}
+			}
+		})
+	}
+}
+
+func sentUpToSeq(s *Session) (uint64, error) {
+	var n int64
+	err := s.general.QueryRow(`SELECT coalesce(max(seq), 0) FROM sync_sent`).Scan(&n)
+	return uint64(n), err
+}
+
+// TestAttackSenderIsNotWedged: the sender's next batch number is already
+// taken — by its own batch whose record did not reach its database (a
+// kill between the file and the commit), or by a file someone else put
+// there. Sync goes on: its own batch is recognised, a foreign file is
+// replaced by the genuine batch and reported, and the other computer
+// receives everything once.
+func TestAttackSenderIsNotWedged(t *testing.T) {
+	_, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+
+	// A kill after the batch reached the folder, before the database
+	// recorded it as sent.
+	b.AddPatient(ctx, Patient{Given: "Kill", Family: "Window", DOB: "1990-01-01"})
+	mustSync(t, b, dir)
+	last, _ := sentUpToSeq(b)
+	if _, err := b.general.Exec(`DELETE FROM sync_sent WHERE seq = ?`, last); err != nil {
+		t.Fatal(err)
+	}
+	b.AddPatient(ctx, Patient{Given: "After", Family: "Kill", DOB: "1990-01-01"})
+	if _, err := b.Sync(ctx, dir); err != nil {
+		t.Fatalf("sync after a kill between file and database: %v", err)
+	}
+
+	// A foreign file at the next number.
+	next, _ := sentUpToSeq(b)
+	next++
+	if err := os.WriteFile(batchPath(dir, b.DeviceID(), next), []byte("not a batch"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.AddPatient(ctx, Patient{Given: "Foreign", Family: "File", DOB: "1990-01-01"})
+	rep, err := b.Sync(ctx, dir)
+	if err != nil {
+		t.Fatalf("sync with a foreign file at the next number: %v", err)
+	}
+	if len(rep.Problems) == 0 {
+		t.Fatalf("the foreign file is not reported: %+v", rep)
+	}
+	rep = mustSync(t, a, dir)
+	for _, q := range []string{"window", "after kill", "foreign file"} {
+		if got, _ := a.SearchPatients(ctx, q, 5); len(got) != 1 {
+			t.Fatalf("%q arrived %d times on the other computer (%+v)", q, len(got), rep)
+		}
+	}
+}
+
+// forge seals records as an attacker would, with keys of their own
+// choosing, into device's log at seq after prev.
+func forge(t *testing.T, dir, vaultID, device string, seq uint64, prev []byte, epoch uint32, class cvsync.Class,
+	key []byte, signer string, signKey, devKey ed25519.PrivateKey, recs []cvsync.Record) {
+	t.Helper()
+	h := cvsync.Header{VaultID: vaultID, Epoch: epoch, Class: class, Device: device, Seq: seq, Signer: signer}
+	copy(h.PrevHash[:], prev)
+	env, _, err := cvsync.Seal(h, recs, key, signKey, devKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(batchPath(dir, device, seq), env, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastInFolder is the newest batch of device in the folder and its hash.
+func lastInFolder(t *testing.T, dir, device string) (uint64, []byte) {
+	t.Helper()
+	seqs, err := cvsync.Folder{Dir: dir}.Seqs(device, 0)
+	if err != nil || len(seqs) == 0 {
+		t.Fatalf("no batches of %s: %v", device, err)
+	}
+	q := seqs[len(seqs)-1]
+	b, err := os.ReadFile(batchPath(dir, device, q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(b)
+	return q, h[:]
+}
+
+// TestAttackRemovedAdminWritesHimselfBack: a second admin is removed. With
+// a copy of vault.keys from before (every backup has one) and his own
+// passphrase he unwraps his old slot, derives the general sync key from
+// the general key, and writes the next batch of another computer's log:
+// his account back (removed_at NULL) and his old slot. He signs it as that
+// computer with a key of his own, or with the computer's real device key
+// (read from its general.db, which his old general key still opens). The
+// other computers must refuse it, name why, and keep him removed.
+func TestAttackRemovedAdminWritesHimselfBack(t *testing.T) {
+	for _, variant := range []string{"own device key", "the desk's device key"} {
+		t.Run(variant, func(t *testing.T) {
+			f, dir, a, b := twoMachines(t)
+			ctx := context.Background()
+			const bobPass = "marble orchestra lantern velvet"
+			f.addUser(a, "Bob Admin", Admin, bobPass)
+			mustSync(t, a, dir)
+			mustSync(t, b, dir)
+			oldKeys, err := store.LoadKeyring(a.v.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.RemoveUser(ctx, "Bob Admin"); err != nil {
+				t.Fatal(err)
+			}
+			mustSync(t, a, dir)
+			mustSync(t, b, dir)
+			f.clk.Advance(time.Minute)
+
+			bob := unwrapInsider(t, oldKeys, "Bob Admin", bobPass)
+			slotJSON, _ := json.Marshal(bob.slot)
+			key, err := hkdf.Key(sha256.New, bob.kGen, []byte(oldKeys.VaultID), syncKeyLabel+"/general/0", 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signKey := ed25519.NewKeyFromSeed(bob.secrets.SigningSeed)
+			_, devKey, _ := ed25519.GenerateKey(nil)
+			if variant == "the desk's device key" {
+				gen, err := store.Open(ctx, filepath.Join(a.v.Dir, store.General.FileName()), store.General, bob.kGen)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var seed []byte
+				if err := gen.QueryRow(`SELECT ed25519_seed FROM device_keys WHERE id = 1`).Scan(&seed); err != nil {
+					t.Fatal(err)
+				}
+				gen.Close()
+				devKey = ed25519.NewKeyFromSeed(seed)
+			}
+			// Into A's log, at its next number, as if A wrote it; times just now.
+			seq, prev := lastInFolder(t, dir, a.DeviceID())
+			hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().UnixMilli()), Device: a.DeviceID()}
+			slot, archived, null := string(slotJSON), "0", (*string)(nil)
+			recs := []cvsync.Record{
+				{HLC: hlc.String(), Table: "users", RowID: bob.slot.UserID, Columns: map[string]*string{"removed_at": null}, Device: a.DeviceID(), Author: a.user.ID},
+			}
+			hlc.Logical++
+			recs = append(recs, cvsync.Record{HLC: hlc.String(), Table: "keyring_slots", RowID: bob.slot.UserID,
+				Columns: map[string]*string{"slot": &slot, "archived": &archived}, Device: a.DeviceID(), Author: a.user.ID})
+			forge(t, dir, oldKeys.VaultID, a.DeviceID(), seq+1, prev, 0, cvsync.General, key, bob.slot.UserID, signKey, devKey, recs)
+
+			rep, err := b.Sync(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Applied != 0 || len(rep.Problems) == 0 {
+				t.Fatalf("the removed admin's batch was not refused: %+v", rep)
+			}
+			var removed sql.NullInt64
+			b.general.QueryRow(`SELECT removed_at FROM users WHERE id = ?`, bob.slot.UserID).Scan(&removed)
+			if !removed.Valid {
+				t.Fatal("the removed admin is active again on the laptop")
+			}
+			kr, _ := store.LoadKeyring(b.v.Dir)
+			if _, err := kr.SlotByID(bob.slot.UserID); err == nil {
+				t.Fatal("the removed admin's slot is back in the laptop's keyring")
+			}
+			if _, err := b.v.SignIn(ctx, "Bob Admin", bobPass, "000000"); err == nil {
+				t.Fatal("the removed admin signs in on the laptop")
+			}
+		})
+	}
+}
+
+// TestAttackJunkClinicalBatchOnAReceptionistsComputer: a computer where
+// only a receptionist signs in cannot open clinical batches, and used to
+// keep any file with a clinical header "sealed" and move on. Junk with a
+// clinical header in a device's log must halt that log there, not pass.
+func TestAttackJunkClinicalBatchOnAReceptionistsComputer(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	b.Lock(ctx)
+	rita := signInOn(t, f, b.v, "Rita Front", recPass)
+	mustSync(t, rita, dir)
+
+	seq, prev := lastInFolder(t, dir, a.DeviceID())
+	junkKey := store.NewKey()
+	_, junkSigner, _ := ed25519.GenerateKey(nil)
+	hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().UnixMilli()), Device: a.DeviceID()}
+	v := "junk"
+	forge(t, dir, a.kr.VaultID, a.DeviceID(), seq+1, prev, 0, cvsync.Clinical, junkKey, a.user.ID, junkSigner, junkSigner,
+		[]cvsync.Record{{HLC: hlc.String(), Table: "allergies", RowID: newID(), Columns: map[string]*string{"substance": &v}, Device: a.DeviceID(), Author: a.user.ID}})
+	rep, err := rita.Sync(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sealed != 0 {
+		t.Fatalf("junk with a clinical header was kept as a sealed batch: %+v", rep)
+	}
+	if len(rep.Problems) == 0 {
+		t.Fatalf("junk with a clinical header is not reported: %+v", rep)
+	}
+	if got, _ := rita.lastReceived(ctx, a.DeviceID()); got > seq {
+		t.Fatalf("the log moved past the junk batch (%d > %d)", got, seq)
+	}
+}
