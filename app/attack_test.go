@@ -571,3 +571,56 @@ func TestAttackJunkClinicalBatchOnAReceptionistsComputer(t *testing.T) {
 		t.Fatalf("the log moved past the junk batch (%d > %d)", got, seq)
 	}
 }
+
+// TestAttackBackupCarriesNoComputerKeys: a receptionist opens the general
+// part of a backup with her own general key. It must hold no device key
+// of the computer that made it (with one she would sign batches as that
+// computer, or open what is sealed to it), no sync key of a key epoch, and
+// no clinical key.
+func TestAttackBackupCarriesNoComputerKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "clinical secret"})
+	mustSync(t, a, dir)
+	old := pair(t, f, a, dir, "old-pc")
+	mustSync(t, a, dir)
+	if err := a.RevokeDevice(ctx, dir, deviceOf(t, old)); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	info, err := a.CreateBackup(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, _ := store.LoadKeyring(a.v.Dir)
+	me := unwrapInsider(t, kr, "Rita Front", recPass)
+	work := t.TempDir()
+	if _, _, err := unpackBackup(info.Path, me.kGen, work, nil); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := store.Open(ctx, filepath.Join(work, store.General.FileName()), store.General, me.kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	found := dumpDB(t, gen)
+	generalEpoch, _ := a.syncKey(ctx, cvsync.General, 1)
+	for name, key := range map[string][]byte{"device X25519 key": a.devKeys.x25519, "device signing key": a.devKeys.ed25519, "epoch 1 general sync key": generalEpoch} {
+		if holdsKey(found, key) {
+			t.Errorf("the backup's general part holds this computer's %s", name)
+		}
+	}
+	for i, key := range clinicalKeysOf(t, a) {
+		if holdsKey(found, key) {
+			t.Errorf("the backup's general part holds clinical key %d", i)
+		}
+	}
+	// The backup still restores and verifies.
+	if rep, err := a.VerifyBackup(ctx, info.Path, nil); err != nil {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}

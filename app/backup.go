@@ -220,6 +220,17 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 			return err
 		}
 		defer sdb.Close()
+		if db.Kind == store.General {
+			// A backup carries no key of this computer's: not its device
+			// keys (anyone with the general key would sign as this
+			// computer, or open what is sealed to it), not the sync keys
+			// of key epochs. A restore becomes a new computer, which
+			// pairs and receives them again. secure_delete zeroes the
+			// deleted rows in the file, so they cannot be carved.
+			if err := scrubComputerKeys(ctx, sdb); err != nil {
+				return err
+			}
+		}
 		counts, err := store.TableCounts(ctx, sdb)
 		if err != nil {
 			return err
@@ -862,6 +873,29 @@ func PruneBackups(dir, vaultID string, now time.Time) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// scrubComputerKeys deletes, from a snapshot of general.db, the keys that
+// belong to the computer rather than the practice: its device keys, the
+// sync keys of key epochs and clinical ones waiting wrapped, overwriting
+// them in the file.
+func scrubComputerKeys(ctx context.Context, db *store.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return err
+	}
+	return inTx(ctx, conn, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM device_keys`, `DELETE FROM sync_keys`, `DELETE FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // forgetDevice makes a restored vault a new machine: the backed-up
