@@ -624,3 +624,67 @@ func TestAttackBackupCarriesNoComputerKeys(t *testing.T) {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
 }
+
+// TestKeyringChangesAreNotLostToARace: two programs on one data folder —
+// an admin adding staff in one, sign-ins (failed and successful) in the
+// other, each with its own Vault and so its own reads and writes of
+// vault.keys. A sign-in used to read the keyring before its key
+// derivation and write that stale copy back after it, dropping a slot
+// added meanwhile.
+func TestKeyringChangesAreNotLostToARace(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	ritaSecret := f.secrets["Rita Front"]
+	other := NewVault(f.v.Dir)
+	other.Now = f.clk.Now
+	other.UseMinimumKDF()
+	const n = 8
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			enr, err := NewEnrollment(practice, fmt.Sprintf("Staff %d", i))
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := a.AddUser(ctx, fmt.Sprintf("Staff %d", i), Receptionist, recPass, enr); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	raw, _ := b32.DecodeString(ritaSecret)
+	var addErr error
+signIns:
+	for i := 0; ; i++ {
+		select {
+		case addErr = <-done:
+			break signIns
+		default:
+		}
+		if i%3 == 2 {
+			f.clk.Advance(totpPeriod * time.Second)
+			code := totpCode(raw, f.clk.Now().Unix()/totpPeriod, totpDigits)
+			if s, err := other.SignIn(ctx, "Rita Front", recPass, code); err == nil {
+				s.Lock(ctx)
+			}
+			continue
+		}
+		other.SignIn(ctx, "Rita Front", "wrong "+recPass, "000000")
+	}
+	if addErr != nil {
+		t.Fatal(addErr)
+	}
+	kr, err := store.LoadKeyring(f.v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := kr.SlotByName(fmt.Sprintf("Staff %d", i)); err != nil {
+			t.Errorf("Staff %d's slot was lost to a concurrent sign-in", i)
+		}
+	}
+}

@@ -152,14 +152,20 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		s.kek = nil
 	}
 	// Success: clear the count, record the sign-in and any failures that
-	// were waiting in the keyring for a database to go into.
-	pending := kr.Pending
-	kr.Pending = nil
-	delete(kr.Throttle, slot.UserID)
-	if err := store.SaveKeyring(v.Dir, kr); err != nil {
+	// were waiting in the keyring for a database to go into. The keyring
+	// is changed under its lock, as it is now: another process may have
+	// changed it since it was read above.
+	var pending []store.PendingEvent
+	if err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
+		pending, k.Pending = k.Pending, nil
+		delete(k.Throttle, slot.UserID)
+		kr = k
+		return nil
+	}); err != nil {
 		s.wipe()
 		return nil, err
 	}
+	s.kr = kr
 	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
 		for _, p := range pending {
 			if err := audit(ctx, tx, p.At, actor{p.UserID, p.Name}, p.Action, p.Name, p.Detail); err != nil {
@@ -182,7 +188,11 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		return audit(ctx, tx, now, s.actor(), "signin", s.user.Name, detail)
 	})
 	if err != nil {
-		kr.Pending = pending
+		// The failures stay queued for the next sign-in.
+		store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
+			k.Pending = append(pending, k.Pending...)
+			return nil
+		})
 		s.wipe()
 		return nil, err
 	}
@@ -206,20 +216,26 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 // fail counts a failed attempt in the keyring (which survives restarts) and
 // queues it for the audit log. It returns the refusal to show.
 func (v *Vault) fail(kr *store.Keyring, slot *store.Slot, now time.Time, why string) error {
-	th := kr.ThrottleFor(slot.UserID)
-	th.Failures++
-	th.LastFailure = now
-	detail := fmt.Sprintf("%s (failure %d)", why, th.Failures)
-	action := "signin-failed"
-	if th.Failures >= lockoutFailures {
-		th.Locked = true
-		action = "account-locked-out"
-	}
-	kr.Pending = append(kr.Pending, store.PendingEvent{At: now, UserID: slot.UserID, Name: slot.Name, Action: action, Detail: detail})
-	if err := store.SaveKeyring(v.Dir, kr); err != nil {
+	var locked bool
+	err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
+		th := k.ThrottleFor(slot.UserID)
+		th.Failures++
+		th.LastFailure = now
+		detail := fmt.Sprintf("%s (failure %d)", why, th.Failures)
+		action := "signin-failed"
+		if th.Failures >= lockoutFailures {
+			th.Locked = true
+			action = "account-locked-out"
+		}
+		locked = th.Locked
+		k.Pending = append(k.Pending, store.PendingEvent{At: now, UserID: slot.UserID, Name: slot.Name, Action: action, Detail: detail})
+		*kr = *k
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("could not record the failed sign-in: %w", err)
 	}
-	if th.Locked {
+	if locked {
 		return ErrLockedOut
 	}
 	return refusal

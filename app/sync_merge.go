@@ -373,37 +373,42 @@ var rowDefaults = map[string]any{"users.role": string(Receptionist)}
 
 // applySlots copies replicated keyring slots into vault.keys.
 func (s *Session) applySlots(ctx context.Context, ids []string) error {
-	kr, err := store.LoadKeyring(s.v.Dir)
-	if err != nil {
-		return err
+	type change struct {
+		id       string
+		archived bool
+		slot     store.Slot
 	}
+	var changes []change
 	for _, id := range ids {
 		var js string
-		var archived bool
-		if err := s.general.QueryRowContext(ctx, `SELECT slot, archived FROM keyring_slots WHERE id = ?`, id).Scan(&js, &archived); err != nil {
+		c := change{id: id}
+		if err := s.general.QueryRowContext(ctx, `SELECT slot, archived FROM keyring_slots WHERE id = ?`, id).Scan(&js, &c.archived); err != nil {
 			return err
 		}
-		if archived {
-			kr.RemoveSlot(id)
-			continue
+		if !c.archived {
+			if err := json.Unmarshal([]byte(js), &c.slot); err != nil || c.slot.UserID != id {
+				return fmt.Errorf("slot %s: not a keyring slot", id)
+			}
 		}
-		var slot store.Slot
-		if err := json.Unmarshal([]byte(js), &slot); err != nil || slot.UserID != id {
-			return fmt.Errorf("slot %s: not a keyring slot", id)
-		}
-		if id == recoveryUserID {
-			kr.Recovery = &slot
-			continue
-		}
-		if old, err := kr.SlotByID(id); err == nil {
-			*old = slot
-		} else {
-			kr.Slots = append(kr.Slots, &slot)
-		}
+		changes = append(changes, c)
 	}
-	if err := store.SaveKeyring(s.v.Dir, kr); err != nil {
-		return err
-	}
-	s.kr = kr
-	return nil
+	return store.UpdateKeyring(s.v.Dir, func(kr *store.Keyring) error {
+		for _, c := range changes {
+			slot := c.slot
+			switch {
+			case c.archived:
+				kr.RemoveSlot(c.id)
+			case c.id == recoveryUserID:
+				kr.Recovery = &slot
+			default:
+				if old, err := kr.SlotByID(c.id); err == nil {
+					*old = slot
+				} else {
+					kr.Slots = append(kr.Slots, &slot)
+				}
+			}
+		}
+		s.kr = kr
+		return nil
+	})
 }

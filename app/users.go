@@ -70,17 +70,23 @@ func (s *Session) userByName(ctx context.Context, q interface {
 	return u, err
 }
 
-// changeKeyring reloads the keyring (another process may have written it)
-// and, inside one general.db transaction, runs fn, saves the keyring, then
-// commits. A failed save rolls the database back; a failed commit after the
-// save leaves a slot that general.db does not confirm, which sign-in
-// refuses. Call without s.mu held.
+// changeKeyring takes the keyring's lock (other processes on this data
+// folder wait), reloads the keyring and, inside one general.db
+// transaction, runs fn, saves the keyring, then commits. A failed save
+// rolls the database back; a failed commit after the save leaves a slot
+// that general.db does not confirm, which sign-in refuses. Call without
+// s.mu held.
 func (s *Session) changeKeyring(ctx context.Context, fn func(kr *store.Keyring, tx *sql.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.locked {
 		return ErrLocked
 	}
+	unlock, err := store.LockKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	kr, err := store.LoadKeyring(s.v.Dir)
 	if err != nil {
 		return err
@@ -388,6 +394,11 @@ func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, co
 	if !s.mustTOTP || s.kek == nil {
 		return fmt.Errorf("no authenticator reset is pending: %w", ErrUsage)
 	}
+	unlock, err := store.LockKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	kr, err := store.LoadKeyring(s.v.Dir)
 	if err != nil {
 		return err
@@ -449,6 +460,11 @@ func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase 
 	if enr == nil {
 		return fmt.Errorf("no authenticator enrollment: %w", ErrUsage)
 	}
+	unlock, err := store.LockKeyring(v.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	kr, err := store.LoadKeyring(v.Dir)
 	if err != nil {
 		return err

@@ -153,6 +153,50 @@ func SaveKeyring(dir string, k *Keyring) error {
 	return WriteFileAtomic(filepath.Join(dir, KeyringFile), b, 0o600)
 }
 
+// keyringLockFile sits beside vault.keys; holding an exclusive lock on it
+// is the right to change vault.keys.
+const keyringLockFile = "vault.keys.lock"
+
+// UpdateKeyring changes vault.keys under an exclusive lock held across
+// processes (on Windows too): it re-reads the file under the lock, lets
+// fn apply its one change to what is there now, and saves. Two processes
+// on one data folder therefore never write back a stale copy over each
+// other's change (a sign-in reading the file before its ~0.5 s key
+// derivation and saving after it lost a 'user add' made meanwhile).
+// When fn returns an error nothing is saved. fn must not wait on a
+// database: the lock is always taken before any database work, never
+// inside it.
+func UpdateKeyring(dir string, fn func(k *Keyring) error) error {
+	unlock, err := LockKeyring(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	k, err := LoadKeyring(dir)
+	if err != nil {
+		return err
+	}
+	if err := fn(k); err != nil {
+		return err
+	}
+	return SaveKeyring(dir, k)
+}
+
+// LockKeyring takes the keyring's lock, for a change that must also read
+// or write elsewhere (a database) between loading and saving vault.keys;
+// the returned function releases it. Everything else uses UpdateKeyring.
+func LockKeyring(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, keyringLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: keyring lock: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: keyring lock: %w", err)
+	}
+	return func() { unlockFile(f); f.Close() }, nil
+}
+
 // crashHook, when set by a test, is called between writing the temp file
 // and renaming it; returning an error simulates a crash at that point.
 var crashHook func(tmp string) error

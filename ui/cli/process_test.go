@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -135,4 +137,109 @@ func TestTwoProcessesSyncThroughAFolder(t *testing.T) {
 	if !strings.Contains(string(out), "Núñez, José\t1980-03-02") {
 		t.Fatalf("laptop does not have the patient:\n%s", out)
 	}
+}
+
+// TestKeyringRaceBetweenProcesses: an admin's 'user add' in one process
+// while other processes fail to sign in (each one reads vault.keys, spends
+// its key derivation, then records the failure in vault.keys). No slot
+// may be lost: every change to vault.keys is made under its lock, on what
+// the file holds then.
+func TestKeyringRaceBetweenProcesses(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "vault")
+	pass := filepath.Join(tmp, "pass")
+	staffPass := filepath.Join(tmp, "staff")
+	wrong := filepath.Join(tmp, "wrong")
+	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
+	os.WriteFile(staffPass, []byte(recPass+"\n"), 0o600)
+	os.WriteFile(wrong, []byte("wrong "+recPass+"\n"), 0o600)
+	out, err := cliCommand("--data", data, "--passphrase-file", pass, "init", "--practice", "Riverside", "--admin", "Maria Admin").CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	u, _ := url.Parse(uriLine.FindString(string(out)))
+	secret := u.Query().Get("secret")
+	code := func() string { c, _ := totp.GenerateCode(secret, processNow()); return c }
+	targets := []string{"Rita Front", "Sam Front", "Tom Front", "Uma Front"}
+	var setup []string
+	for _, n := range targets {
+		setup = append(setup, fmt.Sprintf("user add %q --role receptionist --new-passphrase-file %s", n, staffPass))
+	}
+	setup = append(setup, fmt.Sprintf("user add \"Bob Admin\" --role admin --new-passphrase-file %s", staffPass))
+	sh := cliCommand("--data", data, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")
+	sh.Stdin = strings.NewReader(strings.Join(setup, "\n") + "\n")
+	setupOut, err := sh.CombinedOutput()
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, setupOut)
+	}
+	var adds []string
+	const n = 6
+	for i := 0; i < n; i++ {
+		adds = append(adds, fmt.Sprintf("user add \"Staff %d\" --role receptionist --new-passphrase-file %s", i, staffPass))
+	}
+	// A second admin adds them: the first one's code is spent until the
+	// next 30-second step.
+	uris := uriLine.FindAllString(string(setupOut), -1)
+	if len(uris) != len(targets)+1 {
+		t.Fatalf("setup printed %d enrollments:\n%s", len(uris), setupOut)
+	}
+	bu, _ := url.Parse(uris[len(uris)-1])
+	bobCode, _ := totp.GenerateCode(bu.Query().Get("secret"), processNow())
+	adder := cliCommand("--data", data, "--user", "Bob Admin", "--passphrase-file", staffPass, "--totp", bobCode, "shell")
+	adder.Stdin = strings.NewReader(strings.Join(adds, "\n") + "\n")
+	var adderOut strings.Builder
+	adder.Stdout, adder.Stderr = &adderOut, &adderOut
+	if err := adder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	finished := make(chan error, 1)
+	go func() { finished <- adder.Wait() }()
+	var adderErr error
+	failed := 0
+failing:
+	for i := 0; ; i++ {
+		select {
+		case adderErr = <-finished:
+			break failing
+		default:
+		}
+		// Four failures each at most: the fifth would start throttling,
+		// which refuses before the key derivation.
+		who := targets[i%len(targets)]
+		if i >= 4*len(targets) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		cliCommand("--data", data, "--user", who, "--passphrase-file", wrong, "--totp", "000000", "whoami").Run()
+		failed++
+	}
+	if adderErr != nil {
+		t.Fatalf("user add: %v\n%s", adderErr, adderOut.String())
+	}
+	if failed == 0 {
+		t.Fatal("no failed sign-in ran while the users were added")
+	}
+	kr, err := store.LoadKeyring(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := kr.SlotByName(fmt.Sprintf("Staff %d", i)); err != nil {
+			t.Errorf("Staff %d's slot was lost to a concurrent failed sign-in (%d ran)", i, failed)
+		}
+	}
+	for _, who := range targets {
+		if th := kr.Throttle[mustSlot(t, kr, who).UserID]; th == nil || th.Failures == 0 {
+			t.Errorf("%s's failed sign-ins were lost", who)
+		}
+	}
+}
+
+func mustSlot(t *testing.T, kr *store.Keyring, name string) *store.Slot {
+	t.Helper()
+	s, err := kr.SlotByName(name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return s
 }
