@@ -688,3 +688,91 @@ signIns:
 		}
 	}
 }
+
+// copyDir copies a data folder (a locked vault) as someone leaving would.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAttackDepartedUserOldCopyReadsNothingNew: a receptionist leaves with
+// a copy of the laptop's data folder (her slot, general.db with the
+// laptop's device key, the general key). After her removal she signs in
+// on the copy, where she is still active, and syncs from the shared
+// folder: nothing written after her removal may reach her copy. What her
+// copy writes is refused at the other computers, with a problem line
+// naming why, and the laptop's own log goes on.
+func TestAttackDepartedUserOldCopyReadsNothingNew(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	laptop := b.v
+	b.Lock(ctx)
+	stolen := filepath.Join(t.TempDir(), "copy")
+	copyDir(t, laptop.Dir, stolen)
+	b = signInOn(t, f, laptop, "Maria Admin", adminPass)
+
+	if err := a.RemoveUser(ctx, "Rita Front"); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := a.AddPatient(ctx, Patient{Given: "Later", Family: "Registered", DOB: "1990-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	if got, _ := b.GetPatient(ctx, p.MRN); got.Family != "Registered" {
+		t.Fatal("the laptop did not get the patient registered after the removal")
+	}
+
+	// Rita, on her copy.
+	cv := NewVault(stolen)
+	cv.Now = f.clk.Now
+	cv.UseMinimumKDF()
+	rita := signInOn(t, f, cv, "Rita Front", recPass)
+	rita.Sync(ctx, dir)
+	if got, _ := rita.SearchPatients(ctx, "registered", 5); len(got) != 0 {
+		t.Fatal("the departed receptionist's old copy received a patient registered after her removal")
+	}
+	// What her copy writes is refused.
+	rita.AddPatient(ctx, Patient{Given: "Written", Family: "Afterwards", DOB: "1990-01-01"})
+	rita.Sync(ctx, dir)
+	rep, err := a.Sync(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.SearchPatients(ctx, "afterwards", 5); len(got) != 0 {
+		t.Fatal("a patient written on the departed receptionist's copy was applied")
+	}
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "removed") {
+		t.Fatalf("no problem names why: %+v", rep)
+	}
+	// The laptop writes its genuine batch in that place; its log goes on.
+	b.AddPatient(ctx, Patient{Given: "Genuine", Family: "Laptop", DOB: "1990-01-01"})
+	mustSync(t, b, dir)
+	a.Sync(ctx, dir)
+	if got, _ := a.SearchPatients(ctx, "laptop", 5); len(got) != 1 {
+		devs, _ := a.Devices(ctx)
+		t.Fatalf("the laptop's own change did not arrive after the forged batch: %+v", devs)
+	}
+}

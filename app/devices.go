@@ -2,10 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -92,7 +89,7 @@ func (s *Session) RenameDevice(ctx context.Context, id, name string) error {
 }
 
 // RevokeDevice removes a lost or retired machine (admins): a signed roster
-// change, and a new key epoch sealed to every remaining device. What the
+// change, and a new key epoch sealed to every remaining person. What the
 // revoked machine already holds cannot be recalled; what any machine writes
 // from now on, it cannot read, and what it writes is refused.
 func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
@@ -116,55 +113,14 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 	if exists == 0 {
 		return fmt.Errorf("device %s (or it is already revoked): %w", id, ErrNotFound)
 	}
-	epoch := s.currentEpoch(ctx) + 1
-	gen, clin := store.NewKey(), store.NewKey()
-	wrapKey, err := s.clinicalWrapKey(epoch)
+	kr, err := store.LoadKeyring(s.v.Dir)
 	if err != nil {
 		return err
-	}
-	wrapped := sealSym(wrapKey, clin)
-	body, _ := json.Marshal(epochKeys{General: gen, ClinicalWrapped: wrapped})
-	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
-	rows, err := s.general.QueryContext(ctx, `SELECT id, x25519_pub FROM devices WHERE revoked_at IS NULL AND id != ?`, id)
-	if err != nil {
-		return err
-	}
-	type dev struct{ id, pub string }
-	var devs []dev
-	for rows.Next() {
-		var d dev
-		rows.Scan(&d.id, &d.pub)
-		devs = append(devs, d)
-	}
-	rows.Close()
-	for _, d := range devs {
-		if d.id == s.device {
-			continue
-		}
-		pub, err := hex.DecodeString(d.pub)
-		if err != nil {
-			continue
-		}
-		box, err := cvsync.SealTo(pub, epochLabel, body)
-		if err != nil {
-			return err
-		}
-		ef := epochFile{Epoch: epoch, Device: d.id, Box: box, Admin: s.user.ID}
-		ef.Signature = ed25519.Sign(signer, epochSigned(ef))
-		js, _ := json.Marshal(ef)
-		if err := f.WriteOnce(fmt.Sprintf("epochs/%d/%s", epoch, d.id), js); err != nil {
-			return err
-		}
 	}
 	now := s.v.now()
-	if err := inTx(ctx, s.clinical, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, epoch, clin)
-		return err
-	}); err != nil {
-		return err
-	}
-	return inTx(ctx, s.general, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, epoch, gen); err != nil {
+	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
+		epoch, err := s.rotateEpoch(ctx, tx, kr, id, "computer "+shortID(id)+" revoked")
+		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE devices SET revoked_at = ?, revoked_epoch = ? WHERE id = ?`, now.Unix(), epoch, id); err != nil {
@@ -175,4 +131,8 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 		}
 		return audit(ctx, tx, now, s.actor(), "device-revoked", id, fmt.Sprintf("new key epoch %d", epoch))
 	})
+	if err != nil {
+		return err
+	}
+	return s.flushEpochOutbox(ctx, f)
 }

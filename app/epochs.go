@@ -8,12 +8,14 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -53,8 +55,10 @@ func (s *Session) currentEpoch(ctx context.Context) uint32 {
 // who made it.
 type epochFile struct {
 	Epoch     uint32 `json:"epoch"`
-	Device    string `json:"device"`
-	Box       []byte `json:"box"` // SealTo(device X25519, {general key, clinical key wrapped under the clinical key})
+	Device    string `json:"device,omitempty"` // sealed to a device (earlier versions)
+	User      string `json:"user,omitempty"`   // sealed to a person's identity key
+	Made      int64  `json:"made,omitempty"`   // Unix ms, by the admin's clock
+	Box       []byte `json:"box"`              // sealed to the person (userEpochKeys) or the device (epochKeys)
 	Admin     string `json:"admin"`
 	Signature []byte `json:"signature"`
 }
@@ -65,7 +69,11 @@ type epochKeys struct {
 }
 
 func epochSigned(e epochFile) []byte {
-	return []byte(fmt.Sprintf("%s|%d|%s|%x|%s", epochSignLabel, e.Epoch, e.Device, e.Box, e.Admin))
+	b := fmt.Sprintf("%s|%d|%s|%x|%s", epochSignLabel, e.Epoch, e.Device, e.Box, e.Admin)
+	if e.User != "" {
+		b += fmt.Sprintf("|user=%s|made=%d", e.User, e.Made)
+	}
+	return []byte(b)
 }
 
 // clinicalWrapKey is the key (derived from the clinical database key) that
@@ -75,11 +83,245 @@ func (s *Session) clinicalWrapKey(epoch uint32) ([]byte, error) {
 	return hkdf.Key(sha256.New, s.kClin, []byte(s.kr.VaultID), epochLabel+"/clinical-wrap/"+strconv.Itoa(int(epoch)), 32)
 }
 
-// installEpochs picks up key epochs sealed to this machine, checking the
-// admin's signature against the roster.
+// A key epoch is made at every departure: a member of staff removed, a
+// clinician or admin demoted to a role without clinical access, a
+// computer revoked. Its keys are random and sealed to each remaining
+// person's own identity key (their keyring slot's X25519 key; the
+// recovery slot too) and then to each remaining computer's device key, in
+// epochs/<n>/u-<user id>@<device id>, signed by the admin who made it:
+// the general sync key for everyone, the clinical one only for clinicians
+// and admins. Opening one takes both a current person's passphrase and a
+// current computer: nothing a departed person holds (their old slot, a
+// copy of a computer's general.db with its device key, the general or
+// clinical database key) opens a new epoch's keys, nor does a revoked
+// computer whoever signs in there, so what is written from then on does
+// not open with them. Epoch files of earlier versions were sealed to
+// devices only (epochs/<n>/<device id>) and are still read.
+
+const (
+	epochUserLabel   = "clinicvault.org/v1/epoch-keys/user"
+	epochDeviceLabel = "clinicvault.org/v1/epoch-keys/user-on-device"
+)
+
+// userEpochKeys is what an epoch file sealed to a person holds.
+type userEpochKeys struct {
+	General  []byte `json:"general"`
+	Clinical []byte `json:"clinical,omitempty"`
+}
+
+// userEpochName is the file name, within epochs/<n>/, of an epoch's keys
+// for user on device.
+func userEpochName(user, device string) string { return "u-" + user + "@" + device }
+
+// epochDevice is a current computer of the roster, a recipient of epochs.
+type epochDevice struct{ id, pub string }
+
+// currentDevices lists the roster's computers that are not revoked,
+// except the one named (the one being revoked).
+func currentDevices(ctx context.Context, q querier, except string) ([]epochDevice, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, x25519_pub FROM devices WHERE revoked_at IS NULL AND id != ? ORDER BY id`, except)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []epochDevice
+	for rows.Next() {
+		var d epochDevice
+		if err := rows.Scan(&d.id, &d.pub); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// sealEpochFor seals an epoch's keys to one keyring slot (the clinical key
+// only for a clinical role), then to one computer, and signs the file as
+// the session's user. Call with s.mu held.
+func (s *Session) sealEpochFor(slot *store.Slot, dev epochDevice, epoch uint32, made int64, gen, clin []byte) ([]byte, error) {
+	k := userEpochKeys{General: gen}
+	if Role(slot.Role).Clinical() {
+		k.Clinical = clin
+	}
+	body, err := json.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Zero(body)
+	inner, err := cvsync.SealTo(slot.PublicKey, epochUserLabel, body)
+	if err != nil {
+		return nil, err
+	}
+	devPub, err := hex.DecodeString(dev.pub)
+	if err != nil {
+		return nil, fmt.Errorf("computer %s has no usable key in the roster", shortID(dev.id))
+	}
+	box, err := cvsync.SealTo(devPub, epochDeviceLabel, inner)
+	if err != nil {
+		return nil, err
+	}
+	ef := epochFile{Epoch: epoch, User: slot.UserID, Device: dev.id, Made: made, Box: box, Admin: s.user.ID}
+	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(s.secrets.SigningSeed), epochSigned(ef))
+	return json.Marshal(ef)
+}
+
+// rotateEpoch starts a new key epoch for a departure: random general and
+// clinical sync keys, kept on this computer and sealed to every slot of kr
+// (which no longer names the departed person, or names them with their
+// new role) on every current computer but exceptDevice, queued in the
+// epoch outbox within tx. Admins only, with the clinical key; call with
+// s.mu held.
+func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring, exceptDevice, why string) (uint32, error) {
+	if s.clinical == nil {
+		return 0, fmt.Errorf("a new key epoch needs the clinical key: %w", ErrNotPermitted)
+	}
+	var cur sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&cur); err != nil {
+		return 0, err
+	}
+	epoch := uint32(cur.Int64) + 1
+	gen, clin := store.NewKey(), store.NewKey()
+	made := s.v.now().UnixMilli()
+	if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO UPDATE SET key = excluded.key`, epoch, clin); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, epoch, gen); err != nil {
+		return 0, err
+	}
+	if err := setSetting(ctx, tx, fmt.Sprintf("epoch_made_%d", epoch), strconv.FormatInt(made, 10)); err != nil {
+		return 0, err
+	}
+	slots := append([]*store.Slot{}, kr.Slots...)
+	if kr.Recovery != nil {
+		slots = append(slots, kr.Recovery)
+	}
+	devs, err := currentDevices(ctx, tx, exceptDevice)
+	if err != nil {
+		return 0, err
+	}
+	for _, slot := range slots {
+		for _, d := range devs {
+			data, err := s.sealEpochFor(slot, d, epoch, made, gen, clin)
+			if err != nil {
+				return 0, err
+			}
+			path := fmt.Sprintf("epochs/%d/%s", epoch, userEpochName(slot.UserID, d.id))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?)`, path, data); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return epoch, audit(ctx, tx, s.v.now(), s.actor(), "key-epoch", fmt.Sprint(epoch), why)
+}
+
+// grantEpochs queues, within tx, every epoch's keys this computer holds
+// sealed to slot: for a new member of staff or a promotion to a clinical
+// role, whose computer may have been offline when the epochs were made.
+// Call with s.mu held.
+func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot) error {
+	rows, err := tx.QueryContext(ctx, `SELECT epoch, key FROM sync_keys ORDER BY epoch`)
+	if err != nil {
+		return err
+	}
+	type ek struct {
+		epoch uint32
+		key   []byte
+	}
+	var eks []ek
+	for rows.Next() {
+		var e ek
+		if err := rows.Scan(&e.epoch, &e.key); err != nil {
+			rows.Close()
+			return err
+		}
+		eks = append(eks, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	devs, err := currentDevices(ctx, tx, "")
+	if err != nil {
+		return err
+	}
+	for _, e := range eks {
+		var clin []byte
+		if s.clinical != nil {
+			s.clinical.QueryRowContext(ctx, `SELECT key FROM sync_keys WHERE epoch = ?`, e.epoch).Scan(&clin)
+		}
+		var made string
+		tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", e.epoch)).Scan(&made)
+		m, _ := strconv.ParseInt(made, 10, 64)
+		for _, d := range devs {
+			data, err := s.sealEpochFor(slot, d, e.epoch, m, e.key, clin)
+			if err != nil {
+				return err
+			}
+			// Beside what the folder holds for the person already
+			// (written once): a promotion adds a grant with the
+			// clinical key.
+			path := fmt.Sprintf("epochs/%d/%s.%d", e.epoch, userEpochName(slot.UserID, d.id), s.v.now().UnixMilli())
+			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data`, path, data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flushEpochOutbox writes the epoch files waiting in the outbox to the
+// folder. A file already in place is left as it is (written once).
+func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
+	rows, err := s.general.QueryContext(ctx, `SELECT path, data FROM epoch_outbox ORDER BY path`)
+	if err != nil {
+		return err
+	}
+	type file struct {
+		path string
+		data []byte
+	}
+	var files []file
+	for rows.Next() {
+		var fl file
+		if err := rows.Scan(&fl.path, &fl.data); err != nil {
+			rows.Close()
+			return err
+		}
+		files = append(files, fl)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, fl := range files {
+		if err := f.WriteOnce(fl.path, fl.data); err != nil && !errors.Is(err, cvsync.ErrExists) {
+			return err
+		}
+		if _, err := s.general.ExecContext(ctx, `DELETE FROM epoch_outbox WHERE path = ?`, fl.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasSyncKey(ctx context.Context, db *store.DB, epoch uint32) bool {
+	if db == nil {
+		return false
+	}
+	var n int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = ?`, epoch).Scan(&n)
+	return n > 0
+}
+
+// installEpochs picks up the key epochs this computer lacks: from files
+// sealed to the signed-in person (and, for epochs of earlier versions,
+// to this computer), each signed by an admin who was not removed when it
+// was made. The clinical keys of epochs installed while no clinician was
+// here are picked up at a clinician's pass.
 func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
 	if s.clinical != nil {
-		// Clinical keys of epochs that arrived while no clinician was here.
+		// Clinical keys that came wrapped (pairing, device epoch files)
+		// while no clinician was here.
 		rows, err := s.general.QueryContext(ctx, `SELECT name, value FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`)
 		if err != nil {
 			return err
@@ -109,52 +351,158 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 			}
 		}
 	}
-	for epoch := s.currentEpoch(ctx) + 1; ; epoch++ {
-		data, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch, s.device))
+	known := s.currentEpoch(ctx)
+	for e := uint32(1); ; e++ {
+		haveGen := hasSyncKey(ctx, s.general, e)
+		haveClin := s.clinical == nil || hasSyncKey(ctx, s.clinical, e)
+		if haveGen && haveClin {
+			continue
+		}
+		ok, err := s.installUserEpoch(ctx, f, e, rep)
 		if err != nil {
-			return nil
-		}
-		var ef epochFile
-		if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != epoch || ef.Device != s.device {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: unreadable file", epoch))
-			return nil
-		}
-		var role string
-		s.general.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, ef.Admin).Scan(&role)
-		pub, err := s.signerKey(ctx)(ef.Admin)
-		if err != nil || role != string(Admin) || !ed25519.Verify(pub, epochSigned(ef), ef.Signature) {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: not signed by an admin this computer knows; waiting", epoch))
-			return nil
-		}
-		body, err := cvsync.OpenFrom(s.devKeys.x25519, epochLabel, ef.Box)
-		if err != nil {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch))
-			return nil
-		}
-		var ek epochKeys
-		if err := json.Unmarshal(body, &ek); err != nil {
-			return nil
-		}
-		if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, ek.General); err != nil {
 			return err
 		}
-		if s.clinical != nil {
-			wk, err := s.clinicalWrapKey(epoch)
-			if err != nil {
+		if !ok && !haveGen {
+			if ok, err = s.installDeviceEpoch(ctx, f, e, rep); err != nil {
 				return err
 			}
-			clin, err := openSym(wk, ek.ClinicalWrapped)
-			if err != nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: clinical key does not open", epoch))
-				return nil
-			}
-			s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, clin)
-		} else {
-			// Keep the wrapped clinical key until a clinician signs in.
-			s.general.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`,
-				fmt.Sprintf("epoch_clinical_wrapped_%d", epoch), base64.StdEncoding.EncodeToString(ek.ClinicalWrapped))
+		}
+		if ok {
+			known = max(known, e)
+			continue
+		}
+		if e > known {
+			return nil
 		}
 	}
+}
+
+// verifyEpochFile checks an epoch file's admin signature against the
+// roster, and that the admin was not removed before the file was made
+// and that it was made after the epoch before it.
+func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
+	var role string
+	var removed sql.NullInt64
+	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, ef.Admin).Scan(&role, &removed)
+	pub, err := s.signerKey(ctx)(ef.Admin)
+	if err != nil || role != string(Admin) || !ed25519.Verify(pub, epochSigned(ef), ef.Signature) {
+		return false
+	}
+	if ef.User == "" {
+		return !removed.Valid // a device file of an earlier version: no time in it
+	}
+	if ef.Device != s.device {
+		return false
+	}
+	if removed.Valid && ef.Made >= removed.Int64*1000 {
+		return false
+	}
+	var prev string
+	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", ef.Epoch-1)).Scan(&prev)
+	p, _ := strconv.ParseInt(prev, 10, 64)
+	return ef.Made >= p
+}
+
+// installUserEpoch installs epoch e from the file sealed to the signed-in
+// person, if there is one; it reports whether it installed anything.
+func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint32, rep *SyncReport) (bool, error) {
+	// The newest grant to this person for the epoch (a promotion adds
+	// one with the clinical key).
+	names, _ := f.List(fmt.Sprintf("epochs/%d", e))
+	prefix := userEpochName(s.user.ID, s.device)
+	var best []byte
+	for _, n := range names {
+		if n != prefix && !strings.HasPrefix(n, prefix+".") {
+			continue
+		}
+		data, err := f.Read(fmt.Sprintf("epochs/%d/%s", e, n))
+		if err != nil {
+			continue
+		}
+		var ef epochFile
+		if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != e || ef.User != s.user.ID || ef.Device != s.device || !s.verifyEpochFile(ctx, ef) {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: a file for %s that is not signed by an admin of the practice; ignored", e, s.user.Name))
+			continue
+		}
+		inner, err := cvsync.OpenFrom(s.devKeys.x25519, epochDeviceLabel, ef.Box)
+		if err != nil {
+			continue
+		}
+		body, err := cvsync.OpenFrom(s.secrets.Identity, epochUserLabel, inner)
+		if err != nil {
+			continue
+		}
+		var k userEpochKeys
+		if json.Unmarshal(body, &k) != nil {
+			continue
+		}
+		if best == nil || len(k.Clinical) > 0 {
+			best = body
+		}
+		if !hasSyncKey(ctx, s.general, e) {
+			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, e, k.General); err != nil {
+				return false, err
+			}
+			setSettingDB(ctx, s.general, fmt.Sprintf("epoch_made_%d", e), strconv.FormatInt(ef.Made, 10))
+		}
+		if s.clinical != nil && len(k.Clinical) == 32 {
+			if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, e, k.Clinical); err != nil {
+				return false, err
+			}
+		}
+	}
+	return best != nil, nil
+}
+
+// installDeviceEpoch installs epoch e from a file sealed to this computer
+// by an earlier version, if there is one.
+func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch uint32, rep *SyncReport) (bool, error) {
+	data, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch, s.device))
+	if err != nil {
+		return false, nil
+	}
+	var ef epochFile
+	if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != epoch || ef.Device != s.device {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: unreadable file", epoch))
+		return false, nil
+	}
+	if !s.verifyEpochFile(ctx, ef) {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: not signed by an admin this computer knows; waiting", epoch))
+		return false, nil
+	}
+	body, err := cvsync.OpenFrom(s.devKeys.x25519, epochLabel, ef.Box)
+	if err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch))
+		return false, nil
+	}
+	var ek epochKeys
+	if err := json.Unmarshal(body, &ek); err != nil {
+		return false, nil
+	}
+	if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, ek.General); err != nil {
+		return false, err
+	}
+	if s.clinical != nil {
+		wk, err := s.clinicalWrapKey(epoch)
+		if err != nil {
+			return false, err
+		}
+		clin, err := openSym(wk, ek.ClinicalWrapped)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: clinical key does not open", epoch))
+			return true, nil
+		}
+		s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, clin)
+	} else {
+		// Keep the wrapped clinical key until a clinician signs in.
+		setSettingDB(ctx, s.general, fmt.Sprintf("epoch_clinical_wrapped_%d", epoch), base64.StdEncoding.EncodeToString(ek.ClinicalWrapped))
+	}
+	return true, nil
+}
+
+func setSettingDB(ctx context.Context, db *store.DB, name, value string) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
 }
 
 // sealSym encrypts with XChaCha20-Poly1305 and a random nonce.

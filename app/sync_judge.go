@@ -136,6 +136,8 @@ func judgeEnvelope(f batchFacts) judgment {
 		return judged(halt, ProblemRevokedDevice, "the device was revoked; what it writes is no longer accepted")
 	case !f.known:
 		return judged(hold, ProblemUnknownDevice, "not in the practice's device roster (yet): its changes wait until an admin's approval arrives")
+	case h.Version < 3 && f.prevSeq == 0:
+		return judged(halt, ProblemUnsignedFormat, "written in an old format without the device's signature, at the start of a log (computers of this version sign their logs from the first batch)")
 	case h.Version < 3 && f.prevVersion >= 3:
 		return judged(halt, ProblemUnsignedFormat, "written in an old format without the device's signature, after that device had signed its log (a forged file)")
 	case h.Version >= 3 && f.deviceSig != nil:
@@ -152,6 +154,9 @@ type signerFacts struct {
 	openErr   error // from cvsync.Open
 	role      Role
 	removedAt int64 // Unix seconds; 0 while active
+	// logNewest is the newest record time already taken from this log
+	// and class: a device's clock only moves forward.
+	logNewest string
 }
 
 // judgeRecords judges an opened batch: its signer's standing and role
@@ -173,6 +178,12 @@ func judgeRecords(h cvsync.Header, recs []cvsync.Record, sf signerFacts, now tim
 		maxWall = max(maxWall, ts.Wall)
 		if sf.removedAt != 0 && int64(ts.Wall) >= sf.removedAt*1000 {
 			return judged(halt, ProblemRemovedSigner, "signed by a user who had been removed from the practice before these changes were made")
+		}
+		if sf.logNewest != "" && r.HLC <= sf.logNewest {
+			return judged(halt, ProblemNotNext, "its changes are dated before changes already taken from that computer (a backdated batch)")
+		}
+		if r.Author != h.Signer {
+			return judged(halt, ProblemRole, "it carries changes it names as made by someone other than its signer")
 		}
 		if j := mayWrite(sf.role, h.Signer, h.Class, r); j.verdict != apply {
 			return j
@@ -276,8 +287,10 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 		j, b = s.openAndJudge(ctx, h, env)
 	}
 	if j.verdict == apply {
-		if slots, err := s.applyBatch(ctx, b); err != nil {
+		if slots, err := s.applyBatch(ctx, b); store.IsTransient(err) {
 			j = judged(hold, ProblemApply, "could not apply batch %d (%v): it is tried again at the next pass", seq, err)
+		} else if err != nil {
+			j = judged(halt, ProblemMalformed, "it cannot be applied: %v", err)
 		} else {
 			for _, r := range b.Records {
 				if ts, err := cvsync.ParseTimestamp(r.HLC); err == nil {
@@ -294,14 +307,18 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 	switch j.verdict {
 	case apply:
 		rep.Applied++
-		s.markReceived(ctx, h, hash, "applied", "")
+		newest := ""
+		for _, r := range b.Records {
+			newest = max(newest, r.HLC)
+		}
+		s.markReceived(ctx, h, hash, "applied", "", newest)
 		s.seen(ctx, device)
 		s.general.ExecContext(ctx, `DELETE FROM sync_halts WHERE device = ?`, device)
 		s.general.ExecContext(ctx, `UPDATE sync_peers SET problem = '' WHERE device = ?`, device)
 		return true
 	case keepSealed:
 		rep.Sealed++
-		s.markReceived(ctx, h, hash, "sealed", j.detail)
+		s.markReceived(ctx, h, hash, "sealed", j.detail, "")
 		s.seen(ctx, device)
 		s.general.ExecContext(ctx, `DELETE FROM sync_halts WHERE device = ?`, device)
 		return true
@@ -318,7 +335,7 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 	if resealed {
 		// Kept sealed earlier, so later batches were taken after it: it
 		// stays in the log as refused, and the problem is shown.
-		s.markReceived(ctx, h, hash, "refused", j.detail)
+		s.markReceived(ctx, cvsync.Header{Device: device, Seq: seq, Class: h.Class, Version: h.Version}, hash, "refused", j.detail, "")
 	} else {
 		s.general.ExecContext(ctx, `INSERT INTO sync_halts (device, seq, hash, kind, reason, at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, kind = excluded.kind, reason = excluded.reason, at = excluded.at`,
@@ -344,6 +361,7 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 	var removed sql.NullInt64
 	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, h.Signer).Scan(&role, &removed)
 	sf.role, sf.removedAt = Role(role), removed.Int64
+	s.general.QueryRowContext(ctx, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()).Scan(&sf.logNewest)
 	return judgeRecords(h, b.Records, sf, s.v.now()), b
 }
 

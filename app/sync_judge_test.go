@@ -64,7 +64,7 @@ func TestJudgeRecords(t *testing.T) {
 	const signer = "0190a1b2-0000-7000-8000-000000000003"
 	rec := func(table string, at time.Time, cols map[string]*string) cvsync.Record {
 		ts := cvsync.Timestamp{Wall: uint64(at.UnixMilli()), Device: "0190a1b2-0000-7000-8000-000000000001"}
-		return cvsync.Record{HLC: ts.String(), Table: table, RowID: "row", Columns: cols}
+		return cvsync.Record{HLC: ts.String(), Table: table, RowID: "row", Columns: cols, Author: signer}
 	}
 	v := "x"
 	one := map[string]*string{"given": &v}
@@ -87,6 +87,11 @@ func TestJudgeRecords(t *testing.T) {
 		{"receptionist signs clinical", cvsync.Clinical, []cvsync.Record{rec("allergies", now, one)}, signerFacts{role: Receptionist}, halt, ProblemRole},
 		{"clinical table in a general batch", cvsync.General, []cvsync.Record{rec("allergies", now, one)}, signerFacts{role: Admin}, halt, ProblemRole},
 		{"receptionist changes staff", cvsync.General, []cvsync.Record{rec("users", now, one)}, signerFacts{role: Receptionist}, halt, ProblemRole},
+		{"records named as someone else's", cvsync.General, []cvsync.Record{func() cvsync.Record {
+			r := rec("patients", now, one)
+			r.Author = "0190a1b2-0000-7000-8000-000000000004"
+			return r
+		}()}, signerFacts{role: Admin}, halt, ProblemRole},
 		{"clock ahead waits", cvsync.General, []cvsync.Record{rec("patients", now.Add(time.Hour), one)}, signerFacts{role: Admin}, hold, ProblemClockAhead},
 	}
 	for _, c := range cases {

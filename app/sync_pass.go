@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -68,6 +69,9 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	}
 	// Pairing files past their code's expiry are of no use to anyone.
 	f.SweepPairing(s.v.now().Add(-2 * cvsync.PairingExpiry))
+	if err := s.flushEpochOutbox(ctx, f); err != nil {
+		return rep, err
+	}
 	if err := s.installEpochs(ctx, f, &rep); err != nil {
 		return rep, err
 	}
@@ -142,12 +146,23 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 		}
 	}
 	var epoch sql.NullInt64
-	if err := gen.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&epoch); err != nil {
+	var outbox int
+	if err := gen.QueryRowContext(ctx, `SELECT max(epoch), (SELECT count(*) FROM epoch_outbox) + (SELECT count(*) FROM sync_outbox) FROM sync_keys`).Scan(&epoch, &outbox); err != nil || outbox > 0 {
 		return true
 	}
 	f := cvsync.Folder{Dir: dir}
 	if _, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch.Int64+1, dev)); err == nil {
 		return true
+	}
+	if names, _ := f.List(fmt.Sprintf("epochs/%d", epoch.Int64+1)); len(names) > 0 {
+		s.mu.Lock()
+		me := userEpochName(s.user.ID, dev)
+		s.mu.Unlock()
+		for _, n := range names {
+			if n == me || strings.HasPrefix(n, me+".") {
+				return true
+			}
+		}
 	}
 	devices, err := f.Devices()
 	if err != nil {
@@ -196,6 +211,9 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 		rep.Problems = append(rep.Problems, "this computer was revoked from the practice: its changes are no longer sent")
 		return nil
 	}
+	if err := s.flushSentOutbox(ctx, f, rep); err != nil {
+		return err
+	}
 	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
 	devKey := ed25519.NewKeyFromSeed(s.devKeys.ed25519)
 	epoch := s.currentEpoch(ctx)
@@ -209,6 +227,12 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 		}
 		key, err := s.syncKey(ctx, class, epoch)
 		if err != nil || key == nil {
+			if class == cvsync.Clinical {
+				// Its key comes sealed to a clinician of the practice;
+				// until then clinical changes wait here.
+				rep.Problems = append(rep.Problems, fmt.Sprintf("clinical changes wait: the clinical key of epoch %d has not reached %s yet", epoch, s.user.Name))
+				continue
+			}
 			return fmt.Errorf("no %s sync key for epoch %d", class, epoch)
 		}
 		for {
@@ -243,12 +267,18 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			// Only what the signed-in person may sign goes out (the
-			// others would refuse it, and halt this log): changes an
-			// admin made here wait for an admin to sign in here again.
+			// A person signs only their own changes, and only those
+			// their role allows (the others refuse anything else, and
+			// halt this log): changes someone else made here wait until
+			// they sign in here again. (While signed in, the window
+			// sends every change within a second or two.)
 			n := 0
 			var refused judgment
 			for n < len(recs) {
+				if recs[n].Author != s.user.ID {
+					refused = judged(hold, ProblemRole, "made by another member of staff")
+					break
+				}
 				if refused = mayWrite(s.user.Role, s.user.ID, class, recs[n]); refused.verdict != apply {
 					break
 				}
@@ -256,7 +286,7 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			}
 			if n == 0 {
 				if len(recs) > 0 {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("changes made on this computer by someone else are not sent while %s is signed in (%s): they go out when an admin signs in here", s.user.Name, refused.detail))
+					rep.Problems = append(rep.Problems, fmt.Sprintf("changes made on this computer by someone else are not sent while %s is signed in (%s): they go out when that person signs in here", s.user.Name, refused.detail))
 				}
 				break
 			}
@@ -271,29 +301,22 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			if err != nil {
 				return err
 			}
-			if err := f.Put(s.device, h.Seq, env); errors.Is(err, cvsync.ErrExists) {
-				// The place is taken: by this computer's own batch whose
-				// record did not reach the database (a kill, a locked
-				// database), or by a file someone else put there.
-				adopted, stop, err := s.adoptOwnBatch(ctx, f, h, rep)
-				if err != nil {
+			// Recorded, with its bytes, before it is written: a kill in
+			// between leaves a batch to write, never one to guess at.
+			if err := inTx(ctx, s.general, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO sync_sent (seq, class, hash, last_change, records, at) VALUES (?, ?, ?, ?, ?, ?)`,
+					h.Seq, class.String(), hash[:], maxSeq, len(recs), s.v.now().Unix()); err != nil {
 					return err
 				}
-				if stop {
-					return nil
-				}
-				if adopted {
-					continue
-				}
-				if err := f.Replace(fmt.Sprintf("devices/%s/%012d", s.device, h.Seq), env); err != nil {
-					return err
-				}
-				rep.Problems = append(rep.Problems, fmt.Sprintf("batch %d of this computer's log in the sync folder was not written by this computer (a foreign or damaged file): replaced by the genuine batch", h.Seq))
-			} else if err != nil {
+				_, err := tx.ExecContext(ctx, `INSERT INTO sync_outbox (seq, env) VALUES (?, ?)`, h.Seq, env)
+				return err
+			}); err != nil {
 				return err
 			}
-			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_sent (seq, class, hash, last_change, records, at) VALUES (?, ?, ?, ?, ?, ?)`,
-				h.Seq, class.String(), hash[:], maxSeq, len(recs), s.v.now().Unix()); err != nil {
+			if err := s.putOwn(f, h.Seq, env, rep); err != nil {
+				return err
+			}
+			if _, err := s.general.ExecContext(ctx, `DELETE FROM sync_outbox WHERE seq = ?`, h.Seq); err != nil {
 				return err
 			}
 			rep.Sent++
@@ -302,88 +325,113 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 	return nil
 }
 
-// adoptOwnBatch looks at the file that takes the place h is for. When it
-// is this computer's own batch (signed with its device key, after its
-// last sent batch) it is recorded as sent, with the changes it carried,
-// and adopted is true. stop is true when it is this computer's but cannot
-// be read now (a clinical batch while no clinician is signed in): sending
-// waits for a later pass. Otherwise the file is someone else's.
-func (s *Session) adoptOwnBatch(ctx context.Context, f cvsync.Folder, h cvsync.Header, rep *SyncReport) (adopted, stop bool, err error) {
-	env, err := f.Get(s.device, h.Seq)
+// putOwn writes this computer's batch at its place. A file already there
+// that is not this very batch was not written by this computer's
+// ClinicVault (every batch is recorded, with its bytes, before it is
+// written, so one interrupted by a kill is written again from that
+// record): it is replaced by the genuine batch, and reported.
+func (s *Session) putOwn(f cvsync.Folder, seq uint64, env []byte, rep *SyncReport) error {
+	err := f.Put(s.device, seq, env)
+	if !errors.Is(err, cvsync.ErrExists) {
+		return err
+	}
+	if there, gerr := f.Get(s.device, seq); gerr == nil && string(there) == string(env) {
+		return nil
+	}
+	if err := f.Replace(fmt.Sprintf("devices/%s/%012d", s.device, seq), env); err != nil {
+		return err
+	}
+	rep.Problems = append(rep.Problems, fmt.Sprintf("batch %d of this computer's log in the sync folder was not written by this computer's ClinicVault (a foreign, forged or damaged file): replaced by the genuine batch", seq))
+	return nil
+}
+
+// flushSentOutbox writes the batches recorded as sent whose writing was
+// interrupted (a kill, a full disk, the folder gone).
+func (s *Session) flushSentOutbox(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+	rows, err := s.general.QueryContext(ctx, `SELECT seq, env FROM sync_outbox ORDER BY seq`)
 	if err != nil {
-		return false, false, nil
+		return err
 	}
-	eh, err := cvsync.ParseHeader(env)
-	if err != nil || eh.Device != s.device || eh.Seq != h.Seq || eh.PrevHash != h.PrevHash || eh.VaultID != s.kr.VaultID {
-		return false, false, nil
+	type pending struct {
+		seq uint64
+		env []byte
 	}
-	if cvsync.VerifyDevice(env, ed25519.NewKeyFromSeed(s.devKeys.ed25519).Public().(ed25519.PublicKey)) != nil {
-		return false, false, nil
-	}
-	db := s.general
-	if eh.Class == cvsync.Clinical {
-		if s.clinical == nil {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %d of this computer is in the folder but not recorded as sent; it is clinical, so sending waits until a clinician signs in here", h.Seq))
-			return false, true, nil
+	var ps []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.seq, &p.env); err != nil {
+			rows.Close()
+			return err
 		}
-		db = s.clinical
+		ps = append(ps, p)
 	}
-	key, err := s.syncKey(ctx, eh.Class, eh.Epoch)
-	if err != nil || key == nil {
-		return false, false, nil
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
 	}
-	b, err := cvsync.Open(env, key, s.signerKey(ctx))
-	if err != nil {
-		return false, false, nil
-	}
-	var last int64
-	for start := 0; start < len(b.Records); start += 400 {
-		part := b.Records[start:min(start+400, len(b.Records))]
-		args := []any{s.device}
-		for _, r := range part {
-			args = append(args, r.HLC)
+	for _, p := range ps {
+		if err := s.putOwn(f, p.seq, p.env, rep); err != nil {
+			return err
 		}
-		var m sql.NullInt64
-		if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM changes WHERE device = ? AND hlc IN (`+placeholders(len(part))+`)`, args...).Scan(&m); err != nil {
-			return false, false, err
+		if _, err := s.general.ExecContext(ctx, `DELETE FROM sync_outbox WHERE seq = ?`, p.seq); err != nil {
+			return err
 		}
-		last = max(last, m.Int64)
 	}
-	hash := sha256.Sum256(env)
-	_, err = s.general.ExecContext(ctx, `INSERT INTO sync_sent (seq, class, hash, last_change, records, at) VALUES (?, ?, ?, ?, ?, ?)`,
-		eh.Seq, eh.Class.String(), hash[:], last, len(b.Records), s.v.now().Unix())
-	return err == nil, false, err
+	return nil
 }
 
 // pull applies what fetchIncoming read of the other devices' logs (and,
 // for a clinician, the clinical batches kept sealed until now).
 func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incomingLog, rep *SyncReport) error {
-	// First, clinical batches that were kept sealed until a clinician came.
-	if s.clinical != nil {
-		rows, err := s.general.QueryContext(ctx, `SELECT device, seq FROM sync_received WHERE state = 'sealed' ORDER BY device, seq`)
-		if err != nil {
+	// First, clinical batches kept sealed (checked as far as they could
+	// be without the clinical key). The file judged now must be the one
+	// checked then: a file changed since is judged again from its place
+	// when nothing was taken after it (the sealed one was a forgery that
+	// its device has replaced), and waited for otherwise.
+	rows, err := s.general.QueryContext(ctx, `SELECT device, seq, hash, seq = (SELECT max(seq) FROM sync_received r WHERE r.device = sync_received.device)
+		FROM sync_received WHERE state = 'sealed' ORDER BY device, seq`)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		d    string
+		q    uint64
+		hash []byte
+		last bool
+	}
+	var sealed []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.d, &k.q, &k.hash, &k.last); err != nil {
+			rows.Close()
 			return err
 		}
-		type key struct {
-			d string
-			q uint64
+		sealed = append(sealed, k)
+	}
+	rows.Close()
+	rejudge := map[string]bool{}
+	for _, k := range sealed {
+		env, err := f.Get(k.d, k.q)
+		if err != nil {
+			continue
 		}
-		var sealed []key
-		for rows.Next() {
-			var k key
-			rows.Scan(&k.d, &k.q)
-			sealed = append(sealed, k)
-		}
-		rows.Close()
-		for _, k := range sealed {
-			env, err := f.Get(k.d, k.q)
-			if err != nil {
-				continue
+		if sum := sha256.Sum256(env); string(sum[:]) != string(k.hash) {
+			if k.last {
+				s.general.ExecContext(ctx, `DELETE FROM sync_received WHERE device = ? AND seq = ?`, k.d, k.q)
+				rejudge[k.d] = true
+			} else {
+				s.problem(ctx, rep, k.d, fmt.Sprintf("batch %d, kept sealed here, has changed in the folder since it was checked: waiting for the file that was checked", k.q))
 			}
+			continue
+		}
+		if s.clinical != nil {
 			s.takeBatch(ctx, k.d, k.q, env, rep, true)
 		}
 	}
 	for _, in := range incoming {
+		if rejudge[in.device] {
+			continue // read again from the sealed place at the next pass
+		}
 		last, _ := s.lastReceived(ctx, in.device)
 		stopped := false
 		for _, b := range in.batches {
@@ -426,10 +474,11 @@ func shortID(id string) string {
 	return id
 }
 
-func (s *Session) markReceived(ctx context.Context, h cvsync.Header, hash [32]byte, state, reason string) error {
-	_, err := s.general.ExecContext(ctx, `INSERT INTO sync_received (device, seq, class, hash, state, reason, at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(device, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at`,
-		h.Device, h.Seq, h.Class.String(), hash[:], state, reason, s.v.now().Unix(), h.Version)
+func (s *Session) markReceived(ctx context.Context, h cvsync.Header, hash [32]byte, state, reason, maxHLC string) error {
+	_, err := s.general.ExecContext(ctx, `INSERT INTO sync_received (device, seq, class, hash, state, reason, at, version, max_hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(device, seq) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at,
+			hash = excluded.hash, version = excluded.version, max_hlc = excluded.max_hlc`,
+		h.Device, h.Seq, h.Class.String(), hash[:], state, reason, s.v.now().Unix(), h.Version, maxHLC)
 	return err
 }
 

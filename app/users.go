@@ -148,6 +148,9 @@ func (s *Session) AddUser(ctx context.Context, name string, role Role, passphras
 			id, name, string(role), now.Unix(), enr.confirmed, pub); err != nil {
 			return err
 		}
+		if err := s.grantEpochs(ctx, tx, slot); err != nil {
+			return err
+		}
 		if err := s.recordChanges(ctx, tx, "users", id, map[string]any{"name": name, "role": string(role), "created_at": now.Unix(), "sign_pub": pub}); err != nil {
 			return err
 		}
@@ -206,6 +209,11 @@ func (s *Session) RemoveUser(ctx context.Context, name string) error {
 			return err
 		}
 		kr.RemoveSlot(u.ID)
+		// A departure is a rotation: what is written from now on is
+		// sealed under keys the departed person never held.
+		if _, err := s.rotateEpoch(ctx, tx, kr, "", u.Name+" removed"); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, s.actor(), "user-removed", u.Name, "was "+string(u.Role))
 	})
 }
@@ -248,6 +256,18 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		}
 		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
 			return err
+		}
+		switch {
+		case u.Role.Clinical() && !role.Clinical():
+			// Demoted out of clinical access: a new epoch, its clinical
+			// key for the remaining clinicians only.
+			if _, err := s.rotateEpoch(ctx, tx, target, "", fmt.Sprintf("%s demoted to %s", u.Name, role)); err != nil {
+				return err
+			}
+		case !u.Role.Clinical() && role.Clinical():
+			if err := s.grantEpochs(ctx, tx, slot); err != nil {
+				return err
+			}
 		}
 		if u.ID == s.user.ID {
 			s.user.Role = role

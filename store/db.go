@@ -356,3 +356,19 @@ func createPlain(ctx context.Context, p string, pageSize int) error {
 	}
 	return nil
 }
+
+// IsTransient reports whether err is one that may pass by itself: the
+// database busy or locked by another process, the disk full, an I/O
+// error, a read-only or unreachable file. Work that failed with it is
+// tried again rather than given up.
+func IsTransient(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull, sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrReadonly, sqlite3.ErrNomem, sqlite3.ErrProtocol:
+		return true
+	}
+	return false
+}

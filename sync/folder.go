@@ -94,6 +94,25 @@ func (f Folder) SweepPairing(before time.Time) (int, error) {
 	return n, nil
 }
 
+// List returns the names of the files in the folder rel (none when it
+// does not exist).
+func (f Folder) List(rel string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(f.Dir, filepath.FromSlash(rel)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".tmp-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
 // Remove deletes rel, and its folder if that is left empty.
 func (f Folder) Remove(rel string) error {
 	p := filepath.Join(f.Dir, filepath.FromSlash(rel))

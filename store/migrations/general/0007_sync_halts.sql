@@ -19,5 +19,24 @@ CREATE TABLE sync_halts (
 -- batch signed by the device (version 3), an unsigned one after it is a
 -- forgery.
 ALTER TABLE sync_received ADD COLUMN version INTEGER NOT NULL DEFAULT 2;
--- Refusals recorded as anchors by earlier versions are judged again.
-DELETE FROM sync_received WHERE state = 'refused';
+-- The newest record time taken from each log and class: a device's clock
+-- only moves forward, so a batch dated before it is a backdated forgery.
+ALTER TABLE sync_received ADD COLUMN max_hlc TEXT NOT NULL DEFAULT '';
+-- Refusals recorded as anchors by earlier versions, and everything taken
+-- after them, are judged again (applying a batch twice changes nothing).
+DELETE FROM sync_received WHERE EXISTS (SELECT 1 FROM sync_received r
+    WHERE r.device = sync_received.device AND r.state = 'refused' AND r.seq <= sync_received.seq);
+-- Key-epoch files waiting to be written to the sync folder: a departure
+-- starts a new epoch at once, sealed to each remaining person, even when
+-- the folder cannot be reached; every pass writes what waits here.
+CREATE TABLE epoch_outbox (
+    path  TEXT PRIMARY KEY,         -- epochs/<n>/u-<user id>
+    data  BLOB NOT NULL
+);
+-- This computer's batches, recorded with their bytes before they are
+-- written to the folder and deleted once written: a kill in between
+-- leaves a batch to write again, never a file to guess about.
+CREATE TABLE sync_outbox (
+    seq  INTEGER PRIMARY KEY,
+    env  BLOB NOT NULL
+);
