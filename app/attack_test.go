@@ -347,6 +347,17 @@ func TestAttackFolderWriterCannotDropChanges(t *testing.T) {
 			if a.SyncNeeded(ctx, dir) {
 				t.Fatal("a pass is said to be needed for a log halted at the same file")
 			}
+			// The Security Center names it.
+			items, _ := a.SecurityReport(ctx)
+			named := false
+			for _, i := range items {
+				if i.ID == "devices-halted" && i.Status == "attention" && strings.Contains(i.Detail, "laptop") {
+					named = true
+				}
+			}
+			if !named {
+				t.Fatalf("the Security Center does not name the halted computer: %+v", items)
+			}
 			// The genuine batch is put back: everything applies.
 			if err := os.WriteFile(path, genuine, 0o600); err != nil {
 				t.Fatal(err)

@@ -22,6 +22,9 @@ type Device struct {
 	Problem  string
 	Halted   bool   // its log stops at a batch this computer refused
 	HaltedAt uint64 // the refused batch's place in the log
+	// HaltReason says why that batch was refused, and HaltKind names it.
+	HaltReason string
+	HaltKind   ProblemKind
 	This     bool
 }
 
@@ -33,7 +36,7 @@ func (s *Session) Devices(ctx context.Context) ([]Device, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rows, err := s.general.QueryContext(ctx, `SELECT d.id, d.name, d.added_at, d.revoked_at, coalesce(p.last_seen, 0), coalesce(p.problem, ''),
-		h.seq IS NOT NULL, coalesce(h.seq, 0), coalesce(h.reason, '')
+		h.seq IS NOT NULL, coalesce(h.seq, 0), coalesce(h.reason, ''), coalesce(h.kind, '')
 		FROM devices d LEFT JOIN sync_peers p ON p.device = d.id LEFT JOIN sync_halts h ON h.device = d.id ORDER BY d.added_at`)
 	if err != nil {
 		return nil, err
@@ -44,12 +47,11 @@ func (s *Session) Devices(ctx context.Context) ([]Device, error) {
 		var d Device
 		var added, seen int64
 		var revoked sql.NullInt64
-		var haltReason string
-		if err := rows.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem, &d.Halted, &d.HaltedAt, &haltReason); err != nil {
+		if err := rows.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem, &d.Halted, &d.HaltedAt, &d.HaltReason, &d.HaltKind); err != nil {
 			return nil, err
 		}
 		if d.Halted && d.Problem == "" {
-			d.Problem = fmt.Sprintf("batch %d refused, its log halted there: %s", d.HaltedAt, haltReason)
+			d.Problem = fmt.Sprintf("batch %d refused, its log halted there: %s", d.HaltedAt, d.HaltReason)
 		}
 		d.Added = time.Unix(added, 0)
 		if revoked.Valid {

@@ -361,11 +361,14 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	var quiet, revoked []string
+	var quiet, revoked, halted []string
 	for _, d := range devs {
 		name := d.Name
 		if name == "" {
 			name = shortID(d.ID)
+		}
+		if d.Halted && d.Revoked.IsZero() {
+			halted = append(halted, fmt.Sprintf("%s (batch %d)", name, d.HaltedAt))
 		}
 		switch {
 		case !d.Revoked.IsZero():
@@ -375,6 +378,7 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 			quiet = append(quiet, name)
 		}
 	}
+	add("devices-halted", "Computers whose changes stop at a refused batch", len(halted) > 0, listOr(halted, "none"), "devices")
 	add("devices-quiet", "Computers not heard from for 14 days", len(quiet) > 0, listOr(quiet, "none"), "devices")
 	items = append(items, CheckItem{"devices-revoked", "Revoked computers", "info", listOr(revoked, "none"), "devices"})
 

@@ -497,6 +497,47 @@ func TestClockAheadIsNamed(t *testing.T) {
 	kittest.Shot(t, w, "sync-clock-ahead")
 }
 
+// TestHaltedLogIsShown: a batch of another computer replaced in the
+// folder stops that computer's log; the Sync screen says so, in red, with
+// what it means and what to do.
+func TestHaltedLogIsShown(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	if err := sa.SetSyncFolder(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	b := f.pairDirect(sa, shared, "Reception PC", kittest.NewClock(f.clk.Now()))
+	sb := f.signIn(b, adminName, adminPass)
+	if _, _, err := sb.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Sync(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	logDir := filepath.Join(shared, "devices", sb.DeviceID())
+	files, err := os.ReadDir(logDir)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no batch of B: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, files[len(files)-1].Name()), []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, a, "ClinicVault")
+	y := newSyncScreen(w, sa)
+	show(w, sa, "Sync", y.view)
+	kittest.Settle(t)
+	test.Tap(y.syncNow)
+	kittest.Settle(t)
+	if d := device(t, y.devs, "Reception PC"); !d.Halted {
+		t.Fatalf("Reception PC: %+v", d)
+	}
+	mustShow(t, w, "Stopped at its batch")
+	kittest.Shot(t, w, "sync-halted")
+}
+
 // TestWatcher syncs by itself once a folder is chosen, reports each pass,
 // updates an open Sync screen, and stops when the session locks.
 func TestWatcher(t *testing.T) {

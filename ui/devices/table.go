@@ -94,6 +94,9 @@ func deviceStatus(d app.Device) cellValue {
 	switch {
 	case !d.Revoked.IsZero():
 		return cellValue{"Revoked on " + kit.Day(d.Revoked) + ": what it writes is refused.", widget.DangerImportance}
+	case d.Halted:
+		return cellValue{fmt.Sprintf("Stopped at its batch %d, refused: %s. Nothing it wrote after that is taken until the genuine batch is back in the folder, or an admin revokes this computer.",
+			d.HaltedAt, d.HaltReason), widget.DangerImportance}
 	case d.Problem != "":
 		return cellValue{problemText(d.Problem), widget.WarningImportance}
 	}
@@ -106,7 +109,7 @@ var epochKeys = regexp.MustCompile(`batch (\d+) needs the keys of epoch \d+, not
 
 // problemText is a problem as app words it, in plainer words.
 func problemText(p string) string {
-	p = epochKeys.ReplaceAllString(p, "batch $1 is locked with newer keys (made when a computer was revoked) that have not reached this computer")
+	p = epochKeys.ReplaceAllString(p, "batch $1 is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer")
 	return kit.Sentence(humanDurations(p))
 }
 
