@@ -25,7 +25,7 @@ type Device struct {
 	// HaltReason says why that batch was refused, and HaltKind names it.
 	HaltReason string
 	HaltKind   ProblemKind
-	This     bool
+	This       bool
 }
 
 // Devices lists the practice's machines.

@@ -639,7 +639,7 @@ func TestWords(t *testing.T) {
 		t.Errorf("reportText = %q, want %q", got, want)
 	}
 	held := app.SyncReport{Applied: 1, Problems: []string{"device 1a2b3c4d: batch 4 needs the keys of epoch 1, not on this computer yet"}}
-	if got, want := reportText(held, devs), "Received 1.\n• “Front desk”: batch 4 is locked with newer keys (made when a computer was revoked) that have not reached this computer."; got != want {
+	if got, want := reportText(held, devs), "Received 1.\n• “Front desk”: batch 4 is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer."; got != want {
 		t.Errorf("reportText = %q, want %q", got, want)
 	}
 	if got := reportText(app.SyncReport{}, nil); got != "Nothing new to send or receive." {
