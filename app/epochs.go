@@ -179,7 +179,7 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 	if err := tx.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&cur); err != nil {
 		return 0, err
 	}
-	epoch := uint32(cur.Int64) + 1
+	epoch := nextEpoch(uint32(cur.Int64))
 	gen, clin := store.NewKey(), store.NewKey()
 	made := s.v.now().UnixMilli()
 	if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO UPDATE SET key = excluded.key`, epoch, clin); err != nil {
@@ -304,6 +304,25 @@ func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
 	return nil
 }
 
+// heldEpochs lists the epochs (after 0) whose general key this computer
+// holds.
+func (s *Session) heldEpochs(ctx context.Context) ([]uint32, error) {
+	rows, err := s.general.QueryContext(ctx, `SELECT epoch FROM sync_keys WHERE epoch > 0 ORDER BY epoch`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var e uint32
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 func hasSyncKey(ctx context.Context, db *store.DB, epoch uint32) bool {
 	if db == nil {
 		return false
@@ -351,8 +370,11 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 			}
 		}
 	}
-	known := s.currentEpoch(ctx)
-	for e := uint32(1); ; e++ {
+	epochs, err := f.Epochs()
+	if err != nil {
+		return err
+	}
+	for _, e := range epochs {
 		haveGen := hasSyncKey(ctx, s.general, e)
 		haveClin := s.clinical == nil || hasSyncKey(ctx, s.clinical, e)
 		if haveGen && haveClin {
@@ -363,18 +385,25 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 			return err
 		}
 		if !ok && !haveGen {
-			if ok, err = s.installDeviceEpoch(ctx, f, e, rep); err != nil {
+			if _, err = s.installDeviceEpoch(ctx, f, e, rep); err != nil {
 				return err
 			}
 		}
-		if ok {
-			known = max(known, e)
-			continue
-		}
-		if e > known {
-			return nil
-		}
 	}
+	return nil
+}
+
+// nextEpoch numbers a new epoch after current: the high 16 bits count
+// epochs, the low 16 are random, so that two admins who each start an
+// epoch while their computers are apart (a laptop offline) make two
+// epochs with different numbers, both installed everywhere, instead of
+// two different keys under one number. The newest is the greatest.
+func nextEpoch(current uint32) uint32 {
+	var r [2]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		panic(err)
+	}
+	return (current>>16+1)<<16 | uint32(r[0])<<8 | uint32(r[1])
 }
 
 // verifyEpochFile checks an epoch file's admin signature against the
@@ -397,8 +426,12 @@ func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
 	if removed.Valid && ef.Made >= removed.Int64*1000 {
 		return false
 	}
+	// Not dated before the newest epoch below it that this computer holds
+	// (a removed admin backdating a file of keys of his own choosing).
+	var below sql.NullInt64
+	s.general.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys WHERE epoch < ?`, ef.Epoch).Scan(&below)
 	var prev string
-	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", ef.Epoch-1)).Scan(&prev)
+	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", below.Int64)).Scan(&prev)
 	p, _ := strconv.ParseInt(prev, 10, 64)
 	return ef.Made >= p
 }

@@ -169,7 +169,11 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		g.Devices = append(g.Devices, d)
 	}
 	rows.Close()
-	for e := uint32(1); e <= s.currentEpoch(ctx); e++ {
+	epochs, err := s.heldEpochs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range epochs {
 		gk, _ := s.syncKey(ctx, cvsync.General, e)
 		ck, _ := s.syncKey(ctx, cvsync.Clinical, e)
 		wk, err := s.clinicalWrapKey(e)

@@ -151,13 +151,21 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 		return true
 	}
 	f := cvsync.Folder{Dir: dir}
-	if _, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch.Int64+1, dev)); err == nil {
+	epochs, err := f.Epochs()
+	if err != nil {
 		return true
 	}
-	if names, _ := f.List(fmt.Sprintf("epochs/%d", epoch.Int64+1)); len(names) > 0 {
-		s.mu.Lock()
-		me := userEpochName(s.user.ID, dev)
-		s.mu.Unlock()
+	s.mu.Lock()
+	me := userEpochName(s.user.ID, dev)
+	s.mu.Unlock()
+	for _, e := range epochs {
+		if hasSyncKey(ctx, gen, e) {
+			continue
+		}
+		if _, err := f.Read(fmt.Sprintf("epochs/%d/%s", e, dev)); err == nil {
+			return true
+		}
+		names, _ := f.List(fmt.Sprintf("epochs/%d", e))
 		for _, n := range names {
 			if n == me || strings.HasPrefix(n, me+".") {
 				return true

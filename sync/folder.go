@@ -113,6 +113,25 @@ func (f Folder) List(rel string) ([]string, error) {
 	return out, nil
 }
 
+// Epochs lists the key epochs the folder holds files for, in order.
+func (f Folder) Epochs() ([]uint32, error) {
+	entries, err := os.ReadDir(filepath.Join(f.Dir, "epochs"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []uint32
+	for _, e := range entries {
+		if n, err := strconv.ParseUint(e.Name(), 10, 32); err == nil && e.IsDir() {
+			out = append(out, uint32(n))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
 // Remove deletes rel, and its folder if that is left empty.
 func (f Folder) Remove(rel string) error {
 	p := filepath.Join(f.Dir, filepath.FromSlash(rel))
