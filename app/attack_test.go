@@ -791,3 +791,102 @@ func TestAttackDepartedUserOldCopyReadsNothingNew(t *testing.T) {
 		t.Fatalf("the laptop's own change did not arrive after the forged batch: %+v", devs)
 	}
 }
+
+// TestAttackRemovedAdminPublishesEpochKeys: a removed admin writes a new
+// key epoch of keys he chose, sealed to the remaining admin on the laptop
+// (both public keys are in the roster and vault.keys), signed with his
+// own key and dated before his removal. If the laptop took it, it would
+// seal everything new under keys he holds.
+func TestAttackRemovedAdminPublishesEpochKeys(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const bobPass = "marble orchestra lantern velvet"
+	f.addUser(a, "Bob Admin", Admin, bobPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	oldKeys, _ := store.LoadKeyring(a.v.Dir)
+	bob := unwrapInsider(t, oldKeys, "Bob Admin", bobPass)
+	before := f.clk.Now()
+	f.clk.Advance(time.Hour)
+	if err := a.RemoveUser(ctx, "Bob Admin"); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	cur := b.currentEpoch(ctx)
+
+	mine := store.NewKey()
+	maria, _ := oldKeys.SlotByName("Maria Admin")
+	body, _ := json.Marshal(userEpochKeys{General: mine, Clinical: mine})
+	inner, _ := cvsync.SealTo(maria.PublicKey, epochUserLabel, body)
+	var devPub string
+	b.general.QueryRow(`SELECT x25519_pub FROM devices WHERE id = ?`, b.DeviceID()).Scan(&devPub)
+	raw, _ := hex.DecodeString(devPub)
+	box, _ := cvsync.SealTo(raw, epochDeviceLabel, inner)
+	forged := nextEpoch(cur)
+	ef := epochFile{Epoch: forged, User: maria.UserID, Device: b.DeviceID(), Made: before.UnixMilli(), Box: box, Admin: bob.slot.UserID}
+	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(bob.secrets.SigningSeed), epochSigned(ef))
+	js, _ := json.Marshal(ef)
+	if err := (cvsync.Folder{Dir: dir}).WriteOnce(fmt.Sprintf("epochs/%d/%s", forged, userEpochName(maria.UserID, b.DeviceID())), js); err != nil {
+		t.Fatal(err)
+	}
+	b.Sync(ctx, dir)
+	if got := b.currentEpoch(ctx); got != cur {
+		t.Fatalf("the laptop took the removed admin's epoch %d (was on %d)", got, cur)
+	}
+	b.AddPatient(ctx, Patient{Given: "After", Family: "Forgery", DOB: "1990-01-01"})
+	mustSync(t, b, dir)
+	seq, _ := lastInFolder(t, dir, b.DeviceID())
+	env, _ := os.ReadFile(batchPath(dir, b.DeviceID(), seq))
+	if _, err := cvsync.Open(env, mine, func(string) (ed25519.PublicKey, error) { return nil, errUnknownSigner }); err == nil || !strings.Contains(err.Error(), "authenticate") {
+		t.Fatalf("the laptop's new batch opens with the removed admin's key: %v", err)
+	}
+}
+
+// TestAttackUserReinstallsAnOlderSlot: a receptionist changes her
+// passphrase (the old one leaked), then puts her old slot back — the copy
+// her old passphrase opens — by writing it into her computer's log with
+// her own signing key and the computer's device key. It is refused; the
+// old passphrase stays useless on the other computers.
+func TestAttackUserReinstallsAnOlderSlot(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	oldKeys, _ := store.LoadKeyring(a.v.Dir)
+	oldSlot, _ := oldKeys.SlotByName("Rita Front")
+	rita := signInOn(t, f, a.v, "Rita Front", recPass)
+	const newPass = "harbour violin cactus midnight"
+	if err := rita.ChangePassphrase(ctx, recPass, newPass); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustSync(t, rita, dir); rep.Sent == 0 {
+		t.Fatalf("the new passphrase was not sent: %+v", rep)
+	}
+	if rep := mustSync(t, b, dir); rep.Applied == 0 {
+		t.Fatalf("the new passphrase did not reach the laptop: %+v", rep)
+	}
+	rita.Lock(ctx)
+	f.clk.Advance(time.Minute)
+	if _, err := b.v.SignIn(ctx, "Rita Front", recPass, f.codeFor(f.secrets["Rita Front"])); err == nil {
+		t.Fatal("the old passphrase still signs in on the laptop after the change")
+	}
+
+	kr, _ := store.LoadKeyring(a.v.Dir)
+	in, key, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", newPass)
+	js, _ := json.Marshal(oldSlot)
+	v, archived := string(js), "0"
+	seq, prev := lastInFolder(t, dir, a.DeviceID())
+	hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().Add(time.Minute).UnixMilli()), Device: a.DeviceID()}
+	forge(t, dir, kr.VaultID, a.DeviceID(), seq+1, prev, a.currentEpoch(ctx), cvsync.General, key, in.slot.UserID, signKey, devKey,
+		[]cvsync.Record{{HLC: hlc.String(), Table: "keyring_slots", RowID: in.slot.UserID, Columns: map[string]*string{"slot": &v, "archived": &archived}, Device: a.DeviceID(), Author: in.slot.UserID}})
+	rep, _ := b.Sync(ctx, dir)
+	if rep.Applied != 0 || rep.Halted == 0 {
+		t.Fatalf("the older slot was not refused: %+v", rep)
+	}
+	f.clk.Advance(time.Minute)
+	if _, err := b.v.SignIn(ctx, "Rita Front", recPass, f.codeFor(f.secrets["Rita Front"])); err == nil {
+		t.Fatal("the old, leaked passphrase signs in on the laptop again")
+	}
+}

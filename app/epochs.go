@@ -304,6 +304,75 @@ func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
 	return nil
 }
 
+// rotateIfDepartedIncluded is an admin's check at each pass: when an
+// epoch of the newest count was made by a computer that did not know yet
+// that someone had left (the two were apart), it was sealed to them too;
+// a new epoch is started without them. (Only admins can: until an
+// admin's pass, the others go on with it.)
+func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder) error {
+	if s.user.Role != Admin || s.clinical == nil {
+		return nil
+	}
+	cur := s.currentEpoch(ctx)
+	if cur == 0 {
+		return nil
+	}
+	epochs, err := f.Epochs()
+	if err != nil {
+		return err
+	}
+	rows, err := s.general.QueryContext(ctx, `SELECT id, name FROM users WHERE removed_at IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	removed := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		removed[id] = name
+	}
+	rows.Close()
+	if len(removed) == 0 {
+		return nil
+	}
+	who := ""
+	for _, e := range epochs {
+		if e>>16 != cur>>16 {
+			continue
+		}
+		names, _ := f.List(fmt.Sprintf("epochs/%d", e))
+		for _, n := range names {
+			if at := strings.Index(n, "@"); strings.HasPrefix(n, "u-") && at > 2 {
+				if name, ok := removed[n[2:at]]; ok {
+					who = name
+				}
+			}
+		}
+	}
+	if who == "" {
+		return nil
+	}
+	unlock, err := store.LockKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	if err := inTx(ctx, s.general, func(tx *sql.Tx) error {
+		_, err := s.rotateEpoch(ctx, tx, kr, "", "an epoch made while computers were apart included "+who+", who had left")
+		return err
+	}); err != nil {
+		return err
+	}
+	return s.flushEpochOutbox(ctx, f)
+}
+
 // heldEpochs lists the epochs (after 0) whose general key this computer
 // holds.
 func (s *Session) heldEpochs(ctx context.Context) ([]uint32, error) {
@@ -407,8 +476,12 @@ func nextEpoch(current uint32) uint32 {
 }
 
 // verifyEpochFile checks an epoch file's admin signature against the
-// roster, and that the admin was not removed before the file was made
-// and that it was made after the epoch before it.
+// roster. A file signed by an admin who has since been removed is taken
+// only for an epoch of an earlier count than this computer's current
+// one: it can open batches of that time but never become the key new
+// batches are sealed under (a removed admin publishing keys of his own
+// choosing, dated whenever he likes). Times in the files are not trusted
+// for this: computers apart make epochs in any order.
 func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
 	var role string
 	var removed sql.NullInt64
@@ -417,23 +490,13 @@ func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
 	if err != nil || role != string(Admin) || !ed25519.Verify(pub, epochSigned(ef), ef.Signature) {
 		return false
 	}
-	if ef.User == "" {
-		return !removed.Valid // a device file of an earlier version: no time in it
-	}
-	if ef.Device != s.device {
+	if ef.User != "" && ef.Device != s.device {
 		return false
 	}
-	if removed.Valid && ef.Made >= removed.Int64*1000 {
+	if removed.Valid && ef.Epoch>>16 >= s.currentEpoch(ctx)>>16 {
 		return false
 	}
-	// Not dated before the newest epoch below it that this computer holds
-	// (a removed admin backdating a file of keys of his own choosing).
-	var below sql.NullInt64
-	s.general.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys WHERE epoch < ?`, ef.Epoch).Scan(&below)
-	var prev string
-	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", below.Int64)).Scan(&prev)
-	p, _ := strconv.ParseInt(prev, 10, 64)
-	return ef.Made >= p
+	return true
 }
 
 // installUserEpoch installs epoch e from the file sealed to the signed-in

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -157,6 +158,9 @@ type signerFacts struct {
 	// logNewest is the newest record time already taken from this log
 	// and class: a device's clock only moves forward.
 	logNewest string
+	// ownSlot is the version of the signer's own keyring slot this
+	// computer holds (0: none).
+	ownSlot int
 }
 
 // judgeRecords judges an opened batch: its signer's standing and role
@@ -187,6 +191,15 @@ func judgeRecords(h cvsync.Header, recs []cvsync.Record, sf signerFacts, now tim
 		}
 		if j := mayWrite(sf.role, h.Signer, h.Class, r); j.verdict != apply {
 			return j
+		}
+		if r.Table == "keyring_slots" && sf.role != Admin && r.Columns["slot"] != nil {
+			// A person's own slot only moves forward (a new passphrase or
+			// authenticator), never back to an older copy whose
+			// passphrase may have leaked, and never to another role.
+			var slot store.Slot
+			if json.Unmarshal([]byte(*r.Columns["slot"]), &slot) != nil || slot.UserID != h.Signer || slot.Version <= sf.ownSlot || Role(slot.Role) != sf.role {
+				return judged(halt, ProblemRole, "it puts back an older copy of its signer's keyring slot, or changes its role")
+			}
 		}
 	}
 	if ahead := time.Duration(int64(maxWall)-now.UnixMilli()) * time.Millisecond; ahead > cvsync.MaxClockAhead {
@@ -229,6 +242,7 @@ func selfService(r cvsync.Record, signer string) bool {
 	for c, v := range r.Columns {
 		switch {
 		case r.Table == "keyring_slots" && c == "slot":
+		case r.Table == "keyring_slots" && c == "archived" && v != nil && *v == "0":
 		case r.Table == "users" && c == "totp_reset" && v != nil && *v == "0":
 		default:
 			return false
@@ -361,6 +375,11 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 	var removed sql.NullInt64
 	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, h.Signer).Scan(&role, &removed)
 	sf.role, sf.removedAt = Role(role), removed.Int64
+	if kr, err := store.LoadKeyring(s.v.Dir); err == nil {
+		if slot, err := kr.SlotByID(h.Signer); err == nil {
+			sf.ownSlot = slot.Version
+		}
+	}
 	s.general.QueryRowContext(ctx, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()).Scan(&sf.logNewest)
 	return judgeRecords(h, b.Records, sf, s.v.now()), b
 }

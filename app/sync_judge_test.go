@@ -1,11 +1,13 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
@@ -64,7 +66,11 @@ func TestJudgeRecords(t *testing.T) {
 	const signer = "0190a1b2-0000-7000-8000-000000000003"
 	rec := func(table string, at time.Time, cols map[string]*string) cvsync.Record {
 		ts := cvsync.Timestamp{Wall: uint64(at.UnixMilli()), Device: "0190a1b2-0000-7000-8000-000000000001"}
-		return cvsync.Record{HLC: ts.String(), Table: table, RowID: "row", Columns: cols, Author: signer}
+		row := "row"
+		if table == "keyring_slots" {
+			row = signer
+		}
+		return cvsync.Record{HLC: ts.String(), Table: table, RowID: row, Columns: cols, Author: signer}
 	}
 	v := "x"
 	one := map[string]*string{"given": &v}
@@ -92,6 +98,9 @@ func TestJudgeRecords(t *testing.T) {
 			r.Author = "0190a1b2-0000-7000-8000-000000000004"
 			return r
 		}()}, signerFacts{role: Admin}, halt, ProblemRole},
+		{"own slot, newer", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "receptionist"))}, signerFacts{role: Receptionist, ownSlot: 2}, apply, ""},
+		{"own slot, an older copy", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 2, "receptionist"))}, signerFacts{role: Receptionist, ownSlot: 2}, halt, ProblemRole},
+		{"own slot, another role", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "admin"))}, signerFacts{role: Receptionist, ownSlot: 2}, halt, ProblemRole},
 		{"clock ahead waits", cvsync.General, []cvsync.Record{rec("patients", now.Add(time.Hour), one)}, signerFacts{role: Admin}, hold, ProblemClockAhead},
 	}
 	for _, c := range cases {
@@ -106,4 +115,11 @@ func TestJudgeRecords(t *testing.T) {
 	if j := judgeRecords(cvsync.Header{}, nil, signerFacts{openErr: errors.New("other")}, now); j.verdict != halt {
 		t.Fatalf("an unreadable batch: %+v", j)
 	}
+}
+
+// slotCols is a keyring_slots record's columns for a slot of user.
+func slotCols(user string, version int, role string) map[string]*string {
+	js, _ := json.Marshal(store.Slot{UserID: user, Version: version, Role: role})
+	v := string(js)
+	return map[string]*string{"slot": &v}
 }

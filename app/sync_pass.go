@@ -81,6 +81,9 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.pull(ctx, f, incoming, &rep); err != nil {
 		return rep, err
 	}
+	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
+		return rep, err
+	}
 	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err
 	}
@@ -293,8 +296,12 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 				n++
 			}
 			if n == 0 {
-				if len(recs) > 0 {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("changes made on this computer by someone else are not sent while %s is signed in (%s): they go out when that person signs in here", s.user.Name, refused.detail))
+				switch {
+				case len(recs) == 0:
+				case recs[0].Author != s.user.ID:
+					rep.Problems = append(rep.Problems, fmt.Sprintf("changes made on this computer by someone else are not sent while %s is signed in: they go out when that person signs in here", s.user.Name))
+				default:
+					rep.Problems = append(rep.Problems, fmt.Sprintf("a change made here by %s is not sent: %s", s.user.Name, refused.detail))
 				}
 				break
 			}
