@@ -577,7 +577,7 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`,
+	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`,
 		`ALTER TABLE sync_received RENAME TO sync_received7`,
 		`CREATE TABLE sync_received (device TEXT NOT NULL, seq INTEGER NOT NULL, class TEXT NOT NULL, hash BLOB NOT NULL,
 			state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL, PRIMARY KEY (device, seq))`,

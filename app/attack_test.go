@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -888,5 +889,97 @@ func TestAttackUserReinstallsAnOlderSlot(t *testing.T) {
 	f.clk.Advance(time.Minute)
 	if _, err := b.v.SignIn(ctx, "Rita Front", recPass, f.codeFor(f.secrets["Rita Front"])); err == nil {
 		t.Fatal("the old, leaked passphrase signs in on the laptop again")
+	}
+}
+
+// TestAttackDemotedClinicianOpensNoNewerClinicalDB: a clinician is made a
+// receptionist. With the clinical key from his old slot he tries every
+// computer's clinical.db afterwards: the desk's (where the admin demoted
+// him) and the laptop's (where an admin was signed in all along, and
+// synced). Neither opens; the charts written after the demotion are
+// there for the admins.
+func TestAttackDemotedClinicianOpensNoNewerClinicalDB(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "before"})
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	oldKeys, _ := store.LoadKeyring(a.v.Dir)
+	omar := unwrapInsider(t, oldKeys, "Dr Omar Haddad", docPass)
+	if omar.kClin == nil {
+		t.Fatal("a clinician's slot has no clinical key")
+	}
+	if err := a.SetRole(ctx, "Dr Omar Haddad", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "after the demotion"}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	for name, v := range map[string]*Vault{"desk": a.v, "laptop": b.v} {
+		if db, err := store.Open(ctx, filepath.Join(v.Dir, store.Clinical.FileName()), store.Clinical, omar.kClin); err == nil {
+			db.Close()
+			t.Errorf("the demoted clinician's old clinical key opens the %s's clinical.db", name)
+		} else if !errors.Is(err, store.ErrWrongKey) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for name, s := range map[string]*Session{"desk": a, "laptop": b} {
+		c, err := s.OpenChart(ctx, p.MRN)
+		if err != nil || len(c.Encounters) != 2 {
+			t.Fatalf("the %s's chart after the change of key: %v %+v", name, err, c)
+		}
+	}
+	// A laptop that was signed out re-keys at its next clinician sign-in.
+	b.Lock(ctx)
+	b2 := signInOn(t, f, b.v, "Maria Admin", adminPass)
+	if c, err := b2.OpenChart(ctx, p.MRN); err != nil || len(c.Encounters) != 2 {
+		t.Fatalf("after signing in again: %v %+v", err, c)
+	}
+}
+
+// TestClinicalKeyChainAtSignIn: the laptop learns of a change of the
+// clinical key while only a receptionist is signed in there (its keyring
+// takes the new grants; its clinical.db stays under the old key). At the
+// next admin's sign-in the grant gives the new key, the chain leads back
+// to the old one, and the file is re-keyed: the demoted clinician's key no
+// longer opens it.
+func TestClinicalKeyChainAtSignIn(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "before"})
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	oldKeys, _ := store.LoadKeyring(a.v.Dir)
+	omar := unwrapInsider(t, oldKeys, "Dr Omar Haddad", docPass)
+	laptop := b.v
+	b.Lock(ctx)
+	rita := signInOn(t, f, laptop, "Rita Front", recPass)
+	if err := a.SetRole(ctx, "Dr Omar Haddad", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "after"})
+	mustSync(t, a, dir)
+	mustSync(t, rita, dir)
+	rita.Lock(ctx)
+	if db, err := store.Open(ctx, filepath.Join(laptop.Dir, store.Clinical.FileName()), store.Clinical, omar.kClin); err == nil {
+		db.Close() // still under the old key, as expected before a clinician comes
+	} else {
+		t.Fatalf("before an admin signs in: %v", err)
+	}
+	m := signInOn(t, f, laptop, "Maria Admin", adminPass)
+	mustSync(t, m, dir)
+	if c, err := m.OpenChart(ctx, p.MRN); err != nil || len(c.Encounters) != 2 {
+		t.Fatalf("chart on the laptop: %v %+v", err, c)
+	}
+	if db, err := store.Open(ctx, filepath.Join(laptop.Dir, store.Clinical.FileName()), store.Clinical, omar.kClin); err == nil {
+		db.Close()
+		t.Fatal("the laptop's clinical.db still opens with the demoted clinician's key after an admin signed in")
 	}
 }

@@ -34,6 +34,12 @@ func (s *Session) syncKey(ctx context.Context, class cvsync.Class, epoch uint32)
 		}
 	}
 	if epoch == 0 {
+		// Derived from the database key — from the first one: after a
+		// change of the clinical key, epoch 0's key is kept in clinical.db.
+		var kept []byte
+		if err := db.QueryRowContext(ctx, `SELECT key FROM sync_keys WHERE epoch = 0`).Scan(&kept); err == nil {
+			return kept, nil
+		}
 		return hkdf.Key(sha256.New, dbKey, []byte(s.kr.VaultID), syncKeyLabel+"/"+class.String()+"/0", 32)
 	}
 	var key []byte
@@ -80,7 +86,11 @@ func epochSigned(e epochFile) []byte {
 // wraps each epoch's clinical sync key, so that a device's own key alone —
 // which any of its users can reach — never yields clinical sync keys.
 func (s *Session) clinicalWrapKey(epoch uint32) ([]byte, error) {
-	return hkdf.Key(sha256.New, s.kClin, []byte(s.kr.VaultID), epochLabel+"/clinical-wrap/"+strconv.Itoa(int(epoch)), 32)
+	return wrapKeyFor(s.kClin, s.kr.VaultID, epoch)
+}
+
+func wrapKeyFor(kClin []byte, vaultID string, epoch uint32) ([]byte, error) {
+	return hkdf.Key(sha256.New, kClin, []byte(vaultID), epochLabel+"/clinical-wrap/"+strconv.Itoa(int(epoch)), 32)
 }
 
 // A key epoch is made at every departure: a member of staff removed, a

@@ -173,6 +173,13 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	if err != nil {
 		return err
 	}
+	var kept int
+	s.clinical.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&kept)
+	if kept > 0 {
+		// The clinical key changed since the vault began: epoch 0's
+		// clinical sync key no longer follows from the current one.
+		epochs = append([]uint32{0}, epochs...)
+	}
 	for _, e := range epochs {
 		gk, _ := s.syncKey(ctx, cvsync.General, e)
 		ck, _ := s.syncKey(ctx, cvsync.Clinical, e)

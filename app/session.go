@@ -259,7 +259,7 @@ func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
 		if err != nil {
 			return err
 		}
-		s.clinical, err = s.v.openDB(ctx, store.Clinical, s.kClin)
+		s.clinical, err = s.openClinicalWith(ctx, s.kClin)
 		if err != nil {
 			return err
 		}

@@ -185,13 +185,17 @@ func countAdmins(ctx context.Context, tx *sql.Tx) (int, error) {
 
 // RemoveUser removes a member of staff: their slot leaves the keyring, so
 // their passphrase opens nothing from now on (admins only). Their row stays
-// in general.db, marked removed, for the audit trail.
+// in general.db, marked removed, for the audit trail. What is synced from
+// now on is sealed under a new key epoch, and when they had clinical
+// access the clinical database key changes too.
 func (s *Session) RemoveUser(ctx context.Context, name string) error {
 	if err := s.require(Admin); err != nil {
 		return err
 	}
 	now := s.v.now()
-	return s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+	var newClin []byte
+	defer func() { store.Zero(newClin) }()
+	err := s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
 		u, err := s.userByName(ctx, tx, name)
 		if err != nil {
 			return err
@@ -214,8 +218,28 @@ func (s *Session) RemoveUser(ctx context.Context, name string) error {
 		if _, err := s.rotateEpoch(ctx, tx, kr, "", u.Name+" removed"); err != nil {
 			return err
 		}
+		if u.Role.Clinical() {
+			var err error
+			if newClin, err = s.rotateClinicalKey(ctx, tx, kr); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, now, s.actor(), "user-removed", u.Name, "was "+string(u.Role))
 	})
+	if err != nil || newClin == nil {
+		return err
+	}
+	return s.rekeyLocked(ctx, newClin)
+}
+
+// rekeyLocked re-keys this computer's clinical.db under the session lock.
+func (s *Session) rekeyLocked(ctx context.Context, key []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked || s.clinical == nil {
+		return nil // the next clinician's sign-in here re-keys it
+	}
+	return s.rekeyClinical(ctx, key)
 }
 
 // SetRole changes a user's role (admins only). Both grants are sealed
@@ -229,7 +253,9 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		return err
 	}
 	now := s.v.now()
-	return s.changeKeyring(ctx, func(target *store.Keyring, tx *sql.Tx) error {
+	var newClin []byte
+	defer func() { store.Zero(newClin) }()
+	err := s.changeKeyring(ctx, func(target *store.Keyring, tx *sql.Tx) error {
 		u, err := s.userByName(ctx, tx, name)
 		if err != nil {
 			return err
@@ -264,6 +290,9 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 			if _, err := s.rotateEpoch(ctx, tx, target, "", fmt.Sprintf("%s demoted to %s", u.Name, role)); err != nil {
 				return err
 			}
+			if newClin, err = s.rotateClinicalKey(ctx, tx, target); err != nil {
+				return err
+			}
 		case !u.Role.Clinical() && role.Clinical():
 			if err := s.grantEpochs(ctx, tx, slot); err != nil {
 				return err
@@ -274,6 +303,10 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		}
 		return audit(ctx, tx, now, s.actor(), "role-changed", u.Name, fmt.Sprintf("%s -> %s", u.Role, role))
 	})
+	if err != nil || newClin == nil {
+		return err
+	}
+	return s.rekeyLocked(ctx, newClin)
 }
 
 // ResetTOTP makes a user enroll a new authenticator at their next sign-in,

@@ -118,6 +118,7 @@ func Open(ctx context.Context, p string, kind Kind, key []byte) (*DB, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("store: key must be %d bytes", KeySize)
 	}
+	dropUnfinishedRekey(p)
 	appID, ok := applicationIDs[kind]
 	if !ok {
 		return nil, fmt.Errorf("store: unknown database kind %q", kind)

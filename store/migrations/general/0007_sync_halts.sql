@@ -40,3 +40,12 @@ CREATE TABLE sync_outbox (
     seq  INTEGER PRIMARY KEY,
     env  BLOB NOT NULL
 );
+-- Replicated: each clinical database key that was replaced at a
+-- departure, sealed under the key that replaced it (id names that newer
+-- key). A computer whose clinical.db is still under an older key walks
+-- back from the key a clinician's grant gives, and re-keys the file.
+CREATE TABLE clinical_key_chain (
+    id        TEXT PRIMARY KEY,
+    prev_box  BLOB NOT NULL DEFAULT x'',
+    archived  INTEGER NOT NULL DEFAULT 0
+);

@@ -1,0 +1,220 @@
+package app
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/clinicvault/clinicvault/store"
+)
+
+// The clinical database key changes when someone with clinical access
+// leaves (removed, or moved to a role without it). The admin who makes the
+// change draws a new key, grants it to every remaining clinician and
+// admin (and the recovery slot), records the old key sealed under the new
+// one in the replicated clinical_key_chain, and re-keys this computer's
+// clinical.db at once. Every other computer re-keys its clinical.db at the
+// next sign-in of a clinician there: the grant gives the new key, the
+// file opens only with an older one, and the chain leads from one to the
+// other. The departed person's key opens only copies made before.
+
+const (
+	clinicalChainLabel = "clinicvault.org/v1/clinical-key-chain"
+	clinicalKeyIDLabel = "clinicvault.org/v1/clinical-key-id"
+)
+
+// clinicalKeyID names a clinical key without revealing it.
+func clinicalKeyID(key []byte) string {
+	h := sha256.Sum256(append([]byte(clinicalKeyIDLabel), key...))
+	return hex.EncodeToString(h[:16])
+}
+
+func clinicalChainKey(newer []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, newer, nil, clinicalChainLabel, 32)
+}
+
+// rotateClinicalKey draws a new clinical key within tx: grants it to
+// every clinical slot of kr (saved by the caller, under the keyring lock)
+// and records the chain entry. It returns the new key; the caller
+// re-keys clinical.db once tx has committed. Admins only; s.mu held.
+func (s *Session) rotateClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.Keyring) ([]byte, error) {
+	if s.clinical == nil || len(s.kClin) != store.KeySize {
+		return nil, fmt.Errorf("changing the clinical key needs it: %w", ErrNotPermitted)
+	}
+	newKey := store.NewKey()
+	ck, err := clinicalChainKey(newKey)
+	if err != nil {
+		return nil, err
+	}
+	box := sealSym(ck, s.kClin)
+	id := clinicalKeyID(newKey)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_key_chain (id, prev_box) VALUES (?, ?)`, id, box); err != nil {
+		return nil, err
+	}
+	if err := s.recordChanges(ctx, tx, "clinical_key_chain", id, map[string]any{"prev_box": box}); err != nil {
+		return nil, err
+	}
+	slots := append([]*store.Slot{}, kr.Slots...)
+	if kr.Recovery != nil {
+		slots = append(slots, kr.Recovery)
+	}
+	for _, slot := range slots {
+		if !Role(slot.Role).Clinical() {
+			continue
+		}
+		if err := grant(kr.VaultID, slot, s.kGen, newKey); err != nil {
+			return nil, err
+		}
+		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+			return nil, err
+		}
+	}
+	return newKey, audit(ctx, tx, s.v.now(), s.actor(), "clinical-key-changed", "clinical.db", "new key granted to the remaining clinicians and admins")
+}
+
+// carryOver keeps, across a change of the clinical key from old to
+// newer, what was derived from the old one: the clinical sync key of
+// epoch 0 (derived from the vault's first clinical key, which batches of
+// that epoch still need) goes into clinical.db, and clinical epoch keys
+// waiting wrapped for a clinician are wrapped again under the new key.
+func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []byte) error {
+	var have int
+	clin.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&have)
+	if have == 0 {
+		k0, err := hkdf.Key(sha256.New, old, []byte(s.kr.VaultID), syncKeyLabel+"/clinical/0", 32)
+		if err != nil {
+			return err
+		}
+		if _, err := clin.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (0, ?)`, k0); err != nil {
+			return err
+		}
+	}
+	if s.general == nil {
+		return nil
+	}
+	rows, err := s.general.QueryContext(ctx, `SELECT name, value FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`)
+	if err != nil {
+		return err
+	}
+	type pending struct{ name, value string }
+	var ps []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.name, &p.value); err != nil {
+			rows.Close()
+			return err
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	for _, p := range ps {
+		e, _ := strconv.Atoi(strings.TrimPrefix(p.name, "epoch_clinical_wrapped_"))
+		box, _ := base64.StdEncoding.DecodeString(p.value)
+		oldWrap, err := wrapKeyFor(old, s.kr.VaultID, uint32(e))
+		if err != nil {
+			return err
+		}
+		key, err := openSym(oldWrap, box)
+		if err != nil {
+			continue // wrapped under another key already
+		}
+		newWrap, err := wrapKeyFor(newer, s.kr.VaultID, uint32(e))
+		if err != nil {
+			return err
+		}
+		if err := setSettingDB(ctx, s.general, p.name, base64.StdEncoding.EncodeToString(sealSym(newWrap, key))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rekeyClinical re-keys this computer's clinical.db to key. s.mu held.
+func (s *Session) rekeyClinical(ctx context.Context, key []byte) error {
+	if err := s.carryOver(ctx, s.clinical, s.kClin, key); err != nil {
+		return err
+	}
+	db, err := store.Rekey(ctx, s.clinical, key, nil)
+	if err != nil {
+		// The file is whole under one key or the other; the next sign-in
+		// of a clinician finishes the change.
+		s.clinical = nil
+		if reopened, oerr := s.openClinicalWith(ctx, s.kClin); oerr == nil {
+			s.clinical = reopened
+		}
+		return fmt.Errorf("re-keying clinical.db: %w", err)
+	}
+	store.Zero(s.kClin)
+	s.clinical, s.kClin = db, append([]byte(nil), key...)
+	return nil
+}
+
+// openClinicalWith opens clinical.db with key; when the file is still
+// under an older clinical key it follows the chain back from key to the
+// one that opens it and re-keys the file to key.
+func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, error) {
+	db, err := s.v.openDB(ctx, store.Clinical, key)
+	if !errors.Is(err, store.ErrWrongKey) || s.general == nil {
+		return db, err
+	}
+	older := key
+	for step := 0; step < 1000; step++ {
+		var box []byte
+		if qerr := s.general.QueryRowContext(ctx, `SELECT prev_box FROM clinical_key_chain WHERE id = ?`, clinicalKeyID(older)).Scan(&box); qerr != nil {
+			return nil, err // no older key known here (yet): the original error
+		}
+		ck, kerr := clinicalChainKey(older)
+		if kerr != nil {
+			return nil, kerr
+		}
+		prev, oerr := openSym(ck, box)
+		if oerr != nil {
+			return nil, err
+		}
+		old, operr := s.v.openDB(ctx, store.Clinical, prev)
+		if operr == nil {
+			if err := s.carryOver(ctx, old, prev, key); err != nil {
+				old.Close()
+				return nil, err
+			}
+			return store.Rekey(ctx, old, key, nil)
+		}
+		if !errors.Is(operr, store.ErrWrongKey) {
+			return nil, operr
+		}
+		older = prev
+	}
+	return nil, err
+}
+
+// followClinicalKey re-keys this computer's clinical.db when the signed-in
+// person's own slot, just updated by sync, grants a new clinical key: the
+// change reaches a computer in use without waiting for a sign-in. s.mu
+// held.
+func (s *Session) followClinicalKey(ctx context.Context) error {
+	if s.clinical == nil {
+		return nil
+	}
+	slot, err := s.kr.SlotByID(s.user.ID)
+	if err != nil {
+		return nil
+	}
+	box, ok := slot.Grants[store.Clinical]
+	if !ok {
+		return nil
+	}
+	key, err := store.OpenGrant(s.secrets.Identity, s.kr.VaultID, slot.UserID, slot.Role, store.Clinical, box)
+	if err != nil || subtle.ConstantTimeCompare(key, s.kClin) == 1 {
+		return nil
+	}
+	defer store.Zero(key)
+	return s.rekeyClinical(ctx, key)
+}
