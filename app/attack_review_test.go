@@ -578,6 +578,8 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 		}
 	}
 	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`,
+		`CREATE TABLE sync_keys6 (epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)`, `INSERT INTO sync_keys6 SELECT epoch, key FROM sync_keys`,
+		`DROP TABLE sync_keys`, `ALTER TABLE sync_keys6 RENAME TO sync_keys`,
 		`ALTER TABLE sync_received RENAME TO sync_received7`,
 		`CREATE TABLE sync_received (device TEXT NOT NULL, seq INTEGER NOT NULL, class TEXT NOT NULL, hash BLOB NOT NULL,
 			state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL, PRIMARY KEY (device, seq))`,

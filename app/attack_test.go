@@ -824,7 +824,7 @@ func TestAttackRemovedAdminPublishesEpochKeys(t *testing.T) {
 	b.general.QueryRow(`SELECT x25519_pub FROM devices WHERE id = ?`, b.DeviceID()).Scan(&devPub)
 	raw, _ := hex.DecodeString(devPub)
 	box, _ := cvsync.SealTo(raw, epochDeviceLabel, inner)
-	forged := nextEpoch(cur)
+	forged, _ := nextEpoch(cur)
 	ef := epochFile{Epoch: forged, User: maria.UserID, Device: b.DeviceID(), Made: before.UnixMilli(), Box: box, Admin: bob.slot.UserID}
 	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(bob.secrets.SigningSeed), epochSigned(ef))
 	js, _ := json.Marshal(ef)

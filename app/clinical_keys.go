@@ -62,9 +62,9 @@ func (s *Session) rotateClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.K
 	if err := s.recordChanges(ctx, tx, "clinical_key_chain", id, map[string]any{"prev_box": box}); err != nil {
 		return nil, err
 	}
-	slots := append([]*store.Slot{}, kr.Slots...)
-	if kr.Recovery != nil {
-		slots = append(slots, kr.Recovery)
+	slots, err := activeSlots(ctx, tx, kr)
+	if err != nil {
+		return nil, err
 	}
 	for _, slot := range slots {
 		if !Role(slot.Role).Clinical() {

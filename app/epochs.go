@@ -50,21 +50,40 @@ func (s *Session) syncKey(ctx context.Context, class cvsync.Class, epoch uint32)
 	return key, err
 }
 
-// currentEpoch is the newest epoch this machine holds keys for.
+// currentEpoch is the epoch new batches are sealed under: the newest this
+// computer holds that was made by someone who is still an active admin
+// (epochs of earlier versions, and those a pairing brought, name no
+// maker). An epoch made by an admin since removed or demoted is never
+// current, whatever its number.
 func (s *Session) currentEpoch(ctx context.Context) uint32 {
 	var e sql.NullInt64
-	s.general.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&e)
+	s.general.QueryRowContext(ctx, `SELECT max(k.epoch) FROM sync_keys k LEFT JOIN users u ON u.id = k.made_by
+		WHERE k.made_by = '' OR (u.removed_at IS NULL AND u.role = 'admin')`).Scan(&e)
 	return uint32(e.Int64)
 }
+
+// newestHeldEpoch is the greatest epoch this computer holds, current or
+// not: new epochs are numbered after it.
+func (s *Session) newestHeldEpoch(ctx context.Context, q querier) uint32 {
+	var e sql.NullInt64
+	q.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&e)
+	return uint32(e.Int64)
+}
+
+// maxEpochJump bounds how many counts an epoch file may be ahead of the
+// newest epoch held here: honest counts go up one at a time, and files
+// are installed in order.
+const maxEpochJump = 4
 
 // epochFile is a new key epoch sealed to one device, signed by the admin
 // who made it.
 type epochFile struct {
 	Epoch     uint32 `json:"epoch"`
-	Device    string `json:"device,omitempty"` // sealed to a device (earlier versions)
-	User      string `json:"user,omitempty"`   // sealed to a person's identity key
-	Made      int64  `json:"made,omitempty"`   // Unix ms, by the admin's clock
-	Box       []byte `json:"box"`              // sealed to the person (userEpochKeys) or the device (epochKeys)
+	Device    string `json:"device,omitempty"`   // sealed to a device (earlier versions)
+	User      string `json:"user,omitempty"`     // sealed to a person's identity key
+	Made      int64  `json:"made,omitempty"`     // Unix ms, by the admin's clock
+	Clinical  bool   `json:"clinical,omitempty"` // the box holds the clinical key
+	Box       []byte `json:"box"`                // sealed to the person (userEpochKeys) or the device (epochKeys)
 	Admin     string `json:"admin"`
 	Signature []byte `json:"signature"`
 }
@@ -72,12 +91,13 @@ type epochFile struct {
 type epochKeys struct {
 	General         []byte `json:"general"`
 	ClinicalWrapped []byte `json:"clinical_wrapped"`
+	MadeBy          string `json:"made_by,omitempty"`
 }
 
 func epochSigned(e epochFile) []byte {
 	b := fmt.Sprintf("%s|%d|%s|%x|%s", epochSignLabel, e.Epoch, e.Device, e.Box, e.Admin)
 	if e.User != "" {
-		b += fmt.Sprintf("|user=%s|made=%d", e.User, e.Made)
+		b += fmt.Sprintf("|user=%s|made=%d|clinical=%t", e.User, e.Made, e.Clinical)
 	}
 	return []byte(b)
 }
@@ -170,7 +190,7 @@ func (s *Session) sealEpochFor(slot *store.Slot, dev epochDevice, epoch uint32, 
 	if err != nil {
 		return nil, err
 	}
-	ef := epochFile{Epoch: epoch, User: slot.UserID, Device: dev.id, Made: made, Box: box, Admin: s.user.ID}
+	ef := epochFile{Epoch: epoch, User: slot.UserID, Device: dev.id, Made: made, Clinical: len(k.Clinical) > 0, Box: box, Admin: s.user.ID}
 	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(s.secrets.SigningSeed), epochSigned(ef))
 	return json.Marshal(ef)
 }
@@ -185,25 +205,24 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 	if s.clinical == nil {
 		return 0, fmt.Errorf("a new key epoch needs the clinical key: %w", ErrNotPermitted)
 	}
-	var cur sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&cur); err != nil {
+	epoch, err := nextEpoch(s.newestHeldEpoch(ctx, tx))
+	if err != nil {
 		return 0, err
 	}
-	epoch := nextEpoch(uint32(cur.Int64))
 	gen, clin := store.NewKey(), store.NewKey()
 	made := s.v.now().UnixMilli()
 	if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO UPDATE SET key = excluded.key`, epoch, clin); err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, epoch, gen); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?)`, epoch, gen, s.user.ID); err != nil {
 		return 0, err
 	}
 	if err := setSetting(ctx, tx, fmt.Sprintf("epoch_made_%d", epoch), strconv.FormatInt(made, 10)); err != nil {
 		return 0, err
 	}
-	slots := append([]*store.Slot{}, kr.Slots...)
-	if kr.Recovery != nil {
-		slots = append(slots, kr.Recovery)
+	slots, err := activeSlots(ctx, tx, kr)
+	if err != nil {
+		return 0, err
 	}
 	devs, err := currentDevices(ctx, tx, exceptDevice)
 	if err != nil {
@@ -215,7 +234,7 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 			if err != nil {
 				return 0, err
 			}
-			path := fmt.Sprintf("epochs/%d/%s", epoch, userEpochName(slot.UserID, d.id))
+			path := fmt.Sprintf("epochs/%d/%s.%s", epoch, userEpochName(slot.UserID, d.id), randomTag())
 			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?)`, path, data); err != nil {
 				return 0, err
 			}
@@ -270,7 +289,7 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 			// Beside what the folder holds for the person already
 			// (written once): a promotion adds a grant with the
 			// clinical key.
-			path := fmt.Sprintf("epochs/%d/%s.%d", e.epoch, userEpochName(slot.UserID, d.id), s.v.now().UnixMilli())
+			path := fmt.Sprintf("epochs/%d/%s.%s", e.epoch, userEpochName(slot.UserID, d.id), randomTag())
 			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data`, path, data); err != nil {
 				return err
 			}
@@ -304,7 +323,17 @@ func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
 		return err
 	}
 	for _, fl := range files {
-		if err := f.WriteOnce(fl.path, fl.data); err != nil && !errors.Is(err, cvsync.ErrExists) {
+		err := f.WriteOnce(fl.path, fl.data)
+		if errors.Is(err, cvsync.ErrExists) {
+			// Names carry a random tag: a file already there under one
+			// was put there by someone else.
+			if there, rerr := f.Read(fl.path); rerr != nil || string(there) != string(fl.data) {
+				err = f.Replace(fl.path, fl.data)
+			} else {
+				err = nil
+			}
+		}
+		if err != nil {
 			return err
 		}
 		if _, err := s.general.ExecContext(ctx, `DELETE FROM epoch_outbox WHERE path = ?`, fl.path); err != nil {
@@ -314,11 +343,15 @@ func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
 	return nil
 }
 
-// rotateIfDepartedIncluded is an admin's check at each pass: when an
-// epoch of the newest count was made by a computer that did not know yet
-// that someone had left (the two were apart), it was sealed to them too;
-// a new epoch is started without them. (Only admins can: until an
-// admin's pass, the others go on with it.)
+// rotateIfDepartedIncluded is an admin's check at each pass, on the
+// epochs of the current count this computer holds, from their signed
+// files. When one was sealed to someone who has left, to a computer since
+// revoked, or gave the clinical key to someone who no longer has clinical
+// access (made by a computer that did not know yet: the two were apart),
+// a new epoch is started without them. Otherwise, the current epoch's
+// files are completed: a remaining person on a remaining computer whose
+// file is missing (deleted from the folder, say) gets one. (Only admins
+// can; until an admin's pass, the others go on as they are.)
 func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder) error {
 	if s.user.Role != Admin || s.clinical == nil {
 		return nil
@@ -327,43 +360,75 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 	if cur == 0 {
 		return nil
 	}
-	epochs, err := f.Epochs()
+	type person struct {
+		role    Role
+		removed bool
+	}
+	people := map[string]person{}
+	rows, err := s.general.QueryContext(ctx, `SELECT id, role, removed_at IS NOT NULL FROM users`)
 	if err != nil {
 		return err
 	}
-	rows, err := s.general.QueryContext(ctx, `SELECT id, name FROM users WHERE removed_at IS NOT NULL`)
-	if err != nil {
-		return err
-	}
-	removed := map[string]string{}
 	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
+		var id string
+		var p person
+		if err := rows.Scan(&id, &p.role, &p.removed); err != nil {
 			rows.Close()
 			return err
 		}
-		removed[id] = name
+		people[id] = p
 	}
 	rows.Close()
-	if len(removed) == 0 {
-		return nil
+	revoked := map[string]bool{}
+	rows, err = s.general.QueryContext(ctx, `SELECT id FROM devices WHERE revoked_at IS NOT NULL`)
+	if err != nil {
+		return err
 	}
-	who := ""
-	for _, e := range epochs {
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		revoked[id] = true
+	}
+	rows.Close()
+	held, err := s.heldEpochs(ctx)
+	if err != nil {
+		return err
+	}
+	why := ""
+	covered := map[string]bool{} // user@device holding a valid file of the current epoch
+	for _, e := range held {
 		if e>>16 != cur>>16 {
 			continue
 		}
 		names, _ := f.List(fmt.Sprintf("epochs/%d", e))
 		for _, n := range names {
-			if at := strings.Index(n, "@"); strings.HasPrefix(n, "u-") && at > 2 {
-				if name, ok := removed[n[2:at]]; ok {
-					who = name
-				}
+			data, err := f.Read(fmt.Sprintf("epochs/%d/%s", e, n))
+			if err != nil {
+				continue
+			}
+			var ef epochFile
+			if json.Unmarshal(data, &ef) != nil || ef.Epoch != e || ef.User == "" || !s.signedByAnAdmin(ctx, ef) {
+				continue // not a file of the practice's: its name says nothing
+			}
+			p, known := people[ef.User]
+			switch {
+			case ef.User == recoveryUserID:
+			case !known:
+			case p.removed:
+				why = "an epoch made while computers were apart was sealed to someone who had left"
+			case ef.Clinical && !p.role.Clinical():
+				why = "an epoch made while computers were apart gave the clinical key to someone who no longer has clinical access"
+			}
+			if revoked[ef.Device] {
+				why = "an epoch made while computers were apart was sealed to a computer since revoked"
+			}
+			if e == cur && !revoked[ef.Device] && (ef.User == recoveryUserID || known && !p.removed) {
+				covered[ef.User+"@"+ef.Device] = true
 			}
 		}
-	}
-	if who == "" {
-		return nil
 	}
 	unlock, err := store.LockKeyring(s.v.Dir)
 	if err != nil {
@@ -374,13 +439,60 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 	if err != nil {
 		return err
 	}
-	if err := inTx(ctx, s.general, func(tx *sql.Tx) error {
-		_, err := s.rotateEpoch(ctx, tx, kr, "", "an epoch made while computers were apart included "+who+", who had left")
-		return err
-	}); err != nil {
+	if why != "" {
+		if err := inTx(ctx, s.general, func(tx *sql.Tx) error {
+			_, err := s.rotateEpoch(ctx, tx, kr, "", why)
+			return err
+		}); err != nil {
+			return err
+		}
+		return s.flushEpochOutbox(ctx, f)
+	}
+	// Complete the current epoch's files.
+	devs, err := currentDevices(ctx, s.general, "")
+	if err != nil {
 		return err
 	}
+	gen, _ := s.syncKey(ctx, cvsync.General, cur)
+	clin, _ := s.syncKey(ctx, cvsync.Clinical, cur)
+	if gen == nil || clin == nil {
+		return nil
+	}
+	var made string
+	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", cur)).Scan(&made)
+	m, _ := strconv.ParseInt(made, 10, 64)
+	slots, err := activeSlots(ctx, s.general, kr)
+	if err != nil {
+		return err
+	}
+	wrote := false
+	for _, slot := range slots {
+		for _, d := range devs {
+			if covered[slot.UserID+"@"+d.id] {
+				continue
+			}
+			data, err := s.sealEpochFor(slot, d, cur, m, gen, clin)
+			if err != nil {
+				return err
+			}
+			if _, err := s.general.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO NOTHING`,
+				fmt.Sprintf("epochs/%d/%s.%s", cur, userEpochName(slot.UserID, d.id), randomTag()), data); err != nil {
+				return err
+			}
+			wrote = true
+		}
+	}
+	if !wrote {
+		return nil
+	}
 	return s.flushEpochOutbox(ctx, f)
+}
+
+// signedByAnAdmin checks an epoch file's signature against its maker in
+// the roster (whatever their standing now: that is judged elsewhere).
+func (s *Session) signedByAnAdmin(ctx context.Context, ef epochFile) bool {
+	pub, err := s.signerKey(ctx)(ef.Admin)
+	return err == nil && ed25519.Verify(pub, epochSigned(ef), ef.Signature)
 }
 
 // heldEpochs lists the epochs (after 0) whose general key this computer
@@ -453,11 +565,19 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 	if err != nil {
 		return err
 	}
+	looked := 0
 	for _, e := range epochs {
+		if e>>16 > s.newestHeldEpoch(ctx, s.general)>>16+maxEpochJump {
+			break // planted far ahead; installed in order, honest ones never are
+		}
 		haveGen := hasSyncKey(ctx, s.general, e)
 		haveClin := s.clinical == nil || hasSyncKey(ctx, s.clinical, e)
 		if haveGen && haveClin {
 			continue
+		}
+		if looked++; looked > 256 {
+			rep.Problems = append(rep.Problems, "the sync folder holds hundreds of key-epoch folders that open with nothing here: someone is filling it; the rest are looked at in later passes")
+			break
 		}
 		ok, err := s.installUserEpoch(ctx, f, e, rep)
 		if err != nil {
@@ -477,12 +597,15 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 // epoch while their computers are apart (a laptop offline) make two
 // epochs with different numbers, both installed everywhere, instead of
 // two different keys under one number. The newest is the greatest.
-func nextEpoch(current uint32) uint32 {
+func nextEpoch(current uint32) (uint32, error) {
+	if current>>16 >= 0xffff {
+		return 0, errors.New("this vault has used up its key epochs (65,535 departures): make a new vault and import its records")
+	}
 	var r [2]byte
 	if _, err := rand.Read(r[:]); err != nil {
-		panic(err)
+		return 0, err
 	}
-	return (current>>16+1)<<16 | uint32(r[0])<<8 | uint32(r[1])
+	return (current>>16+1)<<16 | uint32(r[0])<<8 | uint32(r[1]), nil
 }
 
 // verifyEpochFile checks an epoch file's admin signature against the
@@ -506,7 +629,8 @@ func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
 	if removed.Valid && ef.Epoch>>16 >= s.currentEpoch(ctx)>>16 {
 		return false
 	}
-	return true
+	// Honest counts go up one at a time; a file far ahead is planted.
+	return ef.Epoch>>16 <= s.newestHeldEpoch(ctx, s.general)>>16+maxEpochJump
 }
 
 // installUserEpoch installs epoch e from the file sealed to the signed-in
@@ -546,7 +670,7 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 			best = body
 		}
 		if !hasSyncKey(ctx, s.general, e) {
-			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, e, k.General); err != nil {
+			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?) ON CONFLICT(epoch) DO NOTHING`, e, k.General, ef.Admin); err != nil {
 				return false, err
 			}
 			setSettingDB(ctx, s.general, fmt.Sprintf("epoch_made_%d", e), strconv.FormatInt(ef.Made, 10))
@@ -585,7 +709,7 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 	if err := json.Unmarshal(body, &ek); err != nil {
 		return false, nil
 	}
-	if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, ek.General); err != nil {
+	if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, ek.General, ef.Admin); err != nil {
 		return false, err
 	}
 	if s.clinical != nil {
@@ -633,4 +757,49 @@ func openSym(key, box []byte) ([]byte, error) {
 		return nil, cvsync.ErrDecrypt
 	}
 	return aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], nil)
+}
+
+// randomTag is 8 random hex digits: epoch file names carry one, so that
+// nobody can take a name before its file is written.
+func randomTag() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// activeSlots is the keyring's slots of people the roster does not name
+// as removed, and the recovery slot: the recipients of new keys. (A slot
+// can come back into a keyring after a removal — a change to it made
+// elsewhere while the two computers were apart wins over the removal by
+// time — but a removal in the roster is never undone.)
+func activeSlots(ctx context.Context, q querier, kr *store.Keyring) ([]*store.Slot, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM users WHERE removed_at IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	removed := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		removed[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []*store.Slot
+	for _, sl := range kr.Slots {
+		if !removed[sl.UserID] {
+			out = append(out, sl)
+		}
+	}
+	if kr.Recovery != nil {
+		out = append(out, kr.Recovery)
+	}
+	return out, nil
 }

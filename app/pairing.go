@@ -187,7 +187,9 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		if err != nil || gk == nil || ck == nil {
 			return fmt.Errorf("the keys of epoch %d are not all on this computer", e)
 		}
-		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: sealSym(wk, ck)}
+		var madeBy string
+		s.general.QueryRowContext(ctx, `SELECT made_by FROM sync_keys WHERE epoch = ?`, e).Scan(&madeBy)
+		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: sealSym(wk, ck), MadeBy: madeBy}
 	}
 	body, err := json.Marshal(g)
 	if err != nil {
@@ -337,7 +339,7 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 			return err
 		}
 		for e, k := range g.Epochs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?)`, e, k.General); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?)`, e, k.General, k.MadeBy); err != nil {
 				return err
 			}
 			// Opened at the first clinician's sign-in (installEpochs).

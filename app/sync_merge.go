@@ -389,6 +389,11 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 			if err := json.Unmarshal([]byte(js), &c.slot); err != nil || c.slot.UserID != id {
 				return fmt.Errorf("slot %s: not a keyring slot", id)
 			}
+			// A removal in the roster is never undone by a slot change
+			// made elsewhere while the computers were apart.
+			var removed sql.NullInt64
+			s.general.QueryRowContext(ctx, `SELECT removed_at FROM users WHERE id = ?`, id).Scan(&removed)
+			c.archived = removed.Valid
 		}
 		changes = append(changes, c)
 	}

@@ -75,10 +75,13 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.installEpochs(ctx, f, &rep); err != nil {
 		return rep, err
 	}
-	if err := s.push(ctx, f, &rep); err != nil {
+	// Receive first: a removal or a new roster arrives before this
+	// computer seals anything, so it never seals under an epoch made by
+	// someone who has just been removed.
+	if err := s.pull(ctx, f, incoming, &rep); err != nil {
 		return rep, err
 	}
-	if err := s.pull(ctx, f, incoming, &rep); err != nil {
+	if err := s.push(ctx, f, &rep); err != nil {
 		return rep, err
 	}
 	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {

@@ -293,6 +293,12 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 			if newClin, err = s.rotateClinicalKey(ctx, tx, target); err != nil {
 				return err
 			}
+		case u.Role == Admin:
+			// An admin no longer: the epochs they made are never current
+			// again, so a new one is made now.
+			if _, err := s.rotateEpoch(ctx, tx, target, "", fmt.Sprintf("%s is no longer an admin", u.Name)); err != nil {
+				return err
+			}
 		case !u.Role.Clinical() && role.Clinical():
 			if err := s.grantEpochs(ctx, tx, slot); err != nil {
 				return err

@@ -49,3 +49,6 @@ CREATE TABLE clinical_key_chain (
     prev_box  BLOB NOT NULL DEFAULT x'',
     archived  INTEGER NOT NULL DEFAULT 0
 );
+-- Who made each key epoch: an epoch made by someone who is no longer an
+-- active admin is never the one new batches are sealed under.
+ALTER TABLE sync_keys ADD COLUMN made_by TEXT NOT NULL DEFAULT '';
