@@ -983,3 +983,58 @@ func TestClinicalKeyChainAtSignIn(t *testing.T) {
 		t.Fatal("the laptop's clinical.db still opens with the demoted clinician's key after an admin signed in")
 	}
 }
+
+// TestPassphraseChangeApartFromAKeyChange: a clinician changes her
+// passphrase on the laptop while, at the desk, an admin demotes another
+// clinician (the clinical key changes, and every clinician's grant with
+// it). Both changes reach both computers: she signs in with her new
+// passphrase on either and opens the charts, and the demoted clinician's
+// old key opens neither computer's clinical.db.
+func TestPassphraseChangeApartFromAKeyChange(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const leePass = "juniper kettle orbit canvas"
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	f.addUser(a, "Dr Mei Lee", Clinician, leePass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "before"})
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	oldKeys, _ := store.LoadKeyring(a.v.Dir)
+	omar := unwrapInsider(t, oldKeys, "Dr Omar Haddad", docPass)
+
+	// Apart.
+	lee := signInOn(t, f, b.v, "Dr Mei Lee", leePass)
+	const newPass = "harbour violin cactus midnight"
+	if err := lee.ChangePassphrase(ctx, leePass, newPass); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	if err := a.SetRole(ctx, "Dr Omar Haddad", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	// Together again.
+	for i := 0; i < 3; i++ {
+		lee.Sync(ctx, dir)
+		a.Sync(ctx, dir)
+		b.Sync(ctx, dir)
+	}
+	lee.Lock(ctx)
+	for name, v := range map[string]*Vault{"desk": a.v, "laptop": b.v} {
+		f.clk.Advance(totpPeriod * time.Second)
+		s, err := v.SignIn(ctx, "Dr Mei Lee", newPass, f.codeFor(f.secrets["Dr Mei Lee"]))
+		if err != nil {
+			t.Fatalf("Dr Lee on the %s: %v", name, err)
+		}
+		c, err := s.OpenChart(ctx, p.MRN)
+		s.Lock(ctx)
+		if err != nil || len(c.Encounters) != 1 {
+			t.Fatalf("Dr Lee's chart on the %s: %v %+v", name, err, c)
+		}
+		if db, err := store.Open(ctx, filepath.Join(v.Dir, store.Clinical.FileName()), store.Clinical, omar.kClin); err == nil {
+			db.Close()
+			t.Errorf("the demoted clinician's old key opens the %s's clinical.db", name)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func (s *Session) rotateClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.K
 		if err := grant(kr.VaultID, slot, s.kGen, newKey); err != nil {
 			return nil, err
 		}
-		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+		if err := s.cw().mirrorGrants(ctx, tx, slot); err != nil {
 			return nil, err
 		}
 	}

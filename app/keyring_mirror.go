@@ -12,19 +12,60 @@ import (
 
 // The keyring replicates through sync as opaque blobs: every change to a
 // slot is mirrored into general.db's keyring_slots table with a change
-// record, and applying such a record rewrites the slot in vault.keys.
+// record, and applying such a record rewrites the slot in vault.keys. A
+// slot travels in two columns that merge on their own: the part its owner
+// changes (slot: passphrase-wrapped secrets, their version and KDF) and
+// the part an admin changes (grants: role and key grants). A passphrase
+// changed on a laptop and a key change made at the desk meanwhile both
+// survive.
 
-// mirrorSlot records a slot's current content.
+// slotGrants is the admin's part of a slot.
+type slotGrants struct {
+	Role   string                `json:"role"`
+	Grants map[store.Kind][]byte `json:"grants"`
+}
+
+// mirrorSlot records a slot's whole content (an admin's change).
 func (w changeWriter) mirrorSlot(ctx context.Context, tx querier, slot *store.Slot) error {
 	js, err := json.Marshal(slot)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO keyring_slots (id, slot, archived) VALUES (?, ?, 0)
-		ON CONFLICT(id) DO UPDATE SET slot = excluded.slot, archived = 0`, slot.UserID, string(js)); err != nil {
+	gs, err := json.Marshal(slotGrants{Role: slot.Role, Grants: slot.Grants})
+	if err != nil {
 		return err
 	}
-	return w.record(ctx, tx, "keyring_slots", slot.UserID, map[string]any{"slot": string(js), "archived": false})
+	if _, err := tx.ExecContext(ctx, `INSERT INTO keyring_slots (id, slot, grants, archived) VALUES (?, ?, ?, 0)
+		ON CONFLICT(id) DO UPDATE SET slot = excluded.slot, grants = excluded.grants, archived = 0`, slot.UserID, string(js), string(gs)); err != nil {
+		return err
+	}
+	return w.record(ctx, tx, "keyring_slots", slot.UserID, map[string]any{"slot": string(js), "grants": string(gs), "archived": false})
+}
+
+// mirrorGrants records the admin's part of a slot only (a new role, new
+// key grants), leaving its owner's part to whatever its owner set last.
+func (w changeWriter) mirrorGrants(ctx context.Context, tx querier, slot *store.Slot) error {
+	gs, err := json.Marshal(slotGrants{Role: slot.Role, Grants: slot.Grants})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE keyring_slots SET grants = ? WHERE id = ?`, string(gs), slot.UserID); err != nil {
+		return err
+	}
+	return w.record(ctx, tx, "keyring_slots", slot.UserID, map[string]any{"grants": string(gs)})
+}
+
+// mirrorSecrets records the owner's part of a slot only (a new passphrase
+// or authenticator), leaving its role and grants to whatever an admin set.
+func (w changeWriter) mirrorSecrets(ctx context.Context, tx querier, slot *store.Slot) error {
+	js, err := json.Marshal(slot)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE keyring_slots SET slot = ? WHERE id = ?`, string(js), slot.UserID); err != nil {
+		return err
+	}
+	return w.record(ctx, tx, "keyring_slots", slot.UserID, map[string]any{"slot": string(js)})
 }
 
 // removeSlot records a slot's removal.

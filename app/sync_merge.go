@@ -380,14 +380,24 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 	}
 	var changes []change
 	for _, id := range ids {
-		var js string
+		var js, gs string
 		c := change{id: id}
-		if err := s.general.QueryRowContext(ctx, `SELECT slot, archived FROM keyring_slots WHERE id = ?`, id).Scan(&js, &c.archived); err != nil {
+		if err := s.general.QueryRowContext(ctx, `SELECT slot, grants, archived FROM keyring_slots WHERE id = ?`, id).Scan(&js, &gs, &c.archived); err != nil {
 			return err
+		}
+		if !c.archived && js == "" {
+			continue // its grants came first; the slot itself follows from its own computer
 		}
 		if !c.archived {
 			if err := json.Unmarshal([]byte(js), &c.slot); err != nil || c.slot.UserID != id {
 				return fmt.Errorf("slot %s: not a keyring slot", id)
+			}
+			if gs != "" {
+				var g slotGrants
+				if err := json.Unmarshal([]byte(gs), &g); err != nil {
+					return fmt.Errorf("slot %s: its grants are damaged", id)
+				}
+				c.slot.Role, c.slot.Grants = g.Role, g.Grants
 			}
 			// A removal in the roster is never undone by a slot change
 			// made elsewhere while the computers were apart.

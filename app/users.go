@@ -280,7 +280,7 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		if err := s.recordChanges(ctx, tx, "users", u.ID, map[string]any{"role": string(role)}); err != nil {
 			return err
 		}
-		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+		if err := s.cw().mirrorGrants(ctx, tx, slot); err != nil {
 			return err
 		}
 		switch {
@@ -402,7 +402,7 @@ func (s *Session) ChangePassphrase(ctx context.Context, current, next string) er
 		if err := s.rewrap(kr, slot, next); err != nil {
 			return err
 		}
-		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+		if err := s.cw().mirrorSecrets(ctx, tx, slot); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, s.actor(), "passphrase-changed", u.Name, "")
@@ -480,7 +480,7 @@ func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, co
 		if err := s.recordChanges(ctx, tx, "users", s.user.ID, map[string]any{"totp_reset": false}); err != nil {
 			return err
 		}
-		if err := s.cw().mirrorSlot(ctx, tx, slot); err != nil {
+		if err := s.cw().mirrorSecrets(ctx, tx, slot); err != nil {
 			return err
 		}
 		return store.SaveKeyring(s.v.Dir, kr)

@@ -52,3 +52,9 @@ CREATE TABLE clinical_key_chain (
 -- Who made each key epoch: an epoch made by someone who is no longer an
 -- active admin is never the one new batches are sealed under.
 ALTER TABLE sync_keys ADD COLUMN made_by TEXT NOT NULL DEFAULT '';
+-- A keyring slot replicates in two parts that change independently, so
+-- that changes made apart merge (last writer wins per column): what its
+-- owner changes (passphrase, authenticator: the slot column) and what an
+-- admin changes (role and grants: this column, JSON; empty in rows of
+-- earlier versions, whose slot column holds both).
+ALTER TABLE keyring_slots ADD COLUMN grants TEXT NOT NULL DEFAULT '';
