@@ -1038,3 +1038,94 @@ func TestPassphraseChangeApartFromAKeyChange(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoKeyChangesApart: two admins, apart, each take clinical access
+// away from a different clinician: two new clinical keys. Once the
+// computers meet, every admin still signs in on every computer (nobody is
+// locked out of the practice), and whoever can open the charts there
+// does.
+func TestTwoKeyChangesApart(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const bobPass = "marble orchestra lantern velvet"
+	f.addUser(a, "Bob Admin", Admin, bobPass)
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	f.addUser(a, "Dr Mei Lee", Clinician, "juniper kettle orbit canvas")
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "before"})
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	b.Lock(ctx)
+	bob := signInOn(t, f, b.v, "Bob Admin", bobPass)
+	// Apart.
+	if err := a.SetRole(ctx, "Dr Omar Haddad", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.SetRole(ctx, "Dr Mei Lee", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		a.Sync(ctx, dir)
+		bob.Sync(ctx, dir)
+	}
+	bob.Lock(ctx)
+	a.Lock(ctx)
+	for _, who := range []struct{ name, pass string }{{"Maria Admin", adminPass}, {"Bob Admin", bobPass}} {
+		for comp, v := range map[string]*Vault{"desk": a.v, "laptop": b.v} {
+			f.clk.Advance(totpPeriod * time.Second)
+			s, err := v.SignIn(ctx, who.name, who.pass, f.codeFor(f.secrets[who.name]))
+			if err != nil {
+				t.Errorf("%s cannot sign in on the %s after two key changes apart: %v", who.name, comp, err)
+				continue
+			}
+			if c, err := s.OpenChart(ctx, p.MRN); err != nil || len(c.Encounters) != 1 {
+				t.Errorf("%s on the %s: chart %v %+v", who.name, comp, err, c)
+			}
+			s.Lock(ctx)
+		}
+	}
+}
+
+// TestKeyChangesApartThenSignIn: as above, but the desk is signed out
+// when the laptop's change arrives (a receptionist takes it there): the
+// desk's clinical.db is under the desk's new key, the admin's grant now
+// gives the laptop's. Her sign-in must still open the charts.
+func TestKeyChangesApartThenSignIn(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const bobPass = "marble orchestra lantern velvet"
+	f.addUser(a, "Bob Admin", Admin, bobPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	f.addUser(a, "Dr Mei Lee", Clinician, "juniper kettle orbit canvas")
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "before"})
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	b.Lock(ctx)
+	bob := signInOn(t, f, b.v, "Bob Admin", bobPass)
+	// Apart: the desk first, then the laptop (whose grants win).
+	if err := a.SetRole(ctx, "Dr Omar Haddad", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	a.Lock(ctx)
+	f.clk.Advance(time.Second)
+	if err := bob.SetRole(ctx, "Dr Mei Lee", Receptionist); err != nil {
+		t.Fatal(err)
+	}
+	bob.Sync(ctx, dir)
+	bob.Sync(ctx, dir)
+	bob.Lock(ctx)
+	rita := signInOn(t, f, a.v, "Rita Front", recPass)
+	rita.Sync(ctx, dir)
+	rita.Lock(ctx)
+	for _, v := range []*Vault{a.v, b.v} {
+		m := signInOn(t, f, v, "Maria Admin", adminPass)
+		m.Sync(ctx, dir)
+		if c, err := m.OpenChart(ctx, p.MRN); err != nil || len(c.Encounters) != 1 {
+			t.Fatalf("the admin's chart on %s after two key changes apart: %v %+v", v.Dir, err, c)
+		}
+		m.Lock(ctx)
+	}
+}

@@ -889,7 +889,7 @@ func scrubComputerKeys(ctx context.Context, db *store.DB) error {
 		return err
 	}
 	return inTx(ctx, conn, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM device_keys`, `DELETE FROM sync_keys`, `DELETE FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`} {
+		for _, q := range []string{`DELETE FROM device_keys`, `DELETE FROM sync_keys`, `DELETE FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`, `DELETE FROM clinical_key_escrow`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}

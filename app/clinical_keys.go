@@ -154,7 +154,37 @@ func (s *Session) rekeyClinical(ctx context.Context, key []byte) error {
 	}
 	store.Zero(s.kClin)
 	s.clinical, s.kClin = db, append([]byte(nil), key...)
-	return nil
+	return writeEscrow(ctx, s.general, s.kr, key)
+}
+
+// writeEscrow seals this computer's clinical key to every current
+// clinician and admin, replacing what was there.
+func writeEscrow(ctx context.Context, gen *store.DB, kr *store.Keyring, key []byte) error {
+	if gen == nil {
+		return nil
+	}
+	slots, err := activeSlots(ctx, gen, kr)
+	if err != nil {
+		return err
+	}
+	return inTx(ctx, gen, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM clinical_key_escrow`); err != nil {
+			return err
+		}
+		for _, slot := range slots {
+			if !Role(slot.Role).Clinical() {
+				continue
+			}
+			box, err := store.SealGrant(slot.PublicKey, kr.VaultID, slot.UserID, slot.Role, store.Clinical, key)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_key_escrow (user_id, role, box) VALUES (?, ?, ?)`, slot.UserID, slot.Role, box); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // openClinicalWith opens clinical.db with key; when the file is still
@@ -169,7 +199,7 @@ func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, 
 	for step := 0; step < 1000; step++ {
 		var box []byte
 		if qerr := s.general.QueryRowContext(ctx, `SELECT prev_box FROM clinical_key_chain WHERE id = ?`, clinicalKeyID(older)).Scan(&box); qerr != nil {
-			return nil, err // no older key known here (yet): the original error
+			break // no older key known here (yet)
 		}
 		ck, kerr := clinicalChainKey(older)
 		if kerr != nil {
@@ -177,22 +207,53 @@ func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, 
 		}
 		prev, oerr := openSym(ck, box)
 		if oerr != nil {
-			return nil, err
+			break
 		}
 		old, operr := s.v.openDB(ctx, store.Clinical, prev)
 		if operr == nil {
-			if err := s.carryOver(ctx, old, prev, key); err != nil {
-				old.Close()
-				return nil, err
-			}
-			return store.Rekey(ctx, old, key, nil)
+			return s.moveClinicalTo(ctx, old, prev, key)
 		}
 		if !errors.Is(operr, store.ErrWrongKey) {
 			return nil, operr
 		}
 		older = prev
 	}
-	return nil, err
+	return s.openFromEscrow(ctx, key, err)
+}
+
+// moveClinicalTo re-keys clinical.db, open under old, to key.
+func (s *Session) moveClinicalTo(ctx context.Context, old *store.DB, oldKey, key []byte) (*store.DB, error) {
+	if err := s.carryOver(ctx, old, oldKey, key); err != nil {
+		old.Close()
+		return nil, err
+	}
+	db, err := store.Rekey(ctx, old, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	return db, writeEscrow(ctx, s.general, s.kr, key)
+}
+
+// openFromEscrow opens clinical.db with the key this computer sealed to
+// the signed-in person when its key last changed (two admins changed the
+// key apart, and this person's grant names the other one), and moves it
+// to key. notOpened is returned when that does not work either.
+func (s *Session) openFromEscrow(ctx context.Context, key []byte, notOpened error) (*store.DB, error) {
+	var role string
+	var box []byte
+	if s.general.QueryRowContext(ctx, `SELECT role, box FROM clinical_key_escrow WHERE user_id = ?`, s.user.ID).Scan(&role, &box) != nil {
+		return nil, notOpened
+	}
+	local, err := store.OpenGrant(s.secrets.Identity, s.kr.VaultID, s.user.ID, role, store.Clinical, box)
+	if err != nil {
+		return nil, notOpened
+	}
+	defer store.Zero(local)
+	old, err := s.v.openDB(ctx, store.Clinical, local)
+	if err != nil {
+		return nil, notOpened
+	}
+	return s.moveClinicalTo(ctx, old, local, key)
 }
 
 // followClinicalKey re-keys this computer's clinical.db when the signed-in

@@ -58,3 +58,13 @@ ALTER TABLE sync_keys ADD COLUMN made_by TEXT NOT NULL DEFAULT '';
 -- admin changes (role and grants: this column, JSON; empty in rows of
 -- earlier versions, whose slot column holds both).
 ALTER TABLE keyring_slots ADD COLUMN grants TEXT NOT NULL DEFAULT '';
+-- Local (never replicated): this computer's clinical database key, sealed
+-- to each clinician and admin as their grants are, written whenever the
+-- key of this computer's clinical.db changes. When two admins changed the
+-- clinical key while apart, a person's grant may name the other key:
+-- their sign-in here still opens clinical.db, and moves it to that key.
+CREATE TABLE clinical_key_escrow (
+    user_id  TEXT PRIMARY KEY,
+    role     TEXT NOT NULL,
+    box      BLOB NOT NULL
+);
