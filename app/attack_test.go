@@ -612,7 +612,7 @@ func TestAttackBackupCarriesNoComputerKeys(t *testing.T) {
 	kr, _ := store.LoadKeyring(a.v.Dir)
 	me := unwrapInsider(t, kr, "Rita Front", recPass)
 	work := t.TempDir()
-	if _, _, err := unpackBackup(info.Path, me.kGen, work, nil); err != nil {
+	if _, _, err := unpackBackup(info.Path, backupKeyFor(me.secrets.Identity, me.slot.UserID, me.kGen), work, nil); err != nil {
 		t.Fatal(err)
 	}
 	gen, err := store.Open(ctx, filepath.Join(work, store.General.FileName()), store.General, me.kGen)
@@ -1127,5 +1127,49 @@ func TestKeyChangesApartThenSignIn(t *testing.T) {
 			t.Fatalf("the admin's chart on %s after two key changes apart: %v %+v", v.Dir, err, c)
 		}
 		m.Lock(ctx)
+	}
+}
+
+// TestAttackDepartedOpensNoLaterBackup: a receptionist keeps her old slot
+// and general key when she leaves. A backup made before she left opens
+// for her (old data, which she had); one made after does not, neither
+// with her slot nor with the general key (backups used to be sealed under
+// a key derived from it).
+func TestAttackDepartedOpensNoLaterBackup(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	before, err := a.CreateBackup(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, _ := store.LoadKeyring(a.v.Dir)
+	rita := unwrapInsider(t, kr, "Rita Front", recPass)
+	if err := a.RemoveUser(ctx, "Rita Front"); err != nil {
+		t.Fatal(err)
+	}
+	a.AddPatient(ctx, Patient{Given: "Later", Family: "Registered", DOB: "1990-01-01"})
+	after, err := a.CreateBackup(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := unpackBackup(before.Path, backupKeyFor(rita.secrets.Identity, rita.slot.UserID, rita.kGen), t.TempDir(), nil); err != nil {
+		t.Fatalf("a backup from before she left: %v", err)
+	}
+	if _, _, err := unpackBackup(after.Path, backupKeyFor(rita.secrets.Identity, rita.slot.UserID, rita.kGen), t.TempDir(), nil); err == nil {
+		t.Fatal("the departed receptionist opens a backup made after she left")
+	}
+	legacy := func(h *store.BackupHeader) ([]byte, error) { return store.BackupKey(rita.kGen, h.VaultID), nil }
+	if _, _, err := unpackBackup(after.Path, legacy, t.TempDir(), nil); err == nil {
+		t.Fatal("a backup made after she left opens with a key derived from her general key")
+	}
+	// The admin and the recovery key still open and restore it.
+	if _, err := a.VerifyBackup(ctx, after.Path, nil); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if err := NewVault(filepath.Join(t.TempDir(), "restored")).RestoreBackupWithRecoveryKey(ctx, after.Path, f.recovery, nil); err != nil {
+		t.Fatalf("restore with the recovery key: %v", err)
 	}
 }

@@ -271,10 +271,27 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	}
 	sort.Strings(contents)
 	h := &store.BackupHeader{VaultID: s.kr.VaultID, Practice: s.kr.Practice, Created: now.UTC(), MadeBy: s.user.Name,
-		Contents: contents, ClinicalSealed: sealed, Keyring: keyring}
+		Contents: contents, ClinicalSealed: sealed, Keyring: keyring, KeyBoxes: map[string][]byte{}}
 
-	bkey := store.BackupKey(s.kGen, s.kr.VaultID)
+	// A key of its own, sealed to each member of staff of today: nobody
+	// who has left opens it, whatever old keys they kept.
+	bkey := store.NewKey()
 	defer store.Zero(bkey)
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return fail(err)
+	}
+	recipients, err := activeSlots(ctx, s.general, kr)
+	if err != nil {
+		return fail(err)
+	}
+	for _, slot := range recipients {
+		box, err := store.SealBackupKey(slot.PublicKey, kr.VaultID, slot.UserID, bkey)
+		if err != nil {
+			return fail(err)
+		}
+		h.KeyBoxes[slot.UserID] = box
+	}
 	s.mu.Unlock()
 	held = false
 	out, err := s.v.createBackupFile(partial)
@@ -405,10 +422,34 @@ var allowedBackupFiles = map[string]bool{
 	"manifest.json": true, "general.db": true, "clinical.db": true, "clinical.db-wal": true,
 }
 
-// unpackBackup decrypts the backup at path with kGen into dir (which must
-// exist) and returns its header and manifest. The files it writes are the
-// SQLCipher databases: ciphertext.
-func unpackBackup(path string, kGen []byte, dir string, progress func(BackupProgress)) (*store.BackupHeader, *manifest, error) {
+// backupKeyFor finds a backup's key for one person: the box sealed to
+// their slot (identity), or, for a backup of an earlier version, the key
+// derived from the general key.
+func backupKeyFor(identity []byte, userID string, kGen []byte) func(*store.BackupHeader) ([]byte, error) {
+	return func(h *store.BackupHeader) ([]byte, error) {
+		if len(h.KeyBoxes) == 0 {
+			return store.BackupKey(kGen, h.VaultID), nil
+		}
+		box, ok := h.KeyBoxes[userID]
+		if !ok {
+			return nil, ErrNotARecipient
+		}
+		k, err := store.OpenBackupKey(identity, h.VaultID, userID, box)
+		if err != nil {
+			return nil, ErrNotARecipient
+		}
+		return k, nil
+	}
+}
+
+// ErrNotARecipient means a backup was made without the signed-in person
+// (or the recovery key) among those who may open it: they joined later.
+var ErrNotARecipient = errors.New("this backup was made before you joined the practice: an admin of that time, or the recovery key, opens it")
+
+// unpackBackup decrypts the backup at path, with the key keyFor finds from
+// its header, into dir (which must exist) and returns its header and
+// manifest. The files it writes are the SQLCipher databases: ciphertext.
+func unpackBackup(path string, keyFor func(*store.BackupHeader) ([]byte, error), dir string, progress func(BackupProgress)) (*store.BackupHeader, *manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -420,7 +461,10 @@ func unpackBackup(path string, kGen []byte, dir string, progress func(BackupProg
 	if err != nil {
 		return nil, nil, err
 	}
-	bkey := store.BackupKey(kGen, h.VaultID)
+	bkey, err := keyFor(h)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer store.Zero(bkey)
 	body, err := h.Body(r, bkey)
 	if err != nil {
@@ -495,15 +539,24 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 		return nil, ErrLocked
 	}
 	kGen := append([]byte(nil), s.kGen...)
-	var kClin []byte
+	var clinKeys [][]byte
 	if s.kClin != nil {
-		kClin = append([]byte(nil), s.kClin...)
+		// A backup made before the clinical key changed is under an
+		// older one.
+		clinKeys = append([][]byte{append([]byte(nil), s.kClin...)}, s.olderClinicalKeys(ctx)...)
 	}
+	identity := append([]byte(nil), s.secrets.Identity...)
+	keyFor := backupKeyFor(identity, s.user.ID, kGen)
 	vaultID := s.kr.VaultID
 	s.mu.Unlock()
 	defer store.Zero(kGen)
-	defer store.Zero(kClin)
-	report, verr := verifyBackupFile(ctx, path, vaultID, kGen, kClin, progress)
+	defer store.Zero(identity)
+	defer func() {
+		for _, k := range clinKeys {
+			store.Zero(k)
+		}
+	}()
+	report, verr := verifyBackupFile(ctx, path, vaultID, keyFor, kGen, clinKeys, progress)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.locked {
@@ -550,7 +603,7 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 
 // verifyBackupFile checks a backup with the vault's keys, without the
 // session; live counts are left at -1.
-func verifyBackupFile(ctx context.Context, path, vaultID string, kGen, kClin []byte, progress func(BackupProgress)) (*VerifyReport, error) {
+func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*store.BackupHeader) ([]byte, error), kGen []byte, clinKeys [][]byte, progress func(BackupProgress)) (*VerifyReport, error) {
 	info, err := ReadBackupInfo(path)
 	if err != nil {
 		return nil, err
@@ -566,7 +619,7 @@ func verifyBackupFile(ctx context.Context, path, vaultID string, kGen, kClin []b
 		}
 	}
 	defer os.RemoveAll(work)
-	_, m, err := unpackBackup(path, kGen, work, progress)
+	_, m, err := unpackBackup(path, keyFor, work, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -604,8 +657,14 @@ func verifyBackupFile(ctx context.Context, path, vaultID string, kGen, kClin []b
 	if err := check(store.General, kGen); err != nil {
 		return report, err
 	}
-	if !info.ClinicalSealed && kClin != nil {
-		if err := check(store.Clinical, kClin); err != nil {
+	if !info.ClinicalSealed && len(clinKeys) > 0 {
+		var err error
+		for _, k := range clinKeys {
+			if err = check(store.Clinical, k); !errors.Is(err, store.ErrWrongKey) {
+				break
+			}
+		}
+		if err != nil {
 			return report, err
 		}
 	}
@@ -653,7 +712,7 @@ func (v *Vault) RestoreBackup(ctx context.Context, path, name, passphrase, code 
 		return refusal
 	}
 	defer store.Zero(kGen)
-	return v.restore(ctx, path, h, kGen, progress, func() error {
+	return v.restore(ctx, path, h, backupKeyFor(secrets.Identity, slot.UserID, kGen), kGen, progress, func() error {
 		s, err := v.SignIn(ctx, name, passphrase, code)
 		if err != nil {
 			if s != nil {
@@ -688,7 +747,12 @@ func (v *Vault) RestoreBackupWithRecoveryKey(ctx context.Context, path, recovery
 	}
 	defer store.Zero(kGen)
 	store.Zero(kClin)
-	return v.restore(ctx, path, h, kGen, progress, func() error {
+	identity, err := recoveryIdentity(kr, recoveryKey)
+	if err != nil {
+		return err
+	}
+	defer store.Zero(identity)
+	return v.restore(ctx, path, h, backupKeyFor(identity, recoveryUserID, kGen), kGen, progress, func() error {
 		gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
 		if err != nil {
 			return err
@@ -711,7 +775,7 @@ func readHeader(path string) (*store.BackupHeader, error) {
 
 // restore unpacks into v.Dir, writes the keyring last, and runs confirm;
 // any failure removes everything it wrote.
-func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader, kGen []byte, progress func(BackupProgress), confirm func() error) (err error) {
+func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader, keyFor func(*store.BackupHeader) ([]byte, error), kGen []byte, progress func(BackupProgress), confirm func() error) (err error) {
 	if err := restoreTarget(v.Dir); err != nil {
 		return err
 	}
@@ -723,7 +787,7 @@ func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader,
 			}
 		}
 	}()
-	if _, _, err = unpackBackup(path, kGen, v.Dir, progress); err != nil {
+	if _, _, err = unpackBackup(path, keyFor, v.Dir, progress); err != nil {
 		return err
 	}
 	if err = forgetDevice(ctx, v, kGen); err != nil {

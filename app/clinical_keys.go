@@ -279,3 +279,28 @@ func (s *Session) followClinicalKey(ctx context.Context) error {
 	defer store.Zero(key)
 	return s.rekeyClinical(ctx, key)
 }
+
+// olderClinicalKeys lists the clinical keys before the session's, newest
+// first, as far as the chain in general.db leads (to open backups made
+// before a change). s.mu held.
+func (s *Session) olderClinicalKeys(ctx context.Context) [][]byte {
+	var out [][]byte
+	older := s.kClin
+	for step := 0; step < 1000; step++ {
+		var box []byte
+		if s.general.QueryRowContext(ctx, `SELECT prev_box FROM clinical_key_chain WHERE id = ?`, clinicalKeyID(older)).Scan(&box) != nil {
+			break
+		}
+		ck, err := clinicalChainKey(older)
+		if err != nil {
+			break
+		}
+		prev, err := openSym(ck, box)
+		if err != nil {
+			break
+		}
+		out = append(out, prev)
+		older = prev
+	}
+	return out
+}

@@ -432,6 +432,32 @@ func newRecoverySlot(vaultID string, raw, kGen, kClin []byte) (*store.Slot, erro
 	return slot, grant(vaultID, slot, kGen, kClin)
 }
 
+// recoveryIdentity opens the recovery slot's X25519 identity with a typed
+// recovery key.
+func recoveryIdentity(kr *store.Keyring, recoveryKey string) ([]byte, error) {
+	raw, err := ParseRecoveryKey(recoveryKey)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Zero(raw)
+	rs := kr.Recovery
+	if rs == nil {
+		return nil, fmt.Errorf("this vault has no recovery slot: %w", ErrBadRecoveryKey)
+	}
+	kek, err := store.RecoveryKEK(raw, kr.VaultID)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Zero(kek)
+	secrets, err := store.UnwrapSlot(kek, kr.VaultID, rs.UserID, rs.Version, rs.Wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("the recovery key does not open this vault: %w", ErrBadRecoveryKey)
+	}
+	id := append([]byte(nil), secrets.Identity...)
+	secrets.Wipe()
+	return id, nil
+}
+
 // openRecoverySlot opens the keyring's recovery slot with a typed
 // recovery key and returns the general and clinical database keys.
 func openRecoverySlot(kr *store.Keyring, recoveryKey string) (kGen, kClin []byte, err error) {

@@ -22,12 +22,19 @@ import (
 // The header is readable without a key: vault id, practice, time, what is
 // inside, the chunk nonce prefix, and a copy of the keyring (which holds
 // no plaintext secret), so a restore can find a slot to open. Every chunk
-// is sealed under HKDF(K_gen, vault id, "clinicvault.org/v1/backup") with
-// the SHA-256 of everything before the first chunk as associated data, so
+// is sealed under the backup's key with the SHA-256 of everything before
+// the first chunk as associated data, so
 // an edited header fails at the first chunk. A chunk's nonce is the 16-byte
 // prefix, a 7-byte counter and a last-chunk flag: reordered, dropped or
 // truncated chunks are detected (STREAM construction). Inside is a tar of
 // the SQLCipher snapshots, which are themselves encrypted page by page.
+//
+// The backup's key is random, one per backup, and sealed in the header to
+// each member of staff of the time (and the recovery slot) as their
+// database grants are (key_boxes): someone who left before the backup was
+// made is not among them, whatever old keys they kept. Backups of earlier
+// versions, without key_boxes, were sealed under HKDF(K_gen, vault id,
+// "clinicvault.org/v1/backup"), and still open so.
 const (
 	backupMagic   = "CVBACKUP"
 	backupVersion = 1
@@ -55,13 +62,29 @@ type BackupHeader struct {
 	ClinicalSealed bool      `json:"clinical_sealed"` // clinical.db copied as ciphertext by a non-clinician
 	NoncePrefix    []byte    `json:"nonce_prefix"`
 	Keyring        []byte    `json:"keyring"`
+	// KeyBoxes holds the backup's key sealed to each user id's slot.
+	KeyBoxes map[string][]byte `json:"key_boxes,omitempty"`
 
 	prefix []byte // the bytes before the first chunk
 }
 
 const backupFormat = "clinicvault.org/v1/backup"
 
-// BackupKey derives the key that seals a vault's backups.
+const backupKeyLabel = "clinicvault.org/v1/backup-key"
+
+// SealBackupKey seals a backup's key to a slot's X25519 public key, bound
+// to the vault and the user.
+func SealBackupKey(pub []byte, vaultID, userID string, key []byte) ([]byte, error) {
+	return SealTo(pub, backupKeyLabel, ad(backupKeyLabel, vaultID, userID), key)
+}
+
+// OpenBackupKey opens what SealBackupKey sealed, with the slot's identity.
+func OpenBackupKey(identity []byte, vaultID, userID string, box []byte) ([]byte, error) {
+	return OpenWith(identity, backupKeyLabel, ad(backupKeyLabel, vaultID, userID), box)
+}
+
+// BackupKey derives the key that sealed a vault's backups before each
+// backup had a key of its own (headers without key_boxes).
 func BackupKey(kGen []byte, vaultID string) []byte {
 	k, err := hkdf.Key(sha256.New, kGen, []byte(vaultID), backupLabel, 32)
 	if err != nil {
