@@ -1020,7 +1020,10 @@ func TestPassphraseChangeApartFromAKeyChange(t *testing.T) {
 		a.Sync(ctx, dir)
 		b.Sync(ctx, dir)
 	}
+	// (A clinical.db is re-keyed only while one session is open on its
+	// computer: the laptop's two close here, and the next sign-in does it.)
 	lee.Lock(ctx)
+	b.Lock(ctx)
 	for name, v := range map[string]*Vault{"desk": a.v, "laptop": b.v} {
 		f.clk.Advance(totpPeriod * time.Second)
 		s, err := v.SignIn(ctx, "Dr Mei Lee", newPass, f.codeFor(f.secrets["Dr Mei Lee"]))

@@ -288,7 +288,7 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	for _, slot := range recipients {
 		box, err := store.SealBackupKey(slot.PublicKey, kr.VaultID, slot.UserID, bkey)
 		if err != nil {
-			return fail(err)
+			continue // a slot that cannot be sealed to is left out, never the backup
 		}
 		h.KeyBoxes[slot.UserID] = box
 	}

@@ -71,7 +71,7 @@ func (s *Session) rotateClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.K
 			continue
 		}
 		if err := grant(kr.VaultID, slot, s.kGen, newKey); err != nil {
-			return nil, err
+			continue // a key that cannot be sealed to gets nothing; the change goes on
 		}
 		if err := s.cw().mirrorGrants(ctx, tx, slot); err != nil {
 			return nil, err
@@ -138,7 +138,14 @@ func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []by
 }
 
 // rekeyClinical re-keys this computer's clinical.db to key. s.mu held.
+// While another session is open in this data folder it does nothing: the
+// file would be replaced under it. The next sign-in here finishes the
+// change (the grant gives the new key, the chain leads back).
 func (s *Session) rekeyClinical(ctx context.Context, key []byte) error {
+	if !s.presence.Alone() {
+		return nil
+	}
+	defer s.presence.Shared()
 	if err := s.carryOver(ctx, s.clinical, s.kClin, key); err != nil {
 		return err
 	}
@@ -177,7 +184,7 @@ func writeEscrow(ctx context.Context, gen *store.DB, kr *store.Keyring, key []by
 			}
 			box, err := store.SealGrant(slot.PublicKey, kr.VaultID, slot.UserID, slot.Role, store.Clinical, key)
 			if err != nil {
-				return err
+				continue
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_key_escrow (user_id, role, box) VALUES (?, ?, ?)`, slot.UserID, slot.Role, box); err != nil {
 				return err
@@ -221,8 +228,16 @@ func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, 
 	return s.openFromEscrow(ctx, key, err)
 }
 
-// moveClinicalTo re-keys clinical.db, open under old, to key.
+// moveClinicalTo re-keys clinical.db, open under old, to key; while
+// another session is open in this data folder it keeps the file as it is
+// and the session works under oldKey.
 func (s *Session) moveClinicalTo(ctx context.Context, old *store.DB, oldKey, key []byte) (*store.DB, error) {
+	if !s.presence.Alone() {
+		store.Zero(s.kClin)
+		s.kClin = append([]byte(nil), oldKey...)
+		return old, nil
+	}
+	defer s.presence.Shared()
 	if err := s.carryOver(ctx, old, oldKey, key); err != nil {
 		old.Close()
 		return nil, err

@@ -232,7 +232,10 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 		for _, d := range devs {
 			data, err := s.sealEpochFor(slot, d, epoch, made, gen, clin)
 			if err != nil {
-				return 0, err
+				// A slot or computer whose public key cannot be sealed to
+				// (damaged, or planted) gets nothing; it never stops a
+				// departure's rotation.
+				continue
 			}
 			path := fmt.Sprintf("epochs/%d/%s.%s", epoch, userEpochName(slot.UserID, d.id), randomTag())
 			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?)`, path, data); err != nil {

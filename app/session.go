@@ -67,6 +67,9 @@ type Session struct {
 	// background counts work left running after a call returned (the
 	// checkpoint after a bulk write).
 	background sync.WaitGroup
+	// presence marks this session open in the data folder: a database's
+	// key is changed only while no other session is open there.
+	presence *store.Presence
 }
 
 // waitBackground waits for work a call left running in the background:
@@ -120,6 +123,10 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	}
 	s := &Session{v: v, kr: kr, secrets: secrets, kek: kek, lastTouch: now}
 	s.user = User{ID: slot.UserID, Name: slot.Name, Role: Role(slot.Role)}
+	if s.presence, err = store.Enter(v.Dir); err != nil {
+		s.wipe()
+		return nil, err
+	}
 	if err := s.openDatabases(ctx, slot); err != nil {
 		s.wipe()
 		if errors.Is(err, store.ErrUnwrap) {
@@ -284,6 +291,8 @@ func (s *Session) wipe() {
 	s.kGen, s.kClin, s.kek = nil, nil, nil
 	s.secrets.Wipe()
 	s.secrets = nil
+	s.presence.Leave()
+	s.presence = nil
 }
 
 // Timing returns how long the sign-in spent in the KDF and in the rest.

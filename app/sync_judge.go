@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -159,8 +160,10 @@ type signerFacts struct {
 	// and class: a device's clock only moves forward.
 	logNewest string
 	// ownSlot is the version of the signer's own keyring slot this
-	// computer holds (0: none).
+	// computer holds (0: none), ownName and ownPub its name and public key.
 	ownSlot int
+	ownName string
+	ownPub  []byte
 }
 
 // judgeRecords judges an opened batch: its signer's standing and role
@@ -195,10 +198,15 @@ func judgeRecords(h cvsync.Header, recs []cvsync.Record, sf signerFacts, now tim
 		if r.Table == "keyring_slots" && sf.role != Admin && r.Columns["slot"] != nil {
 			// A person's own slot only moves forward (a new passphrase or
 			// authenticator), never back to an older copy whose
-			// passphrase may have leaked, and never to another role.
+			// passphrase may have leaked; its name and identity stay
+			// (its role and grants are an admin's part, taken from there).
+			if sf.ownSlot == 0 {
+				return judged(hold, ProblemUnknownSigner, "it changes a keyring slot this computer does not have yet; waiting for the roster")
+			}
 			var slot store.Slot
-			if json.Unmarshal([]byte(*r.Columns["slot"]), &slot) != nil || slot.UserID != h.Signer || slot.Version <= sf.ownSlot || Role(slot.Role) != sf.role {
-				return judged(halt, ProblemRole, "it puts back an older copy of its signer's keyring slot, or changes its role")
+			if json.Unmarshal([]byte(*r.Columns["slot"]), &slot) != nil || slot.UserID != h.Signer || slot.Version <= sf.ownSlot ||
+				slot.Name != sf.ownName || !bytes.Equal(slot.PublicKey, sf.ownPub) {
+				return judged(halt, ProblemRole, "it puts back an older copy of its signer's keyring slot, or changes its name or identity key")
 			}
 		}
 	}
@@ -379,7 +387,7 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 	sf.role, sf.removedAt = Role(role), removed.Int64
 	if kr, err := store.LoadKeyring(s.v.Dir); err == nil {
 		if slot, err := kr.SlotByID(h.Signer); err == nil {
-			sf.ownSlot = slot.Version
+			sf.ownSlot, sf.ownName, sf.ownPub = slot.Version, slot.Name, slot.PublicKey
 		}
 	}
 	s.general.QueryRowContext(ctx, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()).Scan(&sf.logNewest)

@@ -74,6 +74,7 @@ func TestJudgeRecords(t *testing.T) {
 	}
 	v := "x"
 	one := map[string]*string{"given": &v}
+	own := signerFacts{role: Receptionist, ownSlot: 2, ownName: "Rita", ownPub: ownPub}
 	cases := []struct {
 		name  string
 		class cvsync.Class
@@ -98,9 +99,11 @@ func TestJudgeRecords(t *testing.T) {
 			r.Author = "0190a1b2-0000-7000-8000-000000000004"
 			return r
 		}()}, signerFacts{role: Admin}, halt, ProblemRole},
-		{"own slot, newer", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "receptionist"))}, signerFacts{role: Receptionist, ownSlot: 2}, apply, ""},
-		{"own slot, an older copy", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 2, "receptionist"))}, signerFacts{role: Receptionist, ownSlot: 2}, halt, ProblemRole},
-		{"own slot, another role", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "admin"))}, signerFacts{role: Receptionist, ownSlot: 2}, halt, ProblemRole},
+		{"own slot, newer", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "Rita", "receptionist"))}, own, apply, ""},
+		{"own slot, an older copy", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 2, "Rita", "receptionist"))}, own, halt, ProblemRole},
+		{"own slot, a colleague's name", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "Dr Omar", "receptionist"))}, own, halt, ProblemRole},
+		{"own slot, role written apart from a role change", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "Rita", "clinician"))}, own, apply, ""},
+		{"own slot not here yet", cvsync.General, []cvsync.Record{rec("keyring_slots", now, slotCols(signer, 3, "Rita", "receptionist"))}, signerFacts{role: Receptionist}, hold, ProblemUnknownSigner},
 		{"clock ahead waits", cvsync.General, []cvsync.Record{rec("patients", now.Add(time.Hour), one)}, signerFacts{role: Admin}, hold, ProblemClockAhead},
 	}
 	for _, c := range cases {
@@ -118,8 +121,11 @@ func TestJudgeRecords(t *testing.T) {
 }
 
 // slotCols is a keyring_slots record's columns for a slot of user.
-func slotCols(user string, version int, role string) map[string]*string {
-	js, _ := json.Marshal(store.Slot{UserID: user, Version: version, Role: role})
+func slotCols(user string, version int, name, role string) map[string]*string {
+	js, _ := json.Marshal(store.Slot{UserID: user, Version: version, Name: name, Role: role, PublicKey: ownPub})
 	v := string(js)
 	return map[string]*string{"slot": &v}
 }
+
+// ownPub stands for a slot's X25519 public key in the judge's table.
+var ownPub = []byte("0123456789abcdef0123456789abcdef")

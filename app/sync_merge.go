@@ -399,6 +399,12 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 				}
 				c.slot.Role, c.slot.Grants = g.Role, g.Grants
 			}
+			// Name and role are the roster's, never what the owner's
+			// part says.
+			var name, role string
+			if s.general.QueryRowContext(ctx, `SELECT name, role FROM users WHERE id = ?`, id).Scan(&name, &role) == nil {
+				c.slot.Name, c.slot.Role = name, role
+			}
 			// A removal in the roster is never undone by a slot change
 			// made elsewhere while the computers were apart.
 			var removed sql.NullInt64

@@ -19,3 +19,22 @@ func lockFile(f *os.File) error {
 }
 
 func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+
+func lockFileShared(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// tryUpgrade turns f's shared lock into an exclusive one if no other
+// holder has it, without waiting.
+func tryUpgrade(f *os.File) bool {
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		return true
+	}
+	lockFileShared(f) // a failed conversion may have let the shared lock go
+	return false
+}

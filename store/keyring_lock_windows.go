@@ -19,3 +19,21 @@ func unlockFile(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
+
+func lockFileShared(f *os.File) error {
+	var ol windows.Overlapped
+	return windows.LockFileEx(windows.Handle(f.Fd()), 0, 0, 1, 0, &ol)
+}
+
+// tryUpgrade turns f's shared lock into an exclusive one if no other
+// holder has it, without waiting (Windows cannot upgrade in place: the
+// shared lock is let go and taken back when the exclusive one fails).
+func tryUpgrade(f *os.File) bool {
+	var ol windows.Overlapped
+	windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
+	if windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol) == nil {
+		return true
+	}
+	lockFileShared(f)
+	return false
+}
