@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -172,5 +173,137 @@ func TestAttackReview3RekeyUnderAnotherOpenSession(t *testing.T) {
 	}
 	if werr != nil {
 		t.Fatalf("Dr Lee's session cannot chart any more after a re-key in another process: %v", werr)
+	}
+}
+
+// review3GrantFromGeneralDB is what a departed clinician does with the
+// general key he keeps (not re-keyed at departures, accepted): he opens a
+// computer's general.db, reads the admin's part of his own replicated
+// keyring slot (keyring_slots.grants) and opens its clinical grant with
+// his own identity key.
+func review3GrantFromGeneralDB(t *testing.T, dataDir string, in insider, vaultID string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	gen, err := store.Open(ctx, filepath.Join(dataDir, store.General.FileName()), store.General, in.kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	var gs string
+	if err := gen.QueryRow(`SELECT coalesce(grants, '') FROM keyring_slots WHERE id = ?`, in.slot.UserID).Scan(&gs); err != nil || gs == "" {
+		return nil
+	}
+	var g slotGrants
+	if json.Unmarshal([]byte(gs), &g) != nil {
+		return nil
+	}
+	box, ok := g.Grants[store.Clinical]
+	if !ok {
+		return nil
+	}
+	key, err := store.OpenGrant(in.secrets.Identity, vaultID, in.slot.UserID, g.Role, store.Clinical, box)
+	if err != nil {
+		return nil
+	}
+	return key
+}
+
+// review3Opens reports whether key opens the clinical.db of dataDir.
+func review3Opens(dataDir string, key []byte) bool {
+	if key == nil {
+		return false
+	}
+	db, err := store.Open(context.Background(), filepath.Join(dataDir, store.Clinical.FileName()), store.Clinical, key)
+	if err != nil {
+		return false
+	}
+	db.Close()
+	return true
+}
+
+// TestAttackReview3StaleGrantMovesClinicalDBBackToTheDepartedsKey: at the desk
+// the admin removes Dr Omar (clinical key K0 -> K1). Meanwhile, on the
+// laptop, apart, she adds Dr Ines, whose grant is the laptop's key of the
+// day: K0, the key Omar holds. Together again, the laptop follows K1 and
+// writes its escrow (K1 sealed to every clinician it knows, Ines
+// included). Nothing grants Ines K1. When Ines signs in on the laptop her
+// grant (K0) does not open the file, the chain has no link from K0, and
+// the escrow opens it: openFromEscrow then "moves" clinical.db to her
+// grant's key — back to K0. Everything charted there from then on opens
+// with the key Omar took with him.
+func TestAttackReview3StaleGrantMovesClinicalDBBackToTheDepartedsKey(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const inesPass = "walnut compass ember lagoon"
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	a.AddEncounter(ctx, p.MRN, SOAP{Assessment: "before"})
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	oldKeys, _ := store.LoadKeyring(a.v.Dir)
+	omar := unwrapInsider(t, oldKeys, "Dr Omar Haddad", docPass)
+
+	// Apart.
+	if err := a.RemoveUser(ctx, "Dr Omar Haddad"); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	f.addUser(b, "Dr Ines Duarte", Clinician, inesPass)
+	f.clk.Advance(time.Second)
+	for i := 0; i < 4; i++ {
+		a.Sync(ctx, dir)
+		b.Sync(ctx, dir)
+		f.clk.Advance(time.Minute)
+	}
+	if review3Opens(b.v.Dir, omar.kClin) {
+		t.Fatal("scene: the laptop did not follow the new clinical key")
+	}
+	b.Lock(ctx)
+
+	ines := signInOn(t, f, b.v, "Dr Ines Duarte", inesPass)
+	if _, err := ines.AddEncounter(ctx, p.MRN, SOAP{Assessment: "charted on the laptop after Omar left"}); err != nil {
+		t.Fatal(err)
+	}
+	ines.Lock(ctx)
+	if review3Opens(b.v.Dir, omar.kClin) {
+		t.Error("the laptop's clinical.db, with charts written after Omar left, opens again with Omar's old clinical key (moved back by the escrow at Ines's sign-in)")
+	}
+}
+
+// TestAttackReview3ClinicianAddedApartIsNotLockedOut: as above, Dr Ines
+// is added on the laptop while the desk changes the clinical key. Her
+// grant (K0) does not open the desk's clinical.db (K1), the chain has no
+// link from K0, and the desk's escrow was written before it knew her. Her
+// sign-in there fails as a whole (not even the front-desk screens), and
+// nothing but another key change ever repairs it.
+func TestAttackReview3ClinicianAddedApartIsNotLockedOut(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const inesPass = "walnut compass ember lagoon"
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	if err := a.RemoveUser(ctx, "Dr Omar Haddad"); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	f.addUser(b, "Dr Ines Duarte", Clinician, inesPass)
+	f.clk.Advance(time.Second)
+	for i := 0; i < 4; i++ {
+		a.Sync(ctx, dir)
+		b.Sync(ctx, dir)
+		f.clk.Advance(time.Minute)
+	}
+	a.Lock(ctx)
+	f.clk.Advance(totpPeriod * time.Second)
+	s, err := a.v.SignIn(ctx, "Dr Ines Duarte", inesPass, f.codeFor(f.secrets["Dr Ines Duarte"]))
+	if err != nil {
+		t.Fatalf("Dr Ines, added on the laptop while the desk changed the clinical key, cannot sign in at the desk: %v", err)
+	}
+	defer s.Lock(ctx)
+	// Not locked out; her charts there wait for an admin (still open:
+	// see .review/review3-pending_test.go.txt).
+	if !s.HasClinical() && !s.ClinicalUnavailable() {
+		t.Fatal("Dr Ines signs in at the desk without her charts, and is not told why")
 	}
 }

@@ -268,7 +268,26 @@ func (s *Session) openFromEscrow(ctx context.Context, key []byte, notOpened erro
 	if err != nil {
 		return nil, notOpened
 	}
+	if s.isOlderClinicalKey(ctx, key, local) {
+		// The grant names a key older than the file's (granted by a
+		// computer that had not heard of a change yet): the file stays
+		// under the newer one, never moves back.
+		store.Zero(s.kClin)
+		s.kClin = append([]byte(nil), local...)
+		return old, nil
+	}
 	return s.moveClinicalTo(ctx, old, local, key)
+}
+
+// isOlderClinicalKey reports whether the chain leads back from newer to
+// key: key was replaced, and must not come back.
+func (s *Session) isOlderClinicalKey(ctx context.Context, key, newer []byte) bool {
+	for _, k := range s.olderClinicalKeysFrom(ctx, newer) {
+		if subtle.ConstantTimeCompare(k, key) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // followClinicalKey re-keys this computer's clinical.db when the signed-in
@@ -292,6 +311,9 @@ func (s *Session) followClinicalKey(ctx context.Context) error {
 		return nil
 	}
 	defer store.Zero(key)
+	if s.isOlderClinicalKey(ctx, key, s.kClin) {
+		return nil // a grant of a replaced key, made apart: never back
+	}
 	return s.rekeyClinical(ctx, key)
 }
 
@@ -299,8 +321,13 @@ func (s *Session) followClinicalKey(ctx context.Context) error {
 // first, as far as the chain in general.db leads (to open backups made
 // before a change). s.mu held.
 func (s *Session) olderClinicalKeys(ctx context.Context) [][]byte {
+	return s.olderClinicalKeysFrom(ctx, s.kClin)
+}
+
+// olderClinicalKeysFrom lists the clinical keys before key, newest first.
+func (s *Session) olderClinicalKeysFrom(ctx context.Context, key []byte) [][]byte {
 	var out [][]byte
-	older := s.kClin
+	older := key
 	for step := 0; step < 1000; step++ {
 		var box []byte
 		if s.general.QueryRowContext(ctx, `SELECT prev_box FROM clinical_key_chain WHERE id = ?`, clinicalKeyID(older)).Scan(&box) != nil {

@@ -70,6 +70,9 @@ type Session struct {
 	// presence marks this session open in the data folder: a database's
 	// key is changed only while no other session is open there.
 	presence *store.Presence
+	// clinicalUnavailable: a clinical person signed in without the
+	// clinical records, which this computer's key no longer opens.
+	clinicalUnavailable bool
 }
 
 // waitBackground waits for work a call left running in the background:
@@ -192,6 +195,9 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		if s.mustTOTP {
 			detail = "passphrase; authenticator must be enrolled again"
 		}
+		if s.clinicalUnavailable {
+			detail += "; clinical records unavailable on this computer (the clinical key changed elsewhere): ask an admin"
+		}
 		return audit(ctx, tx, now, s.actor(), "signin", s.user.Name, detail)
 	})
 	if err != nil {
@@ -267,6 +273,14 @@ func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
 			return err
 		}
 		s.clinical, err = s.openClinicalWith(ctx, s.kClin)
+		if errors.Is(err, store.ErrWrongKey) {
+			// The clinical key changed elsewhere in a way this computer
+			// cannot follow yet (two changes made apart): the person signs
+			// in without the clinical records here rather than not at all.
+			store.Zero(s.kClin)
+			s.kClin, s.clinical, s.clinicalUnavailable = nil, nil, true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -310,6 +324,15 @@ func (s *Session) Practice() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.kr.Practice
+}
+
+// ClinicalUnavailable reports whether this person has clinical access but
+// signed in without the clinical records, which this computer's clinical
+// key no longer opens (two changes of the key made apart).
+func (s *Session) ClinicalUnavailable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clinicalUnavailable
 }
 
 // HasClinical reports whether clinical.db is open in this session.
