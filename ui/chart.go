@@ -218,6 +218,8 @@ func (c *chartScreen) render() {
 			top = append(top, newBanner(bannerWarning, "Restricted chart: only "+strings.Join(c.restrictedTo, ", ")+
 				" may open the clinical record; anyone else needs emergency access."))
 		}
+	} else if c.s.ClinicalUnavailable() {
+		top = append(top, newBanner(bannerWarning, "Your clinical records cannot be opened on this computer: the clinical key was changed on another computer in a way this one cannot follow yet. Ask an admin."))
 	} else {
 		top = append(top, newBanner(bannerInfo, "Clinical records are visible to clinicians only."))
 	}

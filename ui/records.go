@@ -25,6 +25,7 @@ import (
 type recordsSession interface {
 	User() app.User
 	HasClinical() bool
+	ClinicalUnavailable() bool
 	DateOrder() app.DateOrder
 	DeviceID() string
 

@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
@@ -941,4 +942,33 @@ func TestMergeAndArchive(t *testing.T) {
 		t.Errorf("archived José is still found: %v", got)
 	}
 	shot(t, g, "chart-archived")
+}
+
+// TestChartSaysWhenClinicalRecordsCannotOpen: a clinician whose grant no
+// longer opens this computer's clinical.db (two changes of the clinical
+// key made apart; here the file is replaced by one under another key)
+// signs in all the same, and the chart says why there are no clinical
+// records and what to do, instead of "visible to clinicians only".
+func TestChartSaysWhenClinicalRecordsCannotOpen(t *testing.T) {
+	p := newPractice(t)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(filepath.Join(p.v.Dir, store.Clinical.FileName()+suffix))
+	}
+	other, err := store.Open(context.Background(), filepath.Join(p.v.Dir, store.Clinical.FileName()), store.Clinical, store.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, doctorLee)
+	if !g.session.ClinicalUnavailable() {
+		t.Fatal("the clinician's session does not say its clinical records are unavailable")
+	}
+	g.shell.openNamed("Patients")
+	g.shell.openChart(p.jose.MRN)
+	settle(t, g)
+	if !showsText(g, "Your clinical records cannot be opened on this computer") {
+		t.Fatal("the chart does not say why the clinical records are missing")
+	}
+	shot(t, g, "chart-clinical-unavailable")
 }
