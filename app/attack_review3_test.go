@@ -307,3 +307,39 @@ func TestAttackReview3ClinicianAddedApartIsNotLockedOut(t *testing.T) {
 		t.Fatal("Dr Ines signs in at the desk without her charts, and is not told why")
 	}
 }
+
+// TestAttackReview3ClinicianAddedApartGetsTheCurrentKey: as above, Dr Ines
+// is added on the laptop while the desk changes the clinical key. Her
+// grant (K0) does not open the desk's clinical.db (K1), the chain has no
+// link from K0, and the desk's escrow was written before it knew her. Her
+// sign-in there fails as a whole (not even the front-desk screens), and
+// nothing but another key change ever repairs it.
+func TestAttackReview3ClinicianAddedApartGetsTheCurrentKey(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	const inesPass = "walnut compass ember lagoon"
+	f.addUser(a, "Dr Omar Haddad", Clinician, docPass)
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
+	if err := a.RemoveUser(ctx, "Dr Omar Haddad"); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	f.addUser(b, "Dr Ines Duarte", Clinician, inesPass)
+	f.clk.Advance(time.Second)
+	for i := 0; i < 4; i++ {
+		a.Sync(ctx, dir)
+		b.Sync(ctx, dir)
+		f.clk.Advance(time.Minute)
+	}
+	a.Lock(ctx)
+	f.clk.Advance(totpPeriod * time.Second)
+	s, err := a.v.SignIn(ctx, "Dr Ines Duarte", inesPass, f.codeFor(f.secrets["Dr Ines Duarte"]))
+	if err != nil {
+		t.Fatalf("Dr Ines, added on the laptop while the desk changed the clinical key, cannot sign in at the desk: %v", err)
+	}
+	defer s.Lock(ctx)
+	if !s.HasClinical() {
+		t.Fatal("Dr Ines signs in at the desk without her charts")
+	}
+}

@@ -346,3 +346,64 @@ func (s *Session) olderClinicalKeysFrom(ctx context.Context, key []byte) [][]byt
 	}
 	return out
 }
+
+// regrantStaleClinical is an admin's check at each pass: a clinical slot
+// whose grant holds a key the chain shows was replaced (granted by a
+// computer that had not heard of the change: a clinician added or
+// promoted there meanwhile) is granted the current key. s.mu held.
+func (s *Session) regrantStaleClinical(ctx context.Context) error {
+	if s.user.Role != Admin || s.clinical == nil {
+		return nil
+	}
+	older := map[string]bool{}
+	for _, k := range s.olderClinicalKeysFrom(ctx, s.kClin) {
+		older[clinicalKeyID(k)] = true
+		store.Zero(k)
+	}
+	if len(older) == 0 {
+		return nil
+	}
+	stale := func(kr *store.Keyring) []*store.Slot {
+		var out []*store.Slot
+		for _, sl := range kr.Slots {
+			if Role(sl.Role).Clinical() && older[sl.ClinicalKeyID] {
+				out = append(out, sl)
+			}
+		}
+		if kr.Recovery != nil && older[kr.Recovery.ClinicalKeyID] {
+			out = append(out, kr.Recovery)
+		}
+		return out
+	}
+	if len(stale(s.kr)) == 0 {
+		return nil
+	}
+	unlock, err := store.LockKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	kr, err := store.LoadKeyring(s.v.Dir)
+	if err != nil {
+		return err
+	}
+	slots := stale(kr)
+	if len(slots) == 0 {
+		return nil
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		for _, sl := range slots {
+			if err := grant(kr.VaultID, sl, s.kGen, s.kClin); err != nil {
+				continue
+			}
+			if err := s.cw().mirrorGrants(ctx, tx, sl); err != nil {
+				return err
+			}
+		}
+		if err := store.SaveKeyring(s.v.Dir, kr); err != nil {
+			return err
+		}
+		s.kr = kr
+		return audit(ctx, tx, s.v.now(), s.actor(), "clinical-key-granted", fmt.Sprintf("%d staff", len(slots)), "granted the current clinical key in place of a replaced one")
+	})
+}

@@ -397,7 +397,7 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 				if err := json.Unmarshal([]byte(gs), &g); err != nil {
 					return fmt.Errorf("slot %s: its grants are damaged", id)
 				}
-				c.slot.Role, c.slot.Grants = g.Role, g.Grants
+				c.slot.Role, c.slot.Grants, c.slot.ClinicalKeyID = g.Role, g.Grants, g.ClinicalKeyID
 			}
 			// Name and role are the roster's, never what the owner's
 			// part says.

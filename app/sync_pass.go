@@ -87,6 +87,9 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
 		return rep, err
 	}
+	if err := s.regrantStaleClinical(ctx); err != nil {
+		return rep, err
+	}
 	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err
 	}

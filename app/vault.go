@@ -403,12 +403,14 @@ func grant(vaultID string, slot *store.Slot, kGen, kClin []byte) error {
 		return err
 	}
 	slot.Grants[store.General] = g
+	slot.ClinicalKeyID = ""
 	if Role(slot.Role).Clinical() {
 		c, err := store.SealGrant(slot.PublicKey, vaultID, slot.UserID, slot.Role, store.Clinical, kClin)
 		if err != nil {
 			return err
 		}
 		slot.Grants[store.Clinical] = c
+		slot.ClinicalKeyID = clinicalKeyID(kClin)
 	}
 	return nil
 }

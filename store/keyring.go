@@ -32,6 +32,10 @@ type Slot struct {
 	PublicKey []byte          `json:"public_key"`
 	Wrapped   []byte          `json:"wrapped"`
 	Grants    map[Kind][]byte `json:"grants"`
+	// ClinicalKeyID names (without revealing it) the clinical key the
+	// clinical grant holds, so that an admin can tell a grant of a
+	// replaced key and grant the current one.
+	ClinicalKeyID string `json:"clinical_key_id,omitempty"`
 }
 
 // Throttle is the persistent count of failed sign-ins for one user.
