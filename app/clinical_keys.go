@@ -202,20 +202,7 @@ func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, 
 	if !errors.Is(err, store.ErrWrongKey) || s.general == nil {
 		return db, err
 	}
-	older := key
-	for step := 0; step < 1000; step++ {
-		var box []byte
-		if qerr := s.general.QueryRowContext(ctx, `SELECT prev_box FROM clinical_key_chain WHERE id = ?`, clinicalKeyID(older)).Scan(&box); qerr != nil {
-			break // no older key known here (yet)
-		}
-		ck, kerr := clinicalChainKey(older)
-		if kerr != nil {
-			return nil, kerr
-		}
-		prev, oerr := openSym(ck, box)
-		if oerr != nil {
-			break
-		}
+	for _, prev := range s.olderClinicalKeysFrom(ctx, key) {
 		old, operr := s.v.openDB(ctx, store.Clinical, prev)
 		if operr == nil {
 			return s.moveClinicalTo(ctx, old, prev, key)
@@ -223,7 +210,6 @@ func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, 
 		if !errors.Is(operr, store.ErrWrongKey) {
 			return nil, operr
 		}
-		older = prev
 	}
 	return s.openFromEscrow(ctx, key, err)
 }
@@ -378,20 +364,8 @@ func (s *Session) regrantStaleClinical(ctx context.Context) error {
 	if len(stale(s.kr)) == 0 {
 		return nil
 	}
-	unlock, err := store.LockKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	kr, err := store.LoadKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
-	slots := stale(kr)
-	if len(slots) == 0 {
-		return nil
-	}
-	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+	return s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+		slots := stale(kr)
 		for _, sl := range slots {
 			if err := grant(kr.VaultID, sl, s.kGen, s.kClin); err != nil {
 				continue
@@ -400,10 +374,6 @@ func (s *Session) regrantStaleClinical(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := store.SaveKeyring(s.v.Dir, kr); err != nil {
-			return err
-		}
-		s.kr = kr
 		return audit(ctx, tx, s.v.now(), s.actor(), "clinical-key-granted", fmt.Sprintf("%d staff", len(slots)), "granted the current clinical key in place of a replaced one")
 	})
 }

@@ -60,18 +60,8 @@ func TestConvergence(t *testing.T) {
 		f := newFixture(t)
 		ctx := context.Background()
 		dir := t.TempDir()
-		first := f.mustSignIn("Maria Admin", adminPass)
-		mustSync(t, first, dir)
 		n := rapid.IntRange(3, 5).Draw(rt, "replicas")
-		reps := []*Session{first}
-		for i := 1; i < n; i++ {
-			v := pair(t, f, first, dir, fmt.Sprintf("replica%d", i))
-			mustSync(t, first, dir)
-			reps = append(reps, signInOn(t, f, v, "Maria Admin", adminPass))
-		}
-		for _, r := range reps {
-			mustSync(t, r, dir)
-		}
+		reps := replicas(t, f, dir, n)
 		var mrns []string
 		users := 0
 		steps := rapid.IntRange(10, 40).Draw(rt, "steps")
@@ -140,4 +130,22 @@ func TestConvergence(t *testing.T) {
 			r.Lock(ctx)
 		}
 	})
+}
+
+// replicas is n computers of f's practice, all signed in as its admin and
+// in step through dir: the first one f's own, the rest paired to it.
+func replicas(t *testing.T, f *fixture, dir string, n int) []*Session {
+	t.Helper()
+	first := f.mustSignIn("Maria Admin", adminPass)
+	mustSync(t, first, dir)
+	reps := []*Session{first}
+	for i := 1; i < n; i++ {
+		v := pair(t, f, first, dir, fmt.Sprintf("replica%d", i))
+		mustSync(t, first, dir)
+		reps = append(reps, signInOn(t, f, v, "Maria Admin", adminPass))
+	}
+	for _, r := range reps {
+		mustSync(t, r, dir)
+	}
+	return reps
 }

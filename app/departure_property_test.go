@@ -72,18 +72,8 @@ func TestDeparturesProperty(t *testing.T) {
 		f := newFixture(t)
 		ctx := context.Background()
 		dir := t.TempDir()
-		first := f.mustSignIn("Maria Admin", adminPass)
-		mustSync(t, first, dir)
 		n := rapid.IntRange(3, 4).Draw(rt, "replicas")
-		reps := []*Session{first}
-		for i := 1; i < n; i++ {
-			v := pair(t, f, first, dir, fmt.Sprintf("replica%d", i))
-			mustSync(t, first, dir)
-			reps = append(reps, signInOn(t, f, v, "Maria Admin", adminPass))
-		}
-		for _, r := range reps {
-			mustSync(t, r, dir)
-		}
+		reps := replicas(t, f, dir, n)
 		var deviceKeys [][]byte
 		for _, r := range reps {
 			deviceKeys = append(deviceKeys, r.devKeys.x25519)

@@ -433,17 +433,8 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 			}
 		}
 	}
-	unlock, err := store.LockKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	kr, err := store.LoadKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
 	if why != "" {
-		if err := inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if err := s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
 			_, err := s.rotateEpoch(ctx, tx, kr, "", why)
 			return err
 		}); err != nil {
@@ -451,6 +442,7 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 		}
 		return s.flushEpochOutbox(ctx, f)
 	}
+	kr := s.kr // only read here: the slots to complete the files for
 	// Complete the current epoch's files.
 	devs, err := currentDevices(ctx, s.general, "")
 	if err != nil {

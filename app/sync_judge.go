@@ -250,7 +250,6 @@ func selfService(r cvsync.Record, signer string) bool {
 	for c, v := range r.Columns {
 		switch {
 		case r.Table == "keyring_slots" && c == "slot":
-		case r.Table == "keyring_slots" && c == "archived" && v != nil && *v == "0":
 		case r.Table == "users" && c == "totp_reset" && v != nil && *v == "0":
 		default:
 			return false
@@ -385,10 +384,10 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 	var removed sql.NullInt64
 	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, h.Signer).Scan(&role, &removed)
 	sf.role, sf.removedAt = Role(role), removed.Int64
-	if kr, err := store.LoadKeyring(s.v.Dir); err == nil {
-		if slot, err := kr.SlotByID(h.Signer); err == nil {
-			sf.ownSlot, sf.ownName, sf.ownPub = slot.Version, slot.Name, slot.PublicKey
-		}
+	// The session's keyring is kept current by every slot change it
+	// applies or makes: no file read per batch.
+	if slot, err := s.kr.SlotByID(h.Signer); err == nil {
+		sf.ownSlot, sf.ownName, sf.ownPub = slot.Version, slot.Name, slot.PublicKey
 	}
 	s.general.QueryRowContext(ctx, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()).Scan(&sf.logNewest)
 	return judgeRecords(h, b.Records, sf, s.v.now()), b

@@ -167,10 +167,18 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 	s.mu.Lock()
 	me := userEpochName(s.user.ID, dev)
 	s.mu.Unlock()
+	held := uint32(epoch.Int64)
+	looked := 0
 	for _, e := range epochs {
+		// Bounded as installEpochs is: folders planted far ahead, or by
+		// the thousand, do not cost this once-a-second look anything.
+		if e>>16 > held>>16+maxEpochJump || looked >= 256 {
+			break
+		}
 		if hasSyncKey(ctx, gen, e) {
 			continue
 		}
+		looked++
 		if _, err := f.Read(fmt.Sprintf("epochs/%d/%s", e, dev)); err == nil {
 			return true
 		}

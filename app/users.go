@@ -82,15 +82,16 @@ func (s *Session) changeKeyring(ctx context.Context, fn func(kr *store.Keyring, 
 	if s.locked {
 		return ErrLocked
 	}
-	unlock, err := store.LockKeyring(s.v.Dir)
+	return s.changeKeyringHeld(ctx, fn)
+}
+
+// changeKeyringHeld is changeKeyring for a caller that holds s.mu.
+func (s *Session) changeKeyringHeld(ctx context.Context, fn func(kr *store.Keyring, tx *sql.Tx) error) error {
+	kr, unlock, err := store.LockedKeyring(s.v.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	kr, err := store.LoadKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
 	return inTx(ctx, s.general, func(tx *sql.Tx) error {
 		if err := fn(kr, tx); err != nil {
 			return err
@@ -453,15 +454,11 @@ func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, co
 	if !s.mustTOTP || s.kek == nil {
 		return fmt.Errorf("no authenticator reset is pending: %w", ErrUsage)
 	}
-	unlock, err := store.LockKeyring(s.v.Dir)
+	kr, unlock, err := store.LockedKeyring(s.v.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	kr, err := store.LoadKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
 	slot, err := kr.SlotByID(s.user.ID)
 	if err != nil {
 		return err
@@ -519,15 +516,11 @@ func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase 
 	if enr == nil {
 		return fmt.Errorf("no authenticator enrollment: %w", ErrUsage)
 	}
-	unlock, err := store.LockKeyring(v.Dir)
+	kr, unlock, err := store.LockedKeyring(v.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	kr, err := store.LoadKeyring(v.Dir)
-	if err != nil {
-		return err
-	}
 	kGen, kClin, err := openRecoverySlot(kr, recoveryKey)
 	if err != nil {
 		return err

@@ -201,6 +201,21 @@ func LockKeyring(dir string) (unlock func(), err error) {
 	return func() { unlockFile(f); f.Close() }, nil
 }
 
+// LockedKeyring takes the keyring's lock and loads vault.keys under it:
+// for a change that also writes a database between loading and saving.
+// Call unlock when done.
+func LockedKeyring(dir string) (k *Keyring, unlock func(), err error) {
+	unlock, err = LockKeyring(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k, err = LoadKeyring(dir); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return k, unlock, nil
+}
+
 // crashHook, when set by a test, is called between writing the temp file
 // and renaming it; returning an error simulates a crash at that point.
 var crashHook func(tmp string) error

@@ -42,13 +42,20 @@ func TestSweepPairing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	long := time.Now().Add(-time.Hour)
+	// Times relative to the file system's own clock (the files' times),
+	// never the date the test runs.
+	st, err := os.Stat(filepath.Join(f.Dir, "pairing", "new", "offer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := st.ModTime()
+	long := written.Add(-time.Hour)
 	for _, rel := range []string{"pairing/old/offer", "pairing/old/grant"} {
 		if err := os.Chtimes(filepath.Join(f.Dir, filepath.FromSlash(rel)), long, long); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := f.SweepPairing(time.Now().Add(-2 * PairingExpiry))
+	n, err := f.SweepPairing(written.Add(-2 * PairingExpiry))
 	if err != nil || n != 2 {
 		t.Fatalf("swept %d: %v", n, err)
 	}
