@@ -26,7 +26,7 @@ func review3SelfServiceSlot(t *testing.T, f *fixture, dir string, a *Session, ed
 	if err != nil {
 		t.Fatal(err)
 	}
-	rita, key, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", recPass)
+	rita, key, signKey, devKey := deskKeysAs(t, a.v.Dir, kr, "Rita Front", recPass)
 	slot := *rita.slot
 	slot.Version++
 	edit(&slot)
@@ -210,10 +210,15 @@ func review3GrantFromGeneralDB(t *testing.T, dataDir string, in insider, vaultID
 
 // review3Opens reports whether key opens the clinical.db of dataDir.
 func review3Opens(dataDir string, key []byte) bool {
+	return review3OpensKind(dataDir, store.Clinical, key)
+}
+
+// review3OpensKind reports whether key opens the database of kind in dataDir.
+func review3OpensKind(dataDir string, kind store.Kind, key []byte) bool {
 	if key == nil {
 		return false
 	}
-	db, err := store.Open(context.Background(), filepath.Join(dataDir, store.Clinical.FileName()), store.Clinical, key)
+	db, err := store.Open(context.Background(), filepath.Join(dataDir, kind.FileName()), kind, key)
 	if err != nil {
 		return false
 	}

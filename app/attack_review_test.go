@@ -32,7 +32,7 @@ import (
 // (or holds an old copy of its data folder) takes with their own slot:
 // the general key, the general sync key of epoch 0, their own signing key
 // and the computer's device key from its general.db.
-func deskKeysAs(t *testing.T, s *Session, kr *store.Keyring, name, pass string) (in insider, syncKey []byte, signKey, devKey ed25519.PrivateKey) {
+func deskKeysAs(t *testing.T, dataDir string, kr *store.Keyring, name, pass string) (in insider, syncKey []byte, signKey, devKey ed25519.PrivateKey) {
 	t.Helper()
 	in = unwrapInsider(t, kr, name, pass)
 	var err error
@@ -40,7 +40,7 @@ func deskKeysAs(t *testing.T, s *Session, kr *store.Keyring, name, pass string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := store.Open(context.Background(), filepath.Join(s.v.Dir, store.General.FileName()), store.General, in.kGen)
+	gen, err := store.Open(context.Background(), filepath.Join(dataDir, store.General.FileName()), store.General, in.kGen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestAttackReviewReceptionistWedgesHerComputersLogThroughAdoption(t *testing
 			if err != nil {
 				t.Fatal(err)
 			}
-			rita, key, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", recPass)
+			rita, key, signKey, devKey := deskKeysAs(t, a.v.Dir, kr, "Rita Front", recPass)
 			seq, prev := lastInFolder(t, dir, a.DeviceID())
 			hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().UnixMilli()), Device: a.DeviceID()}
 			var rec cvsync.Record
@@ -141,6 +141,10 @@ func TestAttackReviewRemovedAdminBackdatesHisBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// His copy of the desk's data folder, taken while he worked there
+	// (the desk's general.db changes key at his removal).
+	hisCopy := filepath.Join(t.TempDir(), "his-copy")
+	copyDir(t, a.v.Dir, hisCopy)
 	f.clk.Advance(time.Hour)
 	if err := a.RemoveUser(ctx, "Bob Admin"); err != nil {
 		t.Fatal(err)
@@ -150,7 +154,7 @@ func TestAttackReviewRemovedAdminBackdatesHisBatch(t *testing.T) {
 	mustSync(t, b, dir)
 	f.clk.Advance(24 * time.Hour)
 
-	bob, key, signKey, devKey := deskKeysAs(t, a, oldKeys, "Bob Admin", bobPass)
+	bob, key, signKey, devKey := deskKeysAs(t, hisCopy, oldKeys, "Bob Admin", bobPass)
 	puppetPub, puppetKey, _ := ed25519.GenerateKey(nil)
 	puppet := newID()
 	// Dated one second before his removal.
@@ -378,7 +382,7 @@ func TestAttackReviewBatchThatCanNeverApplyIsHeldNotHalted(t *testing.T) {
 			mustSync(t, a, dir)
 			mustSync(t, b, dir)
 			kr, _ := store.LoadKeyring(a.v.Dir)
-			rita, key, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", recPass)
+			rita, key, signKey, devKey := deskKeysAs(t, a.v.Dir, kr, "Rita Front", recPass)
 			seq, prev := lastInFolder(t, dir, a.DeviceID())
 			hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().UnixMilli()), Device: a.DeviceID()}
 			v := "Forged"
@@ -424,7 +428,7 @@ func TestAttackReviewSealedPlaceholderForksAReceptionistsLog(t *testing.T) {
 	mustSync(t, rita, dir)
 
 	kr, _ := store.LoadKeyring(a.v.Dir)
-	in, _, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", recPass)
+	in, _, signKey, devKey := deskKeysAs(t, a.v.Dir, kr, "Rita Front", recPass)
 	seq, prev := lastInFolder(t, dir, a.DeviceID())
 	hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().UnixMilli()), Device: a.DeviceID()}
 	v := "junk"
@@ -491,7 +495,7 @@ func TestAttackReviewReceptionistRewritesTheAdminsUnsentChanges(t *testing.T) {
 	}
 	// Rita, on A: the unsent change records, from general.db.
 	kr, _ := store.LoadKeyring(a.v.Dir)
-	rita, key, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", recPass)
+	rita, key, signKey, devKey := deskKeysAs(t, a.v.Dir, kr, "Rita Front", recPass)
 	gen, err := store.Open(ctx, filepath.Join(a.v.Dir, store.General.FileName()), store.General, rita.kGen)
 	if err != nil {
 		t.Fatal(err)
@@ -579,7 +583,7 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 	}
 	// Undo schema 7 (every table and column it adds) so that the real
 	// migration runs at the next sign-in.
-	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`, `DROP TABLE clinical_key_escrow`,
+	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`, `DROP TABLE clinical_key_escrow`, `DROP TABLE general_key_chain`, `DROP TABLE key_history`,
 		`CREATE TABLE sync_keys6 (epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)`, `INSERT INTO sync_keys6 SELECT epoch, key FROM sync_keys`,
 		`DROP TABLE sync_keys`, `ALTER TABLE sync_keys6 RENAME TO sync_keys`,
 		`CREATE TABLE keyring_slots6 (id TEXT PRIMARY KEY, slot TEXT NOT NULL DEFAULT '', archived INTEGER NOT NULL DEFAULT 0)`,

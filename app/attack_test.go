@@ -472,7 +472,8 @@ func lastInFolder(t *testing.T, dir, device string) (uint64, []byte) {
 // the general key, and writes the next batch of another computer's log:
 // his account back (removed_at NULL) and his old slot. He signs it as that
 // computer with a key of his own, or with the computer's real device key
-// (read from its general.db, which his old general key still opens). The
+// (read from his copy of its general.db, which his old general key still
+// opens). The
 // other computers must refuse it, name why, and keep him removed.
 func TestAttackRemovedAdminWritesHimselfBack(t *testing.T) {
 	for _, variant := range []string{"own device key", "the desk's device key"} {
@@ -487,6 +488,10 @@ func TestAttackRemovedAdminWritesHimselfBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// His copy of the desk's data folder, taken before he left
+			// (the desk's general.db changes key at his removal).
+			hisCopy := filepath.Join(t.TempDir(), "his-copy")
+			copyDir(t, a.v.Dir, hisCopy)
 			if err := a.RemoveUser(ctx, "Bob Admin"); err != nil {
 				t.Fatal(err)
 			}
@@ -503,7 +508,7 @@ func TestAttackRemovedAdminWritesHimselfBack(t *testing.T) {
 			signKey := ed25519.NewKeyFromSeed(bob.secrets.SigningSeed)
 			_, devKey, _ := ed25519.GenerateKey(nil)
 			if variant == "the desk's device key" {
-				gen, err := store.Open(ctx, filepath.Join(a.v.Dir, store.General.FileName()), store.General, bob.kGen)
+				gen, err := store.Open(ctx, filepath.Join(hisCopy, store.General.FileName()), store.General, bob.kGen)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -875,7 +880,7 @@ func TestAttackUserReinstallsAnOlderSlot(t *testing.T) {
 	}
 
 	kr, _ := store.LoadKeyring(a.v.Dir)
-	in, key, signKey, devKey := deskKeysAs(t, a, kr, "Rita Front", newPass)
+	in, key, signKey, devKey := deskKeysAs(t, a.v.Dir, kr, "Rita Front", newPass)
 	js, _ := json.Marshal(oldSlot)
 	v, archived := string(js), "0"
 	seq, prev := lastInFolder(t, dir, a.DeviceID())

@@ -539,6 +539,8 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 		return nil, ErrLocked
 	}
 	kGen := append([]byte(nil), s.kGen...)
+	// A backup made before the general key changed is under an older one.
+	kGens := append([][]byte{kGen}, s.olderGeneralKeys(ctx)...)
 	var clinKeys [][]byte
 	if s.kClin != nil {
 		// A backup made before the clinical key changed is under an
@@ -549,14 +551,14 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 	keyFor := backupKeyFor(identity, s.user.ID, kGen)
 	vaultID := s.kr.VaultID
 	s.mu.Unlock()
-	defer store.Zero(kGen)
+	defer zeroAll(kGens)
 	defer store.Zero(identity)
 	defer func() {
 		for _, k := range clinKeys {
 			store.Zero(k)
 		}
 	}()
-	report, verr := verifyBackupFile(ctx, path, vaultID, keyFor, kGen, clinKeys, progress)
+	report, verr := verifyBackupFile(ctx, path, vaultID, keyFor, kGens, clinKeys, progress)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.locked {
@@ -603,7 +605,7 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 
 // verifyBackupFile checks a backup with the vault's keys, without the
 // session; live counts are left at -1.
-func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*store.BackupHeader) ([]byte, error), kGen []byte, clinKeys [][]byte, progress func(BackupProgress)) (*VerifyReport, error) {
+func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*store.BackupHeader) ([]byte, error), kGens, clinKeys [][]byte, progress func(BackupProgress)) (*VerifyReport, error) {
 	info, err := ReadBackupInfo(path)
 	if err != nil {
 		return nil, err
@@ -654,7 +656,12 @@ func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*st
 		}
 		return nil
 	}
-	if err := check(store.General, kGen); err != nil {
+	for _, k := range kGens {
+		if err = check(store.General, k); !errors.Is(err, store.ErrWrongKey) {
+			break
+		}
+	}
+	if err != nil {
 		return report, err
 	}
 	if !info.ClinicalSealed && len(clinKeys) > 0 {
@@ -707,12 +714,15 @@ func (v *Vault) RestoreBackup(ctx context.Context, path, name, passphrase, code 
 		return refusal
 	}
 	defer secrets.Wipe()
-	kGen, err := store.OpenGrant(secrets.Identity, kr.VaultID, slot.UserID, slot.Role, store.General, slot.Grants[store.General])
-	if err != nil {
+	// The backed-up general.db is under the key the person's grant names,
+	// or under the computer's own (its escrow) when the key changed
+	// elsewhere and that computer had not moved yet.
+	kGens := generalKeysOf(kr, secrets.Identity, slot)
+	if len(kGens) == 0 {
 		return refusal
 	}
-	defer store.Zero(kGen)
-	return v.restore(ctx, path, h, backupKeyFor(secrets.Identity, slot.UserID, kGen), kGen, progress, func() error {
+	defer zeroAll(kGens)
+	return v.restore(ctx, path, h, backupKeyFor(secrets.Identity, slot.UserID, kGens[0]), kGens, progress, func([]byte) error {
 		s, err := v.SignIn(ctx, name, passphrase, code)
 		if err != nil {
 			if s != nil {
@@ -752,8 +762,13 @@ func (v *Vault) RestoreBackupWithRecoveryKey(ctx context.Context, path, recovery
 		return err
 	}
 	defer store.Zero(identity)
-	return v.restore(ctx, path, h, backupKeyFor(identity, recoveryUserID, kGen), kGen, progress, func() error {
-		gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
+	kGens := [][]byte{kGen}
+	if k := escrowKey(kr, identity, recoveryUserID); k != nil {
+		kGens = append(kGens, k)
+		defer store.Zero(k)
+	}
+	return v.restore(ctx, path, h, backupKeyFor(identity, recoveryUserID, kGen), kGens, progress, func(key []byte) error {
+		gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, key)
 		if err != nil {
 			return err
 		}
@@ -775,7 +790,7 @@ func readHeader(path string) (*store.BackupHeader, error) {
 
 // restore unpacks into v.Dir, writes the keyring last, and runs confirm;
 // any failure removes everything it wrote.
-func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader, keyFor func(*store.BackupHeader) ([]byte, error), kGen []byte, progress func(BackupProgress), confirm func() error) (err error) {
+func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader, keyFor func(*store.BackupHeader) ([]byte, error), kGens [][]byte, progress func(BackupProgress), confirm func(kGen []byte) error) (err error) {
 	if err := restoreTarget(v.Dir); err != nil {
 		return err
 	}
@@ -790,13 +805,18 @@ func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader,
 	if _, _, err = unpackBackup(path, keyFor, v.Dir, progress); err != nil {
 		return err
 	}
-	if err = forgetDevice(ctx, v, kGen); err != nil {
+	if err = forgetDevice(ctx, v, kGens); err != nil {
 		return err
 	}
+	gen, kGen, err := openGeneralFile(ctx, v, kGens)
+	if err != nil {
+		return err
+	}
+	gen.Close()
 	if err = store.WriteFileAtomic(filepath.Join(v.Dir, store.KeyringFile), h.Keyring, 0o600); err != nil {
 		return err
 	}
-	return confirm()
+	return confirm(kGen)
 }
 
 // SetBackupFolder chooses where scheduled backups go (admins only).
@@ -953,7 +973,7 @@ func scrubComputerKeys(ctx context.Context, db *store.DB) error {
 		return err
 	}
 	return inTx(ctx, conn, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM device_keys`, `DELETE FROM sync_keys`, `DELETE FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`, `DELETE FROM clinical_key_escrow`} {
+		for _, q := range []string{`DELETE FROM device_keys`, `DELETE FROM sync_keys`, `DELETE FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
@@ -968,8 +988,8 @@ func scrubComputerKeys(ctx context.Context, db *store.DB) error {
 // its first sign-in and joins sync through pairing, then catches up; the
 // change log it carries keeps it from resurrecting archived records or
 // losing newer changes (last writer wins per field).
-func forgetDevice(ctx context.Context, v *Vault, kGen []byte) error {
-	gen, err := v.openDB(ctx, store.General, kGen)
+func forgetDevice(ctx context.Context, v *Vault, kGens [][]byte) error {
+	gen, _, err := openGeneralFile(ctx, v, kGens)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -32,34 +31,24 @@ const (
 )
 
 // clinicalKeyID names a clinical key without revealing it.
-func clinicalKeyID(key []byte) string {
-	h := sha256.Sum256(append([]byte(clinicalKeyIDLabel), key...))
-	return hex.EncodeToString(h[:16])
-}
-
-func clinicalChainKey(newer []byte) ([]byte, error) {
-	return hkdf.Key(sha256.New, newer, nil, clinicalChainLabel, 32)
-}
+func clinicalKeyID(key []byte) string { return clinicalLine.id(key) }
 
 // rotateClinicalKey draws a new clinical key within tx: grants it to
 // every clinical slot of kr (saved by the caller, under the keyring lock)
 // and records the chain entry. It returns the new key; the caller
 // re-keys clinical.db once tx has committed. Admins only; s.mu held.
 func (s *Session) rotateClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.Keyring) ([]byte, error) {
+	return s.replaceClinicalKey(ctx, tx, kr, nil)
+}
+
+// replaceClinicalKey is rotateClinicalKey that also replaces the keys
+// named in apart (made by other admins while apart, not held here).
+func (s *Session) replaceClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.Keyring, apart []string) ([]byte, error) {
 	if s.clinical == nil || len(s.kClin) != store.KeySize {
 		return nil, fmt.Errorf("changing the clinical key needs it: %w", ErrNotPermitted)
 	}
 	newKey := store.NewKey()
-	ck, err := clinicalChainKey(newKey)
-	if err != nil {
-		return nil, err
-	}
-	box := sealSym(ck, s.kClin)
-	id := clinicalKeyID(newKey)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO clinical_key_chain (id, prev_box) VALUES (?, ?)`, id, box); err != nil {
-		return nil, err
-	}
-	if err := s.recordChanges(ctx, tx, "clinical_key_chain", id, map[string]any{"prev_box": box}); err != nil {
+	if err := s.recordKey(ctx, tx, clinicalLine, newKey, [][]byte{s.kClin}, apart); err != nil {
 		return nil, err
 	}
 	slots, err := activeSlots(ctx, tx, kr)
@@ -70,7 +59,7 @@ func (s *Session) rotateClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.K
 		if !Role(slot.Role).Clinical() {
 			continue
 		}
-		if err := grant(kr.VaultID, slot, s.kGen, newKey); err != nil {
+		if err := grantOne(kr.VaultID, slot, store.Clinical, newKey); err != nil {
 			continue // a key that cannot be sealed to gets nothing; the change goes on
 		}
 		if err := s.cw().mirrorGrants(ctx, tx, slot); err != nil {
@@ -149,7 +138,10 @@ func (s *Session) rekeyClinical(ctx context.Context, key []byte) error {
 	if err := s.carryOver(ctx, s.clinical, s.kClin, key); err != nil {
 		return err
 	}
-	db, err := store.Rekey(ctx, s.clinical, key, nil)
+	if err := keepHistory(ctx, s.general, clinicalLine, s.kClin, key); err != nil {
+		return err
+	}
+	db, err := store.Rekey(ctx, s.clinical, key, s.rekeyProgress("clinical.db"))
 	if err != nil {
 		// The file is whole under one key or the other; the next sign-in
 		// of a clinician finishes the change.
@@ -228,7 +220,11 @@ func (s *Session) moveClinicalTo(ctx context.Context, old *store.DB, oldKey, key
 		old.Close()
 		return nil, err
 	}
-	db, err := store.Rekey(ctx, old, key, nil)
+	if err := keepHistory(ctx, s.general, clinicalLine, oldKey, key); err != nil {
+		old.Close()
+		return nil, err
+	}
+	db, err := store.Rekey(ctx, old, key, s.rekeyProgress("clinical.db"))
 	if err != nil {
 		return nil, err
 	}
@@ -254,26 +250,16 @@ func (s *Session) openFromEscrow(ctx context.Context, key []byte, notOpened erro
 	if err != nil {
 		return nil, notOpened
 	}
-	if s.isOlderClinicalKey(ctx, key, local) {
+	if !clinicalLine.shouldMove(ctx, s.general, local, key) {
 		// The grant names a key older than the file's (granted by a
-		// computer that had not heard of a change yet): the file stays
-		// under the newer one, never moves back.
+		// computer that had not heard of a change yet), or one made
+		// apart that yields to the file's: the file stays, never moves
+		// back.
 		store.Zero(s.kClin)
 		s.kClin = append([]byte(nil), local...)
 		return old, nil
 	}
 	return s.moveClinicalTo(ctx, old, local, key)
-}
-
-// isOlderClinicalKey reports whether the chain leads back from newer to
-// key: key was replaced, and must not come back.
-func (s *Session) isOlderClinicalKey(ctx context.Context, key, newer []byte) bool {
-	for _, k := range s.olderClinicalKeysFrom(ctx, newer) {
-		if subtle.ConstantTimeCompare(k, key) == 1 {
-			return true
-		}
-	}
-	return false
 }
 
 // followClinicalKey re-keys this computer's clinical.db when the signed-in
@@ -297,7 +283,7 @@ func (s *Session) followClinicalKey(ctx context.Context) error {
 		return nil
 	}
 	defer store.Zero(key)
-	if s.isOlderClinicalKey(ctx, key, s.kClin) {
+	if !clinicalLine.shouldMove(ctx, s.general, s.kClin, key) {
 		return nil // a grant of a replaced key, made apart: never back
 	}
 	return s.rekeyClinical(ctx, key)
@@ -310,70 +296,7 @@ func (s *Session) olderClinicalKeys(ctx context.Context) [][]byte {
 	return s.olderClinicalKeysFrom(ctx, s.kClin)
 }
 
-// olderClinicalKeysFrom lists the clinical keys before key, newest first.
+// olderClinicalKeysFrom lists the clinical keys before key, nearest first.
 func (s *Session) olderClinicalKeysFrom(ctx context.Context, key []byte) [][]byte {
-	var out [][]byte
-	older := key
-	for step := 0; step < 1000; step++ {
-		var box []byte
-		if s.general.QueryRowContext(ctx, `SELECT prev_box FROM clinical_key_chain WHERE id = ?`, clinicalKeyID(older)).Scan(&box) != nil {
-			break
-		}
-		ck, err := clinicalChainKey(older)
-		if err != nil {
-			break
-		}
-		prev, err := openSym(ck, box)
-		if err != nil {
-			break
-		}
-		out = append(out, prev)
-		older = prev
-	}
-	return out
-}
-
-// regrantStaleClinical is an admin's check at each pass: a clinical slot
-// whose grant holds a key the chain shows was replaced (granted by a
-// computer that had not heard of the change: a clinician added or
-// promoted there meanwhile) is granted the current key. s.mu held.
-func (s *Session) regrantStaleClinical(ctx context.Context) error {
-	if s.user.Role != Admin || s.clinical == nil {
-		return nil
-	}
-	older := map[string]bool{}
-	for _, k := range s.olderClinicalKeysFrom(ctx, s.kClin) {
-		older[clinicalKeyID(k)] = true
-		store.Zero(k)
-	}
-	if len(older) == 0 {
-		return nil
-	}
-	stale := func(kr *store.Keyring) []*store.Slot {
-		var out []*store.Slot
-		for _, sl := range kr.Slots {
-			if Role(sl.Role).Clinical() && older[sl.ClinicalKeyID] {
-				out = append(out, sl)
-			}
-		}
-		if kr.Recovery != nil && older[kr.Recovery.ClinicalKeyID] {
-			out = append(out, kr.Recovery)
-		}
-		return out
-	}
-	if len(stale(s.kr)) == 0 {
-		return nil
-	}
-	return s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
-		slots := stale(kr)
-		for _, sl := range slots {
-			if err := grant(kr.VaultID, sl, s.kGen, s.kClin); err != nil {
-				continue
-			}
-			if err := s.cw().mirrorGrants(ctx, tx, sl); err != nil {
-				return err
-			}
-		}
-		return audit(ctx, tx, s.v.now(), s.actor(), "clinical-key-granted", fmt.Sprintf("%d staff", len(slots)), "granted the current clinical key in place of a replaced one")
-	})
+	return clinicalLine.olderKeys(ctx, s.general, key)
 }

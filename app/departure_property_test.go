@@ -166,6 +166,22 @@ func TestDeparturesProperty(t *testing.T) {
 				rt.Fatalf("%s, removed, holds the epoch made at their removal %d", d.name, d.removal)
 			}
 		}
+		// The database keys: every replica's files end under one general
+		// key (and one clinical key), and no departed person's keys open
+		// them — whatever was granted to them while replicas were apart.
+		for i, r := range reps {
+			if !bytesEqual(r.kGen, reps[0].kGen) {
+				rt.Fatalf("replica %d's general.db is under another key than replica 0's (heads %v)", i, generalLine.heads(ctx, r.general))
+			}
+			for _, d := range gone {
+				if review3OpensKind(r.v.Dir, store.General, d.in.kGen) {
+					rt.Fatalf("%s, removed, opens replica %d's general.db with their old general key", d.name, i)
+				}
+				if review3Opens(r.v.Dir, d.in.kClin) {
+					rt.Fatalf("%s, removed, opens replica %d's clinical.db with their old clinical key", d.name, i)
+				}
+			}
+		}
 		// Every replica ends on one current epoch, which no departed person opens.
 		cur := reps[0].currentEpoch(ctx)
 		for i, r := range reps {
@@ -178,3 +194,5 @@ func TestDeparturesProperty(t *testing.T) {
 		}
 	})
 }
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

@@ -115,12 +115,10 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 	if exists == 0 {
 		return fmt.Errorf("device %s (or it is already revoked): %w", id, ErrNotFound)
 	}
-	kr, err := store.LoadKeyring(s.v.Dir)
-	if err != nil {
-		return err
-	}
 	now := s.v.now()
-	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
+	var newGen []byte
+	defer func() { store.Zero(newGen) }()
+	err := s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
 		epoch, err := s.rotateEpoch(ctx, tx, kr, id, "computer "+shortID(id)+" revoked")
 		if err != nil {
 			return err
@@ -131,9 +129,17 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 		if err := s.recordChanges(ctx, tx, "devices", id, map[string]any{"revoked_at": now.Unix(), "revoked_epoch": epoch}); err != nil {
 			return err
 		}
+		// Its copy of general.db is under the general key: a new one
+		// for what is written from now on.
+		if newGen, err = s.rotateGeneralKey(ctx, tx, kr, nil); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, s.actor(), "device-revoked", id, fmt.Sprintf("new key epoch %d", epoch))
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.rekeyGeneral(ctx, newGen); err != nil {
 		return err
 	}
 	return s.flushEpochOutbox(ctx, f)

@@ -24,6 +24,7 @@ type slotGrants struct {
 	Role          string                `json:"role"`
 	Grants        map[store.Kind][]byte `json:"grants"`
 	ClinicalKeyID string                `json:"clinical_key_id,omitempty"`
+	GeneralKeyID  string                `json:"general_key_id,omitempty"`
 }
 
 // mirrorSlot records a slot's whole content (an admin's change).
@@ -32,7 +33,7 @@ func (w changeWriter) mirrorSlot(ctx context.Context, tx querier, slot *store.Sl
 	if err != nil {
 		return err
 	}
-	gs, err := json.Marshal(slotGrants{Role: slot.Role, Grants: slot.Grants, ClinicalKeyID: slot.ClinicalKeyID})
+	gs, err := json.Marshal(slotGrants{Role: slot.Role, Grants: slot.Grants, ClinicalKeyID: slot.ClinicalKeyID, GeneralKeyID: slot.GeneralKeyID})
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (w changeWriter) mirrorSlot(ctx context.Context, tx querier, slot *store.Sl
 // mirrorGrants records the admin's part of a slot only (a new role, new
 // key grants), leaving its owner's part to whatever its owner set last.
 func (w changeWriter) mirrorGrants(ctx context.Context, tx querier, slot *store.Slot) error {
-	gs, err := json.Marshal(slotGrants{Role: slot.Role, Grants: slot.Grants, ClinicalKeyID: slot.ClinicalKeyID})
+	gs, err := json.Marshal(slotGrants{Role: slot.Role, Grants: slot.Grants, ClinicalKeyID: slot.ClinicalKeyID, GeneralKeyID: slot.GeneralKeyID})
 	if err != nil {
 		return err
 	}

@@ -173,11 +173,12 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	if err != nil {
 		return err
 	}
-	var kept int
+	var kept, keptGeneral int
 	s.clinical.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&kept)
-	if kept > 0 {
-		// The clinical key changed since the vault began: epoch 0's
-		// clinical sync key no longer follows from the current one.
+	s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&keptGeneral)
+	if kept > 0 || keptGeneral > 0 {
+		// A database key changed since the vault began: epoch 0's sync
+		// keys no longer follow from the current ones.
 		epochs = append([]uint32{0}, epochs...)
 	}
 	for _, e := range epochs {
@@ -355,6 +356,8 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 		return err
 	}
 	kr.Throttle = map[string]*store.Throttle{}
+	kr.Escrow = nil // the inviting computer's; this one seals its own
+	ensureEscrow(&kr, g.KGen)
 	if err := store.SaveKeyring(v.Dir, &kr); err != nil {
 		return err
 	}

@@ -45,25 +45,29 @@ type Session struct {
 	mu sync.Mutex
 	// syncMu keeps sync passes apart: a pass reads the folder before it
 	// takes mu, and no other pass may receive batches in between.
-	syncMu    sync.Mutex
-	kr        *store.Keyring
-	user      User
-	secrets   *store.SlotSecrets
-	kek       []byte // kept only while a TOTP enrollment is pending
-	kGen      []byte
-	kClin     []byte
-	general   *store.DB
-	clinical  *store.DB
-	idleLock  time.Duration
-	lastTouch time.Time
-	mustTOTP  bool
-	locked    bool
-	timing    SignInTiming
-	onLock    []func()
-	device    string
-	devKeys   deviceKeys
-	clock     *cvsync.Clock
-	dates     DateOrder
+	syncMu  sync.Mutex
+	kr      *store.Keyring
+	user    User
+	secrets *store.SlotSecrets
+	kek     []byte // kept only while a TOTP enrollment is pending
+	kGen    []byte
+	// moveGeneral is the key general.db moves to once the sign-in has
+	// succeeded (the file was opened with this computer's escrow).
+	moveGeneral []byte
+	onRekey     func(RekeyProgress)
+	kClin       []byte
+	general     *store.DB
+	clinical    *store.DB
+	idleLock    time.Duration
+	lastTouch   time.Time
+	mustTOTP    bool
+	locked      bool
+	timing      SignInTiming
+	onLock      []func()
+	device      string
+	devKeys     deviceKeys
+	clock       *cvsync.Clock
+	dates       DateOrder
 	// background counts work left running after a call returned (the
 	// checkpoint after a bulk write).
 	background sync.WaitGroup
@@ -169,6 +173,7 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	if err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
 		pending, k.Pending = k.Pending, nil
 		delete(k.Throttle, slot.UserID)
+		ensureEscrow(k, s.kGen)
 		kr = k
 		return nil
 	}); err != nil {
@@ -219,6 +224,10 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		return nil, err
 	}
 	s.dates = s.readDateOrder(ctx)
+	if err := s.finishGeneralMove(ctx); err != nil {
+		s.wipe()
+		return nil, err
+	}
 	s.timing = SignInTiming{KDF: kdfTime, Rest: time.Since(restStart)}
 	if s.mustTOTP {
 		return s, ErrEnrollTOTP
@@ -258,12 +267,7 @@ func (v *Vault) fail(kr *store.Keyring, slot *store.Slot, now time.Time, why str
 // opens general.db, and clinical.db when a clinical grant exists.
 func (s *Session) openDatabases(ctx context.Context, slot *store.Slot) error {
 	kr := s.kr
-	var err error
-	s.kGen, err = store.OpenGrant(s.secrets.Identity, kr.VaultID, slot.UserID, slot.Role, store.General, slot.Grants[store.General])
-	if err != nil {
-		return err
-	}
-	s.general, err = s.v.openDB(ctx, store.General, s.kGen)
+	err := s.openGeneral(ctx, slot)
 	if err != nil {
 		return err
 	}
@@ -302,6 +306,8 @@ func (s *Session) wipe() {
 	store.Zero(s.kGen)
 	store.Zero(s.kClin)
 	store.Zero(s.kek)
+	store.Zero(s.moveGeneral)
+	s.moveGeneral = nil
 	s.kGen, s.kClin, s.kek = nil, nil, nil
 	s.secrets.Wipe()
 	s.secrets = nil

@@ -27,14 +27,14 @@ import (
 var replicatedTables = map[string]store.Kind{
 	"patients": store.General, "appointments": store.General, "users": store.General,
 	"chart_restrictions": store.General, "emergency_access": store.General,
-	"training_completions": store.General, "devices": store.General, "keyring_slots": store.General, "clinical_key_chain": store.General,
+	"training_completions": store.General, "devices": store.General, "keyring_slots": store.General, "clinical_key_chain": store.General, "general_key_chain": store.General,
 	"encounters": store.Clinical, "addenda": store.Clinical, "problems": store.Clinical, "allergies": store.Clinical,
 	"medications": store.Clinical, "vitals": store.Clinical, "documents": store.Clinical,
 }
 
 // adminTables may be changed only by admins (a user may change their own
 // keyring slot and their own authenticator-reset flag).
-var adminTables = map[string]bool{"users": true, "devices": true, "keyring_slots": true, "clinical_key_chain": true}
+var adminTables = map[string]bool{"users": true, "devices": true, "keyring_slots": true, "clinical_key_chain": true, "general_key_chain": true}
 
 // verdict is what receiving does with one batch.
 type verdict int
@@ -322,6 +322,8 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 				if err := s.applySlots(ctx, slots); err != nil {
 					s.problem(ctx, rep, device, "keyring update: "+err.Error())
 				} else if err := s.followClinicalKey(ctx); err != nil {
+					s.problem(ctx, rep, device, err.Error())
+				} else if err := s.followGeneralKey(ctx); err != nil {
 					s.problem(ctx, rep, device, err.Error())
 				}
 			}

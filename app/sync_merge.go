@@ -397,7 +397,7 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 				if err := json.Unmarshal([]byte(gs), &g); err != nil {
 					return fmt.Errorf("slot %s: its grants are damaged", id)
 				}
-				c.slot.Role, c.slot.Grants, c.slot.ClinicalKeyID = g.Role, g.Grants, g.ClinicalKeyID
+				c.slot.Role, c.slot.Grants, c.slot.ClinicalKeyID, c.slot.GeneralKeyID = g.Role, g.Grants, g.ClinicalKeyID, g.GeneralKeyID
 			}
 			// Name and role are the roster's, never what the owner's
 			// part says.
@@ -429,6 +429,7 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 				}
 			}
 		}
+		ensureEscrow(kr, s.kGen)
 		s.kr = kr
 		return nil
 	})

@@ -87,8 +87,15 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
 		return rep, err
 	}
-	if err := s.regrantStaleClinical(ctx); err != nil {
+	// Keys changed by two admins apart are replaced by one; grants of a
+	// replaced key are renewed.
+	if err := s.resolveKeyForks(ctx); err != nil {
 		return rep, err
+	}
+	for _, l := range []keyLine{generalLine, clinicalLine} {
+		if err := s.regrantStale(ctx, l); err != nil {
+			return rep, err
+		}
 	}
 	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -96,6 +95,7 @@ func (s *Session) changeKeyringHeld(ctx context.Context, fn func(kr *store.Keyri
 		if err := fn(kr, tx); err != nil {
 			return err
 		}
+		ensureEscrow(kr, s.kGen)
 		if err := store.SaveKeyring(s.v.Dir, kr); err != nil {
 			return err
 		}
@@ -194,8 +194,8 @@ func (s *Session) RemoveUser(ctx context.Context, name string) error {
 		return err
 	}
 	now := s.v.now()
-	var newClin []byte
-	defer func() { store.Zero(newClin) }()
+	var newClin, newGen []byte
+	defer func() { store.Zero(newClin); store.Zero(newGen) }()
 	err := s.changeKeyring(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
 		u, err := s.userByName(ctx, tx, name)
 		if err != nil {
@@ -220,17 +220,25 @@ func (s *Session) RemoveUser(ctx context.Context, name string) error {
 			return err
 		}
 		if u.Role.Clinical() {
-			var err error
 			if newClin, err = s.rotateClinicalKey(ctx, tx, kr); err != nil {
 				return err
 			}
 		}
+		// Everyone held the general key.
+		if newGen, err = s.rotateGeneralKey(ctx, tx, kr, nil); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, s.actor(), "user-removed", u.Name, "was "+string(u.Role))
 	})
-	if err != nil || newClin == nil {
+	if err != nil {
 		return err
 	}
-	return s.rekeyLocked(ctx, newClin)
+	if newClin != nil {
+		if err := s.rekeyLocked(ctx, newClin); err != nil {
+			return err
+		}
+	}
+	return s.rekeyGeneralLocked(ctx, newGen)
 }
 
 // rekeyLocked re-keys this computer's clinical.db under the session lock.
@@ -527,7 +535,15 @@ func (v *Vault) Recover(ctx context.Context, recoveryKey, adminName, passphrase 
 	}
 	defer store.Zero(kGen)
 	defer store.Zero(kClin)
-	gen, err := store.Open(ctx, filepath.Join(v.Dir, store.General.FileName()), store.General, kGen)
+	kGens := [][]byte{kGen}
+	if identity, err := recoveryIdentity(kr, recoveryKey); err == nil {
+		if k := escrowKey(kr, identity, recoveryUserID); k != nil {
+			kGens = append(kGens, k) // the key changed elsewhere; this computer has not moved yet
+			defer store.Zero(k)
+		}
+		store.Zero(identity)
+	}
+	gen, _, err := openGeneralFile(ctx, v, kGens)
 	if err != nil {
 		return err
 	}

@@ -403,6 +403,7 @@ func grant(vaultID string, slot *store.Slot, kGen, kClin []byte) error {
 		return err
 	}
 	slot.Grants[store.General] = g
+	slot.GeneralKeyID = generalLine.id(kGen)
 	slot.ClinicalKeyID = ""
 	if Role(slot.Role).Clinical() {
 		c, err := store.SealGrant(slot.PublicKey, vaultID, slot.UserID, slot.Role, store.Clinical, kClin)
@@ -411,6 +412,25 @@ func grant(vaultID string, slot *store.Slot, kGen, kClin []byte) error {
 		}
 		slot.Grants[store.Clinical] = c
 		slot.ClinicalKeyID = clinicalKeyID(kClin)
+	}
+	return nil
+}
+
+// grantOne seals key (of kind) to the slot's owner in place of the grant
+// of that kind the slot had, leaving the other.
+func grantOne(vaultID string, slot *store.Slot, kind store.Kind, key []byte) error {
+	g, err := store.SealGrant(slot.PublicKey, vaultID, slot.UserID, slot.Role, kind, key)
+	if err != nil {
+		return err
+	}
+	if slot.Grants == nil {
+		slot.Grants = map[store.Kind][]byte{}
+	}
+	slot.Grants[kind] = g
+	if kind == store.General {
+		slot.GeneralKeyID = generalLine.id(key)
+	} else {
+		slot.ClinicalKeyID = clinicalLine.id(key)
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ type Slot struct {
 	// clinical grant holds, so that an admin can tell a grant of a
 	// replaced key and grant the current one.
 	ClinicalKeyID string `json:"clinical_key_id,omitempty"`
+	// GeneralKeyID does the same for the general grant.
+	GeneralKeyID string `json:"general_key_id,omitempty"`
 }
 
 // Throttle is the persistent count of failed sign-ins for one user.
@@ -68,6 +70,20 @@ type Keyring struct {
 	Recovery *Slot                `json:"recovery"`
 	Throttle map[string]*Throttle `json:"throttle,omitempty"`
 	Pending  []PendingEvent       `json:"pending_events,omitempty"`
+	// Escrow is this computer's own (never replicated): the key its
+	// general.db is under, sealed to each person with a slot here. When
+	// the general key changes elsewhere, a grant names the new key while
+	// the file is still under the old one; the escrow opens the file so
+	// that it can be moved to the new key.
+	Escrow map[string]*EscrowBox `json:"escrow,omitempty"`
+}
+
+// EscrowBox is a computer's general key sealed to one person.
+type EscrowBox struct {
+	KeyID     string `json:"key_id"`     // names the key sealed (not secret)
+	PublicKey []byte `json:"public_key"` // the identity it is sealed to
+	Role      string `json:"role"`       // bound into the box
+	Box       []byte `json:"box"`
 }
 
 // NewKeyring returns an empty keyring for a new vault.

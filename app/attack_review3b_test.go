@@ -1,74 +1,17 @@
-// Attacks from the third insider review that still succeed: two admins
-// changing the clinical key on computers apart. Kept out of the build (.txt) until fixed; when
-// working on them, move this file into app/ (its helpers review3Opens and
-// review3GrantFromGeneralDB then already exist in
-// app/attack_review3_test.go: drop them here). Each fails on the commit
-// that added this file. See the session note of 2026-12-07.
-
 package app
 
-// Third insider review: the change of the clinical key at departures
-// (clinical_keys.go), the two-part keyring slots and per-backup keys.
-// Each test plays the attacker with what that person really holds.
+// Third insider review, the two attacks that stood until both database
+// keys got a lineage in clear (key_chain.go): two admins changing a key
+// while apart. Each failed on the commit that kept them in .review/.
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
-	cvsync "github.com/clinicvault/clinicvault/sync"
 )
-
-// review3GrantFromGeneralDB is what a departed clinician does with the
-// general key he keeps (not re-keyed at departures, accepted): he opens a
-// computer's general.db, reads the admin's part of his own replicated
-// keyring slot (keyring_slots.grants) and opens its clinical grant with
-// his own identity key.
-func review3GrantFromGeneralDB(t *testing.T, dataDir string, in insider, vaultID string) []byte {
-	t.Helper()
-	ctx := context.Background()
-	gen, err := store.Open(ctx, filepath.Join(dataDir, store.General.FileName()), store.General, in.kGen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gen.Close()
-	var gs string
-	if err := gen.QueryRow(`SELECT coalesce(grants, '') FROM keyring_slots WHERE id = ?`, in.slot.UserID).Scan(&gs); err != nil || gs == "" {
-		return nil
-	}
-	var g slotGrants
-	if json.Unmarshal([]byte(gs), &g) != nil {
-		return nil
-	}
-	box, ok := g.Grants[store.Clinical]
-	if !ok {
-		return nil
-	}
-	key, err := store.OpenGrant(in.secrets.Identity, vaultID, in.slot.UserID, g.Role, store.Clinical, box)
-	if err != nil {
-		return nil
-	}
-	return key
-}
-
-
-// review3Opens reports whether key opens the clinical.db of dataDir.
-func review3Opens(dataDir string, key []byte) bool {
-	if key == nil {
-		return false
-	}
-	db, err := store.Open(context.Background(), filepath.Join(dataDir, store.Clinical.FileName()), store.Clinical, key)
-	if err != nil {
-		return false
-	}
-	db.Close()
-	return true
-}
-
 
 // TestReview3RemovedClinicianGetsTheKeyMadeApart: Dr Omar is removed at
 // the desk (new clinical key K1, not granted to him). Meanwhile on the
@@ -76,11 +19,12 @@ func review3Opens(dataDir string, key []byte) bool {
 // grants it to every clinician it knows — Omar included, since it has not
 // heard of his removal. The laptop's change is the later one, so its
 // grants win everywhere and every clinical.db ends under K2. Nothing ever
-// changes the key again. Omar reads his own grants column from any
-// general.db (his general key still opens it), opens the K2 grant with his
-// old identity key, and reads every computer's clinical.db, charts written
-// after he left included.
-func TestReview3RemovedClinicianGetsTheKeyMadeApart(t *testing.T) {
+// changed the key again. Omar copies the laptop's data folder while it is
+// apart (his old general key opens that general.db), reads his own grants
+// column, opens the K2 grant with his old identity key, and reads every
+// computer's clinical.db, charts written after he left included.
+// Now: an admin who sees two keys made apart replaces both.
+func TestAttackReview3RemovedClinicianGetsTheKeyMadeApart(t *testing.T) {
 	f, dir, a, b := twoMachines(t)
 	ctx := context.Background()
 	const bobPass = "marble orchestra lantern velvet"
@@ -104,6 +48,8 @@ func TestReview3RemovedClinicianGetsTheKeyMadeApart(t *testing.T) {
 	if err := bob.SetRole(ctx, "Dr Mei Lee", Receptionist); err != nil {
 		t.Fatal(err)
 	}
+	omarsCopy := filepath.Join(t.TempDir(), "omars-copy")
+	copyDir(t, b.v.Dir, omarsCopy)
 	f.clk.Advance(time.Second)
 	for i := 0; i < 4; i++ {
 		a.Sync(ctx, dir)
@@ -116,7 +62,10 @@ func TestReview3RemovedClinicianGetsTheKeyMadeApart(t *testing.T) {
 	a.Sync(ctx, dir)
 	bob.Sync(ctx, dir)
 
-	key := review3GrantFromGeneralDB(t, a.v.Dir, omar, oldKeys.VaultID)
+	key := review3GrantFromGeneralDB(t, omarsCopy, omar, oldKeys.VaultID)
+	if key == nil {
+		t.Fatal("the laptop's copy holds no clinical grant for Omar: the attack is not set up")
+	}
 	for name, v := range map[string]*Vault{"desk": a.v, "laptop": b.v} {
 		if review3Opens(v.Dir, omar.kClin) {
 			t.Errorf("removed Dr Omar's old clinical key opens the %s's clinical.db", name)
@@ -127,18 +76,17 @@ func TestReview3RemovedClinicianGetsTheKeyMadeApart(t *testing.T) {
 	}
 }
 
-
 // TestReview3BackupAfterKeyChangesApartRestoresNoCharts: two admins change
 // the clinical key apart (desk: K1; laptop: K2, the later, whose grants
 // win). The desk's clinical.db is under K1 and only Rita, a receptionist,
 // is signed in there when K2's grants arrive; she makes the nightly
 // backup (clinical.db copied as the ciphertext it is). The desk itself
-// copes through its local escrow, but the escrow is dropped from backups:
+// copes through its local escrow, but the escrow was dropped from backups:
 // restored with the recovery key, the backup's keyring grants K2, its
 // clinical.db is under K1, the chain leads from K2 to K0 only. The admin
 // cannot sign in to the restored vault, and no key anyone holds opens its
 // charts.
-func TestReview3BackupAfterKeyChangesApartRestoresNoCharts(t *testing.T) {
+func TestAttackReview3BackupAfterKeyChangesApartRestoresNoCharts(t *testing.T) {
 	f, dir, a, b := twoMachines(t)
 	ctx := context.Background()
 	const bobPass = "marble orchestra lantern velvet"
