@@ -81,14 +81,10 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.pull(ctx, f, incoming, &rep); err != nil {
 		return rep, err
 	}
-	if err := s.push(ctx, f, &rep); err != nil {
-		return rep, err
-	}
-	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
-		return rep, err
-	}
-	// Keys changed by two admins apart are replaced by one; grants of a
-	// replaced key are renewed.
+	// Keys changed by two admins apart are replaced by one, and grants
+	// of a replaced key renewed, before sending: the change goes out in
+	// this pass, so that the other admin finds it at theirs instead of
+	// replacing the same keys too.
 	if err := s.resolveKeyForks(ctx); err != nil {
 		return rep, err
 	}
@@ -96,6 +92,12 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 		if err := s.regrantStale(ctx, l); err != nil {
 			return rep, err
 		}
+	}
+	if err := s.push(ctx, f, &rep); err != nil {
+		return rep, err
+	}
+	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
+		return rep, err
 	}
 	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err

@@ -466,6 +466,7 @@ func TestUsersActions(t *testing.T) {
 	pick := findSelect(t, g)
 	pick.SetSelected("Receptionist")
 	tap(t, g, "Change role")
+	settle(t, g)
 	if !showsText(g, "The practice must keep at least one admin") {
 		t.Error("the last-admin refusal is not shown")
 	}
@@ -781,6 +782,70 @@ func TestPlainErrors(t *testing.T) {
 	} {
 		if got := plain(c.err); got != c.want {
 			t.Errorf("plain(%q) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+// rekeySpy lets a test report re-encryption progress as the session would.
+type rekeySpy struct {
+	userAdmin
+	fn func(app.RekeyProgress)
+}
+
+func (r *rekeySpy) OnRekey(fn func(app.RekeyProgress)) {
+	r.fn = fn
+	r.userAdmin.OnRekey(fn)
+}
+
+// TestStaffChangeShowsReencryptionProgress: a removal or demotion
+// re-encrypts this computer's databases (seconds on a large practice):
+// the window says so and shows how far it has got, and takes input again
+// once it is done.
+func TestStaffChangeShowsReencryptionProgress(t *testing.T) {
+	for _, size := range []fyne.Size{{Width: 1366, Height: 768}, {Width: 1024, Height: 700}} {
+		g, _, _, _ := signedInAdmin(t)
+		g.win.Resize(size)
+		g.shell.openNamed("Users")
+		u := g.shell.users
+		spy := &rekeySpy{userAdmin: u.s}
+		u.s = spy
+		reported, release := make(chan struct{}), make(chan struct{})
+		finished := false
+		u.keyChange("Removing Lee Park", func() error {
+			spy.fn(app.RekeyProgress{Database: "general.db", Done: 40, Total: 100})
+			close(reported)
+			<-release
+			return nil
+		}, func(error) { finished = true })
+		<-reported
+		timeout := time.After(10 * time.Second)
+		for !showsText(g, "Encrypting general.db under its new key") {
+			select {
+			case f := <-g.queue:
+				f()
+			case <-timeout:
+				t.Fatal("the progress is not shown")
+			}
+		}
+		var bar *widget.ProgressBar
+		kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
+			if b, ok := o.(*widget.ProgressBar); ok {
+				bar = b
+				return true
+			}
+			return false
+		})
+		if bar == nil || bar.Value != 0.4 {
+			t.Errorf("progress bar %+v, want 40%%", bar)
+		}
+		if !showsText(g, "encrypted again under new keys") {
+			t.Error("the dialog does not say what is happening")
+		}
+		shot(t, g, fmt.Sprintf("users-reencrypting-%dx%d", int(size.Width), int(size.Height)))
+		close(release)
+		settle(t, g)
+		if !finished || len(g.dialogs) != 0 && showsText(g, "encrypted again under new keys") {
+			t.Error("the progress dialog stays after the change")
 		}
 	}
 }

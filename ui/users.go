@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -26,6 +27,7 @@ type userAdmin interface {
 	SetRole(ctx context.Context, name string, role app.Role) error
 	ResetTOTP(ctx context.Context, name string) error
 	UnlockUser(ctx context.Context, name string) error
+	OnRekey(fn func(app.RekeyProgress))
 }
 
 var _ userAdmin = (*app.Session)(nil)
@@ -268,12 +270,15 @@ func (u *usersScreen) changeRole() {
 		if role == usr.Role {
 			return
 		}
-		err = u.s.SetRole(u.g.ctx, usr.Name, role)
-		u.afterAction("The role was not changed", err, fmt.Sprintf("%s is now %s %s.", usr.Name, articleFor(role), role))
-		if err == nil && usr.ID == u.s.User().ID && u.g.shell != nil {
-			// Your own role changed: the navigation changes with it.
-			u.g.showShell()
-		}
+		u.keyChange("Changing "+usr.Name+"'s role", func() error {
+			return u.s.SetRole(u.g.ctx, usr.Name, role)
+		}, func(err error) {
+			u.afterAction("The role was not changed", err, fmt.Sprintf("%s is now %s %s.", usr.Name, articleFor(role), role))
+			if err == nil && usr.ID == u.s.User().ID && u.g.shell != nil {
+				// Your own role changed: the navigation changes with it.
+				u.g.showShell()
+			}
+		})
 	}, u.g.win)
 	u.g.showDialog(d)
 	u.g.focus(pick)
@@ -316,12 +321,52 @@ func (u *usersScreen) removeUser() {
 	u.confirm("Remove "+usr.Name, "Remove",
 		fmt.Sprintf("Remove %s from the practice? Their passphrase will no longer open anything in this vault. What they did stays in the audit log.", usr.Name),
 		true, func() {
-			err := u.s.RemoveUser(u.g.ctx, usr.Name)
-			if err == nil {
-				u.sel = ""
-			}
-			u.afterAction(usr.Name+" was not removed", err, usr.Name+" was removed.")
+			u.keyChange("Removing "+usr.Name, func() error {
+				return u.s.RemoveUser(u.g.ctx, usr.Name)
+			}, func(err error) {
+				if err == nil {
+					u.sel = ""
+				}
+				u.afterAction(usr.Name+" was not removed", err, usr.Name+" was removed. The practice's keys were changed: what is written from now on opens only with the keys of the people who remain.")
+			})
 		})
+}
+
+// keyChange runs a change of staff that changes the practice's keys (a
+// removal, a demotion) away from the window, behind a dialog that shows
+// how far the re-encryption of this computer's databases has got: on a
+// large practice it takes seconds. done runs on the window's thread.
+func (u *usersScreen) keyChange(title string, work func() error, done func(error)) {
+	label := widget.NewLabel("Changing the practice's keys…")
+	bar := widget.NewProgressBar()
+	content := container.New(kit.FixedWidth(440), container.NewVBox(
+		kit.Wrapped("Whoever leaves keeps nothing that opens what is written from now on: this computer's databases are encrypted again under new keys. Keep ClinicVault open until this is done."),
+		label, bar))
+	d := dialog.NewCustomWithoutButtons(title, content, u.g.win)
+	u.g.showDialog(d)
+	// The worker holds the session while it reports: it never waits on
+	// the window, and the window shows the newest report only.
+	var latest atomic.Pointer[app.RekeyProgress]
+	var posted atomic.Bool
+	u.s.OnRekey(func(p app.RekeyProgress) {
+		latest.Store(&p)
+		if posted.CompareAndSwap(false, true) {
+			go u.g.post(func() {
+				posted.Store(false)
+				p := latest.Load()
+				label.SetText("Encrypting " + p.Database + " under its new key…")
+				if p.Total > 0 {
+					bar.SetValue(float64(p.Done) / float64(p.Total))
+				}
+			})
+		}
+	})
+	var err error
+	u.g.background(func() { err = work() }, func() {
+		u.s.OnRekey(nil)
+		d.Hide()
+		done(err)
+	})
 }
 
 // addUserDialog adds a member of staff in two steps: their details and

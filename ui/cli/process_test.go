@@ -245,3 +245,152 @@ func mustSlot(t *testing.T, kr *store.Keyring, name string) *store.Slot {
 	}
 	return s
 }
+
+// TestKillDuringRekeyLosesNothing: a removal changes the general key and
+// re-encrypts general.db (copy, then rename over). The process doing it is
+// killed (SIGKILL) at several moments of the copy. Every time, the vault
+// still opens — under the old key or the new one — with every patient;
+// the removals stand; and after the next sign-in no departed person's old
+// key opens general.db.
+func TestKillDuringRekeyLosesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "vault")
+	pass := filepath.Join(tmp, "pass")
+	staffPass := filepath.Join(tmp, "staff")
+	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
+	os.WriteFile(staffPass, []byte(recPass+"\n"), 0o600)
+	out, err := cliCommand("--data", data, "--passphrase-file", pass, "init", "--practice", "Riverside", "--admin", "Maria Admin").CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	u, _ := url.Parse(uriLine.FindString(string(out)))
+	code := func(secret string) string { c, _ := totp.GenerateCode(secret, processNow()); return c }
+	delays := []time.Duration{0, 15 * time.Millisecond, 40 * time.Millisecond}
+	var setup []string
+	for i := range delays {
+		setup = append(setup, fmt.Sprintf("user add \"Admin %d\" --role admin --new-passphrase-file %s", i, staffPass),
+			fmt.Sprintf("user add \"Leaver %d\" --role receptionist --new-passphrase-file %s", i, staffPass),
+			fmt.Sprintf("user add \"Settler %d\" --role admin --new-passphrase-file %s", i, staffPass))
+	}
+	setup = append(setup, fmt.Sprintf("user add \"Checker\" --role admin --new-passphrase-file %s", staffPass), "demo --patients 4000")
+	sh := cliCommand("--data", data, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(u.Query().Get("secret")), "shell")
+	sh.Stdin = strings.NewReader(strings.Join(setup, "\n") + "\n")
+	setupOut, err := sh.CombinedOutput()
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, setupOut)
+	}
+	uris := uriLine.FindAllString(string(setupOut), -1)
+	if len(uris) != 3*len(delays)+1 {
+		t.Fatalf("setup printed %d enrollments:\n%s", len(uris), setupOut)
+	}
+	secretOf := func(i int) string { v, _ := url.Parse(uris[i]); return v.Query().Get("secret") }
+	// What each leaver holds: the general key their slot opens today.
+	before, err := store.LoadKeyring(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaverKeys [][]byte
+	for i := range delays {
+		leaverKeys = append(leaverKeys, generalKeyOf(t, before, fmt.Sprintf("Leaver %d", i), recPass))
+	}
+	gen := filepath.Join(data, "general.db")
+	killed := 0
+	for i, delay := range delays {
+		rm := cliCommand("--data", data, "--user", fmt.Sprintf("Admin %d", i), "--passphrase-file", staffPass, "--totp", code(secretOf(3*i)),
+			"user", "remove", fmt.Sprintf("Leaver %d", i))
+		if err := rm.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- rm.Wait() }()
+		// Wait for the copy to begin, then kill.
+		deadline := time.Now().Add(60 * time.Second)
+	watching:
+		for {
+			select {
+			case <-exited:
+				break watching // finished before it could be killed
+			default:
+			}
+			if _, err := os.Stat(gen + ".rekey"); err == nil {
+				time.Sleep(delay)
+				if rm.Process.Kill() == nil {
+					killed++
+				}
+				<-exited
+				break
+			}
+			if time.Now().After(deadline) {
+				rm.Process.Kill()
+				t.Fatal("no re-key seen")
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		// A sign-in between finishes the change of key that was cut
+		// short, so that the next removal's own re-key is the one killed.
+		settle := cliCommand("--data", data, "--user", fmt.Sprintf("Settler %d", i), "--passphrase-file", staffPass, "--totp", code(secretOf(3*i+2)), "whoami")
+		if out, err := settle.CombinedOutput(); err != nil {
+			t.Fatalf("sign-in after kill %d: %v\n%s", i, err, out)
+		}
+	}
+	if killed == 0 {
+		t.Fatal("no removal was killed during its re-key")
+	}
+	// The next sign-in opens the vault, whatever key the file was left
+	// under, and finishes the change.
+	check := cliCommand("--data", data, "--user", "Checker", "--passphrase-file", staffPass, "--totp", code(secretOf(3*len(delays))), "shell")
+	check.Stdin = strings.NewReader("user list\n")
+	checkOut, err := check.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sign-in after the kills: %v\n%s", err, checkOut)
+	}
+	for i := range delays {
+		if strings.Contains(string(checkOut), fmt.Sprintf("Leaver %d", i)) {
+			t.Errorf("Leaver %d is listed after the removal that was killed:\n%s", i, checkOut)
+		}
+	}
+	after, err := store.LoadKeyring(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := generalKeyOf(t, after, "Checker", recPass)
+	db, err := store.Open(context.Background(), gen, store.General, key)
+	if err != nil {
+		t.Fatalf("general.db after the next sign-in: %v", err)
+	}
+	var patients int
+	db.QueryRow(`SELECT count(*) FROM patients`).Scan(&patients)
+	db.Close()
+	if patients != 4000 {
+		t.Errorf("%d patients after the kills, want 4000", patients)
+	}
+	for i, k := range leaverKeys {
+		if db, err := store.Open(context.Background(), gen, store.General, k); err == nil {
+			db.Close()
+			t.Errorf("Leaver %d's old general key still opens general.db", i)
+		}
+	}
+	t.Logf("%d of %d removals killed during their re-key", killed, len(delays))
+}
+
+// generalKeyOf opens name's general grant in kr with their passphrase.
+func generalKeyOf(t *testing.T, kr *store.Keyring, name, pass string) []byte {
+	t.Helper()
+	slot, err := kr.SlotByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := store.DeriveKEK(pass, *slot.KDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := store.UnwrapSlot(kek, kr.VaultID, slot.UserID, slot.Version, slot.Wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := store.OpenGrant(secrets.Identity, kr.VaultID, slot.UserID, slot.Role, store.General, slot.Grants[store.General])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
