@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -488,7 +489,9 @@ func (r *runner) cmdUser(args []string) error {
 		}
 		switch sub {
 		case "remove":
+			done := r.watchRekeys(s)
 			err = s.RemoveUser(r.ctx, pos[0])
+			defer done()
 		case "reset-totp":
 			err = s.ResetTOTP(r.ctx, pos[0])
 		case "unlock":
@@ -511,10 +514,13 @@ func (r *runner) cmdUser(args []string) error {
 		if err != nil {
 			return err
 		}
+		done := r.watchRekeys(s)
 		if err := s.SetRole(r.ctx, pos[0], role); err != nil {
+			s.OnRekey(nil)
 			return err
 		}
 		fmt.Fprintf(r.io.Out, "%s is now %s\n", pos[0], role)
+		done()
 		return nil
 	}
 	return usagef("unknown user subcommand %q", sub)
@@ -836,4 +842,23 @@ func (r *runner) now() time.Time {
 		return r.vault.Now()
 	}
 	return time.Now()
+}
+
+// watchRekeys notes which of this computer's databases a change of staff
+// or computers re-encrypts under a new key; the function it returns
+// prints one line for each ("re-encrypted: general.db") and stops
+// watching.
+func (r *runner) watchRekeys(s *app.Session) func() {
+	var names []string
+	s.OnRekey(func(p app.RekeyProgress) {
+		if p.Total > 0 && p.Done == p.Total && !slices.Contains(names, p.Database) {
+			names = append(names, p.Database)
+		}
+	})
+	return func() {
+		s.OnRekey(nil)
+		for _, n := range names {
+			fmt.Fprintf(r.io.Out, "re-encrypted: %s (under a new key)\n", n)
+		}
+	}
 }

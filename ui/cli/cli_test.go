@@ -238,6 +238,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	// Remove: her passphrase opens nothing any more.
 	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "remove", "Rita Front")
 	h.expect(0, code, out, errs)
+	if !strings.Contains(out, "Rita Front: remove done\n") || !strings.Contains(out, "re-encrypted: general.db (under a new key)\n") {
+		t.Errorf("user remove does not say the general key changed:\n%s", out)
+	}
 	code, _, _ = h.as("Rita Front", newPass, "", "whoami")
 	h.expect(3, code, "", "")
 

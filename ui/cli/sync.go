@@ -126,7 +126,9 @@ func (r *runner) cmdDevice(args []string) error {
 		if *folder == "" {
 			return usagef("no sync folder is known yet: give --folder DIR")
 		}
+		done := r.watchRekeys(s)
 		if err := s.RevokeDevice(r.ctx, *folder, pos[0]); err != nil {
+			s.OnRekey(nil)
 			return err
 		}
 		rep, err := s.Sync(r.ctx, *folder)
@@ -135,6 +137,7 @@ func (r *runner) cmdDevice(args []string) error {
 		}
 		fmt.Fprintf(r.io.Out, "revoked: %s\n", pos[0])
 		fmt.Fprintln(r.io.Out, "What was already on that computer cannot be recalled; from now on it can neither read nor send the practice's changes.")
+		done()
 		r.printSync(rep)
 		return nil
 	case "rename":
