@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"fmt"
 	"image"
 	"image/draw"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -60,9 +62,9 @@ func newEnrollPanel(g *gui, enr *app.Enrollment, who string) *enrollPanel {
 
 	secret := widget.NewLabelWithStyle(groupSecret(enr.Secret()), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
 	copyKey := widget.NewButtonWithIcon("Copy key", theme.ContentCopyIcon(), g.act(func() {
-		g.app.Clipboard().SetContent(enr.Secret())
+		g.copySecret(enr.Secret())
 		p.status.Importance = widget.MediumImportance
-		p.status.SetText("Key copied.")
+		p.status.SetText(fmt.Sprintf("Key copied. It is cleared from the clipboard in %d seconds, and when ClinicVault locks.", int(g.clipboardFor/time.Second)))
 	}))
 	copyKey.Importance = widget.LowImportance
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/assets"
+	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
 // Run opens ClinicVault's window on the vault in v and runs the event loop
@@ -73,6 +74,11 @@ type gui struct {
 
 	// idleEvery is the idle ticker's period (tests shorten it).
 	idleEvery time.Duration
+	// clipboardFor is how long a secret put on the clipboard (an
+	// authenticator key) stays there; clipSecret is that secret, cleared
+	// after clipboardFor and at every lock if the clipboard still holds it.
+	clipboardFor time.Duration
+	clipSecret   string
 	// stopIdle stops the running idle ticker, if any.
 	stopIdle func()
 
@@ -96,8 +102,9 @@ type gui struct {
 
 func newGUI(a fyne.App, v *app.Vault) *gui {
 	a.Settings().SetTheme(newTheme())
+	kit.SafeFiles()
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery}
+	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery, clipboardFor: 30 * time.Second}
 	g.win = a.NewWindow("ClinicVault")
 	g.win.SetMaster()
 	g.win.SetPadded(true)
@@ -298,6 +305,27 @@ func (g *gui) shortcut(s fyne.Shortcut) bool {
 	return false
 }
 
+// copySecret puts a secret on the clipboard for clipboardFor, KeePassXC's
+// habit: then, and at every lock, it is cleared unless something else was
+// copied meanwhile.
+func (g *gui) copySecret(secret string) {
+	g.app.Clipboard().SetContent(secret)
+	g.clipSecret = secret
+	time.AfterFunc(g.clipboardFor, func() { g.post(g.clearSecret) })
+}
+
+// clearSecret empties the clipboard if it still holds the secret
+// copySecret put there.
+func (g *gui) clearSecret() {
+	if g.clipSecret == "" {
+		return
+	}
+	if g.app.Clipboard().Content() == g.clipSecret {
+		g.app.Clipboard().SetContent("")
+	}
+	g.clipSecret = ""
+}
+
 // lockNow locks the signed-in session; the session's lock hook then shows
 // the sign-in screen.
 func (g *gui) lockNow() {
@@ -326,6 +354,7 @@ func (g *gui) startSession(s *app.Session) {
 		// Runs on whichever goroutine locked the session.
 		stopIdle()
 		g.post(func() {
+			g.clearSecret()
 			if g.session != s {
 				return
 			}

@@ -849,3 +849,56 @@ func TestStaffChangeShowsReencryptionProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestCopiedAuthenticatorKeyLeavesTheClipboard: the authenticator key an
+// admin copies while adding someone is cleared from the clipboard after a
+// while and when ClinicVault locks — unless something else was copied
+// since, which is left alone.
+func TestCopiedAuthenticatorKeyLeavesTheClipboard(t *testing.T) {
+	g, _, _, _ := signedInAdmin(t)
+	g.shell.openNamed("Users")
+	tap(t, g, "Add user…")
+	a := g.shell.users.adding
+	typeIn(g, a.name, "Sam Reyes")
+	typeIn(g, a.pair.pass, staffPass)
+	typeIn(g, a.pair.confirm, staffPass)
+	pressEnter(t, g, a.pair.confirm)
+	secret := a.panel.enr.Secret()
+	clip := g.app.Clipboard()
+
+	// After a while.
+	g.clipboardFor = 30 * time.Millisecond
+	tap(t, g, "Copy key")
+	if clip.Content() != secret {
+		t.Fatalf("clipboard %q, want the key", clip.Content())
+	}
+	if !showsText(g, "cleared from the clipboard") {
+		t.Error("the window does not say the key will be cleared")
+	}
+	timeout := time.After(5 * time.Second)
+	for clip.Content() != "" {
+		select {
+		case f := <-g.queue:
+			f()
+		case <-timeout:
+			t.Fatal("the key stays on the clipboard")
+		}
+	}
+
+	// Something else copied since is not touched.
+	g.clipboardFor = time.Hour
+	tap(t, g, "Copy key")
+	clip.SetContent("an address someone copied")
+	g.clearSecret()
+	if clip.Content() != "an address someone copied" {
+		t.Errorf("clearing took what was copied after the key: %q", clip.Content())
+	}
+
+	// At the lock.
+	tap(t, g, "Copy key")
+	g.lockNow()
+	settle(t, g)
+	if clip.Content() != "" {
+		t.Errorf("the key stays on the clipboard after the lock: %q", clip.Content())
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 )
 
 // Exit statuses.
@@ -353,7 +354,7 @@ func writeQR(path string, enr *app.Enrollment) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := store.CreateNew(path)
 	if err != nil {
 		return fmt.Errorf("write QR code: %w", err)
 	}
@@ -388,6 +389,9 @@ func (r *runner) cmdInit(args []string) error {
 	if *practice == "" || *admin == "" {
 		return usagef("init needs --practice and --admin")
 	}
+	if err := notThere(*qr, *pdf); err != nil {
+		return err
+	}
 	if r.vault.Exists() {
 		return fmt.Errorf("%s: %w", r.g.data, app.ErrVaultExists)
 	}
@@ -418,7 +422,7 @@ func (r *runner) cmdInit(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*pdf, b, 0o600); err != nil {
+		if err := store.WriteNew(*pdf, b); err != nil {
 			return fmt.Errorf("write recovery kit: %w", err)
 		}
 		fmt.Fprintf(r.io.Err, "Recovery kit written to %s: print it, then delete the file.\n", *pdf)
@@ -439,6 +443,9 @@ func (r *runner) cmdUser(args []string) error {
 		qr := fs.String("qr", "", "write the new user's authenticator QR code to this PNG")
 		pos, err := parse(fs, args, 1, 1)
 		if err != nil {
+			return err
+		}
+		if err := notThere(*qr); err != nil {
 			return err
 		}
 		role, err := app.ParseRole(*roleName)
@@ -714,6 +721,9 @@ func (r *runner) cmdRecover(args []string) error {
 	if *admin == "" {
 		return usagef("recover needs --admin")
 	}
+	if err := notThere(*qr); err != nil {
+		return err
+	}
 	key, err := r.secret(*keyFile, "--recovery-key-file", "Recovery key: ")
 	if err != nil {
 		return err
@@ -744,6 +754,9 @@ func (r *runner) cmdTOTP(args []string) error {
 	fs := flag.NewFlagSet("totp enroll", flag.ContinueOnError)
 	qr := fs.String("qr", "", "write the QR code to this PNG")
 	if _, err := parse(fs, args[1:], 0, 0); err != nil {
+		return err
+	}
+	if err := notThere(*qr); err != nil {
 		return err
 	}
 	if r.g.totp == "" {
@@ -861,4 +874,19 @@ func (r *runner) watchRekeys(s *app.Session) func() {
 			fmt.Fprintf(r.io.Out, "re-encrypted: %s (under a new key)\n", n)
 		}
 	}
+}
+
+// notThere checks, before anything is done, that nothing is at the paths
+// a command will write (files are never written over, nor through a
+// link): the vault is not changed for a file that then cannot be written.
+func notThere(paths ...string) error {
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s: %w", p, store.ErrFileExists)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -441,6 +442,29 @@ func TestCLIPatientsAndChart(t *testing.T) {
 	h.expect(4, code, out, errs)
 	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "encounter", "add", mrn, "--subjective", "cough 3 days", "--objective", "T 37.9", "--assessment", "viral URTI", "--plan", "fluids", "--sign")
 	h.expect(0, code, out, errs)
+	encID := regexp.MustCompile(`(?m)^encounter: (\S+)$`).FindStringSubmatch(out)[1]
+	// print writes a new file, 0600, never over another, never through a link.
+	summary := filepath.Join(h.files, "summary.pdf")
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "print", mrn, "--encounter", encID, "--out", summary)
+	h.expect(0, code, out, errs)
+	if fi, err := os.Stat(summary); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Fatalf("printed file: %v %v", fi, err)
+	}
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "print", mrn, "--encounter", encID, "--out", summary)
+	h.expect(1, code, out, errs)
+	if !strings.Contains(errs, "choose another name") {
+		t.Errorf("printing over an existing file: %q", errs)
+	}
+	if runtime.GOOS != "windows" {
+		drop := filepath.Join(h.files, "elsewhere.pdf")
+		link := filepath.Join(h.files, "link.pdf")
+		os.Symlink(drop, link)
+		code, out, errs = h.as("Dr Omar Haddad", docPass, "", "print", mrn, "--encounter", encID, "--out", link)
+		h.expect(1, code, out, errs)
+		if _, err := os.Stat(drop); err == nil {
+			t.Error("print wrote through a link to where it points")
+		}
+	}
 	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "vitals", "add", mrn, "--bp", "128/82", "--pulse", "72", "--temp", "37.9", "--weight", "81.5", "--spo2", "97")
 	h.expect(0, code, out, errs)
 	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "vitals", "add", mrn, "--bp", "128")
@@ -581,5 +605,25 @@ func TestCLIBenchRunsPrintsMedians(t *testing.T) {
 	code, _, errs = h.run("", "--data", h.dir, "bench", "--runs", "0")
 	if code != 2 || !strings.Contains(errs, "--runs") {
 		t.Fatalf("--runs 0: exit %d, %q", code, errs)
+	}
+}
+
+// TestCLIInitRefusesToWriteOverAFileBeforeCreatingTheVault: the recovery
+// kit or QR code would be written over a file: init refuses first, and no
+// vault exists afterwards (its recovery key would otherwise be shown once
+// with the kit unwritten).
+func TestCLIInitRefusesToWriteOverAFileBeforeCreatingTheVault(t *testing.T) {
+	h := newHarness(t)
+	kit := h.file("kit.pdf", "someone's document")
+	code, out, errs := h.run("", "--data", h.dir, "--passphrase-file", h.file("admin", adminPass+"\n"), "init", "--practice", "Riverside Family Practice", "--admin", "Maria Admin", "--recovery-pdf", kit)
+	h.expect(1, code, out, errs)
+	if strings.Contains(out, "recovery key:") {
+		t.Errorf("a recovery key was shown for a refused init:\n%s", out)
+	}
+	if b, _ := os.ReadFile(kit); string(b) != "someone's document" {
+		t.Errorf("the existing file was written over: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "vault.keys")); err == nil {
+		t.Error("the vault was created")
 	}
 }

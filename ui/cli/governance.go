@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 )
 
 // errAttention is returned by security report when an item needs
@@ -68,7 +69,7 @@ func (r *runner) cmdAccess(args []string) error {
 			return err
 		}
 	}
-	f, err := os.OpenFile(*out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := store.CreateNew(*out)
 	if err != nil {
 		return fmt.Errorf("access review: %w", err)
 	}
@@ -188,8 +189,8 @@ func (r *runner) cmdTraining(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*out, b, 0o600); err != nil {
-			return err
+		if err := store.WriteNew(*out, b); err != nil {
+			return fmt.Errorf("training certificate: %w", err)
 		}
 		fmt.Fprintf(r.io.Out, "certificate: %s\n", *out)
 		return nil

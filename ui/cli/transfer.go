@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 )
 
 func (r *runner) cmdImport(args []string) error {
@@ -65,7 +66,7 @@ func (r *runner) cmdExport(args []string) error {
 	if *plaintext {
 		fmt.Fprintln(r.io.Err, "warning: writing patient data UNENCRYPTED, as asked. This export is recorded in the audit log; delete the file as soon as it has been handed over.")
 	}
-	f, err := os.OpenFile(*out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := store.CreateNew(*out)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -96,11 +97,21 @@ func (r *runner) cmdPrint(args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := s.VisitSummaryPDF(r.ctx, pos[0], *enc)
+	// The file first: nothing is printed (and audited as printed) that
+	// cannot be written where asked.
+	f, err := store.CreateNew(*out)
 	if err != nil {
-		return err
+		return fmt.Errorf("print: %w", err)
 	}
-	if err := os.WriteFile(*out, b, 0o600); err != nil {
+	b, err := s.VisitSummaryPDF(r.ctx, pos[0], *enc)
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
 		return err
 	}
 	fmt.Fprintf(r.io.Out, "printed: %s\n", *out)

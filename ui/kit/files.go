@@ -6,6 +6,9 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/storage/repository"
+
+	"github.com/clinicvault/clinicvault/store"
 )
 
 // StartAt returns start as a folder a file dialog can open in, or nil
@@ -46,4 +49,65 @@ func ChooseFolder(win fyne.Window, start, confirm string, picked func(dir string
 	}
 	d.Resize(fyne.NewSize(760, 520))
 	d.Show()
+}
+
+// fileRepo is what Fyne's own file repository offers.
+type fileRepo interface {
+	repository.DeleteAllRepository
+	repository.AppendableRepository
+	repository.HierarchicalRepository
+	repository.ListableRepository
+	repository.MovableRepository
+	repository.CopyableRepository
+}
+
+// safeFiles is Fyne's file repository with one change: what a file
+// dialog's writer writes is a new file of mode 0600 that replaces the
+// chosen one as a whole once closed, and a symbolic link at the chosen
+// name is refused, never followed (Fyne's own writer creates the file
+// with the umask's mode, through any link).
+type safeFiles struct{ fileRepo }
+
+// SafeFiles makes every file the window writes through Fyne's file
+// dialogs (exports, PDFs, QR images, the recovery kit, the access review)
+// go through store.Replacement. Call once the Fyne app exists.
+func SafeFiles() {
+	r, err := repository.ForScheme("file")
+	if err != nil {
+		return
+	}
+	if _, done := r.(safeFiles); done {
+		return
+	}
+	if full, ok := r.(fileRepo); ok {
+		repository.Register("file", safeFiles{full})
+	}
+}
+
+func (r safeFiles) Writer(u fyne.URI) (fyne.URIWriteCloser, error) {
+	rep, err := store.NewReplacement(u.Path())
+	if err != nil {
+		return nil, err
+	}
+	return &replacingWriter{rep: rep, uri: u}, nil
+}
+
+// Appender never adds to an existing file: it writes a new one, as Writer.
+func (r safeFiles) Appender(u fyne.URI) (fyne.URIWriteCloser, error) { return r.Writer(u) }
+
+type replacingWriter struct {
+	rep    *store.Replacement
+	uri    fyne.URI
+	closed bool
+}
+
+func (w *replacingWriter) Write(p []byte) (int, error) { return w.rep.Write(p) }
+func (w *replacingWriter) URI() fyne.URI               { return w.uri }
+
+func (w *replacingWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	return w.rep.Commit()
 }

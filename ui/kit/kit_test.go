@@ -1,13 +1,19 @@
 package kit
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+	"github.com/clinicvault/clinicvault/store"
 )
 
 func TestSentence(t *testing.T) {
@@ -116,5 +122,50 @@ func TestStatusAndNotice(t *testing.T) {
 	n.Set(ToneDanger, "Backups are not set up", "Choose a folder.")
 	if n.Tone() != ToneDanger || n.Title() != "Backups are not set up" || n.Text() != "Choose a folder." || !n.text.Visible() {
 		t.Errorf("after Set: %v %q %q", n.Tone(), n.Title(), n.Text())
+	}
+}
+
+// TestFileDialogsWriteNewPrivateFilesNeverThroughALink: the file dialogs
+// write through Fyne's storage; with SafeFiles, what they write is 0600,
+// replaces a chosen file as a whole, and is refused at a symbolic link —
+// without it, Fyne creates the file with the umask's mode, through any
+// link, including one to a place that does not exist yet.
+func TestFileDialogsWriteNewPrivateFilesNeverThroughALink(t *testing.T) {
+	test.NewTempApp(t)
+	SafeFiles()
+	dir := t.TempDir()
+	write := func(p, body string) error {
+		w, err := storage.Writer(storage.NewFileURI(p))
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write([]byte(body)); err != nil {
+			return err
+		}
+		return w.Close()
+	}
+	p := filepath.Join(dir, "visit.pdf")
+	os.WriteFile(p, []byte("an older summary"), 0o644)
+	if err := write(p, "summary"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "summary" {
+		t.Errorf("file holds %q", b)
+	}
+	if fi, _ := os.Stat(p); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if runtime.GOOS == "windows" {
+		return
+	}
+	drop := filepath.Join(dir, "shared", "patients.csv")
+	os.MkdirAll(filepath.Dir(drop), 0o777)
+	link := filepath.Join(dir, "export.csv")
+	os.Symlink(drop, link)
+	if err := write(link, "Silva, Ana"); !errors.Is(err, store.ErrLinkNotFollowed) {
+		t.Errorf("writing at a link: %v, want ErrLinkNotFollowed", err)
+	}
+	if _, err := os.Stat(drop); err == nil {
+		t.Error("the export went where the link points")
 	}
 }

@@ -61,6 +61,7 @@ func NewApp(t testing.TB) fyne.App {
 	t.Helper()
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(Theme{Theme: theme.DefaultTheme()})
+	kit.SafeFiles()
 	return a
 }
 
