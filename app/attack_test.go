@@ -762,6 +762,10 @@ func TestAttackDepartedUserOldCopyReadsNothingNew(t *testing.T) {
 	}
 	mustSync(t, a, dir)
 	mustSync(t, b, dir)
+	// The desk reads what the laptop sent meanwhile (its sign-in's spent
+	// code): a batch no other computer has read yet is one a folder writer
+	// can replace, which halts that log until an admin acts (see README).
+	mustSync(t, a, dir)
 	if got, _ := b.GetPatient(ctx, p.MRN); got.Family != "Registered" {
 		t.Fatal("the laptop did not get the patient registered after the removal")
 	}

@@ -55,8 +55,9 @@ func (s *Session) replaceClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.
 	if err != nil {
 		return nil, err
 	}
+	gone := clinicalLine.excluded(ctx, tx, newKey)
 	for _, slot := range slots {
-		if !Role(slot.Role).Clinical() {
+		if !Role(slot.Role).Clinical() || gone[slot.UserID] {
 			continue
 		}
 		if err := grantOne(kr.VaultID, slot, store.Clinical, newKey); err != nil {
@@ -166,12 +167,13 @@ func writeEscrow(ctx context.Context, gen *store.DB, kr *store.Keyring, key []by
 	if err != nil {
 		return err
 	}
+	gone := clinicalLine.excluded(ctx, gen, key)
 	return inTx(ctx, gen, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM clinical_key_escrow`); err != nil {
 			return err
 		}
 		for _, slot := range slots {
-			if !Role(slot.Role).Clinical() {
+			if !Role(slot.Role).Clinical() || gone[slot.UserID] {
 				continue
 			}
 			box, err := store.SealGrant(slot.PublicKey, kr.VaultID, slot.UserID, slot.Role, store.Clinical, key)

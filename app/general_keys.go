@@ -41,7 +41,11 @@ func (s *Session) rotateGeneralKey(ctx context.Context, tx *sql.Tx, kr *store.Ke
 	if err != nil {
 		return nil, err
 	}
+	gone := generalLine.excluded(ctx, tx, newKey)
 	for _, slot := range slots {
+		if gone[slot.UserID] {
+			continue
+		}
 		if err := grantOne(kr.VaultID, slot, store.General, newKey); err != nil {
 			continue // a key that cannot be sealed to gets nothing; the change goes on
 		}
@@ -141,18 +145,30 @@ func (s *Session) carryOverGeneral(ctx context.Context, gen *store.DB, old []byt
 // that lacks it. s.mu held.
 func (s *Session) saveEscrow() error {
 	return store.UpdateKeyring(s.v.Dir, func(kr *store.Keyring) error {
-		ensureEscrow(kr, s.kGen)
+		ensureEscrow(kr, s.kGen, s.excludedGeneral())
 		s.kr = kr
 		return nil
 	})
 }
 
+// excludedGeneral lists whom this computer's general key must not reach.
+// s.mu held.
+func (s *Session) excludedGeneral() map[string]bool {
+	return generalLine.excluded(context.Background(), s.general, s.kGen)
+}
+
 // ensureEscrow makes kr.Escrow hold key sealed to each slot of kr (and
-// the recovery slot), and nothing for anyone else. It reports whether it
-// changed anything.
-func ensureEscrow(kr *store.Keyring, key []byte) bool {
+// the recovery slot) but the excluded (removed, as the key's lineage
+// says), and nothing for anyone else. It reports whether it changed
+// anything.
+func ensureEscrow(kr *store.Keyring, key []byte, excluded map[string]bool) bool {
 	id := generalLine.id(key)
-	slots := append([]*store.Slot(nil), kr.Slots...)
+	var slots []*store.Slot
+	for _, sl := range kr.Slots {
+		if !excluded[sl.UserID] {
+			slots = append(slots, sl)
+		}
+	}
 	if kr.Recovery != nil {
 		slots = append(slots, kr.Recovery)
 	}
@@ -316,10 +332,14 @@ func (s *Session) regrantStale(ctx context.Context, l keyLine) error {
 		}
 		return sl.GeneralKeyID
 	}
+	// Never to someone a key of this lineage was kept from: a slot of
+	// someone removed elsewhere, whose removal has not reached this
+	// computer, holds a replaced key on purpose.
+	gone := l.excluded(ctx, s.general, current)
 	stale := func(kr *store.Keyring) []*store.Slot {
 		var out []*store.Slot
 		for _, sl := range kr.Slots {
-			if older[grantID(sl)] {
+			if older[grantID(sl)] && !gone[sl.UserID] {
 				out = append(out, sl)
 			}
 		}

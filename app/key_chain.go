@@ -86,12 +86,30 @@ func (s *Session) recordKey(ctx context.Context, tx *sql.Tx, l keyLine, newKey [
 		first = []byte{}
 	}
 	sup := strings.Join(list, " ")
+	// Whom this key must never reach: everyone its maker knows as
+	// removed, and everyone the keys it replaces already excluded.
+	gone := l.excludedFrom(ctx, tx, list)
+	if rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE removed_at IS NOT NULL`); err == nil {
+		for rows.Next() {
+			var uid string
+			if rows.Scan(&uid) == nil {
+				gone[uid] = true
+			}
+		}
+		rows.Close()
+	}
+	var goneList []string
+	for uid := range gone {
+		goneList = append(goneList, uid)
+	}
+	sort.Strings(goneList)
+	removed := strings.Join(goneList, " ")
 	id := l.id(newKey)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+l.table+` (id, prev_box, supersedes, more_boxes, made_by) VALUES (?, ?, ?, ?, ?)`,
-		id, first, sup, more, s.user.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+l.table+` (id, prev_box, supersedes, more_boxes, made_by, removed) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, first, sup, more, s.user.ID, removed); err != nil {
 		return err
 	}
-	fields := map[string]any{"prev_box": first, "supersedes": sup, "more_boxes": more, "made_by": s.user.ID}
+	fields := map[string]any{"prev_box": first, "supersedes": sup, "more_boxes": more, "made_by": s.user.ID, "removed": removed}
 	return s.recordChanges(ctx, tx, l.table, id, fields)
 }
 
@@ -243,4 +261,31 @@ func (l keyLine) shouldMove(ctx context.Context, q querier, from, to []byte) boo
 		return true
 	}
 	return l.id(to) > l.id(from)
+}
+
+// excluded lists the people key must never reach: those the makers of
+// key and of every key before it knew as removed. A computer that has not
+// yet heard of a removal still learns, from a newer key's lineage, whom
+// not to hand that key to.
+func (l keyLine) excluded(ctx context.Context, q querier, key []byte) map[string]bool {
+	id := l.id(key)
+	ids := []string{id}
+	for a := range l.ancestors(ctx, q, id) {
+		ids = append(ids, a)
+	}
+	return l.excludedFrom(ctx, q, ids)
+}
+
+// excludedFrom is the union of the removed lists of the rows of ids.
+func (l keyLine) excludedFrom(ctx context.Context, q querier, ids []string) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range ids {
+		var removed string
+		if q.QueryRowContext(ctx, `SELECT removed FROM `+l.table+` WHERE id = ?`, id).Scan(&removed) == nil {
+			for _, uid := range strings.Fields(removed) {
+				out[uid] = true
+			}
+		}
+	}
+	return out
 }

@@ -357,7 +357,7 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 	}
 	kr.Throttle = map[string]*store.Throttle{}
 	kr.Escrow = nil // the inviting computer's; this one seals its own
-	ensureEscrow(&kr, g.KGen)
+	ensureEscrow(&kr, g.KGen, generalLine.excluded(ctx, gen, g.KGen))
 	if err := store.SaveKeyring(v.Dir, &kr); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -106,12 +107,11 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		}
 		return nil, refusal
 	}
-	th := kr.ThrottleFor(slot.UserID)
-	if th.Locked {
-		return nil, ErrLockedOut
-	}
-	if wait := th.LastFailure.Add(throttleWait(th.Failures)).Sub(now); wait > 0 {
-		return nil, &ThrottledError{Wait: wait}
+	// The attempt counts as a failure before the key derivation runs,
+	// under the keyring's lock: parallel attempts each count, and each
+	// waits its turn. Success takes it back.
+	if err := v.beginAttempt(kr, slot, now); err != nil {
+		return nil, err
 	}
 	if slot.KDF == nil {
 		return nil, fmt.Errorf("the keyring slot of %s has no key-derivation parameters: %w", slot.Name, ErrSignInRefused)
@@ -128,6 +128,18 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		store.Zero(kek)
 		return nil, v.fail(kr, slot, now, "wrong passphrase or code")
 	}
+	// The code is checked before any database is opened, so that a wrong
+	// code is refused in the time a wrong passphrase is: the time does not
+	// tell a guesser that the passphrase was right. (Whether that code
+	// was already used is known only to general.db, checked below; a
+	// person whose authenticator an admin reset gives no code.)
+	if !kr.TOTPResetMayBePending(slot.UserID) {
+		if _, ok := checkTOTP(secrets.TOTPSecret, code, now, 0); !ok {
+			store.Zero(kek)
+			secrets.Wipe()
+			return nil, v.fail(kr, slot, now, "wrong passphrase or code")
+		}
+	}
 	s := &Session{v: v, kr: kr, secrets: secrets, kek: kek, lastTouch: now}
 	s.user = User{ID: slot.UserID, Name: slot.Name, Role: Role(slot.Role)}
 	if s.presence, err = store.Enter(v.Dir); err != nil {
@@ -139,6 +151,7 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		if errors.Is(err, store.ErrUnwrap) {
 			return nil, v.fail(kr, slot, now, "keyring grant did not open")
 		}
+		v.endAttempt(slot) // not the person's failure
 		return nil, err
 	}
 	// The role in the keyring is a hint until general.db confirms it.
@@ -170,10 +183,13 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	// is changed under its lock, as it is now: another process may have
 	// changed it since it was read above.
 	var pending []store.PendingEvent
+	resets := s.pendingResets(ctx)
+	gone := s.excludedGeneral()
 	if err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
 		pending, k.Pending = k.Pending, nil
 		delete(k.Throttle, slot.UserID)
-		ensureEscrow(k, s.kGen)
+		ensureEscrow(k, s.kGen, gone)
+		k.TOTPReset = resets
 		kr = k
 		return nil
 	}); err != nil {
@@ -183,7 +199,10 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	s.kr = kr
 	err = inTx(ctx, s.general, func(tx *sql.Tx) error {
 		for _, p := range pending {
-			if err := audit(ctx, tx, p.At, actor{p.UserID, p.Name}, p.Action, p.Name, p.Detail); err != nil {
+			// Written to vault.keys by a process that held no key (the
+			// sign-in failed): anyone who can write that file could have
+			// put it there. It goes into the log marked so.
+			if err := audit(ctx, tx, p.At, actor{p.UserID, p.Name}, p.Action, p.Name, p.Detail+"; unverified: recorded before any sign-in"); err != nil {
 				return err
 			}
 		}
@@ -196,6 +215,7 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
+
 		detail := "passphrase and code"
 		if s.mustTOTP {
 			detail = "passphrase; authenticator must be enrolled again"
@@ -219,6 +239,7 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		s.wipe()
 		return nil, err
 	}
+
 	if _, err := s.general.ExecContext(ctx, `UPDATE users SET last_device = ? WHERE id = ?`, s.device, s.user.ID); err != nil {
 		s.wipe()
 		return nil, err
@@ -235,13 +256,55 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	return s, nil
 }
 
-// fail counts a failed attempt in the keyring (which survives restarts) and
-// queues it for the audit log. It returns the refusal to show.
+// beginAttempt counts a sign-in attempt of slot as a failure before the
+// key derivation runs, under the keyring's lock, after checking that the
+// account may try now: N parallel attempts count N, and the ones past
+// the free tries wait. A success takes it back (the throttle is cleared).
+func (v *Vault) beginAttempt(kr *store.Keyring, slot *store.Slot, now time.Time) error {
+	var refused error
+	err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
+		*kr = *k
+		th := k.ThrottleFor(slot.UserID)
+		if th.Locked {
+			refused = ErrLockedOut
+			return nil
+		}
+		if wait := th.LastFailure.Add(throttleWait(th.Failures)).Sub(now); wait > 0 {
+			refused = &ThrottledError{Wait: wait}
+			return nil
+		}
+		th.Failures++
+		th.LastFailure = now
+		*kr = *k
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("could not record the sign-in attempt: %w", err)
+	}
+	return refused
+}
+
+// endAttempt takes back an attempt counted by beginAttempt that failed
+// for a reason not the person's (a database busy, a disk error).
+func (v *Vault) endAttempt(slot *store.Slot) {
+	store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
+		if th := k.Throttle[slot.UserID]; th != nil && th.Failures > 0 {
+			th.Failures--
+		}
+		return nil
+	})
+}
+
+// fail records a failed attempt (counted already by beginAttempt) for
+// the audit log, and locks the account out at the limit. It returns the
+// refusal to show.
 func (v *Vault) fail(kr *store.Keyring, slot *store.Slot, now time.Time, why string) error {
 	var locked bool
 	err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error {
 		th := k.ThrottleFor(slot.UserID)
-		th.Failures++
+		if th.Failures == 0 {
+			th.Failures = 1 // its attempt was counted on a copy since replaced
+		}
 		th.LastFailure = now
 		detail := fmt.Sprintf("%s (failure %d)", why, th.Failures)
 		action := "signin-failed"
@@ -261,6 +324,41 @@ func (v *Vault) fail(kr *store.Keyring, slot *store.Slot, now time.Time, why str
 		return ErrLockedOut
 	}
 	return refusal
+}
+
+// noteResets writes general.db's list of pending authenticator resets
+// into vault.keys when it differs from the keyring's copy. s.mu held.
+func (s *Session) noteResets(ctx context.Context) error {
+	resets := s.pendingResets(ctx)
+	if resets == nil || maps.Equal(resets, s.kr.TOTPReset) {
+		return nil
+	}
+	return store.UpdateKeyring(s.v.Dir, func(k *store.Keyring) error {
+		k.TOTPReset = resets
+		s.kr = k
+		return nil
+	})
+}
+
+// pendingResets lists whose authenticator reset is pending, from
+// general.db, for the keyring's copy (TOTPReset).
+func (s *Session) pendingResets(ctx context.Context) map[string]bool {
+	out := map[string]bool{}
+	rows, err := s.general.QueryContext(ctx, `SELECT id FROM users WHERE totp_reset = 1 AND removed_at IS NULL`)
+	if err != nil {
+		return nil // unknown: sign-in keeps opening the databases first
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			out[id] = true
+		}
+	}
+	if rows.Err() != nil {
+		return nil
+	}
+	return out
 }
 
 // openDatabases opens the grants of slot with the session's identity and

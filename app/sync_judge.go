@@ -241,8 +241,10 @@ func roleName(r Role) string {
 }
 
 // selfService reports whether a non-admin may make this change: their own
-// keyring slot (a new passphrase or authenticator), or clearing their own
-// authenticator reset.
+// keyring slot (a new passphrase or authenticator), clearing their own
+// authenticator reset, or the last authenticator step they used (a code
+// spent at one computer is spent at all; someone who raises their own
+// only locks themselves out of codes).
 func selfService(r cvsync.Record, signer string) bool {
 	if r.RowID != signer || len(r.Columns) == 0 {
 		return false
@@ -251,6 +253,7 @@ func selfService(r cvsync.Record, signer string) bool {
 		switch {
 		case r.Table == "keyring_slots" && c == "slot":
 		case r.Table == "users" && c == "totp_reset" && v != nil && *v == "0":
+		case r.Table == "users" && c == "last_totp_step" && v != nil:
 		default:
 			return false
 		}
@@ -306,6 +309,13 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 	var b *cvsync.Batch
 	if j.verdict == apply {
 		j, b = s.openAndJudge(ctx, h, env)
+	} else if j.kind == ProblemNotNext {
+		// A batch out of place may also be signed by someone removed (an
+		// old copy of this device's folder writing on): that is the
+		// reason to name. Nothing of it is applied either way.
+		if why, _ := s.openAndJudge(ctx, h, env); why.kind == ProblemRemovedSigner {
+			j = why
+		}
 	}
 	if j.verdict == apply {
 		if slots, err := s.applyBatch(ctx, b); store.IsTransient(err) {

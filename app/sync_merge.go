@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -92,7 +93,28 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 					win[c] = v
 				}
 			}
+			// Spent authenticator steps only add up: the greatest wins,
+			// whatever its time, so that a code used anywhere stays used.
+			var spent *int64
+			if r.Table == "users" {
+				if v := r.Columns["last_totp_step"]; v != nil {
+					if n, err := strconv.ParseInt(*v, 10, 64); err == nil {
+						spent = &n
+					}
+					delete(win, "last_totp_step")
+				}
+			}
+			raiseSpent := func() error {
+				if spent == nil {
+					return nil
+				}
+				_, err := tx.ExecContext(ctx, `UPDATE users SET last_totp_step = max(last_totp_step, ?) WHERE id = ?`, *spent, r.RowID)
+				return err
+			}
 			if len(win) == 0 {
+				if err := raiseSpent(); err != nil {
+					return err
+				}
 				continue // older on every column: kept in the history only
 			}
 			vals := make(map[string]any, len(win)+1)
@@ -120,6 +142,9 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 			}
 			created, err := writeRow(ctx, tx, r.Table, r.RowID, cols, vals)
 			if err != nil {
+				return err
+			}
+			if err := raiseSpent(); err != nil {
 				return err
 			}
 			switch r.Table {
@@ -429,7 +454,7 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 				}
 			}
 		}
-		ensureEscrow(kr, s.kGen)
+		ensureEscrow(kr, s.kGen, s.excludedGeneral())
 		s.kr = kr
 		return nil
 	})

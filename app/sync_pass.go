@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -80,6 +81,11 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	// someone who has just been removed.
 	if err := s.pull(ctx, f, incoming, &rep); err != nil {
 		return rep, err
+	}
+	if rep.Applied > 0 {
+		if err := s.noteResets(ctx); err != nil {
+			return rep, err
+		}
 	}
 	// Keys changed by two admins apart are replaced by one, and grants
 	// of a replaced key renewed, before sending: the change goes out in
@@ -246,6 +252,9 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 		return nil
 	}
 	if err := s.flushSentOutbox(ctx, f, rep); err != nil {
+		return err
+	}
+	if err := s.recordSpentStep(ctx); err != nil {
 		return err
 	}
 	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
@@ -546,5 +555,25 @@ func (s *Session) SetSyncFolder(ctx context.Context, dir string) error {
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		return setSetting(ctx, tx, settingSyncFolder, dir)
+	})
+}
+
+// recordSpentStep makes the last authenticator step the signed-in person
+// used here a change of their own, sent in this pass: a code spent at one
+// computer is refused at the others once they have synced. It is recorded
+// when sending rather than at sign-in, so that a sign-in never leaves a
+// change of someone who is gone again ahead of everyone else's.
+func (s *Session) recordSpentStep(ctx context.Context) error {
+	var step int64
+	if err := s.general.QueryRowContext(ctx, `SELECT last_totp_step FROM users WHERE id = ?`, s.user.ID).Scan(&step); err != nil || step == 0 {
+		return nil
+	}
+	var sent sql.NullString
+	s.general.QueryRowContext(ctx, `SELECT value FROM changes WHERE tbl = 'users' AND row_id = ? AND col = 'last_totp_step' ORDER BY seq DESC LIMIT 1`, s.user.ID).Scan(&sent)
+	if sent.Valid && sent.String == strconv.FormatInt(step, 10) {
+		return nil
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		return s.recordChanges(ctx, tx, "users", s.user.ID, map[string]any{"last_totp_step": step})
 	})
 }

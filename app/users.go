@@ -95,7 +95,7 @@ func (s *Session) changeKeyringHeld(ctx context.Context, fn func(kr *store.Keyri
 		if err := fn(kr, tx); err != nil {
 			return err
 		}
-		ensureEscrow(kr, s.kGen)
+		ensureEscrow(kr, s.kGen, s.excludedGeneral())
 		if err := store.SaveKeyring(s.v.Dir, kr); err != nil {
 			return err
 		}
@@ -275,6 +275,12 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 		if err := keepAnAdmin(ctx, tx, u); err != nil {
 			return err
 		}
+		if s.excludedGeneral()[u.ID] || (s.kClin != nil && clinicalLine.excluded(ctx, tx, s.kClin)[u.ID]) {
+			// Removed on another computer (the keys' lineage says so),
+			// though that removal has not reached this one yet: a new
+			// grant would hand them the keys kept from them.
+			return fmt.Errorf("%s was removed on another computer of the practice: %w", u.Name, ErrNotPermitted)
+		}
 		slot, err := target.SlotByID(u.ID)
 		if err != nil {
 			return fmt.Errorf("%s has no keyring slot: %w", u.Name, err)
@@ -331,7 +337,7 @@ func (s *Session) ResetTOTP(ctx context.Context, name string) error {
 		return err
 	}
 	now := s.v.now()
-	return s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		u, err := s.userByName(ctx, tx, name)
 		if err != nil {
 			return err
@@ -344,6 +350,15 @@ func (s *Session) ResetTOTP(ctx context.Context, name string) error {
 		}
 		return audit(ctx, tx, now, s.actor(), "totp-reset", u.Name, "must enroll again at next sign-in")
 	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return nil
+	}
+	return s.noteResets(ctx)
 }
 
 // UnlockUser clears a user's failed sign-ins and lockout (admins only).
@@ -383,9 +398,11 @@ func (s *Session) ChangePassphrase(ctx context.Context, current, next string) er
 	if err != nil {
 		return err
 	}
-	th := kr.ThrottleFor(u.ID)
-	if wait := th.LastFailure.Add(throttleWait(th.Failures)).Sub(now); wait > 0 {
-		return &ThrottledError{Wait: wait}
+	if err := s.v.beginAttempt(kr, slot, now); err != nil {
+		if errors.Is(err, ErrLockedOut) {
+			s.lock(ctx, "locked out")
+		}
+		return err
 	}
 	kek, err := store.DeriveKEK(current, *slot.KDF)
 	if err != nil {
@@ -482,11 +499,14 @@ func (s *Session) ConfirmTOTPEnrollment(ctx context.Context, enr *Enrollment, co
 		s.secrets.TOTPSecret = append([]byte(nil), enr.secret...)
 		slot.Version++
 		slot.Wrapped = store.WrapSlot(s.kek, kr.VaultID, slot.UserID, slot.Version, s.secrets)
-		if err := s.recordChanges(ctx, tx, "users", s.user.ID, map[string]any{"totp_reset": false}); err != nil {
+		if err := s.recordChanges(ctx, tx, "users", s.user.ID, map[string]any{"totp_reset": false, "last_totp_step": enr.confirmed}); err != nil {
 			return err
 		}
 		if err := s.cw().mirrorSecrets(ctx, tx, slot); err != nil {
 			return err
+		}
+		if kr.TOTPReset != nil {
+			delete(kr.TOTPReset, s.user.ID)
 		}
 		return store.SaveKeyring(s.v.Dir, kr)
 	})

@@ -76,6 +76,19 @@ type Keyring struct {
 	// the file is still under the old one; the escrow opens the file so
 	// that it can be moved to the new key.
 	Escrow map[string]*EscrowBox `json:"escrow,omitempty"`
+	// TOTPReset lists, as this computer last saw them, the people whose
+	// authenticator an admin reset (they sign in without a code and enrol
+	// again). nil until a sign-in here has written it. Sign-in checks the
+	// code before opening any database except for these people; a wrong
+	// list costs timing only, never a wrong sign-in (the databases decide).
+	TOTPReset map[string]bool `json:"totp_reset"`
+}
+
+// TOTPResetMayBePending reports whether user id may sign in without a
+// code: their authenticator was reset, or this computer has not yet
+// written down whose was.
+func (k *Keyring) TOTPResetMayBePending(id string) bool {
+	return k.TOTPReset == nil || k.TOTPReset[id]
 }
 
 // EscrowBox is a computer's general key sealed to one person.

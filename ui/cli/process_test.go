@@ -128,7 +128,10 @@ func TestTwoProcessesSyncThroughAFolder(t *testing.T) {
 	}
 	// On the laptop, the admin signs in with her own passphrase and code
 	// and finds the patient.
-	laptop := cliCommand("--data", bDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")
+	// Her next code: the one she typed at the desk is spent at every
+	// computer once they have synced.
+	next, _ := totp.GenerateCode(secret, processNow().Add(30*time.Second))
+	laptop := cliCommand("--data", bDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", next, "shell")
 	laptop.Stdin = strings.NewReader("sync --folder " + folder + "\npatient search nunez\n")
 	out, err = laptop.CombinedOutput()
 	if err != nil {

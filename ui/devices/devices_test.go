@@ -212,6 +212,11 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	kittest.Shot(t, winA, "sync-sent")
 	kittest.Shot(t, winB, "sync-received")
 
+	// A reads what B sent (the code B's sign-in spent): B's genuine
+	// batches from before the revocation are taken.
+	if _, err := sa.Sync(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
 	// Revoke B on A: the warning, then the row says revoked.
 	devA = newDevicesScreen(winA, sa)
 	show(winA, sa, "Computers", devA.view)

@@ -9,6 +9,10 @@
 ALTER TABLE clinical_key_chain ADD COLUMN supersedes TEXT NOT NULL DEFAULT '';
 ALTER TABLE clinical_key_chain ADD COLUMN more_boxes TEXT NOT NULL DEFAULT '';
 ALTER TABLE clinical_key_chain ADD COLUMN made_by TEXT NOT NULL DEFAULT '';
+-- The people its maker knew as removed (space-separated user ids): no
+-- computer grants this key, or any that replaces it, to them — not even
+-- one that has not yet heard of their removal itself.
+ALTER TABLE clinical_key_chain ADD COLUMN removed TEXT NOT NULL DEFAULT '';
 -- The same for general.db's key, which changes when someone leaves or a
 -- computer is revoked.
 CREATE TABLE general_key_chain (
@@ -17,6 +21,7 @@ CREATE TABLE general_key_chain (
     supersedes  TEXT NOT NULL DEFAULT '',
     more_boxes  TEXT NOT NULL DEFAULT '',
     made_by     TEXT NOT NULL DEFAULT '',
+    removed     TEXT NOT NULL DEFAULT '',
     archived    INTEGER NOT NULL DEFAULT 0
 );
 -- Local (never replicated): each time this computer moved one of its
