@@ -490,18 +490,38 @@ func (s *Session) OpenChart(ctx context.Context, mrn string) (*Chart, error) {
 
 // mayOpenClinical checks a chart's restriction for the signed-in
 // clinician: allowed if named, or after emergency access in the last day.
+// A chart shows the records merged into it too, so the restriction of
+// each of them counts: a restricted chart merged into another stays
+// restricted there.
 func (s *Session) mayOpenClinical(ctx context.Context, patientID string) error {
-	allowed, restricted, err := chartAllowed(ctx, s.general, patientID, s.user.ID)
-	if err != nil || !restricted || allowed {
+	ids, err := patientIDs(ctx, s.general, patientID)
+	if err != nil {
 		return err
 	}
-	var n int
-	s.general.QueryRowContext(ctx, `SELECT count(*) FROM emergency_access WHERE patient_id = ? AND user_id = ? AND at > ?`,
-		patientID, s.user.ID, s.v.now().Add(-24*time.Hour).Unix()).Scan(&n)
-	if n > 0 {
-		return nil
+	for _, id := range ids {
+		allowed, restricted, err := chartAllowed(ctx, s.general, id, s.user.ID)
+		if err != nil {
+			return err
+		}
+		if restricted && !allowed && !s.hadEmergencyAccess(ctx, s.general, patientID, id) {
+			return ErrRestricted
+		}
 	}
-	return ErrRestricted
+	return nil
+}
+
+// hadEmergencyAccess reports whether the signed-in person used emergency
+// access, in the last day, to the chart of any of the given patients.
+func (s *Session) hadEmergencyAccess(ctx context.Context, q querier, patientIDs ...string) bool {
+	since := s.v.now().Add(-24 * time.Hour).Unix()
+	for _, id := range patientIDs {
+		var n int
+		q.QueryRowContext(ctx, `SELECT count(*) FROM emergency_access WHERE patient_id = ? AND user_id = ? AND at > ?`, id, s.user.ID, since).Scan(&n)
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Session) openChart(ctx context.Context, mrn string, emergency bool) (*Chart, error) {

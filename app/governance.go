@@ -109,7 +109,7 @@ func (s *Session) RestrictChart(ctx context.Context, mrn string, clinicians []st
 			}
 			ids[u.ID] = u.Name
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE chart_restrictions SET archived = 1 WHERE patient_id = ? AND archived = 0`, p.ID); err != nil {
+		if err := s.archiveRestriction(ctx, tx, p.ID); err != nil {
 			return err
 		}
 		var names []string
@@ -142,11 +142,43 @@ func (s *Session) UnrestrictChart(ctx context.Context, mrn string) error {
 		if !allowed && s.user.Role != Admin {
 			return fmt.Errorf("only the clinicians named on it or an admin may lift it: %w", ErrNotPermitted)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE chart_restrictions SET archived = 1 WHERE patient_id = ? AND archived = 0`, p.ID); err != nil {
+		if err := s.archiveRestriction(ctx, tx, p.ID); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, s.actor(), "chart-unrestricted", p.MRN, "")
 	})
+}
+
+// archiveRestriction lifts a chart's current restriction rows, each as a
+// change that reaches the other computers (a narrowed or lifted
+// restriction must not stay wider elsewhere).
+func (s *Session) archiveRestriction(ctx context.Context, tx *sql.Tx, patientID string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM chart_restrictions WHERE patient_id = ? AND archived = 0`, patientID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE chart_restrictions SET archived = 1 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if err := s.recordChanges(ctx, tx, "chart_restrictions", id, map[string]any{"archived": true}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // chartAllowed reports whether a chart is restricted and whether user may open it.

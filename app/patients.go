@@ -599,6 +599,25 @@ func (s *Session) MergePatients(ctx context.Context, keepMRN, duplicateMRN strin
 		if keep.Archived {
 			return invalid("%s is archived; merge into a current record", keep.MRN)
 		}
+		// A restricted chart keeps its restriction through a merge (the
+		// kept chart shows both histories), and merging it takes someone
+		// who may open it: a clinician named on it, or one who used
+		// emergency access to it.
+		for _, p := range []Patient{keep, dup} {
+			ids, err := patientIDsIn(ctx, tx, p.ID)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				allowed, restricted, err := chartAllowed(ctx, tx, id, s.user.ID)
+				if err != nil {
+					return err
+				}
+				if restricted && !(allowed && s.user.Role.Clinical()) && !(s.user.Role.Clinical() && s.hadEmergencyAccess(ctx, tx, p.ID, id)) {
+					return fmt.Errorf("%s's chart is restricted: merging it takes a clinician named on the restriction (or one who used emergency access to it): %w", p.MRN, ErrRestricted)
+				}
+			}
+		}
 		dup.Archived, dup.MergedInto = true, keep.ID
 		if _, err := tx.ExecContext(ctx, `UPDATE patients SET archived = 1, merged_into = ?, updated_at = ? WHERE id = ?`, keep.ID, now.Unix(), dup.ID); err != nil {
 			return err
@@ -635,6 +654,11 @@ func (s *Session) MergePatients(ctx context.Context, keepMRN, duplicateMRN strin
 // patientIDs returns the id of the patient and of every record merged
 // into it (transitively), so a chart shows both histories.
 func patientIDs(ctx context.Context, db *store.DB, id string) ([]string, error) {
+	return patientIDsIn(ctx, db, id)
+}
+
+// patientIDsIn is patientIDs within a transaction or on a database.
+func patientIDsIn(ctx context.Context, db querier, id string) ([]string, error) {
 	ids := []string{id}
 	for i := 0; i < len(ids) && i < 100; i++ {
 		rows, err := db.QueryContext(ctx, `SELECT id FROM patients WHERE merged_into = ?`, ids[i])

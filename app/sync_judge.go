@@ -230,6 +230,34 @@ func mayWrite(role Role, signer string, class cvsync.Class, r cvsync.Record) jud
 	if adminTables[r.Table] && role != Admin && !selfService(r, signer) {
 		return judged(halt, ProblemRole, "a %s may not change %s", roleName(role), r.Table)
 	}
+	switch r.Table {
+	case "chart_restrictions":
+		// Restricting a chart is a clinician's or an admin's act (whether
+		// this one is named on the restriction it changes is checked
+		// against the roster when the batch is opened).
+		if !role.Clinical() {
+			return judged(halt, ProblemRole, "a %s may not restrict or lift a chart's restriction", roleName(role))
+		}
+	case "emergency_access":
+		for c, v := range r.Columns {
+			switch c {
+			case "reviewed_by", "reviewed_at", "review_note":
+				// Reviewing an emergency access is an admin's, in their
+				// own name.
+				if role != Admin || (c == "reviewed_by" && (v == nil || *v != signer)) {
+					return judged(halt, ProblemRole, "only an admin may review an emergency access, in their own name")
+				}
+			case "user_id":
+				if !role.Clinical() || v == nil || *v != signer {
+					return judged(halt, ProblemRole, "an emergency access is recorded only by the clinician who used it")
+				}
+			default:
+				if !role.Clinical() {
+					return judged(halt, ProblemRole, "a %s may not record an emergency access", roleName(role))
+				}
+			}
+		}
+	}
 	return judgment{verdict: apply}
 }
 
@@ -402,7 +430,42 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 		sf.ownSlot, sf.ownName, sf.ownPub = slot.Version, slot.Name, slot.PublicKey
 	}
 	s.general.QueryRowContext(ctx, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()).Scan(&sf.logNewest)
-	return judgeRecords(h, b.Records, sf, s.v.now()), b
+	j := judgeRecords(h, b.Records, sf, s.v.now())
+	if j.verdict == apply {
+		j = s.judgeRestrictions(ctx, h.Signer, sf.role, b.Records)
+	}
+	return j, b
+}
+
+// judgeRestrictions applies the rule a local change of a chart's
+// restriction follows: only a clinician named on the chart's current
+// restriction, or an admin, may change it (as this computer knows it
+// before the batch).
+func (s *Session) judgeRestrictions(ctx context.Context, signer string, role Role, recs []cvsync.Record) judgment {
+	checked := map[string]bool{}
+	for _, r := range recs {
+		if r.Table != "chart_restrictions" || role == Admin {
+			continue
+		}
+		var patient string
+		if v := r.Columns["patient_id"]; v != nil {
+			patient = *v
+		} else {
+			s.general.QueryRowContext(ctx, `SELECT patient_id FROM chart_restrictions WHERE id = ?`, r.RowID).Scan(&patient)
+		}
+		if patient == "" || checked[patient] {
+			continue
+		}
+		checked[patient] = true
+		allowed, restricted, err := chartAllowed(ctx, s.general, patient, signer)
+		if err != nil {
+			return judged(hold, ProblemApply, "could not read the chart's restriction (%v): it is tried again at the next pass", err)
+		}
+		if restricted && !allowed {
+			return judged(halt, ProblemRole, "it changes the restriction of a chart its signer is not named on")
+		}
+	}
+	return judgment{verdict: apply}
 }
 
 func (s *Session) deviceRevoked(ctx context.Context, id string) (bool, error) {

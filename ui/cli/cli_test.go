@@ -386,7 +386,8 @@ func TestCLIBenchPrintsFigures(t *testing.T) {
 	line := regexp.MustCompile(`^[a-z0-9_]+ [0-9.]+ (ms|%|rows/s|MB|x)$`)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 15 || !strings.Contains(out, "search_median_encrypted_vs_plain") || !strings.Contains(out, "import_xlsx_encrypted ") ||
-		!strings.Contains(out, "import_csv_encrypted_vs_plain ") || !strings.Contains(out, "rekey_general_300_patients_encrypted ") {
+		!strings.Contains(out, "import_csv_encrypted_vs_plain ") || !strings.Contains(out, "rekey_general_300_patients_encrypted ") ||
+		!strings.Contains(out, "signin_refused_code_vs_passphrase ") {
 		t.Fatalf("bench printed %q", out)
 	}
 	for _, l := range lines {
