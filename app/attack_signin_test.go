@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,4 +133,57 @@ func wrongCode(c string) string {
 	b := []byte(c)
 	b[0] = '0' + (b[0]-'0'+1)%10
 	return string(b)
+}
+
+// TestFailedSignInsAreNeverLost: three failed sign-ins wait in vault.keys
+// for a database to go into. The next good sign-in's write fails (a full
+// disk, here a trigger that refuses it): they stay queued, and the sign-in
+// after that moves them into the audit log, marked unverified (a process
+// that held no key recorded them).
+func TestFailedSignInsAreNeverLost(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	a.Lock(ctx)
+	for i := 0; i < 3; i++ {
+		if _, err := f.v.SignIn(ctx, "Maria Admin", "wrong wrong wrong wrong", "000000"); !errors.Is(err, ErrSignInRefused) {
+			t.Fatal(err)
+		}
+	}
+	kr, _ := store.LoadKeyring(f.v.Dir)
+	gen, err := store.Open(ctx, filepath.Join(f.v.Dir, store.General.FileName()), store.General, unwrapInsider(t, kr, "Maria Admin", adminPass).kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen.Exec(`CREATE TRIGGER full_disk BEFORE UPDATE OF last_signin_at ON users BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`)
+	// Past the throttle's wait.
+	f.clk.Advance(time.Hour)
+	if s, err := f.v.SignIn(ctx, "Maria Admin", adminPass, f.codeFor(f.secrets["Maria Admin"])); err == nil {
+		s.Lock(ctx)
+		t.Fatal("the sign-in's write was to fail")
+	}
+	kr, _ = store.LoadKeyring(f.v.Dir)
+	if len(kr.Pending) < 3 {
+		t.Fatalf("the failed sign-ins left the queue with the failed write: %d left", len(kr.Pending))
+	}
+	gen.Exec(`DROP TRIGGER full_disk`)
+	gen.Close()
+	f.clk.Advance(time.Hour)
+	s := f.mustSignIn("Maria Admin", adminPass)
+	list, err := s.AuditList(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, e := range list {
+		if e.Action == "signin-failed" {
+			failed++
+			if !strings.Contains(e.Detail, "unverified") {
+				t.Errorf("a queued failure entered the log without saying it is unverified: %q", e.Detail)
+			}
+		}
+	}
+	if failed != 3 {
+		t.Fatalf("%d failed sign-ins in the audit log, want 3", failed)
+	}
 }

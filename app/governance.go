@@ -366,6 +366,15 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 	s.general.QueryRowContext(ctx, `SELECT count(*) FROM audit WHERE action IN ('signin-failed', 'account-locked-out') AND at > ?`, now.Add(-24*time.Hour).UnixNano()).Scan(&failed)
 	s.mu.Unlock()
 	add("failed-signins", "Failed sign-ins in the last 24 hours", failed >= failedBurst, fmt.Sprintf("%d", failed), "audit")
+	auditProblems, err := s.AuditProblems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ap []string
+	for _, p := range auditProblems {
+		ap = append(ap, p.String())
+	}
+	add("audit-witnessed", "Audit logs that differ from what other computers saw", len(ap) > 0, listOr(ap, "none"), "audit")
 
 	bs, err := s.BackupStatus(ctx)
 	if err != nil {

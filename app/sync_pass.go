@@ -105,6 +105,7 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
 		return rep, err
 	}
+	s.auditPass(ctx, f, &rep)
 	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -525,16 +526,83 @@ func (s *Session) AuditList(ctx context.Context, limit int) ([]AuditEntry, error
 	if err := s.require(Admin); err != nil {
 		return nil, err
 	}
-	return store.ListAudit(ctx, s.general, limit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return nil, ErrLocked
+	}
+	own, err := store.ListAudit(ctx, s.general, limit)
+	if err != nil {
+		return nil, err
+	}
+	// The other computers' entries, as received (each names its computer).
+	q := `SELECT device, seq, at, user_id, user_name, action, subject, detail, prev_hash, hash FROM audit_remote ORDER BY at DESC`
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.general.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	var all []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var dev string
+		var at int64
+		if err := rows.Scan(&dev, &e.Seq, &at, &e.UserID, &e.UserName, &e.Action, &e.Subject, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.At = time.Unix(0, at).UTC()
+		if _, ok := names[dev]; !ok {
+			names[dev] = ""
+		}
+		e.Computer = dev
+		all = append(all, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for dev := range names {
+		names[dev] = s.deviceName(ctx, dev)
+	}
+	for i := range all {
+		all[i].Computer = names[all[i].Computer]
+	}
+	here := s.deviceName(ctx, s.device)
+	for i := range own {
+		own[i].Computer = here
+	}
+	all = append(all, own...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].At.After(all[j].At) })
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
 }
 
 // AuditVerify checks the whole audit chain and returns the rows checked
-// (admins only).
+// (admins only). A chain that holds together but lacks, or differs from,
+// entries another computer saw of it is an *AuditWitnessError (wrapping
+// ErrAuditTampered) naming the computer and the entries.
 func (s *Session) AuditVerify(ctx context.Context) (int, error) {
 	if err := s.require(Admin); err != nil {
 		return 0, err
 	}
-	return store.VerifyAudit(ctx, s.general)
+	n, err := store.VerifyAudit(ctx, s.general)
+	if err != nil {
+		return n, err
+	}
+	problems, err := s.AuditProblems(ctx)
+	if err != nil {
+		return n, err
+	}
+	if len(problems) > 0 {
+		return n, &AuditWitnessError{Problems: problems}
+	}
+	return n, nil
 }
 
 // Recover uses the recovery key to give the named admin a new passphrase

@@ -29,6 +29,9 @@ type AuditEntry struct {
 	Detail   string
 	PrevHash []byte
 	Hash     []byte
+	// Computer names the computer the entry was made on, for lists that
+	// gather every computer's entries ("" for this one). Not hashed.
+	Computer string `json:"-"`
 }
 
 func auditHash(prev []byte, e *AuditEntry) []byte {
@@ -192,4 +195,46 @@ func VerifyAudit(ctx context.Context, db *DB) (int, error) {
 		return n, fmt.Errorf("audit rows %d to %d were deleted: %w", expect, top.Int64, ErrAuditTampered)
 	}
 	return n, nil
+}
+
+// CheckAuditRun checks entries (in order, consecutive) as a stretch of a
+// chain whose entry before the first has hash prev (nil: not known, the
+// first entry's link is taken as it is). It reports the first entry that
+// does not follow, wrapping ErrAuditTampered.
+func CheckAuditRun(prev []byte, entries []AuditEntry) error {
+	for i := range entries {
+		e := &entries[i]
+		if i > 0 && e.Seq != entries[i-1].Seq+1 {
+			return fmt.Errorf("audit entry %d follows entry %d: %w", e.Seq, entries[i-1].Seq, ErrAuditTampered)
+		}
+		if prev != nil && !bytes.Equal(e.PrevHash, prev) {
+			return fmt.Errorf("audit entry %d does not follow entry %d: %w", e.Seq, e.Seq-1, ErrAuditTampered)
+		}
+		if !bytes.Equal(auditHash(e.PrevHash, e), e.Hash) {
+			return fmt.Errorf("audit entry %d was altered: %w", e.Seq, ErrAuditTampered)
+		}
+		prev = e.Hash
+	}
+	return nil
+}
+
+// AuditRange returns this database's audit entries with from <= seq <= to,
+// in order.
+func AuditRange(ctx context.Context, db *DB, from, to int64) ([]AuditEntry, error) {
+	rows, err := db.QueryContext(ctx, "SELECT seq, at, user_id, user_name, action, subject, detail, prev_hash, hash FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq", from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.UserID, &e.UserName, &e.Action, &e.Subject, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.At = time.Unix(0, at).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

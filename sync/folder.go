@@ -113,6 +113,25 @@ func (f Folder) List(rel string) ([]string, error) {
 	return out, nil
 }
 
+// Dirs returns the names of the folders within rel (none when it does not
+// exist).
+func (f Folder) Dirs(rel string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(f.Dir, filepath.FromSlash(rel)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
 // Epochs lists the key epochs the folder holds files for, in order.
 func (f Folder) Epochs() ([]uint32, error) {
 	entries, err := os.ReadDir(filepath.Join(f.Dir, "epochs"))

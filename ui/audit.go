@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -18,6 +20,7 @@ import (
 type auditReader interface {
 	AuditList(ctx context.Context, limit int) ([]app.AuditEntry, error)
 	AuditVerify(ctx context.Context) (int, error)
+	AuditWitnessed(ctx context.Context) bool
 }
 
 var _ auditReader = (*app.Session)(nil)
@@ -29,7 +32,7 @@ const auditLimit = 200
 var auditColumns = []struct {
 	title string
 	width float32
-}{{"Time", 150}, {"User", 130}, {"Action", 140}, {"Subject", 140}, {"Detail", 160}}
+}{{"Time", 150}, {"Computer", 110}, {"User", 120}, {"Action", 130}, {"Subject", 120}, {"Detail", 150}}
 
 // actionText says an audit action in words; unknown actions show as stored.
 var actionText = map[string]string{
@@ -99,15 +102,17 @@ func newAuditScreen(g *gui, s auditReader) *auditScreen {
 			case 0:
 				text = e.At.Local().Format("2 Jan 2006 15:04:05")
 			case 1:
-				text = e.UserName
+				text = e.Computer
 			case 2:
+				text = e.UserName
+			case 3:
 				text = e.Action
 				if t, ok := actionText[e.Action]; ok {
 					text = t
 				}
-			case 3:
-				text = e.Subject
 			case 4:
+				text = e.Subject
+			case 5:
 				text = e.Detail
 			}
 			o.(*widget.Label).SetText(text)
@@ -128,8 +133,8 @@ func newAuditScreen(g *gui, s auditReader) *auditScreen {
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), g.act(a.load))
 	top := container.NewVBox(
 		kit.Heading("Audit log"),
-		kit.Wrapped("Every sign-in, lock and change to staff or settings is recorded here. Each entry is chained to the one before, "+
-			"so a changed or deleted entry shows up when the chain is verified."),
+		kit.Wrapped("Every sign-in, lock and change to staff or settings is recorded here, on every computer of the practice. Each entry is chained to the one before, "+
+			"and the other computers keep what they saw of each log, so a changed or deleted entry shows up when the chain is verified."),
 		container.NewHBox(a.verify, refresh, a.count),
 		a.result,
 	)
@@ -159,11 +164,26 @@ func (a *auditScreen) load() {
 // check verifies the whole chain.
 func (a *auditScreen) check() {
 	n, err := a.s.AuditVerify(a.g.ctx)
-	if err != nil {
+	var witnessed *app.AuditWitnessError
+	switch {
+	case errors.As(err, &witnessed):
+		var lines []string
+		for _, p := range witnessed.Problems {
+			lines = append(lines, kit.Sentence(p.String()))
+		}
+		a.result.Importance = widget.DangerImportance
+		a.result.SetText("The log does not match what the practice's other computers saw of it. " + strings.Join(lines, " ") +
+			" Someone with access to a computer's files has changed its log; keep a copy of the data folder and contact support.")
+		return
+	case err != nil:
 		a.result.Importance = widget.DangerImportance
 		a.result.SetText("The chain is broken: " + plain(err) + " Someone may have changed the log outside ClinicVault; keep a copy of the data folder and contact support.")
 		return
 	}
 	a.result.Importance = widget.SuccessImportance
-	a.result.SetText(fmt.Sprintf("%d entries, chain intact.", n))
+	if a.s.AuditWitnessed(a.g.ctx) {
+		a.result.SetText(fmt.Sprintf("%d entries, chain intact, and it matches what the practice's other computers saw of it.", n))
+	} else {
+		a.result.SetText(fmt.Sprintf("%d entries, chain intact. Not yet witnessed by another computer: once this computer syncs, the others keep what they saw of its log.", n))
+	}
 }

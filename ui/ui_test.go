@@ -574,10 +574,28 @@ func TestAuditScreenVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("%d entries, chain intact.", n); a.result.Text != want {
-		t.Errorf("verify says %q, want %q", a.result.Text, want)
+	if want := fmt.Sprintf("%d entries, chain intact. Not yet witnessed by another computer", n); !strings.HasPrefix(a.result.Text, want) {
+		t.Errorf("verify says %q, want %q…", a.result.Text, want)
 	}
 	shot(t, g, "audit")
+
+	// A log that no longer matches what another computer saw: the screen
+	// names the computer and the entries, from the typed error.
+	a.s = witnessFailure{a.s}
+	tap(t, g, "Verify chain")
+	if !strings.Contains(a.result.Text, "does not match what the practice's other computers saw") ||
+		!strings.Contains(a.result.Text, "lacks entries 41–57, which computer “Front desk” saw") {
+		t.Errorf("verify says %q", a.result.Text)
+	}
+	shot(t, g, "audit-witness-mismatch")
+}
+
+// witnessFailure answers AuditVerify as a computer whose log lost entries
+// another computer saw.
+type witnessFailure struct{ auditReader }
+
+func (witnessFailure) AuditVerify(context.Context) (int, error) {
+	return 40, &app.AuditWitnessError{Problems: []app.AuditProblem{{This: true, Kind: app.AuditTruncated, From: 41, To: 57, Witness: "computer “Front desk”"}}}
 }
 
 func TestChangePassphrase(t *testing.T) {

@@ -604,10 +604,20 @@ func (r *runner) cmdAudit(args []string) error {
 			return err
 		}
 		n, err := s.AuditVerify(r.ctx)
+		var witnessed *app.AuditWitnessError
+		if errors.As(err, &witnessed) {
+			for _, p := range witnessed.Problems {
+				fmt.Fprintf(r.io.Out, "problem: %s\n", p)
+			}
+			return fmt.Errorf("the audit log does not match what the other computers saw: %w", app.ErrAuditTampered)
+		}
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(r.io.Out, "audit log intact: %d entries\n", n)
+		if !s.AuditWitnessed(r.ctx) {
+			fmt.Fprintln(r.io.Out, "not yet witnessed by another computer: until this computer syncs with another, only its own chain speaks for it")
+		}
 		return nil
 	case "list":
 		fs := flag.NewFlagSet("audit list", flag.ContinueOnError)
@@ -627,7 +637,7 @@ func (r *runner) cmdAudit(args []string) error {
 			return err
 		}
 		for _, e := range entries {
-			fmt.Fprintf(r.io.Out, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Local().Format(time.RFC3339), e.UserName, e.Action, e.Subject, e.Detail)
+			fmt.Fprintf(r.io.Out, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Local().Format(time.RFC3339), e.UserName, e.Action, e.Subject, e.Detail, e.Computer)
 		}
 		return nil
 	}

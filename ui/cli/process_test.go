@@ -76,7 +76,8 @@ func TestTwoProcessesSyncThroughAFolder(t *testing.T) {
 	code := func() string { c, _ := totp.GenerateCode(secret, processNow()); return c }
 
 	// The desk computer registers a patient, syncs, and invites the laptop.
-	desk := cliCommand("--data", aDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")
+	deskCode := code()
+	desk := cliCommand("--data", aDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", deskCode, "shell")
 	desk.Stdin = strings.NewReader(strings.Join([]string{
 		"patient add --given José --family Núñez --dob 1980-03-02",
 		"sync --folder " + folder,
@@ -126,19 +127,62 @@ func TestTwoProcessesSyncThroughAFolder(t *testing.T) {
 	if deskFP == "" || !strings.Contains(string(joinOut), "fingerprint: "+deskFP) {
 		t.Fatalf("fingerprints: desk %q, laptop output:\n%s", deskFP, joinOut)
 	}
-	// On the laptop, the admin signs in with her own passphrase and code
-	// and finds the patient.
-	// Her next code: the one she typed at the desk is spent at every
-	// computer once they have synced.
+	// The code she typed at the desk is spent at every computer once they
+	// have synced: refused at the laptop (exit 3).
+	replay := cliCommand("--data", bDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", deskCode, "whoami")
+	if out, err := replay.CombinedOutput(); replay.ProcessState.ExitCode() != 3 {
+		t.Fatalf("the desk's code at the laptop: %v (exit %d)\n%s", err, replay.ProcessState.ExitCode(), out)
+	}
+	// On the laptop, the admin signs in with her next code and finds the
+	// patient; the audit list holds the desk's entries, by its name.
 	next, _ := totp.GenerateCode(secret, processNow().Add(30*time.Second))
 	laptop := cliCommand("--data", bDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", next, "shell")
-	laptop.Stdin = strings.NewReader("sync --folder " + folder + "\npatient search nunez\n")
+	laptop.Stdin = strings.NewReader("sync --folder " + folder + "\npatient search nunez\naudit list --limit 0\n")
 	out, err = laptop.CombinedOutput()
 	if err != nil {
 		t.Fatalf("laptop: %v\n%s", err, out)
 	}
 	if !strings.Contains(string(out), "Núñez, José\t1980-03-02") {
 		t.Fatalf("laptop does not have the patient:\n%s", out)
+	}
+	deskName, _ := os.Hostname()
+	if !regexp.MustCompile(`(?m)\tpatient-\w+\t[^\n]*\t`+regexp.QuoteMeta(deskName)+`$`).MatchString(string(out)) ||
+		!strings.Contains(string(out), "\tDr Haddad's laptop\n") {
+		t.Fatalf("the laptop's audit list does not show the desk's entries by the desk's name (%q) beside its own:\n%s", deskName, out)
+	}
+
+	// At the desk, someone with the general key deletes the tail of its
+	// audit log (the chain left verifies on its own): audit verify names
+	// the laptop, which saw it, and the entries missing (exit 1).
+	kr, err := store.LoadKeyring(aDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := generalKeyOf(t, kr, "Maria Admin", adminPass)
+	db, err := store.Open(context.Background(), filepath.Join(aDir, "general.db"), store.General, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top int64
+	db.QueryRow(`SELECT max(seq) FROM audit`).Scan(&top)
+	for _, q := range []string{`DROP TRIGGER audit_no_delete`, `DELETE FROM audit WHERE seq >= 3`, `UPDATE sqlite_sequence SET seq = 2 WHERE name = 'audit'`,
+		`CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	// A fresh code for the desk: the laptop's sign-in spent the step after
+	// the desk's.
+	time.Sleep(time.Duration(30-processNow().Unix()%30)*time.Second + 100*time.Millisecond)
+	verify := cliCommand("--data", aDir, "--user", "Maria Admin", "--passphrase-file", pass, "--totp", code(), "shell")
+	verify.Stdin = strings.NewReader("sync --folder " + folder + "\naudit verify\n")
+	vout, _ := verify.CombinedOutput()
+	if !regexp.MustCompile(`(?m)^problem: the audit log of this computer (lacks|no longer holds) entries 3–\d+[^\n]*Dr Haddad's laptop`).Match(vout) {
+		t.Fatalf("audit verify after the tail was deleted (entries 3–%d):\n%s", top, vout)
+	}
+	if verify.ProcessState.ExitCode() != 1 {
+		t.Fatalf("audit verify's exit status %d, want 1:\n%s", verify.ProcessState.ExitCode(), vout)
 	}
 }
 
