@@ -655,3 +655,41 @@ func TestWrongCurrentPassphraseCountsAsFailure(t *testing.T) {
 		t.Fatalf("failures %d", users[0].Failures)
 	}
 }
+
+// TestIdleLockFiresWhileBackgroundJobsRun: the sync watcher asks for the
+// folder and syncs every second or two, the backup scheduler runs, the
+// Today screen refreshes — none of it is a person's activity. Set to two
+// minutes, the session locks two minutes after the last input, with all
+// of that going on (today it never locked).
+func TestIdleLockFiresWhileBackgroundJobsRun(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	dir := t.TempDir()
+	if err := s.SetSyncFolder(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetIdleLock(ctx, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.Touch()
+	for i := 0; i < 130; i++ {
+		f.clk.Advance(time.Second)
+		s.SyncFolder(ctx)
+		s.SyncNeeded(ctx, dir)
+		if i%10 == 0 {
+			if _, err := s.Sync(ctx, dir); err != nil {
+				t.Fatal(err)
+			}
+			s.RunScheduledBackup(ctx, nil)
+			s.Day(ctx, f.clk.Now())
+			s.SecurityReport(ctx)
+		}
+		if i < 110 && s.LockIfIdle(ctx) {
+			t.Fatalf("locked after %d s", i+1)
+		}
+	}
+	if !s.LockIfIdle(ctx) {
+		t.Fatal("the session did not lock two minutes after the last input, with the background jobs running")
+	}
+}

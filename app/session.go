@@ -567,7 +567,9 @@ func (s *Session) require(roles ...Role) error {
 	if s.mustTOTP {
 		return ErrEnrollTOTP
 	}
-	s.lastTouch = s.v.now()
+	// A call is not activity: the window's background jobs (the sync
+	// watcher, the backup scheduler, refreshes) call the session all the
+	// time. Only a person's input is, and the window says so (Touch).
 	if len(roles) == 0 {
 		return nil
 	}

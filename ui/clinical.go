@@ -239,6 +239,25 @@ func (e *encountersTab) edit(enc *app.Encounter) {
 	})
 	d.f.submitOnEnter(d.fields[:]...)
 	e.form = d
+	// What was typed when ClinicVault locked comes back.
+	draft := "note-new:" + c.mrn
+	if enc != nil {
+		draft = "note-edit:" + enc.ID
+	}
+	if texts := g.restoreDraft(draft); len(texts) == len(d.fields) {
+		for i, t := range texts {
+			d.fields[i].SetText(t)
+		}
+		d.f.status.Importance = widget.MediumImportance
+		d.f.status.SetText("What you had typed before ClinicVault locked is back; it is not saved yet.")
+	}
+	d.f.keepDraft(draft, func() []string {
+		out := make([]string, len(d.fields))
+		for i, f := range d.fields {
+			out[i] = f.Text
+		}
+		return out
+	})
 	d.f.show(fyne.NewSize(760, 660), d.fields[0])
 }
 

@@ -479,6 +479,8 @@ type formDialog struct {
 	cancel *widget.Button
 	save   func()
 	closed bool
+	// onClosed run when the dialog goes, however it goes.
+	onClosed []func()
 }
 
 // newFormDialog builds (but does not show) a form dialog; save runs on
@@ -501,6 +503,9 @@ func (f *formDialog) show(size fyne.Size, first fyne.Focusable) {
 	f.d.SetOnClosed(func() {
 		f.closed = true
 		f.g.forgetDialog(f.d)
+		for _, fn := range f.onClosed {
+			fn()
+		}
 	})
 	if first != nil {
 		f.g.focus(first)
@@ -713,5 +718,44 @@ func (m minHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)
+	}
+}
+
+// keepDraft lets the text of f's fields outlive a lock: if the session
+// locks while f is open, what get returns is kept in memory (never on
+// disk) under form, for the same person; restoreDraft gives it back when
+// they open that form again after signing in.
+func (f *formDialog) keepDraft(form string, get func() []string) {
+	key := f.g.draftKey(form)
+	f.g.liveDrafts[key] = get
+	f.onClosed = append(f.onClosed, func() { delete(f.g.liveDrafts, key) })
+}
+
+// draftKey names form for the signed-in person.
+func (g *gui) draftKey(form string) string {
+	if g.session == nil {
+		return form
+	}
+	return g.session.User().ID + "|" + form
+}
+
+// restoreDraft returns (and forgets) the text kept for form at a lock.
+func (g *gui) restoreDraft(form string) []string {
+	key := g.draftKey(form)
+	texts := g.drafts[key]
+	delete(g.drafts, key)
+	return texts
+}
+
+// captureDrafts keeps the text of every open form at a lock.
+func (g *gui) captureDrafts() {
+	for key, get := range g.liveDrafts {
+		texts := get()
+		for _, t := range texts {
+			if strings.TrimSpace(t) != "" {
+				g.drafts[key] = texts
+				break
+			}
+		}
 	}
 }

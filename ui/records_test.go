@@ -972,3 +972,52 @@ func TestChartSaysWhenClinicalRecordsCannotOpen(t *testing.T) {
 	}
 	shot(t, g, "chart-clinical-unavailable")
 }
+
+// TestUnsavedNoteOutlivesTheIdleLock: Dr Lee is writing a note when
+// ClinicVault locks itself. The sign-in screen shows none of it; when she
+// signs in again and opens a new encounter for that patient, what she had
+// typed is there (kept in memory only), and it goes once saved.
+func TestUnsavedNoteOutlivesTheIdleLock(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, doctorLee)
+	sh := g.shell
+	sh.openNamed("Patients")
+	sh.openChart(p.jose.MRN)
+	settle(t, g)
+	sh.chart.selectTab(tabEncounters)
+	tap(t, g, "New encounter…")
+	f := sh.chart.enc.form
+	typeIn(g, f.fields[0], "Chest pain since this morning, radiating")
+	typeIn(g, f.fields[2], "Rule out ACS")
+	g.session.LockIfIdle(context.Background()) // not idle yet: nothing happens
+	p.clk.Add(6 * time.Minute)
+	if !g.session.LockIfIdle(context.Background()) {
+		t.Fatal("the session did not lock")
+	}
+	settle(t, g)
+	if g.screen != "signin" || showsText(g, "Chest pain") || showsText(g, p.jose.Family) {
+		t.Fatalf("after the lock the screen is %q and shows the note or the patient", g.screen)
+	}
+	p.signIn(t, g, doctorLee)
+	sh = g.shell
+	sh.openNamed("Patients")
+	sh.openChart(p.jose.MRN)
+	settle(t, g)
+	sh.chart.selectTab(tabEncounters)
+	tap(t, g, "New encounter…")
+	f = sh.chart.enc.form
+	if f.fields[0].Text != "Chest pain since this morning, radiating" || f.fields[2].Text != "Rule out ACS" {
+		t.Fatalf("the note typed before the lock is gone: %q / %q", f.fields[0].Text, f.fields[2].Text)
+	}
+	if !showsText(g, "before ClinicVault locked is back") {
+		t.Error("the form does not say the text came back")
+	}
+	shot(t, g, "chart-encounter-restored-after-lock")
+	f.fields[3].TypedShortcut(submitShortcut)
+	settle(t, g)
+	tap(t, g, "New encounter…")
+	if sh.chart.enc.form.fields[0].Text != "" {
+		t.Error("the restored draft comes back again after it was saved")
+	}
+}

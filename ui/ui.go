@@ -79,6 +79,10 @@ type gui struct {
 	// after clipboardFor and at every lock if the clipboard still holds it.
 	clipboardFor time.Duration
 	clipSecret   string
+	// drafts keep unsaved form text across a lock, in memory only, per
+	// person and form; liveDrafts read the open forms' text.
+	drafts     map[string][]string
+	liveDrafts map[string]func() []string
 	// stopIdle stops the running idle ticker, if any.
 	stopIdle func()
 
@@ -104,7 +108,8 @@ func newGUI(a fyne.App, v *app.Vault) *gui {
 	a.Settings().SetTheme(newTheme())
 	kit.SafeFiles()
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery, clipboardFor: 30 * time.Second}
+	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery, clipboardFor: 30 * time.Second,
+		drafts: map[string][]string{}, liveDrafts: map[string]func() []string{}}
 	g.win = a.NewWindow("ClinicVault")
 	g.win.SetMaster()
 	g.win.SetPadded(true)
@@ -358,6 +363,7 @@ func (g *gui) startSession(s *app.Session) {
 			if g.session != s {
 				return
 			}
+			g.captureDrafts()
 			g.session = nil
 			g.showSignIn(name)
 		})
