@@ -171,6 +171,13 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	} else {
 		var ok bool
 		step, ok = checkTOTP(secrets.TOTPSecret, code, now, lastStep)
+		if !ok && codeUsed(secrets.TOTPSecret, code, now, lastStep) {
+			// The right passphrase and a right code, already spent: the
+			// person waits for the next code; no failure is counted.
+			s.wipe()
+			v.endAttempt(slot)
+			return nil, ErrCodeUsed
+		}
 		if !ok {
 			s.wipe()
 			return nil, v.fail(kr, slot, now, "wrong passphrase or code")

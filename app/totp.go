@@ -111,3 +111,14 @@ func checkTOTP(secret []byte, code string, now time.Time, lastStep int64) (int64
 	}
 	return matched, matched != 0
 }
+
+// codeUsed reports whether code is right for a step of the window around
+// now that was used already (at or before lastStep).
+func codeUsed(secret []byte, code string, now time.Time, lastStep int64) bool {
+	_, ok := checkTOTP(secret, code, now, 0)
+	if !ok {
+		return false
+	}
+	_, fresh := checkTOTP(secret, code, now, lastStep)
+	return !fresh
+}

@@ -70,6 +70,12 @@ var (
 // unknown user.
 var refusal = fmt.Errorf("the passphrase or the code is not right: %w", ErrSignInRefused)
 
+// ErrCodeUsed refuses a sign-in whose code is right but was used already
+// (coming back within 30 s of locking, or a code seen at another
+// computer): the person waits for the next code. Nothing counts against
+// them. It wraps ErrSignInRefused.
+var ErrCodeUsed = fmt.Errorf("that code was already used to sign in: wait for the next code on your phone (a new one every 30 seconds) and type it: %w", ErrSignInRefused)
+
 // ThrottledError refuses a sign-in attempt made before the wait after
 // repeated failures has passed.
 type ThrottledError struct{ Wait time.Duration }

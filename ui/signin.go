@@ -166,6 +166,12 @@ func (s *signInScreen) signIn() {
 		case errors.Is(err, app.ErrEnrollTOTP) && sess != nil:
 			g.startSession(sess)
 			g.showReenroll()
+		case errors.Is(err, app.ErrCodeUsed):
+			// The passphrase was right; the code was spent (back within
+			// 30 s of locking): keep what was typed, ask for the next code.
+			s.code.SetText("")
+			s.status.say(widget.MediumImportance, "That code was already used. Wait for the next code on your phone (a new one every 30 seconds), then type it here.")
+			g.focus(s.code)
 		default:
 			// A throttled attempt was not tried: keep the passphrase.
 			var throttled *app.ThrottledError

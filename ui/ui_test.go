@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
@@ -918,5 +919,44 @@ func TestCopiedAuthenticatorKeyLeavesTheClipboard(t *testing.T) {
 	settle(t, g)
 	if clip.Content() != "" {
 		t.Errorf("the key stays on the clipboard after the lock: %q", clip.Content())
+	}
+}
+
+// TestComingBackWithinTheSameCodeStep: Dana locks and comes straight
+// back; her phone still shows the code she just used. The sign-in asks
+// for the next code, keeps her passphrase, and counts nothing against
+// her; the next code signs her in.
+func TestComingBackWithinTheSameCodeStep(t *testing.T) {
+	g, v, clk, secret := signedInAdmin(t)
+	used := code(t, secret, clk)
+	tap(t, g, "Lock")
+	clk.Add(5 * time.Second)
+	signInGUI(t, g, "Dana Whitfield", adminPass, used)
+	settle(t, g)
+	if g.screen != "signin" {
+		t.Fatal("a spent code signed in")
+	}
+	if !strings.Contains(g.signIn.status.Text, "already used") || !strings.Contains(g.signIn.status.Text, "next code") {
+		t.Errorf("status %q", g.signIn.status.Text)
+	}
+	if g.signIn.pass.Text != adminPass {
+		t.Error("the passphrase was wiped")
+	}
+	shot(t, g, "signin-code-used")
+	kr, _ := store.LoadKeyring(v.Dir)
+	for _, th := range kr.Throttle {
+		if th.Failures > 0 {
+			t.Errorf("a failure was counted: %+v", th)
+		}
+	}
+	if len(kr.Pending) != 0 {
+		t.Errorf("a failed sign-in was recorded: %+v", kr.Pending)
+	}
+	clk.Add(30 * time.Second)
+	typeIn(g, g.signIn.code, code(t, secret, clk))
+	pressEnter(t, g, g.signIn.code)
+	settle(t, g)
+	if g.screen != "shell" {
+		t.Fatalf("the next code did not sign in: %q", g.signIn.status.Text)
 	}
 }
