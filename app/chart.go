@@ -63,6 +63,9 @@ type Allergy struct {
 // Medication is a medication the patient takes or took.
 type Medication struct {
 	ID, Name, Dose, Route, Frequency, Start, Stop string
+	// OverrideReason is why it is prescribed despite a recorded allergy
+	// it conflicts with (required then, kept with it).
+	OverrideReason string
 }
 
 // Vitals is one set of measurements; nil fields were not taken.
@@ -354,7 +357,32 @@ func (s *Session) AddAllergy(ctx context.Context, mrn string, a Allergy) error {
 	})
 }
 
-// AddMedication records a medication.
+// clinicalRead runs fn on clinical.db for a patient the signed-in
+// clinician may open, under the session lock, without auditing (a check,
+// not a view of the record).
+func (s *Session) clinicalRead(ctx context.Context, mrn string, fn func(q querier, p Patient) error) error {
+	if err := s.requireClinical(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	p, err := s.patientByMRN(ctx, s.general, mrn)
+	if err != nil {
+		return err
+	}
+	if err := s.mayOpenClinical(ctx, p.ID); err != nil {
+		return err
+	}
+	return fn(s.clinical, p)
+}
+
+// AddMedication records a medication. It is first checked against the
+// patient's recorded allergies, by substance and by drug class: a
+// conflict refuses it (*AllergyConflictError) unless m.OverrideReason
+// says why to go on, which is kept with it and audited.
 func (s *Session) AddMedication(ctx context.Context, mrn string, m Medication) error {
 	var err error
 	for _, f := range []struct {
@@ -375,13 +403,37 @@ func (s *Session) AddMedication(ctx context.Context, mrn string, m Medication) e
 			}
 		}
 	}
+	if m.OverrideReason, err = cleanText("reason", m.OverrideReason, 500, false); err != nil {
+		return err
+	}
 	now := s.v.now()
 	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
+		allergies, err := s.allergiesOf(ctx, tx, p.ID)
+		if err != nil {
+			return "", "", err
+		}
+		conflicts := theDrugTable().conflicts(m.Name, allergies)
+		override := ""
+		if len(conflicts) > 0 {
+			if len([]rune(m.OverrideReason)) < 5 {
+				return "", "", &AllergyConflictError{Medication: m.Name, Conflicts: conflicts}
+			}
+			override = m.OverrideReason
+		}
 		id := newID()
-		return "medication-created", id, s.insertClinical(ctx, tx, "medications", id, map[string]any{
+		if err := s.insertClinical(ctx, tx, "medications", id, map[string]any{
 			"patient_id": p.ID, "name": m.Name, "dose": m.Dose, "route": m.Route, "frequency": m.Frequency,
 			"start_date": m.Start, "stop_date": m.Stop, "archived": 0, "created_at": now.Unix(), "updated_at": now.Unix(),
-		})
+			"allergy_override": override,
+		}); err != nil {
+			return "", "", err
+		}
+		if override != "" {
+			// The audit names the record and that a warning was overridden;
+			// the reason stays with the medication, in clinical.db.
+			return "medication-allergy-override", id, nil
+		}
+		return "medication-created", id, nil
 	})
 }
 

@@ -1,5 +1,6 @@
 // Package assets holds the files ClinicVault ships inside its binary: the
-// application icon and the blocklist of common passwords.
+// application icon, the blocklist of common passwords and the table of
+// drug allergy classes.
 package assets
 
 import (
@@ -12,6 +13,13 @@ var blocklist string
 
 //go:embed Icon.png
 var icon []byte
+
+//go:embed drug_allergy_classes.csv
+var drugAllergyClasses string
+
+// DrugAllergyClasses returns the sourced table of drugs, their ATC codes
+// and allergy classes (see the file's header for its sources and form).
+func DrugAllergyClasses() string { return drugAllergyClasses }
 
 // Icon returns the application icon as PNG bytes.
 func Icon() []byte { return icon }

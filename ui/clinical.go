@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -410,11 +411,18 @@ func (c *chartScreen) addMedication() {
 	freq := newEntry(g, "for example once daily")
 	start := newEntry(g, "Optional")
 	stop := newEntry(g, "Optional")
+	// Shown when the medication conflicts with a recorded allergy: what
+	// it runs into, and the reason to go on, required.
+	warning := kit.Wrapped("")
+	warning.Importance = widget.DangerImportance
+	reason := newEntry(g, "Why it is right for this patient all the same")
+	override := container.NewVBox(warning, widget.NewForm(field("Reason to go on", reason, "Kept with the medication and recorded in the audit log")))
+	override.Hide()
 	var f *formDialog
-	f = g.newFormDialog("Add medication", "Add medication", widget.NewForm(
+	f = g.newFormDialog("Add medication", "Add medication", container.NewVBox(widget.NewForm(
 		field("Medication", name, ""), field("Dose", dose, ""), field("Route", route, ""), field("Frequency", freq, ""),
 		field("Started", start, dateOrderHint(order)), field("Stopped", stop, "Leave empty while they take it"),
-	), func() {
+	), override), func() {
 		from, ok1 := optionalDate(start, order)
 		to, ok2 := optionalDate(stop, order)
 		if !ok1 || !ok2 {
@@ -426,17 +434,45 @@ func (c *chartScreen) addMedication() {
 			g.focus(bad)
 			return
 		}
-		err := c.s.AddMedication(g.ctx, c.mrn, app.Medication{Name: name.Text, Dose: dose.Text, Route: route.Text, Frequency: freq.Text, Start: from, Stop: to})
+		m := app.Medication{Name: name.Text, Dose: dose.Text, Route: route.Text, Frequency: freq.Text, Start: from, Stop: to}
+		if override.Visible() {
+			m.OverrideReason = reason.Text
+		}
+		err := c.s.AddMedication(g.ctx, c.mrn, m)
+		var conflict *app.AllergyConflictError
+		if errors.As(err, &conflict) {
+			var lines []string
+			for _, x := range conflict.Conflicts {
+				lines = append(lines, "• "+kit.Sentence(x.String()))
+			}
+			warning.SetText("Allergy warning — " + strings.TrimSpace(name.Text) + " was not added:\n" + strings.Join(lines, "\n"))
+			override.Show()
+			f.ok.SetText("Prescribe anyway")
+			f.fail("Check the allergy above. To prescribe it all the same, give the reason.")
+			g.focus(reason)
+			return
+		}
 		if err != nil {
 			f.fail("The medication was not added. " + plain(err))
 			return
 		}
 		f.close()
-		c.note(widget.SuccessImportance, "Medication recorded: "+strings.TrimSpace(name.Text)+".")
+		msg := "Medication recorded: " + strings.TrimSpace(name.Text) + "."
+		if m.OverrideReason != "" {
+			msg += " The allergy warning was overridden, with your reason."
+		}
+		c.note(widget.SuccessImportance, msg)
 		c.reload()
 	})
-	f.submitOnEnter(name, dose, route, freq, start, stop)
-	f.show(fyne.NewSize(560, 470), name)
+	// Changing the medication asks again.
+	name.OnChanged = func(string) {
+		if override.Visible() {
+			override.Hide()
+			f.ok.SetText("Add medication")
+		}
+	}
+	f.submitOnEnter(name, dose, route, freq, start, stop, reason)
+	f.show(fyne.NewSize(580, 620), name)
 }
 
 // documentsTab lists the stored documents with Add and Save a copy.

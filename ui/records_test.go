@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1020,4 +1021,46 @@ func TestUnsavedNoteOutlivesTheIdleLock(t *testing.T) {
 	if sh.chart.enc.form.fields[0].Text != "" {
 		t.Error("the restored draft comes back again after it was saved")
 	}
+}
+
+// TestPrescribingWarnsOfAnAllergy: José has a recorded severe penicillin
+// allergy (anaphylaxis). Dr Lee adds Amoxicillin: nothing is saved, the
+// dialog names the allergy and asks for a reason; with one, it is saved.
+func TestPrescribingWarnsOfAnAllergy(t *testing.T) {
+	for _, size := range []fyne.Size{{Width: 1366, Height: 768}, {Width: 1024, Height: 700}} {
+		p := newPractice(t)
+		g := newTestGUI(t, p.v)
+		g.win.Resize(size)
+		p.signIn(t, g, doctorLee)
+		sh := g.shell
+		sh.openNamed("Patients")
+		sh.openChart(p.jose.MRN)
+		settle(t, g)
+		sh.chart.selectTab(tabMedications)
+		tap(t, g, "Add medication…")
+		name := focusedEntry(t, g)
+		typeIn(g, name, "Amoxicillin 500 mg capsules")
+		tap(t, g, "Add medication")
+		if !showsText(g, "Allergy warning") || !showsText(g, "allergic to Penicillin (anaphylaxis, severe)") {
+			t.Fatal("no allergy warning before saving")
+		}
+		shot(t, g, fmt.Sprintf("chart-medication-allergy-warning-%dx%d", int(size.Width), int(size.Height)))
+		if c, _ := p.session(t, doctorOmar).OpenChart(context.Background(), p.jose.MRN); len(c.Medications) != 1 {
+			t.Fatalf("the conflicting medication was saved: %d medications", len(c.Medications))
+		}
+		reason := focusedEntry(t, g)
+		typeIn(g, reason, "allergy clinic cleared amoxicillin, letter in documents")
+		tap(t, g, "Prescribe anyway")
+		settle(t, g)
+		if len(g.dialogs) != 0 || !showsText(g, "The allergy warning was overridden") {
+			t.Fatal("the medication with a reason was not saved")
+		}
+	}
+}
+
+// focusedEntry is the entry that has the keyboard focus.
+func focusedEntry(t *testing.T, g *gui) *entry {
+	t.Helper()
+	runPosted(t, g, func() bool { _, ok := g.win.Canvas().Focused().(*entry); return ok })
+	return g.win.Canvas().Focused().(*entry)
 }

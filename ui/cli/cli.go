@@ -158,6 +158,7 @@ func init() {
 		"encounter":   {"encounter add MRN --subjective T --objective T --assessment T --plan T [--sign]", "chart a visit (clinicians)", (*runner).cmdEncounter},
 		"vitals":      {"vitals add MRN [--bp 120/80] [--pulse N] [--temp C] [--weight KG] [--height CM] [--spo2 N]", "record vital signs (clinicians)", (*runner).cmdVitals},
 		"allergy":     {"allergy add MRN --substance S [--reaction R] [--severity S]", "record an allergy (clinicians)", (*runner).cmdAllergy},
+		"medication":  {"medication add MRN --name N [--dose D] [--route R] [--frequency F] [--start YYYY-MM-DD] [--stop YYYY-MM-DD] [--override-reason T]", "record a medication, checked against the patient's allergies (clinicians); a conflict is refused with exit 1 and an 'allergy:' line unless a reason is given", (*runner).cmdMedication},
 		"appointment": {"appointment add MRN --at \"YYYY-MM-DD HH:MM\" --minutes N --clinician NAME [--reason T] | appointment list [--day YYYY-MM-DD] | appointment status ID STATUS", "the appointment book", (*runner).cmdAppointment},
 		"demo":        {"demo --patients N [--seed S]", "fill the signed-in vault with synthetic patients, appointments and charts (for training only)", (*runner).cmdDemo},
 		"security":    {"security report", "the Security Center checklist, one item per line; exit status 1 when something needs attention (admins)", (*runner).cmdSecurity},
@@ -181,7 +182,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "import", "export", "print", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "medication", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "import", "export", "print", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}

@@ -472,6 +472,17 @@ func TestCLIPatientsAndChart(t *testing.T) {
 	h.expect(2, code, out, errs)
 	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "allergy", "add", mrn, "--substance", "Penicillin", "--reaction", "rash", "--severity", "severe")
 	h.expect(0, code, out, errs)
+	// Prescribing against it: refused with exit 1 and a line naming the
+	// allergy, unless a reason is given.
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "medication", "add", mrn, "--name", "Amoxicillin", "--dose", "500 mg")
+	h.expect(1, code, out, errs)
+	if !strings.Contains(out, "allergy: amoxicillin is one of the penicillins, and the patient is allergic to Penicillin (rash, severe)\n") {
+		t.Fatalf("medication add against an allergy printed:\n%s\n%s", out, errs)
+	}
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "medication", "add", mrn, "--name", "Amoxicillin", "--override-reason", "tolerated a full course in 2023, rash was viral")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "medication", "add", mrn, "--name", "Metformin", "--dose", "500 mg")
+	h.expect(0, code, out, errs)
 
 	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "patient", "show", mrn)
 	h.expect(0, code, out, errs)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -296,6 +297,49 @@ func (r *runner) cmdAllergy(args []string) error {
 		return err
 	}
 	fmt.Fprintln(r.io.Out, "allergy recorded")
+	return nil
+}
+
+func (r *runner) cmdMedication(args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usagef("usage: %s", commands["medication"].usage)
+	}
+	fs := flag.NewFlagSet("medication add", flag.ContinueOnError)
+	var m app.Medication
+	fs.StringVar(&m.Name, "name", "", "the medication")
+	fs.StringVar(&m.Dose, "dose", "", "the dose")
+	fs.StringVar(&m.Route, "route", "", "the route (oral, …)")
+	fs.StringVar(&m.Frequency, "frequency", "", "how often")
+	fs.StringVar(&m.Start, "start", "", "start date, YYYY-MM-DD")
+	fs.StringVar(&m.Stop, "stop", "", "stop date, YYYY-MM-DD")
+	fs.StringVar(&m.OverrideReason, "override-reason", "", "why to prescribe it despite a recorded allergy it conflicts with")
+	pos, err := parse(fs, args[1:], 1, 1)
+	if err != nil {
+		return err
+	}
+	if m.Name == "" {
+		return usagef("medication add needs --name")
+	}
+	s, err := r.session()
+	if err != nil {
+		return err
+	}
+	err = s.AddMedication(r.ctx, pos[0], m)
+	var conflict *app.AllergyConflictError
+	if errors.As(err, &conflict) {
+		for _, c := range conflict.Conflicts {
+			fmt.Fprintf(r.io.Out, "allergy: %s\n", c)
+		}
+		return fmt.Errorf("%s was not recorded: it conflicts with a recorded allergy; if it is right all the same, say why with --override-reason: %w", m.Name, app.ErrAllergyConflict)
+	}
+	if err != nil {
+		return err
+	}
+	if m.OverrideReason != "" {
+		fmt.Fprintln(r.io.Out, "medication recorded (allergy warning overridden, with the reason given)")
+		return nil
+	}
+	fmt.Fprintln(r.io.Out, "medication recorded")
 	return nil
 }
 
