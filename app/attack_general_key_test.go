@@ -89,6 +89,7 @@ func TestAttackRevokedLaptopsThiefReadsTheDesk(t *testing.T) {
 	if !readsPatient(t, b.v.Dir, thief.kGen, "nobody") && !review3OpensKind(b.v.Dir, store.General, thief.kGen) {
 		t.Fatal("the stolen laptop's own general.db should open with what the thief holds")
 	}
+	mustSync(t, a, dir) // what the laptop sent before it went missing
 	if err := a.RevokeDevice(ctx, dir, b.DeviceID()); err != nil {
 		t.Fatal(err)
 	}

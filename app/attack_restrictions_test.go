@@ -196,3 +196,32 @@ func TestAttackNarrowedRestrictionStaysWideElsewhere(t *testing.T) {
 		t.Fatalf("on the laptop Dr Lee still opens the chart whose restriction was narrowed to Dr Omar: %v %+v", err, c)
 	}
 }
+
+// TestRestrictAndLiftBeforeASyncTravelsInOneBatch: a chart restricted
+// and lifted again before the computer syncs sends both in one batch;
+// the other computer takes it (the lift names a row the same batch made).
+func TestRestrictAndLiftBeforeASyncTravelsInOneBatch(t *testing.T) {
+	f, dir, a, b := twoMachines(t)
+	ctx := context.Background()
+	p, _, _ := a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	if err := a.RestrictChart(ctx, p.MRN, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.UnrestrictChart(ctx, p.MRN); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RestrictChart(ctx, p.MRN, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, dir)
+	rep := mustSync(t, b, dir)
+	if rep.Halted != 0 || rep.Applied == 0 {
+		t.Fatalf("the laptop refused the restrict-lift-restrict batch: %+v", rep)
+	}
+	var active int
+	b.general.QueryRow(`SELECT count(*) FROM chart_restrictions WHERE archived = 0`).Scan(&active)
+	if active != 1 {
+		t.Fatalf("%d active restriction rows on the laptop, want 1", active)
+	}
+	_ = f
+}

@@ -583,7 +583,7 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 	}
 	// Undo schema 7 (every table and column it adds) so that the real
 	// migration runs at the next sign-in.
-	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`, `DROP TABLE clinical_key_escrow`, `DROP TABLE general_key_chain`, `DROP TABLE key_history`, `DROP TABLE audit_remote`, `DROP TABLE audit_witness`, `DROP TABLE audit_problems`, `DROP TABLE audit_files`,
+	for _, q := range []string{`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`, `DROP TABLE clinical_key_escrow`, `DROP TABLE general_key_chain`, `DROP TABLE key_history`, `DROP TABLE audit_remote`, `DROP TABLE audit_witness`, `DROP TABLE audit_problems`, `DROP TABLE audit_files`, `DROP TABLE audit_heads`, `DROP TABLE audit_head_seen`,
 		`CREATE TABLE sync_keys6 (epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)`, `INSERT INTO sync_keys6 SELECT epoch, key FROM sync_keys`,
 		`DROP TABLE sync_keys`, `ALTER TABLE sync_keys6 RENAME TO sync_keys`,
 		`CREATE TABLE keyring_slots6 (id TEXT PRIMARY KEY, slot TEXT NOT NULL DEFAULT '', archived INTEGER NOT NULL DEFAULT 0)`,

@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -70,6 +72,9 @@ const (
 	AuditTruncated AuditProblemKind = "truncated"
 	// AuditRewritten: entries differ from what another computer saw.
 	AuditRewritten AuditProblemKind = "rewritten"
+	// AuditWithheld: a computer said (in its signed batches) that its log
+	// reaches an entry it never published.
+	AuditWithheld AuditProblemKind = "withheld"
 )
 
 // AuditProblem is a computer's audit log that does not match what another
@@ -91,6 +96,8 @@ func (p AuditProblem) String() string {
 	switch p.Kind {
 	case AuditTruncated:
 		return fmt.Sprintf("the audit log of %s lacks entries %d–%d, which %s saw: they were deleted", who, p.From, p.To, p.Witness)
+	case AuditWithheld:
+		return fmt.Sprintf("%s said its audit log reaches entry %d, but entries %d–%d never reached %s: they are held back, or were deleted", who, p.To, p.From, p.To, p.Witness)
 	default:
 		return fmt.Sprintf("the audit log of %s no longer holds entries %d–%d as %s saw them: they were deleted or changed, and others stand in their place (the log was rewritten)", who, p.From, p.To, p.Witness)
 	}
@@ -110,11 +117,16 @@ func (e *AuditWitnessError) Error() string {
 
 func (e *AuditWitnessError) Unwrap() error { return store.ErrAuditTampered }
 
+var (
+	errAuditRevoked = errors.New("the computer was revoked")
+	errNoAuditKey   = errors.New("the general sync key of that epoch is not on this computer (yet)")
+)
+
 // auditKey is the key audit files of epoch are sealed under.
 func (s *Session) auditKey(ctx context.Context, epoch uint32) ([]byte, error) {
 	k, err := s.syncKey(ctx, cvsync.General, epoch)
 	if err != nil || k == nil {
-		return nil, fmt.Errorf("no general sync key of epoch %d here", epoch)
+		return nil, fmt.Errorf("epoch %d: %w", epoch, errNoAuditKey)
 	}
 	return hkdf.Key(sha256.New, k, []byte(s.kr.VaultID), auditKeyLabel, 32)
 }
@@ -144,6 +156,11 @@ func (s *Session) openAudit(ctx context.Context, device string, data []byte) (au
 	var revoked sql.NullInt64
 	if s.general.QueryRowContext(ctx, `SELECT ed25519_pub, revoked_at FROM devices WHERE id = ?`, device).Scan(&pub, &revoked) != nil {
 		return a, nil, errUnknownSigner
+	}
+	if revoked.Valid {
+		// A revoked computer's log stays as it was received: whoever
+		// holds a copy of it writes nothing more in its name.
+		return a, nil, errAuditRevoked
 	}
 	raw, err := hex.DecodeString(pub)
 	if err != nil || len(raw) != ed25519.PublicKeySize || !ed25519.Verify(raw, a.signed(), a.DevSig) {
@@ -295,12 +312,25 @@ func (s *Session) receiveAudit(ctx context.Context, f cvsync.Folder, rep *SyncRe
 				break
 			}
 			a, body, err := s.openAudit(ctx, dev, data)
+			switch {
+			case errors.Is(err, errAuditRevoked):
+				continue
+			case errors.Is(err, errUnknownSigner), errors.Is(err, errNoAuditKey):
+				// A later pass, once the roster or keys are here.
+			case err != nil:
+				// Not a file of that computer (damaged, or planted by
+				// someone who can write the folder): set aside, said once;
+				// the files after it are taken as ever.
+				s.setAsideAuditFile(ctx, dev, n, err, rep)
+				continue
+			}
 			if err != nil {
-				break // a later pass, once the roster or keys are here
+				break
 			}
 			var entries []store.AuditEntry
 			if json.Unmarshal(body, &entries) != nil || len(entries) == 0 || entries[len(entries)-1].Seq != a.To || entries[0].Seq != a.From {
-				break
+				s.setAsideAuditFile(ctx, dev, n, errors.New("its entries do not match its header"), rep)
+				continue
 			}
 			if a.From > have+1 {
 				break // a file before it is missing (yet)
@@ -360,6 +390,14 @@ func (s *Session) receiveAudit(ctx context.Context, f cvsync.Folder, rep *SyncRe
 		}
 	}
 	return nil
+}
+
+// setAsideAuditFile records an audit file that is not what it claims to
+// be, so that it is said once and never stops the files after it.
+func (s *Session) setAsideAuditFile(ctx context.Context, dev, name string, why error, rep *SyncReport) {
+	if _, err := s.general.ExecContext(ctx, `INSERT OR IGNORE INTO audit_files (device, name) VALUES (?, ?)`, dev, name); err == nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("audit: the file %s in the folder of computer “%s” was set aside: %v (damaged, or put there by someone who can write the folder)", name, s.deviceName(ctx, dev), why))
+	}
 }
 
 // heads lists the newest entry of every log this computer holds: its own
@@ -437,6 +475,17 @@ func (s *Session) receiveWitness(ctx context.Context, f cvsync.Folder, rep *Sync
 			continue
 		}
 		for dev, h := range heads {
+			if dev == s.device {
+				// What another computer says of this computer's log counts
+				// only where this computer published that very entry
+				// (signed with its own key): a witness cannot accuse an
+				// honest log of entries it never had.
+				var stored []byte
+				s.general.QueryRowContext(ctx, `SELECT hash FROM audit_witness WHERE witness = ? AND device = ? AND seq = ?`, w, dev, h.Seq).Scan(&stored)
+				if !bytes.Equal(stored, h.Hash) && !s.publishedEntry(ctx, f, h.Seq, h.Hash) {
+					continue
+				}
+			}
 			if dev != s.device {
 				// What this witness says of a log must be what this
 				// computer received of it, where it holds that entry.
@@ -504,6 +553,39 @@ func (s *Session) firstDivergence(ctx context.Context, f cvsync.Folder, upTo int
 		}
 	}
 	return 0
+}
+
+// publishedEntry reports whether this computer published, in a file of
+// its own in the folder, entry seq with hash.
+func (s *Session) publishedEntry(ctx context.Context, f cvsync.Folder, seq int64, hash []byte) bool {
+	names, err := f.List("audit/" + s.device)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		from, to, ok := auditNameRange(n)
+		if !ok || seq < from || seq > to {
+			continue
+		}
+		data, err := f.Read("audit/" + s.device + "/" + n)
+		if err != nil {
+			continue
+		}
+		a, body, err := s.openAudit(ctx, s.device, data)
+		if err != nil || a.From != from || a.To != to {
+			continue
+		}
+		var entries []store.AuditEntry
+		if json.Unmarshal(body, &entries) != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.Seq == seq && bytes.Equal(e.Hash, hash) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkOwnAgainstWitnesses compares this computer's log with the newest
@@ -656,6 +738,7 @@ func (s *Session) auditPass(ctx context.Context, f cvsync.Folder, rep *SyncRepor
 	for _, step := range []func() error{
 		func() error { return s.publishAudit(ctx, f) },
 		func() error { return s.receiveAudit(ctx, f, rep) },
+		func() error { return s.checkHeads(ctx, rep) },
 		func() error { return s.publishWitness(ctx, f) },
 		func() error { return s.receiveWitness(ctx, f, rep) },
 	} {
@@ -664,4 +747,97 @@ func (s *Session) auditPass(ctx context.Context, f cvsync.Folder, rep *SyncRepor
 			return
 		}
 	}
+}
+
+// mergeAuditHead takes a computer's audit head from a batch: kept when it
+// is ahead of the one held; the same number with another hash is a
+// rewritten log, noted.
+func (s *Session) mergeAuditHead(ctx context.Context, tx querier, r cvsync.Record) error {
+	sv, hv := r.Columns["seq"], r.Columns["hash"]
+	if sv == nil || hv == nil {
+		return nil
+	}
+	seq, err := strconv.ParseInt(*sv, 10, 64)
+	if err != nil {
+		return fmt.Errorf("audit_heads.seq: not a number")
+	}
+	hash, err := base64.StdEncoding.DecodeString(*hv)
+	if err != nil {
+		return fmt.Errorf("audit_heads.hash: not base64")
+	}
+	var have int64
+	var haveHash []byte
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE id = ?`, r.RowID).Scan(&have, &haveHash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && seq > have):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (id, seq, hash) VALUES (?, ?, ?)
+			ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, r.RowID, seq, hash); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_head_seen (device, seq, at) VALUES (?, ?, ?)`, r.RowID, seq, s.v.now().Unix())
+		return err
+	case err != nil:
+		return err
+	case seq == have && !bytes.Equal(hash, haveHash):
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_problems (device, kind, from_seq, to_seq, witness, at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT(device, kind) DO UPDATE SET from_seq = min(from_seq, excluded.from_seq), to_seq = max(to_seq, excluded.to_seq), at = excluded.at`,
+			r.RowID, string(AuditRewritten), seq, seq, s.device, s.v.now().Unix())
+		return err
+	}
+	return nil
+}
+
+// headWait is how long entries a computer says it has may take to reach
+// this one before they count as held back.
+const headWait = 2 * time.Minute
+
+// checkHeads holds each other computer to the audit head its batches
+// stated: the entries this computer received must match it, and reach
+// it within headWait. s.mu held.
+func (s *Session) checkHeads(ctx context.Context, rep *SyncReport) error {
+	rows, err := s.general.QueryContext(ctx, `SELECT h.id, h.seq, h.hash FROM audit_heads h LEFT JOIN devices d ON d.id = h.id
+		WHERE h.id != ? AND d.revoked_at IS NULL`, s.device)
+	if err != nil {
+		return err
+	}
+	type head struct {
+		dev  string
+		seq  int64
+		hash []byte
+	}
+	var heads []head
+	for rows.Next() {
+		var h head
+		if err := rows.Scan(&h.dev, &h.seq, &h.hash); err != nil {
+			rows.Close()
+			return err
+		}
+		heads = append(heads, h)
+	}
+	rows.Close()
+	for _, h := range heads {
+		var got []byte
+		err := s.general.QueryRowContext(ctx, `SELECT hash FROM audit_remote WHERE device = ? AND seq = ?`, h.dev, h.seq).Scan(&got)
+		var p *AuditProblem
+		switch {
+		case err == nil && !bytes.Equal(got, h.hash):
+			p = &AuditProblem{Device: h.dev, Kind: AuditRewritten, From: h.seq, To: h.seq, Witness: s.device}
+		case errors.Is(err, sql.ErrNoRows):
+			var since int64
+			s.general.QueryRowContext(ctx, `SELECT at FROM audit_head_seen WHERE device = ? AND seq = ?`, h.dev, h.seq).Scan(&since)
+			if since == 0 || s.v.now().Sub(time.Unix(since, 0)) < headWait {
+				continue // on its way
+			}
+			var have int64
+			s.general.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_remote WHERE device = ?`, h.dev).Scan(&have)
+			p = &AuditProblem{Device: h.dev, Kind: AuditWithheld, From: have + 1, To: h.seq, Witness: s.device}
+		}
+		if p != nil {
+			if err := s.noteAuditProblem(ctx, *p); err != nil {
+				return err
+			}
+			rep.Problems = append(rep.Problems, "audit: "+s.describeAuditProblem(ctx, *p))
+		}
+	}
+	return nil
 }

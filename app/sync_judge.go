@@ -27,7 +27,7 @@ import (
 var replicatedTables = map[string]store.Kind{
 	"patients": store.General, "appointments": store.General, "users": store.General,
 	"chart_restrictions": store.General, "emergency_access": store.General,
-	"training_completions": store.General, "devices": store.General, "keyring_slots": store.General, "clinical_key_chain": store.General, "general_key_chain": store.General,
+	"training_completions": store.General, "devices": store.General, "keyring_slots": store.General, "clinical_key_chain": store.General, "general_key_chain": store.General, "audit_heads": store.General,
 	"encounters": store.Clinical, "addenda": store.Clinical, "problems": store.Clinical, "allergies": store.Clinical,
 	"medications": store.Clinical, "vitals": store.Clinical, "documents": store.Clinical,
 }
@@ -191,6 +191,9 @@ func judgeRecords(h cvsync.Header, recs []cvsync.Record, sf signerFacts, now tim
 		}
 		if r.Author != h.Signer {
 			return judged(halt, ProblemRole, "it carries changes it names as made by someone other than its signer")
+		}
+		if r.Table == "audit_heads" && (r.RowID != h.Device || r.Device != h.Device) {
+			return judged(halt, ProblemRole, "it states the audit head of another computer than its own")
 		}
 		if j := mayWrite(sf.role, h.Signer, h.Class, r); j.verdict != apply {
 			return j
@@ -369,7 +372,11 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 	}
 	switch j.verdict {
 	case apply:
-		rep.Applied++
+		if quiet(b.Records) {
+			rep.Quiet++
+		} else {
+			rep.Applied++
+		}
 		newest := ""
 		for _, r := range b.Records {
 			newest = max(newest, r.HLC)
@@ -437,32 +444,74 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 	return j, b
 }
 
-// judgeRestrictions applies the rule a local change of a chart's
-// restriction follows: only a clinician named on the chart's current
-// restriction, or an admin, may change it (as this computer knows it
-// before the batch).
+// judgeRestrictions applies the rules local changes follow to chart
+// restrictions and emergency accesses, against what this computer holds
+// before the batch: a restriction row names its chart and clinician for
+// good (it is only ever archived), and only a clinician named on the
+// chart's current restriction, or an admin, changes it; an emergency
+// access is recorded once, by the clinician who used it, and afterwards
+// only reviewed, by an admin.
 func (s *Session) judgeRestrictions(ctx context.Context, signer string, role Role, recs []cvsync.Record) judgment {
 	checked := map[string]bool{}
+	// Rows an earlier record of this batch creates (restricted, then
+	// lifted, before a sync).
+	made := map[string]string{}
 	for _, r := range recs {
-		if r.Table != "chart_restrictions" || role == Admin {
-			continue
-		}
-		var patient string
-		if v := r.Columns["patient_id"]; v != nil {
-			patient = *v
-		} else {
-			s.general.QueryRowContext(ctx, `SELECT patient_id FROM chart_restrictions WHERE id = ?`, r.RowID).Scan(&patient)
-		}
-		if patient == "" || checked[patient] {
-			continue
-		}
-		checked[patient] = true
-		allowed, restricted, err := chartAllowed(ctx, s.general, patient, signer)
-		if err != nil {
-			return judged(hold, ProblemApply, "could not read the chart's restriction (%v): it is tried again at the next pass", err)
-		}
-		if restricted && !allowed {
-			return judged(halt, ProblemRole, "it changes the restriction of a chart its signer is not named on")
+		switch r.Table {
+		case "chart_restrictions":
+			current, exists := made[r.RowID]
+			if !exists {
+				exists = s.general.QueryRowContext(ctx, `SELECT patient_id FROM chart_restrictions WHERE id = ?`, r.RowID).Scan(&current) == nil
+			}
+			var patients []string
+			if exists {
+				for _, c := range []string{"patient_id", "clinician_id", "added_by"} {
+					if _, ok := r.Columns[c]; ok {
+						return judged(halt, ProblemRole, "it moves an existing chart restriction to another chart or clinician (a restriction is only ever lifted)")
+					}
+				}
+				patients = append(patients, current)
+			} else {
+				v := r.Columns["patient_id"]
+				if v == nil || *v == "" || r.Columns["clinician_id"] == nil || *r.Columns["clinician_id"] == "" {
+					return judged(halt, ProblemRole, "it adds a chart restriction that names no chart or no clinician")
+				}
+				patients = append(patients, *v)
+				made[r.RowID] = *v
+			}
+			if role == Admin {
+				continue
+			}
+			for _, patient := range patients {
+				if checked[patient] {
+					continue
+				}
+				checked[patient] = true
+				allowed, restricted, err := chartAllowed(ctx, s.general, patient, signer)
+				if err != nil {
+					return judged(hold, ProblemApply, "could not read the chart's restriction (%v): it is tried again at the next pass", err)
+				}
+				if restricted && !allowed {
+					return judged(halt, ProblemRole, "it changes the restriction of a chart its signer is not named on")
+				}
+			}
+		case "emergency_access":
+			var one int
+			_, madeHere := made["emergency:"+r.RowID]
+			if !madeHere && s.general.QueryRowContext(ctx, `SELECT 1 FROM emergency_access WHERE id = ?`, r.RowID).Scan(&one) != nil {
+				if v := r.Columns["patient_id"]; v == nil || *v == "" {
+					return judged(halt, ProblemRole, "it records an emergency access to no chart")
+				}
+				made["emergency:"+r.RowID] = *r.Columns["patient_id"]
+				continue // a new one: mayWrite checked who and what
+			}
+			for c := range r.Columns {
+				switch c {
+				case "reviewed_by", "reviewed_at", "review_note":
+				default:
+					return judged(halt, ProblemRole, "it changes an emergency access after the fact (only its review may be added)")
+				}
+			}
 		}
 	}
 	return judgment{verdict: apply}

@@ -93,6 +93,15 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 					win[c] = v
 				}
 			}
+			// A computer's audit head only moves forward: the greatest
+			// number wins whatever its time; the same number with another
+			// hash is a rewritten log.
+			if r.Table == "audit_heads" {
+				if err := s.mergeAuditHead(ctx, tx, r); err != nil {
+					return err
+				}
+				continue
+			}
 			// Spent authenticator steps only add up: the greatest wins,
 			// whatever its time, so that a code used anywhere stays used.
 			var spent *int64

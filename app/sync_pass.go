@@ -32,6 +32,25 @@ type SyncReport struct {
 	Refused  int      // batches refused (first seen in this pass)
 	Halted   int      // logs of other computers halted at a refused batch
 	Problems []string // one line each: which device, what is wrong
+	// Quiet counts batches sent or applied that carried bookkeeping only
+	// (audit heads, spent codes): not counted above, and a pass of only
+	// those is idle (not audited, or two computers would answer each
+	// other's audit entries for ever).
+	Quiet int
+}
+
+// quiet reports whether recs are bookkeeping only.
+func quiet(recs []cvsync.Record) bool {
+	for _, r := range recs {
+		if r.Table == "audit_heads" {
+			continue
+		}
+		if r.Table == "users" && len(r.Columns) == 1 && r.Columns["last_totp_step"] != nil {
+			continue
+		}
+		return false
+	}
+	return len(recs) > 0
 }
 
 // Sync runs one pass over the shared folder: push this machine's new
@@ -258,6 +277,9 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 	if err := s.recordSpentStep(ctx); err != nil {
 		return err
 	}
+	if err := s.recordAuditHead(ctx); err != nil {
+		return err
+	}
 	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
 	devKey := ed25519.NewKeyFromSeed(s.devKeys.ed25519)
 	epoch := s.currentEpoch(ctx)
@@ -367,7 +389,11 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			if _, err := s.general.ExecContext(ctx, `DELETE FROM sync_outbox WHERE seq = ?`, h.Seq); err != nil {
 				return err
 			}
-			rep.Sent++
+			if quiet(recs) {
+				rep.Quiet++
+			} else {
+				rep.Sent++
+			}
 		}
 	}
 	return nil
@@ -576,5 +602,27 @@ func (s *Session) recordSpentStep(ctx context.Context) error {
 	}
 	return inTx(ctx, s.general, func(tx *sql.Tx) error {
 		return s.recordChanges(ctx, tx, "users", s.user.ID, map[string]any{"last_totp_step": step})
+	})
+}
+
+// recordAuditHead makes this computer's audit head (its newest entry's
+// number and hash) a change of the signed-in person's, sent in this pass
+// when it moved: the others hold this computer to it (entries it says it
+// has must reach them, and its log may not shrink below it).
+func (s *Session) recordAuditHead(ctx context.Context) error {
+	var seq int64
+	var hash []byte
+	if s.general.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash) != nil {
+		return nil
+	}
+	var col string
+	var val sql.NullString
+	if s.general.QueryRowContext(ctx, `SELECT col, value FROM changes WHERE tbl = 'audit_heads' AND row_id = ? ORDER BY seq DESC LIMIT 1`, s.device).Scan(&col, &val) == nil {
+		if last, err := decodeColumns(col, val); err == nil && last["seq"] != nil && *last["seq"] == strconv.FormatInt(seq, 10) {
+			return nil
+		}
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		return s.recordChanges(ctx, tx, "audit_heads", s.device, map[string]any{"seq": seq, "hash": hash})
 	})
 }

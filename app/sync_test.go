@@ -170,7 +170,9 @@ func TestPairAndSyncTwoMachines(t *testing.T) {
 	}
 
 	// Revoke B: A's later batches use a new epoch B cannot read, and B's
-	// later batches are refused by A.
+	// later batches are refused by A. (A reads what B sent first: a batch
+	// still in the folder when its computer is revoked is refused too.)
+	mustSync(t, a, dir)
 	if err := a.RevokeDevice(ctx, dir, b.DeviceID()); err != nil {
 		t.Fatal(err)
 	}
@@ -455,6 +457,10 @@ func TestSyncWaitsForABatchOfANewerVersion(t *testing.T) {
 func TestSyncNeeded(t *testing.T) {
 	_, dir, a, b := twoMachines(t)
 	ctx := context.Background()
+	// Each computer's audit head travels with its batches: a pass or two
+	// more and the heads are in step too.
+	mustSync(t, a, dir)
+	mustSync(t, b, dir)
 	mustSync(t, a, dir)
 	if a.SyncNeeded(ctx, dir) || b.SyncNeeded(ctx, dir) {
 		t.Fatal("a pass is said to be needed with both machines in step")

@@ -47,3 +47,22 @@ CREATE TABLE audit_problems (
     at        INTEGER NOT NULL,
     PRIMARY KEY (device, kind)
 );
+-- Replicated: the head of each computer's audit log (its newest entry's
+-- number and hash), sent with that computer's batches, which its
+-- computer and the person signed in sign. Only ever moves forward here
+-- (the greatest number is kept): a computer's log may not shrink, nor
+-- hold back entries it said it had.
+CREATE TABLE audit_heads (
+    id        TEXT PRIMARY KEY,   -- the computer
+    seq       INTEGER NOT NULL DEFAULT 0,
+    hash      BLOB NOT NULL DEFAULT x'',
+    archived  INTEGER NOT NULL DEFAULT 0
+);
+-- Local: when this computer first heard of each head, to tell entries
+-- on their way from entries held back.
+CREATE TABLE audit_head_seen (
+    device  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (device, seq)
+);
