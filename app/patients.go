@@ -259,7 +259,7 @@ func digits(s string) string {
 
 // ftsRow is the text the full-text index holds for a patient.
 func ftsRow(p Patient) (names, mrn, phone, dob string) {
-	names = strings.Join([]string{p.Given, p.Family, p.Preferred}, " ")
+	names = searchFold(strings.Join([]string{p.Given, p.Family, p.Preferred}, " "))
 	// The MRN without its dash, one token: a typed "K7QM-" or "K7QM" is a
 	// prefix of it. (Rows indexed before also hold the two halves.)
 	mrn = strings.ReplaceAll(p.MRN, "-", "")
@@ -273,6 +273,11 @@ func ftsRow(p Patient) (names, mrn, phone, dob string) {
 			continue
 		}
 		tokens = append(tokens, d)
+		// An international number is also found as it is dialled at
+		// home: "+44 20 6976 6221" as "020 6976 6221".
+		if national := nationalNumber(ph); national != "" {
+			tokens = append(tokens, national)
+		}
 		for _, g := range strings.FieldsFunc(ph, func(r rune) bool { return r < '0' || r > '9' }) {
 			if len(g) >= 3 && g != d {
 				tokens = append(tokens, g)
@@ -737,3 +742,37 @@ func (s *Session) SetDateOrder(ctx context.Context, o DateOrder) error {
 
 // mrnPattern is the shape of a generated MRN.
 var mrnPattern = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$`)
+
+// trunkZero are the calling codes whose countries dial a national number
+// with a leading 0 (ITU-T E.164 assignments; national dialling plans).
+var trunkZero = map[string]bool{
+	"44": true, "33": true, "49": true, "31": true, "32": true, "41": true, "43": true, "46": true,
+	"353": true, "61": true, "64": true, "27": true, "91": true, "81": true, "82": true, "86": true,
+	"90": true, "30": false, "39": false, "34": false, "351": false, "1": false, "47": false, "45": false,
+	"48": false, "358": true, "36": false, "420": false, "62": true, "63": true, "66": true, "60": true,
+	"234": true, "254": true, "20": true, "92": true, "880": true, "84": true, "972": true, "971": true,
+}
+
+// nationalNumber is an international number ("+44 20 6976 6221") as it is
+// dialled in its country ("02069766221"), or "" when that is not known.
+func nationalNumber(phone string) string {
+	ph := strings.TrimSpace(phone)
+	if strings.HasPrefix(ph, "00") {
+		ph = "+" + ph[2:]
+	}
+	if !strings.HasPrefix(ph, "+") {
+		return ""
+	}
+	d := digits(ph)
+	for n := 3; n >= 1; n-- {
+		if len(d) > n+4 {
+			if zero, known := trunkZero[d[:n]]; known {
+				if zero {
+					return "0" + d[n:]
+				}
+				return d[n:]
+			}
+		}
+	}
+	return ""
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"sort"
@@ -49,6 +50,21 @@ func ParseTypedDate(s string, order DateOrder) (string, bool) {
 		return "", false
 	}
 	return t.Format("2006-01-02"), true
+}
+
+// searchLetters are letters that are not a base letter plus marks, and
+// what a receptionist types for them.
+var searchLetters = strings.NewReplacer(
+	"ø", "o", "ł", "l", "đ", "d", "ð", "d", "æ", "ae", "œ", "oe", "ß", "ss", "þ", "th",
+	"ı", "i", "ħ", "h", "ŧ", "t", "ŋ", "n", "ſ", "s", "ĸ", "k",
+)
+
+// searchFold is what the search index holds of a name and what a typed
+// word is compared as: lowercase, every mark stripped (Vietnamese vowels
+// carry two), and the letters of searchLetters spelt out: "Nguyễn" ->
+// "nguyen", "Østergaard" -> "ostergaard", "Małgorzata" -> "malgorzata".
+func searchFold(s string) string {
+	return searchLetters.Replace(foldAccents(s))
 }
 
 // fold lowercases and strips diacritics: "Núñez" -> "nunez".
@@ -104,7 +120,7 @@ func buildQuery(q string, order DateOrder) string {
 		}
 		// Words with inner punctuation (O'Brien, Smith-Jones) are several
 		// tokens to the index: each must match.
-		for _, w := range strings.FieldsFunc(tok, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		for _, w := range strings.FieldsFunc(searchFold(tok), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 			parts = append(parts, fmt.Sprintf(`(names:%s* OR mrn:%s*)`, ftsTerm(w), ftsTerm(w)))
 		}
 	}
@@ -207,4 +223,53 @@ func prefixed(prefix, cols string) string {
 		parts[i] = prefix + parts[i]
 	}
 	return strings.Join(parts, ", ")
+}
+
+// searchIndexVersion names how the search index folds names; an index
+// built otherwise is rebuilt at the next sign-in.
+const searchIndexVersion = "2-fold-letters"
+
+// upgradeSearchIndex rebuilds the search index when it was built by an
+// earlier version (names folded without ø, ł, đ, æ, ß… or stacked marks,
+// phones without their national form).
+func (s *Session) upgradeSearchIndex(ctx context.Context) error {
+	var v string
+	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'search_index'`).Scan(&v)
+	if v == searchIndexVersion {
+		return nil
+	}
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM patients_fts`); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, `+patientColumns+` FROM patients WHERE archived = 0 ORDER BY rowid`)
+		if err != nil {
+			return err
+		}
+		type entry struct {
+			rowid int64
+			p     Patient
+		}
+		var all []entry
+		for rows.Next() {
+			var e entry
+			p, err := scanPatient(withLeading{rows, &e.rowid})
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			e.p = p
+			all = append(all, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range all {
+			if err := insertFTS(ctx, tx, e.rowid, e.p); err != nil {
+				return err
+			}
+		}
+		return setSetting(ctx, tx, "search_index", searchIndexVersion)
+	})
 }

@@ -252,6 +252,10 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		return nil, err
 	}
 	s.dates = s.readDateOrder(ctx)
+	if err := s.upgradeSearchIndex(ctx); err != nil {
+		s.wipe()
+		return nil, err
+	}
 	if err := s.finishGeneralMove(ctx); err != nil {
 		s.wipe()
 		return nil, err

@@ -223,7 +223,7 @@ func reindexPatients(ctx context.Context, tx querier, ids map[string]bool) error
 // withLeading scans a row whose first column goes to lead and the rest to
 // what the caller's Scan asks for.
 type withLeading struct {
-	row  *sql.Row
+	row  interface{ Scan(...any) error }
 	lead any
 }
 
