@@ -120,7 +120,7 @@ func TestAttackReview5RewritesWitnessedEntriesAndStopsPublishing(t *testing.T) {
 	a.Lock(ctx)
 	rita := signInOn(t, f, a.v, "Rita Front", recPass)
 	var out bytes.Buffer
-	if _, err := rita.Export(ctx, &out, ExportOptions{Format: FormatCSV, Plaintext: true}); err != nil {
+	if _, err := rita.Export(ctx, &out, ExportOptions{Format: FormatCSV, Passphrase: "harbour lantern quiet orchard"}); err != nil {
 		t.Fatal(err)
 	}
 	var exportSeq int64
@@ -188,7 +188,7 @@ func TestAttackReview5PlantedFileSilentlyStallsWitnessing(t *testing.T) {
 
 	rita := signInOn(t, f, a.v, "Rita Front", recPass)
 	var out bytes.Buffer
-	if _, err := rita.Export(ctx, &out, ExportOptions{Format: FormatCSV, Plaintext: true}); err != nil {
+	if _, err := rita.Export(ctx, &out, ExportOptions{Format: FormatCSV, Passphrase: "harbour lantern quiet orchard"}); err != nil {
 		t.Fatal(err)
 	}
 	var exportSeq int64

@@ -51,6 +51,11 @@ func (s *Session) Export(ctx context.Context, w io.Writer, o ExportOptions) (int
 	if set != 1 {
 		return 0, fmt.Errorf("choose one: a passphrase, an age recipient, or an explicit plaintext export: %w", ErrUsage)
 	}
+	// Patient data in the clear leaves the vault only on an admin's
+	// decision; everyone else exports encrypted.
+	if o.Plaintext && s.User().Role != Admin {
+		return 0, fmt.Errorf("an export without encryption is an admin's decision; export with a passphrase or a recipient key instead: %w", ErrNotPermitted)
+	}
 	var mrns []string
 	if o.MRN != "" {
 		mrns = []string{o.MRN}

@@ -165,3 +165,23 @@ func TestFHIRRoundTripAndBadBundles(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackReceptionistExportsThePracticeInTheClear: a receptionist asks
+// for the whole practice as a plaintext CSV. Refused: exports in the
+// clear are an admin's decision; she exports encrypted.
+func TestAttackReceptionistExportsThePracticeInTheClear(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(a, "Rita Front", Receptionist, recPass)
+	a.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	rita := signInOn(t, f, f.v, "Rita Front", recPass)
+	defer rita.Lock(ctx)
+	var buf bytes.Buffer
+	if _, err := rita.Export(ctx, &buf, ExportOptions{Format: FormatCSV, Plaintext: true}); !errors.Is(err, ErrNotPermitted) || buf.Len() != 0 {
+		t.Fatalf("a receptionist's plaintext export: %v (%d bytes)", err, buf.Len())
+	}
+	if n, err := rita.Export(ctx, &buf, ExportOptions{Format: FormatCSV, Passphrase: "harbour lantern quiet orchard"}); err != nil || n != 1 {
+		t.Fatalf("a receptionist's encrypted export: %d %v", n, err)
+	}
+}

@@ -30,6 +30,13 @@ type ImportRow struct {
 	Row     int
 	Patient Patient
 	Problem string
+	// Warnings: what was left out of the row (a malformed e-mail or
+	// phone); the patient is imported without it.
+	Warnings []string
+	// Existing is the MRN of the patient already in the vault that the
+	// row is (same name and date of birth, or same phone and the same
+	// date of birth or name): such rows are not imported again.
+	Existing string
 }
 
 // ImportPlan is the preview of an import: how columns map to fields, and
@@ -41,6 +48,15 @@ type ImportPlan struct {
 	Unmapped []string       // headers that are not imported
 	Rows     []ImportRow    // valid rows
 	Refused  []ImportRow
+	// Registered are rows of patients already in the vault: shown, not
+	// imported twice.
+	Registered []ImportRow
+	// DateOrder is how the dates of birth were read: decided from the
+	// whole column when any date's first part is over 12 (day first) or
+	// its second part is (month first), else the practice's setting, or
+	// as chosen (ImportOptions).
+	DateOrder       DateOrder
+	DateOrderSource string // "column", "practice setting" or "chosen"
 
 	fhir *fhirPlan // the clinical entries of a FHIR bundle
 }
@@ -82,6 +98,18 @@ func normHeader(h string) string {
 // comma, semicolon or tab separated) or XLSX sheet and checks every row,
 // without writing anything.
 func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, error) {
+	return s.PlanImportWith(ctx, path, ImportOptions{})
+}
+
+// ImportOptions change how a sheet is read.
+type ImportOptions struct {
+	// DateOrder, when set, is how dates of birth like 02/03/1955 are read,
+	// whatever the column or the practice's setting suggests.
+	DateOrder *DateOrder
+}
+
+// PlanImportWith is PlanImport with options.
+func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOptions) (*ImportPlan, error) {
 	if err := s.require(); err != nil {
 		return nil, err
 	}
@@ -122,7 +150,13 @@ func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, err
 				strings.Join(records[0], ", "), map[string]string{"given": "First Name", "family": "Last Name", "dob": "Date of Birth"}[need], ErrUnreadableSheet)
 		}
 	}
-	order := s.DateOrder()
+	order, source := s.DateOrder(), "practice setting"
+	if opts.DateOrder != nil {
+		order, source = *opts.DateOrder, "chosen"
+	} else if o, ok := columnDateOrder(records[1:], plan.Mapping); ok {
+		order, source = o, "column"
+	}
+	plan.DateOrder, plan.DateOrderSource = order, source
 	seen := make(map[string]int, len(records))
 	plan.Rows = make([]ImportRow, 0, len(records)-1)
 	for k, rec := range records[1:] {
@@ -171,6 +205,18 @@ func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, err
 		}
 		p.Address = strings.Join(addr, ", ")
 		ir := ImportRow{Row: row, Patient: p}
+		// A malformed optional field does not cost the patient: left out,
+		// with a warning for the row.
+		for _, f := range []struct {
+			name string
+			v    *string
+			ok   func(string) bool
+		}{{"phone", &ir.Patient.Phone, looksLikePhone}, {"second phone", &ir.Patient.Phone2, looksLikePhone}, {"e-mail", &ir.Patient.Email, looksLikeEmail}} {
+			if v := strings.TrimSpace(*f.v); v != "" && !f.ok(v) {
+				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: it is not a valid %s", f.name, v, f.name))
+				*f.v = ""
+			}
+		}
 		if err := s.validatePatient(&ir.Patient); err != nil {
 			ir.Problem = strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
 		} else if p.DOB == "" {
@@ -189,7 +235,108 @@ func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, err
 			plan.Rows = append(plan.Rows, ir)
 		}
 	}
+	if err := s.setAsideRegistered(ctx, plan); err != nil {
+		return nil, err
+	}
 	return plan, nil
+}
+
+// columnDateOrder decides how a sheet's dates of birth are written from
+// the whole column: a first part over 12 means day first, a second part
+// over 12 month first. It reports false when the column does not tell
+// (or says both).
+func columnDateOrder(rows [][]string, mapping map[int]string) (DateOrder, bool) {
+	col := -1
+	for i, f := range mapping {
+		if f == "dob" {
+			col = i
+		}
+	}
+	if col < 0 {
+		return "", false
+	}
+	dayFirst, monthFirst := false, false
+	for _, rec := range rows {
+		if col >= len(rec) {
+			continue
+		}
+		g := slashDate.FindStringSubmatch(strings.TrimSpace(rec[col]))
+		if g == nil {
+			continue
+		}
+		a, _ := strconv.Atoi(g[1])
+		b, _ := strconv.Atoi(g[2])
+		dayFirst = dayFirst || a > 12
+		monthFirst = monthFirst || b > 12
+	}
+	switch {
+	case dayFirst && !monthFirst:
+		return DayMonthYear, true
+	case monthFirst && !dayFirst:
+		return MonthDayYear, true
+	}
+	return "", false
+}
+
+// setAsideRegistered moves the planned rows of patients already in the
+// vault to plan.Registered: same name and date of birth, or the same
+// phone and either the same date of birth or the same name (a family
+// sharing one phone is not one patient).
+func (s *Session) setAsideRegistered(ctx context.Context, plan *ImportPlan) error {
+	if len(plan.Rows) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return ErrLocked
+	}
+	type known struct{ mrn, family, given, dob string }
+	byName := map[string]string{}
+	byPhone := map[string][]known{}
+	rows, err := s.general.QueryContext(ctx, `SELECT mrn, family, given, dob, phone_key FROM patients WHERE archived = 0`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k known
+		var phone string
+		if err := rows.Scan(&k.mrn, &k.family, &k.given, &k.dob, &phone); err != nil {
+			rows.Close()
+			return err
+		}
+		k.family, k.given = foldAccents(k.family), foldAccents(k.given)
+		byName[k.family+"|"+k.given+"|"+k.dob] = k.mrn
+		if phone != "" {
+			byPhone[phone] = append(byPhone[phone], k)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	kept := plan.Rows[:0]
+	for _, ir := range plan.Rows {
+		p := ir.Patient
+		family, given := foldAccents(p.Family), foldAccents(p.Given)
+		if mrn, ok := byName[family+"|"+given+"|"+p.DOB]; ok {
+			ir.Existing = mrn
+		} else if ph := digits(p.Phone); ph != "" {
+			for _, k := range byPhone[ph] {
+				if k.dob == p.DOB || (k.family == family && k.given == given) {
+					ir.Existing = k.mrn
+					break
+				}
+			}
+		}
+		if ir.Existing != "" {
+			plan.Registered = append(plan.Registered, ir)
+			continue
+		}
+		kept = append(kept, ir)
+	}
+	plan.Rows = kept
+	return nil
 }
 
 func blank(rec []string) bool {
@@ -348,7 +495,7 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 	// MRNs): a copy of 300,000 patients would be another 100 MB.
 	n := len(plan.Rows)
 	err := s.addPatients(ctx, n, func(i int) *Patient { return &plan.Rows[i].Patient }, progress, func(tx *sql.Tx) error {
-		return audit(ctx, tx, s.v.now(), s.actor(), "import", filepath.Base(plan.File), fmt.Sprintf("%d imported, %d refused", n, len(plan.Refused)))
+		return audit(ctx, tx, s.v.now(), s.actor(), "import", filepath.Base(plan.File), fmt.Sprintf("%d imported, %d refused, %d already registered", n, len(plan.Refused), len(plan.Registered)))
 	})
 	if err != nil {
 		return 0, err
@@ -367,3 +514,12 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 
 // DeleteSheetAdvice is what the app tells the user after an import.
 const DeleteSheetAdvice = "Now delete the original sheet, and empty the recycle bin: a spreadsheet of patients is one of the commonest ways practices lose patient data, and ClinicVault now holds these records encrypted."
+
+// DeleteSheetAdviceFor is DeleteSheetAdvice for an import that left rows
+// out: those are in the sheet only, so they are mentioned.
+func DeleteSheetAdviceFor(plan *ImportPlan, skippedInvalid bool) string {
+	if !skippedInvalid || len(plan.Refused) == 0 {
+		return DeleteSheetAdvice
+	}
+	return fmt.Sprintf("%d row(s) were not imported (listed above): enter them by hand or fix and import them first — they are in the sheet only. Then delete the original sheet, and empty the recycle bin: a spreadsheet of patients is one of the commonest ways practices lose patient data, and ClinicVault now holds these records encrypted.", len(plan.Refused))
+}

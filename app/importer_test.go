@@ -86,7 +86,7 @@ func TestImportCSV(t *testing.T) {
 		rows.Close()
 		return out
 	}
-	if got := importRows(); len(got) != 1 || got[0] != "patients.csv: 2 imported, 4 refused" {
+	if got := importRows(); len(got) != 1 || got[0] != "patients.csv: 2 imported, 4 refused, 0 already registered" {
 		t.Fatalf("import audit rows %q", got)
 	}
 	// The import's audit row commits with its patients or not at all.
@@ -316,5 +316,64 @@ func TestGeneratorsUnderClocksAYearApart(t *testing.T) {
 				t.Fatalf("demo: %v", err)
 			}
 		})
+	}
+}
+
+// TestImportSkipsRegisteredPatientsAndReadsDatesByColumn: a row that is a
+// patient already in the vault is shown as already registered and not
+// imported twice; a column holding 02.03.1955 and 14/07/1988 is read day
+// first (14 cannot be a month), whatever the practice's setting; a
+// malformed e-mail costs the row its e-mail, not the patient.
+func TestImportSkipsRegisteredPatientsAndReadsDatesByColumn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.mustSignIn("Maria Admin", adminPass)
+	if err := s.SetDateOrder(ctx, MonthDayYear); err != nil {
+		t.Fatal(err)
+	}
+	ana, _, err := s.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01", Phone: "07700 900123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet := filepath.Join(t.TempDir(), "patients.csv")
+	os.WriteFile(sheet, []byte("First Name,Last Name,Date of Birth,Phone,Email\n"+
+		"Ana,Silva,01/01/1970,,\n"+ // already registered (name and date of birth)
+		"Anna,Silva,01/01/1970,07700 900123,\n"+ // same phone and date of birth: the same patient, misspelt
+		"Tomás,Silva,05/06/2012,07700 900123,\n"+ // her son: same phone, another person
+		"Rui,Costa,02.03.1955,,rui at example\n"+ // day first, a bad e-mail
+		"Eva,Lima,14/07/1988,,eva@example.org\n"), 0o600)
+	plan, err := s.PlanImport(ctx, sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.DateOrder != DayMonthYear || plan.DateOrderSource != "column" {
+		t.Errorf("dates read %s from the %s, want day first from the column", plan.DateOrder, plan.DateOrderSource)
+	}
+	if len(plan.Refused) != 0 {
+		t.Fatalf("refused: %+v", plan.Refused)
+	}
+	if len(plan.Registered) != 2 || plan.Registered[0].Existing != ana.MRN || plan.Registered[1].Existing != ana.MRN {
+		t.Fatalf("already registered: %+v", plan.Registered)
+	}
+	dobs := map[string]string{}
+	for _, r := range plan.Rows {
+		dobs[r.Patient.Given] = r.Patient.DOB
+		if r.Patient.Given == "Rui" && (r.Patient.Email != "" || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "e-mail")) {
+			t.Errorf("Rui's bad e-mail: %+v", r)
+		}
+	}
+	if dobs["Rui"] != "1955-03-02" || dobs["Eva"] != "1988-07-14" || dobs["Tomás"] != "2012-06-05" || len(plan.Rows) != 3 {
+		t.Fatalf("planned rows %v", dobs)
+	}
+	if n, err := s.Import(ctx, plan, false, nil); err != nil || n != 3 {
+		t.Fatalf("import: %d %v", n, err)
+	}
+	if got, _ := s.SearchPatients(ctx, "silva", 10); len(got) != 2 {
+		t.Fatalf("%d Silvas after the import, want Ana and Tomás", len(got))
+	}
+	// The order as chosen.
+	mdy := MonthDayYear
+	if plan, err := s.PlanImportWith(ctx, sheet, ImportOptions{DateOrder: &mdy}); err != nil || plan.DateOrderSource != "chosen" || len(plan.Refused) != 1 {
+		t.Fatalf("month first as chosen: %v %+v", err, plan)
 	}
 }

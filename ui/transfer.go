@@ -61,6 +61,8 @@ type importScreen struct {
 	progress *widget.ProgressBar
 	// imported is how many patients the last import brought in.
 	imported int
+	// dateOrder is the preview's date-order choice, for tests.
+	dateOrder *widget.Select
 }
 
 func newImportScreen(g *gui, sh *shell, s *app.Session) *importScreen {
@@ -106,6 +108,11 @@ func (is *importScreen) pickFile() {
 // open reads and checks the file at path off the UI thread, then shows
 // the preview.
 func (is *importScreen) open(path string) {
+	is.openWith(path, app.ImportOptions{})
+}
+
+// openWith is open with options (a date order chosen in the preview).
+func (is *importScreen) openWith(path string, opts app.ImportOptions) {
 	g := is.g
 	is.reset()
 	is.choose.Disable()
@@ -115,7 +122,7 @@ func (is *importScreen) open(path string) {
 	var plan *app.ImportPlan
 	var err error
 	g.background(func() {
-		plan, err = is.s.PlanImport(g.ctx, path)
+		plan, err = is.s.PlanImportWith(g.ctx, path, opts)
 	}, func() {
 		is.busy.Stop()
 		is.busy.Hide()
@@ -172,6 +179,28 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 			l.Importance = widget.WarningImportance
 			top = append(top, l)
 		}
+		// How dates like 02/03/1955 are read: decided from the column when
+		// it tells, else the practice's setting; changeable here.
+		orders := []string{"Day first (31/12/1980)", "Month first (12/31/1980)"}
+		pick := widget.NewSelect(orders, nil)
+		if plan.DateOrder == app.MonthDayYear {
+			pick.SetSelected(orders[1])
+		} else {
+			pick.SetSelected(orders[0])
+		}
+		pick.OnChanged = func(choice string) {
+			g.activity()
+			o := app.DayMonthYear
+			if choice == orders[1] {
+				o = app.MonthDayYear
+			}
+			if o != plan.DateOrder {
+				is.openWith(plan.File, app.ImportOptions{DateOrder: &o})
+			}
+		}
+		is.dateOrder = pick
+		from := map[string]string{"column": "as the column shows", "practice setting": "the practice's setting (the column does not tell)", "chosen": "as chosen"}[plan.DateOrderSource]
+		top = append(top, container.NewHBox(widget.NewLabel("Dates of birth:"), container.New(kit.FixedWidth(250), pick), widget.NewLabel(from)))
 	} else {
 		what := "A FHIR bundle"
 		if c := plan.ClinicalEntries(); c > 0 {
@@ -207,6 +236,37 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		refusedHead.Importance = widget.DangerImportance
 		_, refused := textList(g, refusedColumns, []string{"Row", "Name", "Why it is refused"}, bad, "")
 		tables = append(tables, container.NewBorder(refusedHead, nil, nil, nil, refused))
+	}
+
+	// Already in the vault, and fields left out: said in a few lines.
+	var notes []string
+	for i, r := range plan.Registered {
+		if i == 3 {
+			notes = append(notes, fmt.Sprintf("… and %d more", len(plan.Registered)-3))
+			break
+		}
+		notes = append(notes, fmt.Sprintf("Row %d: %s is already registered (%s): not imported again.", r.Row, r.Patient.Name(), r.Existing))
+	}
+	warned := 0
+	for _, r := range plan.Rows {
+		for _, w := range r.Warnings {
+			if warned < 3 {
+				notes = append(notes, fmt.Sprintf("Row %d: %s", r.Row, kit.Sentence(w)))
+			}
+			warned++
+		}
+	}
+	if warned > 3 {
+		notes = append(notes, fmt.Sprintf("… and %d more fields left out", warned-3))
+	}
+	if len(notes) > 0 {
+		head := fmt.Sprintf("Already registered: %s.", kit.Plural(len(plan.Registered), "row"))
+		if warned > 0 {
+			head += fmt.Sprintf(" Imported without a field that is not valid: %s.", kit.Plural(warned, "field"))
+		}
+		l := kit.Wrapped(head + "\n" + strings.Join(notes, "\n"))
+		l.Importance = widget.WarningImportance
+		top = append(top, l)
 	}
 
 	is.doImport = widget.NewButtonWithIcon("", theme.ConfirmIcon(), g.act(is.runImport))
@@ -322,7 +382,7 @@ func (is *importScreen) done(plan *app.ImportPlan, n int, err error) {
 		parts = append(parts, l)
 	}
 	parts = append(parts,
-		newBanner(bannerWarning, app.DeleteSheetAdvice),
+		newBanner(bannerWarning, app.DeleteSheetAdviceFor(plan, len(plan.Refused) > 0)),
 		kit.Wrapped("The sheet: "+plan.File),
 		buttonRow(widget.NewButtonWithIcon("Find them in Patients", theme.SearchIcon(), is.g.act(func() { is.sh.openNamed("Patients") }))),
 	)
@@ -415,7 +475,12 @@ func newExportScreen(g *gui, sh *shell, s *app.Session) *exportScreen {
 	e.recipBox = container.NewVBox(widget.NewForm(field("Recipient", e.recipient, "The recipient's age public key; only their private key opens the file.")))
 	e.clear = newBanner(bannerDanger, "This file will NOT be encrypted: anyone who gets it can read every record in it. "+
 		"The export is recorded in the audit log. Hand it over directly and delete it afterwards.")
-	e.protect = widget.NewRadioGroup([]string{protectPassphrase, protectRecipient, protectNone}, func(string) {
+	protections := []string{protectPassphrase, protectRecipient}
+	if e.s.User().Role == app.Admin {
+		// Patient data in the clear is an admin's decision.
+		protections = append(protections, protectNone)
+	}
+	e.protect = widget.NewRadioGroup(protections, func(string) {
 		g.activity()
 		e.showProtection()
 	})

@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
@@ -81,11 +83,12 @@ func TestImportSheet(t *testing.T) {
 	}
 
 	is.skip.SetChecked(true)
+	plan := is.plan
 	tap(t, g, "Import 3 patients")
 	if is.imported != 3 || !showsText(g, "3 patients imported") {
 		t.Fatalf("imported %d: %q", is.imported, is.status.Text)
 	}
-	if !showsText(g, app.DeleteSheetAdvice) {
+	if !showsText(g, app.DeleteSheetAdviceFor(plan, true)) || !showsText(g, "1 row(s) were not imported") {
 		t.Error("the advice to delete the sheet is not shown")
 	}
 	found, err := g.session.SearchPatients(ctx, "Quillfeather", 10)
@@ -137,7 +140,18 @@ func TestExportFile(t *testing.T) {
 		t.Errorf("status %q", e.status.Text)
 	}
 
-	// One patient, as plain CSV: the warning shows, the file reads.
+	if slices.Contains(e.protect.Options, protectNone) {
+		t.Error("a clinician is offered an export without encryption")
+	}
+	// An export in the clear is an admin's decision: Dana exports one
+	// patient as plain CSV: the warning shows, the file reads.
+	tap(t, g, "Lock")
+	p.clk.Add(30 * time.Second)
+	signInGUI(t, g, "Dana Whitfield", adminPass, code(t, p.secrets["Dana Whitfield"], p.clk))
+	settle(t, g)
+	sh = g.shell
+	sh.openNamed("Export")
+	e = sh.exports
 	e.format.SetSelected(formatCSV)
 	e.scope.SetSelected(scopeOnePatien)
 	typeIn(g, e.picker.search, p.jose.MRN)
@@ -206,5 +220,62 @@ func TestPrintVisitSummary(t *testing.T) {
 	}
 	if !showsText(g, "The PDF is not encrypted") {
 		t.Errorf("no note that the PDF is not encrypted: %q", c.status.Text)
+	}
+}
+
+// TestImportPreviewShowsRegisteredPatientsAndTheDateOrder: a sheet with a
+// patient already in the vault, dates written day first (14/07/1988 in
+// the column) and a malformed e-mail. The preview says which row is
+// already registered, how the dates are read (and lets the person choose
+// the other order), and which field is left out; the import takes the
+// others only.
+func TestImportPreviewShowsRegisteredPatientsAndTheDateOrder(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	g.win.Resize(fyne.NewSize(1024, 700))
+	p.signIn(t, g, frontDesk)
+	sh := g.shell
+	sh.openNamed("Import")
+	is := sh.imports
+	sheet := filepath.Join(t.TempDir(), "list.csv")
+	jose := p.jose
+	csv := "First Name,Last Name,Date of Birth,Email\n" +
+		jose.Given + "," + jose.Family + "," + jose.DOB + ",\n" +
+		"Rui,Costa,02.03.1955,rui at example\n" +
+		"Eva,Lima,14/07/1988,eva@example.org\n"
+	os.WriteFile(sheet, []byte(csv), 0o600)
+	is.open(sheet)
+	settle(t, g)
+	if is.plan == nil || len(is.plan.Registered) != 1 || len(is.plan.Rows) != 2 {
+		t.Fatalf("plan: %+v", is.plan)
+	}
+	for _, want := range []string{"Already registered: 1 row", "Row 2: " + jose.Name() + " is already registered (" + jose.MRN + ")",
+		"Row 3: E-mail \"rui at example\" left out", "as the column shows", "Import 2 patients"} {
+		if !showsText(g, want) {
+			t.Errorf("the preview does not show %q", want)
+		}
+	}
+	if is.dateOrder.Selected != "Day first (31/12/1980)" {
+		t.Errorf("date order %q", is.dateOrder.Selected)
+	}
+	shot(t, g, "import-preview-registered")
+	is.dateOrder.SetSelected("Month first (12/31/1980)")
+	settle(t, g)
+	if len(is.plan.Refused) != 1 || !showsText(g, "as chosen") {
+		t.Fatalf("month first as chosen: refused %+v", is.plan.Refused)
+	}
+	is.dateOrder.SetSelected("Day first (31/12/1980)")
+	settle(t, g)
+	tap(t, g, "Import 2 patients")
+	settle(t, g)
+	got, _ := g.session.SearchPatients(context.Background(), jose.Given+" "+jose.Family, 50)
+	same := 0
+	for _, q := range got {
+		if q.DOB == jose.DOB {
+			same++
+		}
+	}
+	if same != 1 {
+		t.Fatalf("%d patients %s born %s after the import: the registered one was imported twice", same, jose.Name(), jose.DOB)
 	}
 }

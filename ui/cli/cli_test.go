@@ -576,16 +576,23 @@ func TestCLIImport(t *testing.T) {
 	bad := h.file("bad.csv", "Last Name,First Name,Date of Birth\nNúñez,José,1980-03-02\nFuture,Baby,2999-01-01\n")
 	code, out, errs := h.as("Maria Admin", adminPass, "", "import", bad)
 	h.expect(1, code, out, errs)
-	if !strings.Contains(out, "imported: 0\nrefused: 1\nrow 3: ") {
+	if !strings.Contains(out, "imported: 0\nrefused: 1\nalready registered: 0\nrow 3: ") {
 		t.Fatalf("abort output: %q", out)
 	}
 	code, out, errs = h.as("Maria Admin", adminPass, "", "import", bad, "--skip-invalid")
 	h.expect(0, code, out, errs)
-	if !strings.HasPrefix(out, "imported: 1\nrefused: 1\n") || !strings.Contains(errs, "delete the original sheet") {
+	if !strings.HasPrefix(out, "imported: 1\nrefused: 1\n") || !strings.Contains(errs, "1 row(s) were not imported") || !strings.Contains(errs, "delete the original sheet") {
 		t.Fatalf("skip output: %q / %q", out, errs)
 	}
+	// José is in the vault now: his row is not imported twice.
 	code, out, errs = h.as("Maria Admin", adminPass, "", "import", good)
 	h.expect(0, code, out, errs)
+	if !regexp.MustCompile(`(?m)^imported: 1\nrefused: 0\nalready registered: 1\nrow 2: already registered as [0-9A-Z]{4}-[0-9A-Z]{4}$`).MatchString(out) {
+		t.Fatalf("import of a sheet with a registered patient: %q", out)
+	}
+	if !strings.Contains(errs, "dates of birth read") {
+		t.Errorf("the date order is not said: %q", errs)
+	}
 	code, out, errs = h.as("Maria Admin", adminPass, "", "import", h.file("x.pdf", "%PDF"))
 	h.expect(1, code, out, errs)
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/store"
@@ -12,30 +13,56 @@ import (
 func (r *runner) cmdImport(args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	skip := fs.Bool("skip-invalid", false, "import the valid rows and skip the refused ones")
+	dateOrder := fs.String("date-order", "", "how dates like 02/03/1955 are written: dmy or mdy (default: decided from the column, else the practice's setting)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	var opts app.ImportOptions
+	switch strings.ToLower(*dateOrder) {
+	case "":
+	case "dmy":
+		o := app.DayMonthYear
+		opts.DateOrder = &o
+	case "mdy":
+		o := app.MonthDayYear
+		opts.DateOrder = &o
+	default:
+		return usagef("--date-order is dmy or mdy")
 	}
 	s, err := r.session()
 	if err != nil {
 		return err
 	}
-	plan, err := s.PlanImport(r.ctx, pos[0])
+	plan, err := s.PlanImportWith(r.ctx, pos[0], opts)
 	if err != nil {
 		return err
 	}
 	for _, h := range plan.Unmapped {
 		fmt.Fprintf(r.io.Err, "note: column %q is not imported\n", h)
 	}
+	order := "day first (dd/mm/yyyy)"
+	if plan.DateOrder == app.MonthDayYear {
+		order = "month first (mm/dd/yyyy)"
+	}
+	fmt.Fprintf(r.io.Err, "note: dates of birth read %s, from the %s (change with --date-order)\n", order, plan.DateOrderSource)
 	n, err := s.Import(r.ctx, plan, *skip, nil)
-	fmt.Fprintf(r.io.Out, "imported: %d\nrefused: %d\n", n, len(plan.Refused))
+	fmt.Fprintf(r.io.Out, "imported: %d\nrefused: %d\nalready registered: %d\n", n, len(plan.Refused), len(plan.Registered))
 	for _, row := range plan.Refused {
 		fmt.Fprintf(r.io.Out, "row %d: %s\n", row.Row, row.Problem)
+	}
+	for _, row := range plan.Registered {
+		fmt.Fprintf(r.io.Out, "row %d: already registered as %s\n", row.Row, row.Existing)
+	}
+	for _, row := range plan.Rows {
+		for _, w := range row.Warnings {
+			fmt.Fprintf(r.io.Out, "row %d: warning: %s\n", row.Row, w)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(r.io.Err, app.DeleteSheetAdvice)
+	fmt.Fprintln(r.io.Err, app.DeleteSheetAdviceFor(plan, *skip))
 	return nil
 }
 
