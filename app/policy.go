@@ -89,15 +89,17 @@ func (p *Policy) Check(passphrase string, names ...string) error {
 		}
 	}
 	folded := fold(norm)
-	if p.blocked(folded) || p.blocked(strings.TrimFunc(folded, notLetter)) {
-		return &PolicyError{"This is one of the most common passwords, which attackers try first. Choose something else."}
-	}
+	// The name first: "Riverside2024!" is refused for holding the
+	// practice's name, the reason the person can act on.
 	for _, name := range names {
 		for _, part := range nameParts(name) {
 			if strings.Contains(folded, part) {
 				return &PolicyError{fmt.Sprintf("Do not use your name or the practice's name (%q) in the passphrase.", part)}
 			}
 		}
+	}
+	if p.blocked(folded) || p.blocked(strings.TrimFunc(folded, notLetter)) {
+		return &PolicyError{"This is one of the most common passwords, which attackers try first. Choose something else."}
 	}
 	if score := zxcvbn.PasswordStrength(truncateRunes(norm, 100), contextWords(names)).Score; score < MinStrengthScore {
 		return &PolicyError{"Too easy to guess: it follows a common pattern (a word with digits, a keyboard row, a date or a repeat). Add another unrelated word."}

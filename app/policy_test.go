@@ -56,3 +56,15 @@ func TestStrengthMeter(t *testing.T) {
 		t.Fatalf("weak %+v strong %+v", weak, strong)
 	}
 }
+
+// TestPolicyNamesThePracticeBeforeTheBlocklist: "Riverside2024!" at
+// Riverside Family Practice is refused for holding the practice's name
+// (what the person can act on), not as "one of the most common
+// passwords".
+func TestPolicyNamesThePracticeBeforeTheBlocklist(t *testing.T) {
+	p := NewPolicy()
+	err := p.Check("Riverside2024!", "Dana Whitfield", "Riverside Family Practice")
+	if err == nil || !strings.Contains(err.Error(), `practice's name ("riverside")`) {
+		t.Fatalf("Riverside2024!: %v", err)
+	}
+}

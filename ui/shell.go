@@ -15,9 +15,9 @@ import (
 // adminScreens maps the Security Center's and reminders' screen names to
 // navigation entries.
 var adminScreens = map[string]string{
-	admin.ScreenUsers: "Users", admin.ScreenBackups: "Backups", admin.ScreenTraining: "Training",
+	admin.ScreenUsers: "Staff", admin.ScreenBackups: "Backups", admin.ScreenTraining: "Training",
 	admin.ScreenEmergency: "Emergency access", admin.ScreenAccessReview: "Access review",
-	admin.ScreenAudit: "Audit log", admin.ScreenSecurity: "Security Center", "devices": "Devices",
+	admin.ScreenAudit: "Audit log", admin.ScreenSecurity: "Security Center", "devices": "Computers",
 }
 
 // navItem is one entry of the shell's navigation column.
@@ -127,7 +127,7 @@ func newShell(g *gui, s *app.Session) *shell {
 		{"Sync", theme.ViewRefreshIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
 			return devices.NewSyncScreen(g.win, s), nil
 		}},
-		{"Devices", theme.ComputerIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+		{"Computers", theme.ComputerIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
 			return devices.NewDevicesScreen(g.win, s), nil
 		}},
 		{"Training", theme.InfoIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
@@ -136,7 +136,7 @@ func newShell(g *gui, s *app.Session) *shell {
 	}
 	if s.User().Role == app.Admin {
 		sh.items = append(sh.items,
-			navItem{"Users", theme.AccountIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
+			navItem{"Staff", theme.AccountIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
 				sh.users = newUsersScreen(g, s)
 				return sh.users.view, sh.users.list
 			}},

@@ -213,7 +213,7 @@ func TestSignInRefusesThenOpensShellAndLocks(t *testing.T) {
 		t.Fatalf("screen %q after the right passphrase; status %q", g.screen, g.signIn.status.Text)
 	}
 	s := g.session
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Devices", "Training", "Users", "Audit log", "Security Center", "Emergency access", "Access review", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Computers", "Training", "Staff", "Audit log", "Security Center", "Emergency access", "Access review", "My account"}) {
 		t.Errorf("admin navigation %v", got)
 	}
 	if g.shell.current != "Today" || !showsText(g, "Signed in as Dana Whitfield (admin)") {
@@ -296,7 +296,7 @@ func TestLockShortcutOnCanvas(t *testing.T) {
 
 func TestAdminAddsReceptionist(t *testing.T) {
 	g, v, clk, _ := signedInAdmin(t)
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	u := g.shell.users
 	if len(u.users) != 1 || u.users[0].Name != "Dana Whitfield" || u.users[0].Role != app.Admin {
 		t.Fatalf("users %+v", u.users)
@@ -378,7 +378,7 @@ func TestAdminAddsReceptionist(t *testing.T) {
 	if g.screen != "shell" {
 		t.Fatalf("Sam could not sign in: %q", g.signIn.status.Text)
 	}
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Devices", "Training", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Computers", "Training", "My account"}) {
 		t.Errorf("receptionist navigation %v", got)
 	}
 	if g.session.User().Role != app.Receptionist || g.session.HasClinical() {
@@ -393,7 +393,7 @@ func TestAdminAddsReceptionist(t *testing.T) {
 
 func TestAddUserRefusesExistingName(t *testing.T) {
 	g, _, _, _ := signedInAdmin(t)
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	tap(t, g, "Add user…")
 	a := g.shell.users.adding
 	typeIn(g, a.name, "dana whitfield")
@@ -407,7 +407,7 @@ func TestAddUserRefusesExistingName(t *testing.T) {
 
 func TestEscClosesDialogs(t *testing.T) {
 	g, _, _, _ := signedInAdmin(t)
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	tap(t, g, "Add user…")
 	a := g.shell.users.adding
 	a.name.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
@@ -448,7 +448,7 @@ func TestUsersActions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	u := g.shell.users
 	if !showsText(g, "2 failed sign-ins") {
 		t.Error("failed sign-ins are not shown")
@@ -547,12 +547,12 @@ func TestDemotingYourselfChangesTheNavigation(t *testing.T) {
 	if err := g.session.AddUser(context.Background(), "Lee Park", app.Admin, staffPass, enr); err != nil {
 		t.Fatal(err)
 	}
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	g.shell.users.list.Select(0) // Dana, sorted first
 	tap(t, g, "Change role…")
 	findSelect(t, g).SetSelected("Clinician")
 	tap(t, g, "Change role")
-	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Devices", "Training", "My account"}) {
+	if got := g.shell.navNames(); !slices.Equal(got, []string{"Today", "Patients", "Import", "Export", "Home", "Backups", "Sync", "Computers", "Training", "My account"}) {
 		t.Errorf("navigation after demoting yourself: %v", got)
 	}
 	if !showsText(g, "Signed in as Dana Whitfield (clinician)") {
@@ -780,7 +780,7 @@ func TestDarkThemeScreens(t *testing.T) {
 	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &dark})
 	shot(t, g, "dark-signin")
 	signInGUI(t, g, "Dana Whitfield", adminPass, code(t, secret, clk))
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	shot(t, g, "dark-users")
 }
 
@@ -824,7 +824,7 @@ func TestStaffChangeShowsReencryptionProgress(t *testing.T) {
 	for _, size := range []fyne.Size{{Width: 1366, Height: 768}, {Width: 1024, Height: 700}} {
 		g, _, _, _ := signedInAdmin(t)
 		g.win.Resize(size)
-		g.shell.openNamed("Users")
+		g.shell.openNamed("Staff")
 		u := g.shell.users
 		spy := &rekeySpy{userAdmin: u.s}
 		u.s = spy
@@ -875,7 +875,7 @@ func TestStaffChangeShowsReencryptionProgress(t *testing.T) {
 // since, which is left alone.
 func TestCopiedAuthenticatorKeyLeavesTheClipboard(t *testing.T) {
 	g, _, _, _ := signedInAdmin(t)
-	g.shell.openNamed("Users")
+	g.shell.openNamed("Staff")
 	tap(t, g, "Add user…")
 	a := g.shell.users.adding
 	typeIn(g, a.name, "Sam Reyes")
@@ -958,5 +958,22 @@ func TestComingBackWithinTheSameCodeStep(t *testing.T) {
 	settle(t, g)
 	if g.screen != "shell" {
 		t.Fatalf("the next code did not sign in: %q", g.signIn.status.Text)
+	}
+}
+
+// TestStrengthMeterNeverPraisesARefusedPassphrase: a long passphrase that
+// holds the practice's name scores high but is refused: the meter says
+// "Not accepted" and why, never "Strong".
+func TestStrengthMeterNeverPraisesARefusedPassphrase(t *testing.T) {
+	test.NewTempApp(t)
+	m := newStrengthMeter()
+	pol := app.NewPolicy()
+	st := pol.Measure("Riverside orchard lantern quietly 1987", "Dana Whitfield", "Riverside Family Practice")
+	if st.OK || st.Score < 3 {
+		t.Fatalf("the case needs a high score and a refusal: %+v", st)
+	}
+	m.set(st, false)
+	if m.verdict.Text != "Not accepted" || !strings.Contains(m.reason.Text, "practice's name") {
+		t.Fatalf("meter says %q / %q", m.verdict.Text, m.reason.Text)
 	}
 }

@@ -200,11 +200,10 @@ func (m *strengthMeter) set(st app.Strength, empty bool) {
 		m.reason.Importance = widget.SuccessImportance
 		m.reason.SetText("This passphrase is accepted.")
 	default:
-		lit, col = st.Score+1, theme.Color(theme.ColorNameError)
-		if st.Score >= 2 {
-			col = theme.Color(theme.ColorNameWarning)
-		}
-		m.verdict.SetText(strengthWords[clampScore(st.Score)])
+		// Refused: never "Strong" over a passphrase that will not be
+		// taken, whatever its score.
+		lit, col = min(st.Score+1, 2), theme.Color(theme.ColorNameError)
+		m.verdict.SetText("Not accepted")
 		m.reason.Importance = widget.MediumImportance
 		m.reason.SetText(st.Reason)
 	}

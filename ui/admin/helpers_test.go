@@ -121,7 +121,7 @@ func show(w fyne.Window, s *app.Session, current string, screen fyne.CanvasObjec
 	u := s.User()
 	items := []string{"Home", "Backups", "Training", "My account"}
 	if u.Role == app.Admin {
-		items = []string{"Home", "Users", "Security Center", "Backups", "Training", "Emergency review", "Access review", "Audit log", "My account"}
+		items = []string{"Home", "Staff", "Security Center", "Backups", "Training", "Emergency review", "Access review", "Audit log", "My account"}
 	}
 	w.SetContent(kittest.Frame(practice, u, items, current, screen))
 	w.Resize(fyne.NewSize(1000, 700))

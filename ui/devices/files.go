@@ -10,7 +10,7 @@ import (
 // calls picked with its path (not when cancelled). Tests replace it with
 // one that answers at once.
 var chooseFolder = func(win fyne.Window, start string, picked func(dir string)) {
-	kit.ChooseFolder(win, start, "Use this folder", picked, func(err error) {
+	kit.ChooseFolder(win, start, "Choose", picked, func(err error) {
 		showError(win, "The folder could not be opened", err)
 	})
 }
