@@ -310,7 +310,11 @@ func (c *chartScreen) problemsTab() fyne.CanvasObject {
 	_, body := textList(c.g, kit.Columns{0.46, 0.14, 0.22, 0.18}, []string{"Problem", "ICD-10", "Onset", "Status"}, rows, "No problems recorded.")
 	add := widget.NewButtonWithIcon("Add problem…", theme.ContentAddIcon(), c.g.act(c.addProblem))
 	add.Importance = widget.HighImportance
-	return tabPage([]fyne.CanvasObject{add}, body)
+	var names []correctable
+	for _, p := range c.chart.Problems {
+		names = append(names, correctable{p.ID, p.Description})
+	}
+	return tabPage([]fyne.CanvasObject{add, c.correctButton("problems", names, "Mark resolved", "status", "resolved")}, body)
 }
 
 // optionalDate reads an optional date typed as YYYY-MM-DD or in the
@@ -363,7 +367,11 @@ func (c *chartScreen) allergiesTab() fyne.CanvasObject {
 	_, body := textList(c.g, kit.Columns{0.4, 0.4, 0.2}, []string{"Substance", "Reaction", "Severity"}, rows, "No allergies recorded.")
 	add := widget.NewButtonWithIcon("Add allergy…", theme.ContentAddIcon(), c.g.act(c.addAllergy))
 	add.Importance = widget.HighImportance
-	return tabPage([]fyne.CanvasObject{add}, body)
+	var names []correctable
+	for _, a := range c.chart.Allergies {
+		names = append(names, correctable{a.ID, a.Substance})
+	}
+	return tabPage([]fyne.CanvasObject{add, c.correctButton("allergies", names, "", "", "")}, body)
 }
 
 func (c *chartScreen) addAllergy() {
@@ -399,7 +407,68 @@ func (c *chartScreen) medicationsTab() fyne.CanvasObject {
 		"No medications recorded.")
 	add := widget.NewButtonWithIcon("Add medication…", theme.ContentAddIcon(), c.g.act(c.addMedication))
 	add.Importance = widget.HighImportance
-	return tabPage([]fyne.CanvasObject{add}, body)
+	var names []correctable
+	for _, m := range c.chart.Medications {
+		if m.Stop == "" {
+			names = append(names, correctable{m.ID, m.Name})
+		}
+	}
+	return tabPage([]fyne.CanvasObject{add, c.correctButton("medications", names, "Stop today", "stop_date", c.g.now().Format("2006-01-02"))}, body)
+}
+
+// correctable is a record a Correct… dialog offers.
+type correctable struct{ id, name string }
+
+// correctButton opens a dialog to correct one of records: the tab's own
+// step (stop a medication, resolve a problem) when done is not empty, or
+// mark it entered in error, with the reason (kept in its history).
+func (c *chartScreen) correctButton(table string, records []correctable, done, column, value string) *widget.Button {
+	g := c.g
+	b := widget.NewButtonWithIcon("Correct…", theme.DocumentCreateIcon(), g.act(func() {
+		var names []string
+		for _, r := range records {
+			names = append(names, r.name)
+		}
+		pick := widget.NewSelect(names, func(string) { g.activity() })
+		actions := []string{"Entered in error (a mistake: remove it from the chart)"}
+		if done != "" {
+			actions = append([]string{done}, actions...)
+		}
+		action := widget.NewRadioGroup(actions, func(string) { g.activity() })
+		action.SetSelected(actions[0])
+		reason := newEntry(g, "Why it was a mistake (kept in its history)")
+		var f *formDialog
+		f = g.newFormDialog("Correct the chart", "Save the correction", widget.NewForm(
+			field("Record", pick, ""), field("What", action, ""), field("Reason", reason, "Needed when it was entered in error"),
+		), func() {
+			i := pick.SelectedIndex()
+			if i < 0 {
+				f.fail("Choose the record to correct.")
+				return
+			}
+			corr := app.Correction{EnteredInError: reason.Text}
+			if done != "" && action.Selected == done {
+				corr = app.Correction{Set: map[string]string{column: value}}
+			} else if strings.TrimSpace(reason.Text) == "" {
+				f.fail("Say why it was entered in error.")
+				g.focus(reason)
+				return
+			}
+			if err := c.s.CorrectRecord(g.ctx, c.mrn, table, records[i].id, corr); err != nil {
+				f.fail("The correction was not saved. " + plain(err))
+				return
+			}
+			f.close()
+			c.note(widget.SuccessImportance, "Corrected: "+records[i].name+". The change is kept in the record's history.")
+			c.reload()
+		})
+		f.submitOnEnter(reason)
+		f.show(fyne.NewSize(600, 340), nil)
+	}))
+	if len(records) == 0 {
+		b.Disable()
+	}
+	return b
 }
 
 func (c *chartScreen) addMedication() {

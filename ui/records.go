@@ -57,6 +57,7 @@ type recordsSession interface {
 	AddProblem(ctx context.Context, mrn string, pr app.Problem) error
 	AddAllergy(ctx context.Context, mrn string, a app.Allergy) error
 	AddMedication(ctx context.Context, mrn string, m app.Medication) error
+	CorrectRecord(ctx context.Context, mrn, table, id string, c app.Correction) error
 	AddVitals(ctx context.Context, mrn string, v app.Vitals) error
 	AddDocument(ctx context.Context, mrn, title, mime string, content []byte) (app.Document, error)
 	DocumentContent(ctx context.Context, mrn, id string) ([]byte, error)

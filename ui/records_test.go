@@ -1064,3 +1064,64 @@ func focusedEntry(t *testing.T, g *gui) *entry {
 	runPosted(t, g, func() bool { _, ok := g.win.Canvas().Focused().(*entry); return ok })
 	return g.win.Canvas().Focused().(*entry)
 }
+
+// TestCorrectingAnAllergyFromTheChart: Dr Lee marks José's penicillin
+// allergy as entered in error (it belonged to another patient), with the
+// reason; it leaves the chart, and the record keeps it in its history.
+func TestCorrectingAnAllergyFromTheChart(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, doctorLee)
+	sh := g.shell
+	sh.openNamed("Patients")
+	sh.openChart(p.jose.MRN)
+	settle(t, g)
+	sh.chart.selectTab(tabAllergies)
+	tap(t, g, "Correct…")
+	var pick *widget.Select
+	var what *widget.RadioGroup
+	for _, r := range kittest.Roots(g.win) {
+		kittest.Walk(r, func(o fyne.CanvasObject) bool {
+			switch x := o.(type) {
+			case *widget.Select:
+				pick = x
+			case *widget.RadioGroup:
+				what = x
+			}
+			return false
+		})
+		if pick != nil {
+			break
+		}
+	}
+	if pick == nil || what == nil {
+		t.Fatal("no correction dialog")
+	}
+	pick.SetSelectedIndex(0)
+	what.SetSelected(what.Options[len(what.Options)-1])
+	reason := focusedEntryOr(t, g)
+	typeIn(g, reason, "recorded on the wrong patient")
+	shot(t, g, "chart-correct-allergy")
+	tap(t, g, "Save the correction")
+	settle(t, g)
+	if showsText(g, "ALLERGIES: Penicillin") || !showsText(g, "kept in the record's history") {
+		t.Fatal("the allergy entered in error is still shown, or no confirmation")
+	}
+}
+
+// focusedEntryOr is the entry in the topmost dialog (its only one).
+func focusedEntryOr(t *testing.T, g *gui) *entry {
+	t.Helper()
+	var found *entry
+	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
+		if e, ok := o.(*entry); ok {
+			found = e
+			return true
+		}
+		return false
+	})
+	if found == nil {
+		t.Fatal("no entry in the dialog")
+	}
+	return found
+}
