@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -103,7 +105,43 @@ func (v Vitals) Summary() string {
 	if v.SpO2 != nil {
 		parts = append(parts, fmt.Sprintf("SpO2 %d%%", *v.SpO2))
 	}
+	if bmi, ok := v.BMI(); ok {
+		parts = append(parts, fmt.Sprintf("BMI %.1f", bmi))
+	}
 	return strings.Join(parts, ", ")
+}
+
+// BMI is the body-mass index from this set's weight and height (kg/m²).
+func (v Vitals) BMI() (float64, bool) {
+	if v.WeightKg == nil || v.HeightCm == nil || *v.HeightCm <= 0 {
+		return 0, false
+	}
+	m := *v.HeightCm / 100
+	return math.Round(*v.WeightKg/(m*m)*10) / 10, true
+}
+
+// ParseTemperature reads a body temperature as typed: 37.9, 37,9, 37.9 °C,
+// 100.4 °F or 100.4F; a bare number over 50 is taken as °F (a body
+// temperature in °C is 25–45, in °F 77–113). It returns °C to a tenth.
+func ParseTemperature(s string) (float64, bool) {
+	t := strings.ToUpper(strings.TrimSpace(strings.ReplaceAll(s, ",", ".")))
+	t = strings.TrimSpace(strings.TrimPrefix(t, "+"))
+	fahrenheit := false
+	switch {
+	case strings.HasSuffix(t, "°F"), strings.HasSuffix(t, "F"):
+		fahrenheit = true
+		t = strings.TrimSuffix(strings.TrimSuffix(t, "F"), "°")
+	case strings.HasSuffix(t, "°C"), strings.HasSuffix(t, "C"):
+		t = strings.TrimSuffix(strings.TrimSuffix(t, "C"), "°")
+	}
+	x, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil {
+		return 0, false
+	}
+	if fahrenheit || x > 50 {
+		x = (x - 32) * 5 / 9
+	}
+	return math.Round(x*10) / 10, true
 }
 
 // Document is a stored file's description (its content is fetched apart).

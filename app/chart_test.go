@@ -145,3 +145,23 @@ func TestClinicalChart(t *testing.T) {
 		t.Fatalf("chart views audited: %d", views)
 	}
 }
+
+// TestTemperaturesInFahrenheitAndBMI: °F is accepted and kept as °C; the
+// body-mass index is worked out from weight and height.
+func TestTemperaturesInFahrenheitAndBMI(t *testing.T) {
+	for in, want := range map[string]float64{"37.9": 37.9, "37,9": 37.9, "37.9 °C": 37.9, "100.4 °F": 38, "100.4F": 38, "98.6": 37, "101,3 f": 38.5} {
+		if got, ok := ParseTemperature(in); !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
+		}
+	}
+	if _, ok := ParseTemperature("warm"); ok {
+		t.Error("warm is a temperature")
+	}
+	w, h := 81.5, 180.0
+	if bmi, ok := (Vitals{WeightKg: &w, HeightCm: &h}).BMI(); !ok || bmi != 25.2 {
+		t.Errorf("BMI %v %v, want 25.2", bmi, ok)
+	}
+	if s := (Vitals{WeightKg: &w, HeightCm: &h}).Summary(); !strings.Contains(s, "BMI 25.2") {
+		t.Errorf("summary %q", s)
+	}
+}

@@ -725,7 +725,7 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	vf := c.vit.form
 	typeIn(g, vf.bp, "128/84")
 	typeIn(g, vf.pulse, "72")
-	typeIn(g, vf.temp, "36,9")
+	typeIn(g, vf.temp, "98.4 °F")
 	typeIn(g, vf.weight, "82.5")
 	typeIn(g, vf.height, "178")
 	typeIn(g, vf.spo2, "98")
@@ -735,12 +735,15 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	}
 	chart, _ = s.OpenChart(ctx, p.jose.MRN)
 	last := chart.Vitals[len(chart.Vitals)-1]
-	if len(chart.Vitals) != 6 || *last.Systolic != 128 || *last.Diastolic != 84 || *last.TempC != 36.9 || *last.WeightKg != 82.5 || *last.SpO2 != 98 {
+	if len(chart.Vitals) != 6 || *last.Systolic != 128 || *last.Diastolic != 84 || *last.TempC != 36.9 /* 98.4 °F */ || *last.WeightKg != 82.5 || *last.SpO2 != 98 {
 		t.Errorf("vitals %d, last %+v", len(chart.Vitals), last)
 	}
 	c = sh.chart
 	if len(c.vit.bp.series[0].points) != 6 || len(c.vit.wt.series[0].points) != 6 {
 		t.Error("the trend does not include the new measurement")
+	}
+	if !showsText(g, "26.0") { // 82.5 kg at 178 cm
+		t.Error("the BMI is not shown")
 	}
 	shot(t, g, "chart-vitals")
 	dark := theme.VariantDark
@@ -1124,4 +1127,14 @@ func focusedEntryOr(t *testing.T, g *gui) *entry {
 		t.Fatal("no entry in the dialog")
 	}
 	return found
+}
+
+// TestNoteFieldsPassTabOn: Tab moves from one section of a note to the
+// next (the driver moves the focus when a field does not take Tab).
+func TestNoteFieldsPassTabOn(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	if newMultiLineEntry(g, "", 4).AcceptsTab() {
+		t.Fatal("a multi-line field types Tab instead of moving on")
+	}
 }

@@ -60,16 +60,24 @@ func newVitalsTab(c *chartScreen) *vitalsTab {
 		m := vitals[i]
 		rows = append(rows, []string{
 			m.TakenAt.Local().Format(dateTimeLayout), bpText(m), intText(m.Pulse, ""), floatText(m.TempC, " °C"),
-			floatText(m.WeightKg, " kg"), floatText(m.HeightCm, " cm"), intText(m.SpO2, " %"),
+			floatText(m.WeightKg, " kg"), floatText(m.HeightCm, " cm"), bmiText(m), intText(m.SpO2, " %"),
 		})
 	}
-	_, table := textList(g, kit.Columns{0.22, 0.13, 0.1, 0.12, 0.13, 0.14, 0.1},
-		[]string{"Taken", "BP", "Pulse", "Temp", "Weight", "Height", "SpO2"}, rows, "No measurements yet. Use Add vitals… to record them.")
+	_, table := textList(g, kit.Columns{0.2, 0.12, 0.09, 0.11, 0.12, 0.12, 0.13, 0.11},
+		[]string{"Taken", "BP", "Pulse", "Temp", "Weight", "Height", "BMI", "SpO2"}, rows, "No measurements yet. Use Add vitals… to record them.")
 	add := widget.NewButtonWithIcon("Add vitals…", theme.ContentAddIcon(), g.act(v.add))
 	add.Importance = widget.HighImportance
 	charts := container.NewGridWithColumns(2, v.bp, v.wt)
 	v.view = tabPage([]fyne.CanvasObject{add}, container.NewBorder(charts, nil, nil, nil, table))
 	return v
+}
+
+// bmiText is the set's body-mass index, or a dash.
+func bmiText(m app.Vitals) string {
+	if bmi, ok := m.BMI(); ok {
+		return fmt.Sprintf("%.1f", bmi)
+	}
+	return "—"
 }
 
 // bpText is "120/80" or a dash.
@@ -115,7 +123,7 @@ func (v *vitalsTab) add() {
 		widget.NewForm(
 			field("Blood pressure", vf.bp, "mmHg, systolic/diastolic"),
 			field("Pulse", vf.pulse, "per minute"),
-			field("Temperature", vf.temp, "°C"),
+			field("Temperature", vf.temp, "°C, or °F (converted)"),
 			field("Weight", vf.weight, "kg"),
 			field("Height", vf.height, "cm"),
 			field("SpO2", vf.spo2, "%"),
@@ -168,7 +176,14 @@ func (vf *vitalsForm) read() (m app.Vitals, msg string, bad fyne.Focusable) {
 		e    *entry
 		name string
 		dst  **float64
-	}{{vf.temp, "temperature", &m.TempC}, {vf.weight, "weight", &m.WeightKg}, {vf.height, "height", &m.HeightCm}}
+	}{{vf.weight, "weight", &m.WeightKg}, {vf.height, "height", &m.HeightCm}}
+	if t := strings.TrimSpace(vf.temp.Text); t != "" {
+		c, ok := app.ParseTemperature(t)
+		if !ok {
+			return m, "Type the temperature as a number, in °C (36.8) or °F (98.2 °F).", vf.temp
+		}
+		m.TempC = &c
+	}
 	for _, f := range floats {
 		if t := strings.TrimSpace(strings.ReplaceAll(f.e.Text, ",", ".")); t != "" {
 			x, err := strconv.ParseFloat(t, 64)

@@ -61,6 +61,10 @@ func newMultiLineEntry(g *gui, placeholder string, rows int) *entry {
 	return e
 }
 
+// AcceptsTab is false even for a multi-line field: Tab moves to the next
+// field, as everywhere else (a note's sections are its own fields).
+func (e *entry) AcceptsTab() bool { return false }
+
 // TypedKey counts as activity; Esc cancels the open dialog.
 func (e *entry) TypedKey(k *fyne.KeyEvent) {
 	e.g.activity()

@@ -226,7 +226,7 @@ func (r *runner) cmdVitals(args []string) error {
 	fs := flag.NewFlagSet("vitals add", flag.ContinueOnError)
 	bp := fs.String("bp", "", "blood pressure, as 120/80")
 	pulse := fs.String("pulse", "", "pulse per minute")
-	temp := fs.String("temp", "", "temperature in °C")
+	temp := fs.String("temp", "", "temperature in °C, or °F with F (100.4F)")
 	weight := fs.String("weight", "", "weight in kg")
 	height := fs.String("height", "", "height in cm")
 	spo2 := fs.String("spo2", "", "oxygen saturation in %")
@@ -253,9 +253,14 @@ func (r *runner) cmdVitals(args []string) error {
 	if v.SpO2, err = parseOptInt("spo2", *spo2); err != nil {
 		return err
 	}
-	if v.TempC, err = parseOptFloat("temp", *temp); err != nil {
-		return err
+	if *temp != "" {
+		c, ok := app.ParseTemperature(*temp)
+		if !ok {
+			return usagef("--temp %q is not a temperature (37.9, or 100.4F)", *temp)
+		}
+		v.TempC = &c
 	}
+
 	if v.WeightKg, err = parseOptFloat("weight", *weight); err != nil {
 		return err
 	}
