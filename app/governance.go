@@ -390,13 +390,25 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	var overdue []string
+	var overdue, untrained []string
 	for _, t := range training {
 		if t.Overdue > 0 {
 			overdue = append(overdue, fmt.Sprintf("%s (%d)", t.User.Name, t.Overdue))
+			continue
+		}
+		for _, l := range t.Lessons {
+			if l.Passed.IsZero() {
+				// Within their first weeks: not overdue, not trained either.
+				untrained = append(untrained, fmt.Sprintf("%s (due %s)", t.User.Name, l.Due.Format("2 Jan 2006")))
+				break
+			}
 		}
 	}
-	add("training", "Security training overdue", len(overdue) > 0, listOr(overdue, "everyone is up to date"), "training")
+	trainingDetail := listOr(overdue, "everyone is up to date")
+	if len(overdue) == 0 && len(untrained) > 0 {
+		trainingDetail = "none overdue; not trained yet: " + strings.Join(untrained, ", ")
+	}
+	add("training", "Security training overdue", len(overdue) > 0, trainingDetail, "training")
 
 	devs, err := s.Devices(ctx)
 	if err != nil {

@@ -328,3 +328,24 @@ func TestRestrictionCannotBeSidestepped(t *testing.T) {
 		t.Fatalf("after the attempts: %v", err)
 	}
 }
+
+// TestSecurityCenterDoesNotCallANewPracticeTrained: on day one nobody has
+// done the training; the Security Center says so (not overdue yet), and
+// not "everyone is up to date".
+func TestSecurityCenterDoesNotCallANewPracticeTrained(t *testing.T) {
+	f := newFixture(t)
+	s := f.mustSignIn("Maria Admin", adminPass)
+	items, err := s.SecurityReport(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.ID == "training" {
+			if strings.Contains(it.Detail, "everyone is up to date") || !strings.Contains(it.Detail, "not trained yet: Maria Admin (due ") {
+				t.Fatalf("training on day one: %q", it.Detail)
+			}
+			return
+		}
+	}
+	t.Fatal("no training item")
+}
