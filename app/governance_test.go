@@ -63,9 +63,16 @@ func TestTrainingRules(t *testing.T) {
 	// 80 % passes; below fails.
 	l := ls[0]
 	r, err := rita.SubmitQuiz(ctx, l.ID, answers(l, 2))
-	if err != nil || r.Passed {
+	if err != nil || r.Passed || len(r.Wrong) != 2 {
 		t.Fatalf("two wrong of %d: %+v %v", len(l.Question), r, err)
 	}
+	// Not straight away again (a two-choice question would be guessed
+	// right at the second try): after reading the lesson.
+	var wait *QuizWaitError
+	if _, err := rita.SubmitQuiz(ctx, l.ID, answers(l, 0)); !errors.As(err, &wait) {
+		t.Fatalf("a retry at once: %v", err)
+	}
+	f.clk.Advance(QuizRetryAfter)
 	r, err = rita.SubmitQuiz(ctx, l.ID, answers(l, 1))
 	if err != nil || !r.Passed || r.Score != 80 {
 		t.Fatalf("one wrong of 5: %+v %v", r, err)

@@ -127,6 +127,21 @@ type QuizResult struct {
 	Passed  bool
 	Correct int
 	Total   int
+	// Wrong are the questions answered wrongly (numbered from 1), so the
+	// person knows what to read again. The right answers are not given.
+	Wrong []int
+}
+
+// QuizRetryAfter is how long after a failed quiz the next try may start:
+// long enough to read the lesson again, too long to try the options of a
+// two-choice question one after the other.
+const QuizRetryAfter = 10 * time.Minute
+
+// QuizWaitError refuses a quiz tried again too soon after a failed one.
+type QuizWaitError struct{ Wait time.Duration }
+
+func (e *QuizWaitError) Error() string {
+	return fmt.Sprintf("read the lesson again first: the quiz can be tried again in %s", e.Wait.Round(time.Minute))
 }
 
 // SubmitQuiz grades answers (option index per question) for the signed-in
@@ -151,10 +166,23 @@ func (s *Session) SubmitQuiz(ctx context.Context, lessonID string, answers []int
 	if len(answers) != len(l.Question) {
 		return QuizResult{}, invalid("the quiz has %d questions; %d answers were given", len(l.Question), len(answers))
 	}
+	// A failed try must be followed by reading, not by guessing again.
+	var lastAt sql.NullInt64
+	var lastPassed bool
+	s.mu.Lock()
+	s.general.QueryRowContext(ctx, `SELECT completed_at, passed FROM training_completions WHERE user_id = ? AND lesson = ? ORDER BY completed_at DESC LIMIT 1`, s.user.ID, l.ID).Scan(&lastAt, &lastPassed)
+	s.mu.Unlock()
+	if lastAt.Valid && !lastPassed {
+		if wait := time.Unix(lastAt.Int64, 0).Add(QuizRetryAfter).Sub(s.v.now()); wait > 0 {
+			return QuizResult{}, &QuizWaitError{Wait: wait}
+		}
+	}
 	r := QuizResult{Lesson: l.ID, Total: len(l.Question)}
 	for i, q := range l.Question {
 		if answers[i] == q.Answer {
 			r.Correct++
+		} else {
+			r.Wrong = append(r.Wrong, i+1)
 		}
 	}
 	r.Score = r.Correct * 100 / r.Total

@@ -156,6 +156,9 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 	if lv.last == nil || lv.last.Passed || !kittest.ShowsText(w, "Not passed yet") {
 		t.Fatalf("wrong answers: %+v", lv.last)
 	}
+	if !kittest.ShowsText(w, "Not right: question 1, 2") || !kittest.ShowsText(w, "can be tried again in 10 minutes") {
+		t.Error("a failed quiz does not say which answers were wrong, or when to try again")
+	}
 	if !lv.again.Visible() {
 		t.Error("no Try again after a fail")
 	}
@@ -171,7 +174,9 @@ func TestQuizWithTheRightAnswersPasses(t *testing.T) {
 	}
 	kittest.Tapped(t, kittest.Button(t, w, "All lessons"))
 
-	// Every lesson passed: the certificate.
+	// Every lesson passed: the certificate (a failed try waits before the
+	// next one).
+	f.clk.Add(app.QuizRetryAfter)
 	for _, l := range lessons[1:] {
 		answers := make([]int, len(l.Question))
 		for i, q := range l.Question {

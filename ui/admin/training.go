@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -448,7 +449,11 @@ func (lv *lessonView) send() {
 			lv.result.Set(kit.ToneOK, "Passed", score+" This lesson is recorded as passed today; it is due again in a year.")
 			lv.again.Hide()
 		} else {
-			lv.result.Set(kit.ToneDanger, "Not passed yet", score+" You need 80 %. Read the lesson again, then try the quiz once more.")
+			var wrong []string
+			for _, n := range res.Wrong {
+				wrong = append(wrong, fmt.Sprintf("%d", n))
+			}
+			lv.result.Set(kit.ToneDanger, "Not passed yet", score+" Not right: question "+strings.Join(wrong, ", ")+". You need 80 %. Read the lesson again; the quiz can be tried again in "+fmt.Sprintf("%d", int(app.QuizRetryAfter/time.Minute))+" minutes.")
 			lv.again.Show()
 		}
 		lv.result.Show()
