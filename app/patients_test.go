@@ -147,6 +147,9 @@ func TestMergePatients(t *testing.T) {
 	s := f.mustSignIn("Maria Admin", adminPass)
 	a, _, _ := s.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
 	b, _, _ := s.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01", Phone: "555 0100"})
+	if err := s.SetBookable(ctx, "Maria Admin", true); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := s.BookAppointment(ctx, b.MRN, f.clk.Now().Add(24*time.Hour), 15, "Maria Admin", "check-up"); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type User struct {
 	Failures   int       // failed sign-ins since the last success
 	LockedOut  bool
 	TOTPReset  bool // must enroll a new authenticator at next sign-in
+	// Bookable: sees patients, so the day book offers them. Clinicians
+	// are by default; an admin (the practice manager) only when marked.
+	Bookable bool
 }
 
 // SignInTiming splits a sign-in into the key derivation and the rest.

@@ -134,6 +134,9 @@ func BenchmarkSyncApplyEdits(b *testing.B) {
 				}
 				var appts []string
 				if kind == "appointment-status" {
+					if err := a.SetBookable(ctx, "Maria Admin", true); err != nil {
+						b.Fatal(err)
+					}
 					day := f.clk.Now().Add(24 * time.Hour).Truncate(time.Hour)
 					for k, p := range ps {
 						ap, _, err := a.BookAppointment(ctx, p.MRN, day.Add(time.Duration(k)*15*time.Minute), 15, "Maria Admin", "check-up")

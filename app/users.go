@@ -31,7 +31,7 @@ func (s *Session) ListUsers(ctx context.Context) ([]User, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.general.QueryContext(ctx, `SELECT id, name, role, created_at, last_signin_at, totp_reset
+	rows, err := s.general.QueryContext(ctx, `SELECT id, name, role, created_at, last_signin_at, totp_reset, `+bookableSQL+`
 		FROM users WHERE removed_at IS NULL ORDER BY name COLLATE NOCASE`)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func (s *Session) ListUsers(ctx context.Context) ([]User, error) {
 		var u User
 		var created int64
 		var last sql.NullInt64
-		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &created, &last, &u.TOTPReset); err != nil {
+		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &created, &last, &u.TOTPReset, &u.Bookable); err != nil {
 			return nil, err
 		}
 		u.Created = time.Unix(created, 0)
@@ -62,8 +62,8 @@ func (s *Session) userByName(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, name string) (User, error) {
 	var u User
-	err := q.QueryRowContext(ctx, `SELECT id, name, role FROM users WHERE removed_at IS NULL AND lower(name) = lower(?)`, name).
-		Scan(&u.ID, &u.Name, &u.Role)
+	err := q.QueryRowContext(ctx, `SELECT id, name, role, `+bookableSQL+` FROM users WHERE removed_at IS NULL AND lower(name) = lower(?)`, name).
+		Scan(&u.ID, &u.Name, &u.Role, &u.Bookable)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%q: %w", name, ErrUserNotFound)
 	}

@@ -731,7 +731,7 @@ func (c *chartScreen) appointmentsTab() fyne.CanvasObject {
 		g.bookAppointment(c.s, &p, midnight(g.now()), "", func(a app.Appointment, warnings []string) {
 			msg := fmt.Sprintf("Booked with %s on %s at %s.", a.ClinicianName, a.Start.Local().Format("Mon 2 Jan"), a.Start.Local().Format(timeLayout))
 			if len(warnings) > 0 {
-				c.note(widget.WarningImportance, msg+" Double-booked: this "+strings.Join(warnings, "; ")+".")
+				c.note(widget.WarningImportance, msg+" Double-booked: "+strings.Join(warnings, "; ")+".")
 			} else {
 				c.note(widget.SuccessImportance, msg)
 			}

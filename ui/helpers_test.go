@@ -147,6 +147,12 @@ func shot(t *testing.T, g *gui, name string) {
 	kittest.Shot(t, g.win, name)
 }
 
+// shotSizes writes the window at 1366×768 and 1024×700, to look at.
+func shotSizes(t *testing.T, g *gui, name string) {
+	t.Helper()
+	kittest.ShotSizes(t, g.win, name)
+}
+
 // button finds the visible button labelled text, in the topmost layer
 // that has one.
 func button(t *testing.T, g *gui, text string) *widget.Button {

@@ -32,8 +32,10 @@ type recordsSession interface {
 	Day(ctx context.Context, day time.Time) ([]app.Appointment, error)
 	Clinicians(ctx context.Context) ([]string, error)
 	BookAppointment(ctx context.Context, mrn string, start time.Time, minutes int, clinician, reason string) (app.Appointment, []string, error)
-	MoveAppointment(ctx context.Context, id string, start time.Time, minutes int) ([]string, error)
+	MoveAppointment(ctx context.Context, id string, start time.Time, minutes int, clinician string) ([]string, error)
 	SetAppointmentStatus(ctx context.Context, id, status string) error
+	CancelAppointment(ctx context.Context, id, reason string) error
+	CheckSlot(ctx context.Context, sl app.Slot) ([]string, error)
 
 	SearchPatients(ctx context.Context, query string, limit int) ([]app.Patient, error)
 	FindDuplicates(ctx context.Context, p app.Patient) ([]app.Duplicate, error)
@@ -479,6 +481,7 @@ type formDialog struct {
 	ok     *widget.Button
 	cancel *widget.Button
 	save   func()
+	scroll *container.Scroll
 	closed bool
 	// onClosed run when the dialog goes, however it goes.
 	onClosed []func()
@@ -491,10 +494,20 @@ func (g *gui) newFormDialog(title, okText string, body fyne.CanvasObject, save f
 	f.ok = widget.NewButtonWithIcon(okText, theme.ConfirmIcon(), g.act(f.submit))
 	f.ok.Importance = widget.HighImportance
 	f.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), g.act(func() { f.d.Hide() }))
-	content := container.NewBorder(nil, f.status, nil, nil, container.NewVScroll(body))
+	if body == nil {
+		body = container.NewVBox()
+	}
+	f.scroll = container.NewVScroll(body)
+	content := container.NewBorder(nil, f.status, nil, nil, f.scroll)
 	f.d = dialog.NewCustomWithoutButtons(title, content, g.win)
 	f.d.SetButtons([]fyne.CanvasObject{f.cancel, f.ok})
 	return f
+}
+
+// setBody replaces the dialog's body (for bodies that need the dialog).
+func (f *formDialog) setBody(body fyne.CanvasObject) {
+	f.scroll.Content = body
+	f.scroll.Refresh()
 }
 
 // show shows the dialog at size and focuses first.

@@ -158,8 +158,9 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	if sh.current != "Today" || sh.today == nil {
 		t.Fatalf("the shell opened on %q, want Today", sh.current)
 	}
-	if g.win.Canvas().Focused() != sh.today.list {
-		t.Error("Today does not focus the day book")
+	td := sh.today
+	if g.win.Canvas().Focused() != td.grid {
+		t.Error("Today does not focus the day grid")
 	}
 	s := g.session
 	ctx := context.Background()
@@ -167,14 +168,19 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	if err != nil || len(want) == 0 {
 		t.Fatalf("demo day: %d appointments, %v", len(want), err)
 	}
-	td := sh.today
 	if len(td.appts) != len(want) {
 		t.Errorf("Today shows %d appointments, the day has %d", len(td.appts), len(want))
 	}
-	if !showsText(g, "Today, Monday 2 March 2026") || !showsText(g, "Dana Whitfield") {
-		t.Error("the day or a clinician's heading is not shown")
+	// A column per person who sees patients: the practice manager (an
+	// admin) is not one.
+	if !slices.Equal(td.grid.columns, []string{doctorLee, doctorOmar}) {
+		t.Errorf("the grid's columns are %v", td.grid.columns)
+	}
+	if !showsText(g, "Today, Monday 2 March 2026") || !showsText(g, doctorLee+" (") {
+		t.Error("the day or a clinician's column is not shown")
 	}
 	shot(t, g, "today")
+	shotSizes(t, g, "today-grid")
 
 	// A sync pass that brought another machine's booking refreshes Today.
 	remote, _, err := s.BookAppointment(ctx, p.jose.MRN, want[0].Start.Add(11*time.Hour), 15, doctorLee, "Booked on another machine")
@@ -188,17 +194,46 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	}
 	want = append(want, remote)
 
-	// Up and Down skip the clinicians' headings.
-	td.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
-	if _, ok := td.selected(); !ok {
-		t.Error("Down did not select the first appointment")
+	// The keyboard walks the grid: Home is the day's first slot (free in
+	// the demo), Down onto an appointment selects it.
+	key := func(k fyne.KeyName) {
+		td.grid.TypedKey(&fyne.KeyEvent{Name: k})
+		settle(t, g)
 	}
+	key(fyne.KeyHome)
+	if _, ok := td.selected(); ok || td.grid.slotTime(td.grid.slot).Format("15:04") != "08:00" {
+		t.Fatalf("Home: the cursor is at %s", td.grid.slotTime(td.grid.slot).Format("15:04"))
+	}
+	var first app.Appointment
+	for _, a := range want {
+		if a.ClinicianName == doctorLee && a.Status != app.StatusCancelled && a.Status != app.StatusNoShow && (first.ID == "" || a.Start.Before(first.Start)) {
+			first = a
+		}
+	}
+	for range 12 {
+		if _, ok := td.selected(); ok {
+			break
+		}
+		key(fyne.KeyDown)
+	}
+	if a, ok := td.selected(); !ok || a.ID != first.ID {
+		t.Errorf("Down did not reach Dr Park's first appointment (%s): %+v", first.Start.Format("15:04"), a)
+	}
+	key(fyne.KeyRight)
+	if td.grid.col != 1 {
+		t.Errorf("Right did not move to the next clinician")
+	}
+	key(fyne.KeyLeft)
 
-	// Book José Núñez with Dr Lee Park, finding him by typing.
-	tap(t, g, "Book…")
+	// Enter on a free slot books it: End is the day's last slot.
+	key(fyne.KeyEnd)
+	key(fyne.KeyReturn)
 	b := td.booking
 	if b == nil || len(g.dialogs) != 1 {
-		t.Fatal("no Book dialog")
+		t.Fatal("Enter on a free slot did not open the Book dialog")
+	}
+	if last := td.grid.slotTime(td.grid.slots() - 1).Format("15:04"); b.clinician.Selected != doctorLee || b.at.Text != last || b.date.Text != "2026-03-02" {
+		t.Errorf("the Book dialog is not on the slot: %q %q %q", b.clinician.Selected, b.date.Text, b.at.Text)
 	}
 	if g.win.Canvas().Focused() != b.picker.search {
 		t.Error("the patient search does not have focus")
@@ -216,10 +251,9 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	if b.patient == nil || b.patient.MRN != p.jose.MRN {
 		t.Fatal("Enter did not pick José")
 	}
-	if g.win.Canvas().Focused() != b.clinician {
-		t.Error("after the patient, the clinician does not have focus")
+	if g.win.Canvas().Focused() != b.at {
+		t.Error("after the patient, the time does not have focus")
 	}
-	b.clinician.SetSelected(doctorLee)
 	b.at.SetText("")
 	typeIn(g, b.at, "25:00")
 	typeIn(g, b.reason, "Blood sugar review")
@@ -229,6 +263,7 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	}
 	b.at.SetText("")
 	typeIn(g, b.at, "17:30")
+	settle(t, g)
 	shot(t, g, "today-book")
 	pressEnter(t, g, b.reason)
 	if len(g.dialogs) != 0 {
@@ -246,7 +281,39 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 		t.Errorf("booking reported as %q", td.status.Text)
 	}
 
-	// Check him in.
+	// Booking him again at the same time shows the overlap before
+	// saving; the first Enter saves nothing.
+	tap(t, g, "Book…")
+	b = td.booking
+	typeIn(g, b.picker.search, "nunez jose")
+	settle(t, g)
+	for range slices.IndexFunc(b.picker.results, func(x app.Patient) bool { return x.MRN == p.jose.MRN }) {
+		b.picker.search.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
+	}
+	pressEnter(t, g, b.picker.search)
+	b.clinician.SetSelected(doctorOmar)
+	b.at.SetText("17:30")
+	settle(t, g)
+	if !b.check.label.Visible() || !strings.Contains(b.check.label.Text, "already has an appointment with Dr Lee Park at 17:30") {
+		t.Errorf("the overlap is not shown while booking: %q", b.check.label.Text)
+	}
+	shot(t, g, "today-book-overlap")
+	n := len(td.appts)
+	pressEnter(t, g, b.reason)
+	if len(g.dialogs) != 1 || b.f.ok.Text != "Book anyway" {
+		t.Fatalf("an overlapping booking was saved without asking (%d dialogs, %q)", len(g.dialogs), b.f.ok.Text)
+	}
+	if day, _ := s.Day(ctx, p.clk.Now()); len(day) != n {
+		t.Fatal("the first Enter saved the overlapping booking")
+	}
+	pressWindowKey(t, g, fyne.KeyEscape)
+	if len(g.dialogs) != 0 {
+		t.Fatal("Esc did not close the Book dialog")
+	}
+	td.grid.show(booked.ID)
+	settle(t, g)
+
+	// Check him in, and undo it.
 	tap(t, g, "Check in")
 	if a := appointment(t, s, p.clk.Now(), booked.ID); a.Status != app.StatusArrived {
 		t.Errorf("status %q after Check in", a.Status)
@@ -254,32 +321,51 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	if !button(t, g, "Check in").Disabled() {
 		t.Error("Check in stays enabled for a checked-in patient")
 	}
+	tap(t, g, "Undo check-in")
+	if a := appointment(t, s, p.clk.Now(), booked.ID); a.Status != app.StatusBooked {
+		t.Errorf("status %q after Undo check-in", a.Status)
+	}
+	tap(t, g, "Check in")
 
-	// Moving onto another of Dr Park's appointments warns, and moves.
+	// Moving to Dr Haddad onto one of his appointments: the overlap is
+	// shown before saving, the second Enter moves.
 	var other app.Appointment
 	for _, a := range want {
-		if a.ClinicianName == doctorLee && a.Status == app.StatusBooked {
+		if a.ClinicianName == doctorOmar && a.Status == app.StatusBooked {
 			other = a
 			break
 		}
 	}
 	tap(t, g, "Move…")
 	when := g.win.Canvas().Focused().(*entry)
+	td.moveClinician.SetSelected(doctorOmar)
 	when.SetText("")
 	typeIn(g, when, other.Start.Local().Format("15:04"))
+	settle(t, g)
+	if !showsText(g, "Double-booking: overlaps") {
+		t.Error("the Move dialog does not show the overlap before saving")
+	}
+	pressEnter(t, g, when)
+	if len(g.dialogs) != 1 || !button(t, g, "Move anyway").Visible() {
+		t.Fatal("the move onto a taken slot was saved without asking")
+	}
+	if a := appointment(t, s, p.clk.Now(), booked.ID); a.ClinicianName != doctorLee {
+		t.Fatal("the first Enter moved the appointment")
+	}
 	pressEnter(t, g, when)
 	if len(g.dialogs) != 0 {
 		t.Fatal("the Move dialog stays open")
 	}
-	if moved := appointment(t, s, p.clk.Now(), booked.ID); !moved.Start.Equal(other.Start) {
-		t.Errorf("moved to %s, want %s", moved.Start, other.Start)
+	if moved := appointment(t, s, p.clk.Now(), booked.ID); !moved.Start.Equal(other.Start) || moved.ClinicianName != doctorOmar {
+		t.Errorf("moved to %s with %s, want %s with %s", moved.Start, moved.ClinicianName, other.Start, doctorOmar)
 	}
-	if td.status.Importance != widget.WarningImportance || !strings.Contains(td.status.Text, "Double-booked: this overlaps") {
-		t.Errorf("the overlap is not shown: %q", td.status.Text)
+	if td.status.Importance != widget.WarningImportance || !strings.Contains(td.status.Text, "Double-booked: overlaps") {
+		t.Errorf("the overlap is not reported: %q", td.status.Text)
 	}
 	shot(t, g, "today-checked-in")
 
-	// Cancel asks first: Esc keeps the appointment, Enter cancels it.
+	// Cancel asks why: Esc keeps the appointment, no reason is refused,
+	// a reason cancels it and shows under the grid.
 	tap(t, g, "Cancel…")
 	if !showsText(g, "It stays in the day book as cancelled") {
 		t.Fatal("Cancel does not ask")
@@ -289,10 +375,19 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 		t.Fatalf("Esc on the question: status %q, %d dialogs", a.Status, len(g.dialogs))
 	}
 	tap(t, g, "Cancel…")
-	pressWindowKey(t, g, fyne.KeyReturn)
-	settle(t, g)
-	if a := appointment(t, s, p.clk.Now(), booked.ID); a.Status != app.StatusCancelled {
-		t.Errorf("status %q after confirming the cancellation", a.Status)
+	reason := g.win.Canvas().Focused().(*entry)
+	pressEnter(t, g, reason)
+	if len(g.dialogs) != 1 || !showsText(g, "Choose or type why") {
+		t.Fatal("a cancellation without a reason was not refused")
+	}
+	typeIn(g, reason, "Patient called, feels better")
+	shot(t, g, "today-cancel")
+	pressEnter(t, g, reason)
+	if a := appointment(t, s, p.clk.Now(), booked.ID); a.Status != app.StatusCancelled || a.CancelReason != "Patient called, feels better" {
+		t.Errorf("after cancelling: %q %q", a.Status, a.CancelReason)
+	}
+	if !showsText(g, "Núñez, José with Dr Omar Haddad: cancelled (Patient called, feels better)") {
+		t.Error("the cancellation is not shown under the grid")
 	}
 	dark := theme.VariantDark
 	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &dark})
@@ -300,36 +395,67 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	light := theme.VariantLight
 	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &light})
 
-	// The next day is empty; Today comes back.
+	// A tap on a free slot books it with that clinician at that time.
+	td.grid.Tapped(&fyne.PointEvent{Position: fyne.NewPos(gridTimeWidth+td.grid.columnWidth(td.grid.Size().Width)*1.5, slotHeight/2)})
+	settle(t, g)
+	if td.booking == nil || len(g.dialogs) != 1 || td.booking.clinician.Selected != doctorOmar || td.booking.at.Text != "08:00" {
+		t.Fatal("a tap on Dr Haddad's 08:00 did not open Book on it")
+	}
+	pressWindowKey(t, g, fyne.KeyEscape)
+
+	// The previous day; a date typed in "Go to a day"; Today comes back.
 	test.Tap(td.prev)
 	settle(t, g)
 	if !showsText(g, "Yesterday, Sunday 1 March 2026") {
 		t.Error("the previous-day button did not go back a day")
+	}
+	test.Tap(td.goDate)
+	settle(t, g)
+	d := g.win.Canvas().Focused().(*entry)
+	d.SetText("")
+	typeIn(g, d, "2026-03-09")
+	pressEnter(t, g, d)
+	if !showsText(g, "Monday 9 March 2026") || len(g.dialogs) != 0 {
+		t.Error("Go to a day did not show 9 March")
 	}
 	tap(t, g, "Today")
 	if len(td.appts) != len(want)+1 {
 		t.Errorf("Today shows %d appointments after booking one", len(td.appts))
 	}
 
-	// Open chart goes to José's chart and back.
-	for i, r := range td.rows {
-		if r.appt != nil && r.appt.ID == booked.ID {
-			td.list.Select(i)
-		}
+	// Enter on an appointment opens the patient's chart, and back.
+	if !td.grid.show(remote.ID) {
+		t.Fatal("the remote booking is not in the grid")
 	}
-	td.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
-	settle(t, g)
+	g.win.Canvas().Focus(td.grid)
+	key(fyne.KeyReturn)
 	if sh.current != "Chart" || sh.chart == nil || sh.chart.mrn != p.jose.MRN {
 		t.Fatalf("Enter on the appointment did not open José's chart (%q)", sh.current)
 	}
 	sh.chart.selectTab(tabAppointments)
-	if !showsText(g, "Blood sugar review  (15 min)") {
+	if !showsText(g, "Booked on another machine  (15 min)") {
 		t.Error("the chart does not list the appointment")
 	}
 	shot(t, g, "chart-appointments")
 	tap(t, g, "Back to Today")
 	if sh.current != "Today" {
 		t.Errorf("Back went to %q", sh.current)
+	}
+
+	// The list view is there for those who prefer it; Up and Down skip
+	// the clinicians' headings.
+	tap(t, g, "List")
+	if g.win.Canvas().Focused() != td.list {
+		t.Error("the list does not take the focus")
+	}
+	td.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
+	if _, ok := td.selected(); !ok {
+		t.Error("Down did not select the first appointment")
+	}
+	shot(t, g, "today-list")
+	tap(t, g, "Grid")
+	if g.win.Canvas().Focused() != td.grid {
+		t.Error("back to the grid, it does not take the focus")
 	}
 }
 

@@ -99,7 +99,7 @@ func newShell(g *gui, s *app.Session) *shell {
 			} else {
 				sh.today.load()
 			}
-			return sh.today.view, sh.today.list
+			return sh.today.view, sh.today.focusTarget()
 		}},
 		{"Patients", theme.SearchIcon(), func() (fyne.CanvasObject, fyne.Focusable) {
 			if sh.patients == nil {

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,19 +43,35 @@ type todayScreen struct {
 	// selID is the selected appointment's id, kept across reloads.
 	selID string
 
-	list    *recordList
-	title   *widget.Label
-	summary *widget.Label
-	filter  *widget.Select
-	status  *statusText
-	busy    *widget.Activity
+	list   *recordList
+	grid   *dayGrid
+	scroll *container.Scroll
+	// listMode shows the day as a list instead of the grid.
+	listMode bool
+	body     *fyne.Container
+	gridView fyne.CanvasObject
+	listView fyne.CanvasObject
+	heads    *fyne.Container // the clinicians' names over the grid
+	offDay   *widget.Label   // cancelled appointments and no-shows
+	toggle   *widget.Button
+	// bookable are the people the day book offers (columns even on a
+	// day they have nothing).
+	bookable []string
+	title    *widget.Label
+	summary  *widget.Label
+	filter   *widget.Select
+	status   *statusText
+	busy     *widget.Activity
 
 	prev, next, today, book                                *widget.Button
 	checkIn, inRoom, done, noShow, cancel, move, openChart *widget.Button
+	undoCheckIn, goDate                                    *widget.Button
 	view                                                   fyne.CanvasObject
 
-	// booking is the open Book dialog, for tests.
-	booking *bookDialog
+	// booking is the open Book dialog, and moveClinician the Move
+	// dialog's clinician picker, for tests.
+	booking       *bookDialog
+	moveClinician *widget.Select
 }
 
 func newTodayScreen(g *gui, sh *shell, s recordsSession) *todayScreen {
@@ -97,20 +115,109 @@ func newTodayScreen(g *gui, sh *shell, s recordsSession) *todayScreen {
 	t.move = widget.NewButton("Move…", g.act(t.moveSelected))
 	t.openChart = widget.NewButtonWithIcon("Open chart", theme.FolderOpenIcon(), g.act(t.openSelected))
 
+	t.undoCheckIn = widget.NewButtonWithIcon("Undo check-in", theme.ContentUndoIcon(), g.act(func() { t.setStatus(app.StatusBooked) }))
+	t.goDate = widget.NewButtonWithIcon("", theme.CalendarIcon(), g.act(t.chooseDay))
+
+	t.grid = newDayGrid(g.now)
+	t.grid.onTouch = g.activity
+	t.grid.onSelect = func(id string) {
+		t.selID = id
+		t.refreshButtons()
+	}
+	t.grid.onOpen = func(id string) {
+		t.selID = id
+		t.openSelected()
+	}
+	t.grid.onBook = t.bookAt
+	t.grid.onFocus = t.scrollToCursor
+	t.scroll = container.NewVScroll(t.grid)
+	t.heads = container.New(&gridHeadLayout{g: t.grid})
+	t.offDay = widget.NewLabel("")
+	t.offDay.Wrapping = fyne.TextWrapWord
+	t.offDay.Importance = widget.MediumImportance
+	t.offDay.Hide()
+	t.gridView = container.NewBorder(container.NewVBox(t.heads, widget.NewSeparator()), t.offDay, nil, nil, t.scroll)
+
 	t.busy.Hide()
 	t.title.Truncation = fyne.TextTruncateEllipsis
+	t.toggle = widget.NewButtonWithIcon("List", theme.ListIcon(), g.act(func() { t.setListMode(!t.listMode) }))
 	dayRow := container.NewBorder(nil, nil,
-		vcentre(container.NewHBox(t.prev, t.today, t.next)),
-		vcentre(container.NewHBox(t.busy, container.New(kit.FixedWidth(180), t.filter), t.book)),
+		vcentre(container.NewHBox(t.prev, t.today, t.next, t.goDate)),
+		vcentre(container.NewHBox(t.busy, t.book)),
 		t.title)
-	actions := container.NewHBox(t.checkIn, t.inRoom, t.done, t.noShow, t.cancel, widget.NewSeparator(), t.move, t.openChart)
+	summaryRow := container.NewBorder(nil, nil, nil,
+		container.NewHBox(container.New(kit.FixedWidth(190), t.filter), t.toggle), vcentre(t.summary))
+	actions := container.NewHBox(t.checkIn, t.undoCheckIn, t.inRoom, t.done, t.noShow, t.cancel, widget.NewSeparator(), t.move, t.openChart)
 	header := container.NewBorder(nil, nil, container.New(kit.FixedWidth(timeColumn), kit.HeaderCell("Time")), container.New(kit.FixedWidth(badgeWidth+8), kit.HeaderCell("Status")),
 		container.New(todayColumns, kit.HeaderCell("Patient"), kit.HeaderCell("Reason")))
-	top := container.NewVBox(dayRow, t.summary, actions, t.status, header, widget.NewSeparator())
-	t.view = container.New(layout.NewCustomPaddedLayout(0, 0, 0, 10), container.NewBorder(top, nil, nil, nil, t.list))
+	t.listView = container.NewBorder(container.NewVBox(header, widget.NewSeparator()), nil, nil, nil, t.list)
+	t.body = container.NewStack(t.gridView)
+	top := container.NewVBox(dayRow, summaryRow, container.NewHScroll(actions), t.status)
+	t.view = container.New(layout.NewCustomPaddedLayout(0, 0, 0, 10), container.NewBorder(top, nil, nil, nil, t.body))
 	t.refreshButtons()
 	t.load()
 	return t
+}
+
+// focusTarget is what takes the keyboard when Today opens.
+func (t *todayScreen) focusTarget() fyne.Focusable {
+	if t.listMode {
+		return t.list
+	}
+	return t.grid
+}
+
+// setListMode shows the day as a list (true) or as the grid.
+func (t *todayScreen) setListMode(list bool) {
+	t.listMode = list
+	if list {
+		t.toggle.SetText("Grid")
+		t.toggle.SetIcon(theme.GridIcon())
+		t.body.Objects = []fyne.CanvasObject{t.listView}
+	} else {
+		t.toggle.SetText("List")
+		t.toggle.SetIcon(theme.ListIcon())
+		t.body.Objects = []fyne.CanvasObject{t.gridView}
+	}
+	t.body.Refresh()
+	t.build()
+	t.g.focus(t.focusTarget())
+}
+
+// scrollToCursor keeps the grid's cursor in view.
+func (t *todayScreen) scrollToCursor() {
+	y := t.grid.cursorY()
+	view := t.scroll.Size().Height
+	off := t.scroll.Offset
+	switch {
+	case y < off.Y:
+		off.Y = max(y-slotHeight, 0)
+	case view > 0 && y+slotHeight > off.Y+view:
+		off.Y = y + 2*slotHeight - view
+	default:
+		return
+	}
+	t.scroll.Offset = off
+	t.scroll.Refresh()
+}
+
+// gridHeadLayout puts the clinicians' names over their columns.
+type gridHeadLayout struct{ g *dayGrid }
+
+func (l *gridHeadLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	w := l.g.columnWidth(size.Width)
+	for i, o := range objs {
+		o.Move(fyne.NewPos(gridTimeWidth+float32(i)*w, 0))
+		o.Resize(fyne.NewSize(w, o.MinSize().Height))
+	}
+}
+
+func (l *gridHeadLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	h := float32(0)
+	for _, o := range objs {
+		h = max(h, o.MinSize().Height)
+	}
+	return fyne.NewSize(gridTimeWidth+gridMinColumn, h)
 }
 
 // timeColumn is the width of the day book's time column.
@@ -180,16 +287,20 @@ func (t *todayScreen) setDay(d time.Time) {
 	t.load()
 }
 
-// load reads the day's appointments off the UI thread.
+// load reads the day's appointments, and who can be booked, off the UI
+// thread.
 func (t *todayScreen) load() {
 	t.title.SetText(t.dayTitle())
 	t.busy.Show()
 	t.busy.Start()
 	day, s, ctx := t.day, t.s, t.g.ctx
 	var appts []app.Appointment
+	var bookable []string
 	var err error
 	t.g.background(func() {
-		appts, err = s.Day(ctx, day)
+		if appts, err = s.Day(ctx, day); err == nil {
+			bookable, err = s.Clinicians(ctx)
+		}
 	}, func() {
 		t.busy.Stop()
 		t.busy.Hide()
@@ -201,6 +312,7 @@ func (t *todayScreen) load() {
 			appts = nil
 		}
 		t.appts = appts
+		t.bookable = bookable
 		t.refreshFilter()
 		t.build()
 	})
@@ -221,15 +333,31 @@ func (t *todayScreen) dayTitle() string {
 	return title
 }
 
-// refreshFilter offers the clinicians who have appointments that day.
-func (t *todayScreen) refreshFilter() {
-	opts := []string{allClinicians}
+// columnNames are the grid's columns: everyone who can be booked, then
+// anyone else with appointments that day (marked since as not seeing
+// patients, or removed).
+func (t *todayScreen) columnNames() []string {
+	out := append([]string(nil), t.bookable...)
 	seen := map[string]bool{}
+	for _, n := range out {
+		seen[n] = true
+	}
 	for _, a := range t.appts {
 		if !seen[a.ClinicianName] {
 			seen[a.ClinicianName] = true
-			opts = append(opts, a.ClinicianName)
+			out = append(out, a.ClinicianName)
 		}
+	}
+	return out
+}
+
+// refreshFilter offers the columns as the clinician filter.
+func (t *todayScreen) refreshFilter() {
+	opts := []string{allClinicians}
+	seen := map[string]bool{}
+	for _, n := range t.columnNames() {
+		seen[n] = true
+		opts = append(opts, n)
 	}
 	sel := t.filter.Selected
 	t.filter.Options = opts
@@ -277,6 +405,7 @@ func (t *todayScreen) build() {
 		rows[i].summary = "   " + kit.Plural(n, "appointment") + statusCounts(per)
 	}
 	sel := t.selID
+	t.selID = ""
 	t.rows = rows
 	t.list.clearSelection()
 	t.list.Refresh()
@@ -288,13 +417,81 @@ func (t *todayScreen) build() {
 	default:
 		t.summary.SetText(kit.Plural(total, "appointment") + statusCounts(counts))
 	}
-	t.selID = ""
-	for i, r := range rows {
-		if r.appt != nil && r.appt.ID == sel {
-			t.list.Select(i)
+	t.buildGrid(only, sel)
+	if t.listMode {
+		t.selID = ""
+		for i, r := range rows {
+			if r.appt != nil && r.appt.ID == sel {
+				t.list.Select(i)
+			}
 		}
 	}
 	t.refreshButtons()
+}
+
+// buildGrid lays the day out in the grid: a column per clinician (or the
+// one chosen), the cancelled appointments and no-shows listed below.
+func (t *todayScreen) buildGrid(only, sel string) {
+	cols := t.columnNames()
+	if only != "" {
+		cols = []string{only}
+	}
+	t.grid.set(t.day, cols, t.appts)
+	heads := make([]fyne.CanvasObject, len(cols))
+	for i, c := range cols {
+		n := 0
+		for _, a := range t.appts {
+			if a.ClinicianName == c && occupies(a.Status) {
+				n++
+			}
+		}
+		l := widget.NewLabelWithStyle(c, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+		l.Truncation = fyne.TextTruncateEllipsis
+		if n > 0 {
+			l.SetText(fmt.Sprintf("%s (%d)", c, n))
+		}
+		heads[i] = l
+	}
+	t.heads.Objects = heads
+	t.heads.Refresh()
+	var off []string
+	for _, a := range t.appts {
+		if occupies(a.Status) || (only != "" && a.ClinicianName != only) {
+			continue
+		}
+		line := fmt.Sprintf("%s %s with %s: %s", a.Start.Local().Format(timeLayout), a.PatientName, a.ClinicianName, strings.ToLower(statusWords[a.Status]))
+		if a.CancelReason != "" {
+			line += " (" + a.CancelReason + ")"
+		}
+		off = append(off, line)
+	}
+	if len(off) == 0 {
+		t.offDay.Hide()
+	} else {
+		t.offDay.SetText("Not coming: " + strings.Join(off, "; ") + ".")
+		t.offDay.Show()
+	}
+	if sel != "" && t.grid.show(sel) {
+		t.scrollToCursor()
+	} else {
+		// The cursor starts at the time now on today, else at the first
+		// appointment, else at the start of the day.
+		at := t.grid.slotTime(0)
+		if now := t.g.now(); midnight(now).Equal(t.day) {
+			at = now
+		} else {
+			for _, b := range t.grid.blocks {
+				if b.col == 0 {
+					at = b.appt.Start
+					break
+				}
+			}
+		}
+		t.grid.col, t.grid.slot, t.grid.lane = 0, t.grid.slotOf(at), 0
+		t.grid.selectUnder()
+		t.grid.Refresh()
+		t.scrollToCursor()
+	}
 }
 
 // statusCounts is ": 3 checked in, 2 done" for the statuses present.
@@ -325,11 +522,12 @@ func (t *todayScreen) refreshButtons() {
 	a, ok := t.selected()
 	st := a.Status
 	enable(t.checkIn, ok && st != app.StatusArrived && st != app.StatusInRoom && st != app.StatusDone)
+	enable(t.undoCheckIn, ok && st == app.StatusArrived)
 	enable(t.inRoom, ok && st != app.StatusInRoom && st != app.StatusDone)
 	enable(t.done, ok && st != app.StatusDone)
 	enable(t.noShow, ok && st == app.StatusBooked)
 	enable(t.cancel, ok && st != app.StatusCancelled && st != app.StatusDone)
-	enable(t.move, ok && st != app.StatusDone)
+	enable(t.move, ok && occupies(st) && st != app.StatusDone)
 	enable(t.openChart, ok)
 }
 
@@ -347,16 +545,48 @@ func (t *todayScreen) setStatus(status string) {
 	t.load()
 }
 
-// cancelSelected cancels the selected appointment after asking.
+// cancelReasons are the reasons a front desk gives most.
+var cancelReasons = []string{"Patient cancelled", "Clinician unavailable", "Booked in error", "Rebooked at another time"}
+
+// cancelSelected cancels the selected appointment, asking why.
 func (t *todayScreen) cancelSelected() {
 	a, ok := t.selected()
 	if !ok {
 		return
 	}
-	t.g.confirmDialog("Cancel appointment", "Cancel appointment",
-		fmt.Sprintf("Cancel %s's appointment with %s at %s? It stays in the day book as cancelled.",
-			a.PatientName, a.ClinicianName, a.Start.Local().Format(timeLayout)),
-		true, func() { t.setStatus(app.StatusCancelled) })
+	g := t.g
+	reason := newEntry(g, "or type another reason")
+	choice := widget.NewRadioGroup(cancelReasons, func(r string) {
+		g.activity()
+		if r != "" {
+			reason.SetText(r)
+		}
+	})
+	var f *formDialog
+	f = g.newFormDialog("Cancel appointment", "Cancel appointment", container.NewVBox(
+		kit.Wrapped(fmt.Sprintf("Cancel %s's appointment with %s at %s? It stays in the day book as cancelled, with the reason.",
+			a.PatientName, a.ClinicianName, a.Start.Local().Format(timeLayout))),
+		choice,
+		widget.NewForm(field("Reason", reason, "Required: the clinician and the audit log see it")),
+	), func() {
+		err := t.s.CancelAppointment(g.ctx, a.ID, reason.Text)
+		if errors.Is(err, app.ErrCancelReason) {
+			f.fail("Choose or type why the appointment is cancelled.")
+			g.focus(reason)
+			return
+		}
+		if err != nil {
+			f.fail("The appointment was not cancelled. " + plain(err))
+			return
+		}
+		f.close()
+		t.status.say(widget.SuccessImportance, fmt.Sprintf("%s at %s: cancelled (%s).", a.PatientName, a.Start.Local().Format(timeLayout), strings.TrimSpace(reason.Text)))
+		t.load()
+	})
+	f.ok.Importance = widget.DangerImportance
+	f.cancel.SetText("Keep it")
+	f.submitOnEnter(reason)
+	f.show(fyne.NewSize(540, 480), reason)
 }
 
 // openSelected opens the selected appointment's patient's chart.
@@ -366,7 +596,8 @@ func (t *todayScreen) openSelected() {
 	}
 }
 
-// moveSelected asks for a new time for the selected appointment.
+// moveSelected asks for a new time, length or clinician for the
+// selected appointment, showing what it would overlap before saving.
 func (t *todayScreen) moveSelected() {
 	a, ok := t.selected()
 	if !ok {
@@ -380,38 +611,138 @@ func (t *todayScreen) moveSelected() {
 	at.SetText(a.Start.Local().Format(timeLayout))
 	minutes := newEntry(g, "")
 	minutes.SetText(strconv.Itoa(a.Minutes))
+	names := t.bookable
+	if !slices.Contains(names, a.ClinicianName) {
+		names = append([]string{a.ClinicianName}, names...)
+	}
 	var f *formDialog
-	f = g.newFormDialog("Move appointment", "Move", container.NewVBox(
-		kit.Wrapped(fmt.Sprintf("%s with %s, now %s at %s.", a.PatientName, a.ClinicianName,
-			a.Start.Local().Format("Mon 2 Jan"), a.Start.Local().Format(timeLayout))),
-		widget.NewForm(
-			field("Date", date, dateOrderHint(order)),
-			field("Time", at, "24-hour clock, for example 14:30"),
-			field("Minutes", minutes, "5 to 480"),
-		),
-		kit.Wrapped("The patient, the clinician and the status stay as they are."),
-	), func() {
+	var check *overlapCheck
+	clin := widget.NewSelect(names, func(string) { g.activity(); check.changed() })
+	clin.Selected = a.ClinicianName
+	t.moveClinician = clin
+	slot := func() (app.Slot, string, fyne.Focusable) {
 		start, n, msg, bad := readSlot(date, at, minutes, order)
+		return app.Slot{ExceptID: a.ID, MRN: a.PatientMRN, Clinician: clin.Selected, Start: start, Minutes: n}, msg, bad
+	}
+	f = g.newFormDialog("Move appointment", "Move", nil, func() {
+		sl, msg, bad := slot()
 		if msg != "" {
 			f.fail(msg)
 			g.focus(bad)
 			return
 		}
-		warnings, err := t.s.MoveAppointment(g.ctx, a.ID, start, n)
+		if !check.allow(sl) {
+			return
+		}
+		warnings, err := t.s.MoveAppointment(g.ctx, a.ID, sl.Start, sl.Minutes, sl.Clinician)
 		if err != nil {
 			f.fail("The appointment was not moved. " + plain(err))
 			return
 		}
 		f.close()
 		t.selID = a.ID
-		t.report(fmt.Sprintf("Moved %s to %s at %s.", a.PatientName, start.Format("Mon 2 Jan"), start.Format(timeLayout)), warnings)
-		if !midnight(start).Equal(t.day) {
-			t.day = midnight(start)
+		t.report(fmt.Sprintf("Moved %s to %s at %s with %s.", a.PatientName, sl.Start.Format("Mon 2 Jan"), sl.Start.Format(timeLayout), sl.Clinician), warnings)
+		if !midnight(sl.Start).Equal(t.day) {
+			t.day = midnight(sl.Start)
 		}
 		t.load()
 	})
+	check = newOverlapCheck(g, t.s, f, "Move", "Move anyway", slot)
+	f.setBody(container.NewVBox(
+		kit.Wrapped(fmt.Sprintf("%s with %s, now %s at %s.", a.PatientName, a.ClinicianName,
+			a.Start.Local().Format("Mon 2 Jan"), a.Start.Local().Format(timeLayout))),
+		widget.NewForm(
+			field("Clinician", clin, ""),
+			field("Date", date, dateOrderHint(order)),
+			field("Time", at, "24-hour clock, for example 14:30"),
+			field("Minutes", minutes, "5 to 480"),
+		),
+		check.label,
+	))
+	for _, e := range []*entry{date, at, minutes} {
+		e.OnChanged = func(string) { check.changed() }
+	}
 	f.submitOnEnter(date, at, minutes)
-	f.show(fyne.NewSize(520, 340), at)
+	f.show(fyne.NewSize(540, 420), at)
+	check.changed()
+}
+
+// overlapCheck shows, while a booking or a move is being typed, what the
+// slot would overlap, and asks once more before saving over it.
+type overlapCheck struct {
+	g       *gui
+	s       recordsSession
+	f       *formDialog
+	label   *widget.Label
+	okText  string
+	anyway  string
+	slot    func() (app.Slot, string, fyne.Focusable)
+	seq     int
+	confirm string // the slot already warned about: saving again goes ahead
+}
+
+func newOverlapCheck(g *gui, s recordsSession, f *formDialog, okText, anyway string, slot func() (app.Slot, string, fyne.Focusable)) *overlapCheck {
+	l := widget.NewLabel("")
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = widget.WarningImportance
+	l.Hide()
+	return &overlapCheck{g: g, s: s, f: f, label: l, okText: okText, anyway: anyway, slot: slot}
+}
+
+// key identifies a slot.
+func slotKey(sl app.Slot) string {
+	return sl.MRN + "|" + sl.Clinician + "|" + sl.Start.Format(time.RFC3339) + "|" + strconv.Itoa(sl.Minutes)
+}
+
+// changed checks the slot as it now reads, off the UI thread.
+func (c *overlapCheck) changed() {
+	if c == nil || c.f == nil {
+		return
+	}
+	c.seq++
+	seq := c.seq
+	c.confirm = ""
+	c.f.ok.SetText(c.okText)
+	sl, msg, _ := c.slot()
+	if msg != "" || sl.Clinician == "" {
+		c.show(nil)
+		return
+	}
+	var warnings []string
+	c.g.background(func() {
+		warnings, _ = c.s.CheckSlot(c.g.ctx, sl)
+	}, func() {
+		if seq == c.seq {
+			c.show(warnings)
+		}
+	})
+}
+
+func (c *overlapCheck) show(warnings []string) {
+	if len(warnings) == 0 {
+		c.label.Hide()
+		return
+	}
+	c.label.SetText("Double-booking: " + strings.Join(warnings, "; ") + ".")
+	c.label.Show()
+}
+
+// allow checks the slot once more as it is saved: with an overlap, the
+// first press shows it and the second goes ahead.
+func (c *overlapCheck) allow(sl app.Slot) bool {
+	warnings, err := c.s.CheckSlot(c.g.ctx, sl)
+	if err != nil {
+		c.f.fail("That time cannot be booked. " + plain(err))
+		return false
+	}
+	c.show(warnings)
+	if len(warnings) == 0 || c.confirm == slotKey(sl) {
+		return true
+	}
+	c.confirm = slotKey(sl)
+	c.f.ok.SetText(c.anyway)
+	c.f.status.say(widget.WarningImportance, "This time is taken: "+strings.Join(warnings, "; ")+". Press "+c.anyway+" to double-book, or change the time.")
+	return false
 }
 
 // report says what was done, with any overlap warnings.
@@ -420,7 +751,50 @@ func (t *todayScreen) report(done string, warnings []string) {
 		t.status.say(widget.SuccessImportance, done)
 		return
 	}
-	t.status.say(widget.WarningImportance, done+" Double-booked: this "+strings.Join(warnings, "; ")+".")
+	t.status.say(widget.WarningImportance, done+" Double-booked: "+strings.Join(warnings, "; ")+".")
+}
+
+// bookAt opens the Book dialog on a free slot of the grid.
+func (t *todayScreen) bookAt(clinician string, at time.Time) {
+	t.booking = t.g.bookAppointment(t.s, nil, at, clinician, t.booked)
+}
+
+// booked reports a booking and shows it.
+func (t *todayScreen) booked(a app.Appointment, warnings []string) {
+	t.selID = a.ID
+	t.report(fmt.Sprintf("Booked %s with %s on %s at %s.", a.PatientName, a.ClinicianName,
+		a.Start.Local().Format("Mon 2 Jan"), a.Start.Local().Format(timeLayout)), warnings)
+	t.day = midnight(a.Start)
+	t.load()
+}
+
+// chooseDay goes to a date typed or picked on a calendar.
+func (t *todayScreen) chooseDay() {
+	g := t.g
+	order := t.s.DateOrder()
+	date := newEntry(g, "")
+	date.SetText(t.day.Format(isoDate))
+	var f *formDialog
+	cal := widget.NewCalendar(t.day, func(d time.Time) {
+		g.activity()
+		f.close()
+		t.setDay(d)
+	})
+	f = g.newFormDialog("Go to a day", "Go", container.NewVBox(
+		widget.NewForm(field("Date", date, dateOrderHint(order)+"; or pick it below")),
+		cal,
+	), func() {
+		d, ok := parseDay(date.Text, order)
+		if !ok {
+			f.fail("“" + strings.TrimSpace(date.Text) + "” is not a date. Type it as " + dateOrderHint(order) + ".")
+			g.focus(date)
+			return
+		}
+		f.close()
+		t.setDay(d)
+	})
+	f.submitOnEnter(date)
+	f.show(fyne.NewSize(420, 480), date)
 }
 
 // readSlot reads a date, a time and minutes from the fields; msg says
@@ -441,19 +815,18 @@ func readSlot(date, at, minutes *entry, order app.DateOrder) (start time.Time, n
 	return time.Date(d.Year(), d.Month(), d.Day(), h, m, 0, 0, time.Local), n, "", nil
 }
 
-// bookNew opens the Book dialog for the day shown.
+// bookNew opens the Book dialog for the day shown, at the grid's
+// cursor when it is on a free slot.
 func (t *todayScreen) bookNew() {
 	clin := ""
 	if t.filter.Selected != allClinicians {
 		clin = t.filter.Selected
 	}
-	t.booking = t.g.bookAppointment(t.s, nil, t.day, clin, func(a app.Appointment, warnings []string) {
-		t.selID = a.ID
-		t.report(fmt.Sprintf("Booked %s with %s on %s at %s.", a.PatientName, a.ClinicianName,
-			a.Start.Local().Format("Mon 2 Jan"), a.Start.Local().Format(timeLayout)), warnings)
-		t.day = midnight(a.Start)
-		t.load()
-	})
+	day := t.day
+	if !t.listMode && len(t.grid.columns) > 0 && t.grid.under() == nil && (clin == "" || clin == t.grid.columns[t.grid.col]) {
+		clin, day = t.grid.columns[t.grid.col], t.grid.slotTime(t.grid.slot)
+	}
+	t.booking = t.g.bookAppointment(t.s, nil, day, clin, t.booked)
 }
 
 // bookDialog books an appointment: the patient (found by typing), the
@@ -468,6 +841,7 @@ type bookDialog struct {
 	at        *entry
 	minutes   *entry
 	reason    *entry
+	check     *overlapCheck
 }
 
 // bookAppointment opens the Book dialog. patient, when not nil, is fixed;
@@ -488,15 +862,20 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 		g.showError("Appointments cannot be booked now", err)
 		return nil
 	}
-	b.clinician = widget.NewSelect(names, func(string) { g.activity() })
+	var check *overlapCheck
+	b.clinician = widget.NewSelect(names, func(string) { g.activity(); check.changed() })
 	b.clinician.PlaceHolder = "Choose the clinician"
-	if clinician != "" {
+	if clinician != "" && slices.Contains(names, clinician) {
 		b.clinician.SetSelected(clinician)
 	} else if len(names) == 1 {
 		b.clinician.SetSelected(names[0])
 	}
 	b.date.SetText(day.Format(isoDate))
-	b.at.SetText(suggestTime(day, g.now()))
+	if at := day.Local(); !at.Equal(midnight(at)) {
+		b.at.SetText(at.Format(timeLayout)) // a slot chosen in the grid
+	} else {
+		b.at.SetText(suggestTime(day, g.now()))
+	}
 	b.minutes.SetText("15")
 
 	items := []*widget.FormItem{}
@@ -508,6 +887,7 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 			b.patient = &p
 			b.chosen.SetText(fmt.Sprintf("%s  ·  %s  ·  born %s", p.Name(), p.MRN, dobText(p.DOB, g.now())))
 			b.f.status.SetText("")
+			check.changed()
 			if b.clinician.Selected == "" {
 				g.focus(b.clinician)
 			} else {
@@ -527,7 +907,17 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 			"Date ("+dateOrderHint(order)+"), time (24-hour, 14:30) and length (5 to 480 minutes)"),
 		field("Reason", b.reason, "Optional; the front desk and the clinician see it"),
 	)
-	b.f = g.newFormDialog("Book an appointment", "Book", widget.NewForm(items...), func() {
+	slot := func() (app.Slot, string, fyne.Focusable) {
+		start, n, msg, bad := readSlot(b.date, b.at, b.minutes, order)
+		sl := app.Slot{Clinician: b.clinician.Selected, Start: start, Minutes: n}
+		if b.patient != nil {
+			sl.MRN = b.patient.MRN
+		}
+		return sl, msg, bad
+	}
+	check = newOverlapCheck(g, s, nil, "Book", "Book anyway", slot)
+	b.check = check
+	b.f = g.newFormDialog("Book an appointment", "Book", container.NewVBox(widget.NewForm(items...), check.label), func() {
 		switch {
 		case b.patient == nil:
 			b.f.fail("Choose the patient first: type part of their name, MRN or date of birth, then press Enter.")
@@ -540,13 +930,16 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 			g.focus(b.clinician)
 			return
 		}
-		start, n, msg, bad := readSlot(b.date, b.at, b.minutes, order)
+		sl, msg, bad := slot()
 		if msg != "" {
 			b.f.fail(msg)
 			g.focus(bad)
 			return
 		}
-		a, warnings, err := s.BookAppointment(g.ctx, b.patient.MRN, start, n, b.clinician.Selected, b.reason.Text)
+		if !check.allow(sl) {
+			return
+		}
+		a, warnings, err := s.BookAppointment(g.ctx, b.patient.MRN, sl.Start, sl.Minutes, sl.Clinician, b.reason.Text)
 		if err != nil {
 			b.f.fail("The appointment was not booked. " + plain(err))
 			return
@@ -554,12 +947,17 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 		b.f.close()
 		done(a, warnings)
 	})
+	check.f = b.f
+	for _, e := range []*entry{b.date, b.at, b.minutes} {
+		e.OnChanged = func(string) { check.changed() }
+	}
 	b.f.submitOnEnter(b.date, b.at, b.minutes, b.reason)
 	h := float32(400)
 	if patient == nil {
 		h = 610
 	}
 	b.f.show(fyne.NewSize(680, h), first)
+	check.changed()
 	return b
 }
 

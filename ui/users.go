@@ -27,6 +27,7 @@ type userAdmin interface {
 	SetRole(ctx context.Context, name string, role app.Role) error
 	ResetTOTP(ctx context.Context, name string) error
 	UnlockUser(ctx context.Context, name string) error
+	SetBookable(ctx context.Context, name string, bookable bool) error
 	OnRekey(fn func(app.RekeyProgress))
 }
 
@@ -60,6 +61,7 @@ type usersScreen struct {
 	resetTOT *widget.Button
 	unlock   *widget.Button
 	remove   *widget.Button
+	bookable *widget.Button
 	view     fyne.CanvasObject
 
 	// adding is the open "Add user" dialog, for tests.
@@ -81,7 +83,7 @@ func newUsersScreen(g *gui, s userAdmin) *usersScreen {
 				name += " (you)"
 			}
 			row[0].(*widget.Label).SetText(name)
-			row[1].(*widget.Label).SetText(roleLabel(usr.Role))
+			row[1].(*widget.Label).SetText(staffRoleText(usr))
 			row[2].(*widget.Label).SetText(lastSignIn(usr))
 			st := row[3].(*widget.Label)
 			st.SetText(userStatus(usr))
@@ -110,12 +112,13 @@ func newUsersScreen(g *gui, s userAdmin) *usersScreen {
 	u.resetTOT = widget.NewButton("Reset authenticator…", g.act(u.resetTOTP))
 	u.unlock = widget.NewButton("Unlock", g.act(u.unlockUser))
 	u.remove = widget.NewButtonWithIcon("Remove…", theme.DeleteIcon(), g.act(u.removeUser))
+	u.bookable = widget.NewButton("Sees patients", g.act(u.toggleBookable))
 
 	header := container.New(userColumns, kit.HeaderCell("Name"), kit.HeaderCell("Role"), kit.HeaderCell("Last sign-in"), kit.HeaderCell("Status"))
 	top := container.NewVBox(
 		kit.Heading("Staff"),
-		kit.Wrapped("Everyone who can sign in to this vault. Select a person to change their role, reset their authenticator app, unlock or remove them."),
-		container.NewHBox(u.add, widget.NewSeparator(), u.setRole, u.resetTOT, u.unlock, u.remove),
+		kit.Wrapped("Everyone who can sign in to this vault. Select a person to change their role, mark whether they see patients (the day book offers them), reset their authenticator app, unlock or remove them."),
+		container.NewHScroll(container.NewHBox(u.add, widget.NewSeparator(), u.setRole, u.bookable, u.resetTOT, u.unlock, u.remove)),
 		u.status,
 		header,
 		widget.NewSeparator(),
@@ -197,6 +200,39 @@ func (u *usersScreen) refreshButtons() {
 	enable(u.resetTOT, ok)
 	enable(u.unlock, ok && (usr.LockedOut || usr.Failures > 0))
 	enable(u.remove, ok && !self)
+	enable(u.bookable, ok && usr.Role.Clinical())
+	if ok && usr.Bookable {
+		u.bookable.SetText("Does not see patients")
+	} else {
+		u.bookable.SetText("Sees patients")
+	}
+}
+
+// staffRoleText is the role, and whether the day book offers the person
+// when that is not what the role says by default.
+func staffRoleText(usr app.User) string {
+	switch {
+	case usr.Role == app.Admin && usr.Bookable:
+		return "Admin, sees patients"
+	case usr.Role == app.Clinician && !usr.Bookable:
+		return "Clinician, not booked"
+	}
+	return roleLabel(usr.Role)
+}
+
+// toggleBookable marks whether the selected person sees patients.
+func (u *usersScreen) toggleBookable() {
+	usr, ok := u.selected()
+	if !ok {
+		return
+	}
+	on := !usr.Bookable
+	err := u.s.SetBookable(u.g.ctx, usr.Name, on)
+	done := usr.Name + " sees patients: the day book offers them."
+	if !on {
+		done = usr.Name + " does not see patients: the day book no longer offers them. Their booked appointments stay."
+	}
+	u.afterAction("Not changed", err, done)
 }
 
 func enable(b *widget.Button, on bool) {

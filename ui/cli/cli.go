@@ -145,7 +145,7 @@ var commands map[string]command
 func init() {
 	commands = map[string]command{
 		"init":        {"init --practice NAME --admin NAME [--qr FILE.png] [--recovery-pdf FILE.pdf]", "create the practice's vault; the passphrase comes from --passphrase-file", (*runner).cmdInit},
-		"user":        {"user add|list|remove|role|reset-totp|unlock ...", "manage staff accounts (admins)", (*runner).cmdUser},
+		"user":        {"user add|list|remove|role|bookable|reset-totp|unlock ...", "manage staff accounts (admins); user bookable NAME yes|no marks who sees patients", (*runner).cmdUser},
 		"passwd":      {"passwd --new-passphrase-file FILE", "change your own passphrase", (*runner).cmdPasswd},
 		"whoami":      {"whoami", "print the signed-in user's name and role", (*runner).cmdWhoami},
 		"audit":       {"audit verify | audit list [--limit N]", "check or list the audit log (admins)", (*runner).cmdAudit},
@@ -159,7 +159,7 @@ func init() {
 		"vitals":      {"vitals add MRN [--bp 120/80] [--pulse N] [--temp C] [--weight KG] [--height CM] [--spo2 N]", "record vital signs (clinicians)", (*runner).cmdVitals},
 		"allergy":     {"allergy add MRN --substance S [--reaction R] [--severity S]", "record an allergy (clinicians)", (*runner).cmdAllergy},
 		"medication":  {"medication add MRN --name N [--dose D] [--route R] [--frequency F] [--start YYYY-MM-DD] [--stop YYYY-MM-DD] [--override-reason T]", "record a medication, checked against the patient's allergies (clinicians); a conflict is refused with exit 1 and an 'allergy:' line unless a reason is given", (*runner).cmdMedication},
-		"appointment": {"appointment add MRN --at \"YYYY-MM-DD HH:MM\" --minutes N --clinician NAME [--reason T] | appointment list [--day YYYY-MM-DD] | appointment status ID STATUS", "the appointment book", (*runner).cmdAppointment},
+		"appointment": {"appointment add MRN --at \"YYYY-MM-DD HH:MM\" --minutes N --clinician NAME [--reason T] | appointment list [--day YYYY-MM-DD] | appointment move ID [--at \"YYYY-MM-DD HH:MM\"] [--minutes N] [--clinician NAME] | appointment cancel ID --reason T | appointment status ID STATUS", "the appointment book (status booked undoes a check-in)", (*runner).cmdAppointment},
 		"demo":        {"demo --patients N [--seed S]", "fill the signed-in vault with synthetic patients, appointments and charts (for training only)", (*runner).cmdDemo},
 		"security":    {"security report", "the Security Center checklist, one item per line; exit status 1 when something needs attention (admins)", (*runner).cmdSecurity},
 		"access":      {"access review --out FILE [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT]", "export who can reach what, age-encrypted (admins)", (*runner).cmdAccess},
@@ -483,7 +483,37 @@ func (r *runner) cmdUser(args []string) error {
 			if !u.LastSignIn.IsZero() {
 				last = u.LastSignIn.Local().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(r.io.Out, "%s\t%s\tlast sign-in %s\t%s\n", u.Name, u.Role, last, userStatus(u))
+			sees := "-"
+			if u.Bookable {
+				sees = "sees patients"
+			}
+			fmt.Fprintf(r.io.Out, "%s\t%s\tlast sign-in %s\t%s\t%s\n", u.Name, u.Role, last, userStatus(u), sees)
+		}
+		return nil
+	case "bookable":
+		pos, err := parse(flag.NewFlagSet("user bookable", flag.ContinueOnError), args, 2, 2)
+		if err != nil {
+			return err
+		}
+		var on bool
+		switch strings.ToLower(pos[1]) {
+		case "yes", "on", "true":
+			on = true
+		case "no", "off", "false":
+		default:
+			return usagef("user bookable NAME yes|no, not %q", pos[1])
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.SetBookable(r.ctx, pos[0], on); err != nil {
+			return err
+		}
+		if on {
+			fmt.Fprintf(r.io.Out, "%s sees patients\n", pos[0])
+		} else {
+			fmt.Fprintf(r.io.Out, "%s does not see patients\n", pos[0])
 		}
 		return nil
 	case "remove", "reset-totp", "unlock":

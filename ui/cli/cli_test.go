@@ -515,6 +515,39 @@ func TestCLIPatientsAndChart(t *testing.T) {
 	id := strings.SplitN(out, "\t", 2)[0]
 	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "status", id, "arrived")
 	h.expect(0, code, out, errs)
+	// Undo the check-in; move it to the practice manager once she is
+	// marked as seeing patients; cancel it with a reason.
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "status", id, "booked")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "move", id, "--at", day+" 11:00", "--clinician", "Maria Admin")
+	h.expect(1, code, out, errs)
+	if !strings.Contains(errs, "does not see patients") {
+		t.Fatalf("moving to the practice manager: %q", errs)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "bookable", "Maria Admin", "yes")
+	h.expect(0, code, out, errs)
+	if out != "Maria Admin sees patients\n" {
+		t.Fatalf("user bookable: %q", out)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "user", "list")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, "Maria Admin\tadmin\t") || !strings.Contains(out, "\tsees patients\n") {
+		t.Fatalf("user list: %q", out)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "move", id, "--at", day+" 11:00", "--clinician", "Maria Admin")
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, day+" 11:00, 30 min, with Maria Admin") {
+		t.Fatalf("appointment move: %q", out)
+	}
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "cancel", id)
+	h.expect(2, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "cancel", id, "--reason", "Patient cancelled")
+	h.expect(0, code, out, errs)
+	code, out, errs = h.as("Rita Front", recPass, "", "appointment", "list", "--day", day)
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, "11:00\t30 min\tMaria Admin\t"+mrn) || !strings.Contains(out, "\tcancelled\tfollow-up\tPatient cancelled\n") {
+		t.Fatalf("appointment list after the move and the cancellation: %q", out)
+	}
 
 	code, out, errs = h.as("Dr Omar Haddad", docPass, "", "demo", "--patients", "50")
 	h.expect(0, code, out, errs)

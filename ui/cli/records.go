@@ -405,9 +405,67 @@ func (r *runner) cmdAppointment(args []string) error {
 			return err
 		}
 		for _, a := range list {
-			fmt.Fprintf(r.io.Out, "%s\t%s\t%d min\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Start.Local().Format("15:04"), a.Minutes, a.ClinicianName,
-				a.PatientMRN, a.PatientName, a.Status, a.Reason)
+			fmt.Fprintf(r.io.Out, "%s\t%s\t%d min\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Start.Local().Format("15:04"), a.Minutes, a.ClinicianName,
+				a.PatientMRN, a.PatientName, a.Status, a.Reason, a.CancelReason)
 		}
+		return nil
+	case "move":
+		fs := flag.NewFlagSet("appointment move", flag.ContinueOnError)
+		at := fs.String("at", "", `new start, "YYYY-MM-DD HH:MM" local time`)
+		minutes := fs.Int("minutes", 0, "new length in minutes (default: as it is)")
+		clinician := fs.String("clinician", "", "another clinician's name (default: as it is)")
+		pos, err := parse(fs, args[1:], 1, 1)
+		if err != nil {
+			return err
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		a, err := s.AppointmentByID(r.ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		start, n := a.Start, a.Minutes
+		if *at != "" {
+			if start, err = time.ParseInLocation("2006-01-02 15:04", *at, time.Local); err != nil {
+				return usagef(`--at takes "YYYY-MM-DD HH:MM", not %q`, *at)
+			}
+		}
+		if *minutes != 0 {
+			n = *minutes
+		}
+		warnings, err := s.MoveAppointment(r.ctx, a.ID, start, n, *clinician)
+		if err != nil {
+			return err
+		}
+		moved, err := s.AppointmentByID(r.ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "appointment %s: %s, %d min, with %s\n", a.ID, moved.Start.Local().Format("2006-01-02 15:04"), moved.Minutes, moved.ClinicianName)
+		for _, w := range warnings {
+			fmt.Fprintf(r.io.Err, "warning: %s\n", w)
+		}
+		return nil
+	case "cancel":
+		fs := flag.NewFlagSet("appointment cancel", flag.ContinueOnError)
+		reason := fs.String("reason", "", "why it is cancelled (required)")
+		pos, err := parse(fs, args[1:], 1, 1)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(*reason) == "" {
+			return usagef("appointment cancel needs --reason")
+		}
+		s, err := r.session()
+		if err != nil {
+			return err
+		}
+		if err := s.CancelAppointment(r.ctx, pos[0], *reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.io.Out, "appointment %s: cancelled\n", pos[0])
 		return nil
 	case "status":
 		pos, s, err := r.signedInWith("appointment status", args[1:], 2, 2)

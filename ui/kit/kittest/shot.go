@@ -38,11 +38,48 @@ func Shot(t testing.TB, w fyne.Window, name string) {
 	}
 }
 
+// ShotSizes writes w at 1366×768 and at 1024×700 to
+// testdata/screens/NAME-1366.png and NAME-1024.png, then lays w out at
+// 1000×700 again.
+func ShotSizes(t testing.TB, w fyne.Window, name string) {
+	t.Helper()
+	if !Shooting() {
+		return
+	}
+	for _, sz := range []struct {
+		suffix string
+		size   fyne.Size
+	}{{"1366", fyne.NewSize(1366, 768)}, {"1024", fyne.NewSize(1024, 700)}} {
+		layOutAt(w, sz.size)
+		write(t, w, name+"-"+sz.suffix)
+	}
+	LayOut(w)
+}
+
+func write(t testing.TB, w fyne.Window, name string) {
+	t.Helper()
+	img := w.Canvas().Capture()
+	dir := filepath.Join("testdata", "screens")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // LayOut resizes w to 1000×700 and lays out everything in it again, as
 // the desktop driver would: it lays out again, every frame, whatever
 // changed its minimum size; the test canvas does not.
-func LayOut(w fyne.Window) {
-	w.Resize(fyne.NewSize(1000, 700))
+func LayOut(w fyne.Window) { layOutAt(w, fyne.NewSize(1000, 700)) }
+
+func layOutAt(w fyne.Window, size fyne.Size) {
+	w.Resize(size)
 	for range 3 {
 		for _, r := range Roots(w) {
 			Relayout(r)
