@@ -412,6 +412,8 @@ func (t *todayScreen) build() {
 	switch {
 	case total == 0 && only != "":
 		t.summary.SetText("No appointments for " + only + " on this day.")
+	case total == 0 && len(t.bookable) == 0:
+		t.summary.SetText("Nobody can be booked yet: add a clinician, or mark who sees patients on the Staff screen (admins).")
 	case total == 0:
 		t.summary.SetText("No appointments on this day. Use Book… to add one.")
 	default:
