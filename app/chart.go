@@ -39,6 +39,8 @@ type Encounter struct {
 	SignedAt time.Time // zero until signed off
 	SignedBy string
 	Addenda  []Addendum
+	// AppointmentID is the visit the note was written during, if any.
+	AppointmentID string
 }
 
 // Signed reports whether the encounter was signed off.
@@ -253,13 +255,68 @@ func (s *Session) AddEncounter(ctx context.Context, mrn string, note SOAP) (Enco
 	e := Encounter{ID: newID(), SeenAt: now, SOAP: note}
 	err = s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
 		e.PatientID, e.ClinicianID, e.Clinician = p.ID, s.user.ID, s.user.Name
-		return "encounter-created", e.ID, s.insertClinical(ctx, tx, "encounters", e.ID, map[string]any{
+		visit, err := s.visitNow(ctx, p.ID, now)
+		if err != nil {
+			return "", "", err
+		}
+		e.AppointmentID = visit
+		detail := e.ID
+		if visit != "" {
+			detail += " (visit " + visit + ")"
+		}
+		return "encounter-created", detail, s.insertClinical(ctx, tx, "encounters", e.ID, map[string]any{
 			"patient_id": p.ID, "seen_at": now.Unix(), "clinician_id": s.user.ID, "subjective": note.Subjective,
 			"objective": note.Objective, "assessment": note.Assessment, "plan": note.Plan, "archived": 0,
-			"created_at": now.Unix(), "updated_at": now.Unix(),
+			"created_at": now.Unix(), "updated_at": now.Unix(), "appointment_id": visit,
 		})
 	})
 	return e, err
+}
+
+// visitNow finds the appointment a note written now belongs to: the
+// patient's appointment today that is under way (in room, then checked
+// in), preferring the writer's own, else the writer's appointment whose
+// time covers now. "" when the note is written outside a visit. Call
+// with s.mu held.
+func (s *Session) visitNow(ctx context.Context, patientID string, now time.Time) (string, error) {
+	ids, err := patientIDs(ctx, s.general, patientID)
+	if err != nil {
+		return "", err
+	}
+	day := now.Local()
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.Local)
+	args := append([]any{s.user.ID, now.Unix(), now.Unix(), from.Unix(), from.AddDate(0, 0, 1).Unix()}, anySlice(ids)...)
+	rows, err := s.general.QueryContext(ctx, `SELECT id, status, clinician_id = ?, start_at <= ? + 600 AND start_at + minutes * 60 >= ? - 600
+		FROM appointments WHERE archived = 0 AND start_at >= ? AND start_at < ? AND patient_id IN (`+placeholders(len(ids))+`)
+		AND status NOT IN ('cancelled', 'no-show') ORDER BY start_at`, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	best, bestRank := "", 0
+	for rows.Next() {
+		var aid, status string
+		var mine, covers bool
+		if err := rows.Scan(&aid, &status, &mine, &covers); err != nil {
+			return "", err
+		}
+		rank := 0
+		switch {
+		case status == StatusInRoom:
+			rank = 6
+		case status == StatusArrived:
+			rank = 4
+		case covers:
+			rank = 2
+		}
+		if rank > 0 && mine {
+			rank++
+		}
+		if rank > bestRank {
+			best, bestRank = aid, rank
+		}
+	}
+	return best, rows.Err()
 }
 
 // EditEncounter changes an unsigned encounter's note. A signed encounter
@@ -671,7 +728,7 @@ func (s *Session) loadClinical(ctx context.Context, c *Chart, in string, args []
 		rows.Close()
 	}
 	db := s.clinical
-	rows, err := db.QueryContext(ctx, `SELECT id, patient_id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by
+	rows, err := db.QueryContext(ctx, `SELECT id, patient_id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by, appointment_id
 		FROM encounters WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY seen_at DESC`, args...)
 	if err != nil {
 		return err
@@ -681,7 +738,7 @@ func (s *Session) loadClinical(ctx context.Context, c *Chart, in string, args []
 		var e Encounter
 		var seen int64
 		var signed sql.NullInt64
-		if err := rows.Scan(&e.ID, &e.PatientID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy); err != nil {
+		if err := rows.Scan(&e.ID, &e.PatientID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy, &e.AppointmentID); err != nil {
 			rows.Close()
 			return err
 		}

@@ -182,3 +182,53 @@ func TestDayBookChangesSync(t *testing.T) {
 		t.Fatalf("on the other computer: %+v, %v", got, err)
 	}
 }
+
+// A note written during a visit is linked to that appointment; one
+// written on another day is not.
+func TestNoteDuringAVisitIsLinkedToItsAppointment(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	admin := f.mustSignIn("Maria Admin", adminPass)
+	f.addUser(admin, "Dr Omar Haddad", Clinician, docPass)
+	f.addUser(admin, "Dr Lee Park", Clinician, docPass)
+	doc := f.mustSignIn("Dr Omar Haddad", docPass)
+	p, _, err := doc.AddPatient(ctx, Patient{Given: "Ana", Family: "Silva", DOB: "1970-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clk.Now()
+	// Booked with Dr Park earlier today, and with Dr Haddad now; Dr
+	// Haddad's is the one under way.
+	other, _, err := doc.BookAppointment(ctx, p.MRN, now.Add(-3*time.Hour), 15, "Dr Lee Park", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	visit, _, err := doc.BookAppointment(ctx, p.MRN, now.Add(-5*time.Minute), 20, "Dr Omar Haddad", "review")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SetAppointmentStatus(ctx, other.ID, StatusDone); err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SetAppointmentStatus(ctx, visit.ID, StatusInRoom); err != nil {
+		t.Fatal(err)
+	}
+	e, err := doc.AddEncounter(ctx, p.MRN, SOAP{Subjective: "review"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.AppointmentID != visit.ID {
+		t.Fatalf("the note is linked to %q, want the visit %q", e.AppointmentID, visit.ID)
+	}
+	ch, err := doc.OpenChart(ctx, p.MRN)
+	if err != nil || len(ch.Encounters) != 1 || ch.Encounters[0].AppointmentID != visit.ID {
+		t.Fatalf("the chart does not keep the link: %+v, %v", ch.Encounters, err)
+	}
+	// The next day, with nothing booked: no visit.
+	f.clk.Advance(24 * time.Hour)
+	doc2 := f.mustSignIn("Dr Omar Haddad", docPass)
+	e2, err := doc2.AddEncounter(ctx, p.MRN, SOAP{Subjective: "phone call"})
+	if err != nil || e2.AppointmentID != "" {
+		t.Fatalf("a note outside a visit is linked to %q (%v)", e2.AppointmentID, err)
+	}
+}

@@ -58,6 +58,7 @@ type chartScreen struct {
 	status  *statusText
 	tabs    *container.AppTabs
 	tabName string
+	summary *summaryTab
 
 	// The clinical tabs, for tests.
 	enc  *encountersTab
@@ -70,7 +71,7 @@ type chartScreen struct {
 }
 
 func newChartScreen(g *gui, sh *shell, s recordsSession, mrn, from string) *chartScreen {
-	c := &chartScreen{g: g, sh: sh, s: s, mrn: mrn, from: from, status: newStatus(widget.MediumImportance), tabName: tabDemographics}
+	c := &chartScreen{g: g, sh: sh, s: s, mrn: mrn, from: from, status: newStatus(widget.MediumImportance), tabName: tabSummary}
 	busy := widget.NewActivity()
 	busy.Start()
 	c.content = container.NewStack(container.NewCenter(container.NewHBox(busy, widget.NewLabel("Opening the chart…"))))
@@ -225,7 +226,9 @@ func (c *chartScreen) render() {
 	}
 	top = append(top, c.status)
 
+	c.summary = newSummaryTab(c)
 	items := []*container.TabItem{
+		container.NewTabItem(tabSummary, c.summary.view),
 		container.NewTabItem(tabDemographics, c.demographicsTab()),
 		container.NewTabItem(tabAppointments, c.appointmentsTab()),
 	}

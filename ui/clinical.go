@@ -66,14 +66,20 @@ type encountersTab struct {
 func newEncountersTab(c *chartScreen) *encountersTab {
 	e := &encountersTab{c: c}
 	g := c.g
-	add := widget.NewButtonWithIcon("New encounter…", theme.ContentAddIcon(), g.act(func() { e.edit(nil) }))
+	// A new note is written beside the summary.
+	add := widget.NewButtonWithIcon("New note", theme.ContentAddIcon(), g.act(func() {
+		c.selectTab(tabSummary)
+		if c.summary != nil && c.summary.note != nil {
+			g.focus(c.summary.note.fields[0])
+		}
+	}))
 	add.Importance = widget.HighImportance
 	list := container.NewVBox()
 	for _, enc := range c.chart.Encounters {
 		list.Add(e.card(enc))
 	}
 	if len(c.chart.Encounters) == 0 {
-		l := kit.Wrapped("No encounters yet. Use New encounter… to write the note of a visit.")
+		l := kit.Wrapped("No encounters yet. Write the note of a visit on the Summary tab, beside the patient's summary.")
 		l.Importance = widget.LowImportance
 		list.Add(l)
 	}
@@ -91,7 +97,7 @@ func soapText(n app.SOAP) []string {
 // card shows one encounter.
 func (e *encountersTab) card(enc app.Encounter) fyne.CanvasObject {
 	g := e.c.g
-	title := widget.NewLabelWithStyle(enc.SeenAt.Local().Format("Mon 2 Jan 2006 15:04")+"   ·   "+orDash(enc.Clinician),
+	title := widget.NewLabelWithStyle(enc.SeenAt.Local().Format("Mon 2 Jan 2006 15:04")+"   ·   "+orDash(enc.Clinician)+visitText(e.c.chart, enc.AppointmentID),
 		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.Truncation = fyne.TextTruncateEllipsis
 	state := newBadge()

@@ -570,7 +570,7 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 	if !c.loaded || c.clinical() {
 		t.Fatal("the receptionist's chart did not open, or opened the clinical record")
 	}
-	if got := c.tabNames(); !slices.Equal(got, []string{tabDemographics, tabAppointments}) {
+	if got := c.tabNames(); !slices.Equal(got, []string{tabSummary, tabDemographics, tabAppointments}) {
 		t.Errorf("receptionist's tabs %v", got)
 	}
 	if !showsText(g, "Clinical records are visible to clinicians only.") {
@@ -590,6 +590,7 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 	shot(t, g, "chart-receptionist")
 
 	// The receptionist edits the phone; the history shows who did it.
+	c.selectTab(tabDemographics)
 	tap(t, g, "Edit…")
 	shot(t, g, "chart-edit")
 	phone := findEntryWithText(t, g, p.jose.Phone)
@@ -746,40 +747,52 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	if !c.clinical() {
 		t.Fatal("the clinician's chart is not clinical")
 	}
-	want := []string{tabDemographics, tabAppointments, tabEncounters, tabProblems, tabAllergies, tabMedications, tabVitals, tabDocuments}
+	want := []string{tabSummary, tabDemographics, tabAppointments, tabEncounters, tabProblems, tabAllergies, tabMedications, tabVitals, tabDocuments}
 	if got := c.tabNames(); !slices.Equal(got, want) {
 		t.Errorf("clinician's tabs %v", got)
 	}
 	if !showsText(g, "ALLERGIES: Penicillin (severe: anaphylaxis)") {
 		t.Error("the allergy banner is not shown")
 	}
-	shot(t, g, "chart-demographics")
+	// The chart opens on the Summary, the note beside it.
+	if c.tabs.Selected().Text != tabSummary {
+		t.Errorf("the chart opened on %q", c.tabs.Selected().Text)
+	}
+	for _, want := range []string{"Next appointment", "Penicillin (Severe: anaphylaxis)", "Type 2 diabetes mellitus (E11.9), since", "Metformin 500 mg oral twice daily", "Last vitals", "weight 83.9 kg"} {
+		if !showsText(g, want) {
+			t.Errorf("the summary lacks %q", want)
+		}
+	}
+	shotSizes(t, g, "chart-summary")
 	ctx := context.Background()
 	s := g.session
 
-	// A new encounter, signed off, with an addendum.
-	c.selectTab(tabEncounters)
-	tap(t, g, "New encounter…")
-	f := c.enc.form
+	// A new note, written beside the summary; Tab moves between its
+	// sections; Ctrl+Enter saves it as a draft.
+	f := c.summary.note
+	g.win.Canvas().Focus(f.fields[0])
 	typeIn(g, f.fields[0], "Thirsty at night for two weeks.\nNo weight loss.")
+	g.win.Canvas().FocusNext()
+	if g.win.Canvas().Focused() != f.fields[1] {
+		t.Error("Tab does not move to the next section")
+	}
 	typeIn(g, f.fields[1], "BP 128/84. Feet: normal sensation.")
 	typeIn(g, f.fields[2], "Type 2 diabetes, control slipping.")
 	typeIn(g, f.fields[3], "HbA1c today; review in 2 weeks.")
-	shot(t, g, "chart-encounter-new")
+	shotSizes(t, g, "chart-summary-note")
 	f.fields[3].TypedShortcut(submitShortcut) // Ctrl+Enter saves
 	settle(t, g)
 	c = sh.chart
 	if len(g.dialogs) != 0 || len(c.chart.Encounters) != 1 || c.chart.Encounters[0].Signed() {
 		t.Fatalf("the draft was not saved: %d encounters", len(c.chart.Encounters))
 	}
-	if c.tabs.Selected().Text != tabEncounters {
+	if c.tabs.Selected().Text != tabSummary {
 		t.Errorf("after saving, the tab is %q", c.tabs.Selected().Text)
 	}
-	// Edit the draft.
-	tap(t, g, "Edit draft…")
-	f = sh.chart.enc.form
-	if f.fields[3].Text != "HbA1c today; review in 2 weeks." {
-		t.Fatalf("the draft's plan is %q in the form", f.fields[3].Text)
+	// The draft stays beside the summary, to go on with.
+	f = c.summary.note
+	if f.draft == nil || f.fields[3].Text != "HbA1c today; review in 2 weeks." {
+		t.Fatalf("the draft is not back in the note: %q", f.fields[3].Text)
 	}
 	f.fields[3].SetText("HbA1c today; review in 2 weeks with the result.")
 	f.fields[3].TypedShortcut(submitShortcut)
@@ -794,6 +807,10 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	}
 	pressWindowKey(t, g, fyne.KeyReturn) // Enter confirms
 	c = sh.chart
+	if c.summary.note.draft != nil || c.summary.note.fields[0].Text != "" {
+		t.Error("after sign-off the note beside the summary is not a new one")
+	}
+	c.selectTab(tabEncounters)
 	tap(t, g, "Add addendum…")
 	typeIn(g, c.enc.addendum, "HbA1c 58 mmol/mol.")
 	tap(t, g, "Add addendum")
@@ -1105,7 +1122,7 @@ func TestChartSaysWhenClinicalRecordsCannotOpen(t *testing.T) {
 
 // TestUnsavedNoteOutlivesTheIdleLock: Dr Lee is writing a note when
 // ClinicVault locks itself. The sign-in screen shows none of it; when she
-// signs in again and opens a new encounter for that patient, what she had
+// signs in again and opens that patient's chart, what she had
 // typed is there (kept in memory only), and it goes once saved.
 func TestUnsavedNoteOutlivesTheIdleLock(t *testing.T) {
 	p := newPractice(t)
@@ -1115,9 +1132,7 @@ func TestUnsavedNoteOutlivesTheIdleLock(t *testing.T) {
 	sh.openNamed("Patients")
 	sh.openChart(p.jose.MRN)
 	settle(t, g)
-	sh.chart.selectTab(tabEncounters)
-	tap(t, g, "New encounter…")
-	f := sh.chart.enc.form
+	f := sh.chart.summary.note
 	typeIn(g, f.fields[0], "Chest pain since this morning, radiating")
 	typeIn(g, f.fields[2], "Rule out ACS")
 	g.session.LockIfIdle(context.Background()) // not idle yet: nothing happens
@@ -1134,21 +1149,26 @@ func TestUnsavedNoteOutlivesTheIdleLock(t *testing.T) {
 	sh.openNamed("Patients")
 	sh.openChart(p.jose.MRN)
 	settle(t, g)
-	sh.chart.selectTab(tabEncounters)
-	tap(t, g, "New encounter…")
-	f = sh.chart.enc.form
+	f = sh.chart.summary.note
 	if f.fields[0].Text != "Chest pain since this morning, radiating" || f.fields[2].Text != "Rule out ACS" {
 		t.Fatalf("the note typed before the lock is gone: %q / %q", f.fields[0].Text, f.fields[2].Text)
 	}
 	if !showsText(g, "before ClinicVault locked is back") {
-		t.Error("the form does not say the text came back")
+		t.Error("the note does not say the text came back")
 	}
 	shot(t, g, "chart-encounter-restored-after-lock")
 	f.fields[3].TypedShortcut(submitShortcut)
 	settle(t, g)
-	tap(t, g, "New encounter…")
-	if sh.chart.enc.form.fields[0].Text != "" {
-		t.Error("the restored draft comes back again after it was saved")
+	if len(sh.chart.chart.Encounters) != 1 {
+		t.Fatal("the restored note was not saved")
+	}
+	g.session.Lock(context.Background())
+	settle(t, g)
+	p.signIn(t, g, doctorLee)
+	g.shell.openChart(p.jose.MRN)
+	settle(t, g)
+	if showsText(g, "before ClinicVault locked is back") {
+		t.Error("the restored text comes back again after it was saved")
 	}
 }
 
