@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,9 +58,16 @@ type wizard struct {
 	saved     *widget.Check
 	savePDF   *widget.Button
 	saveNote  *statusText
-	creating  bool
-	firstOf   [wizardSteps]fyne.Focusable
-	viewOf    [wizardSteps]fyne.CanvasObject
+	// printKit opens the saved kit in the system's PDF viewer, to print
+	// it; shown once the kit is saved. kitURI is where it was saved.
+	printKit *widget.Button
+	kitURI   fyne.URI
+	// openURL opens a URL with the system (the app's OpenURL; tests
+	// replace it).
+	openURL  func(*url.URL) error
+	creating bool
+	firstOf  [wizardSteps]fyne.Focusable
+	viewOf   [wizardSteps]fyne.CanvasObject
 }
 
 // showJoin shows "Join a practice": this computer becomes another of an
@@ -135,13 +144,16 @@ func newWizard(g *gui) *wizard {
 		w.refreshButtons()
 	})
 	w.savePDF = widget.NewButtonWithIcon("Save as PDF…", theme.DocumentSaveIcon(), g.act(w.saveKit))
+	w.printKit = widget.NewButtonWithIcon("Print…", theme.DocumentPrintIcon(), g.act(w.openKit))
+	w.printKit.Hide()
+	w.openURL = g.app.OpenURL
 	w.saveNote = newStatus(widget.MediumImportance)
 	w.viewOf[stepRecoveryKey] = container.NewVBox(
 		kit.Heading("Keep your recovery key safe"),
 		kit.Wrapped("If you forget your passphrase or lose your phone, this key is the only way back in. "+
 			"It is shown only once. Write it down or print it now, and keep it in a locked place away from this computer."),
 		kit.Panel(theme.ColorNameInputBackground, 14, 18, w.keyText),
-		container.NewHBox(w.savePDF),
+		container.NewHBox(w.savePDF, w.printKit),
 		w.saveNote,
 		w.saved,
 	)
@@ -306,23 +318,59 @@ func (w *wizard) saveKit() {
 	if w.created == nil {
 		return
 	}
-	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
-		if err != nil {
-			w.g.showError("The recovery kit was not saved", err)
-			return
-		}
-		if wc == nil {
-			return // cancelled
-		}
-		if err := writeRecoveryKit(wc, w.practiceName(), w.created.RecoveryKey, w.createdAt); err != nil {
-			w.g.showError("The recovery kit was not saved", err)
-			return
-		}
-		w.saveNote.SetText("Saved to " + wc.URI().Path() + ". Print it, then delete the file and empty the recycle bin.")
-	}, w.g.win)
+	d := dialog.NewFileSave(w.kitChosen, w.g.win)
 	d.SetFileName("ClinicVault recovery kit.pdf")
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
 	w.g.showDialog(d)
+}
+
+// kitChosen writes the kit where the save dialog chose, then offers to
+// print that file.
+func (w *wizard) kitChosen(wc fyne.URIWriteCloser, err error) {
+	if err != nil {
+		w.g.showError("The recovery kit was not saved", err)
+		return
+	}
+	if wc == nil {
+		return // cancelled
+	}
+	if err := writeRecoveryKit(wc, w.practiceName(), w.created.RecoveryKey, w.createdAt); err != nil {
+		w.g.showError("The recovery kit was not saved", err)
+		return
+	}
+	w.kitURI = wc.URI()
+	w.saveNote.SetText("Saved to " + wc.URI().Path() + ". Print it (Print… opens it in your PDF viewer), then delete the file and empty the recycle bin.")
+	w.printKit.Show()
+	w.g.focus(w.printKit)
+}
+
+// openKit opens the saved kit in the system's PDF viewer, from which it
+// prints. Only the file the person chose is opened: the kit holds the
+// recovery key, so it is never written anywhere else (no temporary copy).
+func (w *wizard) openKit() {
+	if w.kitURI == nil {
+		return
+	}
+	u, err := fileURL(w.kitURI)
+	if err == nil {
+		err = w.openURL(u)
+	}
+	if err != nil {
+		w.g.showError("The recovery kit did not open", fmt.Errorf("open %s in your PDF viewer and print it from there (%v)", w.kitURI.Path(), err))
+	}
+}
+
+// fileURL is u as a URL the system opens: file:///path, with what a URL
+// cannot hold escaped (spaces, #) and a Windows drive after the slash.
+func fileURL(u fyne.URI) (*url.URL, error) {
+	if u.Scheme() != "file" {
+		return url.Parse(u.String())
+	}
+	p := filepath.ToSlash(u.Path())
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return &url.URL{Scheme: "file", Path: p}, nil
 }
 
 // writeRecoveryKit writes the recovery kit PDF to wc and closes it.
