@@ -558,11 +558,37 @@ type Reminders struct {
 	OverdueLessons []string
 	PendingReviews int
 	Attention      []string
+	// DismissedToday: the person dismissed the reminders on this
+	// computer today; the window does not show them again until tomorrow.
+	DismissedToday bool
+}
+
+// remindersDismissed names the local setting that holds the day a person
+// last dismissed the reminders on this computer.
+func remindersDismissed(userID string) string { return "reminders_dismissed:" + userID }
+
+// DismissReminders hides the after-sign-in reminders for the rest of
+// the day, for the signed-in person on this computer.
+func (s *Session) DismissReminders(ctx context.Context) error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return inTx(ctx, s.general, func(tx *sql.Tx) error {
+		return setSetting(ctx, tx, remindersDismissed(s.user.ID), s.v.now().Local().Format("2006-01-02"))
+	})
 }
 
 // Reminders collects the after-sign-in reminders.
 func (s *Session) Reminders(ctx context.Context) (Reminders, error) {
 	var r Reminders
+	if err := s.require(); err != nil {
+		return r, err
+	}
+	s.mu.Lock()
+	r.DismissedToday = s.settingLocked(ctx, s.general, remindersDismissed(s.user.ID)) == s.v.now().Local().Format("2006-01-02")
+	s.mu.Unlock()
 	ts, err := s.TrainingStatus(ctx)
 	if err != nil {
 		return r, err

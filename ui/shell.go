@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"slices"
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -33,6 +36,9 @@ type shell struct {
 	g     *gui
 	s     *app.Session
 	items []navItem
+	// rows are the navigation's lines: a group's heading (item -1) or
+	// an item.
+	rows  []navRow
 	nav   *widget.List
 	body  *fyne.Container
 	lock  *widget.Button
@@ -160,25 +166,104 @@ func newShell(g *gui, s *app.Session) *shell {
 		return sh.account.view, sh.account.current
 	}})
 
+	var groups []string
+	sh.items, groups = grouped(sh.items)
+	for i := range sh.items {
+		if i == 0 || groups[i] != groups[i-1] {
+			sh.rows = append(sh.rows, navRow{heading: groups[i], item: -1})
+		}
+		sh.rows = append(sh.rows, navRow{item: i})
+	}
 	sh.nav = widget.NewList(
-		func() int { return len(sh.items) },
+		func() int { return len(sh.rows) },
 		func() fyne.CanvasObject {
-			return container.NewHBox(widget.NewIcon(theme.HomeIcon()), widget.NewLabel("My account…"))
+			head := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+			head.SizeName = theme.SizeNameCaptionText
+			head.Importance = widget.LowImportance
+			return container.NewStack(container.New(kit.TightVBox(-8), head),
+				container.NewHBox(widget.NewIcon(theme.HomeIcon()), widget.NewLabel("My account…")))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			row := o.(*fyne.Container)
-			row.Objects[0].(*widget.Icon).SetResource(sh.items[id].icon)
-			row.Objects[1].(*widget.Label).SetText(sh.items[id].name)
+			stack := o.(*fyne.Container)
+			head, row := stack.Objects[0].(*fyne.Container), stack.Objects[1].(*fyne.Container)
+			r := sh.rows[id]
+			if r.item < 0 {
+				head.Objects[0].(*widget.Label).SetText(strings.ToUpper(r.heading))
+				head.Show()
+				row.Hide()
+				return
+			}
+			head.Hide()
+			row.Show()
+			row.Objects[0].(*widget.Icon).SetResource(sh.items[r.item].icon)
+			row.Objects[1].(*widget.Label).SetText(sh.items[r.item].name)
 		},
 	)
+	for id, r := range sh.rows {
+		if r.item < 0 {
+			sh.nav.SetItemHeight(id, navHeadingHeight)
+		} else {
+			sh.nav.SetItemHeight(id, navItemHeight)
+		}
+	}
 	sh.nav.OnSelected = func(id widget.ListItemID) {
 		g.activity()
-		sh.show(id)
+		if sh.rows[id].item < 0 {
+			// A heading: its first entry.
+			sh.nav.Select(id + 1)
+			return
+		}
+		sh.show(sh.rows[id].item)
 	}
 	sh.lock = widget.NewButtonWithIcon("Lock", theme.LogoutIcon(), g.act(g.lockNow))
 	sh.who = widget.NewLabel("")
 	sh.refreshWho()
 	return sh
+}
+
+// navRow is one line of the navigation.
+type navRow struct {
+	heading string
+	item    int // index in items; -1 for a heading
+}
+
+// The navigation's line heights: tight enough that an admin's fifteen
+// entries and their headings fit at 700 pixels without scrolling.
+const (
+	navHeadingHeight = 20
+	navItemHeight    = 30
+)
+
+// navGroups names each entry's group, in the order the groups show.
+var navGroups = []struct {
+	name  string
+	items []string
+}{
+	{"Front desk", []string{"Today", "Patients", "Import", "Export"}},
+	{"Practice", []string{"Staff", "Security Center", "Audit log", "Emergency access", "Access review"}},
+	{"This computer", []string{"Backups", "Sync", "Computers"}},
+	{"You", []string{"Home", "Training", "My account"}},
+}
+
+// grouped orders items by their group, and names each one's group.
+func grouped(items []navItem) (out []navItem, groups []string) {
+	for _, grp := range navGroups {
+		for _, name := range grp.items {
+			for _, it := range items {
+				if it.name == name {
+					out = append(out, it)
+					groups = append(groups, grp.name)
+				}
+			}
+		}
+	}
+	for _, it := range items {
+		if !slices.ContainsFunc(out, func(o navItem) bool { return o.name == it.name }) {
+			out = append(out, it)
+			groups = append(groups, "More")
+		}
+	}
+	return out, groups
 }
 
 // refreshWho updates "Signed in as" (the role may have changed).
@@ -202,7 +287,12 @@ func (sh *shell) view() fyne.CanvasObject {
 
 // open selects navigation entry i, which shows its screen.
 func (sh *shell) open(i int) {
-	sh.nav.Select(i)
+	for id, r := range sh.rows {
+		if r.item == i {
+			sh.nav.Select(id)
+			return
+		}
+	}
 }
 
 // openNamed selects the navigation entry called name, if present.

@@ -33,8 +33,9 @@ var (
 // fieldWords names the patient fields an import column can fill.
 var fieldWords = map[string]string{
 	"given": "given name", "family": "family name", "preferred": "preferred name", "dob": "date of birth",
-	"sex": "sex", "phone": "phone", "email": "email", "address": "address", "insurance": "insurance",
+	"sex": "sex", "phone": "phone (mobile, then home)", "email": "email", "address": "address", "insurance": "insurance",
 	"emergency_contact": "emergency contact", "admin_notes": "admin notes",
+	"mobile": "mobile", "phone2": "home phone", "postcode": "postcode", "national_number": "national number", "sms_consent": "SMS consent",
 }
 
 // importScreen turns a spreadsheet (CSV or XLSX) or a FHIR bundle of
@@ -225,7 +226,11 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		head += fmt.Sprintf(" (the first %d shown)", importPreviewRows)
 	}
 	_, valid := textList(g, importColumns, []string{"Name", "Date of birth", "Phone"}, rows, "No row of this file can be imported.")
-	tables := []fyne.CanvasObject{container.NewBorder(widget.NewLabelWithStyle(head, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, valid)}
+	// Each list shows several rows; the page scrolls when they do not
+	// all fit (at 1024×700 a grid of two lists showed one row each).
+	rowsHigh := func(n int) kit.MinHeight { return kit.MinHeight(float32(min(max(n, 1), 6)+1) * 40) }
+	tables := []fyne.CanvasObject{container.NewBorder(widget.NewLabelWithStyle(head, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil,
+		container.New(rowsHigh(len(rows)), valid))}
 	if m > 0 {
 		var bad [][]string
 		for _, r := range plan.Refused {
@@ -235,7 +240,7 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		refusedHead := widget.NewLabelWithStyle(fmt.Sprintf("Refused: %s", kit.Plural(m, "row")), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		refusedHead.Importance = widget.DangerImportance
 		_, refused := textList(g, refusedColumns, []string{"Row", "Name", "Why it is refused"}, bad, "")
-		tables = append(tables, container.NewBorder(refusedHead, nil, nil, nil, refused))
+		tables = append(tables, container.NewBorder(refusedHead, nil, nil, nil, container.New(rowsHigh(len(bad)), refused)))
 	}
 
 	// Already in the vault, and fields left out: said in a few lines.
@@ -290,8 +295,8 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 	is.update()
 
 	is.body.Objects = []fyne.CanvasObject{container.NewBorder(
-		container.NewVBox(top...), container.NewVBox(bottom...), nil, nil,
-		container.NewGridWithRows(len(tables), tables...))}
+		nil, container.NewVBox(bottom...), nil, nil,
+		container.NewVScroll(container.NewVBox(append(top, tables...)...)))}
 	is.body.Refresh()
 }
 

@@ -63,6 +63,7 @@ func TestImportSheet(t *testing.T) {
 		t.Errorf("the refused row's reason %q is not shown", refusal)
 	}
 	shot(t, g, "import-preview")
+	shotSizes(t, g, "import-preview")
 
 	// Without the box, nothing goes in: the button is off and says why,
 	// and the app refuses it too.

@@ -21,6 +21,7 @@ type reminderBar struct {
 	content fyne.CanvasObject // the window's content before the bar
 	wrapper *fyne.Container   // the bar above content
 	notice  *kit.Notice
+	list    *fyne.Container // the reminders after the first, shown on asking
 	// buttons by label, for tests.
 	buttons map[string]*widget.Button
 }
@@ -94,10 +95,12 @@ func reminderLines(r app.Reminders) (lines []string, training, security bool) {
 }
 
 // newReminderBar shows the bar, or returns nil when there is nothing to
-// remind.
+// remind (or the person dismissed it today). The bar takes one line: the
+// first reminder and how many more, with "Show all" for the rest, so
+// that it does not push the day's work down at 1024×700.
 func newReminderBar(win fyne.Window, s *app.Session, r app.Reminders, goTo func(string)) *reminderBar {
 	lines, training, security := reminderLines(r)
-	if len(lines) == 0 {
+	if len(lines) == 0 || r.DismissedToday {
 		return nil
 	}
 	b := &reminderBar{win: win, content: win.Content(), buttons: map[string]*widget.Button{}}
@@ -118,17 +121,43 @@ func newReminderBar(win fyne.Window, s *app.Session, r app.Reminders, goTo func(
 	if security && s.User().Role == app.Admin {
 		add("Open Security Center", theme.WarningIcon(), ScreenSecurity)
 	}
-	later := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), kit.Act(s, b.dismiss))
-	later.Importance = widget.LowImportance
-	b.buttons["Dismiss"] = later
-	btns = append(btns, layout.NewSpacer(), later)
-
 	list := container.New(kit.TightVBox(-10))
-	for _, line := range lines {
+	for _, line := range lines[1:] {
 		list.Add(container.NewBorder(nil, nil, widget.NewLabel("•"), nil, kit.Wrapped(line)))
 	}
-	b.notice = kit.NewNotice(kit.ToneWarning, "Reminders", "")
-	b.notice.Below = container.NewVBox(list, container.NewHBox(btns...))
+	list.Hide()
+	if len(lines) > 1 {
+		var more *widget.Button
+		more = widget.NewButton(fmt.Sprintf("Show all (%d)", len(lines)), kit.Act(s, func() {
+			if list.Visible() {
+				list.Hide()
+				more.SetText(fmt.Sprintf("Show all (%d)", len(lines)))
+			} else {
+				list.Show()
+				more.SetText("Show fewer")
+			}
+			b.wrapper.Refresh()
+		}))
+		b.buttons["Show all"] = more
+		btns = append(btns, more)
+	}
+	later := widget.NewButtonWithIcon("Dismiss for today", theme.CancelIcon(), kit.Act(s, func() {
+		b.dismiss()
+		if err := s.DismissReminders(context.Background()); err != nil {
+			fyne.LogError("reminders", err)
+		}
+	}))
+	later.Importance = widget.LowImportance
+	b.buttons["Dismiss"] = later
+	btns = append(btns, later)
+
+	first := kit.Wrapped(lines[0])
+	first.Truncation = fyne.TextTruncateEllipsis
+	first.Wrapping = fyne.TextWrapOff
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(btns...), first)
+	b.list = list
+	b.notice = kit.NewNotice(kit.ToneWarning, "", "")
+	b.notice.Below = container.NewVBox(row, list)
 	b.wrapper = container.NewBorder(container.NewVBox(b.notice, layout.NewSpacer()), nil, nil, nil, b.content)
 	win.SetContent(b.wrapper)
 	return b

@@ -433,10 +433,15 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 	done, went = false, nil
 	showReminders(w, admin, func(s string) { went = append(went, s) }, func(b *reminderBar) { bar, done = b, true })
 	kittest.WaitFor(t, "the reminders", func() bool { return done })
-	if bar == nil || !kittest.ShowsText(w, "1 emergency access") || !kittest.ShowsText(w, "Backups: No backup folder") {
-		t.Fatal("the admin's reminders are missing")
+	if bar == nil || bar.list.Visible() {
+		t.Fatal("the admin's reminders are missing, or take more than a line")
 	}
 	shot(t, w, "reminders-2-admin")
+	kittest.Tapped(t, bar.buttons["Show all"])
+	if !bar.list.Visible() || !kittest.ShowsText(w, "1 emergency access") || !kittest.ShowsText(w, "Backups: No backup folder") {
+		t.Fatal("Show all does not list the admin's reminders")
+	}
+	shot(t, w, "reminders-3-admin-all")
 	kittest.Tapped(t, bar.buttons["Open Security Center"])
 	if !slices.Equal(went, []string{ScreenSecurity}) {
 		t.Errorf("goTo %v", went)
@@ -450,9 +455,23 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 	if w.Content() != before {
 		t.Error("Dismiss leaves the bar")
 	}
+	// Dismissed for the day: the next sign-in today shows nothing; the
+	// next day, the reminders are back.
+	done = false
+	admin = f.signIn(adminName, adminPass)
+	showReminders(w, admin, nil, func(b *reminderBar) { bar, done = b, true })
+	kittest.WaitFor(t, "the reminders", func() bool { return done })
+	if bar != nil || w.Content() != before {
+		t.Fatal("the reminders dismissed for today came back at the next sign-in")
+	}
+	f.clk.Add(24 * time.Hour)
+	admin = f.signIn(adminName, adminPass)
 	done = false
 	showReminders(w, admin, nil, func(b *reminderBar) { bar, done = b, true })
 	kittest.WaitFor(t, "the reminders", func() bool { return done })
+	if bar == nil {
+		t.Fatal("the next day, the reminders did not come back")
+	}
 	admin.Lock(ctx)
 	kittest.Settle(t)
 	kittest.WaitFor(t, "the bar to go", func() bool { return w.Content() == before })

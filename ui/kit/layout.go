@@ -111,3 +111,27 @@ func (c Columns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		x += w
 	}
 }
+
+// MinHeight is a layout that gives its objects the whole area and asks
+// for at least this height, so that a list inside a scrolling page shows
+// several rows instead of being squeezed to one.
+type MinHeight float32
+
+// MinSize is the widest visible object, at least this tall.
+func (m MinHeight) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(0, float32(m))
+	for _, o := range objs {
+		if o.Visible() {
+			s = s.Max(o.MinSize())
+		}
+	}
+	return s
+}
+
+// Layout gives every object the whole area.
+func (m MinHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
