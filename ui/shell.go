@@ -38,11 +38,11 @@ type shell struct {
 	items []navItem
 	// rows are the navigation's lines: a group's heading (item -1) or
 	// an item.
-	rows  []navRow
-	nav   *widget.List
-	body  *fyne.Container
-	lock  *widget.Button
-	who   *widget.Label
+	rows []navRow
+	nav  *widget.List
+	body *fyne.Container
+	lock *widget.Button
+	who  *widget.Label
 	// current is the name of the screen shown.
 	current string
 	// screens built, by name, for tests.
