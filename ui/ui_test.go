@@ -483,6 +483,16 @@ func TestUsersActions(t *testing.T) {
 	if !button(t, g, "Unlock").Disabled() || !button(t, g, "Remove…").Disabled() {
 		t.Error("Unlock or Remove is enabled for the signed-in admin without failures")
 	}
+	// The practice manager sees patients only when marked so.
+	tap(t, g, "Sees patients")
+	if names, _ := s.Clinicians(ctx); !slices.Contains(names, "Dana Whitfield") || !showsText(g, "Admin, sees patients") {
+		t.Fatalf("Sees patients did not mark the admin as bookable: %v", names)
+	}
+	tap(t, g, "Does not see patients")
+	if names, _ := s.Clinicians(ctx); slices.Contains(names, "Dana Whitfield") {
+		t.Fatalf("Does not see patients left the admin bookable: %v", names)
+	}
+	u.list.Select(0)
 	tap(t, g, "Change role…")
 	shot(t, g, "users-change-role")
 	pick := findSelect(t, g)
