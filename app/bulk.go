@@ -297,13 +297,13 @@ func (b *patientBulk) dropIndexes(ctx context.Context) error {
 }
 
 // patientInsert writes new patients: the chunk's time (?1) as created_at
-// and updated_at, not archived, not merged, then each patient's own 16
+// and updated_at, not archived, not merged, then each patient's own 19
 // arguments.
 const (
 	patientInsert = `INSERT INTO patients (created_at, updated_at, archived, merged_into, rowid, id, mrn, given, family, preferred, dob, sex,
-		phone, phone2, email, address, insurance, emergency_contact, admin_notes, phone_key) VALUES `
-	patientRow     = "(?1, ?1, 0, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	patientRowArgs = 16
+		phone, phone2, email, address, insurance, emergency_contact, admin_notes, phone_key, postcode, national_number, sms_consent) VALUES `
+	patientRow     = "(?1, ?1, 0, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	patientRowArgs = 19
 )
 
 func (b *patientBulk) prepare() *preparedChunk {
@@ -317,7 +317,7 @@ func (b *patientBulk) prepare() *preparedChunk {
 	createdAt := strconv.FormatInt(at, 10)
 	for i, p := range b.pending {
 		c.patients = append(c.patients, b.rowids[i], p.ID, p.MRN, p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address,
-			p.Insurance, p.EmergencyContact, p.AdminNotes, digits(p.Phone))
+			p.Insurance, p.EmergencyContact, p.AdminNotes, digits(p.Phone), p.Postcode, p.NationalNumber, p.SMSConsent)
 		names, mrn, phone, dob := ftsRow(*p)
 		c.fts = append(c.fts, b.rowids[i], names, mrn, phone, dob)
 		col, value := patientCreation(p, createdAt)
@@ -332,11 +332,15 @@ func (b *patientBulk) prepare() *preparedChunk {
 // ones, by name - written straight out: a bulk makes one per patient,
 // and the maps were a fifth of the preparing goroutine's work.
 func patientCreation(p *Patient, createdAt string) (col string, value *string) {
+	consent := "" // false is the column's default: left out, as an empty text is
+	if p.SMSConsent {
+		consent = "1"
+	}
 	cols := [...][2]string{ // sorted by name
 		{"address", p.Address}, {"admin_notes", p.AdminNotes}, {"created_at", createdAt}, {"dob", p.DOB},
 		{"email", p.Email}, {"emergency_contact", p.EmergencyContact}, {"family", p.Family}, {"given", p.Given},
-		{"insurance", p.Insurance}, {"mrn", p.MRN}, {"phone", p.Phone}, {"phone2", p.Phone2},
-		{"preferred", p.Preferred}, {"sex", p.Sex},
+		{"insurance", p.Insurance}, {"mrn", p.MRN}, {"national_number", p.NationalNumber}, {"phone", p.Phone}, {"phone2", p.Phone2},
+		{"postcode", p.Postcode}, {"preferred", p.Preferred}, {"sex", p.Sex}, {"sms_consent", consent},
 	}
 	size, set, last := 2, 0, 0
 	for i, c := range cols {

@@ -172,13 +172,15 @@ func TestPatientCreationRecord(t *testing.T) {
 	ps = append(ps,
 		Patient{MRN: "K7QM-2X4P", Given: `Zoë "Zo"`, Family: "O'Brien\\Núñez", DOB: "1980-03-02", AdminNotes: "line\nbreak\ttab\x01", Address: "東京 🙂", Phone2: "\xff bad utf-8"},
 		Patient{MRN: "ONLY-ONE1"},
+		Patient{MRN: "K7QM-2X4Q", Given: "Ana", Phone: "07700 900123", Postcode: "SW1A 1AA", NationalNumber: "943 476 5919", SMSConsent: true},
 	)
 	for i := range ps {
 		p := &ps[i]
 		wantCol, wantVal, err := encodeColumns(changeValues(newRowChanges(map[string]any{
 			"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
 			"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
-			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": "",
+			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "postcode": p.Postcode,
+			"national_number": p.NationalNumber, "sms_consent": p.SMSConsent, "created_at": "",
 		})))
 		if err != nil {
 			t.Fatal(err)
@@ -190,7 +192,8 @@ func TestPatientCreationRecord(t *testing.T) {
 		wantCol, wantVal, _ = encodeColumns(changeValues(newRowChanges(map[string]any{
 			"mrn": p.MRN, "given": p.Given, "family": p.Family, "preferred": p.Preferred, "dob": p.DOB, "sex": p.Sex,
 			"phone": p.Phone, "phone2": p.Phone2, "email": p.Email, "address": p.Address, "insurance": p.Insurance,
-			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "created_at": int64(1795895002),
+			"emergency_contact": p.EmergencyContact, "admin_notes": p.AdminNotes, "postcode": p.Postcode,
+			"national_number": p.NationalNumber, "sms_consent": p.SMSConsent, "created_at": int64(1795895002),
 		})))
 		if col, val = patientCreation(p, "1795895002"); col != wantCol || *val != *wantVal {
 			t.Fatalf("patient %d with its time: (%q, %q), want (%q, %q)", i, col, *val, wantCol, *wantVal)

@@ -29,6 +29,9 @@ var demoReasons = []string{"Check-up", "Follow-up", "Blood pressure review", "Co
 // DemoPatients returns n deterministic synthetic patients.
 func DemoPatients(n int, seed uint64, now time.Time) []Patient {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	// The fields added later draw from their own source, so that the
+	// names, dates and phones of a seed stay what they were.
+	r2 := rand.New(rand.NewPCG(seed^0x6a09e667f3bcc909, seed+0x3c6ef372fe94f82b))
 	out := make([]Patient, n)
 	for i := range out {
 		c := demoNames[r.IntN(len(demoNames))]
@@ -43,8 +46,40 @@ func DemoPatients(n int, seed uint64, now time.Time) []Patient {
 			Email:   fmt.Sprintf("patient%d@example.org", i+1),
 			Address: fmt.Sprintf("%d High Street, Riverside", r.IntN(200)+1),
 		}
+		p := &out[i]
+		p.Postcode = fmt.Sprintf("RV%d %d%c%c", r2.IntN(9)+1, r2.IntN(10), 'A'+rune(r2.IntN(26)), 'A'+rune(r2.IntN(26)))
+		p.NationalNumber = demoNHSNumber(r2)
+		p.SMSConsent = r2.IntN(10) < 6
+		if r2.IntN(3) == 0 {
+			p.Phone2 = fmt.Sprintf("+44 1632 %06d", r2.IntN(1000000)) // 01632: numbers reserved for drama
+		}
 	}
 	return out
+}
+
+// demoNHSNumber is a number of the form of an NHS number (ten digits,
+// the last a modulus 11 check digit) in the 999 range, which the NHS
+// never issues to a person.
+func demoNHSNumber(r *rand.Rand) string {
+	for {
+		d := [10]int{9, 9, 9}
+		for i := 3; i < 9; i++ {
+			d[i] = r.IntN(10)
+		}
+		sum := 0
+		for i := 0; i < 9; i++ {
+			sum += d[i] * (10 - i)
+		}
+		check := 11 - sum%11
+		if check == 10 {
+			continue // no valid number with these digits
+		}
+		if check == 11 {
+			check = 0
+		}
+		d[9] = check
+		return fmt.Sprintf("%d%d%d %d%d%d %d%d%d%d", d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9])
+	}
 }
 
 // Demo fills the vault with n deterministic synthetic patients, today's

@@ -174,12 +174,21 @@ func (s *Session) loadChartForExport(ctx context.Context, mrn string) (*Chart, e
 	return c, nil
 }
 
+// writePatientsCSV writes one row per patient. The columns of the first
+// exports keep their places (the phones under their new names); the
+// postcode, national health number and SMS consent come after them.
 func writePatientsCSV(w io.Writer, charts []*Chart) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"MRN", "Last Name", "First Name", "Preferred Name", "Date of Birth", "Sex", "Phone", "Phone 2", "Email", "Address", "Insurance", "Emergency Contact"})
+	cw.Write([]string{"MRN", "Last Name", "First Name", "Preferred Name", "Date of Birth", "Sex", "Mobile", "Home Phone", "Email", "Address", "Insurance",
+		"Emergency Contact", "Postcode", "National Health Number", "SMS Consent"})
 	for _, c := range charts {
 		p := c.Patient
-		cw.Write([]string{p.MRN, p.Family, p.Given, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance, p.EmergencyContact})
+		consent := "no"
+		if p.SMSConsent {
+			consent = "yes"
+		}
+		cw.Write([]string{p.MRN, p.Family, p.Given, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
+			p.EmergencyContact, p.Postcode, p.NationalNumber, consent})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -209,6 +218,10 @@ func quantity(v float64, unit, code string) fhirObj {
 
 func ref(id string) fhirObj { return fhirObj{"reference": "urn:uuid:" + id} }
 
+// v2IdentifierTypes is HL7's code system of identifier types (v2 table
+// 0203); NH is a national health number.
+const v2IdentifierTypes = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
 // FHIRBundle renders charts as a FHIR R4 Bundle of type collection: a
 // Patient per chart and, for clinical charts, Encounter, Condition,
 // AllergyIntolerance, MedicationStatement and vital-sign Observations
@@ -222,8 +235,15 @@ func FHIRBundle(charts []*Chart, now time.Time) ([]byte, error) {
 	vitalsCat := []fhirObj{{"coding": []fhirObj{coding("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs", "Vital Signs")}}}
 	for _, c := range charts {
 		p := c.Patient
+		ids := []fhirObj{{"system": "urn:clinicvault:mrn", "value": p.MRN}}
+		if p.NationalNumber != "" {
+			// The number's system depends on the country, which the
+			// practice does not record: typed as a national health number.
+			ids = append(ids, fhirObj{"use": "official", "value": p.NationalNumber,
+				"type": fhirObj{"coding": []fhirObj{coding(v2IdentifierTypes, "NH", "National Health Plan Identifier")}, "text": "National health number"}})
+		}
 		pat := fhirObj{"resourceType": "Patient",
-			"identifier": []fhirObj{{"system": "urn:clinicvault:mrn", "value": p.MRN}},
+			"identifier": ids,
 			"name":       []fhirObj{{"use": "official", "family": p.Family, "given": []string{p.Given}}},
 			"birthDate":  p.DOB,
 			"active":     !p.Archived,
@@ -235,9 +255,9 @@ func FHIRBundle(charts []*Chart, now time.Time) ([]byte, error) {
 			pat["gender"] = p.Sex
 		}
 		var telecom []fhirObj
-		for _, ph := range []string{p.Phone, p.Phone2} {
-			if ph != "" {
-				telecom = append(telecom, fhirObj{"system": "phone", "value": ph})
+		for _, ph := range []struct{ v, use string }{{p.Phone, "mobile"}, {p.Phone2, "home"}} {
+			if ph.v != "" {
+				telecom = append(telecom, fhirObj{"system": "phone", "value": ph.v, "use": ph.use})
 			}
 		}
 		if p.Email != "" {
@@ -246,8 +266,15 @@ func FHIRBundle(charts []*Chart, now time.Time) ([]byte, error) {
 		if len(telecom) > 0 {
 			pat["telecom"] = telecom
 		}
-		if p.Address != "" {
-			pat["address"] = []fhirObj{{"text": p.Address}}
+		if p.Address != "" || p.Postcode != "" {
+			addr := fhirObj{}
+			if p.Address != "" {
+				addr["text"] = p.Address
+			}
+			if p.Postcode != "" {
+				addr["postalCode"] = p.Postcode
+			}
+			pat["address"] = []fhirObj{addr}
 		}
 		add(p.ID, pat)
 		subject := ref(p.ID)

@@ -77,6 +77,40 @@ func fhirDate(s string) string {
 	return s
 }
 
+// nationalIdentifierSystems are the identifier systems of national health
+// numbers (NHS England and Wales, Scotland's CHI, Australia's IHI, New
+// Zealand's NHI, the Dutch BSN).
+var nationalIdentifierSystems = map[string]bool{
+	"https://fhir.nhs.uk/Id/nhs-number":               true,
+	"https://fhir.nhs.scot/Id/chi-number":             true,
+	"http://ns.electronichealth.net.au/id/hi/ihi/1.0": true,
+	"https://standards.digital.health.nz/ns/nhi-id":   true,
+	"http://fhir.nl/fhir/NamingSystem/bsn":            true,
+	"urn:oid:2.16.840.1.113883.2.4.6.3":               true,
+}
+
+// nationalIdentifierTypes are the identifier types (HL7 v2 table 0203)
+// of a national or jurisdictional health number; the export writes NH.
+var nationalIdentifierTypes = map[string]bool{"NH": true, "JHN": true, "NI": true}
+
+// fhirNationalNumber is the national health number among a Patient's
+// identifiers: by its system, or by its type.
+func fhirNationalNumber(ids []fhirResource) string {
+	for _, id := range ids {
+		if nationalIdentifierSystems[id.str("system")] && id.str("value") != "" {
+			return id.str("value")
+		}
+	}
+	for _, id := range ids {
+		for _, c := range id.obj("type").list("coding") {
+			if c.str("system") == v2IdentifierTypes && nationalIdentifierTypes[c.str("code")] && id.str("value") != "" {
+				return id.str("value")
+			}
+		}
+	}
+	return ""
+}
+
 // planFHIR reads a FHIR R4 Bundle: Patient, Encounter, Condition,
 // AllergyIntolerance, MedicationStatement and vital-sign Observation
 // entries. Any entry that is not understood, or that refers to a patient
@@ -120,19 +154,35 @@ func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 				}
 			}
 		}
+		// Phones: use mobile (or an sms contact) is the mobile, use home
+		// the home phone, any other fills what is left, in order.
+		var phones []string
 		for _, t := range r.list("telecom") {
-			switch t.str("system") {
-			case "phone":
-				if p.Phone == "" {
-					p.Phone = t.str("value")
-				} else {
-					p.Phone2 = t.str("value")
+			v := t.str("value")
+			switch sys := t.str("system"); {
+			case (sys == "phone" || sys == "sms") && v != "":
+				switch {
+				case (t.str("use") == "mobile" || sys == "sms") && p.Phone == "":
+					p.Phone = v
+				case t.str("use") == "home" && p.Phone2 == "":
+					p.Phone2 = v
+				default:
+					phones = append(phones, v)
 				}
-			case "email":
-				p.Email = t.str("value")
+			case sys == "email":
+				p.Email = v
 			}
 		}
+		for _, ph := range phones {
+			if p.Phone == "" {
+				p.Phone = ph
+			} else if p.Phone2 == "" && ph != p.Phone {
+				p.Phone2 = ph
+			}
+		}
+		p.NationalNumber = fhirNationalNumber(r.list("identifier"))
 		if a := r.list("address"); len(a) > 0 {
+			p.Postcode = a[0].str("postalCode")
 			p.Address = a[0].str("text")
 			if p.Address == "" {
 				var parts []string
@@ -143,7 +193,7 @@ func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 						}
 					}
 				}
-				for _, k := range []string{"city", "postalCode", "country"} {
+				for _, k := range []string{"city", "country"} { // the postal code is its own field
 					if v := a[0].str(k); v != "" {
 						parts = append(parts, v)
 					}

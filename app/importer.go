@@ -76,10 +76,26 @@ var headerFields = map[string]string{
 	"preferredname": "preferred", "nickname": "preferred", "knownas": "preferred", "preferred": "preferred",
 	"dob": "dob", "dateofbirth": "dob", "birthdate": "dob", "birthday": "dob", "born": "dob", "datebirth": "dob",
 	"sex": "sex", "gender": "sex",
-	"phone": "phone", "telephone": "phone", "tel": "phone", "phonenumber": "phone", "mobile": "phone", "mobilephone": "phone", "cell": "phone", "cellphone": "phone", "homephone": "phone",
+	// A phone column that does not say which goes to the mobile, then to
+	// the home phone, in the sheet's order.
+	"phone": "phone", "telephone": "phone", "tel": "phone", "phonenumber": "phone",
+	"mobile": "mobile", "mobilephone": "mobile", "mobilenumber": "mobile", "mobileno": "mobile", "cell": "mobile", "cellphone": "mobile", "cellnumber": "mobile",
+	"homephone": "phone2", "hometelephone": "phone2", "hometel": "phone2", "homenumber": "phone2", "landline": "phone2", "phone2": "phone2",
+	"secondphone": "phone2", "otherphone": "phone2", "telephone2": "phone2",
 	"email": "email", "emailaddress": "email", "mail": "email",
 	"address": "address", "street": "address", "streetaddress": "address", "addressline1": "address", "address1": "address",
-	"addressline2": "address", "address2": "address", "city": "address", "town": "address", "postcode": "address", "zip": "address", "zipcode": "address", "postalcode": "address",
+	"addressline2": "address", "address2": "address", "city": "address", "town": "address",
+	"postcode": "postcode", "postalcode": "postcode", "zip": "postcode", "zipcode": "postcode", "postcodezip": "postcode", "zippostcode": "postcode", "eircode": "postcode",
+	// The patient's number in the public health system. A column of
+	// "insurance number" stays with the insurer (field insurance), and a
+	// social security or National Insurance number (not a health number)
+	// is not imported.
+	"nhsnumber": "national_number", "nhsno": "national_number", "chinumber": "national_number", "chino": "national_number",
+	"nationalnumber": "national_number", "nationalhealthnumber": "national_number", "nationalid": "national_number", "nationalidnumber": "national_number",
+	"healthnumber": "national_number", "healthcardnumber": "national_number", "medicarenumber": "national_number", "medicareno": "national_number",
+	"ihi": "national_number", "nhi": "national_number", "nhinumber": "national_number", "bsn": "national_number",
+	"smsconsent": "sms_consent", "sms": "sms_consent", "smsreminders": "sms_consent", "smsok": "sms_consent", "consenttosms": "sms_consent",
+	"textreminders": "sms_consent", "textconsent": "sms_consent", "agreestosmsreminders": "sms_consent",
 	"insurance": "insurance", "insurer": "insurance", "insurancenumber": "insurance", "policy": "insurance", "policynumber": "insurance",
 	"emergencycontact": "emergency_contact", "nextofkin": "emergency_contact",
 	"notes": "admin_notes", "note": "admin_notes", "comments": "admin_notes", "comment": "admin_notes",
@@ -165,7 +181,8 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 			continue
 		}
 		p := Patient{}
-		var addr []string
+		var addr, phones []string
+		var mobile, home, consent string
 		for i, cell := range rec {
 			f, ok := plan.Mapping[i]
 			if !ok {
@@ -184,11 +201,31 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 			case "sex":
 				p.Sex = cell
 			case "phone":
-				if p.Phone == "" {
-					p.Phone = cell
-				} else if p.Phone2 == "" {
-					p.Phone2 = cell
+				if cell != "" {
+					phones = append(phones, cell)
 				}
+			case "mobile":
+				if mobile == "" {
+					mobile = cell
+				} else if cell != "" {
+					phones = append(phones, cell)
+				}
+			case "phone2":
+				if home == "" {
+					home = cell
+				} else if cell != "" {
+					phones = append(phones, cell)
+				}
+			case "postcode":
+				if p.Postcode == "" {
+					p.Postcode = cell
+				}
+			case "national_number":
+				if p.NationalNumber == "" {
+					p.NationalNumber = cell
+				}
+			case "sms_consent":
+				consent = cell
 			case "email":
 				p.Email = cell
 			case "address":
@@ -204,6 +241,14 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 			}
 		}
 		p.Address = strings.Join(addr, ", ")
+		p.Phone, p.Phone2 = mobile, home
+		for _, ph := range phones {
+			if p.Phone == "" {
+				p.Phone = ph
+			} else if p.Phone2 == "" {
+				p.Phone2 = ph
+			}
+		}
 		ir := ImportRow{Row: row, Patient: p}
 		// A malformed optional field does not cost the patient: left out,
 		// with a warning for the row.
@@ -211,11 +256,28 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 			name string
 			v    *string
 			ok   func(string) bool
-		}{{"phone", &ir.Patient.Phone, looksLikePhone}, {"second phone", &ir.Patient.Phone2, looksLikePhone}, {"e-mail", &ir.Patient.Email, looksLikeEmail}} {
+		}{{"mobile", &ir.Patient.Phone, looksLikePhone}, {"home phone", &ir.Patient.Phone2, looksLikePhone}, {"e-mail", &ir.Patient.Email, looksLikeEmail}} {
 			if v := strings.TrimSpace(*f.v); v != "" && !f.ok(v) {
 				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: it is not a valid %s", f.name, v, f.name))
 				*f.v = ""
 			}
+		}
+		for _, f := range []struct {
+			name  string
+			v     *string
+			limit int
+		}{{"postcode", &ir.Patient.Postcode, maxPostcodeRunes}, {"national health number", &ir.Patient.NationalNumber, maxNationalRunes}} {
+			if v := singleSpaced(*f.v); utf8.RuneCountInString(v) > f.limit {
+				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: longer than %d characters", f.name, v, f.limit))
+				*f.v = ""
+			}
+		}
+		if agreed, ok := parseYesNo(consent); !ok {
+			ir.Warnings = append(ir.Warnings, fmt.Sprintf("SMS consent %q left out: it is not yes or no", consent))
+		} else if agreed && strings.TrimSpace(ir.Patient.Phone) == "" {
+			ir.Warnings = append(ir.Warnings, "SMS consent left out: there is no mobile number to text")
+		} else {
+			ir.Patient.SMSConsent = agreed
 		}
 		if err := s.validatePatient(&ir.Patient); err != nil {
 			ir.Problem = strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
@@ -239,6 +301,17 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 		return nil, err
 	}
 	return plan, nil
+}
+
+// parseYesNo reads a sheet's yes-or-no cell: empty is no.
+func parseYesNo(cell string) (yes, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(cell)) {
+	case "", "no", "n", "false", "0", "-", "none", "declined", "refused":
+		return false, true
+	case "yes", "y", "true", "1", "x", "✓", "✔", "agreed", "consented", "ok":
+		return true, true
+	}
+	return false, false
 }
 
 // columnDateOrder decides how a sheet's dates of birth are written from

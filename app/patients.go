@@ -30,6 +30,51 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrInvalid)
 }
 
+// PatientField names a field of a patient's record, as its column.
+type PatientField string
+
+// The fields of a patient's record that a refusal can name.
+const (
+	FieldGiven            PatientField = "given"
+	FieldFamily           PatientField = "family"
+	FieldPreferred        PatientField = "preferred"
+	FieldDOB              PatientField = "dob"
+	FieldSex              PatientField = "sex"
+	FieldMobile           PatientField = "phone"  // the mobile number (column phone)
+	FieldHomePhone        PatientField = "phone2" // the home phone (column phone2)
+	FieldEmail            PatientField = "email"
+	FieldAddress          PatientField = "address"
+	FieldPostcode         PatientField = "postcode"
+	FieldNationalNumber   PatientField = "national_number"
+	FieldInsurance        PatientField = "insurance"
+	FieldEmergencyContact PatientField = "emergency_contact"
+	FieldAdminNotes       PatientField = "admin_notes"
+	FieldSMSConsent       PatientField = "sms_consent"
+)
+
+// FieldError is a refusal of one field of a patient's record: a form
+// points at Field; the message says what is wrong. It wraps ErrInvalid.
+type FieldError struct {
+	Field PatientField
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Msg + ": " + ErrInvalid.Error() }
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// fieldInvalid is a refusal of field f.
+func fieldInvalid(f PatientField, format string, a ...any) error {
+	return &FieldError{Field: f, Msg: fmt.Sprintf(format, a...)}
+}
+
+// asField makes a refusal of bad input (cleanText's, ParseDOB's) name f.
+func asField(f PatientField, err error) error {
+	if err == nil || !errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return &FieldError{Field: f, Msg: strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())}
+}
+
 // Patient is a patient's demographic record (general.db).
 type Patient struct {
 	ID               string
@@ -50,6 +95,17 @@ type Patient struct {
 	MergedInto       string
 	Created          time.Time
 	Updated          time.Time
+	// Phone is the mobile number and Phone2 the home phone (the columns
+	// keep their first names: they are replicated).
+	// Postcode is the postal code, upper case, single-spaced.
+	Postcode string
+	// NationalNumber is the patient's number in the public health system
+	// (NHS, Medicare, health card, BSN… number), single-spaced; an
+	// insurer's member number is Insurance.
+	NationalNumber string
+	// SMSConsent: the patient agreed to SMS reminders on the mobile
+	// number. Never true without one.
+	SMSConsent bool
 }
 
 // Name is the patient's display name, family name first.
@@ -62,29 +118,46 @@ func (p Patient) Name() string {
 }
 
 // PatientChanges lists the fields to set; nil fields are left as they are.
+// Phone is the mobile number, Phone2 the home phone. Clearing the mobile
+// withdraws SMSConsent unless the same change sets it.
 type PatientChanges struct {
 	Given, Family, Preferred, DOB, Sex, Phone, Phone2, Email, Address, Insurance, EmergencyContact, AdminNotes *string
+	Postcode, NationalNumber                                                                                   *string
+	SMSConsent                                                                                                 *bool
 }
 
-// columns maps column names to the change's values.
+// columns maps the text columns to the change's values.
 func (c PatientChanges) columns() map[string]*string {
 	return map[string]*string{
 		"given": c.Given, "family": c.Family, "preferred": c.Preferred, "dob": c.DOB, "sex": c.Sex,
 		"phone": c.Phone, "phone2": c.Phone2, "email": c.Email, "address": c.Address, "insurance": c.Insurance,
 		"emergency_contact": c.EmergencyContact, "admin_notes": c.AdminNotes,
+		"postcode": c.Postcode, "national_number": c.NationalNumber,
 	}
+}
+
+// textFields maps a patient's text columns to its fields.
+func (p *Patient) textFields() map[string]*string {
+	return map[string]*string{"given": &p.Given, "family": &p.Family, "preferred": &p.Preferred, "dob": &p.DOB, "sex": &p.Sex,
+		"phone": &p.Phone, "phone2": &p.Phone2, "email": &p.Email, "address": &p.Address, "insurance": &p.Insurance,
+		"emergency_contact": &p.EmergencyContact, "admin_notes": &p.AdminNotes,
+		"postcode": &p.Postcode, "national_number": &p.NationalNumber}
 }
 
 // Str returns a pointer to s, for PatientChanges.
 func Str(s string) *string { return &s }
 
-const patientColumns = `id, mrn, given, family, preferred, dob, sex, phone, phone2, email, address, insurance, emergency_contact, admin_notes, archived, merged_into, created_at, updated_at`
+// Bool returns a pointer to b, for PatientChanges.
+func Bool(b bool) *bool { return &b }
+
+const patientColumns = `id, mrn, given, family, preferred, dob, sex, phone, phone2, email, address, insurance, emergency_contact, admin_notes, archived, merged_into, created_at, updated_at, postcode, national_number, sms_consent`
 
 func scanPatient(row interface{ Scan(...any) error }) (Patient, error) {
 	var p Patient
 	var created, updated int64
 	err := row.Scan(&p.ID, &p.MRN, &p.Given, &p.Family, &p.Preferred, &p.DOB, &p.Sex, &p.Phone, &p.Phone2, &p.Email,
-		&p.Address, &p.Insurance, &p.EmergencyContact, &p.AdminNotes, &p.Archived, &p.MergedInto, &created, &updated)
+		&p.Address, &p.Insurance, &p.EmergencyContact, &p.AdminNotes, &p.Archived, &p.MergedInto, &created, &updated,
+		&p.Postcode, &p.NationalNumber, &p.SMSConsent)
 	p.Created, p.Updated = time.Unix(created, 0), time.Unix(updated, 0)
 	return p, err
 }
@@ -94,7 +167,17 @@ const (
 	maxNameRunes  = 100
 	maxShortRunes = 200
 	maxNoteBytes  = 64 << 10
+	// The longest postal codes are ten or eleven characters ("12345-6789",
+	// "12345-67890"); national health numbers are shorter than 20.
+	maxPostcodeRunes = 16
+	maxNationalRunes = 30
 )
+
+// singleSpaced is s with every run of white space one space, upper case:
+// how a postcode or a national number is kept ("sw1a  1aa" -> "SW1A 1AA").
+func singleSpaced(s string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(s), " "))
+}
 
 // looksLikePhone is the regexp ^\+?[0-9 ()./-]{3,30}$ written out (an
 // import checks every row; the regexp was a third of planning a sheet).
@@ -177,46 +260,63 @@ var sexes = map[string]string{
 	"x": "other", "other": "other", "u": "unknown", "unknown": "unknown",
 }
 
-// validate checks and normalises every field of p.
+// validate checks and normalises every field of p. A refusal is a
+// *FieldError naming the field.
 func (s *Session) validatePatient(p *Patient) error {
 	var err error
+	// A pasted tab or line break inside a postcode or a number is spacing.
+	for _, v := range []*string{&p.Postcode, &p.NationalNumber} {
+		if utf8.ValidString(*v) {
+			*v = singleSpaced(*v)
+		}
+	}
 	for _, f := range []struct {
+		field PatientField
 		name  string
 		v     *string
 		limit int
 		multi bool
 	}{
-		{"given name", &p.Given, maxNameRunes, false}, {"family name", &p.Family, maxNameRunes, false},
-		{"preferred name", &p.Preferred, maxNameRunes, false}, {"phone", &p.Phone, 30, false},
-		{"second phone", &p.Phone2, 30, false}, {"email", &p.Email, maxShortRunes, false},
-		{"address", &p.Address, 500, true}, {"insurance", &p.Insurance, maxShortRunes, false},
-		{"emergency contact", &p.EmergencyContact, maxShortRunes, false}, {"administrative notes", &p.AdminNotes, maxNoteBytes, true},
+		{FieldGiven, "given name", &p.Given, maxNameRunes, false}, {FieldFamily, "family name", &p.Family, maxNameRunes, false},
+		{FieldPreferred, "preferred name", &p.Preferred, maxNameRunes, false}, {FieldMobile, "mobile", &p.Phone, 30, false},
+		{FieldHomePhone, "home phone", &p.Phone2, 30, false}, {FieldEmail, "email", &p.Email, maxShortRunes, false},
+		{FieldAddress, "address", &p.Address, 500, true}, {FieldPostcode, "postcode", &p.Postcode, maxPostcodeRunes, false},
+		{FieldNationalNumber, "national health number", &p.NationalNumber, maxNationalRunes, false},
+		{FieldInsurance, "insurance", &p.Insurance, maxShortRunes, false},
+		{FieldEmergencyContact, "emergency contact", &p.EmergencyContact, maxShortRunes, false},
+		{FieldAdminNotes, "administrative notes", &p.AdminNotes, maxNoteBytes, true},
 	} {
 		if *f.v, err = cleanText(f.name, *f.v, f.limit, f.multi); err != nil {
-			return err
+			return asField(f.field, err)
 		}
 	}
 	if p.Given == "" {
-		return invalid("the given name is empty")
+		return fieldInvalid(FieldGiven, "the given name is empty")
 	}
 	if p.Family == "" {
-		return invalid("the family name is empty")
+		return fieldInvalid(FieldFamily, "the family name is empty")
 	}
 	if p.DOB, err = ParseDOB(p.DOB, s.v.now()); err != nil {
-		return err
+		return asField(FieldDOB, err)
 	}
 	sex, ok := sexes[strings.ToLower(strings.TrimSpace(p.Sex))]
 	if !ok {
-		return invalid("sex %q is not one of female, male, other, unknown", p.Sex)
+		return fieldInvalid(FieldSex, "sex %q is not one of female, male, other, unknown", p.Sex)
 	}
 	p.Sex = sex
-	for _, ph := range []struct{ name, v string }{{"phone", p.Phone}, {"second phone", p.Phone2}} {
+	for _, ph := range []struct {
+		field   PatientField
+		name, v string
+	}{{FieldMobile, "mobile", p.Phone}, {FieldHomePhone, "home phone", p.Phone2}} {
 		if ph.v != "" && !looksLikePhone(ph.v) {
-			return invalid("%s %q has characters a phone number does not", ph.name, ph.v)
+			return fieldInvalid(ph.field, "%s %q has characters a phone number does not", ph.name, ph.v)
 		}
 	}
 	if p.Email != "" && !looksLikeEmail(p.Email) {
-		return invalid("email %q is not an email address", p.Email)
+		return fieldInvalid(FieldEmail, "email %q is not an email address", p.Email)
+	}
+	if p.SMSConsent && p.Phone == "" {
+		return fieldInvalid(FieldSMSConsent, "SMS reminders need a mobile number; type the mobile first")
 	}
 	return nil
 }
@@ -263,6 +363,20 @@ func ftsRow(p Patient) (names, mrn, phone, dob string) {
 	// The MRN without its dash, one token: a typed "K7QM-" or "K7QM" is a
 	// prefix of it. (Rows indexed before also hold the two halves.)
 	mrn = strings.ReplaceAll(p.MRN, "-", "")
+	// The national health number with it, as one token ("943 476 5919"
+	// as 9434765919, "QQ 12 34 56 C" as QQ123456C) and as its groups of
+	// three characters or more, as typed.
+	if p.NationalNumber != "" {
+		groups := strings.FieldsFunc(p.NationalNumber, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		mrn += " " + strings.Join(groups, "")
+		if len(groups) > 1 {
+			for _, g := range groups {
+				if utf8.RuneCountInString(g) >= 3 {
+					mrn += " " + g
+				}
+			}
+		}
+	}
 	// Phones as digits (07700900123), and the typed groups of three digits
 	// or more, so the "7946" of "+44 20 7946 0001" matches too (country
 	// and area codes of one or two digits would match half the practice).
@@ -499,28 +613,32 @@ func (s *Session) EditPatient(ctx context.Context, mrn string, c PatientChanges)
 			return err
 		}
 		before := p
-		cols := c.columns()
-		fields := map[string]*string{"given": &p.Given, "family": &p.Family, "preferred": &p.Preferred, "dob": &p.DOB, "sex": &p.Sex,
-			"phone": &p.Phone, "phone2": &p.Phone2, "email": &p.Email, "address": &p.Address, "insurance": &p.Insurance,
-			"emergency_contact": &p.EmergencyContact, "admin_notes": &p.AdminNotes}
-		for col, v := range cols {
+		fields := p.textFields()
+		for col, v := range c.columns() {
 			if v != nil {
 				*fields[col] = *v
 			}
+		}
+		if c.SMSConsent != nil {
+			p.SMSConsent = *c.SMSConsent
+		} else if strings.TrimSpace(p.Phone) == "" {
+			p.SMSConsent = false // agreed to texts to a number no longer there
 		}
 		if err := s.validatePatient(&p); err != nil {
 			return err
 		}
 		changed := map[string]any{}
-		beforeFields := map[string]string{"given": before.Given, "family": before.Family, "preferred": before.Preferred, "dob": before.DOB,
-			"sex": before.Sex, "phone": before.Phone, "phone2": before.Phone2, "email": before.Email, "address": before.Address,
-			"insurance": before.Insurance, "emergency_contact": before.EmergencyContact, "admin_notes": before.AdminNotes}
+		beforeFields := before.textFields()
 		var names []string
 		for col, ptr := range fields {
-			if *ptr != beforeFields[col] {
+			if *ptr != *beforeFields[col] {
 				changed[col] = *ptr
 				names = append(names, col)
 			}
+		}
+		if p.SMSConsent != before.SMSConsent {
+			changed["sms_consent"] = p.SMSConsent
+			names = append(names, "sms_consent")
 		}
 		if len(changed) == 0 {
 			return nil
@@ -528,9 +646,10 @@ func (s *Session) EditPatient(ctx context.Context, mrn string, c PatientChanges)
 		sort.Strings(names)
 		p.Updated = now
 		if _, err := tx.ExecContext(ctx, `UPDATE patients SET given=?, family=?, preferred=?, dob=?, sex=?, phone=?, phone2=?, email=?,
-			address=?, insurance=?, emergency_contact=?, admin_notes=?, updated_at=?, phone_key=? WHERE id = ?`,
+			address=?, insurance=?, emergency_contact=?, admin_notes=?, postcode=?, national_number=?, sms_consent=?,
+			updated_at=?, phone_key=? WHERE id = ?`,
 			p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
-			p.EmergencyContact, p.AdminNotes, now.Unix(), digits(p.Phone), p.ID); err != nil {
+			p.EmergencyContact, p.AdminNotes, p.Postcode, p.NationalNumber, p.SMSConsent, now.Unix(), digits(p.Phone), p.ID); err != nil {
 			return err
 		}
 		if err := indexPatient(ctx, tx, p); err != nil {

@@ -49,7 +49,7 @@ type patientsScreen struct {
 
 func newPatientsScreen(g *gui, sh *shell, s recordsSession) *patientsScreen {
 	p := &patientsScreen{g: g, sh: sh, s: s,
-		search: newEntry(g, "Search by name, MRN, phone or date of birth   (Ctrl+F)"),
+		search: newEntry(g, "Search by name, MRN, phone, date of birth or national number   (Ctrl+F)"),
 		count:  widget.NewLabel(""),
 		status: newStatus(widget.MediumImportance),
 		busy:   widget.NewActivity(),
@@ -99,7 +99,7 @@ func newPatientsScreen(g *gui, sh *shell, s recordsSession) *patientsScreen {
 	p.open = widget.NewButtonWithIcon("Open chart", theme.FolderOpenIcon(), g.act(p.openSelected))
 	p.busy.Hide()
 
-	header := container.New(patientColumns, kit.HeaderCell("Name"), kit.HeaderCell("MRN"), kit.HeaderCell("Date of birth (age)"), kit.HeaderCell("Phone"))
+	header := container.New(patientColumns, kit.HeaderCell("Name"), kit.HeaderCell("MRN"), kit.HeaderCell("Date of birth (age)"), kit.HeaderCell("Mobile"))
 	top := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(p.open, p.add), kit.Heading("Patients")),
 		container.NewBorder(nil, nil, nil, p.busy, p.search),
@@ -160,7 +160,7 @@ func (p *patientsScreen) show(res []app.Patient, err error, q string) {
 		p.count.SetText("The search did not run. " + plain(err))
 	case q == "":
 		p.count.Importance = widget.MediumImportance
-		p.count.SetText("Type part of a name (accents are optional), the MRN, a phone number or the date of birth. " +
+		p.count.SetText("Type part of a name (accents are optional), the MRN, a phone number, the date of birth or the national number. " +
 			"Press Enter or double-click to open a chart; Ctrl+N registers a new patient.")
 	case len(res) == 0:
 		p.count.Importance = widget.WarningImportance
@@ -211,11 +211,7 @@ func (p *patientsScreen) openSelected() {
 type newPatientDialog struct {
 	p *patientsScreen
 	f *formDialog
-
-	given, family, preferred, dob *entry
-	sex                           *widget.Select
-	phone, email, address         *entry
-	insurance, emergency, notes   *entry
+	*patientEntries
 
 	// dups is the open duplicate warning, for tests.
 	dups dialog.Dialog
@@ -223,45 +219,142 @@ type newPatientDialog struct {
 	created *app.Patient
 }
 
+// patientEntries are the fields of a patient's record in a form: who
+// they are on the left, how to reach them on the right, admin notes
+// across the bottom.
+type patientEntries struct {
+	g *gui
+
+	given, family, preferred, dob *entry
+	sex                           *widget.Select
+	national, insurance           *entry
+	phone                         *entry // the mobile
+	sms                           *widget.Check
+	phone2, email, address        *entry
+	postcode, emergency, notes    *entry
+}
+
+// newPatientEntries makes the fields, filled from p.
+func newPatientEntries(g *gui, p app.Patient) *patientEntries {
+	mk := func(placeholder, text string) *entry {
+		e := newEntry(g, placeholder)
+		e.SetText(text)
+		return e
+	}
+	e := &patientEntries{g: g,
+		given:     mk("", p.Given),
+		family:    mk("", p.Family),
+		preferred: mk("Optional: the name they go by", p.Preferred),
+		dob:       mk("", p.DOB),
+		national:  mk("NHS, Medicare, health card… number", p.NationalNumber),
+		insurance: mk("Insurer and member number", p.Insurance),
+		phone:     mk("for example +44 7700 900123", p.Phone),
+		phone2:    mk("", p.Phone2),
+		email:     mk("", p.Email),
+		address:   mk("", p.Address),
+		postcode:  mk("", p.Postcode),
+		emergency: mk("Name and phone", p.EmergencyContact),
+		notes:     newMultiLineEntry(g, "", 2),
+	}
+	e.notes.SetText(p.AdminNotes)
+	e.sex = widget.NewSelect([]string{"Female", "Male", "Other", "Unknown"}, func(string) { g.activity() })
+	e.sex.PlaceHolder = "Choose"
+	if p.Sex != "" {
+		e.sex.SetSelected(capitalised(p.Sex))
+	}
+	e.sms = widget.NewCheck("Agrees to SMS reminders", func(bool) { g.activity() })
+	e.sms.SetChecked(p.SMSConsent)
+	// Reminders go to the mobile: without one there is nothing to agree to.
+	e.phone.OnChanged = func(string) { e.mobileChanged() }
+	e.mobileChanged()
+	return e
+}
+
+// mobileChanged offers the SMS consent only while there is a mobile.
+func (e *patientEntries) mobileChanged() {
+	if strings.TrimSpace(e.phone.Text) == "" {
+		e.sms.SetChecked(false)
+		e.sms.Disable()
+	} else {
+		e.sms.Enable()
+	}
+}
+
+// form lays the fields out. Tab goes down the left column, then the right.
+func (e *patientEntries) form(order app.DateOrder) fyne.CanvasObject {
+	return patientForm(
+		[]*widget.FormItem{
+			field("Given name", e.given, ""),
+			field("Family name", e.family, ""),
+			field("Preferred name", e.preferred, ""),
+			field("Date of birth", e.dob, dateOrderHint(order)),
+			field("Sex", e.sex, ""),
+			field("National number", e.national, ""),
+			field("Insurance", e.insurance, ""),
+		},
+		[]*widget.FormItem{
+			field("Mobile", e.phone, ""),
+			field("", e.sms, ""),
+			field("Home phone", e.phone2, ""),
+			field("Email", e.email, ""),
+			field("Address", e.address, ""),
+			field("Postcode", e.postcode, ""),
+			field("Emergency contact", e.emergency, ""),
+		},
+		e.notes)
+}
+
+// entries are the text fields, in Tab order (Enter in any submits).
+func (e *patientEntries) entries() []*entry {
+	return []*entry{e.given, e.family, e.preferred, e.dob, e.national, e.insurance,
+		e.phone, e.phone2, e.email, e.address, e.postcode, e.emergency, e.notes}
+}
+
+// patient is what the fields hold, the date of birth as typed.
+func (e *patientEntries) patient() app.Patient {
+	t := func(x *entry) string { return strings.TrimSpace(x.Text) }
+	return app.Patient{
+		Given: t(e.given), Family: t(e.family), Preferred: t(e.preferred), DOB: t(e.dob),
+		Sex:            strings.ToLower(e.sex.Selected),
+		NationalNumber: t(e.national), Insurance: t(e.insurance),
+		Phone: t(e.phone), SMSConsent: e.sms.Checked && t(e.phone) != "", Phone2: t(e.phone2),
+		Email: t(e.email), Address: t(e.address), Postcode: t(e.postcode),
+		EmergencyContact: t(e.emergency), AdminNotes: t(e.notes),
+	}
+}
+
+// widgetFor is the field an app refusal names (by its type, never its
+// words), or nil.
+func (e *patientEntries) widgetFor(err error) fyne.Focusable {
+	var fe *app.FieldError
+	if !errors.As(err, &fe) {
+		return nil
+	}
+	switch fe.Field {
+	case app.FieldSex:
+		return e.sex
+	case app.FieldSMSConsent:
+		return e.phone // consent needs a mobile: that is what to fix
+	}
+	return map[app.PatientField]*entry{
+		app.FieldGiven: e.given, app.FieldFamily: e.family, app.FieldPreferred: e.preferred, app.FieldDOB: e.dob,
+		app.FieldMobile: e.phone, app.FieldHomePhone: e.phone2, app.FieldEmail: e.email, app.FieldAddress: e.address,
+		app.FieldPostcode: e.postcode, app.FieldNationalNumber: e.national, app.FieldInsurance: e.insurance,
+		app.FieldEmergencyContact: e.emergency, app.FieldAdminNotes: e.notes,
+	}[fe.Field]
+}
+
 // newPatient opens the New patient form.
 func (p *patientsScreen) newPatient() {
 	g := p.g
-	n := &newPatientDialog{p: p,
-		given:     newEntry(g, ""),
-		family:    newEntry(g, ""),
-		preferred: newEntry(g, "Optional: the name they go by"),
-		dob:       newEntry(g, ""),
-		phone:     newEntry(g, "for example +44 20 7946 0001"),
-		email:     newEntry(g, ""),
-		address:   newEntry(g, ""),
-		insurance: newEntry(g, "Insurer and member number"),
-		emergency: newEntry(g, "Name and phone"),
-		notes:     newMultiLineEntry(g, "", 2),
-	}
+	n := &newPatientDialog{p: p, patientEntries: newPatientEntries(g, app.Patient{})}
 	p.adding = n
-	n.sex = widget.NewSelect([]string{"Female", "Male", "Other", "Unknown"}, func(string) { g.activity() })
-	n.sex.PlaceHolder = "Choose"
 	n.f = g.newFormDialog("New patient", "Register patient", container.NewVBox(
 		kit.Wrapped("Given name, family name and date of birth are required. ClinicVault checks for an existing record before it registers a new one."),
-		patientForm(
-			[]*widget.FormItem{
-				field("Given name", n.given, ""),
-				field("Family name", n.family, ""),
-				field("Preferred name", n.preferred, ""),
-				field("Date of birth", n.dob, dateOrderHint(p.s.DateOrder())),
-				field("Sex", n.sex, ""),
-			},
-			[]*widget.FormItem{
-				field("Phone", n.phone, ""),
-				field("Email", n.email, ""),
-				field("Address", n.address, ""),
-				field("Insurance", n.insurance, ""),
-				field("Emergency contact", n.emergency, ""),
-			},
-			n.notes),
+		n.form(p.s.DateOrder()),
 	), n.save)
-	n.f.submitOnEnter(n.given, n.family, n.preferred, n.dob, n.phone, n.email, n.address, n.insurance, n.emergency, n.notes)
-	n.f.show(fyne.NewSize(940, 520), n.given)
+	n.f.submitOnEnter(n.entries()...)
+	n.f.show(fyne.NewSize(940, 600), n.given)
 }
 
 // patientForm lays a patient's fields out in two columns, who they are on
@@ -277,19 +370,9 @@ func patientForm(left, right []*widget.FormItem, notes *entry) fyne.CanvasObject
 // patient reads the form. msg says what is missing, bad is its field.
 func (n *newPatientDialog) patient() (pt app.Patient, msg string, bad fyne.Focusable) {
 	order := n.p.s.DateOrder()
-	pt = app.Patient{
-		Given:            strings.TrimSpace(n.given.Text),
-		Family:           strings.TrimSpace(n.family.Text),
-		Preferred:        strings.TrimSpace(n.preferred.Text),
-		Sex:              strings.ToLower(n.sex.Selected),
-		Phone:            strings.TrimSpace(n.phone.Text),
-		Email:            strings.TrimSpace(n.email.Text),
-		Address:          strings.TrimSpace(n.address.Text),
-		Insurance:        strings.TrimSpace(n.insurance.Text),
-		EmergencyContact: strings.TrimSpace(n.emergency.Text),
-		AdminNotes:       strings.TrimSpace(n.notes.Text),
-	}
-	typed := strings.TrimSpace(n.dob.Text)
+	pt = n.patientEntries.patient()
+	typed := pt.DOB
+	pt.DOB = ""
 	switch {
 	case pt.Given == "":
 		return pt, "Type the patient's given name.", n.given
@@ -333,10 +416,8 @@ func (n *newPatientDialog) create(pt app.Patient) {
 	created, _, err := n.p.s.AddPatient(g.ctx, pt)
 	if err != nil {
 		n.f.fail("The patient was not registered. " + plain(err))
-		if errors.Is(err, app.ErrInvalid) {
-			if f := n.fieldFor(err); f != nil {
-				g.focus(f)
-			}
+		if f := n.widgetFor(err); f != nil {
+			g.focus(f)
 		}
 		return
 	}
@@ -346,28 +427,6 @@ func (n *newPatientDialog) create(pt app.Patient) {
 	if c := n.p.sh.chart; c != nil {
 		c.note(widget.SuccessImportance, fmt.Sprintf("%s was registered with MRN %s.", created.Name(), created.MRN))
 	}
-}
-
-// fieldFor is the field an app refusal names.
-func (n *newPatientDialog) fieldFor(err error) fyne.Focusable {
-	msg := err.Error()
-	for _, f := range []struct {
-		prefix string
-		e      *entry
-	}{
-		{"the given name", n.given}, {"given name", n.given}, {"the family name", n.family}, {"family name", n.family},
-		{"preferred name", n.preferred}, {"date of birth", n.dob}, {"second phone", n.phone}, {"phone", n.phone},
-		{"email", n.email}, {"address", n.address}, {"insurance", n.insurance}, {"emergency contact", n.emergency},
-		{"administrative notes", n.notes},
-	} {
-		if strings.HasPrefix(msg, f.prefix) {
-			return f.e
-		}
-	}
-	if strings.HasPrefix(msg, "sex") {
-		return n.sex
-	}
-	return nil
 }
 
 // askDuplicates shows the existing records that look like pt and asks

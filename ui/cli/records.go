@@ -29,6 +29,75 @@ func (o *optional) ptr() *string {
 	return &o.v
 }
 
+// optionalBool is a yes-or-no flag that knows whether it was given:
+// --sms-consent alone is yes, --sms-consent=false no.
+type optionalBool struct {
+	set, v bool
+}
+
+func (o *optionalBool) String() string   { return strconv.FormatBool(o.v) }
+func (o *optionalBool) IsBoolFlag() bool { return true }
+func (o *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		switch strings.ToLower(s) {
+		case "yes", "y":
+			v, err = true, nil
+		case "no", "n":
+			v, err = false, nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%q is not yes or no", s)
+	}
+	o.set, o.v = true, v
+	return nil
+}
+func (o *optionalBool) ptr() *bool {
+	if !o.set {
+		return nil
+	}
+	return &o.v
+}
+
+// phoneFlag is --phone, and --mobile its other name: the mobile number.
+// Given twice (under either name) the last one counts, as flags do;
+// given under both names with different numbers it is a usage error.
+type phoneFlag struct {
+	optional
+	names map[string]string
+}
+
+func (p *phoneFlag) as(name string) flag.Value { return phoneName{p, name} }
+
+type phoneName struct {
+	p    *phoneFlag
+	name string
+}
+
+func (n phoneName) String() string {
+	if n.p == nil {
+		return ""
+	}
+	return n.p.v
+}
+func (n phoneName) Set(s string) error {
+	if n.p.names == nil {
+		n.p.names = map[string]string{}
+	}
+	n.p.names[n.name] = s
+	return n.p.optional.Set(s)
+}
+
+func (p *phoneFlag) check() error {
+	if m, ok := p.names["mobile"]; ok {
+		if ph, ok := p.names["phone"]; ok && ph != m {
+			return usagef("--phone and --mobile are the same number (the mobile); give one of them")
+		}
+	}
+	return nil
+}
+
 func (r *runner) cmdPatient(args []string) error {
 	if len(args) == 0 {
 		return usagef("patient needs a subcommand: add, edit, search, show")
@@ -37,21 +106,31 @@ func (r *runner) cmdPatient(args []string) error {
 	switch sub {
 	case "add", "edit":
 		fs := flag.NewFlagSet("patient "+sub, flag.ContinueOnError)
-		var given, family, dob, phone, email, sex, preferred, address optional
+		var given, family, dob, email, sex, preferred, address, home, postcode, national optional
+		var phone phoneFlag
+		var consent optionalBool
 		fs.Var(&given, "given", "given name")
 		fs.Var(&family, "family", "family name")
 		fs.Var(&dob, "dob", "date of birth, YYYY-MM-DD")
-		fs.Var(&phone, "phone", "phone number")
+		fs.Var(phone.as("phone"), "phone", "mobile number (the same as --mobile)")
+		fs.Var(phone.as("mobile"), "mobile", "mobile number")
+		fs.Var(&home, "home-phone", "home phone number")
 		fs.Var(&email, "email", "email address")
 		fs.Var(&sex, "sex", "female, male, other or unknown")
 		fs.Var(&preferred, "preferred", "preferred name")
 		fs.Var(&address, "address", "postal address")
+		fs.Var(&postcode, "postcode", "postcode or ZIP code")
+		fs.Var(&national, "national-number", "national health number (NHS, Medicare, health card… number)")
+		fs.Var(&consent, "sms-consent", "agrees to SMS reminders on the mobile (--sms-consent=false withdraws it)")
 		n := 0
 		if sub == "edit" {
 			n = 1
 		}
 		pos, err := parse(fs, args, n, n)
 		if err != nil {
+			return err
+		}
+		if err := phone.check(); err != nil {
 			return err
 		}
 		s, err := r.session()
@@ -63,7 +142,8 @@ func (r *runner) cmdPatient(args []string) error {
 				return usagef("patient add needs --given, --family and --dob")
 			}
 			p, dups, err := s.AddPatient(r.ctx, app.Patient{Given: given.v, Family: family.v, DOB: dob.v, Phone: phone.v,
-				Email: email.v, Sex: sex.v, Preferred: preferred.v, Address: address.v})
+				Email: email.v, Sex: sex.v, Preferred: preferred.v, Address: address.v, Phone2: home.v, Postcode: postcode.v,
+				NationalNumber: national.v, SMSConsent: consent.v})
 			if err != nil {
 				return err
 			}
@@ -74,7 +154,8 @@ func (r *runner) cmdPatient(args []string) error {
 			return nil
 		}
 		p, err := s.EditPatient(r.ctx, pos[0], app.PatientChanges{Given: given.ptr(), Family: family.ptr(), DOB: dob.ptr(),
-			Phone: phone.ptr(), Email: email.ptr(), Sex: sex.ptr(), Preferred: preferred.ptr(), Address: address.ptr()})
+			Phone: phone.ptr(), Email: email.ptr(), Sex: sex.ptr(), Preferred: preferred.ptr(), Address: address.ptr(),
+			Phone2: home.ptr(), Postcode: postcode.ptr(), NationalNumber: national.ptr(), SMSConsent: consent.ptr()})
 		if err != nil {
 			return err
 		}
@@ -118,7 +199,16 @@ func (r *runner) printChart(c *app.Chart) {
 	w := r.io.Out
 	p := c.Patient
 	fmt.Fprintf(w, "mrn: %s\nname: %s\ndob: %s\n", p.MRN, p.Name(), p.DOB)
-	for _, f := range []struct{ k, v string }{{"sex", p.Sex}, {"phone", p.Phone}, {"email", p.Email}, {"address", p.Address},
+	// "phone:" is the mobile (the line scripts already read).
+	sms := ""
+	if p.Phone != "" {
+		sms = "no"
+		if p.SMSConsent {
+			sms = "yes"
+		}
+	}
+	for _, f := range []struct{ k, v string }{{"sex", p.Sex}, {"phone", p.Phone}, {"sms reminders", sms}, {"home phone", p.Phone2},
+		{"email", p.Email}, {"address", p.Address}, {"postcode", p.Postcode}, {"national number", p.NationalNumber},
 		{"insurance", p.Insurance}, {"emergency contact", p.EmergencyContact}} {
 		if f.v != "" {
 			fmt.Fprintf(w, "%s: %s\n", f.k, f.v)
