@@ -539,10 +539,20 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 		var ps []pending
 		for rows.Next() {
 			var n, v string
-			rows.Scan(&n, &v)
-			e, _ := strconv.Atoi(strings.TrimPrefix(n, "epoch_clinical_wrapped_"))
-			b, _ := base64.StdEncoding.DecodeString(v)
+			if err := rows.Scan(&n, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			e, err1 := strconv.Atoi(strings.TrimPrefix(n, "epoch_clinical_wrapped_"))
+			b, err2 := base64.StdEncoding.DecodeString(v)
+			if err1 != nil || err2 != nil || e < 0 {
+				continue // not ours to read; kept as it is
+			}
 			ps = append(ps, pending{n, uint32(e), b})
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return err
 		}
 		rows.Close()
 		for _, p := range ps {
@@ -550,9 +560,17 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 			if err != nil {
 				return err
 			}
-			if clin, err := openSym(wk, p.box); err == nil {
-				s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, p.epoch, clin)
-				s.general.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, p.name)
+			clin, err := openSym(wk, p.box)
+			if err != nil {
+				continue // wrapped for a key this computer does not hold yet
+			}
+			// The wrapped copy goes only once the key is stored: a failed
+			// save (a full disk) keeps it for the next pass.
+			if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, p.epoch, clin); err != nil {
+				return fmt.Errorf("storing the clinical key of epoch %d: %w", p.epoch, err)
+			}
+			if _, err := s.general.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, p.name); err != nil {
+				return err
 			}
 		}
 	}
