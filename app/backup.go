@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -847,8 +848,16 @@ type BackupStatus struct {
 	Folder   string
 	LastGood time.Time // newest backup that verified; zero if none
 	Due      bool      // a scheduled backup should run now
-	Warning  string    // non-empty after 3 days without a good backup
+	Warning  string    // non-empty after 3 days without a good backup, or after a failed scheduled backup
+	// LastFailure and LastError: the newest scheduled backup that failed
+	// since the last one that worked (zero and "" otherwise).
+	LastFailure time.Time
+	LastError   string
 }
+
+// settingBackupFailure holds the last failed scheduled backup, "unix|error",
+// until one succeeds.
+const settingBackupFailure = "backup_last_failure"
 
 // BackupStatus reports the folder, the last verified backup and whether
 // one is due.
@@ -878,11 +887,19 @@ func (s *Session) BackupStatus(ctx context.Context) (BackupStatus, error) {
 		}
 	}
 	rows.Close()
+	if v := s.settingLocked(ctx, s.general, settingBackupFailure); v != "" {
+		at, msg, _ := strings.Cut(v, "|")
+		if n, err := strconv.ParseInt(at, 10, 64); err == nil && time.Unix(n, 0).After(st.LastGood) {
+			st.LastFailure, st.LastError = time.Unix(n, 0), msg
+		}
+	}
 	now := s.v.now()
 	st.Due = st.Folder != "" && now.Sub(st.LastGood) >= backupEvery
 	switch {
 	case st.Folder == "":
 		st.Warning = "No backup folder is set: choose one (a second disk, a USB drive or a network share) so that backups happen every day."
+	case !st.LastFailure.IsZero():
+		st.Warning = fmt.Sprintf("The scheduled backup of %s failed: %s", st.LastFailure.Local().Format("2 Jan 15:04"), st.LastError)
 	case st.LastGood.IsZero():
 		st.Warning = "There is no verified backup yet."
 	case now.Sub(st.LastGood) > backupWarnAfter:
@@ -899,7 +916,26 @@ func (s *Session) RunScheduledBackup(ctx context.Context, progress func(BackupPr
 	if err != nil || !st.Due {
 		return false, err
 	}
-	return true, s.BackupNow(ctx, st.Folder, progress)
+	err = s.BackupNow(ctx, st.Folder, progress)
+	if ctx.Err() != nil {
+		return true, err // stopped (a lock, a sign-out): not a failure to report
+	}
+	// The outcome stays for the Backups screen and the Security Center:
+	// a failure until a later backup works.
+	value := ""
+	if err != nil {
+		value = strconv.FormatInt(s.v.now().Unix(), 10) + "|" + strings.ReplaceAll(err.Error(), "|", "/")
+	}
+	s.mu.Lock()
+	werr := inTx(ctx, s.general, func(tx *sql.Tx) error {
+		if value == "" {
+			_, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, settingBackupFailure)
+			return err
+		}
+		return setSetting(ctx, tx, settingBackupFailure, value)
+	})
+	s.mu.Unlock()
+	return true, errors.Join(err, werr)
 }
 
 // BackupNow creates a backup in dir, verifies it, and prunes old copies.
