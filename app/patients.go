@@ -316,7 +316,7 @@ func (s *Session) validatePatient(p *Patient) error {
 		return fieldInvalid(FieldEmail, "email %q is not an email address", p.Email)
 	}
 	if p.SMSConsent && p.Phone == "" {
-		return fieldInvalid(FieldSMSConsent, "SMS reminders need a mobile number; type the mobile first")
+		return fieldInvalid(FieldSMSConsent, "SMS reminders need a mobile number")
 	}
 	return nil
 }
