@@ -169,7 +169,7 @@ func init() {
 		"sync":        {"sync --folder DIR [--watch]", "one pass through the shared folder: push, then pull; --watch keeps running", (*runner).cmdSync},
 		"device":      {"device list | device revoke ID [--folder DIR] | device rename ID NAME | device invite --folder DIR [--yes]", "the practice's computers (admins add and revoke)", (*runner).cmdDevice},
 		"join":        {"join --folder DIR --code CODE [--name NAME]", "make this (empty --data) folder a new computer of a practice", (*runner).cmdJoin},
-		"import":      {"import FILE [--skip-invalid]", "import patients from a .csv or .xlsx sheet or a .json FHIR R4 bundle; without --skip-invalid any bad row imports nothing", (*runner).cmdImport},
+		"import":      {"import FILE [--skip-invalid] [--date-order dmy|mdy]", "import patients from a .csv or .xlsx sheet or a .json FHIR R4 bundle; without --skip-invalid any bad row imports nothing; rows of patients already registered are not imported again", (*runner).cmdImport},
 		"export":      {"export --format fhir|csv --out FILE [--patient MRN] [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT | --plaintext]", "export patients (FHIR R4 with charts for clinicians, or CSV), age-encrypted unless --plaintext", (*runner).cmdExport},
 		"print":       {"print MRN --encounter ID --out FILE.pdf", "a printable visit summary (clinicians)", (*runner).cmdPrint},
 		"bench":       {"bench [--iterations N] [--patients N] [--import-rows N] [--runs N]", "measure sign-in, patient insert, search, chart opening and CSV/XLSX import, encrypted against plain (--runs: medians of N runs)", (*runner).cmdBench},
