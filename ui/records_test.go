@@ -1048,6 +1048,7 @@ func TestMergeAndArchive(t *testing.T) {
 	sh.openNamed("Patients")
 	sh.openChart(p.jose.MRN)
 	settle(t, g)
+	sh.chart.selectTab(tabDemographics)
 
 	tap(t, g, "Merge duplicate…")
 	var search *entry
@@ -1080,6 +1081,7 @@ func TestMergeAndArchive(t *testing.T) {
 		t.Error("the merged duplicate is still found")
 	}
 
+	sh.chart.selectTab(tabDemographics)
 	tap(t, g, "Archive…")
 	tap(t, g, "Archive")
 	if !showsText(g, "This record is archived") || !button(t, g, "Edit…").Disabled() {

@@ -198,7 +198,8 @@ func TestPrintVisitSummary(t *testing.T) {
 	sh.openNamed("Patients")
 	sh.openChart(p.jose.MRN)
 	settle(t, g)
-	// The chart's Export… opens Export for this patient alone.
+	// The chart's Export… (on Demographics) opens Export for this patient alone.
+	sh.chart.selectTab(tabDemographics)
 	tap(t, g, "Export…")
 	if sh.current != "Export" || sh.exports.patient == nil || sh.exports.patient.MRN != p.jose.MRN {
 		t.Fatalf("Export… from the chart: screen %q", sh.current)
