@@ -441,12 +441,9 @@ func TestImportContactColumns(t *testing.T) {
 }
 
 // TestNationalNumberEditFoundAfterSync: a national number changed on one
-// computer finds the patient on the other. Skipped: the sync merge
-// rewrites a patient's search entry only when a column it lists in
-// searched() (app/sync_merge.go, not part of this change) arrives;
-// national_number must join that list.
+// computer finds the patient on the other (the sync merge rewrites a
+// patient's search entry when national_number arrives).
 func TestNationalNumberEditFoundAfterSync(t *testing.T) {
-	t.Skip("needs \"national_number\" in searched() in app/sync_merge.go")
 	_, dir, a, b := twoMachines(t)
 	ctx := context.Background()
 	p, _, _ := a.AddPatient(ctx, Patient{Given: "Amara", Family: "Okafor", DOB: "1990-05-17"})

@@ -176,7 +176,7 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 func searched(cols map[string]*string) bool {
 	for c := range cols {
 		switch c {
-		case "given", "family", "preferred", "mrn", "phone", "phone2", "dob", "archived":
+		case "given", "family", "preferred", "mrn", "phone", "phone2", "dob", "archived", "national_number":
 			return true
 		}
 	}
