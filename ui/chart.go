@@ -59,6 +59,8 @@ type chartScreen struct {
 	tabs    *container.AppTabs
 	tabName string
 	summary *summaryTab
+	// editing is the open Edit dialog's fields, for tests.
+	editing *patientEntries
 
 	// The clinical tabs, for tests.
 	enc  *encountersTab
@@ -416,12 +418,19 @@ func (c *chartScreen) demographicsTab() fyne.CanvasObject {
 		widget.NewFormItem("MRN", value(p.MRN)),
 		widget.NewFormItem("Registered", value(p.Created.Local().Format(dateLayout))),
 	)
+	sms := "no"
+	if p.SMSConsent {
+		sms = "yes"
+	}
+	left.Append("National number", value(p.NationalNumber))
+	left.Append("Insurance", value(p.Insurance))
 	right := widget.NewForm(
-		widget.NewFormItem("Phone", value(p.Phone)),
-		widget.NewFormItem("Second phone", value(p.Phone2)),
+		widget.NewFormItem("Mobile", value(p.Phone)),
+		widget.NewFormItem("SMS reminders", value(sms)),
+		widget.NewFormItem("Home phone", value(p.Phone2)),
 		widget.NewFormItem("Email", value(p.Email)),
 		widget.NewFormItem("Address", value(p.Address)),
-		widget.NewFormItem("Insurance", value(p.Insurance)),
+		widget.NewFormItem("Postcode", value(p.Postcode)),
 		widget.NewFormItem("Emergency contact", value(p.EmergencyContact)),
 		widget.NewFormItem("Admin notes", value(p.AdminNotes)),
 	)
@@ -443,9 +452,9 @@ func (c *chartScreen) demographicsTab() fyne.CanvasObject {
 // patientFields are the patient's fields as the history names them.
 var patientFields = map[string]string{
 	"mrn": "MRN", "given": "Given name", "family": "Family name", "preferred": "Preferred name", "dob": "Date of birth",
-	"sex": "Sex", "phone": "Phone", "phone2": "Second phone", "email": "Email", "address": "Address", "insurance": "Insurance",
+	"sex": "Sex", "phone": "Mobile", "phone2": "Home phone", "email": "Email", "address": "Address", "insurance": "Insurance",
 	"emergency_contact": "Emergency contact", "admin_notes": "Admin notes", "created_at": "Registered", "archived": "Archived",
-	"merged_into": "Merged into",
+	"merged_into": "Merged into", "postcode": "Postcode", "national_number": "National number", "sms_consent": "SMS reminders",
 }
 
 // edit changes the patient's demographics; only changed fields are sent.
@@ -453,61 +462,45 @@ func (c *chartScreen) edit() {
 	g := c.g
 	p := c.chart.Patient
 	order := c.s.DateOrder()
-	mk := func(v string) *entry {
-		e := newEntry(g, "")
-		e.SetText(v)
-		return e
-	}
-	given, family, preferred := mk(p.Given), mk(p.Family), mk(p.Preferred)
-	dob := mk(p.DOB)
-	phone, phone2, email, address := mk(p.Phone), mk(p.Phone2), mk(p.Email), mk(p.Address)
-	insurance, emergency := mk(p.Insurance), mk(p.EmergencyContact)
-	notes := newMultiLineEntry(g, "", 2)
-	notes.SetText(p.AdminNotes)
-	sex := widget.NewSelect([]string{"Female", "Male", "Other", "Unknown"}, func(string) { g.activity() })
-	if p.Sex != "" {
-		sex.SetSelected(capitalised(p.Sex))
-	}
+	e := newPatientEntries(g, p)
+	c.editing = e
 	var f *formDialog
-	f = g.newFormDialog("Edit "+p.Name(), "Save changes", patientForm(
-		[]*widget.FormItem{
-			field("Given name", given, ""), field("Family name", family, ""), field("Preferred name", preferred, ""),
-			field("Date of birth", dob, dateOrderHint(order)), field("Sex", sex, ""),
-		},
-		[]*widget.FormItem{
-			field("Phone", phone, ""), field("Second phone", phone2, ""), field("Email", email, ""), field("Address", address, ""),
-			field("Insurance", insurance, ""), field("Emergency contact", emergency, ""),
-		},
-		notes), func() {
+	f = g.newFormDialog("Edit "+p.Name(), "Save changes", e.form(order), func() {
+		now := e.patient()
 		var ch app.PatientChanges
 		var names []string
 		set := func(label string, dst **string, old, now string) {
-			now = strings.TrimSpace(now)
 			if now != old {
 				*dst = app.Str(now)
 				names = append(names, label)
 			}
 		}
-		set("given name", &ch.Given, p.Given, given.Text)
-		set("family name", &ch.Family, p.Family, family.Text)
-		set("preferred name", &ch.Preferred, p.Preferred, preferred.Text)
-		typed := strings.TrimSpace(dob.Text)
+		set("given name", &ch.Given, p.Given, now.Given)
+		set("family name", &ch.Family, p.Family, now.Family)
+		set("preferred name", &ch.Preferred, p.Preferred, now.Preferred)
+		typed := now.DOB
 		if iso, ok := app.ParseTypedDate(typed, order); ok {
 			typed = iso
 		} else if typed != p.DOB {
 			f.fail("The date of birth “" + typed + "” is not a date. Type it as " + dateOrderHint(order) + ".")
-			g.focus(dob)
+			g.focus(e.dob)
 			return
 		}
 		set("date of birth", &ch.DOB, p.DOB, typed)
-		set("sex", &ch.Sex, p.Sex, strings.ToLower(sex.Selected))
-		set("phone", &ch.Phone, p.Phone, phone.Text)
-		set("second phone", &ch.Phone2, p.Phone2, phone2.Text)
-		set("email", &ch.Email, p.Email, email.Text)
-		set("address", &ch.Address, p.Address, address.Text)
-		set("insurance", &ch.Insurance, p.Insurance, insurance.Text)
-		set("emergency contact", &ch.EmergencyContact, p.EmergencyContact, emergency.Text)
-		set("admin notes", &ch.AdminNotes, p.AdminNotes, notes.Text)
+		set("sex", &ch.Sex, p.Sex, now.Sex)
+		set("national number", &ch.NationalNumber, p.NationalNumber, now.NationalNumber)
+		set("insurance", &ch.Insurance, p.Insurance, now.Insurance)
+		set("mobile", &ch.Phone, p.Phone, now.Phone)
+		if now.SMSConsent != p.SMSConsent {
+			ch.SMSConsent = &now.SMSConsent
+			names = append(names, "SMS reminders")
+		}
+		set("home phone", &ch.Phone2, p.Phone2, now.Phone2)
+		set("email", &ch.Email, p.Email, now.Email)
+		set("address", &ch.Address, p.Address, now.Address)
+		set("postcode", &ch.Postcode, p.Postcode, now.Postcode)
+		set("emergency contact", &ch.EmergencyContact, p.EmergencyContact, now.EmergencyContact)
+		set("admin notes", &ch.AdminNotes, p.AdminNotes, now.AdminNotes)
 		if len(names) == 0 {
 			f.close()
 			c.note(widget.MediumImportance, "Nothing was changed.")
@@ -515,14 +508,17 @@ func (c *chartScreen) edit() {
 		}
 		if _, err := c.s.EditPatient(g.ctx, p.MRN, ch); err != nil {
 			f.fail("The changes were not saved. " + plain(err))
+			if w := e.widgetFor(err); w != nil {
+				g.focus(w)
+			}
 			return
 		}
 		f.close()
 		c.note(widget.SuccessImportance, "Saved: "+strings.Join(names, ", ")+".")
 		c.reload()
 	})
-	f.submitOnEnter(given, family, preferred, dob, phone, phone2, email, address, insurance, emergency, notes)
-	f.show(fyne.NewSize(940, 520), given)
+	f.submitOnEnter(e.entries()...)
+	f.show(fyne.NewSize(940, 600), e.given)
 }
 
 // archive archives the patient after asking.

@@ -602,8 +602,24 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Phone != "+34 600 999 000" {
 		t.Fatalf("the phone was not saved: %+v %v", got, err)
 	}
-	if !showsText(g, "Saved: phone.") {
+	if !showsText(g, "Saved: mobile.") {
 		t.Error("the edit is not reported")
+	}
+	// The contact fields added for the front desk are edited here too.
+	tap(t, g, "Edit…")
+	e := g.shell.chart.editing
+	e.postcode.SetText("sw1a  1aa")
+	e.national.SetText("943 476 5919")
+	e.sms.SetChecked(true)
+	shotSizes(t, g, "chart-edit-contact")
+	pressEnter(t, g, e.postcode)
+	settle(t, g)
+	got, _ = g.session.SearchPatients(context.Background(), p.jose.MRN, 1)
+	if len(got) != 1 || got[0].Postcode != "SW1A 1AA" || got[0].NationalNumber != "943 476 5919" || !got[0].SMSConsent {
+		t.Fatalf("the contact fields were not saved from the chart: %+v", got)
+	}
+	if !showsText(g, "Saved: national number, SMS reminders, postcode.") || !showsText(g, "SW1A 1AA") {
+		t.Error("the contact fields' edit is not reported or shown")
 	}
 	tap(t, g, "History…")
 	if len(g.dialogs) != 1 || !showsText(g, "Every change to Núñez, José's record") {
@@ -612,7 +628,7 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 	shot(t, g, "chart-history")
 	tap(t, g, "Close")
 	c = g.shell.chart
-	c.tabs.SelectIndex(1)
+	c.selectTab(tabAppointments)
 	shot(t, g, "chart-receptionist-appointments")
 }
 
