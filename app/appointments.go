@@ -256,8 +256,10 @@ func anySlice(ss []string) []any {
 	return out
 }
 
-func (s *Session) appointmentTx(ctx context.Context, tx *sql.Tx, id string) (Appointment, error) {
-	rows, err := tx.QueryContext(ctx, appointmentSelect+` WHERE a.id = ?`, id)
+// appointmentIn reads one live appointment through q (the database or
+// a transaction).
+func appointmentIn(ctx context.Context, q querier, id string) (Appointment, error) {
+	rows, err := q.QueryContext(ctx, appointmentSelect+` WHERE a.id = ? AND a.archived = 0`, id)
 	if err != nil {
 		return Appointment{}, err
 	}
@@ -278,18 +280,7 @@ func (s *Session) AppointmentByID(ctx context.Context, id string) (Appointment, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.general.QueryContext(ctx, appointmentSelect+` WHERE a.id = ? AND a.archived = 0`, id)
-	if err != nil {
-		return Appointment{}, err
-	}
-	list, err := scanAppointments(rows)
-	if err != nil {
-		return Appointment{}, err
-	}
-	if len(list) == 0 {
-		return Appointment{}, fmt.Errorf("%s: %w", id, ErrAppointmentNotFound)
-	}
-	return list[0], nil
+	return appointmentIn(ctx, s.general, id)
 }
 
 // MoveAppointment changes an appointment's time and length, and its
@@ -305,7 +296,7 @@ func (s *Session) MoveAppointment(ctx context.Context, id string, start time.Tim
 	now := s.v.now()
 	var warnings []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		a, err := s.appointmentTx(ctx, tx, id)
+		a, err := appointmentIn(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -372,7 +363,7 @@ func (s *Session) CancelAppointment(ctx context.Context, id, reason string) erro
 	}
 	now := s.v.now()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		a, err := s.appointmentTx(ctx, tx, id)
+		a, err := appointmentIn(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -410,7 +401,7 @@ func (s *Session) SetAppointmentStatus(ctx context.Context, id, status string) e
 	}
 	now := s.v.now()
 	return s.write(ctx, func(tx *sql.Tx) error {
-		a, err := s.appointmentTx(ctx, tx, id)
+		a, err := appointmentIn(ctx, tx, id)
 		if err != nil {
 			return err
 		}

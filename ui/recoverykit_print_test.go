@@ -2,8 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"fmt"
-	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,33 +14,10 @@ import (
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
-// shotAt saves the window, at the size it has, to
-// testdata/screens/NAME-WxH.png when CLINICVAULT_SCREENSHOTS=1 (kittest's
-// Shot makes every window 1000×700 first).
+// shotAt saves the window at the size it has (see kittest.ShotAsIs).
 func shotAt(t *testing.T, g *gui, name string) {
 	t.Helper()
-	if !kittest.Shooting() {
-		return
-	}
-	for range 3 {
-		for _, r := range kittest.Roots(g.win) {
-			kittest.Relayout(r)
-		}
-	}
-	img := g.win.Canvas().Capture()
-	size := g.win.Canvas().Size()
-	dir := filepath.Join("testdata", "screens")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%dx%d.png", name, int(size.Width), int(size.Height))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
+	kittest.ShotAsIs(t, g.win, name)
 }
 
 // TestRecoveryKitPrint (issue #16, item 10): once the recovery kit is

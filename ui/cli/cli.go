@@ -495,12 +495,8 @@ func (r *runner) cmdUser(args []string) error {
 		if err != nil {
 			return err
 		}
-		var on bool
-		switch strings.ToLower(pos[1]) {
-		case "yes", "on", "true":
-			on = true
-		case "no", "off", "false":
-		default:
+		on, err := yesNo(pos[1])
+		if err != nil {
 			return usagef("user bookable NAME yes|no, not %q", pos[1])
 		}
 		s, err := r.session()

@@ -38,20 +38,23 @@ type optionalBool struct {
 func (o *optionalBool) String() string   { return strconv.FormatBool(o.v) }
 func (o *optionalBool) IsBoolFlag() bool { return true }
 func (o *optionalBool) Set(s string) error {
-	v, err := strconv.ParseBool(s)
+	v, err := yesNo(s)
 	if err != nil {
-		switch strings.ToLower(s) {
-		case "yes", "y":
-			v, err = true, nil
-		case "no", "n":
-			v, err = false, nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%q is not yes or no", s)
+		return err
 	}
 	o.set, o.v = true, v
 	return nil
+}
+
+// yesNo reads yes/no, y/n, on/off or true/false in any case.
+func yesNo(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "yes", "y", "on", "true", "1":
+		return true, nil
+	case "no", "n", "off", "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not yes or no", s)
 }
 func (o *optionalBool) ptr() *bool {
 	if !o.set {

@@ -1,6 +1,7 @@
 package kittest
 
 import (
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -23,19 +24,7 @@ func Shot(t testing.TB, w fyne.Window, name string) {
 		return
 	}
 	LayOut(w)
-	img := w.Canvas().Capture()
-	dir := filepath.Join("testdata", "screens")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, name+".png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
+	write(t, w, name)
 }
 
 // ShotSizes writes w at 1366×768 and at 1024×700 to
@@ -54,6 +43,18 @@ func ShotSizes(t testing.TB, w fyne.Window, name string) {
 		write(t, w, name+"-"+sz.suffix)
 	}
 	LayOut(w)
+}
+
+// ShotAsIs writes w at the size it has now to NAME-WxH.png (Shot makes
+// every window 1000×700 first).
+func ShotAsIs(t testing.TB, w fyne.Window, name string) {
+	t.Helper()
+	if !Shooting() {
+		return
+	}
+	size := w.Canvas().Size()
+	layOutAt(w, size)
+	write(t, w, fmt.Sprintf("%s-%dx%d", name, int(size.Width), int(size.Height)))
 }
 
 func write(t testing.TB, w fyne.Window, name string) {
