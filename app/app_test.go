@@ -42,20 +42,20 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	v        *Vault
 	clk      *clock
 	secrets  map[string]string // user -> base32 TOTP secret
 	recovery string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	return newFixtureAt(t, testEpoch)
 }
 
 // newFixtureAt is newFixture with its clock set to at.
-func newFixtureAt(t *testing.T, at time.Time) *fixture {
+func newFixtureAt(t testing.TB, at time.Time) *fixture {
 	t.Helper()
 	clk := &clock{t: at}
 	v := NewVault(filepath.Join(t.TempDir(), "ClinicVault"))

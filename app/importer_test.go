@@ -160,7 +160,7 @@ func FuzzPlanImportCSV(f *testing.F) {
 	f.Add([]byte("Surname;Forename;Born\nX;Y;1/2/1990\n"))
 	// The fuzzer's own fixture: its temporary folder is removed with it
 	// (a zero testing.T made one nobody removed, a vault per run).
-	fx := newFixtureB(f)
+	fx := newFixture(f)
 	s, err := fx.signIn("Maria Admin", adminPass)
 	if err != nil {
 		f.Skip("sign-in for the fuzzer failed")
@@ -187,7 +187,7 @@ func FuzzPlanImportFHIR(f *testing.F) {
 	f.Add([]byte(`[]`))
 	// The fuzzer's own fixture: its temporary folder is removed with it
 	// (a zero testing.T made one nobody removed, a vault per run).
-	fx := newFixtureB(f)
+	fx := newFixture(f)
 	s, err := fx.signIn("Maria Admin", adminPass)
 	if err != nil {
 		f.Skip("sign-in for the fuzzer failed")

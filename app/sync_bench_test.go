@@ -20,9 +20,9 @@ func BenchmarkSyncApply(b *testing.B) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		f := newFixtureB(b)
+		f := newFixture(b)
 		dir := b.TempDir()
-		a := f.mustSignInB(b, "Maria Admin", adminPass)
+		a := f.mustSignIn("Maria Admin", adminPass)
 		if err := a.AddPatients(ctx, DemoPatients(5000, 7, f.clk.Now()), nil); err != nil {
 			b.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func BenchmarkSyncApply(b *testing.B) {
 		// Joining is a full catch-up: every field change is applied.
 		b.StartTimer()
 		start := time.Now()
-		bv := pairB(b, f, a, dir)
+		bv := pair(b, f, a, dir, "bench")
 		elapsed := time.Since(start)
 		b.StopTimer()
 		_ = bv
@@ -56,13 +56,13 @@ func BenchmarkSyncApply(b *testing.B) {
 // machine that watches the folder (goal: at most 2 s).
 func BenchmarkPropagation(b *testing.B) {
 	ctx := context.Background()
-	f := newFixtureB(b)
+	f := newFixture(b)
 	dir := b.TempDir()
-	a := f.mustSignInB(b, "Maria Admin", adminPass)
+	a := f.mustSignIn("Maria Admin", adminPass)
 	a.Sync(ctx, dir)
-	bv := pairB(b, f, a, dir)
+	bv := pair(b, f, a, dir, "bench")
 	a.Sync(ctx, dir)
-	bs := f.signInOnB(b, bv, "Maria Admin", adminPass)
+	bs := signInOn(b, f, bv, "Maria Admin", adminPass)
 	bs.Sync(ctx, dir)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -125,9 +125,9 @@ func BenchmarkSyncApplyEdits(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				f := newFixtureB(b)
+				f := newFixture(b)
 				dir := b.TempDir()
-				a := f.mustSignInB(b, "Maria Admin", adminPass)
+				a := f.mustSignIn("Maria Admin", adminPass)
 				ps := DemoPatients(n, 9, f.clk.Now())
 				if err := a.AddPatients(ctx, ps, nil); err != nil {
 					b.Fatal(err)
@@ -147,9 +147,9 @@ func BenchmarkSyncApplyEdits(b *testing.B) {
 					}
 				}
 				a.Sync(ctx, dir)
-				bv := pairB(b, f, a, dir)
+				bv := pair(b, f, a, dir, "bench")
 				a.Sync(ctx, dir)
-				bs := f.signInOnB(b, bv, "Maria Admin", adminPass)
+				bs := signInOn(b, f, bv, "Maria Admin", adminPass)
 				bs.Sync(ctx, dir)
 				for k, p := range ps {
 					var err error

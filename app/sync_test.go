@@ -16,7 +16,7 @@ import (
 
 // pair joins a new data folder to f's vault through the sync folder dir,
 // with the admin session s approving.
-func pair(t *testing.T, f *fixture, s *Session, dir, name string) *Vault {
+func pair(t testing.TB, f *fixture, s *Session, dir, name string) *Vault {
 	t.Helper()
 	ctx := context.Background()
 	inv, err := s.InviteDevice(ctx, dir)
@@ -47,7 +47,7 @@ func pair(t *testing.T, f *fixture, s *Session, dir, name string) *Vault {
 	return nv
 }
 
-func signInOn(t *testing.T, f *fixture, v *Vault, name, pass string) *Session {
+func signInOn(t testing.TB, f *fixture, v *Vault, name, pass string) *Session {
 	t.Helper()
 	f.clk.Advance(totpPeriod * time.Second)
 	s, err := v.SignIn(context.Background(), name, pass, f.codeFor(f.secrets[name]))
