@@ -101,7 +101,7 @@ func TestAttackReceptionistDeletesHerExportFromTheAuditLog(t *testing.T) {
 	// The laptop, at its next pass, sees the desk's log rewritten.
 	f.clk.Advance(time.Minute)
 	rep := mustSync(t, b, dir)
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "rewritten") {
+	if !strings.Contains(rep.ProblemText(), "rewritten") {
 		t.Fatalf("the laptop does not see the rewritten log: %+v", rep)
 	}
 	if _, err := b.AuditVerify(ctx); !errors.Is(err, ErrAuditTampered) {

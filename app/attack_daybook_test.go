@@ -49,7 +49,7 @@ func TestAttackInsiderChangesWhoIsBooked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Applied != 0 || rep.Halted == 0 || !strings.Contains(strings.Join(rep.Problems, "\n"), "may not change users") {
+			if rep.Applied != 0 || rep.Halted == 0 || !strings.Contains(rep.ProblemText(), "may not change users") {
 				t.Fatalf("%s's batch: %+v", who, rep)
 			}
 			if names, _ := b.Clinicians(ctx); !slices.Equal(names, []string{"Dr Omar Haddad"}) {

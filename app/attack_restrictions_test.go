@@ -154,7 +154,7 @@ func TestAttackReceptionistChangesRestrictionsThroughSync(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Applied != 0 || rep.Halted == 0 || !strings.Contains(strings.Join(rep.Problems, "\n"), "receptionist") && !strings.Contains(strings.Join(rep.Problems, "\n"), "admin may review") {
+			if rep.Applied != 0 || rep.Halted == 0 || !strings.Contains(rep.ProblemText(), "receptionist") && !strings.Contains(rep.ProblemText(), "admin may review") {
 				t.Fatalf("Rita's %s batch: %+v", variant, rep)
 			}
 			var active, reviewed int

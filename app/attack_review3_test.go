@@ -133,7 +133,7 @@ func TestAttackReview3PassphraseChangeApartFromARoleChangeHaltsTheLaptop(t *test
 	for i := 0; i < 3; i++ {
 		mrep, merr := m.Sync(ctx, dir)
 		rep, _ := a.Sync(ctx, dir)
-		problems = append(append(rep.Problems, mrep.Problems...), fmt.Sprint(merr))
+		problems = append(problems, rep.ProblemText(), mrep.ProblemText(), fmt.Sprint(merr))
 		f.clk.Advance(time.Minute)
 	}
 	if got, _ := a.SearchPatients(ctx, "onthelaptop", 5); len(got) != 1 {

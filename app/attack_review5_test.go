@@ -87,10 +87,14 @@ func noticed(t *testing.T, f *fixture, dir string, desk *Vault, b *Session) (des
 	for i := 0; i < 3; i++ {
 		f.clk.Advance(time.Minute)
 		r := mustSync(t, m, dir)
-		reps = append(reps, r.Problems...)
+		if len(r.Problems) > 0 {
+			reps = append(reps, r.ProblemText())
+		}
 		f.clk.Advance(time.Minute)
 		r = mustSync(t, b, dir)
-		reps = append(reps, r.Problems...)
+		if len(r.Problems) > 0 {
+			reps = append(reps, r.ProblemText())
+		}
 	}
 	_, deskErr = m.AuditVerify(ctx)
 	_, laptopErr = b.AuditVerify(ctx)

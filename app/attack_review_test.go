@@ -272,7 +272,7 @@ func TestAttackReviewSealedBatchSwappedBeforeTheClinicianComes(t *testing.T) {
 		devs, _ := doc.Devices(ctx)
 		shown := false
 		for _, d := range devs {
-			if d.ID == a.DeviceID() && (d.Halted || d.Problem != "") {
+			if d.ID == a.DeviceID() && (d.Halted || !d.Problem.IsZero()) {
 				shown = true
 			}
 		}

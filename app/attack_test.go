@@ -334,7 +334,7 @@ func TestAttackFolderWriterCannotDropChanges(t *testing.T) {
 				devs, _ := a.Devices(ctx)
 				halted := false
 				for _, d := range devs {
-					if d.ID == b.DeviceID() && d.Halted && d.Problem != "" {
+					if d.ID == b.DeviceID() && d.Halted && !d.Problem.IsZero() {
 						halted = true
 					}
 				}
@@ -375,7 +375,7 @@ func TestAttackFolderWriterCannotDropChanges(t *testing.T) {
 			}
 			devs, _ := a.Devices(ctx)
 			for _, d := range devs {
-				if d.Halted || d.Problem != "" {
+				if d.Halted || !d.Problem.IsZero() {
 					t.Fatalf("still halted: %+v", d)
 				}
 			}
@@ -789,7 +789,7 @@ func TestAttackDepartedUserOldCopyReadsNothingNew(t *testing.T) {
 	if got, _ := a.SearchPatients(ctx, "afterwards", 5); len(got) != 0 {
 		t.Fatal("a patient written on the departed receptionist's copy was applied")
 	}
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "removed") {
+	if !strings.Contains(rep.ProblemText(), "removed") {
 		t.Fatalf("no problem names why: %+v", rep)
 	}
 	// The laptop writes its genuine batch in that place; its log goes on.

@@ -338,7 +338,7 @@ func (s *Session) receiveAudit(ctx context.Context, f cvsync.Folder, rep *SyncRe
 			rewritten := func(from int64) {
 				p := AuditProblem{Device: dev, Kind: AuditRewritten, From: from, To: have, Witness: s.device}
 				s.noteAuditProblem(ctx, p)
-				rep.Problems = append(rep.Problems, "audit: "+s.describeAuditProblem(ctx, p))
+				rep.note(ProblemAudit, "audit: %s", s.describeAuditProblem(ctx, p))
 			}
 			// What this computer holds already must be what it holds; the
 			// rest must chain on from it.
@@ -396,7 +396,7 @@ func (s *Session) receiveAudit(ctx context.Context, f cvsync.Folder, rep *SyncRe
 // be, so that it is said once and never stops the files after it.
 func (s *Session) setAsideAuditFile(ctx context.Context, dev, name string, why error, rep *SyncReport) {
 	if _, err := s.general.ExecContext(ctx, `INSERT OR IGNORE INTO audit_files (device, name) VALUES (?, ?)`, dev, name); err == nil {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("audit: the file %s in the folder of computer “%s” was set aside: %v (damaged, or put there by someone who can write the folder)", name, s.deviceName(ctx, dev), why))
+		rep.note(ProblemAudit, "audit: the file %s in the folder of computer “%s” was set aside: %v (damaged, or put there by someone who can write the folder)", name, s.deviceName(ctx, dev), why)
 	}
 }
 
@@ -493,7 +493,7 @@ func (s *Session) receiveWitness(ctx context.Context, f cvsync.Folder, rep *Sync
 				if s.general.QueryRowContext(ctx, `SELECT hash FROM audit_remote WHERE device = ? AND seq = ?`, dev, h.Seq).Scan(&hash) == nil && !bytes.Equal(hash, h.Hash) {
 					p := AuditProblem{Device: dev, Kind: AuditRewritten, From: h.Seq, To: h.Seq, Witness: s.device}
 					s.noteAuditProblem(ctx, p)
-					rep.Problems = append(rep.Problems, "audit: "+s.describeAuditProblem(ctx, p))
+					rep.note(ProblemAudit, "audit: %s", s.describeAuditProblem(ctx, p))
 				}
 			}
 			if _, err := s.general.ExecContext(ctx, `INSERT INTO audit_witness (witness, device, seq, hash, at) VALUES (?, ?, ?, ?, ?)
@@ -515,7 +515,7 @@ func (s *Session) receiveWitness(ctx context.Context, f cvsync.Folder, rep *Sync
 			p.From = from
 		}
 		s.noteAuditProblem(ctx, p)
-		rep.Problems = append(rep.Problems, "audit: "+s.describeAuditProblem(ctx, p))
+		rep.note(ProblemAudit, "audit: %s", s.describeAuditProblem(ctx, p))
 	}
 	return nil
 }
@@ -743,7 +743,7 @@ func (s *Session) auditPass(ctx context.Context, f cvsync.Folder, rep *SyncRepor
 		func() error { return s.receiveWitness(ctx, f, rep) },
 	} {
 		if err := step(); err != nil {
-			rep.Problems = append(rep.Problems, "audit: "+err.Error())
+			rep.note(ProblemAudit, "audit: %v", err)
 			return
 		}
 	}
@@ -836,7 +836,7 @@ func (s *Session) checkHeads(ctx context.Context, rep *SyncReport) error {
 			if err := s.noteAuditProblem(ctx, *p); err != nil {
 				return err
 			}
-			rep.Problems = append(rep.Problems, "audit: "+s.describeAuditProblem(ctx, *p))
+			rep.note(ProblemAudit, "audit: %s", s.describeAuditProblem(ctx, *p))
 		}
 	}
 	return nil

@@ -17,11 +17,11 @@ type Device struct {
 	ID       string
 	Name     string
 	Added    time.Time
-	Revoked  time.Time // zero unless revoked
-	LastSeen time.Time // when this machine last read its log
-	Problem  string
-	Halted   bool   // its log stops at a batch this computer refused
-	HaltedAt uint64 // the refused batch's place in the log
+	Revoked  time.Time   // zero unless revoked
+	LastSeen time.Time   // when this machine last read its log
+	Problem  SyncProblem // what stops its log now (zero: nothing)
+	Halted   bool        // its log stops at a batch this computer refused
+	HaltedAt uint64      // the refused batch's place in the log
 	// HaltReason says why that batch was refused, and HaltKind names it.
 	HaltReason string
 	HaltKind   ProblemKind
@@ -35,23 +35,21 @@ func (s *Session) Devices(ctx context.Context) ([]Device, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.general.QueryContext(ctx, `SELECT d.id, d.name, d.added_at, d.revoked_at, coalesce(p.last_seen, 0), coalesce(p.problem, ''),
-		h.seq IS NOT NULL, coalesce(h.seq, 0), coalesce(h.reason, ''), coalesce(h.kind, '')
-		FROM devices d LEFT JOIN sync_peers p ON p.device = d.id LEFT JOIN sync_halts h ON h.device = d.id ORDER BY d.added_at`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
+	return queryAll(ctx, s.general, func(r row) (Device, error) {
 		var d Device
-		var added, seen int64
+		var added, seen, waitMS int64
 		var revoked sql.NullInt64
-		if err := rows.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem, &d.Halted, &d.HaltedAt, &d.HaltReason, &d.HaltKind); err != nil {
-			return nil, err
+		err := r.Scan(&d.ID, &d.Name, &added, &revoked, &seen, &d.Problem.Detail, &d.Problem.Kind, &d.Problem.Seq, &d.Problem.Epoch, &waitMS,
+			&d.Halted, &d.HaltedAt, &d.HaltReason, &d.HaltKind)
+		if err != nil {
+			return d, err
 		}
-		if d.Halted && d.Problem == "" {
-			d.Problem = fmt.Sprintf("batch %d refused, its log halted there: %s", d.HaltedAt, d.HaltReason)
+		if !d.Problem.IsZero() {
+			d.Problem.Device, d.Problem.Wait = d.ID, time.Duration(waitMS)*time.Millisecond
+		}
+		if d.Halted && d.Problem.IsZero() {
+			d.Problem = SyncProblem{Device: d.ID, Kind: d.HaltKind, Seq: d.HaltedAt, Halted: true,
+				Detail: fmt.Sprintf("batch %d refused, its log halted there: %s", d.HaltedAt, d.HaltReason)}
 		}
 		d.Added = time.Unix(added, 0)
 		if revoked.Valid {
@@ -61,9 +59,11 @@ func (s *Session) Devices(ctx context.Context) ([]Device, error) {
 			d.LastSeen = time.Unix(seen, 0)
 		}
 		d.This = d.ID == s.device
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		return d, nil
+	}, `SELECT d.id, d.name, d.added_at, d.revoked_at, coalesce(p.last_seen, 0), coalesce(p.problem, ''),
+		coalesce(p.problem_kind, ''), coalesce(p.problem_seq, 0), coalesce(p.problem_epoch, 0), coalesce(p.problem_wait_ms, 0),
+		h.seq IS NOT NULL, coalesce(h.seq, 0), coalesce(h.reason, ''), coalesce(h.kind, '')
+		FROM devices d LEFT JOIN sync_peers p ON p.device = d.id LEFT JOIN sync_halts h ON h.device = d.id ORDER BY d.added_at`)
 }
 
 // RenameDevice names a device (admins).

@@ -589,7 +589,7 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 			continue
 		}
 		if looked++; looked > 256 {
-			rep.Problems = append(rep.Problems, "the sync folder holds hundreds of key-epoch folders that open with nothing here: someone is filling it; the rest are looked at in later passes")
+			rep.note(ProblemEpochFile, "the sync folder holds hundreds of key-epoch folders that open with nothing here: someone is filling it; the rest are looked at in later passes")
 			break
 		}
 		ok, err := s.installUserEpoch(ctx, f, e, rep)
@@ -664,7 +664,7 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 		}
 		var ef epochFile
 		if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != e || ef.User != s.user.ID || ef.Device != s.device || !s.verifyEpochFile(ctx, ef) {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: a file for %s that is not signed by an admin of the practice; ignored", e, s.user.Name))
+			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(e), Detail: fmt.Sprintf("key epoch %d: a file for %s that is not signed by an admin of the practice; ignored", e, s.user.Name)})
 			continue
 		}
 		inner, err := cvsync.OpenFrom(s.devKeys.x25519, epochDeviceLabel, ef.Box)
@@ -706,16 +706,16 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 	}
 	var ef epochFile
 	if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != epoch || ef.Device != s.device {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: unreadable file", epoch))
+		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: unreadable file", epoch)})
 		return false, nil
 	}
 	if !s.verifyEpochFile(ctx, ef) {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: not signed by an admin this computer knows; waiting", epoch))
+		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: not signed by an admin this computer knows; waiting", epoch)})
 		return false, nil
 	}
 	body, err := cvsync.OpenFrom(s.devKeys.x25519, epochLabel, ef.Box)
 	if err != nil {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch))
+		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch)})
 		return false, nil
 	}
 	var ek epochKeys
@@ -732,7 +732,7 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 		}
 		clin, err := openSym(wk, ek.ClinicalWrapped)
 		if err != nil {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("key epoch %d: clinical key does not open", epoch))
+			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: clinical key does not open", epoch)})
 			return true, nil
 		}
 		s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, clin)

@@ -17,7 +17,7 @@ import (
 type incomingLog struct {
 	device  string
 	batches []incomingBatch
-	problem string
+	problem SyncProblem
 }
 
 // maxFetch bounds what one pass reads of a device's log (the watcher
@@ -49,7 +49,7 @@ func fetchIncoming(ctx context.Context, f cvsync.Folder, gen *store.DB, self str
 		}
 		seqs, err := f.Seqs(d, last)
 		if err != nil {
-			in.problem = err.Error()
+			in.problem = SyncProblem{Device: d, Kind: ProblemFolder, Detail: err.Error()}
 			out = append(out, in)
 			continue
 		}
@@ -60,12 +60,13 @@ func fetchIncoming(ctx context.Context, f cvsync.Folder, gen *store.DB, self str
 				break // the rest next pass: a long catch-up is not read into memory at once
 			}
 			if q != next {
-				in.problem = fmt.Sprintf("batch %d is missing from the folder (have up to %d, next is %d): waiting for it", next, next-1, q)
+				in.problem = SyncProblem{Device: d, Kind: ProblemMissing, Seq: next,
+					Detail: fmt.Sprintf("batch %d is missing from the folder (have up to %d, next is %d): waiting for it", next, next-1, q)}
 				break
 			}
 			env, err := f.Get(d, q)
 			if err != nil {
-				in.problem = err.Error()
+				in.problem = SyncProblem{Device: d, Kind: ProblemFolder, Seq: q, Detail: err.Error()}
 				break
 			}
 			in.batches = append(in.batches, incomingBatch{q, env})

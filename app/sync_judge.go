@@ -86,10 +86,12 @@ type judgment struct {
 	verdict verdict
 	kind    ProblemKind
 	detail  string
+	epoch   uint32        // ProblemNoKey: the epoch whose key is missing
+	wait    time.Duration // ProblemClockAhead: how far the clock runs ahead
 }
 
 func judged(v verdict, kind ProblemKind, format string, args ...any) judgment {
-	return judgment{v, kind, fmt.Sprintf(format, args...)}
+	return judgment{verdict: v, kind: kind, detail: fmt.Sprintf(format, args...)}
 }
 
 // batchFacts is what judging an envelope needs, gathered beforehand.
@@ -214,7 +216,9 @@ func judgeRecords(h cvsync.Header, recs []cvsync.Record, sf signerFacts, now tim
 		}
 	}
 	if ahead := time.Duration(int64(maxWall)-now.UnixMilli()) * time.Millisecond; ahead > cvsync.MaxClockAhead {
-		return judged(hold, ProblemClockAhead, "its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed", ahead.Round(time.Second))
+		j := judged(hold, ProblemClockAhead, "its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed", ahead.Round(time.Second))
+		j.wait = ahead.Round(time.Second)
+		return j
 	}
 	return judgment{verdict: apply}
 }
@@ -361,11 +365,11 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 			}
 			if len(slots) > 0 {
 				if err := s.applySlots(ctx, slots); err != nil {
-					s.problem(ctx, rep, device, "keyring update: "+err.Error())
+					s.problem(ctx, rep, SyncProblem{Device: device, Kind: ProblemKeyring, Seq: seq, Detail: "keyring update: " + err.Error()})
 				} else if err := s.followClinicalKey(ctx); err != nil {
-					s.problem(ctx, rep, device, err.Error())
+					s.problem(ctx, rep, SyncProblem{Device: device, Kind: ProblemKeyring, Seq: seq, Detail: err.Error()})
 				} else if err := s.followGeneralKey(ctx); err != nil {
-					s.problem(ctx, rep, device, err.Error())
+					s.problem(ctx, rep, SyncProblem{Device: device, Kind: ProblemKeyring, Seq: seq, Detail: err.Error()})
 				}
 			}
 		}
@@ -384,7 +388,7 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 		s.markReceived(ctx, h, hash, "applied", "", newest)
 		s.seen(ctx, device)
 		s.general.ExecContext(ctx, `DELETE FROM sync_halts WHERE device = ?`, device)
-		s.general.ExecContext(ctx, `UPDATE sync_peers SET problem = '' WHERE device = ?`, device)
+		s.clearProblem(ctx, device)
 		return true
 	case keepSealed:
 		rep.Sealed++
@@ -393,7 +397,7 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 		s.general.ExecContext(ctx, `DELETE FROM sync_halts WHERE device = ?`, device)
 		return true
 	case hold:
-		s.problem(ctx, rep, device, j.detail)
+		s.problem(ctx, rep, j.about(device, seq))
 		return false
 	}
 	// halt: counted as refused the first time this file is judged here
@@ -411,7 +415,10 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 			ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, kind = excluded.kind, reason = excluded.reason, at = excluded.at`,
 			device, seq, hash[:], string(j.kind), j.detail, s.v.now().Unix())
 	}
-	s.problem(ctx, rep, device, fmt.Sprintf("batch %d refused, its log halted there: %s", seq, j.detail))
+	p := j.about(device, seq)
+	p.Halted = true
+	p.Detail = fmt.Sprintf("batch %d refused, its log halted there: %s", seq, j.detail)
+	s.problem(ctx, rep, p)
 	return false
 }
 
@@ -420,7 +427,9 @@ func (s *Session) takeBatch(ctx context.Context, device string, seq uint64, env 
 func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte) (judgment, *cvsync.Batch) {
 	key, err := s.syncKey(ctx, h.Class, h.Epoch)
 	if err != nil || key == nil {
-		return judged(hold, ProblemNoKey, "batch %d needs the keys of epoch %d, not on this computer yet", h.Seq, h.Epoch), nil
+		j := judged(hold, ProblemNoKey, "batch %d needs the keys of epoch %d, not on this computer yet", h.Seq, h.Epoch)
+		j.epoch = h.Epoch
+		return j, nil
 	}
 	b, err := cvsync.Open(env, key, s.signerKey(ctx))
 	sf := signerFacts{openErr: err}

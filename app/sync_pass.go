@@ -31,7 +31,7 @@ type SyncReport struct {
 	Sealed   int      // clinical batches kept sealed for a clinician
 	Refused  int      // batches refused (first seen in this pass)
 	Halted   int      // logs of other computers halted at a refused batch
-	Problems []string // one line each: which device, what is wrong
+	Problems []SyncProblem // which device, what is wrong
 	// Quiet counts batches sent or applied that carried bookkeeping only
 	// (audit heads, spent codes): not counted above, and a pass of only
 	// those is idle (not audited, or two computers would answer each
@@ -268,7 +268,7 @@ func stillHalted(ctx context.Context, gen *store.DB, f cvsync.Folder, device str
 func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
 	revoked, _ := s.deviceRevoked(ctx, s.device)
 	if revoked {
-		rep.Problems = append(rep.Problems, "this computer was revoked from the practice: its changes are no longer sent")
+		rep.note(ProblemRevokedHere, "this computer was revoked from the practice: its changes are no longer sent")
 		return nil
 	}
 	if err := s.flushSentOutbox(ctx, f, rep); err != nil {
@@ -296,7 +296,8 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			if class == cvsync.Clinical {
 				// Its key comes sealed to a clinician of the practice;
 				// until then clinical changes wait here.
-				rep.Problems = append(rep.Problems, fmt.Sprintf("clinical changes wait: the clinical key of epoch %d has not reached %s yet", epoch, s.user.Name))
+				rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemNotSent, Epoch: epoch,
+					Detail: fmt.Sprintf("clinical changes wait: the clinical key of epoch %d has not reached %s yet", epoch, s.user.Name)})
 				continue
 			}
 			return fmt.Errorf("no %s sync key for epoch %d", class, epoch)
@@ -354,9 +355,9 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 				switch {
 				case len(recs) == 0:
 				case recs[0].Author != s.user.ID:
-					rep.Problems = append(rep.Problems, fmt.Sprintf("changes made on this computer by someone else are not sent while %s is signed in: they go out when that person signs in here", s.user.Name))
+					rep.note(ProblemNotSent, "changes made on this computer by someone else are not sent while %s is signed in: they go out when that person signs in here", s.user.Name)
 				default:
-					rep.Problems = append(rep.Problems, fmt.Sprintf("a change made here by %s is not sent: %s", s.user.Name, refused.detail))
+					rep.note(ProblemNotSent, "a change made here by %s is not sent: %s", s.user.Name, refused.detail)
 				}
 				break
 			}
@@ -415,7 +416,8 @@ func (s *Session) putOwn(f cvsync.Folder, seq uint64, env []byte, rep *SyncRepor
 	if err := f.Replace(fmt.Sprintf("devices/%s/%012d", s.device, seq), env); err != nil {
 		return err
 	}
-	rep.Problems = append(rep.Problems, fmt.Sprintf("batch %d of this computer's log in the sync folder was not written by this computer's ClinicVault (a foreign, forged or damaged file): replaced by the genuine batch", seq))
+	rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemForgedOwn, Seq: seq,
+		Detail: fmt.Sprintf("batch %d of this computer's log in the sync folder was not written by this computer's ClinicVault (a foreign, forged or damaged file): replaced by the genuine batch", seq)})
 	return nil
 }
 
@@ -494,7 +496,8 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incoming
 				s.general.ExecContext(ctx, `DELETE FROM sync_received WHERE device = ? AND seq = ?`, k.d, k.q)
 				rejudge[k.d] = true
 			} else {
-				s.problem(ctx, rep, k.d, fmt.Sprintf("batch %d, kept sealed here, has changed in the folder since it was checked: waiting for the file that was checked", k.q))
+				s.problem(ctx, rep, SyncProblem{Device: k.d, Kind: ProblemMisplaced, Seq: k.q,
+					Detail: fmt.Sprintf("batch %d, kept sealed here, has changed in the folder since it was checked: waiting for the file that was checked", k.q)})
 			}
 			continue
 		}
@@ -518,8 +521,8 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incoming
 			}
 			last = b.seq
 		}
-		if !stopped && in.problem != "" {
-			s.problem(ctx, rep, in.device, in.problem) // where the readable run ended
+		if !stopped && !in.problem.IsZero() {
+			s.problem(ctx, rep, in.problem) // where the readable run ended
 		}
 	}
 	return nil
@@ -531,11 +534,6 @@ func (s *Session) lastReceived(ctx context.Context, device string) (uint64, []by
 	var hash []byte
 	s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_received WHERE device = ? ORDER BY seq DESC LIMIT 1`, device).Scan(&seq, &hash)
 	return uint64(seq), hash
-}
-
-func (s *Session) problem(ctx context.Context, rep *SyncReport, device, msg string) {
-	rep.Problems = append(rep.Problems, fmt.Sprintf("device %s: %s", shortID(device), msg))
-	s.general.ExecContext(ctx, `INSERT INTO sync_peers (device, problem) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET problem = excluded.problem`, device, msg)
 }
 
 // shortID names a device briefly: the last 8 characters of its UUIDv7,

@@ -247,7 +247,7 @@ func TestSyncRefusesTamperingAndWaitsForClinicians(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, _ = a.Sync(ctx, dir)
-	if rep.Refused != 1 || !strings.Contains(strings.Join(rep.Problems, "\n"), "signed by a receptionist") {
+	if rep.Refused != 1 || !strings.Contains(rep.ProblemText(), "signed by a receptionist") {
 		t.Fatalf("receptionist clinical batch: %+v", rep)
 	}
 }
@@ -270,7 +270,7 @@ func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
 	moved := filepath.Join(t.TempDir(), "held")
 	os.Rename(filepath.Join(dir, "devices", b.DeviceID(), fmt.Sprintf("%012d", missing)), moved)
 	rep, _ := a.Sync(ctx, dir)
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "missing") {
+	if !strings.Contains(rep.ProblemText(), "missing") {
 		t.Fatalf("gap not reported: %+v", rep)
 	}
 	if got, _ := a.SearchPatients(ctx, "alpha", 10); len(got) != 1 {
@@ -302,7 +302,7 @@ func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
 	oenv, _ := cvsync.Folder{Dir: odir}.Get(other.DeviceID(), 1)
 	folder.Put(other.DeviceID(), 1, oenv)
 	rep, _ = a.Sync(ctx, dir)
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "another practice") {
+	if !strings.Contains(rep.ProblemText(), "another practice") {
 		t.Fatalf("foreign batch: %+v", rep)
 	}
 
@@ -316,8 +316,28 @@ func TestSyncRefusesReplaysGapsForeignAndFutureBatches(t *testing.T) {
 	mustSync(t, cs, dir)
 	before := a.clock.Now()
 	rep, _ = a.Sync(ctx, dir)
-	if !strings.Contains(strings.Join(rep.Problems, "\n"), "ahead") || !strings.Contains(strings.Join(rep.Problems, "\n"), shortID(cs.DeviceID())) {
+	if !strings.Contains(rep.ProblemText(), "ahead") || !strings.Contains(rep.ProblemText(), shortID(cs.DeviceID())) {
 		t.Fatalf("clock ahead: %+v", rep)
+	}
+	// Typed, for the window: whose log, which batch, how far ahead; and
+	// kept as that computer's problem in the device list.
+	var ahead SyncProblem
+	for _, p := range rep.Problems {
+		if p.Kind == ProblemClockAhead {
+			ahead = p
+		}
+	}
+	if ahead.Device != cs.DeviceID() || ahead.Seq == 0 || ahead.Wait < 9*time.Minute || ahead.Wait > 11*time.Minute || ahead.Halted {
+		t.Fatalf("clock ahead, typed: %+v", ahead)
+	}
+	devs, err := a.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.ID == cs.DeviceID() && d.Problem != ahead {
+			t.Fatalf("the device list keeps %+v, the pass said %+v", d.Problem, ahead)
+		}
 	}
 	if got, _ := a.SearchPatients(ctx, "clock", 10); len(got) != 0 {
 		t.Fatal("a batch from the future was applied")
@@ -432,7 +452,7 @@ func TestSyncWaitsForABatchOfANewerVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := b.Sync(ctx, dir)
-	if err != nil || rep.Refused != 0 || rep.Applied != 0 || !strings.Contains(strings.Join(rep.Problems, "\n"), "newer version of ClinicVault") {
+	if err != nil || rep.Refused != 0 || rep.Applied != 0 || !strings.Contains(rep.ProblemText(), "newer version of ClinicVault") {
 		t.Fatalf("newer batch: %+v %v", rep, err)
 	}
 	if now, _ := b.lastReceived(ctx, a.DeviceID()); now != last {

@@ -106,7 +106,7 @@ func (r *runner) cmdDevice(args []string) error {
 			if d.This {
 				seen = "this computer"
 			}
-			fmt.Fprintf(r.io.Out, "%s\t%s\t%s\tlast seen %s\t%s\n", d.ID, d.Name, state, seen, d.Problem)
+			fmt.Fprintf(r.io.Out, "%s\t%s\t%s\tlast seen %s\t%s\n", d.ID, d.Name, state, seen, d.Problem.Detail)
 		}
 		return nil
 	case "revoke":

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"image/color"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,32 +91,25 @@ func plain(err error) string {
 	return kit.Sentence(msg)
 }
 
-// goDuration matches a Go duration as app writes it in problems ("7m0s").
-var goDuration = regexp.MustCompile(`\b(?:(\d+)h)?(?:(\d+)m)?(\d+(?:\.\d+)?)s\b`)
-
-// humanDurations rewrites Go durations in s in words: "7m0s" becomes
-// "7 minutes", "1h2m3s" "1 hour 2 minutes".
-func humanDurations(s string) string {
-	return goDuration.ReplaceAllStringFunc(s, func(m string) string {
-		p := goDuration.FindStringSubmatch(m)
-		h, _ := strconv.Atoi(p[1])
-		mi, _ := strconv.Atoi(p[2])
-		sec, _ := strconv.ParseFloat(p[3], 64)
-		var parts []string
-		if h > 0 {
-			parts = append(parts, kit.Plural(h, "hour"))
-		}
-		if mi > 0 {
-			parts = append(parts, kit.Plural(mi, "minute"))
-		}
-		if s := int(sec + 0.5); s > 0 && h == 0 {
-			parts = append(parts, kit.Plural(s, "second"))
-		}
-		if len(parts) == 0 {
-			return "less than a second"
-		}
-		return strings.Join(parts, " ")
-	})
+// inWords is a duration in words: "7 minutes", "1 hour 2 minutes", "45
+// seconds" (seconds only under an hour).
+func inWords(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, mi, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	var parts []string
+	if h > 0 {
+		parts = append(parts, kit.Plural(h, "hour"))
+	}
+	if mi > 0 {
+		parts = append(parts, kit.Plural(mi, "minute"))
+	}
+	if sec > 0 && h == 0 {
+		parts = append(parts, kit.Plural(sec, "second"))
+	}
+	if len(parts) == 0 {
+		return "less than a second"
+	}
+	return strings.Join(parts, " ")
 }
 
 // ago says how long before now t was, roughly: "never" for the zero

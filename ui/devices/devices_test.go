@@ -496,8 +496,8 @@ func TestClockAheadIsNamed(t *testing.T) {
 	kittest.Settle(t)
 	mustShow(t, w, "its clock runs 10 minutes 30 seconds ahead of this computer's")
 	mustShow(t, w, "“Reception PC”: its clock runs")
-	if d := device(t, y.devs, "Reception PC"); !strings.Contains(d.Problem, "ahead") {
-		t.Fatalf("Reception PC's problem: %q", d.Problem)
+	if d := device(t, y.devs, "Reception PC"); d.Problem.Kind != app.ProblemClockAhead || d.Problem.Wait != 10*time.Minute+30*time.Second {
+		t.Fatalf("Reception PC's problem: %+v", d.Problem)
 	}
 	kittest.Shot(t, w, "sync-clock-ahead")
 }
@@ -628,23 +628,33 @@ func TestWatcher(t *testing.T) {
 
 // TestWords checks the sentences the screens build.
 func TestWords(t *testing.T) {
-	for in, want := range map[string]string{
-		"its clock runs 7m0s ahead":      "its clock runs 7 minutes ahead",
-		"held for 1h2m3s":                "held for 1 hour 2 minutes",
-		"wait 45s":                       "wait 45 seconds",
-		"batch 3 refused: 12 rows (v1s)": "batch 3 refused: 12 rows (v1s)",
+	for in, want := range map[time.Duration]string{
+		7 * time.Minute: "7 minutes",
+		time.Hour + 2*time.Minute + 3*time.Second: "1 hour 2 minutes",
+		45 * time.Second:       "45 seconds",
+		61 * time.Second:       "1 minute 1 second",
+		200 * time.Millisecond: "less than a second",
 	} {
-		if got := humanDurations(in); got != want {
-			t.Errorf("humanDurations(%q) = %q, want %q", in, got, want)
+		if got := inWords(in); got != want {
+			t.Errorf("inWords(%v) = %q, want %q", in, got, want)
 		}
 	}
-	devs := []app.Device{{ID: "0190c0de-0000-7000-8000-00001a2b3c4d", Name: "Front desk"}}
-	rep := app.SyncReport{Sent: 2, Applied: 5, Refused: 1, Problems: []string{"device 1a2b3c4d: batch 3 refused: it belongs to another practice's vault"}}
+	desk := "0190c0de-0000-7000-8000-00001a2b3c4d"
+	devs := []app.Device{{ID: desk, Name: "Front desk"}}
+	rep := app.SyncReport{Sent: 2, Applied: 5, Refused: 1, Problems: []app.SyncProblem{
+		{Device: desk, Kind: app.ProblemWrongVault, Seq: 3, Halted: true, Detail: "batch 3 refused: it belongs to another practice's vault"}}}
 	if got, want := reportText(rep, devs), "Sent 2, received 5, 1 refused:\n• “Front desk”: batch 3 refused: it belongs to another practice's vault."; got != want {
 		t.Errorf("reportText = %q, want %q", got, want)
 	}
-	held := app.SyncReport{Applied: 1, Problems: []string{"device 1a2b3c4d: batch 4 needs the keys of epoch 1, not on this computer yet"}}
-	if got, want := reportText(held, devs), "Received 1.\n• “Front desk”: batch 4 is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer."; got != want {
+	// The window words these from the kind and values, whatever app's
+	// English says.
+	held := app.SyncReport{Applied: 1, Problems: []app.SyncProblem{
+		{Device: desk, Kind: app.ProblemNoKey, Seq: 4, Epoch: 1, Detail: "(app's words)"},
+		{Device: "0190c0de-0000-7000-8000-0000deadbeef", Kind: app.ProblemClockAhead, Seq: 9, Wait: 7 * time.Minute, Detail: "(app's words)"},
+		{Kind: app.ProblemAudit, Detail: "audit: the logs differ"}}}
+	if got, want := reportText(held, devs), "Received 1.\n• “Front desk”: batch 4 is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer."+
+		"\n• A computer not in the list yet (deadbeef): its clock runs 7 minutes ahead of this computer's: its changes are held until its date and time are fixed."+
+		"\n• Audit: the logs differ."; got != want {
 		t.Errorf("reportText = %q, want %q", got, want)
 	}
 	if got := reportText(app.SyncReport{}, nil); got != "Nothing new to send or receive." {

@@ -2,8 +2,9 @@ package devices
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -97,46 +98,63 @@ func deviceStatus(d app.Device) cellValue {
 	case d.Halted:
 		return cellValue{fmt.Sprintf("Stopped at its batch %d, refused: %s. Nothing it wrote after that is taken until the genuine batch is back in the folder, or an admin revokes this computer.",
 			d.HaltedAt, d.HaltReason), widget.DangerImportance}
-	case d.Problem != "":
+	case !d.Problem.IsZero():
 		return cellValue{problemText(d.Problem), widget.WarningImportance}
 	}
 	return cellValue{"No problems", widget.SuccessImportance}
 }
 
-// epochKeys matches app's words for a batch under keys this computer
-// does not hold yet.
-var epochKeys = regexp.MustCompile(`batch (\d+) needs the keys of epoch \d+, not on this computer yet`)
-
-// problemText is a problem as app words it, in plainer words.
-func problemText(p string) string {
-	p = epochKeys.ReplaceAllString(p, "batch $1 is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer")
-	return kit.Sentence(humanDurations(p))
+// problemText is a computer's problem in the window's words: from its
+// kind and values where app's sentence is terse (keys not here yet, a
+// clock ahead), app's sentence otherwise.
+func problemText(p app.SyncProblem) string {
+	switch p.Kind {
+	case app.ProblemNoKey:
+		return fmt.Sprintf("Batch %d is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer.", p.Seq)
+	case app.ProblemClockAhead:
+		return fmt.Sprintf("Its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed.", inWords(p.Wait))
+	}
+	return kit.Sentence(p.Detail)
 }
 
-// deviceRef matches how app names a device in a report's problems.
-var deviceRef = regexp.MustCompile(`^device ([0-9a-f]{8}): `)
-
-// nameProblems names the devices in a report's problems by their names
-// ("device 1a2b3c4d: …" becomes "Front desk: …").
-func nameProblems(problems []string, devs []app.Device) []string {
+// nameProblems words a report's problems, each about another computer
+// named by its name ("“Front desk”: …").
+func nameProblems(problems []app.SyncProblem, devs []app.Device) []string {
 	names := map[string]string{}
 	for _, d := range devs {
-		if len(d.ID) >= 8 {
-			names[d.ID[len(d.ID)-8:]] = d.Name
-		}
+		names[d.ID] = d.Name
 	}
 	out := make([]string, 0, len(problems))
 	for _, p := range problems {
-		if m := deviceRef.FindStringSubmatch(p); m != nil {
-			who := "A computer not in the list yet (" + m[1] + ")"
-			if n, ok := names[m[1]]; ok {
+		text := problemText(p)
+		if p.Device != "" {
+			who := "A computer not in the list yet (" + shortID(p.Device) + ")"
+			if n, ok := names[p.Device]; ok {
 				who = "“" + n + "”"
 			}
-			p = who + ": " + strings.TrimPrefix(p, m[0])
+			text = who + ": " + lowerFirst(text)
 		}
-		out = append(out, problemText(p))
+		out = append(out, text)
 	}
 	return out
+}
+
+// lowerFirst is s with its first letter in lower case, to follow a colon.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// shortID names a computer not in the roster yet by the random end of its
+// id.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
 }
 
 // summary says what a pass did: "Sent 2, received 5, 1 refused". Counts
