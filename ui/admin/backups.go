@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -26,42 +25,19 @@ var now = time.Now
 // schedulerEvery is how often StartScheduler asks whether a backup is due.
 var schedulerEvery = time.Hour
 
-// StartScheduler asks the session at once, then every hour, whether a
-// scheduled backup is due, and runs it (s.RunScheduledBackup) in a
-// goroutine. After each check onDone, when not nil, runs on the UI thread
-// (in fyne.Do) with whether a backup ran and its error; checks cut short
-// by stop or by the session locking are not reported. The scheduler ends
-// when stop is called or the session locks.
+// StartScheduler runs the daily backup for the session (app's
+// Session.ServeBackups: a check at once, then every hour). After each
+// check onDone, when not nil, runs on the UI thread with whether a backup
+// ran and its error. The scheduler ends when stop is called or the
+// session locks.
 func StartScheduler(s *app.Session, onDone func(ran bool, err error)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var once sync.Once
-	stop = func() { once.Do(cancel) }
-	s.OnLock(stop)
-	if s.Locked() {
-		stop()
-	}
-	go func() {
-		t := time.NewTicker(schedulerEvery)
-		defer t.Stop()
-		for {
-			if ctx.Err() != nil || s.Locked() {
-				return
-			}
-			ran, err := s.RunScheduledBackup(ctx, nil)
-			if ctx.Err() != nil || s.Locked() {
-				return
-			}
-			if onDone != nil {
-				kit.Post(func() { onDone(ran, err) })
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	go s.ServeBackups(ctx, schedulerEvery, func(ran bool, err error) {
+		if onDone != nil {
+			kit.Post(func() { onDone(ran, err) })
 		}
-	}()
-	return stop
+	})
+	return cancel
 }
 
 // backupColumns are the backup list's column weights.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
-	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
 func (r *runner) printSync(rep app.SyncReport) {
@@ -62,19 +60,19 @@ func (r *runner) cmdSync(args []string) error {
 	ctx, stop := signal.NotifyContext(r.ctx, os.Interrupt)
 	defer stop()
 	fmt.Fprintln(r.io.Err, "watching the folder; Ctrl+C stops")
-	cvsync.Folder{Dir: *folder}.Watch(ctx, time.Second, func() {
-		rep, err := s.Sync(ctx, *folder)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) {
-				fmt.Fprintf(r.io.Out, "problem: %v\n", err)
-			}
-			return
-		}
-		if rep.Sent+rep.Applied+rep.Refused+rep.Sealed > 0 || len(rep.Problems) > 0 {
-			fmt.Fprintf(r.io.Out, "%s\n", time.Now().Format("15:04:05"))
+	err = s.Replicate(ctx, app.ReplicateOptions{Folder: *folder, OnPass: func(p app.SyncPass) {
+		rep := p.Report
+		switch {
+		case p.Err != nil:
+			fmt.Fprintf(r.io.Out, "problem: %v\n", p.Err)
+		case rep.Sent+rep.Applied+rep.Refused+rep.Sealed > 0 || len(rep.Problems) > 0:
+			fmt.Fprintf(r.io.Out, "%s\n", p.At.Local().Format("15:04:05"))
 			r.printSync(rep)
 		}
-	})
+	}})
+	if errors.Is(err, app.ErrLocked) {
+		return errors.New("the session locked: watching stopped")
+	}
 	return nil
 }
 

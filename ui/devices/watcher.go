@@ -2,12 +2,10 @@ package devices
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
-	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
@@ -21,104 +19,23 @@ var (
 )
 
 // StartWatcher keeps this computer in step with the shared folder while
-// the session is open. Once a sync folder is set (s.SyncFolder), it runs
-// s.Sync at once and then whenever the folder changes (file-system
-// notifications, and a look every second, since network shares do not
-// always notify); passes never overlap, and a burst of changes makes one
-// pass. A folder chosen or changed later is picked up within seconds.
+// the session is open (app's Session.Replicate: a pass at once, then
+// whenever the folder changes; a folder chosen later is picked up within
+// seconds), and tells the Sync screens about every pass.
 //
-// onReport, when not nil, is called after every pass with its report and
-// error, on the watcher's goroutine: the caller wraps UI updates in
-// fyne.Do. An unplugged folder gives an error wrapping
-// cvsync.ErrUnreachable at every pass until it is back. Passes cut short
-// by stop or by the session locking are not reported.
-//
-// The watcher ends when stop is called or the session locks.
+// onReport, when not nil, is called after every pass that ran with its
+// report and error, on the watcher's goroutine: the caller wraps UI
+// updates in fyne.Do. The watcher ends when stop is called or the session
+// locks.
 func StartWatcher(s *app.Session, onReport func(app.SyncReport, error)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var once sync.Once
-	stop = func() { once.Do(cancel) }
-	go func() {
-		s.OnLock(stop)
-		if s.Locked() {
-			stop()
+	go s.Replicate(ctx, app.ReplicateOptions{Poll: watchPoll, SettingPoll: settingPoll, OnPass: func(p app.SyncPass) {
+		publish(s, pass{at: p.At, dir: p.Folder, rep: p.Report, err: p.Err, auto: true})
+		if !p.Idle && onReport != nil {
+			onReport(p.Report, p.Err)
 		}
-		w := &watcher{s: s, onReport: onReport}
-		w.run(ctx)
-	}()
-	return stop
-}
-
-type watcher struct {
-	s        *app.Session
-	onReport func(app.SyncReport, error)
-}
-
-// done reports whether the watcher must end.
-func (w *watcher) done(ctx context.Context) bool {
-	return ctx.Err() != nil || w.s.Locked()
-}
-
-func (w *watcher) run(ctx context.Context) {
-	for !w.done(ctx) {
-		dir := w.s.SyncFolder(ctx)
-		if dir == "" {
-			select {
-			case <-ctx.Done():
-			case <-time.After(settingPoll):
-			}
-			continue
-		}
-		w.watch(ctx, dir)
-	}
-}
-
-// watch syncs through dir until the session's folder is another one or
-// the watcher ends.
-func (w *watcher) watch(ctx context.Context, dir string) {
-	dctx, cancel := context.WithCancel(ctx)
-	kick := make(chan struct{}, 1)
-	kick <- struct{}{} // once at start
-	watching := make(chan struct{})
-	go func() {
-		defer close(watching)
-		cvsync.Folder{Dir: dir}.Watch(dctx, watchPoll, func() {
-			select {
-			case kick <- struct{}{}:
-			default: // a pass is due already
-			}
-		})
-	}()
-	defer func() {
-		cancel()
-		<-watching
-	}()
-	for {
-		select {
-		case <-dctx.Done():
-			return
-		case <-kick:
-		}
-		if w.done(ctx) || w.s.SyncFolder(ctx) != dir {
-			return
-		}
-		if !w.s.SyncNeeded(ctx, dir) {
-			// Nothing to send or receive: what an idle pass would report,
-			// without holding the session while the folder is read.
-			if !w.done(ctx) {
-				publish(w.s, pass{at: now(), dir: dir, auto: true})
-			}
-			continue
-		}
-		rep, err := w.s.Sync(ctx, dir)
-		if w.done(ctx) || errors.Is(err, app.ErrLocked) {
-			return
-		}
-		publish(w.s, pass{at: now(), dir: dir, rep: rep, err: err, auto: true})
-		if w.onReport != nil {
-			w.onReport(rep, err)
-		}
-	}
+	}})
+	return cancel
 }
 
 // pass is one sync pass's outcome.
