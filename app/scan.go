@@ -60,3 +60,8 @@ func scanString(r row) (string, error) {
 	err := r.Scan(&s)
 	return s, err
 }
+
+// readSetting is a setting's value, "" when it was never written.
+func readSetting(ctx context.Context, q querier, name string) (string, error) {
+	return scalarOr(ctx, q, "", `SELECT value FROM settings WHERE name = ?`, name)
+}
