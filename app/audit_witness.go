@@ -131,7 +131,10 @@ func (s *Session) auditKey(ctx context.Context, epoch uint32) ([]byte, error) {
 
 // sealAudit seals body as an audit file of this computer.
 func (s *Session) sealAudit(ctx context.Context, from, to int64, body []byte) ([]byte, error) {
-	epoch := s.currentEpoch(ctx)
+	epoch, err := s.epochNow(ctx)
+	if err != nil {
+		return nil, err
+	}
 	key, err := s.auditKey(ctx, epoch)
 	if err != nil {
 		return nil, err

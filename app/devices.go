@@ -110,15 +110,17 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 	if s.clinical == nil {
 		return fmt.Errorf("revoking needs the clinical key to re-key clinical sync: %w", ErrNotPermitted)
 	}
-	var exists int
-	s.general.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE id = ? AND revoked_at IS NULL`, id).Scan(&exists)
+	exists, err := scalar[int](ctx, s.general, `SELECT count(*) FROM devices WHERE id = ? AND revoked_at IS NULL`, id)
+	if err != nil {
+		return err
+	}
 	if exists == 0 {
 		return fmt.Errorf("device %s (or it is already revoked): %w", id, ErrNotFound)
 	}
 	now := s.v.now()
 	var newGen []byte
 	defer func() { store.Zero(newGen) }()
-	err := s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+	err = s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
 		epoch, err := s.rotateEpoch(ctx, tx, kr, id, "computer "+shortID(id)+" revoked")
 		if err != nil {
 			return err

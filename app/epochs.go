@@ -7,13 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -36,9 +34,9 @@ func (s *Session) syncKey(ctx context.Context, class cvsync.Class, epoch uint32)
 	if epoch == 0 {
 		// Derived from the database key — from the first one: after a
 		// change of the clinical key, epoch 0's key is kept in clinical.db.
-		var kept []byte
-		if err := db.QueryRowContext(ctx, `SELECT key FROM sync_keys WHERE epoch = 0`).Scan(&kept); err == nil {
-			return kept, nil
+		kept, err := scalar[[]byte](ctx, db, `SELECT key FROM sync_keys WHERE epoch = 0`)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return kept, err
 		}
 		return hkdf.Key(sha256.New, dbKey, []byte(s.kr.VaultID), syncKeyLabel+"/"+class.String()+"/0", 32)
 	}
@@ -50,24 +48,24 @@ func (s *Session) syncKey(ctx context.Context, class cvsync.Class, epoch uint32)
 	return key, err
 }
 
-// currentEpoch is the epoch new batches are sealed under: the newest this
+// epochNow is the epoch new batches are sealed under: the newest this
 // computer holds that was made by someone who is still an active admin
 // (epochs of earlier versions, and those a pairing brought, name no
 // maker). An epoch made by an admin since removed or demoted is never
 // current, whatever its number.
-func (s *Session) currentEpoch(ctx context.Context) uint32 {
-	var e sql.NullInt64
-	s.general.QueryRowContext(ctx, `SELECT max(k.epoch) FROM sync_keys k LEFT JOIN users u ON u.id = k.made_by
-		WHERE k.made_by = '' OR (u.removed_at IS NULL AND u.role = 'admin')`).Scan(&e)
-	return uint32(e.Int64)
+// A read error is returned, never taken as epoch 0 (whose keys people
+// since removed may hold).
+func (s *Session) epochNow(ctx context.Context) (uint32, error) {
+	e, err := scalar[sql.NullInt64](ctx, s.general, `SELECT max(k.epoch) FROM sync_keys k LEFT JOIN users u ON u.id = k.made_by
+		WHERE k.made_by = '' OR (u.removed_at IS NULL AND u.role = 'admin')`)
+	return uint32(e.Int64), err
 }
 
 // newestHeldEpoch is the greatest epoch this computer holds, current or
 // not: new epochs are numbered after it.
-func (s *Session) newestHeldEpoch(ctx context.Context, q querier) uint32 {
-	var e sql.NullInt64
-	q.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&e)
-	return uint32(e.Int64)
+func (s *Session) newestHeldEpoch(ctx context.Context, q querier) (uint32, error) {
+	e, err := scalar[sql.NullInt64](ctx, q, `SELECT max(epoch) FROM sync_keys`)
+	return uint32(e.Int64), err
 }
 
 // maxEpochJump bounds how many counts an epoch file may be ahead of the
@@ -149,20 +147,10 @@ type epochDevice struct{ id, pub string }
 // currentDevices lists the roster's computers that are not revoked,
 // except the one named (the one being revoked).
 func currentDevices(ctx context.Context, q querier, except string) ([]epochDevice, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, x25519_pub FROM devices WHERE revoked_at IS NULL AND id != ? ORDER BY id`, except)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []epochDevice
-	for rows.Next() {
-		var d epochDevice
-		if err := rows.Scan(&d.id, &d.pub); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, func(r row) (d epochDevice, err error) {
+		err = r.Scan(&d.id, &d.pub)
+		return d, err
+	}, `SELECT id, x25519_pub FROM devices WHERE revoked_at IS NULL AND id != ? ORDER BY id`, except)
 }
 
 // sealEpochFor seals an epoch's keys to one keyring slot (the clinical key
@@ -205,7 +193,11 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 	if s.clinical == nil {
 		return 0, fmt.Errorf("a new key epoch needs the clinical key: %w", ErrNotPermitted)
 	}
-	epoch, err := nextEpoch(s.newestHeldEpoch(ctx, tx))
+	newest, err := s.newestHeldEpoch(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	epoch, err := nextEpoch(newest)
 	if err != nil {
 		return 0, err
 	}
@@ -251,25 +243,15 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 // role, whose computer may have been offline when the epochs were made.
 // Call with s.mu held.
 func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot) error {
-	rows, err := tx.QueryContext(ctx, `SELECT epoch, key FROM sync_keys ORDER BY epoch`)
-	if err != nil {
-		return err
-	}
 	type ek struct {
 		epoch uint32
 		key   []byte
 	}
-	var eks []ek
-	for rows.Next() {
-		var e ek
-		if err := rows.Scan(&e.epoch, &e.key); err != nil {
-			rows.Close()
-			return err
-		}
-		eks = append(eks, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	eks, err := queryAll(ctx, tx, func(r row) (e ek, err error) {
+		err = r.Scan(&e.epoch, &e.key)
+		return e, err
+	}, `SELECT epoch, key FROM sync_keys ORDER BY epoch`)
+	if err != nil {
 		return err
 	}
 	devs, err := currentDevices(ctx, tx, "")
@@ -279,10 +261,14 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 	for _, e := range eks {
 		var clin []byte
 		if s.clinical != nil {
-			s.clinical.QueryRowContext(ctx, `SELECT key FROM sync_keys WHERE epoch = ?`, e.epoch).Scan(&clin)
+			if clin, err = scalarOr[[]byte](ctx, s.clinical, nil, `SELECT key FROM sync_keys WHERE epoch = ?`, e.epoch); err != nil {
+				return err
+			}
 		}
-		var made string
-		tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", e.epoch)).Scan(&made)
+		made, err := readSetting(ctx, tx, fmt.Sprintf("epoch_made_%d", e.epoch))
+		if err != nil {
+			return err
+		}
 		m, _ := strconv.ParseInt(made, 10, 64)
 		for _, d := range devs {
 			data, err := s.sealEpochFor(slot, d, e.epoch, m, e.key, clin)
@@ -304,25 +290,15 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 // flushEpochOutbox writes the epoch files waiting in the outbox to the
 // folder. A file already in place is left as it is (written once).
 func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
-	rows, err := s.general.QueryContext(ctx, `SELECT path, data FROM epoch_outbox ORDER BY path`)
-	if err != nil {
-		return err
-	}
 	type file struct {
 		path string
 		data []byte
 	}
-	var files []file
-	for rows.Next() {
-		var fl file
-		if err := rows.Scan(&fl.path, &fl.data); err != nil {
-			rows.Close()
-			return err
-		}
-		files = append(files, fl)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	files, err := queryAll(ctx, s.general, func(r row) (fl file, err error) {
+		err = r.Scan(&fl.path, &fl.data)
+		return fl, err
+	}, `SELECT path, data FROM epoch_outbox ORDER BY path`)
+	if err != nil {
 		return err
 	}
 	for _, fl := range files {
@@ -359,43 +335,33 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 	if s.user.Role != Admin || s.clinical == nil {
 		return nil
 	}
-	cur := s.currentEpoch(ctx)
-	if cur == 0 {
-		return nil
+	cur, err := s.epochNow(ctx)
+	if err != nil || cur == 0 {
+		return err
 	}
 	type person struct {
 		role    Role
 		removed bool
 	}
+	type row3 struct {
+		id string
+		person
+	}
+	all, err := queryAll(ctx, s.general, func(r row) (x row3, err error) {
+		err = r.Scan(&x.id, &x.role, &x.removed)
+		return x, err
+	}, `SELECT id, role, removed_at IS NOT NULL FROM users`)
+	if err != nil {
+		return err
+	}
 	people := map[string]person{}
-	rows, err := s.general.QueryContext(ctx, `SELECT id, role, removed_at IS NOT NULL FROM users`)
+	for _, x := range all {
+		people[x.id] = x.person
+	}
+	revoked, err := stringSet(ctx, s.general, `SELECT id FROM devices WHERE revoked_at IS NOT NULL`)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var id string
-		var p person
-		if err := rows.Scan(&id, &p.role, &p.removed); err != nil {
-			rows.Close()
-			return err
-		}
-		people[id] = p
-	}
-	rows.Close()
-	revoked := map[string]bool{}
-	rows, err = s.general.QueryContext(ctx, `SELECT id FROM devices WHERE revoked_at IS NOT NULL`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		revoked[id] = true
-	}
-	rows.Close()
 	held, err := s.heldEpochs(ctx)
 	if err != nil {
 		return err
@@ -453,8 +419,10 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 	if gen == nil || clin == nil {
 		return nil
 	}
-	var made string
-	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, fmt.Sprintf("epoch_made_%d", cur)).Scan(&made)
+	made, err := readSetting(ctx, s.general, fmt.Sprintf("epoch_made_%d", cur))
+	if err != nil {
+		return err
+	}
 	m, _ := strconv.ParseInt(made, 10, 64)
 	slots, err := activeSlots(ctx, s.general, kr)
 	if err != nil {
@@ -481,266 +449,6 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 		return nil
 	}
 	return s.flushEpochOutbox(ctx, f)
-}
-
-// signedByAnAdmin checks an epoch file's signature against its maker in
-// the roster (whatever their standing now: that is judged elsewhere).
-func (s *Session) signedByAnAdmin(ctx context.Context, ef epochFile) bool {
-	pub, err := s.signerKey(ctx)(ef.Admin)
-	return err == nil && ed25519.Verify(pub, epochSigned(ef), ef.Signature)
-}
-
-// heldEpochs lists the epochs (after 0) whose general key this computer
-// holds.
-func (s *Session) heldEpochs(ctx context.Context) ([]uint32, error) {
-	rows, err := s.general.QueryContext(ctx, `SELECT epoch FROM sync_keys WHERE epoch > 0 ORDER BY epoch`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var e uint32
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-func hasSyncKey(ctx context.Context, db *store.DB, epoch uint32) bool {
-	if db == nil {
-		return false
-	}
-	var n int
-	db.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = ?`, epoch).Scan(&n)
-	return n > 0
-}
-
-// installEpochs picks up the key epochs this computer lacks: from files
-// sealed to the signed-in person (and, for epochs of earlier versions,
-// to this computer), each signed by an admin who was not removed when it
-// was made. The clinical keys of epochs installed while no clinician was
-// here are picked up at a clinician's pass.
-func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
-	if s.clinical != nil {
-		// Clinical keys that came wrapped (pairing, device epoch files)
-		// while no clinician was here.
-		rows, err := s.general.QueryContext(ctx, `SELECT name, value FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`)
-		if err != nil {
-			return err
-		}
-		type pending struct {
-			name  string
-			epoch uint32
-			box   []byte
-		}
-		var ps []pending
-		for rows.Next() {
-			var n, v string
-			if err := rows.Scan(&n, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			e, err1 := strconv.Atoi(strings.TrimPrefix(n, "epoch_clinical_wrapped_"))
-			b, err2 := base64.StdEncoding.DecodeString(v)
-			if err1 != nil || err2 != nil || e < 0 {
-				continue // not ours to read; kept as it is
-			}
-			ps = append(ps, pending{n, uint32(e), b})
-		}
-		if err := rows.Err(); err != nil {
-			rows.Close()
-			return err
-		}
-		rows.Close()
-		for _, p := range ps {
-			wk, err := s.clinicalWrapKey(p.epoch)
-			if err != nil {
-				return err
-			}
-			clin, err := openSym(wk, p.box)
-			if err != nil {
-				continue // wrapped for a key this computer does not hold yet
-			}
-			// The wrapped copy goes only once the key is stored: a failed
-			// save (a full disk) keeps it for the next pass.
-			if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, p.epoch, clin); err != nil {
-				return fmt.Errorf("storing the clinical key of epoch %d: %w", p.epoch, err)
-			}
-			if _, err := s.general.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, p.name); err != nil {
-				return err
-			}
-		}
-	}
-	epochs, err := f.Epochs()
-	if err != nil {
-		return err
-	}
-	looked := 0
-	for _, e := range epochs {
-		if e>>16 > s.newestHeldEpoch(ctx, s.general)>>16+maxEpochJump {
-			break // planted far ahead; installed in order, honest ones never are
-		}
-		haveGen := hasSyncKey(ctx, s.general, e)
-		haveClin := s.clinical == nil || hasSyncKey(ctx, s.clinical, e)
-		if haveGen && haveClin {
-			continue
-		}
-		if looked++; looked > 256 {
-			rep.note(ProblemEpochFile, "the sync folder holds hundreds of key-epoch folders that open with nothing here: someone is filling it; the rest are looked at in later passes")
-			break
-		}
-		ok, err := s.installUserEpoch(ctx, f, e, rep)
-		if err != nil {
-			return err
-		}
-		if !ok && !haveGen {
-			if _, err = s.installDeviceEpoch(ctx, f, e, rep); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// nextEpoch numbers a new epoch after current: the high 16 bits count
-// epochs, the low 16 are random, so that two admins who each start an
-// epoch while their computers are apart (a laptop offline) make two
-// epochs with different numbers, both installed everywhere, instead of
-// two different keys under one number. The newest is the greatest.
-func nextEpoch(current uint32) (uint32, error) {
-	if current>>16 >= 0xffff {
-		return 0, errors.New("this vault has used up its key epochs (65,535 departures): make a new vault and import its records")
-	}
-	var r [2]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return 0, err
-	}
-	return (current>>16+1)<<16 | uint32(r[0])<<8 | uint32(r[1]), nil
-}
-
-// verifyEpochFile checks an epoch file's admin signature against the
-// roster. A file signed by an admin who has since been removed is taken
-// only for an epoch of an earlier count than this computer's current
-// one: it can open batches of that time but never become the key new
-// batches are sealed under (a removed admin publishing keys of his own
-// choosing, dated whenever he likes). Times in the files are not trusted
-// for this: computers apart make epochs in any order.
-func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
-	var role string
-	var removed sql.NullInt64
-	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, ef.Admin).Scan(&role, &removed)
-	pub, err := s.signerKey(ctx)(ef.Admin)
-	if err != nil || role != string(Admin) || !ed25519.Verify(pub, epochSigned(ef), ef.Signature) {
-		return false
-	}
-	if ef.User != "" && ef.Device != s.device {
-		return false
-	}
-	if removed.Valid && ef.Epoch>>16 >= s.currentEpoch(ctx)>>16 {
-		return false
-	}
-	// Honest counts go up one at a time; a file far ahead is planted.
-	return ef.Epoch>>16 <= s.newestHeldEpoch(ctx, s.general)>>16+maxEpochJump
-}
-
-// installUserEpoch installs epoch e from the file sealed to the signed-in
-// person, if there is one; it reports whether it installed anything.
-func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint32, rep *SyncReport) (bool, error) {
-	// The newest grant to this person for the epoch (a promotion adds
-	// one with the clinical key).
-	names, _ := f.List(fmt.Sprintf("epochs/%d", e))
-	prefix := userEpochName(s.user.ID, s.device)
-	var best []byte
-	for _, n := range names {
-		if n != prefix && !strings.HasPrefix(n, prefix+".") {
-			continue
-		}
-		data, err := f.Read(fmt.Sprintf("epochs/%d/%s", e, n))
-		if err != nil {
-			continue
-		}
-		var ef epochFile
-		if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != e || ef.User != s.user.ID || ef.Device != s.device || !s.verifyEpochFile(ctx, ef) {
-			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(e), Detail: fmt.Sprintf("key epoch %d: a file for %s that is not signed by an admin of the practice; ignored", e, s.user.Name)})
-			continue
-		}
-		inner, err := cvsync.OpenFrom(s.devKeys.x25519, epochDeviceLabel, ef.Box)
-		if err != nil {
-			continue
-		}
-		body, err := cvsync.OpenFrom(s.secrets.Identity, epochUserLabel, inner)
-		if err != nil {
-			continue
-		}
-		var k userEpochKeys
-		if json.Unmarshal(body, &k) != nil {
-			continue
-		}
-		if best == nil || len(k.Clinical) > 0 {
-			best = body
-		}
-		if !hasSyncKey(ctx, s.general, e) {
-			if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?) ON CONFLICT(epoch) DO NOTHING`, e, k.General, ef.Admin); err != nil {
-				return false, err
-			}
-			setSettingDB(ctx, s.general, fmt.Sprintf("epoch_made_%d", e), strconv.FormatInt(ef.Made, 10))
-		}
-		if s.clinical != nil && len(k.Clinical) == 32 {
-			if _, err := s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, e, k.Clinical); err != nil {
-				return false, err
-			}
-		}
-	}
-	return best != nil, nil
-}
-
-// installDeviceEpoch installs epoch e from a file sealed to this computer
-// by an earlier version, if there is one.
-func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch uint32, rep *SyncReport) (bool, error) {
-	data, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch, s.device))
-	if err != nil {
-		return false, nil
-	}
-	var ef epochFile
-	if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != epoch || ef.Device != s.device {
-		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: unreadable file", epoch)})
-		return false, nil
-	}
-	if !s.verifyEpochFile(ctx, ef) {
-		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: not signed by an admin this computer knows; waiting", epoch)})
-		return false, nil
-	}
-	body, err := cvsync.OpenFrom(s.devKeys.x25519, epochLabel, ef.Box)
-	if err != nil {
-		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch)})
-		return false, nil
-	}
-	var ek epochKeys
-	if err := json.Unmarshal(body, &ek); err != nil {
-		return false, nil
-	}
-	if _, err := s.general.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, ek.General, ef.Admin); err != nil {
-		return false, err
-	}
-	if s.clinical != nil {
-		wk, err := s.clinicalWrapKey(epoch)
-		if err != nil {
-			return false, err
-		}
-		clin, err := openSym(wk, ek.ClinicalWrapped)
-		if err != nil {
-			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: clinical key does not open", epoch)})
-			return true, nil
-		}
-		s.clinical.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key) VALUES (?, ?) ON CONFLICT(epoch) DO NOTHING`, epoch, clin)
-	} else {
-		// Keep the wrapped clinical key until a clinician signs in.
-		setSettingDB(ctx, s.general, fmt.Sprintf("epoch_clinical_wrapped_%d", epoch), base64.StdEncoding.EncodeToString(ek.ClinicalWrapped))
-	}
-	return true, nil
 }
 
 func setSettingDB(ctx context.Context, db *store.DB, name, value string) error {
@@ -788,21 +496,8 @@ func randomTag() string {
 // elsewhere while the two computers were apart wins over the removal by
 // time — but a removal in the roster is never undone.)
 func activeSlots(ctx context.Context, q querier, kr *store.Keyring) ([]*store.Slot, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id FROM users WHERE removed_at IS NOT NULL`)
+	removed, err := stringSet(ctx, q, `SELECT id FROM users WHERE removed_at IS NOT NULL`)
 	if err != nil {
-		return nil, err
-	}
-	removed := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		removed[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	var out []*store.Slot

@@ -141,41 +141,42 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		return err
 	}
 	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, Keyring: krJSON, Epochs: map[uint32]epochKeys{}}
-	rows, err := s.general.QueryContext(ctx, `SELECT id, name, role, sign_pub, created_at, removed_at FROM users`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var u rosterUser
+	// The roster the new computer starts from: a row not read whole
+	// stops the grant (a removal or revocation must never go missing).
+	g.Users, err = queryAll(ctx, s.general, func(r row) (u rosterUser, err error) {
 		var removed sql.NullInt64
-		rows.Scan(&u.ID, &u.Name, &u.Role, &u.SignPub, &u.Created, &removed)
+		err = r.Scan(&u.ID, &u.Name, &u.Role, &u.SignPub, &u.Created, &removed)
 		if removed.Valid {
 			u.Removed = &removed.Int64
 		}
-		g.Users = append(g.Users, u)
-	}
-	rows.Close()
-	rows, err = s.general.QueryContext(ctx, `SELECT id, name, x25519_pub, ed25519_pub, added_at, revoked_at, revoked_epoch FROM devices`)
+		return u, err
+	}, `SELECT id, name, role, sign_pub, created_at, removed_at FROM users`)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var d rosterDevice
+	g.Devices, err = queryAll(ctx, s.general, func(r row) (d rosterDevice, err error) {
 		var revoked sql.NullInt64
-		rows.Scan(&d.ID, &d.Name, &d.X25519, &d.Ed25519, &d.Added, &revoked, &d.RevokedEpoch)
+		err = r.Scan(&d.ID, &d.Name, &d.X25519, &d.Ed25519, &d.Added, &revoked, &d.RevokedEpoch)
 		if revoked.Valid {
 			d.Revoked = &revoked.Int64
 		}
-		g.Devices = append(g.Devices, d)
+		return d, err
+	}, `SELECT id, name, x25519_pub, ed25519_pub, added_at, revoked_at, revoked_epoch FROM devices`)
+	if err != nil {
+		return err
 	}
-	rows.Close()
 	epochs, err := s.heldEpochs(ctx)
 	if err != nil {
 		return err
 	}
-	var kept, keptGeneral int
-	s.clinical.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&kept)
-	s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&keptGeneral)
+	kept, err := scalar[int](ctx, s.clinical, `SELECT count(*) FROM sync_keys WHERE epoch = 0`)
+	if err != nil {
+		return err
+	}
+	keptGeneral, err := scalar[int](ctx, s.general, `SELECT count(*) FROM sync_keys WHERE epoch = 0`)
+	if err != nil {
+		return err
+	}
 	if kept > 0 || keptGeneral > 0 {
 		// A database key changed since the vault began: epoch 0's sync
 		// keys no longer follow from the current ones.
@@ -188,8 +189,10 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		if err != nil || gk == nil || ck == nil {
 			return fmt.Errorf("the keys of epoch %d are not all on this computer", e)
 		}
-		var madeBy string
-		s.general.QueryRowContext(ctx, `SELECT made_by FROM sync_keys WHERE epoch = ?`, e).Scan(&madeBy)
+		madeBy, err := scalarOr(ctx, s.general, "", `SELECT made_by FROM sync_keys WHERE epoch = ?`, e)
+		if err != nil {
+			return err
+		}
 		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: sealSym(wk, ck), MadeBy: madeBy}
 	}
 	body, err := json.Marshal(g)

@@ -65,3 +65,16 @@ func scanString(r row) (string, error) {
 func readSetting(ctx context.Context, q querier, name string) (string, error) {
 	return scalarOr(ctx, q, "", `SELECT value FROM settings WHERE name = ?`, name)
 }
+
+// stringSet is a one-column text result as a set.
+func stringSet(ctx context.Context, q querier, query string, args ...any) (map[string]bool, error) {
+	xs, err := queryAll(ctx, q, scanString, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		set[x] = true
+	}
+	return set, nil
+}

@@ -436,16 +436,23 @@ func (s *Session) openAndJudge(ctx context.Context, h cvsync.Header, env []byte)
 	if err != nil {
 		return judgeRecords(h, nil, sf, s.v.now()), nil
 	}
+	// A signer not in the roster has no role (judgeRecords refuses or
+	// holds); one that cannot be read is judged at a later pass, never
+	// taken as active.
 	var role string
 	var removed sql.NullInt64
-	s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, h.Signer).Scan(&role, &removed)
+	if err := s.general.QueryRowContext(ctx, `SELECT role, removed_at FROM users WHERE id = ?`, h.Signer).Scan(&role, &removed); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return unread("the signer", err), nil
+	}
 	sf.role, sf.removedAt = Role(role), removed.Int64
 	// The session's keyring is kept current by every slot change it
 	// applies or makes: no file read per batch.
 	if slot, err := s.kr.SlotByID(h.Signer); err == nil {
 		sf.ownSlot, sf.ownName, sf.ownPub = slot.Version, slot.Name, slot.PublicKey
 	}
-	s.general.QueryRowContext(ctx, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()).Scan(&sf.logNewest)
+	if sf.logNewest, err = scalar[string](ctx, s.general, `SELECT coalesce(max(max_hlc), '') FROM sync_received WHERE device = ? AND class = ?`, h.Device, h.Class.String()); err != nil {
+		return unread("the device's log", err), nil
+	}
 	j := judgeRecords(h, b.Records, sf, s.v.now())
 	if j.verdict == apply {
 		j = s.judgeRestrictions(ctx, h.Signer, sf.role, b.Records)
@@ -470,7 +477,12 @@ func (s *Session) judgeRestrictions(ctx context.Context, signer string, role Rol
 		case "chart_restrictions":
 			current, exists := made[r.RowID]
 			if !exists {
-				exists = s.general.QueryRowContext(ctx, `SELECT patient_id FROM chart_restrictions WHERE id = ?`, r.RowID).Scan(&current) == nil
+				switch err := s.general.QueryRowContext(ctx, `SELECT patient_id FROM chart_restrictions WHERE id = ?`, r.RowID).Scan(&current); {
+				case err == nil:
+					exists = true
+				case !errors.Is(err, sql.ErrNoRows):
+					return unread("the chart's restriction", err)
+				}
 			}
 			var patients []string
 			if exists {
@@ -498,16 +510,19 @@ func (s *Session) judgeRestrictions(ctx context.Context, signer string, role Rol
 				checked[patient] = true
 				allowed, restricted, err := chartAllowed(ctx, s.general, patient, signer)
 				if err != nil {
-					return judged(hold, ProblemApply, "could not read the chart's restriction (%v): it is tried again at the next pass", err)
+					return unread("the chart's restriction", err)
 				}
 				if restricted && !allowed {
 					return judged(halt, ProblemRole, "it changes the restriction of a chart its signer is not named on")
 				}
 			}
 		case "emergency_access":
-			var one int
 			_, madeHere := made["emergency:"+r.RowID]
-			if !madeHere && s.general.QueryRowContext(ctx, `SELECT 1 FROM emergency_access WHERE id = ?`, r.RowID).Scan(&one) != nil {
+			n, err := scalar[int](ctx, s.general, `SELECT count(*) FROM emergency_access WHERE id = ?`, r.RowID)
+			if err != nil {
+				return unread("the emergency access", err)
+			}
+			if !madeHere && n == 0 {
 				if v := r.Columns["patient_id"]; v == nil || *v == "" {
 					return judged(halt, ProblemRole, "it records an emergency access to no chart")
 				}
@@ -524,6 +539,13 @@ func (s *Session) judgeRestrictions(ctx context.Context, signer string, role Rol
 		}
 	}
 	return judgment{verdict: apply}
+}
+
+// unread holds a batch whose judgment needs what could not be read here
+// (a busy or damaged database): judged again at the next pass, never
+// taken as allowed.
+func unread(what string, err error) judgment {
+	return judged(hold, ProblemApply, "could not read %s (%v): it is tried again at the next pass", what, err)
 }
 
 func (s *Session) deviceRevoked(ctx context.Context, id string) (bool, error) {

@@ -282,7 +282,10 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 	}
 	signer := ed25519.NewKeyFromSeed(s.secrets.SigningSeed)
 	devKey := ed25519.NewKeyFromSeed(s.devKeys.ed25519)
-	epoch := s.currentEpoch(ctx)
+	epoch, err := s.epochNow(ctx)
+	if err != nil {
+		return err
+	}
 	for _, class := range []cvsync.Class{cvsync.General, cvsync.Clinical} {
 		db := s.general
 		if class == cvsync.Clinical {
@@ -307,32 +310,27 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			if err != nil {
 				return err
 			}
-			rows, err := db.QueryContext(ctx, `SELECT seq, hlc, tbl, row_id, col, value, device, author FROM changes
+			type change struct {
+				seq int64
+				rec cvsync.Record
+			}
+			changes, err := queryAll(ctx, db, func(rw row) (c change, err error) {
+				var col string
+				var v sql.NullString
+				if err = rw.Scan(&c.seq, &c.rec.HLC, &c.rec.Table, &c.rec.RowID, &col, &v, &c.rec.Device, &c.rec.Author); err != nil {
+					return c, err
+				}
+				c.rec.Columns, err = decodeColumns(col, v)
+				return c, err
+			}, `SELECT seq, hlc, tbl, row_id, col, value, device, author FROM changes
 				WHERE seq > ? AND device = ? ORDER BY seq LIMIT ?`, lastChange, s.device, batchRecords)
 			if err != nil {
 				return err
 			}
-			var recs []cvsync.Record
-			var seqs []int64
-			for rows.Next() {
-				var r cvsync.Record
-				var col string
-				var v sql.NullString
-				var seq int64
-				if err := rows.Scan(&seq, &r.HLC, &r.Table, &r.RowID, &col, &v, &r.Device, &r.Author); err != nil {
-					rows.Close()
-					return err
-				}
-				if r.Columns, err = decodeColumns(col, v); err != nil {
-					rows.Close()
-					return err
-				}
-				recs = append(recs, r)
-				seqs = append(seqs, seq)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
+			recs := make([]cvsync.Record, len(changes))
+			seqs := make([]int64, len(changes))
+			for i, c := range changes {
+				recs[i], seqs[i] = c.rec, c.seq
 			}
 			// A person signs only their own changes, and only those
 			// their role allows (the others refuse anything else, and
@@ -363,9 +361,14 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 			}
 			recs = recs[:n]
 			maxSeq := seqs[n-1]
+			// The batch chains on from the last one sent: unread, nothing
+			// is sealed (a batch at a wrong place would halt this log
+			// everywhere).
 			var seq int64
 			var prev []byte
-			s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_sent ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+			if err := s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_sent ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 			h := cvsync.Header{VaultID: s.kr.VaultID, Epoch: epoch, Class: class, Device: s.device, Seq: uint64(seq + 1), Signer: s.user.ID}
 			copy(h.PrevHash[:], prev)
 			env, hash, err := cvsync.Seal(h, recs, key, signer, devKey)
@@ -424,25 +427,15 @@ func (s *Session) putOwn(f cvsync.Folder, seq uint64, env []byte, rep *SyncRepor
 // flushSentOutbox writes the batches recorded as sent whose writing was
 // interrupted (a kill, a full disk, the folder gone).
 func (s *Session) flushSentOutbox(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
-	rows, err := s.general.QueryContext(ctx, `SELECT seq, env FROM sync_outbox ORDER BY seq`)
-	if err != nil {
-		return err
-	}
 	type pending struct {
 		seq uint64
 		env []byte
 	}
-	var ps []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.seq, &p.env); err != nil {
-			rows.Close()
-			return err
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	ps, err := queryAll(ctx, s.general, func(r row) (p pending, err error) {
+		err = r.Scan(&p.seq, &p.env)
+		return p, err
+	}, `SELECT seq, env FROM sync_outbox ORDER BY seq`)
+	if err != nil {
 		return err
 	}
 	for _, p := range ps {
@@ -464,27 +457,20 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incoming
 	// checked then: a file changed since is judged again from its place
 	// when nothing was taken after it (the sealed one was a forgery that
 	// its device has replaced), and waited for otherwise.
-	rows, err := s.general.QueryContext(ctx, `SELECT device, seq, hash, seq = (SELECT max(seq) FROM sync_received r WHERE r.device = sync_received.device)
-		FROM sync_received WHERE state = 'sealed' ORDER BY device, seq`)
-	if err != nil {
-		return err
-	}
 	type key struct {
 		d    string
 		q    uint64
 		hash []byte
 		last bool
 	}
-	var sealed []key
-	for rows.Next() {
-		var k key
-		if err := rows.Scan(&k.d, &k.q, &k.hash, &k.last); err != nil {
-			rows.Close()
-			return err
-		}
-		sealed = append(sealed, k)
+	sealed, err := queryAll(ctx, s.general, func(r row) (k key, err error) {
+		err = r.Scan(&k.d, &k.q, &k.hash, &k.last)
+		return k, err
+	}, `SELECT device, seq, hash, seq = (SELECT max(seq) FROM sync_received r WHERE r.device = sync_received.device)
+		FROM sync_received WHERE state = 'sealed' ORDER BY device, seq`)
+	if err != nil {
+		return err
 	}
-	rows.Close()
 	rejudge := map[string]bool{}
 	for _, k := range sealed {
 		env, err := f.Get(k.d, k.q)
@@ -509,7 +495,10 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incoming
 		if rejudge[in.device] {
 			continue // read again from the sealed place at the next pass
 		}
-		last, _ := s.lastReceived(ctx, in.device)
+		last, err := receivedUpTo(ctx, s.general, in.device)
+		if err != nil {
+			return err
+		}
 		stopped := false
 		for _, b := range in.batches {
 			if b.seq <= last {
@@ -526,14 +515,6 @@ func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incoming
 		}
 	}
 	return nil
-}
-
-// received is the last batch taken from a device's log.
-func (s *Session) lastReceived(ctx context.Context, device string) (uint64, []byte) {
-	var seq int64
-	var hash []byte
-	s.general.QueryRowContext(ctx, `SELECT seq, hash FROM sync_received WHERE device = ? ORDER BY seq DESC LIMIT 1`, device).Scan(&seq, &hash)
-	return uint64(seq), hash
 }
 
 // shortID names a device briefly: the last 8 characters of its UUIDv7,
@@ -593,8 +574,10 @@ func (s *Session) recordSpentStep(ctx context.Context) error {
 	if err := s.general.QueryRowContext(ctx, `SELECT last_totp_step FROM users WHERE id = ?`, s.user.ID).Scan(&step); err != nil || step == 0 {
 		return nil
 	}
-	var sent sql.NullString
-	s.general.QueryRowContext(ctx, `SELECT value FROM changes WHERE tbl = 'users' AND row_id = ? AND col = 'last_totp_step' ORDER BY seq DESC LIMIT 1`, s.user.ID).Scan(&sent)
+	sent, err := scalarOr(ctx, s.general, sql.NullString{}, `SELECT value FROM changes WHERE tbl = 'users' AND row_id = ? AND col = 'last_totp_step' ORDER BY seq DESC LIMIT 1`, s.user.ID)
+	if err != nil {
+		return err
+	}
 	if sent.Valid && sent.String == strconv.FormatInt(step, 10) {
 		return nil
 	}
@@ -610,12 +593,18 @@ func (s *Session) recordSpentStep(ctx context.Context) error {
 func (s *Session) recordAuditHead(ctx context.Context) error {
 	var seq int64
 	var hash []byte
-	if s.general.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash) != nil {
+	switch err := s.general.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash); {
+	case errors.Is(err, sql.ErrNoRows):
 		return nil
+	case err != nil:
+		return err
 	}
 	var col string
 	var val sql.NullString
-	if s.general.QueryRowContext(ctx, `SELECT col, value FROM changes WHERE tbl = 'audit_heads' AND row_id = ? ORDER BY seq DESC LIMIT 1`, s.device).Scan(&col, &val) == nil {
+	switch err := s.general.QueryRowContext(ctx, `SELECT col, value FROM changes WHERE tbl = 'audit_heads' AND row_id = ? ORDER BY seq DESC LIMIT 1`, s.device).Scan(&col, &val); {
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return err
+	case err == nil:
 		if last, err := decodeColumns(col, val); err == nil && last["seq"] != nil && *last["seq"] == strconv.FormatInt(seq, 10) {
 			return nil
 		}
