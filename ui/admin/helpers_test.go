@@ -123,7 +123,7 @@ func show(w fyne.Window, s *app.Session, current string, screen fyne.CanvasObjec
 	if u.Role == app.Admin {
 		items = []string{"Home", "Staff", "Security Center", "Backups", "Training", "Emergency review", "Access review", "Audit log", "My account"}
 	}
-	w.SetContent(kittest.Frame(practice, u, items, current, screen))
+	w.SetContent(kittest.Frame(practice, u.Name+" ("+string(u.Role)+")", items, current, screen))
 	w.Resize(fyne.NewSize(1000, 700))
 }
 

@@ -492,7 +492,7 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 func TestDarkThemeKeepsNoticesReadable(t *testing.T) {
 	f := newFixture(t)
 	w := newWindow(t)
-	fyne.CurrentApp().Settings().SetTheme(kittest.Theme{Theme: theme.DefaultTheme(), Dark: true})
+	fyne.CurrentApp().Settings().SetTheme(kit.ThemeIn(theme.VariantDark))
 	c := newSecurityCenter(w, f.admin, nil)
 	show(w, f.admin, "Security Center", c.view)
 	kittest.Settle(t)

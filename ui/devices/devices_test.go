@@ -17,6 +17,7 @@ import (
 	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // sharedFolder makes the sync folder.
@@ -265,7 +266,7 @@ func TestPairSyncAndRevokeThroughTheScreens(t *testing.T) {
 	if !errors.Is(syncA.last.err, cvsync.ErrUnreachable) {
 		t.Fatalf("pass with the folder gone: %+v", syncA.last)
 	}
-	mustShow(t, winA, unreachable)
+	mustShow(t, winA, plain.Unreachable)
 	kittest.Shot(t, winA, "sync-unreachable")
 }
 
@@ -431,7 +432,7 @@ func TestJoinErrorsKeepTheForm(t *testing.T) {
 	join.folder.SetText(filepath.Join(shared, "missing"))
 	kittest.Tap(t, w, "Join")
 	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
-	mustShow(t, w, unreachable)
+	mustShow(t, w, plain.Unreachable)
 
 	// A real code, then Cancel while waiting for the admin.
 	join.folder.SetText(shared)
@@ -609,7 +610,7 @@ func TestWatcher(t *testing.T) {
 	kittest.WaitFor(t, "an unreachable pass", func() bool {
 		return y.last != nil && errors.Is(y.last.err, cvsync.ErrUnreachable)
 	})
-	mustShow(t, w, unreachable)
+	mustShow(t, w, plain.Unreachable)
 	if err := os.Rename(shared+"-gone", shared); err != nil {
 		t.Fatal(err)
 	}
@@ -659,11 +660,5 @@ func TestWords(t *testing.T) {
 	}
 	if got := reportText(app.SyncReport{}, nil); got != "Nothing new to send or receive." {
 		t.Errorf("empty report: %q", got)
-	}
-	if got := plain(errors.Join(errors.New("x"), cvsync.ErrUnreachable)); got != unreachable {
-		t.Errorf("unreachable: %q", got)
-	}
-	if got := plain(app.ErrNotPermitted); got != "Only an admin can do this." {
-		t.Errorf("not permitted: %q", got)
 	}
 }
