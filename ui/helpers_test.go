@@ -147,6 +147,14 @@ func shot(t *testing.T, g *gui, name string) {
 	kittest.Shot(t, g.win, name)
 }
 
+// golden compares the window with its golden image,
+// testdata/golden/NAME.png, with each of scrub (a random MRN) hidden (see
+// kittest.Golden).
+func golden(t *testing.T, g *gui, name string, scrub ...string) {
+	t.Helper()
+	kittest.Golden(t, g.win, name, scrub...)
+}
+
 // shotSizes writes the window at 1366×768 and 1024×700, to look at.
 func shotSizes(t *testing.T, g *gui, name string) {
 	t.Helper()

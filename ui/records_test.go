@@ -181,6 +181,7 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 		t.Error("the day or a clinician's column is not shown")
 	}
 	shot(t, g, "today")
+	golden(t, g, "today")
 	shotSizes(t, g, "today-grid")
 
 	// A sync pass that brought another machine's booking refreshes Today.
@@ -496,6 +497,11 @@ func TestPatientSearchAsYouType(t *testing.T) {
 		t.Errorf("the count is not said: %q", ps.count.Text)
 	}
 	shot(t, g, "patients-search")
+	var mrns []string
+	for _, pt := range ps.results {
+		mrns = append(mrns, pt.MRN)
+	}
+	golden(t, g, "patients-search", mrns...)
 
 	// Down moves through the results from the search field; Enter opens.
 	ps.list.Select(0)
@@ -691,6 +697,7 @@ func TestNewPatientForm(t *testing.T) {
 		t.Error("the date of birth does not get focus to fix it")
 	}
 	shot(t, g, "patient-new-error")
+	golden(t, g, "patient-new-error")
 
 	// A date in the future is app's refusal, said in plain words.
 	n.dob.SetText("")
@@ -779,6 +786,7 @@ func TestClinicianWritesTheChart(t *testing.T) {
 		}
 	}
 	shotSizes(t, g, "chart-summary")
+	golden(t, g, "chart-summary", p.jose.MRN)
 	ctx := context.Background()
 	s := g.session
 

@@ -142,6 +142,7 @@ func TestWizardCreatesVault(t *testing.T) {
 		t.Error("the passphrase field does not have focus on sign-in with a user chosen")
 	}
 	shot(t, g, "signin")
+	golden(t, g, "signin")
 
 	// The admin signs in with the next code.
 	clk.Add(30 * time.Second)
@@ -246,6 +247,7 @@ func TestSignInRefusesThenOpensShellAndLocks(t *testing.T) {
 		t.Error("Home does not welcome the user")
 	}
 	shot(t, g, "home-admin")
+	golden(t, g, "home-admin")
 
 	tap(t, g, "Lock")
 	if !s.Locked() {
@@ -327,6 +329,7 @@ func TestAdminAddsReceptionist(t *testing.T) {
 		t.Error("the admin's status is not shown")
 	}
 	shot(t, g, "users")
+	golden(t, g, "users")
 
 	tap(t, g, "Add user…")
 	a := u.adding

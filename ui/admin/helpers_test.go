@@ -137,6 +137,14 @@ func shot(t *testing.T, w fyne.Window, name string) {
 	kittest.Shot(t, w, name)
 }
 
+// golden settles, then compares w with its golden image,
+// testdata/golden/NAME.png (see kittest.Golden).
+func golden(t *testing.T, w fyne.Window, name string) {
+	t.Helper()
+	kittest.Settle(t)
+	kittest.Golden(t, w, name)
+}
+
 // scrollDown lays the window out as the desktop driver would, then
 // scrolls o (a page) to its end.
 func scrollDown(w fyne.Window, o fyne.CanvasObject) {

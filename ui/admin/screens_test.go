@@ -64,6 +64,7 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 		t.Errorf("summary %q with attention %v", c.summary.Title(), app.Attention(items))
 	}
 	shot(t, w, "security-1-checklist")
+	golden(t, w, "security-checklist")
 
 	// The seat limit.
 	if c.seatEntry.Text != "0" {

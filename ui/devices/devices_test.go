@@ -69,6 +69,25 @@ func device(t *testing.T, devs []app.Device, name string) app.Device {
 	return app.Device{}
 }
 
+// TestDevicesScreenGolden keeps the Computers screen as a golden image
+// (kittest.Golden). This computer is renamed first: it is named after the
+// host.
+func TestDevicesScreenGolden(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	s := f.signIn(f.a, adminName, adminPass)
+	if err := s.RenameDevice(ctx, s.DeviceID(), "Front desk"); err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, a, "ClinicVault")
+	ds := newDevicesScreen(w, s)
+	show(w, s, "Computers", ds.view)
+	kittest.Settle(t)
+	mustShow(t, w, "Front desk (this computer)")
+	kittest.Golden(t, w, "devices")
+}
+
 // TestPairSyncAndRevokeThroughTheScreens pairs a second computer through
 // the Devices screen on A and the Join screen on B at the same time, syncs
 // a patient from A to B with "Sync now", revokes B, and unplugs the
