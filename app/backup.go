@@ -35,6 +35,13 @@ const (
 // ErrBackupTarget refuses to restore into a folder that holds a vault.
 var ErrBackupTarget = errors.New("the restore folder must be new or empty; ClinicVault never restores over a vault")
 
+// The errors of a file that is not a backup, or a damaged one, from
+// reading, verifying or restoring it.
+var (
+	ErrNotBackup     = store.ErrNotBackup
+	ErrBackupDamaged = store.ErrBackupDamaged
+)
+
 // BackupProgress reports a long backup, verify or restore step.
 type BackupProgress struct {
 	Stage string // what is happening, in words

@@ -220,6 +220,17 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	})
 }
 
+// NoInvitationError means the sync folder holds no invitation for the
+// code typed: mistyped, or another folder. It wraps cvsync.ErrPairing.
+type NoInvitationError struct{ Dir string }
+
+func (e *NoInvitationError) Error() string {
+	return fmt.Sprintf("no invitation for that code in %s (mistyped, or another folder?): %v", e.Dir, cvsync.ErrPairing)
+}
+
+// Unwrap is cvsync.ErrPairing.
+func (e *NoInvitationError) Unwrap() error { return cvsync.ErrPairing }
+
 // Join makes this (empty) data folder a new machine of the practice whose
 // admin gave the code: it answers the offer, shows the fingerprint through
 // onFingerprint, waits for the admin's approval, then sets up the vault and
@@ -239,7 +250,7 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 	id := cvsync.PairingID(code)
 	data, err := f.Read("pairing/" + id + "/offer")
 	if err != nil {
-		return fmt.Errorf("no invitation for that code in %s (mistyped, or another folder?): %w", dir, cvsync.ErrPairing)
+		return &NoInvitationError{Dir: dir}
 	}
 	var offer cvsync.Offer
 	if err := cvsync.UnmarshalPairing(code, data, &offer); err != nil {

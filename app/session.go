@@ -592,8 +592,18 @@ func (s *Session) require(roles ...Role) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: %w", s.user.Role, ErrNotPermitted)
+	return &RoleError{Role: s.user.Role}
 }
+
+// RoleError is a refusal for the signed-in role alone, with no other
+// reason ("receptionist: not permitted for your role"). It wraps
+// ErrNotPermitted.
+type RoleError struct{ Role Role }
+
+func (e *RoleError) Error() string { return string(e.Role) + ": " + ErrNotPermitted.Error() }
+
+// Unwrap is ErrNotPermitted.
+func (e *RoleError) Unwrap() error { return ErrNotPermitted }
 
 // write runs fn in one general.db transaction under the session lock.
 func (s *Session) write(ctx context.Context, fn func(tx *sql.Tx) error) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // accountSession is what the My account screen needs from a session.
@@ -24,18 +25,18 @@ var _ accountSession = (*app.Session)(nil)
 type accountScreen struct {
 	g       *gui
 	s       accountSession
-	current *entry
+	current *kit.Entry
 	pair    *passphrasePair
 	change  *widget.Button
 	busy    *widget.Activity
-	status  *statusText
+	status  *kit.StatusText
 	working bool
 	view    fyne.CanvasObject
 }
 
 func newAccountScreen(g *gui, s accountSession) *accountScreen {
 	u := s.User()
-	a := &accountScreen{g: g, s: s, current: newPasswordEntry(g, ""), busy: widget.NewActivity(), status: newStatus(widget.MediumImportance)}
+	a := &accountScreen{g: g, s: s, current: newPasswordEntry(g, ""), busy: widget.NewActivity(), status: kit.NewStatus(widget.MediumImportance)}
 	a.pair = newPassphrasePair(g, func() (string, string) { return u.Name, g.practice })
 	a.pair.onChange = a.refresh
 	a.change = widget.NewButton("Change passphrase", g.act(a.submit))
@@ -67,7 +68,7 @@ func newAccountScreen(g *gui, s accountSession) *accountScreen {
 }
 
 func (a *accountScreen) refresh() {
-	enable(a.change, !a.working && a.current.Text != "" && a.pair.ok())
+	kit.Enable(a.change, !a.working && a.current.Text != "" && a.pair.ok())
 }
 
 // submit changes the passphrase off the UI thread: both passphrases go
@@ -92,7 +93,7 @@ func (a *accountScreen) submit() {
 		a.busy.Hide()
 		if err != nil {
 			a.status.Importance = widget.DangerImportance
-			a.status.SetText("Your passphrase was not changed. " + plain(err))
+			a.status.SetText("Your passphrase was not changed. " + plain.Error(err))
 			a.current.SetText("")
 			g.focus(a.current)
 			a.refresh()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // auditReader is what the Audit log screen needs from a session.
@@ -85,13 +86,13 @@ type auditScreen struct {
 	entries []app.AuditEntry
 	table   *widget.Table
 	verify  *widget.Button
-	result  *statusText
+	result  *kit.StatusText
 	count   *widget.Label
 	view    fyne.CanvasObject
 }
 
 func newAuditScreen(g *gui, s auditReader) *auditScreen {
-	a := &auditScreen{g: g, s: s, result: newStatus(widget.MediumImportance), count: widget.NewLabel("")}
+	a := &auditScreen{g: g, s: s, result: kit.NewStatus(widget.MediumImportance), count: widget.NewLabel("")}
 	a.table = widget.NewTable(
 		func() (int, int) { return len(a.entries), len(auditColumns) },
 		func() fyne.CanvasObject { return cell() },
@@ -149,7 +150,7 @@ func (a *auditScreen) load() {
 	entries, err := a.s.AuditList(a.g.ctx, auditLimit)
 	if err != nil {
 		a.result.Importance = widget.DangerImportance
-		a.result.SetText("The audit log could not be read. " + plain(err))
+		a.result.SetText("The audit log could not be read. " + plain.Error(err))
 		entries = nil
 	}
 	a.entries = entries
@@ -177,7 +178,7 @@ func (a *auditScreen) check() {
 		return
 	case err != nil:
 		a.result.Importance = widget.DangerImportance
-		a.result.SetText("The chain is broken: " + plain(err) + " Someone may have changed the log outside ClinicVault; keep a copy of the data folder and contact support.")
+		a.result.SetText("The chain is broken: " + plain.Error(err) + " Someone may have changed the log outside ClinicVault; keep a copy of the data folder and contact support.")
 		return
 	}
 	a.result.Importance = widget.SuccessImportance

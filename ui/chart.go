@@ -20,6 +20,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // Chart tab names.
@@ -55,7 +56,7 @@ type chartScreen struct {
 
 	view    fyne.CanvasObject
 	content *fyne.Container
-	status  *statusText
+	status  *kit.StatusText
 	tabs    *container.AppTabs
 	tabName string
 	summary *summaryTab
@@ -73,7 +74,7 @@ type chartScreen struct {
 }
 
 func newChartScreen(g *gui, sh *shell, s recordsSession, mrn, from string) *chartScreen {
-	c := &chartScreen{g: g, sh: sh, s: s, mrn: mrn, from: from, status: newStatus(widget.MediumImportance), tabName: tabSummary}
+	c := &chartScreen{g: g, sh: sh, s: s, mrn: mrn, from: from, status: kit.NewStatus(widget.MediumImportance), tabName: tabSummary}
 	busy := widget.NewActivity()
 	busy.Start()
 	c.content = container.NewStack(container.NewCenter(container.NewHBox(busy, widget.NewLabel("Opening the chart…"))))
@@ -83,7 +84,7 @@ func newChartScreen(g *gui, sh *shell, s recordsSession, mrn, from string) *char
 
 // note shows a message above the tabs.
 func (c *chartScreen) note(imp widget.Importance, msg string) {
-	c.status.say(imp, msg)
+	c.status.Say(imp, msg)
 }
 
 // load reads the chart off the UI thread.
@@ -150,7 +151,7 @@ func (c *chartScreen) failed(err error) {
 		c.askRestricted()
 		return
 	}
-	msg := kit.Wrapped("The chart could not be opened. " + plain(err))
+	msg := kit.Wrapped("The chart could not be opened. " + plain.Error(err))
 	msg.Importance = widget.DangerImportance
 	c.setContent(container.NewVBox(container.NewHBox(back), msg))
 }
@@ -507,7 +508,7 @@ func (c *chartScreen) edit() {
 			return
 		}
 		if _, err := c.s.EditPatient(g.ctx, p.MRN, ch); err != nil {
-			f.fail("The changes were not saved. " + plain(err))
+			f.fail("The changes were not saved. " + plain.Error(err))
 			if w := e.widgetFor(err); w != nil {
 				g.focus(w)
 			}
@@ -576,7 +577,7 @@ func (c *chartScreen) merge() {
 		g.confirmDialog("Merge records", "Merge",
 			fmt.Sprintf("Merge %s into %s? This cannot be undone from ClinicVault.", dupMRN, keepMRN), true, func() {
 				if err := c.s.MergePatients(g.ctx, keepMRN, dupMRN); err != nil {
-					f.fail("The records were not merged. " + plain(err))
+					f.fail("The records were not merged. " + plain.Error(err))
 					return
 				}
 				f.close()
@@ -764,7 +765,7 @@ func (c *chartScreen) askRestricted() {
 // emergencyDialog asks for the reason for emergency access.
 type emergencyDialog struct {
 	f      *formDialog
-	reason *entry
+	reason *kit.Entry
 	count  *widget.Label
 }
 
@@ -793,7 +794,7 @@ func (c *chartScreen) askEmergency() {
 	e.f.ok.Importance = widget.DangerImportance
 	update := func() {
 		n := utf8.RuneCountInString(strings.TrimSpace(e.reason.Text))
-		enable(e.f.ok, n >= minEmergencyReason)
+		kit.Enable(e.f.ok, n >= minEmergencyReason)
 		if n < minEmergencyReason {
 			e.count.SetText(fmt.Sprintf("%d more characters needed.", minEmergencyReason-n))
 		} else {
@@ -843,7 +844,7 @@ func (c *chartScreen) restrict() {
 	var f *formDialog
 	f = g.newFormDialog("Restrict "+p.Name()+"'s chart", "Restrict chart", body, func() {
 		if err := c.s.RestrictChart(g.ctx, p.MRN, pick.Selected); err != nil {
-			f.fail("The chart was not restricted. " + plain(err))
+			f.fail("The chart was not restricted. " + plain.Error(err))
 			return
 		}
 		f.close()

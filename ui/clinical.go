@@ -17,6 +17,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // textList is a list of rows of text in weighted columns under bold
@@ -60,7 +61,7 @@ type encountersTab struct {
 	// form is the last note form opened, for tests.
 	form *soapDialog
 	// addendum is the last addendum form opened, for tests.
-	addendum *entry
+	addendum *kit.Entry
 }
 
 func newEncountersTab(c *chartScreen) *encountersTab {
@@ -202,7 +203,7 @@ func (e *encountersTab) writeSummary(enc app.Encounter, w fyne.URIWriteCloser) {
 // soapDialog writes or edits a visit note.
 type soapDialog struct {
 	f      *formDialog
-	fields [4]*entry
+	fields [4]*kit.Entry
 }
 
 // edit opens the note form: a new encounter when enc is nil, else the
@@ -237,7 +238,7 @@ func (e *encountersTab) edit(enc *app.Encounter) {
 			err = c.s.EditEncounter(g.ctx, c.mrn, enc.ID, note)
 		}
 		if err != nil {
-			d.f.fail("The note was not saved. " + plain(err))
+			d.f.fail("The note was not saved. " + plain.Error(err))
 			return
 		}
 		d.f.close()
@@ -296,7 +297,7 @@ func (e *encountersTab) addAddendum(enc app.Encounter) {
 		text,
 	), func() {
 		if err := c.s.AddAddendum(g.ctx, c.mrn, enc.ID, text.Text); err != nil {
-			f.fail("The addendum was not added. " + plain(err))
+			f.fail("The addendum was not added. " + plain.Error(err))
 			return
 		}
 		f.close()
@@ -325,7 +326,7 @@ func (c *chartScreen) problemsTab() fyne.CanvasObject {
 
 // optionalDate reads an optional date typed as YYYY-MM-DD or in the
 // practice's order; ok is false when something not a date was typed.
-func optionalDate(e *entry, order app.DateOrder) (iso string, ok bool) {
+func optionalDate(e *kit.Entry, order app.DateOrder) (iso string, ok bool) {
 	typed := strings.TrimSpace(e.Text)
 	if typed == "" {
 		return "", true
@@ -353,7 +354,7 @@ func (c *chartScreen) addProblem() {
 		}
 		err := c.s.AddProblem(g.ctx, c.mrn, app.Problem{Description: desc.Text, ICD10: icd.Text, Onset: on, Status: strings.ToLower(status.Selected)})
 		if err != nil {
-			f.fail("The problem was not added. " + plain(err))
+			f.fail("The problem was not added. " + plain.Error(err))
 			return
 		}
 		f.close()
@@ -392,7 +393,7 @@ func (c *chartScreen) addAllergy() {
 	), func() {
 		err := c.s.AddAllergy(g.ctx, c.mrn, app.Allergy{Substance: substance.Text, Reaction: reaction.Text, Severity: strings.ToLower(severity.Selected)})
 		if err != nil {
-			f.fail("The allergy was not added. " + plain(err))
+			f.fail("The allergy was not added. " + plain.Error(err))
 			return
 		}
 		f.close()
@@ -461,7 +462,7 @@ func (c *chartScreen) correctButton(table string, records []correctable, done, c
 				return
 			}
 			if err := c.s.CorrectRecord(g.ctx, c.mrn, table, records[i].id, corr); err != nil {
-				f.fail("The correction was not saved. " + plain(err))
+				f.fail("The correction was not saved. " + plain.Error(err))
 				return
 			}
 			f.close()
@@ -528,7 +529,7 @@ func (c *chartScreen) addMedication() {
 			return
 		}
 		if err != nil {
-			f.fail("The medication was not added. " + plain(err))
+			f.fail("The medication was not added. " + plain.Error(err))
 			return
 		}
 		f.close()
@@ -558,7 +559,7 @@ type documentsTab struct {
 	view fyne.CanvasObject
 	// titleForm is the last "name the document" form, for tests.
 	titleForm *formDialog
-	title     *entry
+	title     *kit.Entry
 }
 
 func newDocumentsTab(c *chartScreen) *documentsTab {
@@ -575,7 +576,7 @@ func newDocumentsTab(c *chartScreen) *documentsTab {
 	add.Importance = widget.HighImportance
 	d.save = widget.NewButtonWithIcon("Save a copy…", theme.DocumentSaveIcon(), g.act(d.saveCopy))
 	d.save.Disable()
-	d.list.onSelect = func(id widget.ListItemID) { enable(d.save, id >= 0) }
+	d.list.onSelect = func(id widget.ListItemID) { kit.Enable(d.save, id >= 0) }
 	d.list.onEnter = func(widget.ListItemID) { d.saveCopy() }
 	d.view = tabPage([]fyne.CanvasObject{add, d.save}, body)
 	return d
@@ -667,7 +668,7 @@ func (d *documentsTab) addFrom(r fyne.URIReadCloser) {
 		}, func() {
 			f.ok.Enable()
 			if err != nil {
-				f.fail("The document was not added. " + plain(err))
+				f.fail("The document was not added. " + plain.Error(err))
 				return
 			}
 			f.close()

@@ -25,8 +25,8 @@ type enrollPanel struct {
 	g      *gui
 	enr    *app.Enrollment
 	who    string // "you" or the new user's name, for the instructions
-	code   *entry
-	status *statusText
+	code   *kit.Entry
+	status *kit.StatusText
 	view   fyne.CanvasObject
 	// confirmed is true while the code in the field is accepted.
 	confirmed bool
@@ -42,7 +42,7 @@ const qrSize = 220
 // newEnrollPanel shows enr. who is how the instructions name the person
 // scanning: "" for the signed-in user, else a name.
 func newEnrollPanel(g *gui, enr *app.Enrollment, who string) *enrollPanel {
-	p := &enrollPanel{g: g, enr: enr, who: who, code: newEntry(g, "6-digit code"), status: newStatus(widget.MediumImportance)}
+	p := &enrollPanel{g: g, enr: enr, who: who, code: newEntry(g, "6-digit code"), status: kit.NewStatus(widget.MediumImportance)}
 
 	var qr fyne.CanvasObject
 	if img, err := enr.QR(2 * qrSize); err == nil {

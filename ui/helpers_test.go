@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
@@ -61,8 +62,7 @@ func newTestGUI(t *testing.T, v *app.Vault) *gui {
 	a := test.NewTempApp(t)
 	g := newGUI(a, v)
 	g.queue = make(chan func(), 256)
-	light := theme.VariantLight
-	a.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &light})
+	a.Settings().SetTheme(kit.ThemeIn(theme.VariantLight))
 	g.win.Resize(fyne.NewSize(1000, 700))
 	t.Cleanup(func() {
 		settle(t, g)
@@ -145,6 +145,14 @@ func pressEnter(t *testing.T, g *gui, f fyne.Focusable) {
 func shot(t *testing.T, g *gui, name string) {
 	t.Helper()
 	kittest.Shot(t, g.win, name)
+}
+
+// golden compares the window with its golden image,
+// testdata/golden/NAME.png, with each of scrub (a random MRN) hidden (see
+// kittest.Golden).
+func golden(t *testing.T, g *gui, name string, scrub ...string) {
+	t.Helper()
+	kittest.Golden(t, g.win, name, scrub...)
 }
 
 // shotSizes writes the window at 1366×768 and 1024×700, to look at.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // homeSession is what the Home screen needs from a session.
@@ -29,9 +30,9 @@ var _ homeSession = (*app.Session)(nil)
 type homeScreen struct {
 	view    fyne.CanvasObject
 	first   fyne.Focusable
-	minutes *entry
+	minutes *kit.Entry
 	save    *widget.Button
-	status  *statusText
+	status  *kit.StatusText
 	// reminder says when ClinicVault locks by itself.
 	reminder *widget.Label
 }
@@ -85,7 +86,7 @@ func newHomeScreen(g *gui, s homeSession) *homeScreen {
 	if u.Role == app.Admin {
 		h.minutes = newEntry(g, "")
 		h.minutes.SetText(strconv.Itoa(int(s.IdleLockAfter() / time.Minute)))
-		h.status = newStatus(widget.MediumImportance)
+		h.status = kit.NewStatus(widget.MediumImportance)
 		h.save = widget.NewButton("Save", g.act(func() { h.saveIdle(g, s) }))
 		h.minutes.OnSubmitted = func(string) { h.saveIdle(g, s) }
 		h.first = h.minutes
@@ -110,7 +111,7 @@ func (h *homeScreen) saveIdle(g *gui, s homeSession) {
 	}
 	if err := s.SetIdleLock(g.ctx, time.Duration(n)*time.Minute); err != nil {
 		h.status.Importance = widget.DangerImportance
-		h.status.SetText(plain(err))
+		h.status.SetText(plain.Error(err))
 		return
 	}
 	h.setReminder(time.Duration(n) * time.Minute)

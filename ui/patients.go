@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // patientsLimit is how many of the best matches the Patients screen
@@ -30,13 +31,13 @@ type patientsScreen struct {
 	sh *shell
 	s  recordsSession
 
-	search  *entry
+	search  *kit.Entry
 	list    *recordList
 	results []app.Patient
 	// shown is the query whose results are listed.
 	shown  string
 	count  *widget.Label
-	status *statusText
+	status *kit.StatusText
 	busy   *widget.Activity
 	add    *widget.Button
 	open   *widget.Button
@@ -51,7 +52,7 @@ func newPatientsScreen(g *gui, sh *shell, s recordsSession) *patientsScreen {
 	p := &patientsScreen{g: g, sh: sh, s: s,
 		search: newEntry(g, "Search by name, MRN, phone, date of birth or national number   (Ctrl+F)"),
 		count:  widget.NewLabel(""),
-		status: newStatus(widget.MediumImportance),
+		status: kit.NewStatus(widget.MediumImportance),
 		busy:   widget.NewActivity(),
 		deb:    &debouncer{g: g, delay: searchDelay},
 	}
@@ -75,10 +76,10 @@ func newPatientsScreen(g *gui, sh *shell, s recordsSession) *patientsScreen {
 		},
 	)
 	p.list.onEnter = p.openRow
-	p.list.onSelect = func(int) { enable(p.open, p.list.selected >= 0) }
+	p.list.onSelect = func(int) { kit.Enable(p.open, p.list.selected >= 0) }
 	p.search.OnChanged = func(q string) { p.query(q) }
 	p.search.OnSubmitted = func(string) { p.openSelected() }
-	p.search.onKey = func(k *fyne.KeyEvent) bool {
+	p.search.OnKey = func(k *fyne.KeyEvent) bool {
 		switch k.Name {
 		case fyne.KeyDown:
 			p.list.move(1)
@@ -157,7 +158,7 @@ func (p *patientsScreen) show(res []app.Patient, err error, q string) {
 	switch {
 	case err != nil:
 		p.count.Importance = widget.DangerImportance
-		p.count.SetText("The search did not run. " + plain(err))
+		p.count.SetText("The search did not run. " + plain.Error(err))
 	case q == "":
 		p.count.Importance = widget.MediumImportance
 		p.count.SetText("Type part of a name (accents are optional), the MRN, a phone number, the date of birth or the national number. " +
@@ -182,7 +183,7 @@ func (p *patientsScreen) show(res []app.Patient, err error, q string) {
 		}
 		p.list.Select(at)
 	}
-	enable(p.open, p.list.selected >= 0)
+	kit.Enable(p.open, p.list.selected >= 0)
 }
 
 // openRow opens the chart of result id.
@@ -225,18 +226,18 @@ type newPatientDialog struct {
 type patientEntries struct {
 	g *gui
 
-	given, family, preferred, dob *entry
+	given, family, preferred, dob *kit.Entry
 	sex                           *widget.Select
-	national, insurance           *entry
-	phone                         *entry // the mobile
+	national, insurance           *kit.Entry
+	phone                         *kit.Entry // the mobile
 	sms                           *widget.Check
-	phone2, email, address        *entry
-	postcode, emergency, notes    *entry
+	phone2, email, address        *kit.Entry
+	postcode, emergency, notes    *kit.Entry
 }
 
 // newPatientEntries makes the fields, filled from p.
 func newPatientEntries(g *gui, p app.Patient) *patientEntries {
-	mk := func(placeholder, text string) *entry {
+	mk := func(placeholder, text string) *kit.Entry {
 		e := newEntry(g, placeholder)
 		e.SetText(text)
 		return e
@@ -305,14 +306,14 @@ func (e *patientEntries) form(order app.DateOrder) fyne.CanvasObject {
 }
 
 // entries are the text fields, in Tab order (Enter in any submits).
-func (e *patientEntries) entries() []*entry {
-	return []*entry{e.given, e.family, e.preferred, e.dob, e.national, e.insurance,
+func (e *patientEntries) entries() []*kit.Entry {
+	return []*kit.Entry{e.given, e.family, e.preferred, e.dob, e.national, e.insurance,
 		e.phone, e.phone2, e.email, e.address, e.postcode, e.emergency, e.notes}
 }
 
 // patient is what the fields hold, the date of birth as typed.
 func (e *patientEntries) patient() app.Patient {
-	t := func(x *entry) string { return strings.TrimSpace(x.Text) }
+	t := func(x *kit.Entry) string { return strings.TrimSpace(x.Text) }
 	return app.Patient{
 		Given: t(e.given), Family: t(e.family), Preferred: t(e.preferred), DOB: t(e.dob),
 		Sex:            strings.ToLower(e.sex.Selected),
@@ -336,7 +337,7 @@ func (e *patientEntries) widgetFor(err error) fyne.Focusable {
 	case app.FieldSMSConsent:
 		return e.phone // consent needs a mobile: that is what to fix
 	}
-	return map[app.PatientField]*entry{
+	return map[app.PatientField]*kit.Entry{
 		app.FieldGiven: e.given, app.FieldFamily: e.family, app.FieldPreferred: e.preferred, app.FieldDOB: e.dob,
 		app.FieldMobile: e.phone, app.FieldHomePhone: e.phone2, app.FieldEmail: e.email, app.FieldAddress: e.address,
 		app.FieldPostcode: e.postcode, app.FieldNationalNumber: e.national, app.FieldInsurance: e.insurance,
@@ -360,7 +361,7 @@ func (p *patientsScreen) newPatient() {
 // patientForm lays a patient's fields out in two columns, who they are on
 // the left and how to reach them on the right, with the admin notes
 // across the bottom. Tab goes down the left column, then the right.
-func patientForm(left, right []*widget.FormItem, notes *entry) fyne.CanvasObject {
+func patientForm(left, right []*widget.FormItem, notes *kit.Entry) fyne.CanvasObject {
 	return container.NewVBox(
 		container.NewGridWithColumns(2, widget.NewForm(left...), widget.NewForm(right...)),
 		widget.NewForm(field("Admin notes", notes, "Front-desk notes, not clinical. Ctrl+Enter saves from here.")),
@@ -400,7 +401,7 @@ func (n *newPatientDialog) save() {
 	}
 	dups, err := n.p.s.FindDuplicates(g.ctx, pt)
 	if err != nil {
-		n.f.fail("The check for an existing record did not run. " + plain(err))
+		n.f.fail("The check for an existing record did not run. " + plain.Error(err))
 		return
 	}
 	if len(dups) > 0 {
@@ -415,7 +416,7 @@ func (n *newPatientDialog) create(pt app.Patient) {
 	g := n.p.g
 	created, _, err := n.p.s.AddPatient(g.ctx, pt)
 	if err != nil {
-		n.f.fail("The patient was not registered. " + plain(err))
+		n.f.fail("The patient was not registered. " + plain.Error(err))
 		if f := n.widgetFor(err); f != nil {
 			g.focus(f)
 		}

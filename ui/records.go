@@ -18,6 +18,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // recordsSession is what the Today, Patients and chart screens need from
@@ -477,7 +478,7 @@ func (l *recordList) focusAndSelect(id widget.ListItemID) {
 type formDialog struct {
 	g      *gui
 	d      *dialog.CustomDialog
-	status *statusText
+	status *kit.StatusText
 	ok     *widget.Button
 	cancel *widget.Button
 	save   func()
@@ -490,7 +491,7 @@ type formDialog struct {
 // newFormDialog builds (but does not show) a form dialog; save runs on
 // the confirm button or Enter.
 func (g *gui) newFormDialog(title, okText string, body fyne.CanvasObject, save func()) *formDialog {
-	f := &formDialog{g: g, status: newStatus(widget.DangerImportance), save: save}
+	f := &formDialog{g: g, status: kit.NewStatus(widget.DangerImportance), save: save}
 	f.ok = widget.NewButtonWithIcon(okText, theme.ConfirmIcon(), g.act(f.submit))
 	f.ok.Importance = widget.HighImportance
 	f.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), g.act(func() { f.d.Hide() }))
@@ -535,7 +536,7 @@ func (f *formDialog) submit() {
 }
 
 // submitOnEnter makes Enter in each entry submit the form.
-func (f *formDialog) submitOnEnter(entries ...*entry) {
+func (f *formDialog) submitOnEnter(entries ...*kit.Entry) {
 	for _, e := range entries {
 		e.OnSubmitted = func(string) { f.submit() }
 	}
@@ -543,7 +544,7 @@ func (f *formDialog) submitOnEnter(entries ...*entry) {
 
 // fail shows why the save was refused; the form stays as it was.
 func (f *formDialog) fail(msg string) {
-	f.status.say(widget.DangerImportance, msg)
+	f.status.Say(widget.DangerImportance, msg)
 }
 
 // close hides the dialog after a successful save.
@@ -604,7 +605,7 @@ func toolbar(left []fyne.CanvasObject, right ...fyne.CanvasObject) fyne.CanvasOb
 type patientPicker struct {
 	g       *gui
 	s       recordsSession
-	search  *entry
+	search  *kit.Entry
 	list    *recordList
 	results []app.Patient
 	picked  *app.Patient
@@ -642,7 +643,7 @@ func newPatientPicker(g *gui, s recordsSession) *patientPicker {
 	pp.list.onEnter = func(widget.ListItemID) { pp.pick() }
 	pp.search.OnChanged = func(q string) { pp.query(q) }
 	pp.search.OnSubmitted = func(string) { pp.pick() }
-	pp.search.onKey = func(k *fyne.KeyEvent) bool {
+	pp.search.OnKey = func(k *fyne.KeyEvent) bool {
 		switch k.Name {
 		case fyne.KeyDown:
 			pp.list.move(1)
@@ -654,7 +655,7 @@ func newPatientPicker(g *gui, s recordsSession) *patientPicker {
 		return true
 	}
 	pp.view = container.NewBorder(container.NewVBox(pp.search, pp.note), nil, nil, nil,
-		container.New(minHeight{150}, pp.list))
+		container.New(kit.MinHeight(150), pp.list))
 	return pp
 }
 
@@ -687,7 +688,7 @@ func (pp *patientPicker) show(res []app.Patient, err error, q string) {
 	switch {
 	case err != nil:
 		pp.note.Importance = widget.DangerImportance
-		pp.note.SetText("The search did not run. " + plain(err))
+		pp.note.SetText("The search did not run. " + plain.Error(err))
 	case strings.TrimSpace(q) == "":
 		pp.note.Importance = widget.MediumImportance
 		pp.note.SetText("Type part of a name, the MRN, a phone number or the date of birth.")
@@ -710,28 +711,6 @@ func (pp *patientPicker) pick() {
 	pp.picked = &p
 	if pp.onPick != nil {
 		pp.onPick(p)
-	}
-}
-
-// minHeight lays its objects out filling the space, and asks for at least
-// h of height.
-type minHeight struct{ h float32 }
-
-// MinSize is the widest object's width and at least h high.
-func (m minHeight) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	var w, h float32
-	for _, o := range objs {
-		s := o.MinSize()
-		w, h = max(w, s.Width), max(h, s.Height)
-	}
-	return fyne.NewSize(w, max(h, m.h))
-}
-
-// Layout gives every object the whole area.
-func (m minHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	for _, o := range objs {
-		o.Move(fyne.NewPos(0, 0))
-		o.Resize(size)
 	}
 }
 

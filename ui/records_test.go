@@ -19,6 +19,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/store"
+	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
@@ -180,6 +181,7 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 		t.Error("the day or a clinician's column is not shown")
 	}
 	shot(t, g, "today")
+	golden(t, g, "today")
 	shotSizes(t, g, "today-grid")
 
 	// A sync pass that brought another machine's booking refreshes Today.
@@ -337,7 +339,7 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 		}
 	}
 	tap(t, g, "Move…")
-	when := g.win.Canvas().Focused().(*entry)
+	when := g.win.Canvas().Focused().(*kit.Entry)
 	td.moveClinician.SetSelected(doctorOmar)
 	when.SetText("")
 	typeIn(g, when, other.Start.Local().Format("15:04"))
@@ -375,7 +377,7 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 		t.Fatalf("Esc on the question: status %q, %d dialogs", a.Status, len(g.dialogs))
 	}
 	tap(t, g, "Cancel…")
-	reason := g.win.Canvas().Focused().(*entry)
+	reason := g.win.Canvas().Focused().(*kit.Entry)
 	pressEnter(t, g, reason)
 	if len(g.dialogs) != 1 || !showsText(g, "Choose or type why") {
 		t.Fatal("a cancellation without a reason was not refused")
@@ -389,11 +391,9 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	if !showsText(g, "Núñez, José with Dr Omar Haddad: cancelled (Patient called, feels better)") {
 		t.Error("the cancellation is not shown under the grid")
 	}
-	dark := theme.VariantDark
-	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &dark})
+	g.app.Settings().SetTheme(kit.ThemeIn(theme.VariantDark))
 	shot(t, g, "dark-today")
-	light := theme.VariantLight
-	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &light})
+	g.app.Settings().SetTheme(kit.ThemeIn(theme.VariantLight))
 
 	// A tap on a free slot books it with that clinician at that time.
 	td.grid.Tapped(&fyne.PointEvent{Position: fyne.NewPos(gridTimeWidth+td.grid.columnWidth(td.grid.Size().Width)*1.5, slotHeight/2)})
@@ -411,7 +411,7 @@ func TestReceptionistBooksAndChecksIn(t *testing.T) {
 	}
 	test.Tap(td.goDate)
 	settle(t, g)
-	d := g.win.Canvas().Focused().(*entry)
+	d := g.win.Canvas().Focused().(*kit.Entry)
 	d.SetText("")
 	typeIn(g, d, "2026-03-09")
 	pressEnter(t, g, d)
@@ -497,6 +497,11 @@ func TestPatientSearchAsYouType(t *testing.T) {
 		t.Errorf("the count is not said: %q", ps.count.Text)
 	}
 	shot(t, g, "patients-search")
+	var mrns []string
+	for _, pt := range ps.results {
+		mrns = append(mrns, pt.MRN)
+	}
+	golden(t, g, "patients-search", mrns...)
 
 	// Down moves through the results from the search field; Enter opens.
 	ps.list.Select(0)
@@ -633,11 +638,11 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 }
 
 // findEntryWithText finds the entry holding text in the topmost layer.
-func findEntryWithText(t *testing.T, g *gui, text string) *entry {
+func findEntryWithText(t *testing.T, g *gui, text string) *kit.Entry {
 	t.Helper()
-	var found *entry
+	var found *kit.Entry
 	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
-		if e, ok := o.(*entry); ok && e.Text == text {
+		if e, ok := o.(*kit.Entry); ok && e.Text == text {
 			found = e
 			return true
 		}
@@ -665,7 +670,7 @@ func TestNewPatientForm(t *testing.T) {
 	}
 	// Without a mouse: type, Tab to the next field.
 	for _, f := range []struct {
-		e    *entry
+		e    *kit.Entry
 		text string
 	}{{n.given, "Amara"}, {n.family, "Okafor"}, {n.preferred, ""}, {n.dob, "31/02/1990"}} {
 		if c.Focused() != f.e {
@@ -692,6 +697,7 @@ func TestNewPatientForm(t *testing.T) {
 		t.Error("the date of birth does not get focus to fix it")
 	}
 	shot(t, g, "patient-new-error")
+	golden(t, g, "patient-new-error")
 
 	// A date in the future is app's refusal, said in plain words.
 	n.dob.SetText("")
@@ -780,6 +786,7 @@ func TestClinicianWritesTheChart(t *testing.T) {
 		}
 	}
 	shotSizes(t, g, "chart-summary")
+	golden(t, g, "chart-summary", p.jose.MRN)
 	ctx := context.Background()
 	s := g.session
 
@@ -796,7 +803,7 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	typeIn(g, f.fields[2], "Type 2 diabetes, control slipping.")
 	typeIn(g, f.fields[3], "HbA1c today; review in 2 weeks.")
 	shotSizes(t, g, "chart-summary-note")
-	f.fields[3].TypedShortcut(submitShortcut) // Ctrl+Enter saves
+	f.fields[3].TypedShortcut(kit.SubmitShortcut) // Ctrl+Enter saves
 	settle(t, g)
 	c = sh.chart
 	if len(g.dialogs) != 0 || len(c.chart.Encounters) != 1 || c.chart.Encounters[0].Signed() {
@@ -811,7 +818,7 @@ func TestClinicianWritesTheChart(t *testing.T) {
 		t.Fatalf("the draft is not back in the note: %q", f.fields[3].Text)
 	}
 	f.fields[3].SetText("HbA1c today; review in 2 weeks with the result.")
-	f.fields[3].TypedShortcut(submitShortcut)
+	f.fields[3].TypedShortcut(kit.SubmitShortcut)
 	settle(t, g)
 	c = sh.chart
 	if got := c.chart.Encounters[0].Plan; got != "HbA1c today; review in 2 weeks with the result." {
@@ -850,10 +857,10 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	c = sh.chart
 	c.selectTab(tabProblems)
 	tap(t, g, "Add problem…")
-	desc := g.win.Canvas().Focused().(*entry)
+	desc := g.win.Canvas().Focused().(*kit.Entry)
 	typeIn(g, desc, "Hypertension")
 	g.win.Canvas().FocusNext()
-	icd := g.win.Canvas().Focused().(*entry)
+	icd := g.win.Canvas().Focused().(*kit.Entry)
 	typeIn(g, icd, "110")
 	pressEnter(t, g, icd)
 	if len(g.dialogs) != 1 || !showsText(g, "ICD-10 code \"110\" is not of the form A00 or A00.0") {
@@ -870,7 +877,7 @@ func TestClinicianWritesTheChart(t *testing.T) {
 	c = sh.chart
 	c.selectTab(tabAllergies)
 	tap(t, g, "Add allergy…")
-	typeIn(g, g.win.Canvas().Focused().(*entry), "Latex")
+	typeIn(g, g.win.Canvas().Focused().(*kit.Entry), "Latex")
 	findSelect(t, g).SetSelected("Mild")
 	tap(t, g, "Add allergy")
 	if !showsText(g, "ALLERGIES: Penicillin (severe: anaphylaxis)   ·   Latex (mild)") {
@@ -905,11 +912,9 @@ func TestClinicianWritesTheChart(t *testing.T) {
 		t.Error("the BMI is not shown")
 	}
 	shot(t, g, "chart-vitals")
-	dark := theme.VariantDark
-	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &dark})
+	g.app.Settings().SetTheme(kit.ThemeIn(theme.VariantDark))
 	shot(t, g, "dark-chart-vitals")
-	light := theme.VariantLight
-	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &light})
+	g.app.Settings().SetTheme(kit.ThemeIn(theme.VariantLight))
 
 	// A bad blood pressure is refused in the form.
 	tap(t, g, "Add vitals…")
@@ -1067,9 +1072,9 @@ func TestMergeAndArchive(t *testing.T) {
 	sh.chart.selectTab(tabDemographics)
 
 	tap(t, g, "Merge duplicate…")
-	var search *entry
+	var search *kit.Entry
 	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
-		e, ok := o.(*entry)
+		e, ok := o.(*kit.Entry)
 		if ok {
 			search = e
 		}
@@ -1175,7 +1180,7 @@ func TestUnsavedNoteOutlivesTheIdleLock(t *testing.T) {
 		t.Error("the note does not say the text came back")
 	}
 	shot(t, g, "chart-encounter-restored-after-lock")
-	f.fields[3].TypedShortcut(submitShortcut)
+	f.fields[3].TypedShortcut(kit.SubmitShortcut)
 	settle(t, g)
 	if len(sh.chart.chart.Encounters) != 1 {
 		t.Fatal("the restored note was not saved")
@@ -1226,10 +1231,10 @@ func TestPrescribingWarnsOfAnAllergy(t *testing.T) {
 }
 
 // focusedEntry is the entry that has the keyboard focus.
-func focusedEntry(t *testing.T, g *gui) *entry {
+func focusedEntry(t *testing.T, g *gui) *kit.Entry {
 	t.Helper()
-	runPosted(t, g, func() bool { _, ok := g.win.Canvas().Focused().(*entry); return ok })
-	return g.win.Canvas().Focused().(*entry)
+	runPosted(t, g, func() bool { _, ok := g.win.Canvas().Focused().(*kit.Entry); return ok })
+	return g.win.Canvas().Focused().(*kit.Entry)
 }
 
 // TestCorrectingAnAllergyFromTheChart: Dr Lee marks José's penicillin
@@ -1277,11 +1282,11 @@ func TestCorrectingAnAllergyFromTheChart(t *testing.T) {
 }
 
 // focusedEntryOr is the entry in the topmost dialog (its only one).
-func focusedEntryOr(t *testing.T, g *gui) *entry {
+func focusedEntryOr(t *testing.T, g *gui) *kit.Entry {
 	t.Helper()
-	var found *entry
+	var found *kit.Entry
 	kittest.Walk(kittest.Roots(g.win)[0], func(o fyne.CanvasObject) bool {
-		if e, ok := o.(*entry); ok {
+		if e, ok := o.(*kit.Entry); ok {
 			found = e
 			return true
 		}

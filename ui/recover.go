@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // recoveryScreen uses the recovery key to give an admin a new passphrase
@@ -19,7 +20,7 @@ type recoveryScreen struct {
 	g        *gui
 	practice string
 
-	key   *entry
+	key   *kit.Entry
 	admin *widget.Select
 	pair  *passphrasePair
 
@@ -28,7 +29,7 @@ type recoveryScreen struct {
 
 	body    *fyne.Container
 	details fyne.CanvasObject
-	status  *statusText
+	status  *kit.StatusText
 	busy    *widget.Activity
 	back    *widget.Button
 	next    *widget.Button
@@ -58,7 +59,7 @@ func newRecoveryScreen(g *gui) *recoveryScreen {
 		g:        g,
 		practice: info.Practice,
 		key:      newEntry(g, "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX"),
-		status:   newStatus(widget.DangerImportance),
+		status:   kit.NewStatus(widget.DangerImportance),
 		busy:     widget.NewActivity(),
 	}
 	r.key.TextStyle = fyne.TextStyle{Monospace: true}
@@ -133,7 +134,7 @@ func (r *recoveryScreen) goNext() {
 		raw[i] = 0
 	}
 	if err != nil {
-		r.status.SetText(plain(err))
+		r.status.SetText(plain.Error(err))
 		r.g.focus(r.key)
 		return
 	}
@@ -142,7 +143,7 @@ func (r *recoveryScreen) goNext() {
 	if r.enr == nil || r.panel.who != admin {
 		enr, err := app.NewEnrollment(r.practice, admin)
 		if err != nil {
-			r.status.SetText(plain(err))
+			r.status.SetText(plain.Error(err))
 			return
 		}
 		r.enr = enr
@@ -178,7 +179,7 @@ func (r *recoveryScreen) recover() {
 		r.busy.Stop()
 		r.busy.Hide()
 		if err != nil {
-			r.status.SetText("Access was not restored. " + plain(err))
+			r.status.SetText("Access was not restored. " + plain.Error(err))
 			r.refresh()
 			return
 		}

@@ -13,18 +13,19 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // signInScreen asks for a name, the passphrase and a code.
 type signInScreen struct {
 	g       *gui
 	user    *widget.Select
-	pass    *entry
-	code    *entry
+	pass    *kit.Entry
+	code    *kit.Entry
 	submit  *widget.Button
 	recover *widget.Button
 	busy    *widget.Activity
-	status  *statusText
+	status  *kit.StatusText
 	working bool
 }
 
@@ -51,11 +52,11 @@ func newSignInScreen(g *gui, preselect string) (*signInScreen, fyne.CanvasObject
 		pass:   newPasswordEntry(g, ""),
 		code:   newEntry(g, "6 digits from your authenticator app"),
 		busy:   widget.NewActivity(),
-		status: newStatus(widget.DangerImportance),
+		status: kit.NewStatus(widget.DangerImportance),
 	}
 	info, err := g.v.Info()
 	if err != nil {
-		s.status.SetText("The vault could not be read. " + plain(err))
+		s.status.SetText("The vault could not be read. " + plain.Error(err))
 	}
 	g.practice = info.Practice
 	s.user = widget.NewSelect(info.Users, func(string) { g.activity() })
@@ -133,15 +134,15 @@ func (s *signInScreen) signIn() {
 	name, pass, code := s.user.Selected, s.pass.Text, strings.TrimSpace(s.code.Text)
 	switch {
 	case name == "":
-		s.status.say(widget.DangerImportance, "Choose your name.")
+		s.status.Say(widget.DangerImportance, "Choose your name.")
 		s.g.focus(s.user)
 		return
 	case pass == "":
-		s.status.say(widget.DangerImportance, "Type your passphrase.")
+		s.status.Say(widget.DangerImportance, "Type your passphrase.")
 		s.g.focus(s.pass)
 		return
 	}
-	s.status.say(widget.MediumImportance, "Checking…")
+	s.status.Say(widget.MediumImportance, "Checking…")
 	s.setWorking(true)
 	g := s.g
 	var sess *app.Session
@@ -170,7 +171,7 @@ func (s *signInScreen) signIn() {
 			// The passphrase was right; the code was spent (back within
 			// 30 s of locking): keep what was typed, ask for the next code.
 			s.code.SetText("")
-			s.status.say(widget.MediumImportance, "That code was already used. Wait for the next code on your phone (a new one every 30 seconds), then type it here.")
+			s.status.Say(widget.MediumImportance, "That code was already used. Wait for the next code on your phone (a new one every 30 seconds), then type it here.")
 			g.focus(s.code)
 		default:
 			// A throttled attempt was not tried: keep the passphrase.
@@ -179,7 +180,7 @@ func (s *signInScreen) signIn() {
 				s.pass.SetText("")
 			}
 			s.code.SetText("")
-			s.status.say(widget.DangerImportance, plain(err))
+			s.status.Say(widget.DangerImportance, plain.Error(err))
 			g.focus(s.pass)
 		}
 	})
@@ -191,13 +192,13 @@ type reenrollScreen struct {
 	s      *app.Session
 	panel  *enrollPanel
 	done   *widget.Button
-	status *statusText
+	status *kit.StatusText
 }
 
 // showReenroll asks the signed-in user to enroll a new authenticator.
 func (g *gui) showReenroll() {
 	s := g.session
-	r := &reenrollScreen{g: g, s: s, status: newStatus(widget.DangerImportance)}
+	r := &reenrollScreen{g: g, s: s, status: kit.NewStatus(widget.DangerImportance)}
 	g.reenroll = r
 	enr, err := s.BeginTOTPEnrollment()
 	if err != nil {
@@ -205,7 +206,7 @@ func (g *gui) showReenroll() {
 		// Queued after the lock hook's change to the sign-in screen.
 		g.post(func() {
 			if g.signIn != nil {
-				g.signIn.status.say(widget.DangerImportance, "The new authenticator could not be set up. "+plain(err))
+				g.signIn.status.Say(widget.DangerImportance, "The new authenticator could not be set up. "+plain.Error(err))
 			}
 		})
 		return
@@ -240,7 +241,7 @@ func (r *reenrollScreen) confirm() {
 		return
 	}
 	if err := r.s.ConfirmTOTPEnrollment(r.g.ctx, r.panel.enr, digitsOnly(r.panel.code.Text)); err != nil {
-		r.status.SetText(plain(err))
+		r.status.SetText(plain.Error(err))
 		return
 	}
 	r.g.showShell()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // The chart opens on its Summary: what a clinician looks at before and
@@ -181,10 +182,10 @@ func firstLine(s string, n int) string {
 // the writer's own draft from today, continued.
 type noteEditor struct {
 	c      *chartScreen
-	fields [4]*entry
+	fields [4]*kit.Entry
 	draft  *app.Encounter // the draft continued, nil for a new note
 	title  *widget.Label
-	status *statusText
+	status *kit.StatusText
 	save   *widget.Button
 	sign   *widget.Button
 	view   fyne.CanvasObject
@@ -192,7 +193,7 @@ type noteEditor struct {
 
 func newNoteEditor(c *chartScreen) *noteEditor {
 	g := c.g
-	n := &noteEditor{c: c, status: newStatus(widget.MediumImportance)}
+	n := &noteEditor{c: c, status: kit.NewStatus(widget.MediumImportance)}
 	hints := []string{"What the patient reports", "Examination and measurements", "Diagnosis or impression", "Treatment, tests, follow-up"}
 	form := widget.NewForm()
 	for i := range n.fields {
@@ -227,7 +228,7 @@ func newNoteEditor(c *chartScreen) *noteEditor {
 		for i, t := range texts {
 			n.fields[i].SetText(t)
 		}
-		n.status.say(widget.WarningImportance, "What you had typed before ClinicVault locked is back; it is not saved yet.")
+		n.status.Say(widget.WarningImportance, "What you had typed before ClinicVault locked is back; it is not saved yet.")
 	}
 	g.liveDrafts[g.draftKey(key)] = n.unsaved
 	n.refresh()
@@ -297,7 +298,7 @@ func parens(s string) string {
 }
 
 func (n *noteEditor) refresh() {
-	enable(n.sign, n.draft != nil)
+	kit.Enable(n.sign, n.draft != nil)
 }
 
 // note is the note as typed.
@@ -320,7 +321,7 @@ func (n *noteEditor) saveDraft() {
 		err = c.s.EditEncounter(g.ctx, c.mrn, n.draft.ID, n.note())
 	}
 	if err != nil {
-		n.status.say(widget.DangerImportance, "The note was not saved. "+plain(err))
+		n.status.Say(widget.DangerImportance, "The note was not saved. "+plain.Error(err))
 		return
 	}
 	delete(g.liveDrafts, g.draftKey(n.draftKey()))
@@ -336,7 +337,7 @@ func (n *noteEditor) signOff() {
 		return
 	}
 	if err := c.s.EditEncounter(g.ctx, c.mrn, n.draft.ID, n.note()); err != nil {
-		n.status.say(widget.DangerImportance, "The note was not saved. "+plain(err))
+		n.status.Say(widget.DangerImportance, "The note was not saved. "+plain.Error(err))
 		return
 	}
 	delete(g.liveDrafts, g.draftKey(n.draftKey()))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // allClinicians is the clinician filter's "no filter" choice.
@@ -60,7 +61,7 @@ type todayScreen struct {
 	title    *widget.Label
 	summary  *widget.Label
 	filter   *widget.Select
-	status   *statusText
+	status   *kit.StatusText
 	busy     *widget.Activity
 
 	prev, next, today, book                                *widget.Button
@@ -75,7 +76,7 @@ type todayScreen struct {
 }
 
 func newTodayScreen(g *gui, sh *shell, s recordsSession) *todayScreen {
-	t := &todayScreen{g: g, sh: sh, s: s, status: newStatus(widget.MediumImportance), busy: widget.NewActivity()}
+	t := &todayScreen{g: g, sh: sh, s: s, status: kit.NewStatus(widget.MediumImportance), busy: widget.NewActivity()}
 	t.day = midnight(g.now())
 	t.title = kit.Heading("")
 	t.summary = widget.NewLabel("")
@@ -308,7 +309,7 @@ func (t *todayScreen) load() {
 			return // another day was chosen meanwhile
 		}
 		if err != nil {
-			t.status.say(widget.DangerImportance, "The appointments could not be loaded. "+plain(err))
+			t.status.Say(widget.DangerImportance, "The appointments could not be loaded. "+plain.Error(err))
 			appts = nil
 		}
 		t.appts = appts
@@ -523,14 +524,14 @@ func (t *todayScreen) selected() (app.Appointment, bool) {
 func (t *todayScreen) refreshButtons() {
 	a, ok := t.selected()
 	st := a.Status
-	enable(t.checkIn, ok && st != app.StatusArrived && st != app.StatusInRoom && st != app.StatusDone)
-	enable(t.undoCheckIn, ok && st == app.StatusArrived)
-	enable(t.inRoom, ok && st != app.StatusInRoom && st != app.StatusDone)
-	enable(t.done, ok && st != app.StatusDone)
-	enable(t.noShow, ok && st == app.StatusBooked)
-	enable(t.cancel, ok && st != app.StatusCancelled && st != app.StatusDone)
-	enable(t.move, ok && occupies(st) && st != app.StatusDone)
-	enable(t.openChart, ok)
+	kit.Enable(t.checkIn, ok && st != app.StatusArrived && st != app.StatusInRoom && st != app.StatusDone)
+	kit.Enable(t.undoCheckIn, ok && st == app.StatusArrived)
+	kit.Enable(t.inRoom, ok && st != app.StatusInRoom && st != app.StatusDone)
+	kit.Enable(t.done, ok && st != app.StatusDone)
+	kit.Enable(t.noShow, ok && st == app.StatusBooked)
+	kit.Enable(t.cancel, ok && st != app.StatusCancelled && st != app.StatusDone)
+	kit.Enable(t.move, ok && occupies(st) && st != app.StatusDone)
+	kit.Enable(t.openChart, ok)
 }
 
 // setStatus moves the selected appointment to status.
@@ -543,7 +544,7 @@ func (t *todayScreen) setStatus(status string) {
 		t.g.showError("The appointment was not changed", err)
 		return
 	}
-	t.status.say(widget.SuccessImportance, fmt.Sprintf("%s at %s: %s.", a.PatientName, a.Start.Local().Format(timeLayout), strings.ToLower(statusWords[status])))
+	t.status.Say(widget.SuccessImportance, fmt.Sprintf("%s at %s: %s.", a.PatientName, a.Start.Local().Format(timeLayout), strings.ToLower(statusWords[status])))
 	t.load()
 }
 
@@ -578,11 +579,11 @@ func (t *todayScreen) cancelSelected() {
 			return
 		}
 		if err != nil {
-			f.fail("The appointment was not cancelled. " + plain(err))
+			f.fail("The appointment was not cancelled. " + plain.Error(err))
 			return
 		}
 		f.close()
-		t.status.say(widget.SuccessImportance, fmt.Sprintf("%s at %s: cancelled (%s).", a.PatientName, a.Start.Local().Format(timeLayout), strings.TrimSpace(reason.Text)))
+		t.status.Say(widget.SuccessImportance, fmt.Sprintf("%s at %s: cancelled (%s).", a.PatientName, a.Start.Local().Format(timeLayout), strings.TrimSpace(reason.Text)))
 		t.load()
 	})
 	f.ok.Importance = widget.DangerImportance
@@ -638,7 +639,7 @@ func (t *todayScreen) moveSelected() {
 		}
 		warnings, err := t.s.MoveAppointment(g.ctx, a.ID, sl.Start, sl.Minutes, sl.Clinician)
 		if err != nil {
-			f.fail("The appointment was not moved. " + plain(err))
+			f.fail("The appointment was not moved. " + plain.Error(err))
 			return
 		}
 		f.close()
@@ -661,7 +662,7 @@ func (t *todayScreen) moveSelected() {
 		),
 		check.label,
 	))
-	for _, e := range []*entry{date, at, minutes} {
+	for _, e := range []*kit.Entry{date, at, minutes} {
 		e.OnChanged = func(string) { check.changed() }
 	}
 	f.submitOnEnter(date, at, minutes)
@@ -734,7 +735,7 @@ func (c *overlapCheck) show(warnings []string) {
 func (c *overlapCheck) allow(sl app.Slot) bool {
 	warnings, err := c.s.CheckSlot(c.g.ctx, sl)
 	if err != nil {
-		c.f.fail("That time cannot be booked. " + plain(err))
+		c.f.fail("That time cannot be booked. " + plain.Error(err))
 		return false
 	}
 	c.show(warnings)
@@ -743,17 +744,17 @@ func (c *overlapCheck) allow(sl app.Slot) bool {
 	}
 	c.confirm = slotKey(sl)
 	c.f.ok.SetText(c.anyway)
-	c.f.status.say(widget.WarningImportance, "This time is taken: "+strings.Join(warnings, "; ")+". Press "+c.anyway+" to double-book, or change the time.")
+	c.f.status.Say(widget.WarningImportance, "This time is taken: "+strings.Join(warnings, "; ")+". Press "+c.anyway+" to double-book, or change the time.")
 	return false
 }
 
 // report says what was done, with any overlap warnings.
 func (t *todayScreen) report(done string, warnings []string) {
 	if len(warnings) == 0 {
-		t.status.say(widget.SuccessImportance, done)
+		t.status.Say(widget.SuccessImportance, done)
 		return
 	}
-	t.status.say(widget.WarningImportance, done+" Double-booked: "+strings.Join(warnings, "; ")+".")
+	t.status.Say(widget.WarningImportance, done+" Double-booked: "+strings.Join(warnings, "; ")+".")
 }
 
 // bookAt opens the Book dialog on a free slot of the grid.
@@ -801,7 +802,7 @@ func (t *todayScreen) chooseDay() {
 
 // readSlot reads a date, a time and minutes from the fields; msg says
 // what is wrong, and bad is the field to fix.
-func readSlot(date, at, minutes *entry, order app.DateOrder) (start time.Time, n int, msg string, bad fyne.Focusable) {
+func readSlot(date, at, minutes *kit.Entry, order app.DateOrder) (start time.Time, n int, msg string, bad fyne.Focusable) {
 	d, ok := parseDay(date.Text, order)
 	if !ok {
 		return start, 0, "“" + strings.TrimSpace(date.Text) + "” is not a date. Type it as " + dateOrderHint(order) + ".", date
@@ -839,10 +840,10 @@ type bookDialog struct {
 	patient   *app.Patient
 	chosen    *widget.Label
 	clinician *widget.Select
-	date      *entry
-	at        *entry
-	minutes   *entry
-	reason    *entry
+	date      *kit.Entry
+	at        *kit.Entry
+	minutes   *kit.Entry
+	reason    *kit.Entry
 	check     *overlapCheck
 }
 
@@ -943,14 +944,14 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 		}
 		a, warnings, err := s.BookAppointment(g.ctx, b.patient.MRN, sl.Start, sl.Minutes, sl.Clinician, b.reason.Text)
 		if err != nil {
-			b.f.fail("The appointment was not booked. " + plain(err))
+			b.f.fail("The appointment was not booked. " + plain.Error(err))
 			return
 		}
 		b.f.close()
 		done(a, warnings)
 	})
 	check.f = b.f
-	for _, e := range []*entry{b.date, b.at, b.minutes} {
+	for _, e := range []*kit.Entry{b.date, b.at, b.minutes} {
 		e.OnChanged = func(string) { check.changed() }
 	}
 	b.f.submitOnEnter(b.date, b.at, b.minutes, b.reason)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // importPreviewRows is how many of the rows that will go in the preview
@@ -50,13 +51,13 @@ type importScreen struct {
 	intro  *widget.Label
 	file   *widget.Label
 	choose *widget.Button
-	status *statusText
+	status *kit.StatusText
 	busy   *widget.Activity
 
 	// The preview of plan, for tests.
 	plan     *app.ImportPlan
 	skip     *widget.Check
-	rule     *statusText
+	rule     *kit.StatusText
 	doImport *widget.Button
 	cancel   *widget.Button
 	progress *widget.ProgressBar
@@ -67,7 +68,7 @@ type importScreen struct {
 }
 
 func newImportScreen(g *gui, sh *shell, s *app.Session) *importScreen {
-	is := &importScreen{g: g, s: s, sh: sh, status: newStatus(widget.MediumImportance), busy: widget.NewActivity(), body: container.NewStack()}
+	is := &importScreen{g: g, s: s, sh: sh, status: kit.NewStatus(widget.MediumImportance), busy: widget.NewActivity(), body: container.NewStack()}
 	is.choose = widget.NewButtonWithIcon("Choose file…", theme.FolderOpenIcon(), g.act(is.pickFile))
 	is.choose.Importance = widget.HighImportance
 	is.busy.Hide()
@@ -119,7 +120,7 @@ func (is *importScreen) openWith(path string, opts app.ImportOptions) {
 	is.choose.Disable()
 	is.busy.Show()
 	is.busy.Start()
-	is.status.say(widget.MediumImportance, "Reading "+filepath.Base(path)+"…")
+	is.status.Say(widget.MediumImportance, "Reading "+filepath.Base(path)+"…")
 	var plan *app.ImportPlan
 	var err error
 	g.background(func() {
@@ -129,7 +130,7 @@ func (is *importScreen) openWith(path string, opts app.ImportOptions) {
 		is.busy.Hide()
 		is.choose.Enable()
 		if err != nil {
-			is.status.say(widget.DangerImportance, filepath.Base(path)+" cannot be imported. "+plain(err))
+			is.status.Say(widget.DangerImportance, filepath.Base(path)+" cannot be imported. "+plain.Error(err))
 			return
 		}
 		is.status.SetText("")
@@ -277,7 +278,7 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 	is.doImport = widget.NewButtonWithIcon("", theme.ConfirmIcon(), g.act(is.runImport))
 	is.doImport.Importance = widget.HighImportance
 	is.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), g.act(is.reset))
-	is.rule = newStatus(widget.WarningImportance)
+	is.rule = kit.NewStatus(widget.WarningImportance)
 	is.progress = widget.NewProgressBar()
 	is.progress.Max = float64(max(n, 1))
 	is.progress.Hide()
@@ -308,10 +309,10 @@ func (is *importScreen) update() {
 	is.doImport.SetText("Import " + kit.Plural(n, "patient"))
 	switch {
 	case n == 0:
-		is.rule.say(widget.DangerImportance, "Nothing can be imported from this file. Fix the refused rows in the sheet and choose it again.")
+		is.rule.Say(widget.DangerImportance, "Nothing can be imported from this file. Fix the refused rows in the sheet and choose it again.")
 		is.doImport.Disable()
 	case m > 0 && !skip:
-		is.rule.say(widget.WarningImportance, fmt.Sprintf("Nothing will be imported until the %s fixed in the sheet (then choose it again), "+
+		is.rule.Say(widget.WarningImportance, fmt.Sprintf("Nothing will be imported until the %s fixed in the sheet (then choose it again), "+
 			"or you tick the box to skip %s.", kit.Plural(m, "refused row")+map[bool]string{true: " is", false: " are"}[m == 1], map[bool]string{true: "it", false: "them"}[m == 1]))
 		is.doImport.Disable()
 	default:
@@ -336,7 +337,7 @@ func (is *importScreen) runImport() {
 	}
 	is.progress.SetValue(0)
 	is.progress.Show()
-	is.status.say(widget.MediumImportance, "Importing…")
+	is.status.Say(widget.MediumImportance, "Importing…")
 	var n int
 	var err error
 	bar := is.progress
@@ -359,7 +360,7 @@ func (is *importScreen) runImport() {
 				is.skip.Enable()
 			}
 			is.update()
-			is.status.say(widget.DangerImportance, "Nothing was imported. "+plain(err))
+			is.status.Say(widget.DangerImportance, "Nothing was imported. "+plain.Error(err))
 			return
 		}
 		is.done(plan, n, err)
@@ -382,7 +383,7 @@ func (is *importScreen) done(plan *app.ImportPlan, n int, err error) {
 		parts = append(parts, kit.Wrapped(kit.Plural(m, "refused row")+were+" skipped and not imported."))
 	}
 	if err != nil {
-		l := kit.Wrapped("The patients were imported, but the import did not finish. " + plain(err))
+		l := kit.Wrapped("The patients were imported, but the import did not finish. " + plain.Error(err))
 		l.Importance = widget.DangerImportance
 		parts = append(parts, l)
 	}
@@ -430,18 +431,18 @@ type exportScreen struct {
 	protect   *widget.RadioGroup
 	pair      *passphrasePair
 	passBox   *fyne.Container
-	recipient *entry
+	recipient *kit.Entry
 	recipBox  *fyne.Container
 	clear     *banner
 	export    *widget.Button
-	status    *statusText
+	status    *kit.StatusText
 	busy      *widget.Activity
 	// saved is the path of the last file written, for tests.
 	saved string
 }
 
 func newExportScreen(g *gui, sh *shell, s *app.Session) *exportScreen {
-	e := &exportScreen{g: g, s: s, sh: sh, status: newStatus(widget.MediumImportance), busy: widget.NewActivity(), chosen: widget.NewLabel("")}
+	e := &exportScreen{g: g, s: s, sh: sh, status: kit.NewStatus(widget.MediumImportance), busy: widget.NewActivity(), chosen: widget.NewLabel("")}
 	e.chosen.TextStyle.Bold = true
 	e.format = widget.NewRadioGroup([]string{formatFHIR, formatCSV}, func(string) { g.activity() })
 	e.format.Horizontal = true
@@ -455,7 +456,7 @@ func newExportScreen(g *gui, sh *shell, s *app.Session) *exportScreen {
 		g.focus(e.picker.search)
 	}))
 	e.change.Hide()
-	e.search = container.New(minHeight{160}, e.picker.view)
+	e.search = container.New(kit.MinHeight(160), e.picker.view)
 	e.pickerBox = container.NewVBox(container.NewHBox(e.chosen, e.change), e.search)
 	e.pickerBox.Hide()
 	e.scope = widget.NewRadioGroup([]string{scopePractice, scopeOnePatien}, func(v string) {
@@ -572,7 +573,7 @@ func (e *exportScreen) update() {
 	if e.export == nil {
 		return
 	}
-	enable(e.export, e.problem() == "")
+	kit.Enable(e.export, e.problem() == "")
 }
 
 // options are the chosen export options.
@@ -617,7 +618,7 @@ func (e *exportScreen) fileName(o app.ExportOptions) string {
 func (e *exportScreen) pickFile() {
 	g := e.g
 	if msg := e.problem(); msg != "" {
-		e.status.say(widget.DangerImportance, msg)
+		e.status.Say(widget.DangerImportance, msg)
 		return
 	}
 	o := e.options()
@@ -644,7 +645,7 @@ func (e *exportScreen) saveTo(w fyne.URIWriteCloser) {
 	e.export.Disable()
 	e.busy.Show()
 	e.busy.Start()
-	e.status.say(widget.MediumImportance, "Exporting…")
+	e.status.Say(widget.MediumImportance, "Exporting…")
 	var n int
 	var err error
 	g.background(func() {
@@ -660,7 +661,7 @@ func (e *exportScreen) saveTo(w fyne.URIWriteCloser) {
 		e.busy.Hide()
 		e.update()
 		if err != nil {
-			e.status.say(widget.DangerImportance, "Nothing was exported. "+exportProblem(err))
+			e.status.Say(widget.DangerImportance, "Nothing was exported. "+exportProblem(err))
 			return
 		}
 		path := w.URI().Path()
@@ -668,13 +669,13 @@ func (e *exportScreen) saveTo(w fyne.URIWriteCloser) {
 		msg := fmt.Sprintf("Exported %s to %s.", kit.Plural(n, "patient"), path)
 		switch {
 		case o.Plaintext:
-			e.status.say(widget.WarningImportance, msg+" The file is NOT encrypted. The export was recorded in the audit log: "+
+			e.status.Say(widget.WarningImportance, msg+" The file is NOT encrypted. The export was recorded in the audit log: "+
 				"hand the file over directly, then delete it (and empty the recycle bin).")
 		case o.Passphrase != "":
-			e.status.say(widget.SuccessImportance, msg+" It is encrypted with the passphrase; give that to the recipient separately.")
+			e.status.Say(widget.SuccessImportance, msg+" It is encrypted with the passphrase; give that to the recipient separately.")
 			e.pair.clear()
 		default:
-			e.status.say(widget.SuccessImportance, msg+" Only the recipient's age key opens it.")
+			e.status.Say(widget.SuccessImportance, msg+" Only the recipient's age key opens it.")
 		}
 	})
 }
@@ -683,7 +684,7 @@ func (e *exportScreen) saveTo(w fyne.URIWriteCloser) {
 func exportProblem(err error) string {
 	var pe *app.PolicyError
 	if errors.As(err, &pe) {
-		return "The passphrase is too weak: " + plain(err)
+		return "The passphrase is too weak: " + plain.Error(err)
 	}
-	return plain(err)
+	return plain.Error(err)
 }

@@ -105,7 +105,7 @@ type gui struct {
 }
 
 func newGUI(a fyne.App, v *app.Vault) *gui {
-	a.Settings().SetTheme(newTheme())
+	a.Settings().SetTheme(kit.NewTheme())
 	kit.SafeFiles()
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery, clipboardFor: 30 * time.Second,
@@ -388,7 +388,7 @@ func (g *gui) startSession(s *app.Session) {
 					after := s.IdleLockAfter()
 					g.post(func() {
 						if g.screen == "signin" && g.signIn != nil {
-							g.signIn.status.say(widget.MediumImportance, "ClinicVault locked itself after "+
+							g.signIn.status.Say(widget.MediumImportance, "ClinicVault locked itself after "+
 								minutesText(after)+" without activity. Sign in to continue.")
 						}
 					})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/store"
+	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
 
@@ -141,6 +142,7 @@ func TestWizardCreatesVault(t *testing.T) {
 		t.Error("the passphrase field does not have focus on sign-in with a user chosen")
 	}
 	shot(t, g, "signin")
+	golden(t, g, "signin")
 
 	// The admin signs in with the next code.
 	clk.Add(30 * time.Second)
@@ -203,7 +205,7 @@ func TestSignInRefusesThenOpensShellAndLocks(t *testing.T) {
 	}
 	shot(t, g, "signin-refused")
 	g.signIn.setWorking(true)
-	g.signIn.status.say(widget.MediumImportance, "Checking…")
+	g.signIn.status.Say(widget.MediumImportance, "Checking…")
 	shot(t, g, "signin-busy")
 	g.signIn.setWorking(false)
 
@@ -245,6 +247,7 @@ func TestSignInRefusesThenOpensShellAndLocks(t *testing.T) {
 		t.Error("Home does not welcome the user")
 	}
 	shot(t, g, "home-admin")
+	golden(t, g, "home-admin")
 
 	tap(t, g, "Lock")
 	if !s.Locked() {
@@ -326,6 +329,7 @@ func TestAdminAddsReceptionist(t *testing.T) {
 		t.Error("the admin's status is not shown")
 	}
 	shot(t, g, "users")
+	golden(t, g, "users")
 
 	tap(t, g, "Add user…")
 	a := u.adding
@@ -807,33 +811,11 @@ func TestDarkThemeScreens(t *testing.T) {
 	v, clk := newTestVault(t)
 	secret, _ := createVault(t, v, clk, "Riverside Family Practice", "Dana Whitfield")
 	g := newTestGUI(t, v)
-	dark := theme.VariantDark
-	g.app.Settings().SetTheme(&clinicTheme{Theme: theme.DefaultTheme(), variant: &dark})
+	g.app.Settings().SetTheme(kit.ThemeIn(theme.VariantDark))
 	shot(t, g, "dark-signin")
 	signInGUI(t, g, "Dana Whitfield", adminPass, code(t, secret, clk))
 	g.shell.openNamed("Staff")
 	shot(t, g, "dark-users")
-}
-
-func TestPlainErrors(t *testing.T) {
-	for _, c := range []struct {
-		err  error
-		want string
-	}{
-		{fmt.Errorf("the passphrase or the code is not right: %w", app.ErrSignInRefused), "The passphrase or the code is not right."},
-		{&app.ThrottledError{Wait: 9 * time.Second}, "Too many failed sign-ins: try again in 9 s."},
-		{app.ErrLockedOut, "This account is locked after too many failed sign-ins: ask an admin to unlock it (a locked-out admin can use the recovery key)."},
-		{&app.PolicyError{Reason: "Too short: use at least 12 characters (you have 3). A few unrelated words work well."}, "Too short: use at least 12 characters (you have 3). A few unrelated words work well."},
-		{fmt.Errorf("the user name is empty: %w", app.ErrUsage), "The user name is empty."},
-		{app.ErrLastAdmin, "The practice must keep at least one admin. Make someone else an admin first."},
-		{fmt.Errorf("%s: %w", app.Receptionist, app.ErrNotPermitted), "Your role does not allow this. Ask an admin."},
-		{fmt.Errorf("the recovery key restores an admin, and Sam is a receptionist: %w", app.ErrNotPermitted), "The recovery key restores an admin, and Sam is a receptionist."},
-		{errors.New("audit row 5 was edited: store: audit log has been altered"), "Audit row 5 was edited."},
-	} {
-		if got := plain(c.err); got != c.want {
-			t.Errorf("plain(%q) = %q, want %q", c.err, got, c.want)
-		}
-	}
 }
 
 // rekeySpy lets a test report re-encryption progress as the session would.

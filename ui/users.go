@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // userAdmin is what the Users screen needs from a session.
@@ -55,7 +56,7 @@ type usersScreen struct {
 	sel   string // the selected user's name
 
 	list     *widget.List
-	status   *statusText
+	status   *kit.StatusText
 	add      *widget.Button
 	setRole  *widget.Button
 	resetTOT *widget.Button
@@ -69,7 +70,7 @@ type usersScreen struct {
 }
 
 func newUsersScreen(g *gui, s userAdmin) *usersScreen {
-	u := &usersScreen{g: g, s: s, status: newStatus(widget.MediumImportance)}
+	u := &usersScreen{g: g, s: s, status: kit.NewStatus(widget.MediumImportance)}
 	u.list = widget.NewList(
 		func() int { return len(u.users) },
 		func() fyne.CanvasObject {
@@ -167,7 +168,7 @@ func userStatus(u app.User) string {
 func (u *usersScreen) refresh() {
 	users, err := u.s.ListUsers(u.g.ctx)
 	if err != nil {
-		u.note(true, "The staff list could not be loaded. "+plain(err))
+		u.note(true, "The staff list could not be loaded. "+plain.Error(err))
 		users = nil
 	}
 	sel := u.sel
@@ -196,11 +197,11 @@ func (u *usersScreen) selected() (app.User, bool) {
 func (u *usersScreen) refreshButtons() {
 	usr, ok := u.selected()
 	self := ok && usr.ID == u.s.User().ID
-	enable(u.setRole, ok)
-	enable(u.resetTOT, ok)
-	enable(u.unlock, ok && (usr.LockedOut || usr.Failures > 0))
-	enable(u.remove, ok && !self)
-	enable(u.bookable, ok && usr.Role.Clinical())
+	kit.Enable(u.setRole, ok)
+	kit.Enable(u.resetTOT, ok)
+	kit.Enable(u.unlock, ok && (usr.LockedOut || usr.Failures > 0))
+	kit.Enable(u.remove, ok && !self)
+	kit.Enable(u.bookable, ok && usr.Role.Clinical())
 	if ok && usr.Bookable {
 		u.bookable.SetText("Does not see patients")
 	} else {
@@ -233,14 +234,6 @@ func (u *usersScreen) toggleBookable() {
 		done = usr.Name + " does not see patients: the day book no longer offers them. Their booked appointments stay."
 	}
 	u.afterAction("Not changed", err, done)
-}
-
-func enable(b *widget.Button, on bool) {
-	if on {
-		b.Enable()
-	} else {
-		b.Disable()
-	}
 }
 
 // note shows a message above the list.
@@ -410,13 +403,13 @@ func (u *usersScreen) keyChange(title string, work func() error, done func(error
 type addUserDialog struct {
 	u      *usersScreen
 	d      *dialog.CustomDialog
-	name   *entry
+	name   *kit.Entry
 	role   *widget.Select
 	pair   *passphrasePair
 	panel  *enrollPanel
 	body   *fyne.Container
 	form   fyne.CanvasObject
-	status *statusText
+	status *kit.StatusText
 	busy   *widget.Activity
 	back   *widget.Button
 	next   *widget.Button
@@ -431,7 +424,7 @@ func (u *usersScreen) addUser() {
 	a := &addUserDialog{
 		u:      u,
 		name:   newEntry(g, "for example Sam Reyes"),
-		status: newStatus(widget.DangerImportance),
+		status: kit.NewStatus(widget.DangerImportance),
 		busy:   widget.NewActivity(),
 	}
 	u.adding = a
@@ -476,9 +469,9 @@ func (a *addUserDialog) refresh() {
 	} else {
 		ok = a.nameText() != "" && a.role.Selected != "" && a.pair.ok()
 	}
-	enable(a.next, ok && !a.adding)
-	enable(a.back, a.step2 && !a.adding)
-	enable(a.cancel, !a.adding)
+	kit.Enable(a.next, ok && !a.adding)
+	kit.Enable(a.back, a.step2 && !a.adding)
+	kit.Enable(a.cancel, !a.adding)
 }
 
 func (a *addUserDialog) goBack() {
@@ -506,14 +499,14 @@ func (a *addUserDialog) goNext() {
 	name := a.nameText()
 	for _, usr := range a.u.users {
 		if strings.EqualFold(usr.Name, name) {
-			a.status.SetText(plain(app.ErrUserExists))
+			a.status.SetText(plain.Error(app.ErrUserExists))
 			return
 		}
 	}
 	if a.panel == nil || a.panel.who != name {
 		enr, err := app.NewEnrollment(g.practice, name)
 		if err != nil {
-			a.status.SetText(plain(err))
+			a.status.SetText(plain.Error(err))
 			return
 		}
 		a.panel = newEnrollPanel(g, enr, name)
@@ -538,7 +531,7 @@ func (a *addUserDialog) save() {
 	name, pass, enr := a.nameText(), a.pair.pass.Text, a.panel.enr
 	role, err := app.ParseRole(a.role.Selected)
 	if err != nil {
-		a.status.SetText(plain(err))
+		a.status.SetText(plain.Error(err))
 		return
 	}
 	a.adding = true
@@ -557,7 +550,7 @@ func (a *addUserDialog) save() {
 			if errors.Is(err, app.ErrUserExists) || errors.Is(err, app.ErrPolicy) || errors.Is(err, app.ErrUsage) {
 				a.goBack()
 			}
-			a.status.SetText("The user was not added. " + plain(err))
+			a.status.SetText("The user was not added. " + plain.Error(err))
 			if a.closed {
 				g.showError("The user was not added", err)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // Trend line colours: readable on light and dark backgrounds.
@@ -105,7 +106,7 @@ func floatText(x *float64, unit string) string {
 // vitalsForm records a set of measurements.
 type vitalsForm struct {
 	f                                     *formDialog
-	bp, pulse, temp, weight, height, spo2 *entry
+	bp, pulse, temp, weight, height, spo2 *kit.Entry
 }
 
 var bpPattern = regexp.MustCompile(`^(\d{2,3})\s*/\s*(\d{2,3})$`)
@@ -136,7 +137,7 @@ func (v *vitalsTab) add() {
 			return
 		}
 		if err := c.s.AddVitals(g.ctx, c.mrn, m); err != nil {
-			vf.f.fail("The vitals were not saved. " + plain(err))
+			vf.f.fail("The vitals were not saved. " + plain.Error(err))
 			return
 		}
 		vf.f.close()
@@ -159,7 +160,7 @@ func (vf *vitalsForm) read() (m app.Vitals, msg string, bad fyne.Focusable) {
 		m.Systolic, m.Diastolic = &s, &d
 	}
 	ints := []struct {
-		e    *entry
+		e    *kit.Entry
 		name string
 		dst  **int
 	}{{vf.pulse, "pulse", &m.Pulse}, {vf.spo2, "SpO2", &m.SpO2}}
@@ -173,7 +174,7 @@ func (vf *vitalsForm) read() (m app.Vitals, msg string, bad fyne.Focusable) {
 		}
 	}
 	floats := []struct {
-		e    *entry
+		e    *kit.Entry
 		name string
 		dst  **float64
 	}{{vf.weight, "weight", &m.WeightKg}, {vf.height, "height", &m.HeightCm}}

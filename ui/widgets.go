@@ -15,122 +15,34 @@ import (
 	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
-// entry is a text field that reports typing as activity, cancels the open
-// dialog on Esc and passes Ctrl+L to the window (a plain Entry swallows
-// both while it has focus).
-type entry struct {
-	widget.Entry
-	g *gui
-	// onKey, when set, sees every key first and reports whether it
-	// handled it (a search field moves through its results with Up and
-	// Down).
-	onKey func(k *fyne.KeyEvent) bool
+// newEntry is a one-line field of the window: typing in it is activity,
+// Esc cancels the open dialog and ClinicVault's shortcuts (Ctrl+L…) reach
+// the window.
+func newEntry(g *gui, placeholder string) *kit.Entry {
+	return g.own(kit.NewEntry(nil), placeholder)
 }
 
-func newEntry(g *gui, placeholder string) *entry {
-	e := &entry{g: g}
-	e.Wrapping = fyne.TextWrap(fyne.TextTruncateClip)
-	e.PlaceHolder = placeholder
-	e.ExtendBaseWidget(e)
-	return e
-}
-
-// newPasswordEntry is a concealed entry with a button to show the text.
-func newPasswordEntry(g *gui, placeholder string) *entry {
-	e := newEntry(g, placeholder)
-	e.Password = true
-	e.ActionItem = newRevealer(e)
-	return e
-}
-
-// TypedRune counts as activity, then types r.
-func (e *entry) TypedRune(r rune) {
-	e.g.activity()
-	e.Entry.TypedRune(r)
+// newPasswordEntry is a concealed field with a button to show the text.
+func newPasswordEntry(g *gui, placeholder string) *kit.Entry {
+	return g.own(kit.NewPasswordEntry(nil), placeholder)
 }
 
 // newMultiLineEntry is a word-wrapping text area rows lines high; Ctrl+Enter
 // (or Shift+Enter) submits it, Enter starts a new line.
-func newMultiLineEntry(g *gui, placeholder string, rows int) *entry {
-	e := &entry{g: g}
-	e.MultiLine = true
-	e.Wrapping = fyne.TextWrapWord
-	e.PlaceHolder = placeholder
-	e.ExtendBaseWidget(e)
+func newMultiLineEntry(g *gui, placeholder string, rows int) *kit.Entry {
+	e := g.own(kit.NewMultiLineEntry(nil), placeholder)
 	e.SetMinRowsVisible(rows)
 	return e
 }
 
-// AcceptsTab is false even for a multi-line field: Tab moves to the next
-// field, as everywhere else (a note's sections are its own fields).
-func (e *entry) AcceptsTab() bool { return false }
-
-// TypedKey counts as activity; Esc cancels the open dialog.
-func (e *entry) TypedKey(k *fyne.KeyEvent) {
-	e.g.activity()
-	if e.onKey != nil && e.onKey(k) {
-		return
-	}
-	if k.Name == fyne.KeyEscape && e.g.escape() {
-		return
-	}
-	e.Entry.TypedKey(k)
-}
-
-// submitShortcut is Ctrl+Enter, which submits a multi-line field.
-var submitShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}
-
-// TypedShortcut gives ClinicVault's shortcuts (Ctrl+L, Ctrl+F, Ctrl+N) to
-// the window; Ctrl+Enter submits.
-func (e *entry) TypedShortcut(s fyne.Shortcut) {
-	e.g.activity()
-	if s.ShortcutName() == submitShortcut.ShortcutName() && e.OnSubmitted != nil {
-		e.OnSubmitted(e.Text)
-		return
-	}
-	if e.g.shortcut(s) {
-		return
-	}
-	e.Entry.TypedShortcut(s)
-}
-
-// revealer is the eye icon in a password entry. It is not focusable, so
-// Tab goes from field to field.
-type revealer struct {
-	widget.BaseWidget
-	e    *entry
-	icon *widget.Icon
-}
-
-func newRevealer(e *entry) *revealer {
-	r := &revealer{e: e, icon: widget.NewIcon(theme.VisibilityOffIcon())}
-	r.ExtendBaseWidget(r)
-	return r
-}
-
-// CreateRenderer draws the icon with the entry's inner padding.
-func (r *revealer) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewPadded(r.icon))
-}
-
-// Cursor is the arrow, not the text cursor.
-func (r *revealer) Cursor() desktop.Cursor { return desktop.DefaultCursor }
-
-// Tapped shows or hides the passphrase.
-func (r *revealer) Tapped(*fyne.PointEvent) {
-	if r.e.Disabled() {
-		return
-	}
-	r.e.Password = !r.e.Password
-	if r.e.Password {
-		r.icon.SetResource(theme.VisibilityOffIcon())
-	} else {
-		r.icon.SetResource(theme.VisibilityIcon())
-	}
-	r.e.Refresh()
-	if c := fyne.CurrentApp().Driver().CanvasForObject(r.e); c != nil {
-		c.Focus(r.e)
-	}
+// own gives e to the window: its typing is the window's activity, Esc
+// and shortcuts go to the window first.
+func (g *gui) own(e *kit.Entry, placeholder string) *kit.Entry {
+	e.PlaceHolder = placeholder
+	e.OnActivity = g.activity
+	e.OnEscape = g.escape
+	e.OnShortcut = g.shortcut
+	return e
 }
 
 // activityCatcher wraps a screen: mouse movement over parts of it that do
@@ -226,10 +138,10 @@ func clampScore(s int) int { return min(max(s, 0), 4) }
 // passphrasePair is a new passphrase, its confirmation and the meter.
 type passphrasePair struct {
 	g       *gui
-	pass    *entry
-	confirm *entry
+	pass    *kit.Entry
+	confirm *kit.Entry
 	meter   *strengthMeter
-	match   *statusText
+	match   *kit.StatusText
 	// names returns the user's and the practice's names for the policy.
 	names    func() (user, practice string)
 	onChange func()
@@ -241,7 +153,7 @@ func newPassphrasePair(g *gui, names func() (string, string)) *passphrasePair {
 		pass:    newPasswordEntry(g, ""),
 		confirm: newPasswordEntry(g, ""),
 		meter:   newStrengthMeter(),
-		match:   newStatus(widget.DangerImportance),
+		match:   kit.NewStatus(widget.DangerImportance),
 		names:   names,
 	}
 	p.pass.OnChanged = func(string) { p.update() }
@@ -287,37 +199,6 @@ func (p *passphrasePair) formItems(newLabel string) []*widget.FormItem {
 		widget.NewFormItem(newLabel, container.NewVBox(p.pass, p.meter.box)),
 		widget.NewFormItem("Type it again", container.NewVBox(p.confirm, p.match)),
 	}
-}
-
-// statusText is a wrapping message label that hides itself while empty,
-// so an unused message takes no room.
-type statusText struct {
-	widget.Label
-}
-
-func newStatus(imp widget.Importance) *statusText {
-	s := &statusText{}
-	s.Wrapping = fyne.TextWrapWord
-	s.Importance = imp
-	s.ExtendBaseWidget(s)
-	s.Hide()
-	return s
-}
-
-// SetText sets the message and shows the label, or hides it when empty.
-func (s *statusText) SetText(text string) {
-	s.Label.SetText(text)
-	if text == "" {
-		s.Hide()
-	} else {
-		s.Show()
-	}
-}
-
-// say sets the message and its importance (colour).
-func (s *statusText) say(imp widget.Importance, text string) {
-	s.Importance = imp
-	s.SetText(text)
 }
 
 // column puts content in a column of width w, centred across the window

@@ -19,6 +19,7 @@ import (
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/devices"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // The wizard's steps.
@@ -39,13 +40,13 @@ type wizard struct {
 	step     int
 	progress *widget.Label
 	body     *fyne.Container
-	status   *statusText
+	status   *kit.StatusText
 	busy     *widget.Activity
 	back     *widget.Button
 	next     *widget.Button
 
-	practice *entry
-	admin    *entry
+	practice *kit.Entry
+	admin    *kit.Entry
 	pair     *passphrasePair
 
 	enr    *app.Enrollment
@@ -57,7 +58,7 @@ type wizard struct {
 	keyText   *widget.Label
 	saved     *widget.Check
 	savePDF   *widget.Button
-	saveNote  *statusText
+	saveNote  *kit.StatusText
 	// printKit opens the saved kit in the system's PDF viewer, to print
 	// it; shown once the kit is saved. kitURI is where it was saved.
 	printKit *widget.Button
@@ -94,7 +95,7 @@ func newWizard(g *gui) *wizard {
 		g:        g,
 		progress: widget.NewLabel(""),
 		body:     container.NewStack(),
-		status:   newStatus(widget.MediumImportance),
+		status:   kit.NewStatus(widget.MediumImportance),
 		busy:     widget.NewActivity(),
 		practice: newEntry(g, "for example Riverside Family Practice"),
 		admin:    newEntry(g, "for example Dr Ana Núñez"),
@@ -138,7 +139,7 @@ func newWizard(g *gui) *wizard {
 
 	// Step 4: the recovery key (step 3 is built when the names are known).
 	w.keyText = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true, Bold: true})
-	w.keyText.SizeName = sizeNameRecoveryKey
+	w.keyText.SizeName = kit.SizeNameRecoveryKey
 	w.saved = widget.NewCheck("I have printed or written down the recovery key", func(bool) {
 		g.activity()
 		w.refreshButtons()
@@ -147,7 +148,7 @@ func newWizard(g *gui) *wizard {
 	w.printKit = widget.NewButtonWithIcon("Print…", theme.DocumentPrintIcon(), g.act(w.openKit))
 	w.printKit.Hide()
 	w.openURL = g.app.OpenURL
-	w.saveNote = newStatus(widget.MediumImportance)
+	w.saveNote = kit.NewStatus(widget.MediumImportance)
 	w.viewOf[stepRecoveryKey] = container.NewVBox(
 		kit.Heading("Keep your recovery key safe"),
 		kit.Wrapped("If you forget your passphrase or lose your phone, this key is the only way back in. "+
@@ -215,7 +216,7 @@ func (w *wizard) prepareEnrollment() {
 	}
 	enr, err := app.NewEnrollment(names[0], names[1])
 	if err != nil {
-		w.viewOf[stepAuthenticator] = kit.Wrapped("Could not make an authenticator secret: " + plain(err))
+		w.viewOf[stepAuthenticator] = kit.Wrapped("Could not make an authenticator secret: " + plain.Error(err))
 		return
 	}
 	w.enr, w.enrFor = enr, names
@@ -302,7 +303,7 @@ func (w *wizard) create() {
 		w.busy.Hide()
 		if err != nil {
 			w.status.Importance = widget.DangerImportance
-			w.status.SetText("The vault was not created. " + plain(err))
+			w.status.SetText("The vault was not created. " + plain.Error(err))
 			w.refreshButtons()
 			return
 		}

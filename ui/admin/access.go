@@ -17,6 +17,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // accessColumns are the access review's column weights.
@@ -47,7 +48,7 @@ func NewAccessReviewScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 }
 
 func newAccessScreen(win fyne.Window, s *app.Session) *accessScreen {
-	a := &accessScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus()}
+	a := &accessScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus(widget.MediumImportance)}
 	if s.User().Role != app.Admin {
 		a.view = kit.Page(container.NewVBox(kit.Heading("Access review"),
 			kit.NewNotice(kit.ToneInfo, "For admins", "The access review is done by the practice's admins.")))
@@ -138,7 +139,7 @@ func (a *accessScreen) load() {
 		}
 	}, func() {
 		if err != nil {
-			a.summary.Set(kit.ToneDanger, "The access review could not be read", plain(err))
+			a.summary.Set(kit.ToneDanger, "The access review could not be read", plain.Error(err))
 			return
 		}
 		a.rows = rows
@@ -201,7 +202,7 @@ const (
 // openExport shows the export dialog.
 func (a *accessScreen) openExport() {
 	s := a.s
-	x := &exportDialog{a: a, status: kit.NewStatus()}
+	x := &exportDialog{a: a, status: kit.NewStatus(widget.MediumImportance)}
 	a.exporting = x
 	x.pass = kit.NewPasswordEntry(s)
 	x.again = kit.NewPasswordEntry(s)
@@ -324,9 +325,9 @@ func (x *exportDialog) write(w fyne.URIWriteCloser, pass, rcpt string) {
 		kit.Enable(x.save, true)
 		kit.Enable(x.cancel, true)
 		if err != nil {
-			x.status.Say(widget.DangerImportance, "Nothing was exported. "+plain(err))
+			x.status.Say(widget.DangerImportance, "Nothing was exported. "+plain.Error(err))
 			if x.closed {
-				showError(x.a.win, "The access review was not exported", err)
+				plain.ShowError(x.a.win, "The access review was not exported", err)
 			}
 			return
 		}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // now is the clock the screens compare dates with; tests set the vault's.
@@ -89,7 +91,7 @@ func NewBackupsScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 
 func newBackupsScreen(win fyne.Window, s *app.Session) *backupsScreen {
 	b := &backupsScreen{win: win, s: s, ctx: context.Background(), admin: s.User().Role == app.Admin,
-		newVault: app.NewVault, progress: newProgressView(), status: kit.NewStatus()}
+		newVault: app.NewVault, progress: newProgressView(), status: kit.NewStatus(widget.MediumImportance)}
 	b.notice = kit.NewNotice(kit.ToneInfo, "Checking backups…", "")
 	b.folder = kit.Bold("")
 	b.backup = widget.NewButtonWithIcon("Back up now", theme.UploadIcon(), kit.Act(s, b.backupNow))
@@ -168,7 +170,7 @@ func verification(info app.BackupInfo) (string, widget.Importance) {
 	case info.VerifyOK:
 		return "verified ✓ " + kit.Day(info.Verified), widget.SuccessImportance
 	default:
-		return "FAILED: " + strings.TrimSuffix(plain(fmt.Errorf("%s", info.VerifyDetail)), "."), widget.DangerImportance
+		return "FAILED: " + strings.TrimSuffix(plain.Text(info.VerifyDetail), "."), widget.DangerImportance
 	}
 }
 
@@ -184,7 +186,7 @@ func (b *backupsScreen) load() {
 		}
 	}, func() {
 		if stErr != nil {
-			b.notice.Set(kit.ToneDanger, "The backup status could not be read", plain(stErr))
+			b.notice.Set(kit.ToneDanger, "The backup status could not be read", plain.Error(stErr))
 			return
 		}
 		b.st = st
@@ -193,7 +195,7 @@ func (b *backupsScreen) load() {
 		if listErr != nil {
 			b.backups = nil
 			b.status.Say(widget.DangerImportance, "The backup folder "+st.Folder+" cannot be read. If it is on a USB drive "+
-				"or a network share, check that it is connected. ("+plain(listErr)+")")
+				"or a network share, check that it is connected. ("+plain.Error(listErr)+")")
 		}
 		switch {
 		case st.Folder == "":
@@ -276,7 +278,7 @@ func (b *backupsScreen) refreshButtons() {
 			"encrypted, and a verification checks the other records only.")
 	}
 	if !info.Verified.IsZero() && !info.VerifyOK {
-		parts = append(parts, "Last check on "+dayTime(info.Verified)+": "+plain(fmt.Errorf("%s", info.VerifyDetail)))
+		parts = append(parts, "Last check on "+dayTime(info.Verified)+": "+plain.Text(info.VerifyDetail))
 	}
 	b.detail.SetText(strings.Join(parts, " "))
 }
@@ -303,7 +305,7 @@ func (b *backupsScreen) setFolder(dir string, then func()) {
 	}, func() {
 		b.setBusy(false)
 		if err != nil {
-			b.status.Say(widget.DangerImportance, "The backup folder was not changed. "+plain(err))
+			b.status.Say(widget.DangerImportance, "The backup folder was not changed. "+plain.Error(err))
 			return
 		}
 		b.status.Say(widget.SuccessImportance, "Backups now go to "+dir+".")
@@ -347,7 +349,7 @@ func (b *backupsScreen) runBackup(dir string) {
 		b.progress.stop()
 		b.setBusy(false)
 		if err != nil {
-			b.status.Say(widget.DangerImportance, "The backup did not complete. "+plain(err)+
+			b.status.Say(widget.DangerImportance, "The backup did not complete. "+plain.Error(err)+
 				" Older backups are untouched. Check that the folder's drive is connected and has room, then try again.")
 		} else {
 			msg := "A new backup was made and verified: it opens and holds every record."
@@ -412,9 +414,9 @@ func (b *backupsScreen) showVerify(info app.BackupInfo, report *app.VerifyReport
 		top = kit.NewNotice(kit.ToneOK, "The backup is good", r.text)
 		b.status.Say(widget.SuccessImportance, name+" verified: it can be restored.")
 	} else {
-		r.text = plain(err) + " Do not rely on this file. Keep it for support, and make a new backup now."
+		r.text = plain.Error(err) + " Do not rely on this file. Keep it for support, and make a new backup now."
 		top = kit.NewNotice(kit.ToneDanger, "The backup failed verification", r.text)
-		b.status.Say(widget.DangerImportance, name+" FAILED verification. "+plain(err))
+		b.status.Say(widget.DangerImportance, name+" FAILED verification. "+plain.Error(err))
 	}
 	content := []fyne.CanvasObject{top}
 	var body fyne.CanvasObject = container.NewVBox(content...)
@@ -511,7 +513,7 @@ const (
 // openRestore shows the Restore dialog.
 func (b *backupsScreen) openRestore() {
 	s := b.s
-	r := &restoreDialog{b: b, progress: newProgressView(), status: kit.NewStatus()}
+	r := &restoreDialog{b: b, progress: newProgressView(), status: kit.NewStatus(widget.MediumImportance)}
 	b.restoring = r
 	r.file = kit.NewEntry(s)
 	r.file.SetPlaceHolder("the .cvbackup file")
@@ -670,9 +672,10 @@ func (r *restoreDialog) start() {
 		r.pass.SetText("")
 		r.key.SetText("")
 		if err != nil {
-			r.status.Say(widget.DangerImportance, "Nothing was restored. "+plain(err))
+			msg := restoreError(err)
+			r.status.Say(widget.DangerImportance, "Nothing was restored. "+msg)
 			if r.closed {
-				showError(r.b.win, "The backup was not restored", err)
+				kit.ShowError(r.b.win, "The backup was not restored", msg)
 			}
 			return
 		}
@@ -707,4 +710,13 @@ func (r *restoreDialog) finished(dir string) {
 	if r.closed {
 		kit.ShowInfo(r.b.win, "The backup is restored", "The restored vault is in "+dir+". To open it, quit ClinicVault and start it with: "+cmd)
 	}
+}
+
+// restoreError is err from a restore in plain words: a refused sign-in
+// is the backup's admin's details, not today's.
+func restoreError(err error) string {
+	if errors.Is(err, app.ErrSignInRefused) {
+		return "The name, passphrase or code is not right for this backup. Use an admin's details as they were when the backup was made."
+	}
+	return plain.Error(err)
 }

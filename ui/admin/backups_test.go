@@ -141,6 +141,7 @@ func TestVerifyOfACorruptedCopyShowsTheFailure(t *testing.T) {
 		t.Error("the good backup's dialog does not say so")
 	}
 	shot(t, w, "backups-4-verify-ok")
+	golden(t, w, "backups-verify-ok")
 	b.report.d.Hide()
 
 	pick(damaged)

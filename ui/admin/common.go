@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -93,52 +91,6 @@ func (p *progressView) set(bp app.BackupProgress) {
 // stop hides the view.
 func (p *progressView) stop() { p.box.Hide() }
 
-// plain turns an error from app into a sentence for the screen. app's
-// messages are already plain English; this drops the categories that
-// wrapping adds (": invalid request", "store: ") and replaces the few
-// terse ones.
-func plain(err error) string {
-	if err == nil {
-		return ""
-	}
-	var pe *app.PolicyError
-	switch {
-	case errors.As(err, &pe):
-		return kit.Sentence(pe.Reason)
-	case errors.Is(err, app.ErrNotPermitted):
-		return "Your role does not allow this. Ask an admin."
-	case errors.Is(err, app.ErrLocked):
-		return "The session is locked. Sign in again."
-	case errors.Is(err, app.ErrEnrollTOTP):
-		return "Set up your authenticator app again first (an admin reset it)."
-	case errors.Is(err, app.ErrSignInRefused):
-		return "The name, passphrase or code is not right for this backup. Use an admin's details as they were when the backup was made."
-	}
-	msg := err.Error()
-	const damaged = "store: the backup is damaged, truncated or belongs to another vault"
-	switch {
-	case strings.Contains(msg, damaged):
-		detail := strings.TrimSuffix(strings.TrimSuffix(msg, damaged), ": ")
-		out := "The backup file is damaged or incomplete, or it belongs to another vault"
-		if detail != "" && detail != msg {
-			out += " (" + detail + ")"
-		}
-		return out + "."
-	case strings.Contains(msg, "store: not a ClinicVault backup file"):
-		return "This file is not a ClinicVault backup."
-	}
-	for _, sentinel := range []error{app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy, app.ErrInvalid, app.ErrNotFound} {
-		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
-	}
-	msg = strings.ReplaceAll(msg, "store: ", "")
-	return kit.Sentence(msg)
-}
-
-// showError shows err in plain words in a dialog titled title.
-func showError(win fyne.Window, title string, err error) {
-	kit.ShowError(win, title, plain(err))
-}
-
 // dayTime is a date and time as the screens show it.
 func dayTime(t time.Time) string {
 	if t.IsZero() {
@@ -173,26 +125,4 @@ func setCell(l *widget.Label, text string, imp widget.Importance) {
 	l.Text = text
 	l.Importance = imp
 	l.Refresh()
-}
-
-// minHeight asks for at least h of height (for a list or table inside a
-// scrolling page, whose own minimum is one row).
-type minHeight struct{ h float32 }
-
-// MinSize is the objects' width and at least h.
-func (m minHeight) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	var w, h float32
-	for _, o := range objs {
-		s := o.MinSize()
-		w, h = max(w, s.Width), max(h, s.Height)
-	}
-	return fyne.NewSize(w, max(h, m.h))
-}
-
-// Layout gives every object the whole area.
-func (m minHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	for _, o := range objs {
-		o.Move(fyne.NewPos(0, 0))
-		o.Resize(size)
-	}
 }

@@ -13,5 +13,6 @@
 // database/sql) and uses Fyne's widgets directly, so it does not import
 // package ui. Session calls run off the UI thread, because a backup or a
 // verification holds the session for its whole length; their results
-// reach widgets only inside fyne.Do. Errors are shown in plain words.
+// reach widgets only inside fyne.Do. Errors are shown in plain words by
+// package plain.
 package admin

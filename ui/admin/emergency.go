@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // emergencyColumns are the list's column weights.
@@ -52,7 +53,7 @@ func NewEmergencyReviewScreen(win fyne.Window, s *app.Session) fyne.CanvasObject
 }
 
 func newEmergencyScreen(win fyne.Window, s *app.Session) *emergencyScreen {
-	e := &emergencyScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus()}
+	e := &emergencyScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus(widget.MediumImportance)}
 	if s.User().Role != app.Admin {
 		e.view = kit.Page(container.NewVBox(kit.Heading("Emergency access review"),
 			kit.NewNotice(kit.ToneInfo, "For admins", "Emergency accesses are reviewed by the practice's admins.")))
@@ -136,7 +137,7 @@ func (e *emergencyScreen) load() {
 		}
 	}, func() {
 		if err != nil {
-			e.summary.Set(kit.ToneDanger, "The emergency accesses could not be read", plain(err))
+			e.summary.Set(kit.ToneDanger, "The emergency accesses could not be read", plain.Error(err))
 			return
 		}
 		e.items = items
@@ -223,7 +224,7 @@ func (e *emergencyScreen) markReviewed() {
 			err = e.s.ReviewEmergencyAccess(e.ctx, it.ID, text)
 		}, func() {
 			if err != nil {
-				e.status.Say(widget.DangerImportance, "The access was not marked reviewed. "+plain(err))
+				e.status.Say(widget.DangerImportance, "The access was not marked reviewed. "+plain.Error(err))
 			} else {
 				e.status.Say(widget.SuccessImportance, fmt.Sprintf("%s's emergency access to %s is marked reviewed.", it.User, it.Patient))
 			}

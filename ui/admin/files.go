@@ -6,6 +6,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // fileChooser opens the system's file dialogs. Tests replace files with
@@ -27,14 +28,14 @@ var files = fileChooser{folder: chooseFolder, open: chooseFile, save: chooseSave
 // chooseFolder asks for a folder with the system's dialog.
 func chooseFolder(win fyne.Window, start string, picked func(string)) {
 	kit.ChooseFolder(win, start, "", picked, func(err error) {
-		showError(win, "The folder could not be opened", err)
+		plain.ShowError(win, "The folder could not be opened", err)
 	})
 }
 
 func chooseFile(win fyne.Window, start string, exts []string, picked func(string)) {
 	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil {
-			showError(win, "The file could not be opened", err)
+			plain.ShowError(win, "The file could not be opened", err)
 			return
 		}
 		if r != nil {
@@ -56,7 +57,7 @@ func chooseFile(win fyne.Window, start string, exts []string, picked func(string
 func chooseSave(win fyne.Window, name string, picked func(fyne.URIWriteCloser)) {
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil {
-			showError(win, "The file could not be created", err)
+			plain.ShowError(win, "The file could not be created", err)
 			return
 		}
 		if w != nil {

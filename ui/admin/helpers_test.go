@@ -123,7 +123,7 @@ func show(w fyne.Window, s *app.Session, current string, screen fyne.CanvasObjec
 	if u.Role == app.Admin {
 		items = []string{"Home", "Staff", "Security Center", "Backups", "Training", "Emergency review", "Access review", "Audit log", "My account"}
 	}
-	w.SetContent(kittest.Frame(practice, u, items, current, screen))
+	w.SetContent(kittest.Frame(practice, u.Name+" ("+string(u.Role)+")", items, current, screen))
 	w.Resize(fyne.NewSize(1000, 700))
 }
 
@@ -135,6 +135,14 @@ func shot(t *testing.T, w fyne.Window, name string) {
 		kittest.Settle(t)
 	}
 	kittest.Shot(t, w, name)
+}
+
+// golden settles, then compares w with its golden image,
+// testdata/golden/NAME.png (see kittest.Golden).
+func golden(t *testing.T, w fyne.Window, name string) {
+	t.Helper()
+	kittest.Settle(t)
+	kittest.Golden(t, w, name)
 }
 
 // scrollDown lays the window out as the desktop driver would, then

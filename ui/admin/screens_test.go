@@ -64,6 +64,7 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 		t.Errorf("summary %q with attention %v", c.summary.Title(), app.Attention(items))
 	}
 	shot(t, w, "security-1-checklist")
+	golden(t, w, "security-checklist")
 
 	// The seat limit.
 	if c.seatEntry.Text != "0" {
@@ -492,7 +493,7 @@ func TestRemindersAreANoticeNotADialog(t *testing.T) {
 func TestDarkThemeKeepsNoticesReadable(t *testing.T) {
 	f := newFixture(t)
 	w := newWindow(t)
-	fyne.CurrentApp().Settings().SetTheme(kittest.Theme{Theme: theme.DefaultTheme(), Dark: true})
+	fyne.CurrentApp().Settings().SetTheme(kit.ThemeIn(theme.VariantDark))
 	c := newSecurityCenter(w, f.admin, nil)
 	show(w, f.admin, "Security Center", c.view)
 	kittest.Settle(t)

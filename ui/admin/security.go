@@ -13,6 +13,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // securityCenter is the admins' checklist with the seat limit.
@@ -46,7 +47,7 @@ func NewSecurityCenter(win fyne.Window, s *app.Session, goTo func(screen string)
 
 func newSecurityCenter(win fyne.Window, s *app.Session, goTo func(string)) *securityCenter {
 	c := &securityCenter{win: win, s: s, ctx: context.Background(), goTo: goTo, fix: map[string]*widget.Button{},
-		seatStatus: kit.NewStatus()}
+		seatStatus: kit.NewStatus(widget.MediumImportance)}
 	c.summary = kit.NewNotice(kit.ToneInfo, "Checking…", "")
 	c.rows = container.NewVBox()
 	c.refresh = widget.NewButtonWithIcon("Check again", theme.ViewRefreshIcon(), kit.Act(s, c.load))
@@ -91,7 +92,7 @@ func (c *securityCenter) load() {
 	}, func() {
 		kit.Enable(c.refresh, true)
 		if err != nil {
-			c.summary.Set(kit.ToneDanger, "The checks could not run", plain(err))
+			c.summary.Set(kit.ToneDanger, "The checks could not run", plain.Error(err))
 			return
 		}
 		c.items = items
@@ -220,7 +221,7 @@ func (c *securityCenter) saveSeats() {
 	}, func() {
 		kit.Enable(c.seatSave, true)
 		if err != nil {
-			c.seatStatus.Say(widget.DangerImportance, "The seat limit was not changed. "+plain(err))
+			c.seatStatus.Say(widget.DangerImportance, "The seat limit was not changed. "+plain.Error(err))
 			return
 		}
 		if n == 0 {

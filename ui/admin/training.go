@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // trainingScreen lists the security lessons with the user's standing,
@@ -55,7 +56,7 @@ func NewTrainingScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 
 func newTrainingScreen(win fyne.Window, s *app.Session) *trainingScreen {
 	t := &trainingScreen{win: win, s: s, ctx: context.Background(), admin: s.User().Role == app.Admin,
-		status: kit.NewStatus(), open: map[string]*widget.Button{}}
+		status: kit.NewStatus(widget.MediumImportance), open: map[string]*widget.Button{}}
 	t.cert = widget.NewButtonWithIcon("Save certificate…", theme.DocumentSaveIcon(), kit.Act(s, t.saveCertificate))
 	t.cert.Disable()
 	t.summary = kit.NewNotice(kit.ToneInfo, "Loading your training record…", "")
@@ -79,7 +80,7 @@ func newTrainingScreen(win fyne.Window, s *app.Session) *trainingScreen {
 	t.view = t.stack
 	lessons, err := app.Lessons()
 	if err != nil {
-		t.summary.Set(kit.ToneDanger, "The lessons could not be read", plain(err))
+		t.summary.Set(kit.ToneDanger, "The lessons could not be read", plain.Error(err))
 		return t
 	}
 	t.lessons = lessons
@@ -96,7 +97,7 @@ func (t *trainingScreen) load() {
 		all, err = t.s.TrainingStatus(t.ctx)
 	}, func() {
 		if err != nil {
-			t.summary.Set(kit.ToneDanger, "Your training record could not be read", plain(err))
+			t.summary.Set(kit.ToneDanger, "Your training record could not be read", plain.Error(err))
 			return
 		}
 		t.all = all
@@ -438,7 +439,7 @@ func (lv *lessonView) send() {
 		if err != nil {
 			lv.sent = false
 			lv.refresh()
-			lv.result.Set(kit.ToneDanger, "The answers were not saved", plain(err))
+			lv.result.Set(kit.ToneDanger, "The answers were not saved", plain.Error(err))
 			lv.again.Hide()
 			lv.result.Show()
 			return
@@ -483,7 +484,7 @@ func (t *trainingScreen) saveCertificate() {
 	}, func() {
 		kit.Enable(t.cert, true)
 		if err != nil {
-			t.status.Say(widget.DangerImportance, "The certificate could not be made. "+plain(err))
+			t.status.Say(widget.DangerImportance, "The certificate could not be made. "+plain.Error(err))
 			return
 		}
 		name := "Training certificate - " + safeName(t.s.User().Name) + ".pdf"
@@ -493,7 +494,7 @@ func (t *trainingScreen) saveCertificate() {
 				werr = cerr
 			}
 			if werr != nil {
-				t.status.Say(widget.DangerImportance, "The certificate was not saved. "+plain(werr))
+				t.status.Say(widget.DangerImportance, "The certificate was not saved. "+plain.Error(werr))
 				return
 			}
 			t.status.Say(widget.SuccessImportance, "Certificate saved as "+w.URI().Path()+".")

@@ -14,6 +14,7 @@ import (
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // devicesColumns are the Devices screen's column weights, with and
@@ -60,7 +61,7 @@ func NewDevicesScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 }
 
 func newDevicesScreen(win fyne.Window, s *app.Session) *devicesScreen {
-	ds := &devicesScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus(), tableBox: container.NewStack(kit.Quiet("Loading the list of computers…"))}
+	ds := &devicesScreen{win: win, s: s, ctx: context.Background(), status: kit.NewStatus(widget.MediumImportance), tableBox: container.NewStack(kit.Quiet("Loading the list of computers…"))}
 	ds.add = widget.NewButtonWithIcon("Add a device…", theme.ContentAddIcon(), kit.Act(s, ds.addDevice))
 	ds.add.Importance = widget.HighImportance
 	ds.add.Hide()
@@ -110,7 +111,7 @@ func (ds *devicesScreen) load() {
 		}
 		ds.dir = dir
 		if err != nil {
-			ds.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain(err))
+			ds.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain.Error(err))
 			return
 		}
 		ds.devs = devs
@@ -151,7 +152,7 @@ func (ds *devicesScreen) withFolder(f func(dir string)) {
 				err = ds.s.SetSyncFolder(ds.ctx, dir)
 			}, func() {
 				if err != nil {
-					showError(ds.win, "The folder was not saved", err)
+					plain.ShowError(ds.win, "The folder was not saved", err)
 					return
 				}
 				ds.dir = dir
@@ -190,7 +191,7 @@ func (ds *devicesScreen) rename(d app.Device) {
 		}, func() {
 			ds.setBusy(false)
 			if err != nil {
-				showError(ds.win, "The computer was not renamed", err)
+				plain.ShowError(ds.win, "The computer was not renamed", err)
 				return
 			}
 			ds.status.Say(widget.SuccessImportance, "“"+d.Name+"” is now called “"+newName+"”. The other computers learn the new name at their next sync.")
@@ -229,12 +230,12 @@ func (ds *devicesScreen) revoke(d app.Device) {
 				ds.setBusy(false)
 				if err != nil {
 					ds.status.Say(widget.DangerImportance, "")
-					showError(ds.win, "“"+d.Name+"” was not revoked", err)
+					plain.ShowError(ds.win, "“"+d.Name+"” was not revoked", err)
 					return
 				}
 				msg := "“" + d.Name + "” was revoked. What was already on it cannot be recalled; from now on it can neither read the practice's changes nor send any."
 				if syncErr != nil {
-					msg += " The other computers learn of it at the next sync: " + plain(syncErr)
+					msg += " The other computers learn of it at the next sync: " + plain.Error(syncErr)
 				}
 				ds.status.Say(widget.SuccessImportance, msg)
 				ds.load()
@@ -257,7 +258,7 @@ func (ds *devicesScreen) addDevice() {
 		}, func() {
 			ds.setBusy(false)
 			if err != nil {
-				showError(ds.win, "No code was made", err)
+				plain.ShowError(ds.win, "No code was made", err)
 				return
 			}
 			ds.adding = newAddDialog(ds, dir, inv)
@@ -289,7 +290,7 @@ type addDialog struct {
 }
 
 func newAddDialog(ds *devicesScreen, dir string, inv *app.Invitation) *addDialog {
-	a := &addDialog{ds: ds, dir: dir, inv: inv, body: container.NewStack(), busy: widget.NewActivity(), status: kit.NewStatus()}
+	a := &addDialog{ds: ds, dir: dir, inv: inv, body: container.NewStack(), busy: widget.NewActivity(), status: kit.NewStatus(widget.MediumImportance)}
 	a.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), kit.Act(ds.s, a.cancelled))
 	a.approve = widget.NewButtonWithIcon("Approve", theme.ConfirmIcon(), kit.Act(ds.s, a.approved))
 	a.approve.Importance = widget.HighImportance
@@ -413,7 +414,7 @@ func (a *addDialog) approved() {
 		}
 		text := "Everyone signs in there with their own passphrase and the code from their authenticator app."
 		if syncErr != nil {
-			text += " The practice's latest changes reach it at the next sync: " + plain(syncErr)
+			text += " The practice's latest changes reach it at the next sync: " + plain.Error(syncErr)
 		}
 		a.setBody(kit.NewNotice(kit.ToneOK, "“"+name+"” is now one of the practice's computers.", text))
 		a.d.SetButtons([]fyne.CanvasObject{a.close})
@@ -425,7 +426,7 @@ func (a *addDialog) approved() {
 // failed shows why pairing ended.
 func (a *addDialog) failed(title string, err error) {
 	a.step = "failed"
-	msg := plain(err)
+	msg := plain.Error(err)
 	if errors.Is(err, cvsync.ErrPairing) {
 		msg = "The answer in the folder does not match this code, so it was ignored. Start again with a new code."
 	}

@@ -4,6 +4,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // chooseFolder asks for a folder, starting in start when it exists, and
@@ -11,6 +12,6 @@ import (
 // one that answers at once.
 var chooseFolder = func(win fyne.Window, start string, picked func(dir string)) {
 	kit.ChooseFolder(win, start, "Choose", picked, func(err error) {
-		showError(win, "The folder could not be opened", err)
+		plain.ShowError(win, "The folder could not be opened", err)
 	})
 }

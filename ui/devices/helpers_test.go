@@ -131,7 +131,8 @@ func newWindow(t *testing.T, a fyne.App, title string) fyne.Window {
 // top and the navigation on the left.
 func show(w fyne.Window, s *app.Session, current string, screen fyne.CanvasObject) {
 	items := []string{"Today", "Patients", "Home", "Sync", "Computers", "My account"}
-	w.SetContent(kittest.Frame(practice, s.User(), items, current, screen))
+	u := s.User()
+	w.SetContent(kittest.Frame(practice, u.Name+" ("+string(u.Role)+")", items, current, screen))
 	w.Resize(fyne.NewSize(1000, 700))
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // joinScreen makes an empty data folder a new computer of a practice.
@@ -61,7 +62,7 @@ func NewJoinScreen(win fyne.Window, v *app.Vault, onJoined func(), onBack func()
 
 func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *joinScreen {
 	j := &joinScreen{win: win, v: v, onJoined: onJoined, onBack: onBack,
-		status: kit.NewStatus(), busy: widget.NewActivity(), fp: newBigText("")}
+		status: kit.NewStatus(widget.MediumImportance), busy: widget.NewActivity(), fp: newBigText("")}
 	j.folder = widget.NewEntry()
 	j.folder.PlaceHolder = "choose it, or type its path"
 	j.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), func() {
@@ -226,8 +227,10 @@ func (j *joinScreen) finished(err error, practice string) {
 		}
 	case cancelled || errors.Is(err, context.Canceled):
 		j.status.Say(widget.MediumImportance, "Joining was cancelled. To try again, ask the admin for a new code.")
+	case errors.Is(err, app.ErrVaultExists):
+		j.status.Say(widget.DangerImportance, "This computer did not join. This computer already holds a ClinicVault vault, or its data folder is not empty. A computer joins a practice only with an empty data folder.")
 	default:
-		j.status.Say(widget.DangerImportance, "This computer did not join. "+plain(err))
+		j.status.Say(widget.DangerImportance, "This computer did not join. "+plain.Error(err))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/clinicvault/clinicvault/app"
 	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/plain"
 )
 
 // syncColumns are the Sync screen's computer table's column weights.
@@ -55,7 +56,7 @@ func NewSyncScreen(win fyne.Window, s *app.Session) fyne.CanvasObject {
 
 func newSyncScreen(win fyne.Window, s *app.Session) *syncScreen {
 	y := &syncScreen{win: win, s: s, ctx: context.Background(),
-		folder: kit.Bold("…"), busy: widget.NewActivity(), busyText: widget.NewLabel("Syncing…"), status: kit.NewStatus()}
+		folder: kit.Bold("…"), busy: widget.NewActivity(), busyText: widget.NewLabel("Syncing…"), status: kit.NewStatus(widget.MediumImportance)}
 	y.folder.Wrapping = fyne.TextWrapBreak // a long path breaks anywhere
 	y.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), kit.Act(s, y.chooseFolder))
 	y.syncNow = widget.NewButtonWithIcon("Sync now", theme.ViewRefreshIcon(), kit.Act(s, y.sync))
@@ -107,7 +108,7 @@ func (y *syncScreen) load() {
 		}
 		y.showFolder()
 		if err != nil {
-			y.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain(err))
+			y.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain.Error(err))
 		} else {
 			y.setDevices(devs)
 		}
@@ -169,7 +170,7 @@ func (y *syncScreen) chooseFolder() {
 			err = y.s.SetSyncFolder(y.ctx, dir)
 		}, func() {
 			if err != nil {
-				y.status.Say(widget.DangerImportance, "The folder was not saved. "+plain(err))
+				y.status.Say(widget.DangerImportance, "The folder was not saved. "+plain.Error(err))
 				return
 			}
 			y.status.Say(widget.MediumImportance, "")
@@ -221,9 +222,9 @@ func (y *syncScreen) showPass(p pass) {
 	title := "Last sync at " + clockTime(p.at) + how
 	switch {
 	case errors.Is(p.err, cvsync.ErrUnreachable):
-		y.result.Set(kit.ToneWarning, "Last try at "+clockTime(p.at)+how, unreachable)
+		y.result.Set(kit.ToneWarning, "Last try at "+clockTime(p.at)+how, plain.Unreachable)
 	case p.err != nil:
-		y.result.Set(kit.ToneDanger, "The last sync did not finish ("+clockTime(p.at)+")", plain(p.err))
+		y.result.Set(kit.ToneDanger, "The last sync did not finish ("+clockTime(p.at)+")", plain.Error(p.err))
 	case p.rep.Refused > 0:
 		y.result.Set(kit.ToneDanger, title, reportText(p.rep, y.devs))
 	case len(p.rep.Problems) > 0:

@@ -101,7 +101,7 @@ func TestLayouts(t *testing.T) {
 
 func TestStatusAndNotice(t *testing.T) {
 	test.NewTempApp(t)
-	s := NewStatus()
+	s := NewStatus(widget.MediumImportance)
 	if s.Visible() {
 		t.Error("a new status line is shown")
 	}

@@ -4,8 +4,6 @@ import (
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
-
-	"github.com/clinicvault/clinicvault/app"
 )
 
 var (
@@ -52,20 +50,26 @@ func Background(work func(), done func()) {
 	}()
 }
 
-// Act wraps a button action so that it counts as activity for the idle
-// lock of s (which may be nil, for screens shown before sign-in).
-func Act(s *app.Session, f func()) func() {
+// Activity is told that someone is at the keyboard or mouse, so that its
+// idle lock does not close under them: a signed-in *app.Session is one.
+// Where there is none (before sign-in), pass a nil Activity, never a nil
+// *app.Session.
+type Activity interface{ Touch() }
+
+// Act wraps a button action so that it counts as activity for a (which
+// may be nil).
+func Act(a Activity, f func()) func() {
 	return func() {
-		Touch(s)
+		Touch(a)
 		f()
 	}
 }
 
-// Touch tells the session s, when not nil, that the user is active,
-// without waiting: a backup, a verification or a sync pass holds the
-// session for its whole length, and the UI thread must not wait for it.
-func Touch(s *app.Session) {
-	if s != nil {
-		go s.Touch()
+// Touch tells a, when not nil, that the user is active, without waiting:
+// a backup, a verification or a sync pass holds the session for its whole
+// length, and the UI thread must not wait for it.
+func Touch(a Activity) {
+	if a != nil {
+		go a.Touch()
 	}
 }

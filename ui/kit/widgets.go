@@ -67,19 +67,19 @@ type StatusText struct {
 	widget.Label
 }
 
-// NewStatus is an empty, hidden status line.
-func NewStatus() *StatusText {
+// NewStatus is an empty, hidden status line in the colour of imp.
+func NewStatus(imp widget.Importance) *StatusText {
 	s := &StatusText{}
 	s.Wrapping = fyne.TextWrapWord
+	s.Importance = imp
 	s.ExtendBaseWidget(s)
 	s.Hide()
 	return s
 }
 
-// Say sets the message and its importance (colour), showing the label, or
-// hiding it when text is empty.
-func (s *StatusText) Say(imp widget.Importance, text string) {
-	s.Importance = imp
+// SetText sets the message, keeping its colour, and shows the label, or
+// hides it when text is empty.
+func (s *StatusText) SetText(text string) {
 	s.Label.SetText(text)
 	if text == "" {
 		s.Hide()
@@ -88,15 +88,29 @@ func (s *StatusText) Say(imp widget.Importance, text string) {
 	}
 }
 
-// ShowError shows text, an error already put in plain words, in the
-// danger colour in a dialog titled title.
-func ShowError(win fyne.Window, title, text string) {
-	l := Wrapped(text)
-	l.Importance = widget.DangerImportance
-	dialog.NewCustom(title, "OK", container.New(FixedWidth(440), l), win).Show()
+// Say sets the message and its importance (colour), showing the label, or
+// hiding it when text is empty.
+func (s *StatusText) Say(imp widget.Importance, text string) {
+	s.Importance = imp
+	s.SetText(text)
 }
 
-// ShowInfo shows a message in a dialog titled title.
-func ShowInfo(win fyne.Window, title, msg string) {
-	dialog.NewCustom(title, "OK", container.New(FixedWidth(440), Wrapped(msg)), win).Show()
+// ErrorDialog is a dialog titled title showing text, an error already
+// put in plain words, in the danger colour.
+func ErrorDialog(win fyne.Window, title, text string) dialog.Dialog {
+	l := Wrapped(text)
+	l.Importance = widget.DangerImportance
+	return dialog.NewCustom(title, "OK", container.New(FixedWidth(440), l), win)
 }
+
+// InfoDialog is a dialog titled title showing msg.
+func InfoDialog(win fyne.Window, title, msg string) dialog.Dialog {
+	return dialog.NewCustom(title, "OK", container.New(FixedWidth(440), Wrapped(msg)), win)
+}
+
+// ShowError shows text, an error already put in plain words, in the
+// danger colour in a dialog titled title.
+func ShowError(win fyne.Window, title, text string) { ErrorDialog(win, title, text).Show() }
+
+// ShowInfo shows a message in a dialog titled title.
+func ShowInfo(win fyne.Window, title, msg string) { InfoDialog(win, title, msg).Show() }

@@ -1,8 +1,10 @@
 // Package kittest holds the test helpers of the screen packages built on
-// package kit (admin and devices): running the UI work their goroutines
+// package kit (ui, admin and devices): running the UI work their goroutines
 // post, a settable clock, a real vault with TOTP sign-in, a headless
 // window in ClinicVault's theme framed as the shell frames a screen,
-// finding and tapping widgets, and saving screenshots.
+// finding and tapping widgets, saving screenshots, and comparing a few
+// screens with their golden images (golden.go). Tests that use it see
+// times in UTC.
 //
 // It is imported only by tests. Its helpers take the *testing.T of the
 // calling test (as a testing.TB) and fail it when something goes wrong.
@@ -14,6 +16,11 @@ import (
 
 	"github.com/clinicvault/clinicvault/ui/kit"
 )
+
+// Tests see times in UTC, whatever the zone of the machine that runs
+// them, so that the screens (and their golden images) show the same
+// hours everywhere.
+func init() { time.Local = time.UTC }
 
 // ui is the UI work kit.Post queued, once CaptureUI has run.
 var ui <-chan func()

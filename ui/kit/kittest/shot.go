@@ -2,7 +2,6 @@ package kittest
 
 import (
 	"fmt"
-	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,19 +58,11 @@ func ShotAsIs(t testing.TB, w fyne.Window, name string) {
 
 func write(t testing.TB, w fyne.Window, name string) {
 	t.Helper()
-	img := w.Canvas().Capture()
 	dir := filepath.Join("testdata", "screens")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, name+".png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
+	writePNG(t, filepath.Join(dir, name+".png"), w.Canvas().Capture())
 }
 
 // LayOut resizes w to 1000×700 and lays out everything in it again, as

@@ -1,0 +1,32 @@
+package kittest
+
+import (
+	"image"
+	"image/color"
+	"testing"
+)
+
+// TestCompareTolerates: a small change of shade is the same pixel, a
+// larger one differs, and images of different sizes do not compare.
+func TestCompareTolerates(t *testing.T) {
+	grey := func(w, h int) *image.NRGBA {
+		img := image.NewNRGBA(image.Rect(0, 0, w, h))
+		for i := range img.Pix {
+			img.Pix[i] = 0x80
+		}
+		return img
+	}
+	want, got := grey(100, 100), grey(100, 100)
+	got.SetNRGBA(1, 1, color.NRGBA{R: 0x80 + goldenChannel, G: 0x80, B: 0x80, A: 0x80})
+	if _, n, total := compare(want, got); n != 0 || total != 10000 {
+		t.Errorf("a shade within the tolerance: %d of %d differ", n, total)
+	}
+	got.SetNRGBA(2, 2, color.NRGBA{R: 0x80 + goldenChannel + 1, G: 0x80, B: 0x80, A: 0x80})
+	diff, n, _ := compare(want, got)
+	if n != 1 || diff.NRGBAAt(2, 2) != (color.NRGBA{R: 0xff, A: 0xff}) {
+		t.Errorf("a shade beyond the tolerance: %d differ, drawn %v", n, diff.NRGBAAt(2, 2))
+	}
+	if diff, _, _ := compare(want, grey(100, 99)); diff != nil {
+		t.Error("images of different sizes compared")
+	}
+}

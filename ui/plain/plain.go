@@ -1,0 +1,141 @@
+// Package plain puts the errors of packages app and sync in plain words
+// for the screens of packages ui, admin and devices: one sentence each,
+// chosen by errors.Is and errors.As, never by reading the error's text.
+// An error without a sentence of its own is shown as app wrote it (app's
+// messages are already plain English), less the categories that wrapping
+// adds (": invalid request", ": store: …").
+//
+// It sits above package kit (which knows nothing of app) and below the
+// screens.
+package plain
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"fyne.io/fyne/v2"
+
+	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/ui/kit"
+)
+
+// Unreachable is what the screens say when the sync folder is not there.
+const Unreachable = "The sync folder cannot be reached; changes wait here and go out when it is back."
+
+// sentences are the errors with a sentence of their own, whatever else
+// their message says.
+var sentences = []struct {
+	err  error
+	text string
+}{
+	{cvsync.ErrUnreachable, Unreachable},
+	{context.Canceled, "Cancelled."},
+	{app.ErrLocked, "The session is locked. Sign in again."},
+	{app.ErrEnrollTOTP, "Set up your authenticator app again first (an admin reset it)."},
+	{app.ErrUserExists, "A member of staff with this name already exists. Use a different name, for example with an initial."},
+	{app.ErrUserNotFound, "There is no member of staff with this name (someone may have just removed them)."},
+	{app.ErrLastAdmin, "The practice must keep at least one admin. Make someone else an admin first."},
+	{app.ErrRestricted, "This chart is restricted to named clinicians. Open it with emergency access and a reason."},
+	{app.ErrPatientNotFound, "There is no patient with this MRN (the record may have been merged into another)."},
+	{app.ErrAppointmentNotFound, "This appointment no longer exists. Reload the day."},
+	{cvsync.ErrPairingExpired, "The code has expired: a code works for 10 minutes. Ask the admin for a new one. (If it was made just now, check that this computer's date and time are right.)"},
+	{app.ErrPairingTimeout, "The other computer did not answer before the code expired (10 minutes). Start again with a new code."},
+	{app.ErrNotBackup, "This file is not a ClinicVault backup."},
+}
+
+// categories are the sentinels whose text wrapping appends to a message
+// (": invalid request"); a message ending in one says its reason first.
+var categories = []error{app.ErrNotPermitted, cvsync.ErrPairing, app.ErrBackupDamaged, app.ErrSignInRefused,
+	app.ErrUsage, app.ErrBadRecoveryKey, app.ErrPolicy, app.ErrInvalid, app.ErrNotFound, app.ErrUnreadableSheet}
+
+// Error is err as a sentence for the screen; "" for nil.
+func Error(err error) string {
+	if err == nil {
+		return ""
+	}
+	var policy *app.PolicyError
+	var role *app.RoleError
+	var invitation *app.NoInvitationError
+	switch {
+	case errors.As(err, &policy):
+		return kit.Sentence(policy.Reason)
+	case errors.As(err, &role):
+		return "Your role does not allow this. Ask an admin."
+	case errors.As(err, &invitation):
+		return "There is no invitation for this code in that folder. Check the code, and that both computers use the same sync folder."
+	}
+	for _, s := range sentences {
+		if errors.Is(err, s.err) {
+			return s.text
+		}
+	}
+	why := reason(err.Error())
+	switch {
+	case errors.Is(err, app.ErrBackupDamaged):
+		return damaged(why)
+	case why != "":
+		return kit.Sentence(why)
+	case errors.Is(err, app.ErrNotPermitted):
+		return "Your role does not allow this. Ask an admin."
+	case errors.Is(err, cvsync.ErrPairing):
+		return "The code does not match. Check it for typing mistakes, or ask the admin for a new one."
+	}
+	return kit.Sentence(err.Error())
+}
+
+// Text is a message kept from an error whose value is gone (a backup's
+// last verification, as the vault recorded it) as a sentence.
+//
+// The sentinel at its end, the one part of the error kept as written,
+// chooses the sentence as errors.Is would.
+func Text(msg string) string {
+	ends := func(err error) bool { return msg == err.Error() || strings.HasSuffix(msg, ": "+err.Error()) }
+	for _, s := range sentences {
+		if ends(s.err) {
+			return s.text
+		}
+	}
+	if ends(app.ErrBackupDamaged) {
+		return damaged(reason(msg))
+	}
+	if why := reason(msg); why != "" {
+		return kit.Sentence(why)
+	}
+	return kit.Sentence(msg)
+}
+
+// reason is a message less the categories wrapping appended: the text
+// of the sentinel at its end, and the storage layer's part (": store:
+// audit log has been altered"), which repeats what the first part says.
+// It is "" for a bare sentinel.
+func reason(msg string) string {
+	for _, c := range categories {
+		if msg == c.Error() {
+			return ""
+		}
+	}
+	if i := strings.Index(msg, ": store: "); i > 0 {
+		msg = msg[:i]
+	}
+	for _, c := range categories {
+		msg = strings.TrimSuffix(msg, ": "+c.Error())
+	}
+	msg = strings.TrimPrefix(msg, "sync: ")
+	return strings.TrimPrefix(msg, "store: ")
+}
+
+// damaged is the sentence for a damaged backup, with what app found.
+func damaged(detail string) string {
+	out := "The backup file is damaged or incomplete, or it belongs to another vault"
+	if detail != "" {
+		out += " (" + detail + ")"
+	}
+	return out + "."
+}
+
+// ShowError shows err in plain words in a dialog titled title.
+func ShowError(win fyne.Window, title string, err error) {
+	kit.ShowError(win, title, Error(err))
+}

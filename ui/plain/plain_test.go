@@ -1,0 +1,61 @@
+package plain
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+func TestError(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("the passphrase or the code is not right: %w", app.ErrSignInRefused), "The passphrase or the code is not right."},
+		{&app.ThrottledError{Wait: 9 * time.Second}, "Too many failed sign-ins: try again in 9 s."},
+		{app.ErrLockedOut, "This account is locked after too many failed sign-ins: ask an admin to unlock it (a locked-out admin can use the recovery key)."},
+		{&app.PolicyError{Reason: "Too short: use at least 12 characters (you have 3). A few unrelated words work well."}, "Too short: use at least 12 characters (you have 3). A few unrelated words work well."},
+		{fmt.Errorf("the user name is empty: %w", app.ErrUsage), "The user name is empty."},
+		{app.ErrUsage, "Invalid request."},
+		{app.ErrLastAdmin, "The practice must keep at least one admin. Make someone else an admin first."},
+		{fmt.Errorf("adding Lee: %w", app.ErrLastAdmin), "The practice must keep at least one admin. Make someone else an admin first."},
+		// A refusal for the role alone, typed by app, or bare.
+		{&app.RoleError{Role: app.Receptionist}, "Your role does not allow this. Ask an admin."},
+		{fmt.Errorf("rename: %w", &app.RoleError{Role: app.Clinician}), "Your role does not allow this. Ask an admin."},
+		{app.ErrNotPermitted, "Your role does not allow this. Ask an admin."},
+		// A refusal with a reason says it.
+		{fmt.Errorf("the recovery key restores an admin, and Sam is a receptionist: %w", app.ErrNotPermitted), "The recovery key restores an admin, and Sam is a receptionist."},
+		{errors.New("audit row 5 was edited: store: audit log has been altered"), "Audit row 5 was edited."},
+		{errors.Join(errors.New("x"), cvsync.ErrUnreachable), Unreachable},
+		{&app.NoInvitationError{Dir: "/mnt/share"}, "There is no invitation for this code in that folder. Check the code, and that both computers use the same sync folder."},
+		{cvsync.ErrPairing, "The code does not match. Check it for typing mistakes, or ask the admin for a new one."},
+		{fmt.Errorf("another computer already answered this code; ask for a new one: %w", cvsync.ErrPairing), "Another computer already answered this code; ask for a new one."},
+		{fmt.Errorf("pairing: %w", cvsync.ErrPairingExpired), "The code has expired: a code works for 10 minutes. Ask the admin for a new one. (If it was made just now, check that this computer's date and time are right.)"},
+		{fmt.Errorf("no manifest: %w", app.ErrBackupDamaged), "The backup file is damaged or incomplete, or it belongs to another vault (no manifest)."},
+		{app.ErrBackupDamaged, "The backup file is damaged or incomplete, or it belongs to another vault."},
+		{fmt.Errorf("old.cvbackup: %w", app.ErrNotBackup), "This file is not a ClinicVault backup."},
+	} {
+		if got := Error(c.err); got != c.want {
+			t.Errorf("Error(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+// TestText: a verification's detail, kept as text, reads as the error
+// it was.
+func TestText(t *testing.T) {
+	for _, c := range []struct{ msg, want string }{
+		{"intact", "Intact."},
+		{fmt.Errorf("backup contents: unexpected EOF: %w", app.ErrBackupDamaged).Error(), "The backup file is damaged or incomplete, or it belongs to another vault (backup contents: unexpected EOF)."},
+		{fmt.Errorf("general.db: %w", app.ErrNotBackup).Error(), "This file is not a ClinicVault backup."},
+	} {
+		if got := Text(c.msg); got != c.want {
+			t.Errorf("Text(%q) = %q, want %q", c.msg, got, c.want)
+		}
+	}
+}
