@@ -6,8 +6,6 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -26,7 +24,7 @@ import (
 func review2Seal(t *testing.T, dir string, epoch uint32, slot *store.Slot, device, devPubHex string, k userEpochKeys, adminID string, adminSeed []byte, made int64) {
 	t.Helper()
 	body, _ := json.Marshal(k)
-	inner, err := cvsync.SealTo(slot.PublicKey, epochUserLabel, body)
+	inner, err := cvsync.SealTo(slot.PublicKey, store.LabelEpochUser, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +32,7 @@ func review2Seal(t *testing.T, dir string, epoch uint32, slot *store.Slot, devic
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := cvsync.SealTo(raw, epochDeviceLabel, inner)
+	box, err := cvsync.SealTo(raw, store.LabelEpochUserOnDevice, inner)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,11 +268,11 @@ func TestAttackReview2DemotedClinicianHoldsTheCurrentClinicalKey(t *testing.T) {
 		data, _ := os.ReadFile(filepath.Join(dir, "epochs", fmt.Sprint(cur), n))
 		var ef epochFile
 		json.Unmarshal(data, &ef)
-		inner, err := cvsync.OpenFrom(a.devKeys.x25519, epochDeviceLabel, ef.Box)
+		inner, err := cvsync.OpenFrom(a.devKeys.x25519, store.LabelEpochUserOnDevice, ef.Box)
 		if err != nil {
 			continue
 		}
-		body, err := cvsync.OpenFrom(carl.secrets.Identity, epochUserLabel, inner)
+		body, err := cvsync.OpenFrom(carl.secrets.Identity, store.LabelEpochUser, inner)
 		if err != nil {
 			continue
 		}
@@ -339,7 +337,7 @@ func TestAttackReview2DepartedDeletesTheLaptopsEpochFile(t *testing.T) {
 	}
 	b.Sync(ctx, dir)
 	rep, _ := a.Sync(ctx, dir)
-	key0, _ := hkdf.Key(sha256.New, rita.kGen, []byte(kr.VaultID), syncKeyLabel+"/general/0", 32)
+	key0, _ := store.DeriveKey(rita.kGen, []byte(kr.VaultID), store.LabelSyncKey+"/general/0", 32)
 	if opens, e := review2Opens(t, b, dir, b.DeviceID(), key0); opens {
 		got, _ := a.SearchPatients(ctx, "longafter", 5)
 		t.Fatalf("an hour after Rita's removal the laptop still seals under epoch %d (current %#x), which she opens; the desk applied it anyway (%d found, %+v)", e, n, len(got), rep)

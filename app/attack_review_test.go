@@ -9,7 +9,6 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -36,7 +35,7 @@ func deskKeysAs(t *testing.T, dataDir string, kr *store.Keyring, name, pass stri
 	t.Helper()
 	in = unwrapInsider(t, kr, name, pass)
 	var err error
-	syncKey, err = hkdf.Key(sha256.New, in.kGen, []byte(kr.VaultID), syncKeyLabel+"/general/0", 32)
+	syncKey, err = store.DeriveKey(in.kGen, []byte(kr.VaultID), store.LabelSyncKey+"/general/0", 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +335,7 @@ func TestAttackReviewUnsignedFormatOpensANewComputersLog(t *testing.T) {
 
 	kr, _ := store.LoadKeyring(a.v.Dir)
 	rita := unwrapInsider(t, kr, "Rita Front", recPass)
-	key, _ := hkdf.Key(sha256.New, rita.kGen, []byte(kr.VaultID), syncKeyLabel+"/general/0", 32)
+	key, _ := store.DeriveKey(rita.kGen, []byte(kr.VaultID), store.LabelSyncKey+"/general/0", 32)
 	hlc := cvsync.Timestamp{Wall: uint64(f.clk.Now().UnixMilli()), Device: c}
 	v, dob, at := "Forged", "1990-01-01", "1"
 	env := sealV2(t, cvsync.Header{VaultID: kr.VaultID, Class: cvsync.General, Device: c, Seq: 1, Signer: rita.slot.UserID},

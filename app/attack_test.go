@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -225,7 +224,7 @@ func TestAttackReceptionistReadsClinicalThroughPairing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, box := range stolen {
-		if body, err := cvsync.OpenFrom(devPriv, grantLabel, box); err == nil {
+		if body, err := cvsync.OpenFrom(devPriv, store.LabelPairingGrant, box); err == nil {
 			found = append(found, body)
 		}
 	}
@@ -501,7 +500,7 @@ func TestAttackRemovedAdminWritesHimselfBack(t *testing.T) {
 
 			bob := unwrapInsider(t, oldKeys, "Bob Admin", bobPass)
 			slotJSON, _ := json.Marshal(bob.slot)
-			key, err := hkdf.Key(sha256.New, bob.kGen, []byte(oldKeys.VaultID), syncKeyLabel+"/general/0", 32)
+			key, err := store.DeriveKey(bob.kGen, []byte(oldKeys.VaultID), store.LabelSyncKey+"/general/0", 32)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -828,11 +827,11 @@ func TestAttackRemovedAdminPublishesEpochKeys(t *testing.T) {
 	mine := store.NewKey()
 	maria, _ := oldKeys.SlotByName("Maria Admin")
 	body, _ := json.Marshal(userEpochKeys{General: mine, Clinical: mine})
-	inner, _ := cvsync.SealTo(maria.PublicKey, epochUserLabel, body)
+	inner, _ := cvsync.SealTo(maria.PublicKey, store.LabelEpochUser, body)
 	var devPub string
 	b.general.QueryRow(`SELECT x25519_pub FROM devices WHERE id = ?`, b.DeviceID()).Scan(&devPub)
 	raw, _ := hex.DecodeString(devPub)
-	box, _ := cvsync.SealTo(raw, epochDeviceLabel, inner)
+	box, _ := cvsync.SealTo(raw, store.LabelEpochUserOnDevice, inner)
 	forged, _ := nextEpoch(cur)
 	ef := epochFile{Epoch: forged, User: maria.UserID, Device: b.DeviceID(), Made: before.UnixMilli(), Box: box, Admin: bob.slot.UserID}
 	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(bob.secrets.SigningSeed), epochSigned(ef))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -30,8 +29,6 @@ import (
 // from their witness files.
 
 const (
-	auditFileLabel    = "clinicvault.org/v1/audit-file"
-	auditKeyLabel     = "clinicvault.org/v1/audit-key"
 	auditFileEntries  = 5000 // entries per published file at most
 	settingAuditSent  = "audit_published"
 	settingWitnessSum = "audit_witness_published"
@@ -52,7 +49,7 @@ type auditFile struct {
 }
 
 func (a auditFile) signed() []byte {
-	return []byte(fmt.Sprintf("%s|%s|%s|%d|%d|%d|%x", auditFileLabel, a.Device, a.Signer, a.Epoch, a.From, a.To, a.Box))
+	return []byte(fmt.Sprintf("%s|%s|%s|%d|%d|%d|%x", store.LabelAuditFile, a.Device, a.Signer, a.Epoch, a.From, a.To, a.Box))
 }
 
 // auditHead is the newest entry of a computer's log that a witness holds.
@@ -126,7 +123,7 @@ func (s *Session) auditKey(ctx context.Context, epoch uint32) ([]byte, error) {
 	if err != nil || k == nil {
 		return nil, fmt.Errorf("epoch %d: %w", epoch, errNoAuditKey)
 	}
-	return hkdf.Key(sha256.New, k, []byte(s.kr.VaultID), auditKeyLabel, 32)
+	return store.DeriveKey(k, []byte(s.kr.VaultID), store.LabelAuditKey, 32)
 }
 
 // sealAudit seals body as an audit file of this computer.
@@ -139,7 +136,7 @@ func (s *Session) sealAudit(ctx context.Context, from, to int64, body []byte) ([
 	if err != nil {
 		return nil, err
 	}
-	a := auditFile{Device: s.device, Signer: s.user.ID, Epoch: epoch, From: from, To: to, Box: sealSym(key, body)}
+	a := auditFile{Device: s.device, Signer: s.user.ID, Epoch: epoch, From: from, To: to, Box: store.SealBox(key, body, nil)}
 	a.DevSig = ed25519.Sign(ed25519.NewKeyFromSeed(s.devKeys.ed25519), a.signed())
 	a.UserSig = ed25519.Sign(ed25519.NewKeyFromSeed(s.secrets.SigningSeed), a.signed())
 	return json.Marshal(a)
@@ -186,7 +183,7 @@ func (s *Session) openAudit(ctx context.Context, device string, data []byte) (au
 	if err != nil {
 		return a, nil, err
 	}
-	body, err := openSym(key, a.Box)
+	body, err := store.OpenBox(key, a.Box, nil)
 	if err != nil {
 		return a, nil, errors.New("does not open under the practice's key")
 	}

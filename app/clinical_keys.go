@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
@@ -25,10 +23,7 @@ import (
 // file opens only with an older one, and the chain leads from one to the
 // other. The departed person's key opens only copies made before.
 
-const (
-	clinicalChainLabel = "clinicvault.org/v1/clinical-key-chain"
-	clinicalKeyIDLabel = "clinicvault.org/v1/clinical-key-id"
-)
+const ()
 
 // clinicalKeyID names a clinical key without revealing it.
 func clinicalKeyID(key []byte) string { return clinicalLine.id(key) }
@@ -79,7 +74,7 @@ func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []by
 	var have int
 	clin.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&have)
 	if have == 0 {
-		k0, err := hkdf.Key(sha256.New, old, []byte(s.kr.VaultID), syncKeyLabel+"/clinical/0", 32)
+		k0, err := store.DeriveKey(old, []byte(s.kr.VaultID), store.LabelSyncKey+"/clinical/0", 32)
 		if err != nil {
 			return err
 		}
@@ -112,7 +107,7 @@ func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []by
 		if err != nil {
 			return err
 		}
-		key, err := openSym(oldWrap, box)
+		key, err := store.OpenBox(oldWrap, box, nil)
 		if err != nil {
 			continue // wrapped under another key already
 		}
@@ -120,7 +115,7 @@ func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []by
 		if err != nil {
 			return err
 		}
-		if err := setSettingDB(ctx, s.general, p.name, base64.StdEncoding.EncodeToString(sealSym(newWrap, key))); err != nil {
+		if err := setSettingDB(ctx, s.general, p.name, base64.StdEncoding.EncodeToString(store.SealBox(newWrap, key, nil))); err != nil {
 			return err
 		}
 	}

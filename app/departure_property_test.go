@@ -46,11 +46,11 @@ func epochKeysOpenableBy(t *testing.T, dir string, d departed, deviceKeys [][]by
 				continue
 			}
 			for _, dk := range deviceKeys {
-				inner, err := cvsync.OpenFrom(dk, epochDeviceLabel, ef.Box)
+				inner, err := cvsync.OpenFrom(dk, store.LabelEpochUserOnDevice, ef.Box)
 				if err != nil {
 					continue
 				}
-				if _, err := cvsync.OpenFrom(d.in.secrets.Identity, epochUserLabel, inner); err == nil {
+				if _, err := cvsync.OpenFrom(d.in.secrets.Identity, store.LabelEpochUser, inner); err == nil {
 					out[e] = true
 				}
 			}

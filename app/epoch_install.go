@@ -81,7 +81,7 @@ func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncR
 			if err != nil {
 				return err
 			}
-			clin, err := openSym(wk, p.box)
+			clin, err := store.OpenBox(wk, p.box, nil)
 			if err != nil {
 				continue // wrapped for a key this computer does not hold yet
 			}
@@ -203,11 +203,11 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(e), Detail: fmt.Sprintf("key epoch %d: a file for %s that is not signed by an admin of the practice; ignored", e, s.user.Name)})
 			continue
 		}
-		inner, err := cvsync.OpenFrom(s.devKeys.x25519, epochDeviceLabel, ef.Box)
+		inner, err := cvsync.OpenFrom(s.devKeys.x25519, store.LabelEpochUserOnDevice, ef.Box)
 		if err != nil {
 			continue
 		}
-		body, err := cvsync.OpenFrom(s.secrets.Identity, epochUserLabel, inner)
+		body, err := cvsync.OpenFrom(s.secrets.Identity, store.LabelEpochUser, inner)
 		if err != nil {
 			continue
 		}
@@ -249,7 +249,7 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: not signed by an admin this computer knows; waiting", epoch)})
 		return false, nil
 	}
-	body, err := cvsync.OpenFrom(s.devKeys.x25519, epochLabel, ef.Box)
+	body, err := cvsync.OpenFrom(s.devKeys.x25519, store.LabelEpochKeys, ef.Box)
 	if err != nil {
 		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch)})
 		return false, nil
@@ -266,7 +266,7 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 		if err != nil {
 			return false, err
 		}
-		clin, err := openSym(wk, ek.ClinicalWrapped)
+		clin, err := store.OpenBox(wk, ek.ClinicalWrapped, nil)
 		if err != nil {
 			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: clinical key does not open", epoch)})
 			return true, nil

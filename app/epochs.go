@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Sync key epochs: the keys each class of batch is sealed under.
@@ -38,7 +35,7 @@ func (s *Session) syncKey(ctx context.Context, class cvsync.Class, epoch uint32)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return kept, err
 		}
-		return hkdf.Key(sha256.New, dbKey, []byte(s.kr.VaultID), syncKeyLabel+"/"+class.String()+"/0", 32)
+		return store.DeriveKey(dbKey, []byte(s.kr.VaultID), store.LabelSyncKey+"/"+class.String()+"/0", 32)
 	}
 	var key []byte
 	err := db.QueryRowContext(ctx, `SELECT key FROM sync_keys WHERE epoch = ?`, epoch).Scan(&key)
@@ -93,7 +90,7 @@ type epochKeys struct {
 }
 
 func epochSigned(e epochFile) []byte {
-	b := fmt.Sprintf("%s|%d|%s|%x|%s", epochSignLabel, e.Epoch, e.Device, e.Box, e.Admin)
+	b := fmt.Sprintf("%s|%d|%s|%x|%s", store.LabelEpochFile, e.Epoch, e.Device, e.Box, e.Admin)
 	if e.User != "" {
 		b += fmt.Sprintf("|user=%s|made=%d|clinical=%t", e.User, e.Made, e.Clinical)
 	}
@@ -108,7 +105,7 @@ func (s *Session) clinicalWrapKey(epoch uint32) ([]byte, error) {
 }
 
 func wrapKeyFor(kClin []byte, vaultID string, epoch uint32) ([]byte, error) {
-	return hkdf.Key(sha256.New, kClin, []byte(vaultID), epochLabel+"/clinical-wrap/"+strconv.Itoa(int(epoch)), 32)
+	return store.DeriveKey(kClin, []byte(vaultID), store.LabelEpochKeys+"/clinical-wrap/"+strconv.Itoa(int(epoch)), 32)
 }
 
 // A key epoch is made at every departure: a member of staff removed, a
@@ -126,10 +123,7 @@ func wrapKeyFor(kClin []byte, vaultID string, epoch uint32) ([]byte, error) {
 // not open with them. Epoch files of earlier versions were sealed to
 // devices only (epochs/<n>/<device id>) and are still read.
 
-const (
-	epochUserLabel   = "clinicvault.org/v1/epoch-keys/user"
-	epochDeviceLabel = "clinicvault.org/v1/epoch-keys/user-on-device"
-)
+const ()
 
 // userEpochKeys is what an epoch file sealed to a person holds.
 type userEpochKeys struct {
@@ -166,7 +160,7 @@ func (s *Session) sealEpochFor(slot *store.Slot, dev epochDevice, epoch uint32, 
 		return nil, err
 	}
 	defer store.Zero(body)
-	inner, err := cvsync.SealTo(slot.PublicKey, epochUserLabel, body)
+	inner, err := cvsync.SealTo(slot.PublicKey, store.LabelEpochUser, body)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +168,7 @@ func (s *Session) sealEpochFor(slot *store.Slot, dev epochDevice, epoch uint32, 
 	if err != nil {
 		return nil, fmt.Errorf("computer %s has no usable key in the roster", shortID(dev.id))
 	}
-	box, err := cvsync.SealTo(devPub, epochDeviceLabel, inner)
+	box, err := cvsync.SealTo(devPub, store.LabelEpochUserOnDevice, inner)
 	if err != nil {
 		return nil, err
 	}
@@ -454,30 +448,6 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 func setSettingDB(ctx context.Context, db *store.DB, name, value string) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value)
 	return err
-}
-
-// sealSym encrypts with XChaCha20-Poly1305 and a random nonce.
-func sealSym(key, plaintext []byte) []byte {
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		panic(err)
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		panic(err)
-	}
-	return aead.Seal(nonce, nonce, plaintext, nil)
-}
-
-func openSym(key, box []byte) ([]byte, error) {
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(box) < aead.NonceSize() {
-		return nil, cvsync.ErrDecrypt
-	}
-	return aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], nil)
 }
 
 // randomTag is 8 random hex digits: epoch file names carry one, so that

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
@@ -26,7 +27,7 @@ func TestUnwrappedEpochKeyIsKeptWhenSavingItFails(t *testing.T) {
 		key[i] = byte(i + 1)
 	}
 	name := fmt.Sprintf("epoch_clinical_wrapped_%d", epoch)
-	if err := setSettingDB(ctx, s.general, name, base64.StdEncoding.EncodeToString(sealSym(wk, key))); err != nil {
+	if err := setSettingDB(ctx, s.general, name, base64.StdEncoding.EncodeToString(store.SealBox(wk, key, nil))); err != nil {
 		t.Fatal(err)
 	}
 	// The disk refuses the write.

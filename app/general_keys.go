@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"errors"
@@ -133,7 +131,7 @@ func (s *Session) carryOverGeneral(ctx context.Context, gen *store.DB, old []byt
 	if have > 0 {
 		return nil
 	}
-	k0, err := hkdf.Key(sha256.New, old, []byte(s.kr.VaultID), syncKeyLabel+"/general/0", 32)
+	k0, err := store.DeriveKey(old, []byte(s.kr.VaultID), store.LabelSyncKey+"/general/0", 32)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
@@ -33,8 +32,8 @@ type keyLine struct {
 }
 
 var (
-	generalLine  = keyLine{store.General, "general_key_chain", "clinicvault.org/v1/general-key-id", "clinicvault.org/v1/general-key-chain"}
-	clinicalLine = keyLine{store.Clinical, "clinical_key_chain", clinicalKeyIDLabel, clinicalChainLabel}
+	generalLine  = keyLine{store.General, "general_key_chain", store.LabelGeneralKeyID, store.LabelGeneralKeyChain}
+	clinicalLine = keyLine{store.Clinical, "clinical_key_chain", store.LabelClinicalKeyID, store.LabelClinicalKeyChain}
 )
 
 // id names a key without revealing it.
@@ -45,7 +44,7 @@ func (l keyLine) id(key []byte) string {
 
 // boxKey is the key under which newer seals the keys it replaced.
 func (l keyLine) boxKey(newer []byte) ([]byte, error) {
-	return hkdf.Key(sha256.New, newer, nil, l.chainLabel, 32)
+	return store.DeriveKey(newer, nil, l.chainLabel, 32)
 }
 
 // record writes, within tx, the row of newKey: it replaces the keys in
@@ -65,7 +64,7 @@ func (s *Session) recordKey(ctx context.Context, tx *sql.Tx, l keyLine, newKey [
 	var first []byte
 	for i, k := range replaced {
 		ids[l.id(k)] = true
-		box := sealSym(bk, k)
+		box := store.SealBox(bk, k, nil)
 		if i == 0 {
 			first = box
 			continue
@@ -122,7 +121,7 @@ func keepHistory(ctx context.Context, q querier, l keyLine, old, newer []byte) e
 	}
 	defer store.Zero(bk)
 	_, err = q.ExecContext(ctx, `INSERT OR REPLACE INTO key_history (kind, id, old_id, box) VALUES (?, ?, ?, ?)`,
-		string(l.kind), l.id(newer), l.id(old), sealSym(bk, old))
+		string(l.kind), l.id(newer), l.id(old), store.SealBox(bk, old, nil))
 	return err
 }
 
@@ -166,7 +165,7 @@ func (l keyLine) olderKeys(ctx context.Context, q querier, key []byte) [][]byte 
 			if len(b) == 0 {
 				continue
 			}
-			older, err := openSym(bk, b)
+			older, err := store.OpenBox(bk, b, nil)
 			if err != nil || seen[l.id(older)] {
 				continue
 			}

@@ -31,8 +31,6 @@ import (
 // grant in their own keyring slot), and clinical sync keys of later epochs
 // travel wrapped under a key derived from the clinical database key.
 
-const grantLabel = "clinicvault.org/v1/pairing-grant"
-
 // ErrPairingTimeout means the other machine did not answer in time.
 var ErrPairingTimeout = errors.New("the other computer did not answer before the code expired")
 
@@ -193,13 +191,13 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		if err != nil {
 			return err
 		}
-		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: sealSym(wk, ck), MadeBy: madeBy}
+		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: store.SealBox(wk, ck, nil), MadeBy: madeBy}
 	}
 	body, err := json.Marshal(g)
 	if err != nil {
 		return err
 	}
-	box, err := cvsync.SealTo(req.PublicKey, grantLabel, body)
+	box, err := cvsync.SealTo(req.PublicKey, store.LabelPairingGrant, body)
 	store.Zero(body)
 	if err != nil {
 		return err
@@ -288,7 +286,7 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 		case <-time.After(poll):
 		}
 	}
-	body, err := cvsync.OpenFrom(me.Identity, grantLabel, box)
+	body, err := cvsync.OpenFrom(me.Identity, store.LabelPairingGrant, box)
 	if err != nil {
 		return fmt.Errorf("the approval does not open with this computer's key: %w", cvsync.ErrPairing)
 	}

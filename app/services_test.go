@@ -101,7 +101,9 @@ func TestReplicateFollowsTheFolderAndStops(t *testing.T) {
 
 	// Again, then the session locks: it stops with ErrLocked and reports
 	// nothing after.
-	go func() { done <- b.Replicate(ctx, ReplicateOptions{Folder: dir, Poll: 20 * time.Millisecond, OnPass: log.add}) }()
+	go func() {
+		done <- b.Replicate(ctx, ReplicateOptions{Folder: dir, Poll: 20 * time.Millisecond, OnPass: log.add})
+	}()
 	time.Sleep(100 * time.Millisecond)
 	b.Lock(ctx)
 	select {

@@ -18,19 +18,16 @@ import (
 // then receive and apply the other computers' batches.
 
 const (
-	batchRecords   = 5000
-	syncKeyLabel   = "clinicvault.org/v1/sync-key"
-	epochLabel     = "clinicvault.org/v1/epoch-keys"
-	epochSignLabel = "clinicvault.org/v1/epoch-file"
+	batchRecords = 5000
 )
 
 // SyncReport is what one sync pass did.
 type SyncReport struct {
-	Sent     int      // batches written
-	Applied  int      // batches applied
-	Sealed   int      // clinical batches kept sealed for a clinician
-	Refused  int      // batches refused (first seen in this pass)
-	Halted   int      // logs of other computers halted at a refused batch
+	Sent     int           // batches written
+	Applied  int           // batches applied
+	Sealed   int           // clinical batches kept sealed for a clinician
+	Refused  int           // batches refused (first seen in this pass)
+	Halted   int           // logs of other computers halted at a refused batch
 	Problems []SyncProblem // which device, what is wrong
 	// Quiet counts batches sent or applied that carried bookkeeping only
 	// (audit heads, spent codes): not counted above, and a pass of only

@@ -523,10 +523,8 @@ func openRecoverySlot(kr *store.Keyring, recoveryKey string) (kGen, kClin []byte
 // caught before any key is tried.
 var crockford = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
-const recoveryCheckLabel = "clinicvault.org/v1/recovery-check"
-
 func recoveryCheck(raw []byte) string {
-	sum := sha256.Sum256(append([]byte(recoveryCheckLabel), raw...))
+	sum := sha256.Sum256(append([]byte(store.LabelRecoveryCheck), raw...))
 	return crockford.EncodeToString(sum[:5])[:4]
 }
 

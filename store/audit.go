@@ -11,9 +11,8 @@ import (
 	"time"
 )
 
-// auditLabel separates the audit chain's hashes from every other hash in
+// LabelAuditChain separates the audit chain's hashes from every other hash in
 // ClinicVault; the version changes if the hashed layout ever does.
-const auditLabel = "clinicvault.org/v1/audit-chain"
 
 // ErrAuditTampered means the audit chain does not verify.
 var ErrAuditTampered = errors.New("store: audit log has been altered")
@@ -42,7 +41,7 @@ func auditHash(prev []byte, e *AuditEntry) []byte {
 		h.Write(n[:])
 		h.Write(b)
 	}
-	field([]byte(auditLabel))
+	field([]byte(LabelAuditChain))
 	field(prev)
 	var nums [16]byte
 	binary.BigEndian.PutUint64(nums[:8], uint64(e.Seq))

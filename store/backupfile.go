@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -38,7 +37,6 @@ import (
 const (
 	backupMagic   = "CVBACKUP"
 	backupVersion = 1
-	backupLabel   = "clinicvault.org/v1/backup"
 	chunkSize     = 1 << 20
 	maxHeader     = 16 << 20
 )
@@ -70,23 +68,21 @@ type BackupHeader struct {
 
 const backupFormat = "clinicvault.org/v1/backup"
 
-const backupKeyLabel = "clinicvault.org/v1/backup-key"
-
 // SealBackupKey seals a backup's key to a slot's X25519 public key, bound
 // to the vault and the user.
 func SealBackupKey(pub []byte, vaultID, userID string, key []byte) ([]byte, error) {
-	return SealTo(pub, backupKeyLabel, ad(backupKeyLabel, vaultID, userID), key)
+	return SealTo(pub, LabelBackupKey, ad(LabelBackupKey, vaultID, userID), key)
 }
 
 // OpenBackupKey opens what SealBackupKey sealed, with the slot's identity.
 func OpenBackupKey(identity []byte, vaultID, userID string, box []byte) ([]byte, error) {
-	return OpenWith(identity, backupKeyLabel, ad(backupKeyLabel, vaultID, userID), box)
+	return OpenWith(identity, LabelBackupKey, ad(LabelBackupKey, vaultID, userID), box)
 }
 
 // BackupKey derives the key that sealed a vault's backups before each
 // backup had a key of its own (headers without key_boxes).
 func BackupKey(kGen []byte, vaultID string) []byte {
-	k, err := hkdf.Key(sha256.New, kGen, []byte(vaultID), backupLabel, 32)
+	k, err := DeriveKey(kGen, []byte(vaultID), LabelBackup, 32)
 	if err != nil {
 		panic(err)
 	}

@@ -17,12 +17,36 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Domain-separation labels. Each names what the bytes are for and carries a
-// version; a change of layout gets a new label rather than a silent reuse.
+// Domain-separation labels: every one ClinicVault uses, in one list.
+// Each names what the bytes are for and carries a version; a change of
+// layout gets a new label rather than a silent reuse. (HKDF infos,
+// signature prefixes and associated data all come from here.)
 const (
-	slotLabel     = "clinicvault.org/v1/slot"
-	grantLabel    = "clinicvault.org/v1/grant"
-	recoveryLabel = "clinicvault.org/v1/recovery-kek"
+	LabelSlot              = "clinicvault.org/v1/slot"                      // a person's key slot: their secrets sealed under the passphrase's (or recovery key's) KEK
+	LabelGrant             = "clinicvault.org/v1/grant"                     // a database key sealed to one person (X25519)
+	LabelRecoveryKEK       = "clinicvault.org/v1/recovery-kek"              // the KEK derived from the recovery key
+	LabelRecoveryCheck     = "clinicvault.org/v1/recovery-check"            // the check that a recovery key is the vault's
+	LabelBackup            = "clinicvault.org/v1/backup"                    // the key a backup file's chunks are sealed under
+	LabelBackupKey         = "clinicvault.org/v1/backup-key"                // a backup's key sealed to one person
+	LabelAuditChain        = "clinicvault.org/v1/audit-chain"               // the hash chain of the audit log
+	LabelAuditFile         = "clinicvault.org/v1/audit-file"                // a published audit file's signatures
+	LabelAuditKey          = "clinicvault.org/v1/audit-key"                 // the key published audit files are sealed under
+	LabelSyncKey           = "clinicvault.org/v1/sync-key"                  // epoch 0's sync keys, from the database keys
+	LabelSyncBatch         = "clinicvault.org/v1/sync-batch"                // a sync batch's signature by its signer
+	LabelSyncBatchDevice   = "clinicvault.org/v1/sync-batch-device"         // a sync batch's signature by its computer
+	LabelEpochKeys         = "clinicvault.org/v1/epoch-keys"                // a key epoch's files, and the clinical key's wrap per epoch
+	LabelEpochFile         = "clinicvault.org/v1/epoch-file"                // an epoch file's admin signature
+	LabelEpochUser         = "clinicvault.org/v1/epoch-keys/user"           // an epoch's keys sealed to one person
+	LabelEpochUserOnDevice = "clinicvault.org/v1/epoch-keys/user-on-device" // an epoch's keys sealed to one person on one computer
+	LabelClinicalKeyChain  = "clinicvault.org/v1/clinical-key-chain"        // an old clinical key sealed under its successor
+	LabelClinicalKeyID     = "clinicvault.org/v1/clinical-key-id"           // a clinical key's public id
+	LabelGeneralKeyChain   = "clinicvault.org/v1/general-key-chain"         // an old general key sealed under its successor
+	LabelGeneralKeyID      = "clinicvault.org/v1/general-key-id"            // a general key's public id
+	LabelPairingGrant      = "clinicvault.org/v1/pairing-grant"             // what an admin's computer seals to a computer joining
+	LabelPairID            = "clinicvault.org/v1/pair-id"                   // a pairing code's public id
+	LabelPairBox           = "clinicvault.org/v1/pair-box"                  // the key pairing files are sealed under, from the code
+	LabelPairFingerprint   = "clinicvault.org/v1/pair-fingerprint"          // the fingerprint both computers show when pairing
+	LabelSealedBox         = "clinicvault.org/v1/sealed-box"                // a box sealed to an X25519 public key
 )
 
 // KDFParams are the Argon2id parameters of one slot, stored beside it.
@@ -104,7 +128,7 @@ func CalibrateKDF(target time.Duration) KDFParams {
 // recovery key's 160 random bits. The input is already uniformly random,
 // so HKDF is enough; no passphrase stretching is needed.
 func RecoveryKEK(recovery []byte, vaultID string) ([]byte, error) {
-	return hkdf.Key(sha256.New, recovery, []byte(vaultID), recoveryLabel, 32)
+	return hkdf.Key(sha256.New, recovery, []byte(vaultID), LabelRecoveryKEK, 32)
 }
 
 func randomBytes(n int) []byte {
@@ -138,6 +162,23 @@ func ad(fields ...string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// DeriveKey derives n bytes from secret for the purpose label names
+// (HKDF-SHA256, salt as given): every key ClinicVault derives from another
+// comes from here.
+func DeriveKey(secret, salt []byte, label string, n int) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, salt, label, n)
+}
+
+// SealBox encrypts plaintext under a 32-byte key with XChaCha20-Poly1305 and
+// a random nonce, binding assoc (nil for none): nonce || ciphertext.
+// Every box ClinicVault seals with a shared key comes from here (backups'
+// chunked stream aside, in backupfile.go).
+func SealBox(key, plaintext, assoc []byte) []byte { return seal(key, plaintext, assoc) }
+
+// OpenBox opens a box made by SealBox with the same assoc; ErrUnwrap when it
+// does not authenticate.
+func OpenBox(key, box, assoc []byte) ([]byte, error) { return open(key, box, assoc) }
 
 func seal(key, plaintext, assoc []byte) []byte {
 	aead, err := chacha20poly1305.NewX(key)
@@ -223,12 +264,12 @@ func unmarshalSecrets(b []byte) (*SlotSecrets, error) {
 func WrapSlot(kek []byte, vaultID, userID string, version int, s *SlotSecrets) []byte {
 	pt := s.marshal()
 	defer Zero(pt)
-	return seal(kek, pt, ad(slotLabel, vaultID, userID, fmt.Sprint(version)))
+	return seal(kek, pt, ad(LabelSlot, vaultID, userID, fmt.Sprint(version)))
 }
 
 // UnwrapSlot opens a slot; any mismatch is ErrUnwrap.
 func UnwrapSlot(kek []byte, vaultID, userID string, version int, box []byte) (*SlotSecrets, error) {
-	pt, err := open(kek, box, ad(slotLabel, vaultID, userID, fmt.Sprint(version)))
+	pt, err := open(kek, box, ad(LabelSlot, vaultID, userID, fmt.Sprint(version)))
 	if err != nil {
 		return nil, err
 	}
@@ -294,10 +335,10 @@ func OpenWith(identity []byte, label string, assoc, box []byte) ([]byte, error) 
 // class, so a grant neither moves to another user nor survives an edited
 // role.
 func SealGrant(recipient []byte, vaultID, userID, role string, class Kind, key []byte) ([]byte, error) {
-	return SealTo(recipient, grantLabel, ad(grantLabel, vaultID, userID, role, string(class)), key)
+	return SealTo(recipient, LabelGrant, ad(LabelGrant, vaultID, userID, role, string(class)), key)
 }
 
 // OpenGrant opens a grant with the user's X25519 identity.
 func OpenGrant(identity []byte, vaultID, userID, role string, class Kind, box []byte) ([]byte, error) {
-	return OpenWith(identity, grantLabel, ad(grantLabel, vaultID, userID, role, string(class)), box)
+	return OpenWith(identity, LabelGrant, ad(LabelGrant, vaultID, userID, role, string(class)), box)
 }

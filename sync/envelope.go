@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/clinicvault/clinicvault/store"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -92,13 +93,11 @@ type Batch struct {
 // (a computer that keeps clinical batches sealed checks it too). Versions
 // 1 and 2 had no device signature.
 const (
-	magic           = "CVSB"
-	version         = 3 // written; 1, 2 and 3 are read
-	headerSize      = 4 + 1 + 16 + 4 + 1 + 16 + 8 + 32 + 16 + 24
-	signLabel       = "clinicvault.org/v1/sync-batch"
-	deviceSignLabel = "clinicvault.org/v1/sync-batch-device"
-	maxEnvelope     = 64 << 20
-	maxPlaintext    = 256 << 20
+	magic        = "CVSB"
+	version      = 3 // written; 1, 2 and 3 are read
+	headerSize   = 4 + 1 + 16 + 4 + 1 + 16 + 8 + 32 + 16 + 24
+	maxEnvelope  = 64 << 20
+	maxPlaintext = 256 << 20
 )
 
 var (
@@ -298,8 +297,8 @@ func sealAs(ver byte, h Header, records []Record, key []byte, signer, device ed2
 }
 
 func deviceSigned(headerAndCiphertext []byte) []byte {
-	out := make([]byte, 0, len(deviceSignLabel)+len(headerAndCiphertext))
-	out = append(out, deviceSignLabel...)
+	out := make([]byte, 0, len(store.LabelSyncBatchDevice)+len(headerAndCiphertext))
+	out = append(out, store.LabelSyncBatchDevice...)
 	return append(out, headerAndCiphertext...)
 }
 
@@ -325,8 +324,8 @@ func VerifyDevice(env []byte, pub ed25519.PublicKey) error {
 }
 
 func signedBytes(header, body []byte) []byte {
-	out := make([]byte, 0, len(signLabel)+len(header)+len(body))
-	out = append(out, signLabel...)
+	out := make([]byte, 0, len(store.LabelSyncBatch)+len(header)+len(body))
+	out = append(out, store.LabelSyncBatch...)
 	out = append(out, header...)
 	return append(out, body...)
 }

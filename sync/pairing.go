@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -13,15 +12,10 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Labels for pairing and sealed boxes.
 const (
-	pairIDLabel   = "clinicvault.org/v1/pair-id"
-	pairKeyLabel  = "clinicvault.org/v1/pair-box"
-	pairFPLabel   = "clinicvault.org/v1/pair-fingerprint"
-	boxLabel      = "clinicvault.org/v1/sealed-box"
 	PairingExpiry = 10 * time.Minute
 )
 
@@ -52,14 +46,14 @@ func normCode(code string) string {
 // PairingID is where in the folder a code's pairing files live; it reveals
 // nothing of the code.
 func PairingID(code string) string {
-	k, _ := hkdf.Key(sha256.New, []byte(normCode(code)), nil, pairIDLabel, 16)
+	k, _ := store.DeriveKey([]byte(normCode(code)), nil, store.LabelPairID, 16)
 	return hex.EncodeToString(k)
 }
 
 // pairKey is the key that seals pairing files: derived from the one-time
 // code, so only who holds the code reads or writes them.
 func pairKey(code string) []byte {
-	k, _ := hkdf.Key(sha256.New, []byte(normCode(code)), nil, pairKeyLabel, 32)
+	k, _ := store.DeriveKey([]byte(normCode(code)), nil, store.LabelPairBox, 32)
 	return k
 }
 
@@ -71,27 +65,12 @@ func MarshalPairing(code string, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := chacha20poly1305.NewX(pairKey(code))
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return aead.Seal(nonce, nonce, body, []byte(pairKeyLabel)), nil
+	return store.SealBox(pairKey(code), body, []byte(store.LabelPairBox)), nil
 }
 
 // UnmarshalPairing opens a pairing file with the code and decodes it into v.
 func UnmarshalPairing(code string, data []byte, v any) error {
-	aead, err := chacha20poly1305.NewX(pairKey(code))
-	if err != nil {
-		return err
-	}
-	if len(data) < aead.NonceSize() {
-		return ErrPairing
-	}
-	body, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(pairKeyLabel))
+	body, err := store.OpenBox(pairKey(code), data, []byte(store.LabelPairBox))
 	if err != nil {
 		return ErrPairing
 	}
@@ -119,7 +98,7 @@ type Request struct {
 // code and answered first.
 func Fingerprint(offer Offer, req Request) string {
 	h := sha256.New()
-	h.Write([]byte(pairFPLabel))
+	h.Write([]byte(store.LabelPairFingerprint))
 	h.Write(offer.PublicKey)
 	h.Write(req.PublicKey)
 	h.Write(req.SigningKey)
@@ -136,12 +115,12 @@ func Fingerprint(offer Offer, req Request) string {
 // SealTo encrypts plaintext to an X25519 public key (store.SealTo under
 // the sealed-box label), binding purpose as associated data.
 func SealTo(recipient []byte, purpose string, plaintext []byte) ([]byte, error) {
-	return store.SealTo(recipient, boxLabel, []byte(purpose), plaintext)
+	return store.SealTo(recipient, store.LabelSealedBox, []byte(purpose), plaintext)
 }
 
 // OpenFrom decrypts what SealTo sealed to the key pair of priv.
 func OpenFrom(priv []byte, purpose string, box []byte) ([]byte, error) {
-	pt, err := store.OpenWith(priv, boxLabel, []byte(purpose), box)
+	pt, err := store.OpenWith(priv, store.LabelSealedBox, []byte(purpose), box)
 	if err != nil {
 		return nil, ErrDecrypt
 	}
