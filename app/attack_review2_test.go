@@ -21,7 +21,7 @@ import (
 
 // review2Seal writes an epoch file for user (slot) on device, holding keys
 // k, signed by the admin whose signing seed is given.
-func review2Seal(t *testing.T, dir string, epoch uint32, slot *store.Slot, device, devPubHex string, k userEpochKeys, adminID string, adminSeed []byte, made int64) {
+func review2Seal(t *testing.T, dir string, epoch uint32, slot *store.Slot, device, devPubHex string, k cvsync.UserEpochKeys, adminID string, adminSeed []byte, made int64) {
 	t.Helper()
 	body, _ := json.Marshal(k)
 	inner, err := cvsync.SealTo(slot.PublicKey, store.LabelEpochUser, body)
@@ -36,10 +36,10 @@ func review2Seal(t *testing.T, dir string, epoch uint32, slot *store.Slot, devic
 	if err != nil {
 		t.Fatal(err)
 	}
-	ef := epochFile{Epoch: epoch, User: slot.UserID, Device: device, Made: made, Box: box, Admin: adminID}
-	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(adminSeed), epochSigned(ef))
+	ef := cvsync.EpochFile{Epoch: epoch, User: slot.UserID, Device: device, Made: made, Box: box, Admin: adminID}
+	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(adminSeed), cvsync.EpochSigned(ef))
 	js, _ := json.Marshal(ef)
-	if err := (cvsync.Folder{Dir: dir}).WriteOnce(fmt.Sprintf("epochs/%d/%s", epoch, userEpochName(slot.UserID, device)), js); err != nil {
+	if err := (cvsync.Folder{Dir: dir}).WriteOnce(fmt.Sprintf("epochs/%d/%s", epoch, cvsync.UserEpochName(slot.UserID, device)), js); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -98,7 +98,7 @@ func TestAttackReview2RemovedAdminsEpochTakenByAnOfflineLaptop(t *testing.T) {
 	mine := store.NewKey()
 	forged := uint32(0x7fff)<<16 | 0x1234
 	review2Seal(t, dir, forged, maria, b.DeviceID(), review2DevPub(t, a, b.DeviceID()),
-		userEpochKeys{General: mine, Clinical: mine}, bob.slot.UserID, bob.secrets.SigningSeed, f.clk.Now().Add(-2*time.Hour).UnixMilli())
+		cvsync.UserEpochKeys{General: mine, Clinical: mine}, bob.slot.UserID, bob.secrets.SigningSeed, f.clk.Now().Add(-2*time.Hour).UnixMilli())
 
 	b.Sync(ctx, dir)
 	f.clk.Advance(time.Minute)
@@ -135,7 +135,7 @@ func TestAttackReview2PlantedEpochOutlivesTheRemoval(t *testing.T) {
 	planted := uint32(0xffff)<<16 | 0x0001
 	for _, d := range []string{a.DeviceID(), b.DeviceID()} {
 		review2Seal(t, dir, planted, maria, d, review2DevPub(t, a, d),
-			userEpochKeys{General: mine, Clinical: mine}, bob.slot.UserID, bob.secrets.SigningSeed, f.clk.Now().UnixMilli())
+			cvsync.UserEpochKeys{General: mine, Clinical: mine}, bob.slot.UserID, bob.secrets.SigningSeed, f.clk.Now().UnixMilli())
 	}
 	mustSync(t, a, dir)
 	mustSync(t, b, dir)
@@ -266,7 +266,7 @@ func TestAttackReview2DemotedClinicianHoldsTheCurrentClinicalKey(t *testing.T) {
 			continue
 		}
 		data, _ := os.ReadFile(filepath.Join(dir, "epochs", fmt.Sprint(cur), n))
-		var ef epochFile
+		var ef cvsync.EpochFile
 		json.Unmarshal(data, &ef)
 		inner, err := cvsync.OpenFrom(a.devKeys.x25519, store.LabelEpochUserOnDevice, ef.Box)
 		if err != nil {
@@ -276,7 +276,7 @@ func TestAttackReview2DemotedClinicianHoldsTheCurrentClinicalKey(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		var k userEpochKeys
+		var k cvsync.UserEpochKeys
 		json.Unmarshal(body, &k)
 		if len(k.Clinical) > 0 {
 			seq, _ := clinicalBatchOf(t, dir, a.DeviceID())
@@ -316,7 +316,7 @@ func TestAttackReview2DepartedDeletesTheLaptopsEpochFile(t *testing.T) {
 	names, _ := cvsync.Folder{Dir: dir}.List(fmt.Sprintf("epochs/%d", n))
 	deleted := 0
 	for _, name := range names {
-		if strings.HasPrefix(name, userEpochName(maria.UserID, b.DeviceID())) {
+		if strings.HasPrefix(name, cvsync.UserEpochName(maria.UserID, b.DeviceID())) {
 			if err := os.Remove(filepath.Join(dir, "epochs", fmt.Sprint(n), name)); err != nil {
 				t.Fatal(err)
 			}
@@ -405,7 +405,7 @@ func TestAttackReview2SquattedEpochNamesDropTheGenuineFile(t *testing.T) {
 	maria, _ := kr.SlotByName("Maria Admin")
 
 	next := a.currentEpoch(ctx)>>16 + 1
-	name := userEpochName(maria.UserID, b.DeviceID())
+	name := cvsync.UserEpochName(maria.UserID, b.DeviceID())
 	for r := uint32(0); r < 1<<16; r++ {
 		p := filepath.Join(dir, "epochs", fmt.Sprint(next<<16|r))
 		if err := os.MkdirAll(p, 0o700); err != nil {
@@ -429,7 +429,7 @@ func TestAttackReview2SquattedEpochNamesDropTheGenuineFile(t *testing.T) {
 			continue
 		}
 		data, _ := os.ReadFile(filepath.Join(dir, "epochs", fmt.Sprint(n), fn))
-		var ef epochFile
+		var ef cvsync.EpochFile
 		if json.Unmarshal(data, &ef) == nil && ef.Epoch == n && len(ef.Box) > 0 {
 			genuine = true
 		}

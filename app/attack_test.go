@@ -826,17 +826,17 @@ func TestAttackRemovedAdminPublishesEpochKeys(t *testing.T) {
 
 	mine := store.NewKey()
 	maria, _ := oldKeys.SlotByName("Maria Admin")
-	body, _ := json.Marshal(userEpochKeys{General: mine, Clinical: mine})
+	body, _ := json.Marshal(cvsync.UserEpochKeys{General: mine, Clinical: mine})
 	inner, _ := cvsync.SealTo(maria.PublicKey, store.LabelEpochUser, body)
 	var devPub string
 	b.general.QueryRow(`SELECT x25519_pub FROM devices WHERE id = ?`, b.DeviceID()).Scan(&devPub)
 	raw, _ := hex.DecodeString(devPub)
 	box, _ := cvsync.SealTo(raw, store.LabelEpochUserOnDevice, inner)
 	forged, _ := nextEpoch(cur)
-	ef := epochFile{Epoch: forged, User: maria.UserID, Device: b.DeviceID(), Made: before.UnixMilli(), Box: box, Admin: bob.slot.UserID}
-	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(bob.secrets.SigningSeed), epochSigned(ef))
+	ef := cvsync.EpochFile{Epoch: forged, User: maria.UserID, Device: b.DeviceID(), Made: before.UnixMilli(), Box: box, Admin: bob.slot.UserID}
+	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(bob.secrets.SigningSeed), cvsync.EpochSigned(ef))
 	js, _ := json.Marshal(ef)
-	if err := (cvsync.Folder{Dir: dir}).WriteOnce(fmt.Sprintf("epochs/%d/%s", forged, userEpochName(maria.UserID, b.DeviceID())), js); err != nil {
+	if err := (cvsync.Folder{Dir: dir}).WriteOnce(fmt.Sprintf("epochs/%d/%s", forged, cvsync.UserEpochName(maria.UserID, b.DeviceID())), js); err != nil {
 		t.Fatal(err)
 	}
 	b.Sync(ctx, dir)

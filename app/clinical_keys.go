@@ -23,8 +23,6 @@ import (
 // file opens only with an older one, and the chain leads from one to the
 // other. The departed person's key opens only copies made before.
 
-const ()
-
 // clinicalKeyID names a clinical key without revealing it.
 func clinicalKeyID(key []byte) string { return clinicalLine.id(key) }
 

@@ -41,7 +41,7 @@ func epochKeysOpenableBy(t *testing.T, dir string, d departed, deviceKeys [][]by
 			if err != nil {
 				continue
 			}
-			var ef epochFile
+			var ef cvsync.EpochFile
 			if json.Unmarshal(data, &ef) != nil {
 				continue
 			}

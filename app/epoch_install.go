@@ -22,9 +22,9 @@ import (
 
 // signedByAnAdmin checks an epoch file's signature against its maker in
 // the roster (whatever their standing now: that is judged elsewhere).
-func (s *Session) signedByAnAdmin(ctx context.Context, ef epochFile) bool {
+func (s *Session) signedByAnAdmin(ctx context.Context, ef cvsync.EpochFile) bool {
 	pub, err := s.signerKey(ctx)(ef.Admin)
-	return err == nil && ed25519.Verify(pub, epochSigned(ef), ef.Signature)
+	return err == nil && ed25519.Verify(pub, cvsync.EpochSigned(ef), ef.Signature)
 }
 
 // heldEpochs lists the epochs (after 0) whose general key this computer
@@ -153,7 +153,7 @@ func nextEpoch(current uint32) (uint32, error) {
 // batches are sealed under (a removed admin publishing keys of his own
 // choosing, dated whenever he likes). Times in the files are not trusted
 // for this: computers apart make epochs in any order.
-func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
+func (s *Session) verifyEpochFile(ctx context.Context, ef cvsync.EpochFile) bool {
 	// Anything unread refuses the file (for this pass).
 	var role string
 	var removed sql.NullInt64
@@ -169,7 +169,7 @@ func (s *Session) verifyEpochFile(ctx context.Context, ef epochFile) bool {
 		return false
 	}
 	pub, err := s.signerKey(ctx)(ef.Admin)
-	if err != nil || role != string(Admin) || !ed25519.Verify(pub, epochSigned(ef), ef.Signature) {
+	if err != nil || role != string(Admin) || !ed25519.Verify(pub, cvsync.EpochSigned(ef), ef.Signature) {
 		return false
 	}
 	if ef.User != "" && ef.Device != s.device {
@@ -188,7 +188,7 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 	// The newest grant to this person for the epoch (a promotion adds
 	// one with the clinical key).
 	names, _ := f.List(fmt.Sprintf("epochs/%d", e))
-	prefix := userEpochName(s.user.ID, s.device)
+	prefix := cvsync.UserEpochName(s.user.ID, s.device)
 	var best []byte
 	for _, n := range names {
 		if n != prefix && !strings.HasPrefix(n, prefix+".") {
@@ -198,7 +198,7 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 		if err != nil {
 			continue
 		}
-		var ef epochFile
+		var ef cvsync.EpochFile
 		if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != e || ef.User != s.user.ID || ef.Device != s.device || !s.verifyEpochFile(ctx, ef) {
 			rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(e), Detail: fmt.Sprintf("key epoch %d: a file for %s that is not signed by an admin of the practice; ignored", e, s.user.Name)})
 			continue
@@ -211,7 +211,7 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 		if err != nil {
 			continue
 		}
-		var k userEpochKeys
+		var k cvsync.UserEpochKeys
 		if json.Unmarshal(body, &k) != nil {
 			continue
 		}
@@ -240,7 +240,7 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 	if err != nil {
 		return false, nil
 	}
-	var ef epochFile
+	var ef cvsync.EpochFile
 	if err := json.Unmarshal(data, &ef); err != nil || ef.Epoch != epoch || ef.Device != s.device {
 		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: unreadable file", epoch)})
 		return false, nil
@@ -254,7 +254,7 @@ func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch
 		rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemEpochFile, Epoch: uint32(epoch), Detail: fmt.Sprintf("key epoch %d: does not open with this computer's key", epoch)})
 		return false, nil
 	}
-	var ek epochKeys
+	var ek cvsync.EpochKeys
 	if err := json.Unmarshal(body, &ek); err != nil {
 		return false, nil
 	}

@@ -70,33 +70,6 @@ func (s *Session) newestHeldEpoch(ctx context.Context, q querier) (uint32, error
 // are installed in order.
 const maxEpochJump = 4
 
-// epochFile is a new key epoch sealed to one device, signed by the admin
-// who made it.
-type epochFile struct {
-	Epoch     uint32 `json:"epoch"`
-	Device    string `json:"device,omitempty"`   // sealed to a device (earlier versions)
-	User      string `json:"user,omitempty"`     // sealed to a person's identity key
-	Made      int64  `json:"made,omitempty"`     // Unix ms, by the admin's clock
-	Clinical  bool   `json:"clinical,omitempty"` // the box holds the clinical key
-	Box       []byte `json:"box"`                // sealed to the person (userEpochKeys) or the device (epochKeys)
-	Admin     string `json:"admin"`
-	Signature []byte `json:"signature"`
-}
-
-type epochKeys struct {
-	General         []byte `json:"general"`
-	ClinicalWrapped []byte `json:"clinical_wrapped"`
-	MadeBy          string `json:"made_by,omitempty"`
-}
-
-func epochSigned(e epochFile) []byte {
-	b := fmt.Sprintf("%s|%d|%s|%x|%s", store.LabelEpochFile, e.Epoch, e.Device, e.Box, e.Admin)
-	if e.User != "" {
-		b += fmt.Sprintf("|user=%s|made=%d|clinical=%t", e.User, e.Made, e.Clinical)
-	}
-	return []byte(b)
-}
-
 // clinicalWrapKey is the key (derived from the clinical database key) that
 // wraps each epoch's clinical sync key, so that a device's own key alone —
 // which any of its users can reach — never yields clinical sync keys.
@@ -123,18 +96,6 @@ func wrapKeyFor(kClin []byte, vaultID string, epoch uint32) ([]byte, error) {
 // not open with them. Epoch files of earlier versions were sealed to
 // devices only (epochs/<n>/<device id>) and are still read.
 
-const ()
-
-// userEpochKeys is what an epoch file sealed to a person holds.
-type userEpochKeys struct {
-	General  []byte `json:"general"`
-	Clinical []byte `json:"clinical,omitempty"`
-}
-
-// userEpochName is the file name, within epochs/<n>/, of an epoch's keys
-// for user on device.
-func userEpochName(user, device string) string { return "u-" + user + "@" + device }
-
 // epochDevice is a current computer of the roster, a recipient of epochs.
 type epochDevice struct{ id, pub string }
 
@@ -151,7 +112,7 @@ func currentDevices(ctx context.Context, q querier, except string) ([]epochDevic
 // only for a clinical role), then to one computer, and signs the file as
 // the session's user. Call with s.mu held.
 func (s *Session) sealEpochFor(slot *store.Slot, dev epochDevice, epoch uint32, made int64, gen, clin []byte) ([]byte, error) {
-	k := userEpochKeys{General: gen}
+	k := cvsync.UserEpochKeys{General: gen}
 	if Role(slot.Role).Clinical() {
 		k.Clinical = clin
 	}
@@ -172,8 +133,8 @@ func (s *Session) sealEpochFor(slot *store.Slot, dev epochDevice, epoch uint32, 
 	if err != nil {
 		return nil, err
 	}
-	ef := epochFile{Epoch: epoch, User: slot.UserID, Device: dev.id, Made: made, Clinical: len(k.Clinical) > 0, Box: box, Admin: s.user.ID}
-	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(s.secrets.SigningSeed), epochSigned(ef))
+	ef := cvsync.EpochFile{Epoch: epoch, User: slot.UserID, Device: dev.id, Made: made, Clinical: len(k.Clinical) > 0, Box: box, Admin: s.user.ID}
+	ef.Signature = ed25519.Sign(ed25519.NewKeyFromSeed(s.secrets.SigningSeed), cvsync.EpochSigned(ef))
 	return json.Marshal(ef)
 }
 
@@ -223,7 +184,7 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 				// departure's rotation.
 				continue
 			}
-			path := fmt.Sprintf("epochs/%d/%s.%s", epoch, userEpochName(slot.UserID, d.id), randomTag())
+			path := fmt.Sprintf("epochs/%d/%s.%s", epoch, cvsync.UserEpochName(slot.UserID, d.id), randomTag())
 			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?)`, path, data); err != nil {
 				return 0, err
 			}
@@ -272,7 +233,7 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 			// Beside what the folder holds for the person already
 			// (written once): a promotion adds a grant with the
 			// clinical key.
-			path := fmt.Sprintf("epochs/%d/%s.%s", e.epoch, userEpochName(slot.UserID, d.id), randomTag())
+			path := fmt.Sprintf("epochs/%d/%s.%s", e.epoch, cvsync.UserEpochName(slot.UserID, d.id), randomTag())
 			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data`, path, data); err != nil {
 				return err
 			}
@@ -372,7 +333,7 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 			if err != nil {
 				continue
 			}
-			var ef epochFile
+			var ef cvsync.EpochFile
 			if json.Unmarshal(data, &ef) != nil || ef.Epoch != e || ef.User == "" || !s.signedByAnAdmin(ctx, ef) {
 				continue // not a file of the practice's: its name says nothing
 			}
@@ -433,7 +394,7 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder)
 				return err
 			}
 			if _, err := s.general.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO NOTHING`,
-				fmt.Sprintf("epochs/%d/%s.%s", cur, userEpochName(slot.UserID, d.id), randomTag()), data); err != nil {
+				fmt.Sprintf("epochs/%d/%s.%s", cur, cvsync.UserEpochName(slot.UserID, d.id), randomTag()), data); err != nil {
 				return err
 			}
 			wrote = true

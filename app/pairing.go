@@ -93,12 +93,12 @@ func (inv *Invitation) WaitForDevice(ctx context.Context, now func() time.Time, 
 
 // pairingGrant is what an approved machine receives, sealed to it.
 type pairingGrant struct {
-	VaultID string               `json:"vault_id"`
-	KGen    []byte               `json:"k_gen"`
-	Keyring json.RawMessage      `json:"keyring"`
-	Users   []rosterUser         `json:"users"`
-	Devices []rosterDevice       `json:"devices"`
-	Epochs  map[uint32]epochKeys `json:"epochs"` // the general sync key, and the clinical one wrapped under the clinical database key
+	VaultID string                      `json:"vault_id"`
+	KGen    []byte                      `json:"k_gen"`
+	Keyring json.RawMessage             `json:"keyring"`
+	Users   []rosterUser                `json:"users"`
+	Devices []rosterDevice              `json:"devices"`
+	Epochs  map[uint32]cvsync.EpochKeys `json:"epochs"` // the general sync key, and the clinical one wrapped under the clinical database key
 }
 
 type rosterUser struct {
@@ -138,7 +138,7 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	if err != nil {
 		return err
 	}
-	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, Keyring: krJSON, Epochs: map[uint32]epochKeys{}}
+	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, Keyring: krJSON, Epochs: map[uint32]cvsync.EpochKeys{}}
 	// The roster the new computer starts from: a row not read whole
 	// stops the grant (a removal or revocation must never go missing).
 	g.Users, err = queryAll(ctx, s.general, func(r row) (u rosterUser, err error) {
@@ -191,7 +191,7 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		if err != nil {
 			return err
 		}
-		g.Epochs[e] = epochKeys{General: gk, ClinicalWrapped: store.SealBox(wk, ck, nil), MadeBy: madeBy}
+		g.Epochs[e] = cvsync.EpochKeys{General: gk, ClinicalWrapped: store.SealBox(wk, ck, nil), MadeBy: madeBy}
 	}
 	body, err := json.Marshal(g)
 	if err != nil {

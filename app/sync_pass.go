@@ -197,7 +197,7 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 		return true
 	}
 	s.mu.Lock()
-	me := userEpochName(s.user.ID, dev)
+	me := cvsync.UserEpochName(s.user.ID, dev)
 	s.mu.Unlock()
 	held := uint32(epoch.Int64)
 	looked := 0
