@@ -24,7 +24,7 @@ import (
 
 // publishWitness writes the heads this computer holds, when they changed.
 // s.mu held.
-func (s *Session) publishWitness(ctx context.Context, f cvsync.Folder) error {
+func (s *Session) publishWitness(ctx context.Context, f cvsync.Transport) error {
 	heads, err := s.auditHeads(ctx)
 	if err != nil || len(heads) == 0 {
 		return err
@@ -53,7 +53,7 @@ func (s *Session) publishWitness(ctx context.Context, f cvsync.Folder) error {
 
 // receiveWitness reads the other computers' witness files and checks this
 // computer's own log against what they saw of it. s.mu held.
-func (s *Session) receiveWitness(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+func (s *Session) receiveWitness(ctx context.Context, f cvsync.Transport, rep *SyncReport) error {
 	names, err := f.List("witness")
 	if err != nil {
 		return nil
@@ -128,7 +128,7 @@ func (s *Session) receiveWitness(ctx context.Context, f cvsync.Folder, rep *Sync
 // firstDivergence reads this computer's published audit files and
 // returns the first entry, up to upTo, that its log no longer holds as
 // published (0: none found).
-func (s *Session) firstDivergence(ctx context.Context, f cvsync.Folder, upTo int64) int64 {
+func (s *Session) firstDivergence(ctx context.Context, f cvsync.Transport, upTo int64) int64 {
 	names, err := f.List("audit/" + s.device)
 	if err != nil {
 		return 0
@@ -163,7 +163,7 @@ func (s *Session) firstDivergence(ctx context.Context, f cvsync.Folder, upTo int
 
 // publishedEntry reports whether this computer published, in a file of
 // its own in the folder, entry seq with hash.
-func (s *Session) publishedEntry(ctx context.Context, f cvsync.Folder, seq int64, hash []byte) bool {
+func (s *Session) publishedEntry(ctx context.Context, f cvsync.Transport, seq int64, hash []byte) bool {
 	names, err := f.List("audit/" + s.device)
 	if err != nil {
 		return false

@@ -208,7 +208,7 @@ func auditNameRange(n string) (from, to int64, ok bool) {
 // A file already at a name this computer writes is compared, entry by
 // entry: the same entries (written before a crash) count as published;
 // others mean this log was rewritten since. s.mu held.
-func (s *Session) publishAudit(ctx context.Context, f cvsync.Folder) error {
+func (s *Session) publishAudit(ctx context.Context, f cvsync.Transport) error {
 	v, err := readSetting(ctx, s.general, settingAuditSent)
 	if err != nil {
 		return err
@@ -274,7 +274,7 @@ func sameEntries(a, b []store.AuditEntry) bool {
 // follow what this computer holds of a log are kept; a stretch that
 // overlaps it with other entries, or does not chain on, is a rewritten
 // log, recorded as a problem. s.mu held.
-func (s *Session) receiveAudit(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+func (s *Session) receiveAudit(ctx context.Context, f cvsync.Transport, rep *SyncReport) error {
 	devices, err := f.Dirs("audit")
 	if err != nil {
 		return nil
@@ -433,7 +433,7 @@ func (s *Session) auditHeads(ctx context.Context) (map[string]auditHead, error) 
 
 // auditPass publishes this computer's audit entries and witness, and takes
 // the others'. A failure is a problem of the pass, not its end. s.mu held.
-func (s *Session) auditPass(ctx context.Context, f cvsync.Folder, rep *SyncReport) {
+func (s *Session) auditPass(ctx context.Context, f cvsync.Transport, rep *SyncReport) {
 	for _, step := range []func() error{
 		func() error { return s.publishAudit(ctx, f) },
 		func() error { return s.receiveAudit(ctx, f, rep) },

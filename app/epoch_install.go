@@ -50,7 +50,7 @@ func hasSyncKey(ctx context.Context, db *store.DB, epoch uint32) bool {
 // to this computer), each signed by an admin who was not removed when it
 // was made. The clinical keys of epochs installed while no clinician was
 // here are picked up at a clinician's pass.
-func (s *Session) installEpochs(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+func (s *Session) installEpochs(ctx context.Context, f cvsync.Transport, rep *SyncReport) error {
 	if s.clinical != nil {
 		// Clinical keys that came wrapped (pairing, device epoch files)
 		// while no clinician was here.
@@ -184,7 +184,7 @@ func (s *Session) verifyEpochFile(ctx context.Context, ef cvsync.EpochFile) bool
 
 // installUserEpoch installs epoch e from the file sealed to the signed-in
 // person, if there is one; it reports whether it installed anything.
-func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint32, rep *SyncReport) (bool, error) {
+func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Transport, e uint32, rep *SyncReport) (bool, error) {
 	// The newest grant to this person for the epoch (a promotion adds
 	// one with the clinical key).
 	names, _ := f.List(fmt.Sprintf("epochs/%d", e))
@@ -235,7 +235,7 @@ func (s *Session) installUserEpoch(ctx context.Context, f cvsync.Folder, e uint3
 
 // installDeviceEpoch installs epoch e from a file sealed to this computer
 // by an earlier version, if there is one.
-func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Folder, epoch uint32, rep *SyncReport) (bool, error) {
+func (s *Session) installDeviceEpoch(ctx context.Context, f cvsync.Transport, epoch uint32, rep *SyncReport) (bool, error) {
 	data, err := f.Read(fmt.Sprintf("epochs/%d/%s", epoch, s.device))
 	if err != nil {
 		return false, nil

@@ -244,7 +244,7 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 
 // flushEpochOutbox writes the epoch files waiting in the outbox to the
 // folder. A file already in place is left as it is (written once).
-func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
+func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Transport) error {
 	type file struct {
 		path string
 		data []byte
@@ -286,7 +286,7 @@ func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Folder) error {
 // files are completed: a remaining person on a remaining computer whose
 // file is missing (deleted from the folder, say) gets one. (Only admins
 // can; until an admin's pass, the others go on as they are.)
-func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Folder) error {
+func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Transport) error {
 	if s.user.Role != Admin || s.clinical == nil {
 		return nil
 	}

@@ -32,7 +32,7 @@ type incomingBatch struct {
 // fetchIncoming reads the other devices' new batches from the folder. It
 // uses the database only to know where each log was left; it does not
 // need the session held.
-func fetchIncoming(ctx context.Context, f cvsync.Folder, gen *store.DB, self string) ([]incomingLog, error) {
+func fetchIncoming(ctx context.Context, f cvsync.Transport, gen *store.DB, self string) ([]incomingLog, error) {
 	devices, err := f.Devices()
 	if err != nil {
 		return nil, err

@@ -247,7 +247,7 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 // stillHalted reports whether device's log is halted at seq by the very
 // file that is there now: judging it again would change nothing, so the
 // watcher does not run a pass for it (a new file in that place does).
-func stillHalted(ctx context.Context, gen *store.DB, f cvsync.Folder, device string, seq uint64) bool {
+func stillHalted(ctx context.Context, gen *store.DB, f cvsync.Transport, device string, seq uint64) bool {
 	var hash []byte
 	if err := gen.QueryRowContext(ctx, `SELECT hash FROM sync_halts WHERE device = ? AND seq = ?`, device, seq).Scan(&hash); err != nil {
 		return false
@@ -262,7 +262,7 @@ func stillHalted(ctx context.Context, gen *store.DB, f cvsync.Folder, device str
 
 // push writes this device's changes since the last batch, in batches of
 // up to 5000 records, each class under its own key.
-func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+func (s *Session) push(ctx context.Context, f cvsync.Transport, rep *SyncReport) error {
 	revoked, _ := s.deviceRevoked(ctx, s.device)
 	if revoked {
 		rep.note(ProblemRevokedHere, "this computer was revoked from the practice: its changes are no longer sent")
@@ -405,7 +405,7 @@ func (s *Session) push(ctx context.Context, f cvsync.Folder, rep *SyncReport) er
 // ClinicVault (every batch is recorded, with its bytes, before it is
 // written, so one interrupted by a kill is written again from that
 // record): it is replaced by the genuine batch, and reported.
-func (s *Session) putOwn(f cvsync.Folder, seq uint64, env []byte, rep *SyncReport) error {
+func (s *Session) putOwn(f cvsync.Transport, seq uint64, env []byte, rep *SyncReport) error {
 	err := f.Put(s.device, seq, env)
 	if !errors.Is(err, cvsync.ErrExists) {
 		return err
@@ -413,7 +413,7 @@ func (s *Session) putOwn(f cvsync.Folder, seq uint64, env []byte, rep *SyncRepor
 	if there, gerr := f.Get(s.device, seq); gerr == nil && string(there) == string(env) {
 		return nil
 	}
-	if err := f.Replace(fmt.Sprintf("devices/%s/%012d", s.device, seq), env); err != nil {
+	if err := f.ReplaceBatch(s.device, seq, env); err != nil {
 		return err
 	}
 	rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemForgedOwn, Seq: seq,
@@ -423,7 +423,7 @@ func (s *Session) putOwn(f cvsync.Folder, seq uint64, env []byte, rep *SyncRepor
 
 // flushSentOutbox writes the batches recorded as sent whose writing was
 // interrupted (a kill, a full disk, the folder gone).
-func (s *Session) flushSentOutbox(ctx context.Context, f cvsync.Folder, rep *SyncReport) error {
+func (s *Session) flushSentOutbox(ctx context.Context, f cvsync.Transport, rep *SyncReport) error {
 	type pending struct {
 		seq uint64
 		env []byte
@@ -448,7 +448,7 @@ func (s *Session) flushSentOutbox(ctx context.Context, f cvsync.Folder, rep *Syn
 
 // pull applies what fetchIncoming read of the other devices' logs (and,
 // for a clinician, the clinical batches kept sealed until now).
-func (s *Session) pull(ctx context.Context, f cvsync.Folder, incoming []incomingLog, rep *SyncReport) error {
+func (s *Session) pull(ctx context.Context, f cvsync.Transport, incoming []incomingLog, rep *SyncReport) error {
 	// First, clinical batches kept sealed (checked as far as they could
 	// be without the clinical key). The file judged now must be the one
 	// checked then: a file changed since is judged again from its place
