@@ -242,18 +242,12 @@ func (s *Session) allergiesOf(ctx context.Context, q querier, patientID string) 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+placeholders(len(ids))+`)`, anySlice(ids)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Allergy
-	for rows.Next() {
-		var a Allergy
-		if err := rows.Scan(&a.ID, &a.Substance, &a.Reaction, &a.Severity); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanAllergy, `SELECT id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+placeholders(len(ids))+`)`, anySlice(ids)...)
+}
+
+// scanAllergy reads id, substance, reaction, severity.
+func scanAllergy(r row) (Allergy, error) {
+	var a Allergy
+	err := r.Scan(&a.ID, &a.Substance, &a.Reaction, &a.Severity)
+	return a, err
 }

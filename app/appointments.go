@@ -82,31 +82,23 @@ func checkSlot(start time.Time, minutes int) error {
 // appointments with anyone at that time.
 func overlaps(ctx context.Context, q querier, clinicianID, patientID, exceptID string, start time.Time, minutes int) ([]string, error) {
 	end := start.Add(time.Duration(minutes) * time.Minute)
-	rows, err := q.QueryContext(ctx, `SELECT a.clinician_id = ?, coalesce(u.name, '?'), a.start_at, a.minutes, p.family, p.given
-		FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN users u ON u.id = a.clinician_id
-		WHERE (a.clinician_id = ? OR a.patient_id = ?) AND a.id != ? AND a.archived = 0 AND a.status NOT IN ('cancelled', 'no-show')
-		AND a.start_at < ? AND a.start_at + a.minutes * 60 > ? ORDER BY a.start_at`, clinicianID, clinicianID, patientID, exceptID, end.Unix(), start.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return queryAll(ctx, q, func(r row) (string, error) {
 		var same bool
 		var clin, fam, giv string
 		var at int64
 		var m int
-		if err := rows.Scan(&same, &clin, &at, &m, &fam, &giv); err != nil {
-			return nil, err
+		if err := r.Scan(&same, &clin, &at, &m, &fam, &giv); err != nil {
+			return "", err
 		}
 		when := time.Unix(at, 0).Local().Format("15:04")
 		if same {
-			out = append(out, fmt.Sprintf("overlaps %s, %s's appointment with %s at %s (%d min)", fam, giv, clin, when, m))
-		} else {
-			out = append(out, fmt.Sprintf("%s, %s already has an appointment with %s at %s (%d min)", fam, giv, clin, when, m))
+			return fmt.Sprintf("overlaps %s, %s's appointment with %s at %s (%d min)", fam, giv, clin, when, m), nil
 		}
-	}
-	return out, rows.Err()
+		return fmt.Sprintf("%s, %s already has an appointment with %s at %s (%d min)", fam, giv, clin, when, m), nil
+	}, `SELECT a.clinician_id = ?, coalesce(u.name, '?'), a.start_at, a.minutes, p.family, p.given
+		FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN users u ON u.id = a.clinician_id
+		WHERE (a.clinician_id = ? OR a.patient_id = ?) AND a.id != ? AND a.archived = 0 AND a.status NOT IN ('cancelled', 'no-show')
+		AND a.start_at < ? AND a.start_at + a.minutes * 60 > ? ORDER BY a.start_at`, clinicianID, clinicianID, patientID, exceptID, end.Unix(), start.Unix())
 }
 
 // Slot is a proposed time for an appointment, to check before saving.
@@ -190,19 +182,13 @@ func (s *Session) BookAppointment(ctx context.Context, mrn string, start time.Ti
 const appointmentSelect = `SELECT a.id, a.patient_id, p.mrn, p.family || ', ' || p.given, a.start_at, a.minutes, a.clinician_id, coalesce(u.name, '?'), a.reason, a.status, a.cancel_reason
 	FROM appointments a JOIN patients p ON p.id = a.patient_id LEFT JOIN users u ON u.id = a.clinician_id`
 
-func scanAppointments(rows *sql.Rows) ([]Appointment, error) {
-	defer rows.Close()
-	var out []Appointment
-	for rows.Next() {
-		var a Appointment
-		var at int64
-		if err := rows.Scan(&a.ID, &a.PatientID, &a.PatientMRN, &a.PatientName, &at, &a.Minutes, &a.ClinicianID, &a.ClinicianName, &a.Reason, &a.Status, &a.CancelReason); err != nil {
-			return nil, err
-		}
-		a.Start = time.Unix(at, 0)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+// scanAppointment reads one row of appointmentSelect.
+func scanAppointment(r row) (Appointment, error) {
+	var a Appointment
+	var at int64
+	err := r.Scan(&a.ID, &a.PatientID, &a.PatientMRN, &a.PatientName, &at, &a.Minutes, &a.ClinicianID, &a.ClinicianName, &a.Reason, &a.Status, &a.CancelReason)
+	a.Start = time.Unix(at, 0)
+	return a, err
 }
 
 // Day returns the appointments of the local day that contains day, by
@@ -216,12 +202,8 @@ func (s *Session) Day(ctx context.Context, day time.Time) ([]Appointment, error)
 	to := from.AddDate(0, 0, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.general.QueryContext(ctx, appointmentSelect+` WHERE a.archived = 0 AND a.start_at >= ? AND a.start_at < ?
+	return queryAll(ctx, s.general, scanAppointment, appointmentSelect+` WHERE a.archived = 0 AND a.start_at >= ? AND a.start_at < ?
 		ORDER BY coalesce(u.name, ''), a.start_at`, from.Unix(), to.Unix())
-	if err != nil {
-		return nil, err
-	}
-	return scanAppointments(rows)
 }
 
 // PatientAppointments returns a patient's appointments, newest first.
@@ -239,11 +221,7 @@ func (s *Session) PatientAppointments(ctx context.Context, mrn string) ([]Appoin
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.general.QueryContext(ctx, appointmentSelect+` WHERE a.archived = 0 AND a.patient_id IN (`+placeholders(len(ids))+`) ORDER BY a.start_at DESC`, anySlice(ids)...)
-	if err != nil {
-		return nil, err
-	}
-	return scanAppointments(rows)
+	return queryAll(ctx, s.general, scanAppointment, appointmentSelect+` WHERE a.archived = 0 AND a.patient_id IN (`+placeholders(len(ids))+`) ORDER BY a.start_at DESC`, anySlice(ids)...)
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
@@ -259,18 +237,11 @@ func anySlice(ss []string) []any {
 // appointmentIn reads one live appointment through q (the database or
 // a transaction).
 func appointmentIn(ctx context.Context, q querier, id string) (Appointment, error) {
-	rows, err := q.QueryContext(ctx, appointmentSelect+` WHERE a.id = ? AND a.archived = 0`, id)
-	if err != nil {
-		return Appointment{}, err
-	}
-	list, err := scanAppointments(rows)
-	if err != nil {
-		return Appointment{}, err
-	}
-	if len(list) == 0 {
+	a, err := scanAppointment(q.QueryRowContext(ctx, appointmentSelect+` WHERE a.id = ? AND a.archived = 0`, id))
+	if errors.Is(err, sql.ErrNoRows) {
 		return Appointment{}, fmt.Errorf("%s: %w", id, ErrAppointmentNotFound)
 	}
-	return list[0], nil
+	return a, err
 }
 
 // AppointmentByID returns one appointment.
@@ -430,20 +401,7 @@ func (s *Session) Clinicians(ctx context.Context) ([]string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.general.QueryContext(ctx, `SELECT name FROM users WHERE removed_at IS NULL AND `+bookableSQL+` ORDER BY name COLLATE NOCASE`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.general, scanString, `SELECT name FROM users WHERE removed_at IS NULL AND `+bookableSQL+` ORDER BY name COLLATE NOCASE`)
 }
 
 // SetBookable marks whether a clinician or an admin sees patients, that

@@ -286,37 +286,38 @@ func (s *Session) visitNow(ctx context.Context, patientID string, now time.Time)
 	day := now.Local()
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.Local)
 	args := append([]any{s.user.ID, now.Unix(), now.Unix(), from.Unix(), from.AddDate(0, 0, 1).Unix()}, anySlice(ids)...)
-	rows, err := s.general.QueryContext(ctx, `SELECT id, status, clinician_id = ?, start_at <= ? + 600 AND start_at + minutes * 60 >= ? - 600
+	type visit struct {
+		id, status   string
+		mine, covers bool
+	}
+	visits, err := queryAll(ctx, s.general, func(r row) (v visit, err error) {
+		err = r.Scan(&v.id, &v.status, &v.mine, &v.covers)
+		return v, err
+	}, `SELECT id, status, clinician_id = ?, start_at <= ? + 600 AND start_at + minutes * 60 >= ? - 600
 		FROM appointments WHERE archived = 0 AND start_at >= ? AND start_at < ? AND patient_id IN (`+placeholders(len(ids))+`)
 		AND status NOT IN ('cancelled', 'no-show') ORDER BY start_at`, args...)
 	if err != nil {
 		return "", err
 	}
-	defer rows.Close()
 	best, bestRank := "", 0
-	for rows.Next() {
-		var aid, status string
-		var mine, covers bool
-		if err := rows.Scan(&aid, &status, &mine, &covers); err != nil {
-			return "", err
-		}
+	for _, v := range visits {
 		rank := 0
 		switch {
-		case status == StatusInRoom:
+		case v.status == StatusInRoom:
 			rank = 6
-		case status == StatusArrived:
+		case v.status == StatusArrived:
 			rank = 4
-		case covers:
+		case v.covers:
 			rank = 2
 		}
-		if rank > 0 && mine {
+		if rank > 0 && v.mine {
 			rank++
 		}
 		if rank > bestRank {
-			best, bestRank = aid, rank
+			best, bestRank = v.id, rank
 		}
 	}
-	return best, rows.Err()
+	return best, nil
 }
 
 // EditEncounter changes an unsigned encounter's note. A signed encounter
@@ -380,8 +381,10 @@ func (s *Session) AddAddendum(ctx context.Context, mrn, encounterID, text string
 	}
 	now := s.v.now()
 	return s.clinicalWrite(ctx, mrn, func(tx *sql.Tx, p Patient) (string, string, error) {
-		var n int
-		tx.QueryRowContext(ctx, `SELECT count(*) FROM encounters WHERE id = ? AND patient_id = ?`, encounterID, p.ID).Scan(&n)
+		n, err := scalar[int](ctx, tx, `SELECT count(*) FROM encounters WHERE id = ? AND patient_id = ?`, encounterID, p.ID)
+		if err != nil {
+			return "", "", err
+		}
 		if n == 0 {
 			return "", "", fmt.Errorf("encounter %s: %w", encounterID, ErrNotFound)
 		}
@@ -650,25 +653,42 @@ func (s *Session) mayOpenClinical(ctx context.Context, patientID string) error {
 		if err != nil {
 			return err
 		}
-		if restricted && !allowed && !s.hadEmergencyAccess(ctx, s.general, patientID, id) {
+		if !restricted || allowed {
+			continue
+		}
+		had, err := s.emergencyAccessed(ctx, s.general, patientID, id)
+		if err != nil {
+			return err
+		}
+		if !had {
 			return ErrRestricted
 		}
 	}
 	return nil
 }
 
-// hadEmergencyAccess reports whether the signed-in person used emergency
+// emergencyAccessed reports whether the signed-in person used emergency
 // access, in the last day, to the chart of any of the given patients.
-func (s *Session) hadEmergencyAccess(ctx context.Context, q querier, patientIDs ...string) bool {
+func (s *Session) emergencyAccessed(ctx context.Context, q querier, patientIDs ...string) (bool, error) {
 	since := s.v.now().Add(-24 * time.Hour).Unix()
 	for _, id := range patientIDs {
-		var n int
-		q.QueryRowContext(ctx, `SELECT count(*) FROM emergency_access WHERE patient_id = ? AND user_id = ? AND at > ?`, id, s.user.ID, since).Scan(&n)
+		n, err := scalar[int](ctx, q, `SELECT count(*) FROM emergency_access WHERE patient_id = ? AND user_id = ? AND at > ?`, id, s.user.ID, since)
+		if err != nil {
+			return false, err
+		}
 		if n > 0 {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
+}
+
+// hadEmergencyAccess is emergencyAccessed for callers that take a yes or
+// no (patients.go, being rewritten elsewhere): a read error is a no, so
+// the chart stays closed.
+func (s *Session) hadEmergencyAccess(ctx context.Context, q querier, patientIDs ...string) bool {
+	had, err := s.emergencyAccessed(ctx, q, patientIDs...)
+	return had && err == nil
 }
 
 func (s *Session) openChart(ctx context.Context, mrn string, emergency bool) (*Chart, error) {
@@ -690,11 +710,7 @@ func (s *Session) openChart(ctx context.Context, mrn string, emergency bool) (*C
 		return nil, err
 	}
 	in, args := placeholders(len(ids)), anySlice(ids)
-	rows, err := s.general.QueryContext(ctx, appointmentSelect+` WHERE a.archived = 0 AND a.patient_id IN (`+in+`) ORDER BY a.start_at DESC`, args...)
-	if err != nil {
-		return nil, err
-	}
-	if c.Appointments, err = scanAppointments(rows); err != nil {
+	if c.Appointments, err = queryAll(ctx, s.general, scanAppointment, appointmentSelect+` WHERE a.archived = 0 AND a.patient_id IN (`+in+`) ORDER BY a.start_at DESC`, args...); err != nil {
 		return nil, err
 	}
 	detail := "demographics"
@@ -718,107 +734,91 @@ func (s *Session) openChart(ctx context.Context, mrn string, emergency bool) (*C
 }
 
 func (s *Session) loadClinical(ctx context.Context, c *Chart, in string, args []any) error {
-	names := map[string]string{}
-	if rows, err := s.general.QueryContext(ctx, `SELECT id, name FROM users`); err == nil {
-		for rows.Next() {
-			var id, n string
-			rows.Scan(&id, &n)
-			names[id] = n
-		}
-		rows.Close()
-	}
-	db := s.clinical
-	rows, err := db.QueryContext(ctx, `SELECT id, patient_id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by, appointment_id
-		FROM encounters WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY seen_at DESC`, args...)
+	type user struct{ id, name string }
+	users, err := queryAll(ctx, s.general, func(r row) (u user, err error) {
+		err = r.Scan(&u.id, &u.name)
+		return u, err
+	}, `SELECT id, name FROM users`)
 	if err != nil {
 		return err
 	}
-	index := map[string]int{}
-	for rows.Next() {
-		var e Encounter
+	names := make(map[string]string, len(users))
+	for _, u := range users {
+		names[u.id] = u.name
+	}
+	db := s.clinical
+	if c.Encounters, err = queryAll(ctx, db, func(r row) (e Encounter, err error) {
 		var seen int64
 		var signed sql.NullInt64
-		if err := rows.Scan(&e.ID, &e.PatientID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy, &e.AppointmentID); err != nil {
-			rows.Close()
-			return err
-		}
+		err = r.Scan(&e.ID, &e.PatientID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy, &e.AppointmentID)
 		e.SeenAt, e.Clinician, e.SignedBy = time.Unix(seen, 0), names[e.ClinicianID], names[e.SignedBy]
 		if signed.Valid {
 			e.SignedAt = time.Unix(signed.Int64, 0)
 		}
-		index[e.ID] = len(c.Encounters)
-		c.Encounters = append(c.Encounters, e)
-	}
-	rows.Close()
-	if rows, err = db.QueryContext(ctx, `SELECT id, encounter_id, text, author_id, created_at FROM addenda WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+		return e, err
+	}, `SELECT id, patient_id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by, appointment_id
+		FROM encounters WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY seen_at DESC`, args...); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var a Addendum
-		var enc, author string
+	index := map[string]int{}
+	for i, e := range c.Encounters {
+		index[e.ID] = i
+	}
+	type addendum struct {
+		Addendum
+		encounter string
+	}
+	addenda, err := queryAll(ctx, db, func(r row) (a addendum, err error) {
+		var author string
 		var at int64
-		rows.Scan(&a.ID, &enc, &a.Text, &author, &at)
+		err = r.Scan(&a.ID, &a.encounter, &a.Text, &author, &at)
 		a.Author, a.Created = names[author], time.Unix(at, 0)
-		if i, ok := index[enc]; ok {
-			c.Encounters[i].Addenda = append(c.Encounters[i].Addenda, a)
+		return a, err
+	}, `SELECT id, encounter_id, text, author_id, created_at FROM addenda WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...)
+	if err != nil {
+		return err
+	}
+	for _, a := range addenda {
+		if i, ok := index[a.encounter]; ok {
+			c.Encounters[i].Addenda = append(c.Encounters[i].Addenda, a.Addendum)
 		}
 	}
-	rows.Close()
-	if rows, err = db.QueryContext(ctx, `SELECT id, description, icd10, onset, status FROM problems WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY status, created_at`, args...); err != nil {
+	if c.Problems, err = queryAll(ctx, db, func(r row) (p Problem, err error) {
+		err = r.Scan(&p.ID, &p.Description, &p.ICD10, &p.Onset, &p.Status)
+		return p, err
+	}, `SELECT id, description, icd10, onset, status FROM problems WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY status, created_at`, args...); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var p Problem
-		rows.Scan(&p.ID, &p.Description, &p.ICD10, &p.Onset, &p.Status)
-		c.Problems = append(c.Problems, p)
-	}
-	rows.Close()
-	if rows, err = db.QueryContext(ctx, `SELECT id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+	if c.Allergies, err = queryAll(ctx, db, scanAllergy,
+		`SELECT id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var a Allergy
-		rows.Scan(&a.ID, &a.Substance, &a.Reaction, &a.Severity)
-		c.Allergies = append(c.Allergies, a)
-	}
-	rows.Close()
-	if rows, err = db.QueryContext(ctx, `SELECT id, name, dose, route, frequency, start_date, stop_date FROM medications WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+	if c.Medications, err = queryAll(ctx, db, func(r row) (m Medication, err error) {
+		err = r.Scan(&m.ID, &m.Name, &m.Dose, &m.Route, &m.Frequency, &m.Start, &m.Stop)
+		return m, err
+	}, `SELECT id, name, dose, route, frequency, start_date, stop_date FROM medications WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var m Medication
-		rows.Scan(&m.ID, &m.Name, &m.Dose, &m.Route, &m.Frequency, &m.Start, &m.Stop)
-		c.Medications = append(c.Medications, m)
-	}
-	rows.Close()
-	if rows, err = db.QueryContext(ctx, `SELECT id, taken_at, systolic, diastolic, pulse, temp_c, weight_kg, height_cm, spo2 FROM vitals
-		WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY taken_at`, args...); err != nil {
-		return err
-	}
-	for rows.Next() {
-		var v Vitals
+	if c.Vitals, err = queryAll(ctx, db, func(r row) (v Vitals, err error) {
 		var at int64
 		var sys, dia, pulse, spo2 sql.NullInt64
 		var temp, weight, height sql.NullFloat64
-		rows.Scan(&v.ID, &at, &sys, &dia, &pulse, &temp, &weight, &height, &spo2)
+		err = r.Scan(&v.ID, &at, &sys, &dia, &pulse, &temp, &weight, &height, &spo2)
 		v.TakenAt = time.Unix(at, 0)
 		v.Systolic, v.Diastolic, v.Pulse, v.SpO2 = nullInt(sys), nullInt(dia), nullInt(pulse), nullInt(spo2)
 		v.TempC, v.WeightKg, v.HeightCm = nullFloat(temp), nullFloat(weight), nullFloat(height)
-		c.Vitals = append(c.Vitals, v)
-	}
-	rows.Close()
-	if rows, err = db.QueryContext(ctx, `SELECT id, title, mime, size, created_at FROM documents WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at DESC`, args...); err != nil {
+		return v, err
+	}, `SELECT id, taken_at, systolic, diastolic, pulse, temp_c, weight_kg, height_cm, spo2 FROM vitals
+		WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY taken_at`, args...); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var d Document
+	c.Documents, err = queryAll(ctx, db, func(r row) (d Document, err error) {
 		var at int64
-		rows.Scan(&d.ID, &d.Title, &d.MIME, &d.Size, &at)
+		err = r.Scan(&d.ID, &d.Title, &d.MIME, &d.Size, &at)
 		d.Added = time.Unix(at, 0)
-		c.Documents = append(c.Documents, d)
-	}
-	rows.Close()
-	return nil
+		return d, err
+	}, `SELECT id, title, mime, size, created_at FROM documents WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at DESC`, args...)
+	return err
 }
 
 func nullInt(n sql.NullInt64) *int {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -78,21 +79,8 @@ func (s *Session) UnrestrictChart(ctx context.Context, mrn string) error {
 // change that reaches the other computers (a narrowed or lifted
 // restriction must not stay wider elsewhere).
 func (s *Session) archiveRestriction(ctx context.Context, tx *sql.Tx, patientID string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM chart_restrictions WHERE patient_id = ? AND archived = 0`, patientID)
+	ids, err := queryAll(ctx, tx, scanString, `SELECT id FROM chart_restrictions WHERE patient_id = ? AND archived = 0`, patientID)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -106,22 +94,15 @@ func (s *Session) archiveRestriction(ctx context.Context, tx *sql.Tx, patientID 
 	return nil
 }
 
-// chartAllowed reports whether a chart is restricted and whether user may open it.
+// chartAllowed reports whether a chart is restricted and whether user may
+// open it. When the restriction cannot be read the chart counts as
+// restricted and not allowed, whatever the caller does with err.
 func chartAllowed(ctx context.Context, q querier, patientID, userID string) (allowed, restricted bool, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT clinician_id FROM chart_restrictions WHERE patient_id = ? AND archived = 0`, patientID)
+	named, err := queryAll(ctx, q, scanString, `SELECT clinician_id FROM chart_restrictions WHERE patient_id = ? AND archived = 0`, patientID)
 	if err != nil {
-		return false, false, err
+		return false, true, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		restricted = true
-		var id string
-		rows.Scan(&id)
-		if id == userID {
-			allowed = true
-		}
-	}
-	return allowed || !restricted, restricted, rows.Err()
+	return len(named) == 0 || slices.Contains(named, userID), len(named) > 0, nil
 }
 
 // OpenChartEmergency opens a restricted chart for a clinician not named on
@@ -180,24 +161,16 @@ func (s *Session) EmergencyAccesses(ctx context.Context, pendingOnly bool) ([]Em
 	if pendingOnly {
 		q += ` WHERE e.reviewed_at IS NULL`
 	}
-	rows, err := s.general.QueryContext(ctx, q+` ORDER BY e.reviewed_at IS NOT NULL, e.at DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []EmergencyAccess
-	for rows.Next() {
-		var e EmergencyAccess
+	return queryAll(ctx, s.general, func(r row) (e EmergencyAccess, err error) {
 		var at int64
 		var rev sql.NullInt64
-		rows.Scan(&e.ID, &e.PatientMRN, &e.Patient, &e.User, &e.Reason, &at, &e.ReviewedBy, &rev, &e.Note)
+		err = r.Scan(&e.ID, &e.PatientMRN, &e.Patient, &e.User, &e.Reason, &at, &e.ReviewedBy, &rev, &e.Note)
 		e.At = time.Unix(at, 0)
 		if rev.Valid {
 			e.ReviewedAt = time.Unix(rev.Int64, 0)
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	}, q+` ORDER BY e.reviewed_at IS NOT NULL, e.at DESC`)
 }
 
 // ReviewEmergencyAccess marks an emergency access as reviewed (admins).
@@ -242,19 +215,6 @@ func (s *Session) ChartRestriction(ctx context.Context, mrn string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.general.QueryContext(ctx, `SELECT coalesce(u.name, '?') FROM chart_restrictions r LEFT JOIN users u ON u.id = r.clinician_id
+	return queryAll(ctx, s.general, scanString, `SELECT coalesce(u.name, '?') FROM chart_restrictions r LEFT JOIN users u ON u.id = r.clinician_id
 		WHERE r.patient_id = ? AND r.archived = 0 ORDER BY 1`, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
