@@ -193,8 +193,8 @@ func TestAttackGeneralKeysMadeApartLeaveNoOneIn(t *testing.T) {
 	}
 	mustSync(t, a, dir)
 	mustSync(t, b, dir)
-	if heads := generalLine.heads(ctx, a.general); len(heads) != 1 {
-		t.Errorf("the desk sees %d general keys standing, want one", len(heads))
+	if heads, err := generalLine.heads(ctx, a.general); err != nil || len(heads) != 1 {
+		t.Errorf("the desk sees %d general keys standing (%v), want one", len(heads), err)
 	}
 	grantedApart := review3GeneralGrant(t, ritasLaptop, rita, kr.VaultID)
 	for name, v := range map[string]*Vault{"desk": a.v, "laptop": b.v} {

@@ -48,7 +48,10 @@ func (s *Session) replaceClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.
 	if err != nil {
 		return nil, err
 	}
-	gone := clinicalLine.excluded(ctx, tx, newKey)
+	gone, err := clinicalLine.keptFrom(ctx, tx, newKey)
+	if err != nil {
+		return nil, err
+	}
 	for _, slot := range slots {
 		if !Role(slot.Role).Clinical() || gone[slot.UserID] {
 			continue
@@ -69,8 +72,10 @@ func (s *Session) replaceClinicalKey(ctx context.Context, tx *sql.Tx, kr *store.
 // that epoch still need) goes into clinical.db, and clinical epoch keys
 // waiting wrapped for a clinician are wrapped again under the new key.
 func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []byte) error {
-	var have int
-	clin.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&have)
+	have, err := scalar[int](ctx, clin, `SELECT count(*) FROM sync_keys WHERE epoch = 0`)
+	if err != nil {
+		return err
+	}
 	if have == 0 {
 		k0, err := store.DeriveKey(old, []byte(s.kr.VaultID), store.LabelSyncKey+"/clinical/0", 32)
 		if err != nil {
@@ -83,21 +88,14 @@ func (s *Session) carryOver(ctx context.Context, clin *store.DB, old, newer []by
 	if s.general == nil {
 		return nil
 	}
-	rows, err := s.general.QueryContext(ctx, `SELECT name, value FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`)
+	type pending struct{ name, value string }
+	ps, err := queryAll(ctx, s.general, func(r row) (p pending, err error) {
+		err = r.Scan(&p.name, &p.value)
+		return p, err
+	}, `SELECT name, value FROM settings WHERE name LIKE 'epoch_clinical_wrapped_%'`)
 	if err != nil {
 		return err
 	}
-	type pending struct{ name, value string }
-	var ps []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.name, &p.value); err != nil {
-			rows.Close()
-			return err
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
 	for _, p := range ps {
 		e, _ := strconv.Atoi(strings.TrimPrefix(p.name, "epoch_clinical_wrapped_"))
 		box, _ := base64.StdEncoding.DecodeString(p.value)
@@ -160,7 +158,10 @@ func writeEscrow(ctx context.Context, gen *store.DB, kr *store.Keyring, key []by
 	if err != nil {
 		return err
 	}
-	gone := clinicalLine.excluded(ctx, gen, key)
+	gone, err := clinicalLine.keptFrom(ctx, gen, key)
+	if err != nil {
+		return err
+	}
 	return inTx(ctx, gen, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM clinical_key_escrow`); err != nil {
 			return err
@@ -189,7 +190,11 @@ func (s *Session) openClinicalWith(ctx context.Context, key []byte) (*store.DB, 
 	if !errors.Is(err, store.ErrWrongKey) || s.general == nil {
 		return db, err
 	}
-	for _, prev := range s.olderClinicalKeysFrom(ctx, key) {
+	older, lerr := s.olderClinicalKeysFrom(ctx, key)
+	if lerr != nil {
+		return nil, lerr
+	}
+	for _, prev := range older {
 		old, operr := s.v.openDB(ctx, store.Clinical, prev)
 		if operr == nil {
 			return s.moveClinicalTo(ctx, old, prev, key)
@@ -233,8 +238,11 @@ func (s *Session) moveClinicalTo(ctx context.Context, old *store.DB, oldKey, key
 func (s *Session) openFromEscrow(ctx context.Context, key []byte, notOpened error) (*store.DB, error) {
 	var role string
 	var box []byte
-	if s.general.QueryRowContext(ctx, `SELECT role, box FROM clinical_key_escrow WHERE user_id = ?`, s.user.ID).Scan(&role, &box) != nil {
+	err := s.general.QueryRowContext(ctx, `SELECT role, box FROM clinical_key_escrow WHERE user_id = ?`, s.user.ID).Scan(&role, &box)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notOpened
+	} else if err != nil {
+		return nil, err
 	}
 	local, err := store.OpenGrant(s.secrets.Identity, s.kr.VaultID, s.user.ID, role, store.Clinical, box)
 	if err != nil {
@@ -245,7 +253,12 @@ func (s *Session) openFromEscrow(ctx context.Context, key []byte, notOpened erro
 	if err != nil {
 		return nil, notOpened
 	}
-	if !clinicalLine.shouldMove(ctx, s.general, local, key) {
+	move, err := clinicalLine.shouldMove(ctx, s.general, local, key)
+	if err != nil {
+		old.Close()
+		return nil, err
+	}
+	if !move {
 		// The grant names a key older than the file's (granted by a
 		// computer that had not heard of a change yet), or one made
 		// apart that yields to the file's: the file stays, never moves
@@ -278,8 +291,9 @@ func (s *Session) followClinicalKey(ctx context.Context) error {
 		return nil
 	}
 	defer store.Zero(key)
-	if !clinicalLine.shouldMove(ctx, s.general, s.kClin, key) {
-		return nil // a grant of a replaced key, made apart: never back
+	move, err := clinicalLine.shouldMove(ctx, s.general, s.kClin, key)
+	if err != nil || !move {
+		return err // !move: a grant of a replaced key, made apart: never back
 	}
 	return s.rekeyClinical(ctx, key)
 }
@@ -287,11 +301,11 @@ func (s *Session) followClinicalKey(ctx context.Context) error {
 // olderClinicalKeys lists the clinical keys before the session's, newest
 // first, as far as the chain in general.db leads (to open backups made
 // before a change). s.mu held.
-func (s *Session) olderClinicalKeys(ctx context.Context) [][]byte {
+func (s *Session) olderClinicalKeys(ctx context.Context) ([][]byte, error) {
 	return s.olderClinicalKeysFrom(ctx, s.kClin)
 }
 
 // olderClinicalKeysFrom lists the clinical keys before key, nearest first.
-func (s *Session) olderClinicalKeysFrom(ctx context.Context, key []byte) [][]byte {
+func (s *Session) olderClinicalKeysFrom(ctx context.Context, key []byte) ([][]byte, error) {
 	return clinicalLine.olderKeys(ctx, s.general, key)
 }

@@ -171,7 +171,8 @@ func TestDeparturesProperty(t *testing.T) {
 		// them — whatever was granted to them while replicas were apart.
 		for i, r := range reps {
 			if !bytesEqual(r.kGen, reps[0].kGen) {
-				rt.Fatalf("replica %d's general.db is under another key than replica 0's (heads %v)", i, generalLine.heads(ctx, r.general))
+				heads, err := generalLine.heads(ctx, r.general)
+				rt.Fatalf("replica %d's general.db is under another key than replica 0's (heads %v, %v)", i, heads, err)
 			}
 			for _, d := range gone {
 				if review3OpensKind(r.v.Dir, store.General, d.in.kGen) {

@@ -39,7 +39,10 @@ func (s *Session) rotateGeneralKey(ctx context.Context, tx *sql.Tx, kr *store.Ke
 	if err != nil {
 		return nil, err
 	}
-	gone := generalLine.excluded(ctx, tx, newKey)
+	gone, err := generalLine.keptFrom(ctx, tx, newKey)
+	if err != nil {
+		return nil, err
+	}
 	for _, slot := range slots {
 		if gone[slot.UserID] {
 			continue
@@ -126,10 +129,9 @@ func (s *Session) rekeyGeneralLocked(ctx context.Context, key []byte) error {
 // carryOverGeneral keeps the general sync key of epoch 0, derived from
 // the vault's first general key, which batches of that epoch still need.
 func (s *Session) carryOverGeneral(ctx context.Context, gen *store.DB, old []byte) error {
-	var have int
-	gen.QueryRowContext(ctx, `SELECT count(*) FROM sync_keys WHERE epoch = 0`).Scan(&have)
-	if have > 0 {
-		return nil
+	have, err := scalar[int](ctx, gen, `SELECT count(*) FROM sync_keys WHERE epoch = 0`)
+	if err != nil || have > 0 {
+		return err
 	}
 	k0, err := store.DeriveKey(old, []byte(s.kr.VaultID), store.LabelSyncKey+"/general/0", 32)
 	if err != nil {
@@ -143,14 +145,18 @@ func (s *Session) carryOverGeneral(ctx context.Context, gen *store.DB, old []byt
 // that lacks it. s.mu held.
 func (s *Session) saveEscrow() error {
 	return store.UpdateKeyring(s.v.Dir, func(kr *store.Keyring) error {
-		ensureEscrow(kr, s.kGen, s.excludedGeneral())
+		gone, err := generalLine.keptFrom(context.Background(), s.general, s.kGen)
+		if err != nil {
+			return err
+		}
+		ensureEscrow(kr, s.kGen, gone)
 		s.kr = kr
 		return nil
 	})
 }
 
-// excludedGeneral lists whom this computer's general key must not reach.
-// s.mu held.
+// excludedGeneral lists whom this computer's general key must not reach,
+// nil when that cannot be read (see keyLine.excluded). s.mu held.
 func (s *Session) excludedGeneral() map[string]bool {
 	return generalLine.excluded(context.Background(), s.general, s.kGen)
 }
@@ -158,8 +164,12 @@ func (s *Session) excludedGeneral() map[string]bool {
 // ensureEscrow makes kr.Escrow hold key sealed to each slot of kr (and
 // the recovery slot) but the excluded (removed, as the key's lineage
 // says), and nothing for anyone else. It reports whether it changed
-// anything.
+// anything. A nil excluded (the lineage could not be read) changes
+// nothing: no one gains the key, no one loses it.
 func ensureEscrow(kr *store.Keyring, key []byte, excluded map[string]bool) bool {
+	if excluded == nil {
+		return false
+	}
 	id := generalLine.id(key)
 	var slots []*store.Slot
 	for _, sl := range kr.Slots {
@@ -248,9 +258,10 @@ func (s *Session) openGeneral(ctx context.Context, slot *store.Slot) error {
 	}
 	granted := s.kGen
 	s.general, s.kGen = db, local
-	if !generalLine.shouldMove(ctx, s.general, local, granted) {
+	move, merr := generalLine.shouldMove(ctx, s.general, local, granted)
+	if merr != nil || !move {
 		store.Zero(granted)
-		return nil
+		return merr
 	}
 	s.moveGeneral = granted // once the sign-in has succeeded
 	return nil
@@ -286,15 +297,15 @@ func (s *Session) followGeneralKey(ctx context.Context) error {
 		return nil
 	}
 	defer store.Zero(key)
-	if !generalLine.shouldMove(ctx, s.general, s.kGen, key) {
-		return nil
+	if move, err := generalLine.shouldMove(ctx, s.general, s.kGen, key); err != nil || !move {
+		return err
 	}
 	return s.rekeyGeneral(ctx, key)
 }
 
 // olderGeneralKeys lists the general keys before the session's, nearest
 // first (to open backups made before a change). s.mu held.
-func (s *Session) olderGeneralKeys(ctx context.Context) [][]byte {
+func (s *Session) olderGeneralKeys(ctx context.Context) ([][]byte, error) {
 	return generalLine.olderKeys(ctx, s.general, s.kGen)
 }
 
@@ -313,8 +324,15 @@ func (s *Session) regrantStale(ctx context.Context, l keyLine) error {
 		}
 		current = s.kClin
 	}
-	older := l.ancestors(ctx, s.general, l.id(current))
-	for _, k := range l.olderKeys(ctx, s.general, current) {
+	older, err := l.ancestors(ctx, s.general, l.id(current))
+	if err != nil {
+		return err
+	}
+	keys, err := l.olderKeys(ctx, s.general, current)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
 		older[l.id(k)] = true
 		store.Zero(k)
 	}
@@ -333,7 +351,10 @@ func (s *Session) regrantStale(ctx context.Context, l keyLine) error {
 	// Never to someone a key of this lineage was kept from: a slot of
 	// someone removed elsewhere, whose removal has not reached this
 	// computer, holds a replaced key on purpose.
-	gone := l.excluded(ctx, s.general, current)
+	gone, err := l.keptFrom(ctx, s.general, current)
+	if err != nil {
+		return err
+	}
 	stale := func(kr *store.Keyring) []*store.Slot {
 		var out []*store.Slot
 		for _, sl := range kr.Slots {
@@ -380,7 +401,10 @@ func (s *Session) resolveKeyForks(ctx context.Context) error {
 			}
 			current = s.kClin
 		}
-		heads := l.heads(ctx, s.general)
+		heads, err := l.heads(ctx, s.general)
+		if err != nil {
+			return err
+		}
 		mine := false
 		for _, h := range heads {
 			mine = mine || h == l.id(current)
@@ -389,7 +413,7 @@ func (s *Session) resolveKeyForks(ctx context.Context) error {
 			continue // one line, or this computer has yet to follow
 		}
 		var newKey []byte
-		err := s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
+		err = s.changeKeyringHeld(ctx, func(kr *store.Keyring, tx *sql.Tx) error {
 			var err error
 			if l.kind == store.Clinical {
 				newKey, err = s.replaceClinicalKey(ctx, tx, kr, heads)

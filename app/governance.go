@@ -33,9 +33,10 @@ var (
 	ErrRestricted = errors.New("this chart is restricted to named clinicians: open it with emergency access and a reason")
 )
 
+// settingLocked is readSetting for callers with no error to return
+// (SyncFolder): a setting that cannot be read reads as never written.
 func (s *Session) settingLocked(ctx context.Context, q querier, name string) string {
-	var v string
-	q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	v, _ := readSetting(ctx, q, name)
 	return v
 }
 
@@ -46,8 +47,22 @@ func (s *Session) SeatLimit(ctx context.Context) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, _ := strconv.Atoi(s.settingLocked(ctx, s.general, settingSeatLimit))
+	return seatLimit(ctx, s.general)
+}
+
+// seatLimit reads the seat limit setting (0: none).
+func seatLimit(ctx context.Context, q querier) (int, error) {
+	v, err := readSetting(ctx, q, settingSeatLimit)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.Atoi(v) // written only by SetSeatLimit, as a number
 	return n, nil
+}
+
+// activeUsers counts the accounts not removed.
+func activeUsers(ctx context.Context, q querier) (int, error) {
+	return scalar[int](ctx, q, `SELECT count(*) FROM users WHERE removed_at IS NULL`)
 }
 
 // SetSeatLimit sets how many accounts the practice may have (admins; 0
@@ -60,8 +75,10 @@ func (s *Session) SetSeatLimit(ctx context.Context, n int) error {
 		return fmt.Errorf("a seat limit is 0 (none) to 10000: %w", ErrUsage)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		var count int
-		tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE removed_at IS NULL`).Scan(&count)
+		count, err := activeUsers(ctx, tx)
+		if err != nil {
+			return err
+		}
 		if n > 0 && n < count {
 			return invalid("the practice has %d accounts; a limit of %d would be below that", count, n)
 		}
@@ -74,12 +91,16 @@ func (s *Session) SetSeatLimit(ctx context.Context, n int) error {
 
 // checkSeat refuses a new account beyond the seat limit.
 func (s *Session) checkSeat(ctx context.Context, tx querier) error {
-	limit, _ := strconv.Atoi(s.settingLocked(ctx, tx, settingSeatLimit))
-	if limit <= 0 {
-		return nil
+	// A limit or a count that cannot be read refuses the account rather
+	// than reading as "no limit" or "no accounts".
+	limit, err := seatLimit(ctx, tx)
+	if err != nil || limit <= 0 {
+		return err
 	}
-	var count int
-	tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE removed_at IS NULL`).Scan(&count)
+	count, err := activeUsers(ctx, tx)
+	if err != nil {
+		return err
+	}
 	if count >= limit {
 		return fmt.Errorf("%d of %d seats used: %w", count, limit, ErrSeatLimit)
 	}
@@ -123,7 +144,10 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 		}
 		items = append(items, CheckItem{id, title, st, detail, fix})
 	}
-	limit, _ := s.SeatLimit(ctx)
+	limit, err := s.SeatLimit(ctx)
+	if err != nil {
+		return nil, err
+	}
 	seatDetail := fmt.Sprintf("%d account(s), no seat limit set", len(users))
 	if limit > 0 {
 		seatDetail = fmt.Sprintf("%d of %d seats used", len(users), limit)
@@ -147,9 +171,11 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 	add("locked", "Locked-out accounts", len(locked) > 0, listOr(locked, "none"), "users")
 
 	s.mu.Lock()
-	var failed int
-	s.general.QueryRowContext(ctx, `SELECT count(*) FROM audit WHERE action IN ('signin-failed', 'account-locked-out') AND at > ?`, now.Add(-24*time.Hour).UnixNano()).Scan(&failed)
+	failed, err := scalar[int](ctx, s.general, `SELECT count(*) FROM audit WHERE action IN ('signin-failed', 'account-locked-out') AND at > ?`, now.Add(-24*time.Hour).UnixNano())
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	add("failed-signins", "Failed sign-ins in the last 24 hours", failed >= failedBurst, fmt.Sprintf("%d", failed), "audit")
 	auditProblems, err := s.AuditProblems(ctx)
 	if err != nil {
@@ -227,8 +253,12 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 	add("emergency", "Emergency accesses awaiting review", len(pending) > 0, fmt.Sprintf("%d", len(pending)), "emergency")
 
 	s.mu.Lock()
-	last, _ := strconv.ParseInt(s.settingLocked(ctx, s.general, settingAccessReview), 10, 64)
+	reviewed, err := readSetting(ctx, s.general, settingAccessReview)
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	last, _ := strconv.ParseInt(reviewed, 10, 64)
 	reviewDetail := "never done"
 	if last > 0 {
 		reviewDetail = "last " + time.Unix(last, 0).Local().Format("2006-01-02")
@@ -264,8 +294,10 @@ func (s *Session) AccessReview(ctx context.Context) ([]AccessRow, error) {
 	defer s.mu.Unlock()
 	var out []AccessRow
 	for _, u := range users {
-		var dev string
-		s.general.QueryRowContext(ctx, `SELECT last_device FROM users WHERE id = ?`, u.ID).Scan(&dev)
+		dev, err := scalar[string](ctx, s.general, `SELECT last_device FROM users WHERE id = ?`, u.ID)
+		if err != nil {
+			return nil, err
+		}
 		status := "active"
 		switch {
 		case u.LockedOut:
@@ -372,8 +404,12 @@ func (s *Session) Reminders(ctx context.Context) (Reminders, error) {
 		return r, err
 	}
 	s.mu.Lock()
-	r.DismissedToday = s.settingLocked(ctx, s.general, remindersDismissed(s.user.ID)) == s.v.now().Local().Format("2006-01-02")
+	dismissed, err := readSetting(ctx, s.general, remindersDismissed(s.user.ID))
 	s.mu.Unlock()
+	if err != nil {
+		return r, err
+	}
+	r.DismissedToday = dismissed == s.v.now().Local().Format("2006-01-02")
 	ts, err := s.TrainingStatus(ctx)
 	if err != nil {
 		return r, err

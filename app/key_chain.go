@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
 
@@ -87,15 +88,16 @@ func (s *Session) recordKey(ctx context.Context, tx *sql.Tx, l keyLine, newKey [
 	sup := strings.Join(list, " ")
 	// Whom this key must never reach: everyone its maker knows as
 	// removed, and everyone the keys it replaces already excluded.
-	gone := l.excludedFrom(ctx, tx, list)
-	if rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE removed_at IS NOT NULL`); err == nil {
-		for rows.Next() {
-			var uid string
-			if rows.Scan(&uid) == nil {
-				gone[uid] = true
-			}
-		}
-		rows.Close()
+	gone, err := l.excludedFrom(ctx, tx, list)
+	if err != nil {
+		return err
+	}
+	removedHere, err := queryAll(ctx, tx, scanString, `SELECT id FROM users WHERE removed_at IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	for _, uid := range removedHere {
+		gone[uid] = true
 	}
 	var goneList []string
 	for uid := range gone {
@@ -128,7 +130,7 @@ func keepHistory(ctx context.Context, q querier, l keyLine, old, newer []byte) e
 // olderKeys lists the keys before key, nearest first, as far as the
 // replicated rows and this computer's history lead (to open backups made
 // before a change, and to open a file not yet moved).
-func (l keyLine) olderKeys(ctx context.Context, q querier, key []byte) [][]byte {
+func (l keyLine) olderKeys(ctx context.Context, q querier, key []byte) ([][]byte, error) {
 	var out [][]byte
 	seen := map[string]bool{l.id(key): true}
 	queue := [][]byte{key}
@@ -139,27 +141,11 @@ func (l keyLine) olderKeys(ctx context.Context, q querier, key []byte) [][]byte 
 		if err != nil {
 			break
 		}
-		var boxes [][]byte
-		var prev []byte
-		var more string
-		if q.QueryRowContext(ctx, `SELECT prev_box, more_boxes FROM `+l.table+` WHERE id = ?`, l.id(k)).Scan(&prev, &more) == nil {
-			boxes = append(boxes, prev)
-			var list []string
-			json.Unmarshal([]byte(more), &list)
-			for _, b := range list {
-				if raw, err := base64.StdEncoding.DecodeString(b); err == nil {
-					boxes = append(boxes, raw)
-				}
-			}
-		}
-		if rows, err := q.QueryContext(ctx, `SELECT box FROM key_history WHERE kind = ? AND id = ?`, string(l.kind), l.id(k)); err == nil {
-			for rows.Next() {
-				var b []byte
-				if rows.Scan(&b) == nil {
-					boxes = append(boxes, b)
-				}
-			}
-			rows.Close()
+		boxes, err := l.boxesOf(ctx, q, l.id(k))
+		if err != nil {
+			store.Zero(bk)
+			zeroAll(out)
+			return nil, err
 		}
 		for _, b := range boxes {
 			if len(b) == 0 {
@@ -175,13 +161,43 @@ func (l keyLine) olderKeys(ctx context.Context, q querier, key []byte) [][]byte 
 		}
 		store.Zero(bk)
 	}
-	return out
+	return out, nil
+}
+
+// boxesOf lists the sealed keys that the key named id replaced: from its
+// replicated row (none when there is no row) and this computer's history.
+func (l keyLine) boxesOf(ctx context.Context, q querier, id string) ([][]byte, error) {
+	var boxes [][]byte
+	var prev []byte
+	var more string
+	err := q.QueryRowContext(ctx, `SELECT prev_box, more_boxes FROM `+l.table+` WHERE id = ?`, id).Scan(&prev, &more)
+	switch {
+	case err == nil:
+		boxes = append(boxes, prev)
+		var list []string
+		json.Unmarshal([]byte(more), &list) // written by recordKey; a damaged list yields fewer keys, never wrong ones
+		for _, b := range list {
+			if raw, err := base64.StdEncoding.DecodeString(b); err == nil {
+				boxes = append(boxes, raw)
+			}
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
+	local, err := queryAll(ctx, q, func(r row) (b []byte, err error) {
+		err = r.Scan(&b)
+		return b, err
+	}, `SELECT box FROM key_history WHERE kind = ? AND id = ?`, string(l.kind), id)
+	return append(boxes, local...), err
 }
 
 // ancestors lists the ids of every key that id replaced, directly or not,
 // from the ids in clear.
-func (l keyLine) ancestors(ctx context.Context, q querier, id string) map[string]bool {
-	parents := l.parents(ctx, q)
+func (l keyLine) ancestors(ctx context.Context, q querier, id string) (map[string]bool, error) {
+	parents, err := l.parents(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]bool{}
 	queue := []string{id}
 	for len(queue) > 0 && len(out) < 10000 {
@@ -194,30 +210,33 @@ func (l keyLine) ancestors(ctx context.Context, q querier, id string) map[string
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // parents maps each key id to the ids it replaced.
-func (l keyLine) parents(ctx context.Context, q querier) map[string][]string {
-	out := map[string][]string{}
-	rows, err := q.QueryContext(ctx, `SELECT id, supersedes FROM `+l.table+` WHERE archived = 0`)
+func (l keyLine) parents(ctx context.Context, q querier) (map[string][]string, error) {
+	type link struct{ id, supersedes string }
+	links, err := queryAll(ctx, q, func(r row) (k link, err error) {
+		err = r.Scan(&k.id, &k.supersedes)
+		return k, err
+	}, `SELECT id, supersedes FROM `+l.table+` WHERE archived = 0`)
 	if err != nil {
-		return out
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, sup string
-		if rows.Scan(&id, &sup) == nil {
-			out[id] = strings.Fields(sup)
-		}
+	out := make(map[string][]string, len(links))
+	for _, k := range links {
+		out[k.id] = strings.Fields(k.supersedes)
 	}
-	return out
+	return out, nil
 }
 
 // heads lists the ids of keys no other key replaces: one, unless two
 // admins changed the key apart.
-func (l keyLine) heads(ctx context.Context, q querier) []string {
-	parents := l.parents(ctx, q)
+func (l keyLine) heads(ctx context.Context, q querier) ([]string, error) {
+	parents, err := l.parents(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	replaced := map[string]bool{}
 	for _, ps := range parents {
 		for _, p := range ps {
@@ -231,20 +250,28 @@ func (l keyLine) heads(ctx context.Context, q querier) []string {
 		}
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 // isOlder reports whether key was replaced, directly or not, by newer.
-func (l keyLine) isOlder(ctx context.Context, q querier, key, newer []byte) bool {
-	if l.ancestors(ctx, q, l.id(newer))[l.id(key)] {
-		return true
+func (l keyLine) isOlder(ctx context.Context, q querier, key, newer []byte) (bool, error) {
+	anc, err := l.ancestors(ctx, q, l.id(newer))
+	if err != nil {
+		return false, err
 	}
-	for _, k := range l.olderKeys(ctx, q, newer) {
+	if anc[l.id(key)] {
+		return true, nil
+	}
+	older, err := l.olderKeys(ctx, q, newer)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range older {
 		if subtle.ConstantTimeCompare(k, key) == 1 {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // shouldMove reports whether a file under key from should move to key to
@@ -252,39 +279,63 @@ func (l keyLine) isOlder(ctx context.Context, q querier, key, newer []byte) bool
 // replaced; between two keys made apart, to the one with the greater id,
 // so that every computer settles on the same one until an admin replaces
 // both.
-func (l keyLine) shouldMove(ctx context.Context, q querier, from, to []byte) bool {
-	if subtle.ConstantTimeCompare(from, to) == 1 || l.isOlder(ctx, q, to, from) {
-		return false
+func (l keyLine) shouldMove(ctx context.Context, q querier, from, to []byte) (bool, error) {
+	if subtle.ConstantTimeCompare(from, to) == 1 {
+		return false, nil
 	}
-	if l.isOlder(ctx, q, from, to) {
-		return true
+	back, err := l.isOlder(ctx, q, to, from)
+	if err != nil || back {
+		return false, err
 	}
-	return l.id(to) > l.id(from)
+	forward, err := l.isOlder(ctx, q, from, to)
+	if err != nil {
+		return false, err
+	}
+	return forward || l.id(to) > l.id(from), nil
 }
 
-// excluded lists the people key must never reach: those the makers of
+// keptFrom lists the people key must never reach: those the makers of
 // key and of every key before it knew as removed. A computer that has not
 // yet heard of a removal still learns, from a newer key's lineage, whom
-// not to hand that key to.
-func (l keyLine) excluded(ctx context.Context, q querier, key []byte) map[string]bool {
+// not to hand that key to. The map is never nil without an error.
+func (l keyLine) keptFrom(ctx context.Context, q querier, key []byte) (map[string]bool, error) {
 	id := l.id(key)
+	anc, err := l.ancestors(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
 	ids := []string{id}
-	for a := range l.ancestors(ctx, q, id) {
+	for a := range anc {
 		ids = append(ids, a)
 	}
 	return l.excludedFrom(ctx, q, ids)
 }
 
-// excludedFrom is the union of the removed lists of the rows of ids.
-func (l keyLine) excludedFrom(ctx context.Context, q querier, ids []string) map[string]bool {
+// excluded is keptFrom for callers with no error to return (pairing.go,
+// and sync_merge.go through excludedGeneral): nil when the lineage cannot
+// be read, which ensureEscrow takes as "change nothing", so that a read
+// error grants no one the key.
+func (l keyLine) excluded(ctx context.Context, q querier, key []byte) map[string]bool {
+	gone, err := l.keptFrom(ctx, q, key)
+	if err != nil {
+		return nil
+	}
+	return gone
+}
+
+// excludedFrom is the union of the removed lists of the rows of ids. A
+// key without a row (the vault's first, or a row not yet received)
+// excludes no one itself.
+func (l keyLine) excludedFrom(ctx context.Context, q querier, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, id := range ids {
-		var removed string
-		if q.QueryRowContext(ctx, `SELECT removed FROM `+l.table+` WHERE id = ?`, id).Scan(&removed) == nil {
-			for _, uid := range strings.Fields(removed) {
-				out[uid] = true
-			}
+		removed, err := scalarOr(ctx, q, "", `SELECT removed FROM `+l.table+` WHERE id = ?`, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, uid := range strings.Fields(removed) {
+			out[uid] = true
 		}
 	}
-	return out
+	return out, nil
 }

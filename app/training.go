@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -170,8 +171,11 @@ func (s *Session) SubmitQuiz(ctx context.Context, lessonID string, answers []int
 	var lastAt sql.NullInt64
 	var lastPassed bool
 	s.mu.Lock()
-	s.general.QueryRowContext(ctx, `SELECT completed_at, passed FROM training_completions WHERE user_id = ? AND lesson = ? ORDER BY completed_at DESC LIMIT 1`, s.user.ID, l.ID).Scan(&lastAt, &lastPassed)
+	err = s.general.QueryRowContext(ctx, `SELECT completed_at, passed FROM training_completions WHERE user_id = ? AND lesson = ? ORDER BY completed_at DESC LIMIT 1`, s.user.ID, l.ID).Scan(&lastAt, &lastPassed)
 	s.mu.Unlock()
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return QuizResult{}, err // not read: no try without the wait
+	}
 	if lastAt.Valid && !lastPassed {
 		if wait := time.Unix(lastAt.Int64, 0).Add(QuizRetryAfter).Sub(s.v.now()); wait > 0 {
 			return QuizResult{}, &QuizWaitError{Wait: wait}
@@ -242,29 +246,29 @@ func (s *Session) TrainingStatus(ctx context.Context) ([]TrainingStatus, error) 
 		q += ` AND id = ?`
 		args = append(args, s.user.ID)
 	}
-	rows, err := s.general.QueryContext(ctx, q+` ORDER BY name`, args...)
+	users, err := queryAll(ctx, s.general, func(r row) (u User, err error) {
+		var created int64
+		err = r.Scan(&u.ID, &u.Name, &u.Role, &created)
+		u.Created = time.Unix(created, 0)
+		return u, err
+	}, q+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, err
 	}
-	var users []User
-	for rows.Next() {
-		var u User
-		var created int64
-		rows.Scan(&u.ID, &u.Name, &u.Role, &created)
-		u.Created = time.Unix(created, 0)
-		users = append(users, u)
-	}
-	rows.Close()
 	now := s.v.now()
 	var out []TrainingStatus
 	for _, u := range users {
 		ts := TrainingStatus{User: u}
 		for _, l := range lessons {
 			st := LessonStatus{Lesson: l.ID, Title: l.Title, BestLast: -1}
-			var passed sql.NullInt64
-			s.general.QueryRowContext(ctx, `SELECT max(completed_at) FROM training_completions WHERE user_id = ? AND lesson = ? AND passed = 1`, u.ID, l.ID).Scan(&passed)
-			var last sql.NullInt64
-			s.general.QueryRowContext(ctx, `SELECT score FROM training_completions WHERE user_id = ? AND lesson = ? ORDER BY completed_at DESC LIMIT 1`, u.ID, l.ID).Scan(&last)
+			passed, err := scalar[sql.NullInt64](ctx, s.general, `SELECT max(completed_at) FROM training_completions WHERE user_id = ? AND lesson = ? AND passed = 1`, u.ID, l.ID)
+			if err != nil {
+				return nil, err
+			}
+			last, err := scalarOr(ctx, s.general, sql.NullInt64{}, `SELECT score FROM training_completions WHERE user_id = ? AND lesson = ? ORDER BY completed_at DESC LIMIT 1`, u.ID, l.ID)
+			if err != nil {
+				return nil, err
+			}
 			if last.Valid {
 				st.BestLast = int(last.Int64)
 			}
