@@ -43,26 +43,32 @@ func (s *Session) startClock(ctx context.Context) error {
 	}
 	s.device = dev.id
 	s.devKeys = dev
-	s.clock = cvsync.NewClock(dev.id, s.v.now, lastHLC(ctx, s.general, s.clinical))
+	last, err := lastHLC(ctx, s.general, s.clinical)
+	if err != nil {
+		return err
+	}
+	s.clock = cvsync.NewClock(dev.id, s.v.now, last)
 	return nil
 }
 
 // lastHLC is the newest change-record time in the given databases.
-func lastHLC(ctx context.Context, dbs ...*store.DB) cvsync.Timestamp {
+func lastHLC(ctx context.Context, dbs ...*store.DB) (cvsync.Timestamp, error) {
 	last := cvsync.Timestamp{}
 	for _, db := range dbs {
 		if db == nil {
 			continue
 		}
-		var h sql.NullString
-		db.QueryRowContext(ctx, `SELECT max(hlc) FROM changes`).Scan(&h)
+		h, err := scalar[sql.NullString](ctx, db, `SELECT max(hlc) FROM changes`)
+		if err != nil {
+			return last, err
+		}
 		if h.Valid {
 			if ts, err := cvsync.ParseTimestamp(h.String); err == nil && ts.Compare(last) > 0 {
 				last = ts
 			}
 		}
 	}
-	return last
+	return last, nil
 }
 
 // deviceKeys are this machine's identity for sync: an X25519 key that
@@ -84,7 +90,10 @@ func ensureDevice(ctx context.Context, db *store.DB) (deviceKeys, error) {
 	if err != sql.ErrNoRows {
 		return d, err
 	}
-	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingDevice).Scan(&d.id); err != nil {
+	if d.id, err = scalarOr(ctx, db, "", `SELECT value FROM settings WHERE name = ?`, settingDevice); err != nil {
+		return d, err
+	}
+	if d.id == "" {
 		d.id = newID()
 	}
 	fresh := store.NewSlotSecrets(nil)
@@ -128,7 +137,9 @@ func (w changeWriter) record(ctx context.Context, tx querier, table, rowID strin
 // recordRows appends one change record per row write, in order, each
 // with its own clock reading (writes without columns are skipped).
 func (w changeWriter) recordRows(ctx context.Context, tx querier, writes []rowWrite) error {
-	w.witness(ctx, tx)
+	if err := w.witness(ctx, tx); err != nil {
+		return err
+	}
 	args, err := w.prepare(writes)
 	if err != nil {
 		return err
@@ -141,19 +152,22 @@ func (w changeWriter) recordRows(ctx context.Context, tx querier, writes []rowWr
 // clock ahead of every other session or process of this machine: times
 // never repeat. Once per transaction is enough: nobody else writes inside
 // it.
-func (w changeWriter) witness(ctx context.Context, tx querier) {
+func (w changeWriter) witness(ctx context.Context, tx querier) error {
 	ct, ok := tx.(cachedTx)
 	if ok && ct.once["clock"] {
-		return
+		return nil
 	}
-	var newest sql.NullString
-	tx.QueryRowContext(ctx, `SELECT max(hlc) FROM changes`).Scan(&newest)
+	newest, err := scalar[sql.NullString](ctx, tx, `SELECT max(hlc) FROM changes`)
+	if err != nil {
+		return err
+	}
 	if ts, err := cvsync.ParseTimestamp(newest.String); err == nil {
 		w.clock.Witness(ts)
 	}
 	if ok {
 		ct.once["clock"] = true
 	}
+	return nil
 }
 
 // prepare stamps and encodes change records: 7 INSERT arguments each.
@@ -392,35 +406,39 @@ func (s *Session) History(ctx context.Context, table, rowID string) ([]Change, e
 		}
 		db = s.clinical
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, hlc, col, value, device, author FROM changes WHERE tbl = ? AND row_id = ? ORDER BY hlc`, table, rowID)
+	type record struct {
+		Change
+		cols map[string]*string
+	}
+	recs, err := queryAll(ctx, db, func(r row) (record, error) {
+		c := record{Change: Change{Table: table, RowID: rowID}}
+		var h, col string
+		var v sql.NullString
+		if err := r.Scan(&c.Seq, &h, &col, &v, &c.Device, &c.Author); err != nil {
+			return c, err
+		}
+		c.HLC, _ = cvsync.ParseTimestamp(h)
+		var err error
+		c.cols, err = decodeColumns(col, v)
+		return c, err
+	}, `SELECT seq, hlc, col, value, device, author FROM changes WHERE tbl = ? AND row_id = ? ORDER BY hlc`, table, rowID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Change
-	for rows.Next() {
-		c := Change{Table: table, RowID: rowID}
-		var h, col string
-		var v sql.NullString
-		if err := rows.Scan(&c.Seq, &h, &col, &v, &c.Device, &c.Author); err != nil {
-			return nil, err
-		}
-		c.HLC, _ = cvsync.ParseTimestamp(h)
-		cols, err := decodeColumns(col, v)
-		if err != nil {
-			return nil, err
-		}
-		names := make([]string, 0, len(cols))
-		for name := range cols {
+	for _, rec := range recs {
+		names := make([]string, 0, len(rec.cols))
+		for name := range rec.cols {
 			names = append(names, name)
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			c.Column, c.Value = name, cols[name]
+			c := rec.Change
+			c.Column, c.Value = name, rec.cols[name]
 			out = append(out, c)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // clinicalTables are the tables of clinical.db.

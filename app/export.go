@@ -61,18 +61,12 @@ func (s *Session) Export(ctx context.Context, w io.Writer, o ExportOptions) (int
 		mrns = []string{o.MRN}
 	} else {
 		s.mu.Lock()
-		rows, err := s.general.QueryContext(ctx, `SELECT mrn FROM patients WHERE archived = 0 ORDER BY family, given`)
+		all, err := queryAll(ctx, s.general, scanString, `SELECT mrn FROM patients WHERE archived = 0 ORDER BY family, given`)
+		s.mu.Unlock()
 		if err != nil {
-			s.mu.Unlock()
 			return 0, err
 		}
-		for rows.Next() {
-			var m string
-			rows.Scan(&m)
-			mrns = append(mrns, m)
-		}
-		rows.Close()
-		s.mu.Unlock()
+		mrns = all
 	}
 	var charts []*Chart
 	for _, m := range mrns {
@@ -174,21 +168,33 @@ func (s *Session) loadChartForExport(ctx context.Context, mrn string) (*Chart, e
 	return c, nil
 }
 
-// writePatientsCSV writes one row per patient. The columns of the first
-// exports keep their places (the phones under their new names); the
-// postcode, national health number and SMS consent come after them.
+// writePatientsCSV writes one row per patient: the fields patientTable
+// gives an export header, in its order (a new field's column comes after
+// the others: the columns of earlier exports keep their places). Yes/no
+// fields are written yes or no.
 func writePatientsCSV(w io.Writer, charts []*Chart) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"MRN", "Last Name", "First Name", "Preferred Name", "Date of Birth", "Sex", "Mobile", "Home Phone", "Email", "Address", "Insurance",
-		"Emergency Contact", "Postcode", "National Health Number", "SMS Consent"})
-	for _, c := range charts {
-		p := c.Patient
-		consent := "no"
-		if p.SMSConsent {
-			consent = "yes"
+	var cols []*patientField
+	var header []string
+	for i := range patientTable {
+		if f := &patientTable[i]; f.export != "" {
+			cols, header = append(cols, f), append(header, f.export)
 		}
-		cw.Write([]string{p.MRN, p.Family, p.Given, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
-			p.EmergencyContact, p.Postcode, p.NationalNumber, consent})
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	for _, c := range charts {
+		row := make([]string, len(cols))
+		for i, f := range cols {
+			switch v := f.value(&c.Patient).(type) {
+			case string:
+				row[i] = v
+			case bool:
+				row[i] = map[bool]string{true: "yes", false: "no"}[v]
+			default:
+				row[i] = fmt.Sprint(v)
+			}
+		}
+		cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()

@@ -69,36 +69,42 @@ func (p *ImportPlan) ClinicalEntries() int {
 	return p.fhir.clinical
 }
 
-// headerFields maps normalised header names to patient fields.
-var headerFields = map[string]string{
-	"firstname": "given", "first": "given", "givenname": "given", "given": "given", "forename": "given", "forenames": "given", "namefirst": "given",
-	"lastname": "family", "last": "family", "surname": "family", "familyname": "family", "family": "family", "namelast": "family",
-	"preferredname": "preferred", "nickname": "preferred", "knownas": "preferred", "preferred": "preferred",
+// readHeaders maps the normalised headers of the columns the importer
+// reads itself to what it reads them as: dates, phones, address lines and
+// yes/no cells. The fields a sheet fills as typed list their headers in
+// patientTable.
+var readHeaders = map[string]string{
 	"dob": "dob", "dateofbirth": "dob", "birthdate": "dob", "birthday": "dob", "born": "dob", "datebirth": "dob",
-	"sex": "sex", "gender": "sex",
 	// A phone column that does not say which goes to the mobile, then to
 	// the home phone, in the sheet's order.
 	"phone": "phone", "telephone": "phone", "tel": "phone", "phonenumber": "phone",
 	"mobile": "mobile", "mobilephone": "mobile", "mobilenumber": "mobile", "mobileno": "mobile", "cell": "mobile", "cellphone": "mobile", "cellnumber": "mobile",
 	"homephone": "phone2", "hometelephone": "phone2", "hometel": "phone2", "homenumber": "phone2", "landline": "phone2", "phone2": "phone2",
 	"secondphone": "phone2", "otherphone": "phone2", "telephone2": "phone2",
-	"email": "email", "emailaddress": "email", "mail": "email",
 	"address": "address", "street": "address", "streetaddress": "address", "addressline1": "address", "address1": "address",
 	"addressline2": "address", "address2": "address", "city": "address", "town": "address",
-	"postcode": "postcode", "postalcode": "postcode", "zip": "postcode", "zipcode": "postcode", "postcodezip": "postcode", "zippostcode": "postcode", "eircode": "postcode",
-	// The patient's number in the public health system. A column of
-	// "insurance number" stays with the insurer (field insurance), and a
-	// social security or National Insurance number (not a health number)
-	// is not imported.
-	"nhsnumber": "national_number", "nhsno": "national_number", "chinumber": "national_number", "chino": "national_number",
-	"nationalnumber": "national_number", "nationalhealthnumber": "national_number", "nationalid": "national_number", "nationalidnumber": "national_number",
-	"healthnumber": "national_number", "healthcardnumber": "national_number", "medicarenumber": "national_number", "medicareno": "national_number",
-	"ihi": "national_number", "nhi": "national_number", "nhinumber": "national_number", "bsn": "national_number",
 	"smsconsent": "sms_consent", "sms": "sms_consent", "smsreminders": "sms_consent", "smsok": "sms_consent", "consenttosms": "sms_consent",
 	"textreminders": "sms_consent", "textconsent": "sms_consent", "agreestosmsreminders": "sms_consent",
-	"insurance": "insurance", "insurer": "insurance", "insurancenumber": "insurance", "policy": "insurance", "policynumber": "insurance",
-	"emergencycontact": "emergency_contact", "nextofkin": "emergency_contact",
-	"notes": "admin_notes", "note": "admin_notes", "comments": "admin_notes", "comment": "admin_notes",
+}
+
+// headerFields maps normalised header names to patient fields.
+var headerFields = importHeaders()
+
+func importHeaders() map[string]string {
+	m := make(map[string]string, len(readHeaders)+64)
+	for h, f := range readHeaders {
+		m[h] = f
+	}
+	for i := range patientTable {
+		f := &patientTable[i]
+		if f.headers != "" && f.textOf(&Patient{}) == nil {
+			panic("patients." + string(f.col) + ": only text fields are imported as typed")
+		}
+		for _, h := range strings.Fields(f.headers) {
+			m[h] = string(f.col)
+		}
+	}
+	return m
 }
 
 func normHeader(h string) string {
@@ -190,16 +196,8 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 			}
 			cell = strings.TrimSpace(cell)
 			switch f {
-			case "given":
-				p.Given = cell
-			case "family":
-				p.Family = cell
-			case "preferred":
-				p.Preferred = cell
 			case "dob":
 				p.DOB = normalizeSheetDate(cell, order)
-			case "sex":
-				p.Sex = cell
 			case "phone":
 				if cell != "" {
 					phones = append(phones, cell)
@@ -216,28 +214,16 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 				} else if cell != "" {
 					phones = append(phones, cell)
 				}
-			case "postcode":
-				if p.Postcode == "" {
-					p.Postcode = cell
-				}
-			case "national_number":
-				if p.NationalNumber == "" {
-					p.NationalNumber = cell
-				}
 			case "sms_consent":
 				consent = cell
-			case "email":
-				p.Email = cell
 			case "address":
 				if cell != "" {
 					addr = append(addr, cell)
 				}
-			case "insurance":
-				p.Insurance = cell
-			case "emergency_contact":
-				p.EmergencyContact = cell
-			case "admin_notes":
-				p.AdminNotes = cell
+			default: // a field taken as typed: its first filled column
+				if v := patientColumn(PatientField(f)).textOf(&p); *v == "" {
+					*v = cell
+				}
 			}
 		}
 		p.Address = strings.Join(addr, ", ")
@@ -262,14 +248,19 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 				*f.v = ""
 			}
 		}
-		for _, f := range []struct {
-			name  string
-			v     *string
-			limit int
-		}{{"postcode", &ir.Patient.Postcode, maxPostcodeRunes}, {"national health number", &ir.Patient.NationalNumber, maxNationalRunes}} {
-			if v := singleSpaced(*f.v); utf8.RuneCountInString(v) > f.limit {
-				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: longer than %d characters", f.name, v, f.limit))
-				*f.v = ""
+		for i := range patientTable {
+			f := &patientTable[i]
+			if !f.leaveOut {
+				continue
+			}
+			v := f.textOf(&ir.Patient)
+			typed := strings.TrimSpace(*v)
+			if f.spaced {
+				typed = singleSpaced(*v)
+			}
+			if utf8.RuneCountInString(typed) > f.max {
+				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: longer than %d characters", f.name, typed, f.max))
+				*v = ""
 			}
 		}
 		if agreed, ok := parseYesNo(consent); !ok {
@@ -367,25 +358,21 @@ func (s *Session) setAsideRegistered(ctx context.Context, plan *ImportPlan) erro
 	type known struct{ mrn, family, given, dob string }
 	byName := map[string]string{}
 	byPhone := map[string][]known{}
-	rows, err := s.general.QueryContext(ctx, `SELECT mrn, family, given, dob, phone_key FROM patients WHERE archived = 0`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
+	// Into the maps as they are scanned: no list of every patient.
+	_, err := queryAll(ctx, s.general, func(r row) (struct{}, error) {
 		var k known
 		var phone string
-		if err := rows.Scan(&k.mrn, &k.family, &k.given, &k.dob, &phone); err != nil {
-			rows.Close()
-			return err
+		if err := r.Scan(&k.mrn, &k.family, &k.given, &k.dob, &phone); err != nil {
+			return struct{}{}, err
 		}
 		k.family, k.given = foldAccents(k.family), foldAccents(k.given)
 		byName[k.family+"|"+k.given+"|"+k.dob] = k.mrn
 		if phone != "" {
 			byPhone[phone] = append(byPhone[phone], k)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return struct{}{}, nil
+	}, `SELECT mrn, family, given, dob, phone_key FROM patients WHERE archived = 0`)
+	if err != nil {
 		return err
 	}
 	kept := plan.Rows[:0]

@@ -102,5 +102,9 @@ func vaultWriter(ctx context.Context, v *Vault, gen *store.DB, author string) (c
 	if err != nil {
 		return changeWriter{}, dev, err
 	}
-	return changeWriter{cvsync.NewClock(dev.id, v.now, lastHLC(ctx, gen)), dev.id, author}, dev, nil
+	last, err := lastHLC(ctx, gen)
+	if err != nil {
+		return changeWriter{}, dev, err
+	}
+	return changeWriter{cvsync.NewClock(dev.id, v.now, last), dev.id, author}, dev, nil
 }

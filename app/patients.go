@@ -11,315 +11,16 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/clinicvault/clinicvault/store"
-	"golang.org/x/text/unicode/norm"
 )
 
-// ErrInvalid is wrapped by every refusal of bad input; the message names
-// the field and what is wrong with it.
-var ErrInvalid = errors.New("invalid input")
+// Registering, changing, reading and archiving patients. What a patient's
+// record holds is declared in patient_fields.go; the writes go through
+// patientWriter (patient_write.go).
 
 // ErrPatientNotFound means no patient has that MRN.
 var ErrPatientNotFound = errors.New("no patient with that MRN")
-
-func invalid(format string, a ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrInvalid)
-}
-
-// PatientField names a field of a patient's record, as its column.
-type PatientField string
-
-// The fields of a patient's record that a refusal can name.
-const (
-	FieldGiven            PatientField = "given"
-	FieldFamily           PatientField = "family"
-	FieldPreferred        PatientField = "preferred"
-	FieldDOB              PatientField = "dob"
-	FieldSex              PatientField = "sex"
-	FieldMobile           PatientField = "phone"  // the mobile number (column phone)
-	FieldHomePhone        PatientField = "phone2" // the home phone (column phone2)
-	FieldEmail            PatientField = "email"
-	FieldAddress          PatientField = "address"
-	FieldPostcode         PatientField = "postcode"
-	FieldNationalNumber   PatientField = "national_number"
-	FieldInsurance        PatientField = "insurance"
-	FieldEmergencyContact PatientField = "emergency_contact"
-	FieldAdminNotes       PatientField = "admin_notes"
-	FieldSMSConsent       PatientField = "sms_consent"
-)
-
-// FieldError is a refusal of one field of a patient's record: a form
-// points at Field; the message says what is wrong. It wraps ErrInvalid.
-type FieldError struct {
-	Field PatientField
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Msg + ": " + ErrInvalid.Error() }
-func (e *FieldError) Unwrap() error { return ErrInvalid }
-
-// fieldInvalid is a refusal of field f.
-func fieldInvalid(f PatientField, format string, a ...any) error {
-	return &FieldError{Field: f, Msg: fmt.Sprintf(format, a...)}
-}
-
-// asField makes a refusal of bad input (cleanText's, ParseDOB's) name f.
-func asField(f PatientField, err error) error {
-	if err == nil || !errors.Is(err, ErrInvalid) {
-		return err
-	}
-	return &FieldError{Field: f, Msg: strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())}
-}
-
-// Patient is a patient's demographic record (general.db).
-type Patient struct {
-	ID               string
-	MRN              string
-	Given            string
-	Family           string
-	Preferred        string
-	DOB              string // YYYY-MM-DD
-	Sex              string
-	Phone            string
-	Phone2           string
-	Email            string
-	Address          string
-	Insurance        string
-	EmergencyContact string
-	AdminNotes       string
-	Archived         bool
-	MergedInto       string
-	Created          time.Time
-	Updated          time.Time
-	// Phone is the mobile number and Phone2 the home phone (the columns
-	// keep their first names: they are replicated).
-	// Postcode is the postal code, upper case, single-spaced.
-	Postcode string
-	// NationalNumber is the patient's number in the public health system
-	// (NHS, Medicare, health card, BSN… number), single-spaced; an
-	// insurer's member number is Insurance.
-	NationalNumber string
-	// SMSConsent: the patient agreed to SMS reminders on the mobile
-	// number. Never true without one.
-	SMSConsent bool
-}
-
-// Name is the patient's display name, family name first.
-func (p Patient) Name() string {
-	n := p.Family + ", " + p.Given
-	if p.Preferred != "" {
-		n += " (" + p.Preferred + ")"
-	}
-	return n
-}
-
-// PatientChanges lists the fields to set; nil fields are left as they are.
-// Phone is the mobile number, Phone2 the home phone. Clearing the mobile
-// withdraws SMSConsent unless the same change sets it.
-type PatientChanges struct {
-	Given, Family, Preferred, DOB, Sex, Phone, Phone2, Email, Address, Insurance, EmergencyContact, AdminNotes *string
-	Postcode, NationalNumber                                                                                   *string
-	SMSConsent                                                                                                 *bool
-}
-
-// columns maps the text columns to the change's values.
-func (c PatientChanges) columns() map[string]*string {
-	return map[string]*string{
-		"given": c.Given, "family": c.Family, "preferred": c.Preferred, "dob": c.DOB, "sex": c.Sex,
-		"phone": c.Phone, "phone2": c.Phone2, "email": c.Email, "address": c.Address, "insurance": c.Insurance,
-		"emergency_contact": c.EmergencyContact, "admin_notes": c.AdminNotes,
-		"postcode": c.Postcode, "national_number": c.NationalNumber,
-	}
-}
-
-// textFields maps a patient's text columns to its fields.
-func (p *Patient) textFields() map[string]*string {
-	return map[string]*string{"given": &p.Given, "family": &p.Family, "preferred": &p.Preferred, "dob": &p.DOB, "sex": &p.Sex,
-		"phone": &p.Phone, "phone2": &p.Phone2, "email": &p.Email, "address": &p.Address, "insurance": &p.Insurance,
-		"emergency_contact": &p.EmergencyContact, "admin_notes": &p.AdminNotes,
-		"postcode": &p.Postcode, "national_number": &p.NationalNumber}
-}
-
-// Str returns a pointer to s, for PatientChanges.
-func Str(s string) *string { return &s }
-
-// Bool returns a pointer to b, for PatientChanges.
-func Bool(b bool) *bool { return &b }
-
-const patientColumns = `id, mrn, given, family, preferred, dob, sex, phone, phone2, email, address, insurance, emergency_contact, admin_notes, archived, merged_into, created_at, updated_at, postcode, national_number, sms_consent`
-
-func scanPatient(row interface{ Scan(...any) error }) (Patient, error) {
-	var p Patient
-	var created, updated int64
-	err := row.Scan(&p.ID, &p.MRN, &p.Given, &p.Family, &p.Preferred, &p.DOB, &p.Sex, &p.Phone, &p.Phone2, &p.Email,
-		&p.Address, &p.Insurance, &p.EmergencyContact, &p.AdminNotes, &p.Archived, &p.MergedInto, &created, &updated,
-		&p.Postcode, &p.NationalNumber, &p.SMSConsent)
-	p.Created, p.Updated = time.Unix(created, 0), time.Unix(updated, 0)
-	return p, err
-}
-
-// Field limits.
-const (
-	maxNameRunes  = 100
-	maxShortRunes = 200
-	maxNoteBytes  = 64 << 10
-	// The longest postal codes are ten or eleven characters ("12345-6789",
-	// "12345-67890"); national health numbers are shorter than 20.
-	maxPostcodeRunes = 16
-	maxNationalRunes = 30
-)
-
-// singleSpaced is s with every run of white space one space, upper case:
-// how a postcode or a national number is kept ("sw1a  1aa" -> "SW1A 1AA").
-func singleSpaced(s string) string {
-	return strings.ToUpper(strings.Join(strings.Fields(s), " "))
-}
-
-// looksLikePhone is the regexp ^\+?[0-9 ()./-]{3,30}$ written out (an
-// import checks every row; the regexp was a third of planning a sheet).
-func looksLikePhone(s string) bool {
-	s = strings.TrimPrefix(s, "+")
-	if len(s) < 3 || len(s) > 30 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && c != ' ' && c != '(' && c != ')' && c != '.' && c != '/' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-// looksLikeEmail is the regexp ^[^@\s]+@[^@\s]+\.[^@\s]+$ written out: one
-// @ with something before it, a dot inside what follows, no white space.
-func looksLikeEmail(s string) bool {
-	at := -1
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ' ', '\t', '\n', '\f', '\r':
-			return false
-		case '@':
-			if at >= 0 {
-				return false
-			}
-			at = i
-		}
-	}
-	if at < 1 {
-		return false
-	}
-	domain := s[at+1:]
-	for i := 1; i < len(domain)-1; i++ {
-		if domain[i] == '.' {
-			return true
-		}
-	}
-	return false
-}
-
-// cleanText trims, normalises to NFC and refuses control characters.
-func cleanText(field, s string, maxRunes int, multiline bool) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", invalid("%s is not valid text", field)
-	}
-	s = strings.TrimSpace(norm.NFC.String(s))
-	if n := utf8.RuneCountInString(s); n > maxRunes {
-		return "", invalid("%s is %d characters long; the limit is %d", field, n, maxRunes)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			return "", invalid("%s contains a control character", field)
-		}
-	}
-	return s, nil
-}
-
-// ParseDOB checks a date of birth typed as YYYY-MM-DD: a real date, not in
-// the future, not before 1880.
-func ParseDOB(s string, now time.Time) (string, error) {
-	s = strings.TrimSpace(s)
-	d, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		return "", invalid("date of birth %q is not a date in the form YYYY-MM-DD", s)
-	}
-	if d.After(now) {
-		return "", invalid("date of birth %s is in the future", s)
-	}
-	if d.Year() < 1880 {
-		return "", invalid("date of birth %s is before 1880", s)
-	}
-	return d.Format("2006-01-02"), nil
-}
-
-var sexes = map[string]string{
-	"": "", "f": "female", "female": "female", "m": "male", "male": "male",
-	"x": "other", "other": "other", "u": "unknown", "unknown": "unknown",
-}
-
-// validate checks and normalises every field of p. A refusal is a
-// *FieldError naming the field.
-func (s *Session) validatePatient(p *Patient) error {
-	var err error
-	// A pasted tab or line break inside a postcode or a number is spacing.
-	for _, v := range []*string{&p.Postcode, &p.NationalNumber} {
-		if utf8.ValidString(*v) {
-			*v = singleSpaced(*v)
-		}
-	}
-	for _, f := range []struct {
-		field PatientField
-		name  string
-		v     *string
-		limit int
-		multi bool
-	}{
-		{FieldGiven, "given name", &p.Given, maxNameRunes, false}, {FieldFamily, "family name", &p.Family, maxNameRunes, false},
-		{FieldPreferred, "preferred name", &p.Preferred, maxNameRunes, false}, {FieldMobile, "mobile", &p.Phone, 30, false},
-		{FieldHomePhone, "home phone", &p.Phone2, 30, false}, {FieldEmail, "email", &p.Email, maxShortRunes, false},
-		{FieldAddress, "address", &p.Address, 500, true}, {FieldPostcode, "postcode", &p.Postcode, maxPostcodeRunes, false},
-		{FieldNationalNumber, "national health number", &p.NationalNumber, maxNationalRunes, false},
-		{FieldInsurance, "insurance", &p.Insurance, maxShortRunes, false},
-		{FieldEmergencyContact, "emergency contact", &p.EmergencyContact, maxShortRunes, false},
-		{FieldAdminNotes, "administrative notes", &p.AdminNotes, maxNoteBytes, true},
-	} {
-		if *f.v, err = cleanText(f.name, *f.v, f.limit, f.multi); err != nil {
-			return asField(f.field, err)
-		}
-	}
-	if p.Given == "" {
-		return fieldInvalid(FieldGiven, "the given name is empty")
-	}
-	if p.Family == "" {
-		return fieldInvalid(FieldFamily, "the family name is empty")
-	}
-	if p.DOB, err = ParseDOB(p.DOB, s.v.now()); err != nil {
-		return asField(FieldDOB, err)
-	}
-	sex, ok := sexes[strings.ToLower(strings.TrimSpace(p.Sex))]
-	if !ok {
-		return fieldInvalid(FieldSex, "sex %q is not one of female, male, other, unknown", p.Sex)
-	}
-	p.Sex = sex
-	for _, ph := range []struct {
-		field   PatientField
-		name, v string
-	}{{FieldMobile, "mobile", p.Phone}, {FieldHomePhone, "home phone", p.Phone2}} {
-		if ph.v != "" && !looksLikePhone(ph.v) {
-			return fieldInvalid(ph.field, "%s %q has characters a phone number does not", ph.name, ph.v)
-		}
-	}
-	if p.Email != "" && !looksLikeEmail(p.Email) {
-		return fieldInvalid(FieldEmail, "email %q is not an email address", p.Email)
-	}
-	if p.SMSConsent && p.Phone == "" {
-		return fieldInvalid(FieldSMSConsent, "SMS reminders need a mobile number")
-	}
-	return nil
-}
 
 // Crockford base32 without check: MRNs are 8 characters in two groups,
 // random so that machines apart never need to coordinate.
@@ -348,160 +49,56 @@ func NormalizeMRN(s string) string {
 	return s
 }
 
-func digits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
-}
-
-// ftsRow is the text the full-text index holds for a patient.
-func ftsRow(p Patient) (names, mrn, phone, dob string) {
-	names = searchFold(strings.Join([]string{p.Given, p.Family, p.Preferred}, " "))
-	// The MRN without its dash, one token: a typed "K7QM-" or "K7QM" is a
-	// prefix of it. (Rows indexed before also hold the two halves.)
-	mrn = strings.ReplaceAll(p.MRN, "-", "")
-	// The national health number with it, as one token ("943 476 5919"
-	// as 9434765919, "QQ 12 34 56 C" as QQ123456C) and as its groups of
-	// three characters or more, as typed.
-	if p.NationalNumber != "" {
-		groups := strings.FieldsFunc(p.NationalNumber, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-		mrn += " " + strings.Join(groups, "")
-		if len(groups) > 1 {
-			for _, g := range groups {
-				if utf8.RuneCountInString(g) >= 3 {
-					mrn += " " + g
-				}
-			}
+// unusedMRN is a new MRN that no patient in q has yet.
+func unusedMRN(ctx context.Context, q querier) (string, error) {
+	for {
+		mrn := newMRN()
+		n, err := scalar[int](ctx, q, `SELECT count(*) FROM patients WHERE mrn = ?`, mrn)
+		if err != nil || n == 0 {
+			return mrn, err
 		}
 	}
-	// Phones as digits (07700900123), and the typed groups of three digits
-	// or more, so the "7946" of "+44 20 7946 0001" matches too (country
-	// and area codes of one or two digits would match half the practice).
-	var tokens []string
-	for _, ph := range []string{p.Phone, p.Phone2} {
-		d := digits(ph)
-		if d == "" {
-			continue
-		}
-		tokens = append(tokens, d)
-		// An international number is also found as it is dialled at
-		// home: "+44 20 6976 6221" as "020 6976 6221".
-		if national := nationalNumber(ph); national != "" {
-			tokens = append(tokens, national)
-		}
-		for _, g := range strings.FieldsFunc(ph, func(r rune) bool { return r < '0' || r > '9' }) {
-			if len(g) >= 3 && g != d {
-				tokens = append(tokens, g)
-			}
-		}
-	}
-	phone = strings.Join(tokens, " ")
-	// The date of birth as one token, 19800302: a prefix query on the
-	// year (1980*) or the whole date matches it.
-	return names, mrn, phone, strings.ReplaceAll(p.DOB, "-", "")
-}
-
-// indexPatient replaces a patient's entry in the full-text index.
-func indexPatient(ctx context.Context, tx querier, p Patient) error {
-	var rowid int64
-	if err := tx.QueryRowContext(ctx, `SELECT rowid FROM patients WHERE id = ?`, p.ID).Scan(&rowid); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM patients_fts WHERE docid = ?`, rowid); err != nil {
-		return err
-	}
-	if p.Archived {
-		return nil
-	}
-	return insertFTS(ctx, tx, rowid, p)
-}
-
-// insertFTS adds a new patient to the full-text index. New rows must not
-// go through a DELETE first: an FTS4 delete flushes the pending terms, and
-// a segment per row makes a bulk insert quadratic.
-func insertFTS(ctx context.Context, tx querier, rowid int64, p Patient) error {
-	names, mrn, phone, dob := ftsRow(p)
-	_, err := tx.ExecContext(ctx, `INSERT INTO patients_fts (docid, names, mrn, phone, dob) VALUES (?, ?, ?, ?, ?)`, rowid, names, mrn, phone, dob)
-	return err
-}
-
-// Duplicate is an existing patient that looks like the one being entered.
-type Duplicate struct {
-	Patient Patient
-	Reason  string // "same name and date of birth" or "same phone"
-}
-
-// FindDuplicates returns current patients with the same name and date of
-// birth, or the same phone number, as p.
-func (s *Session) FindDuplicates(ctx context.Context, p Patient) ([]Duplicate, error) {
-	if err := s.require(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return findDuplicates(ctx, s.general, p)
-}
-
-func findDuplicates(ctx context.Context, q querier, p Patient) ([]Duplicate, error) {
-	// Candidates by the indexed date of birth, then by phone digits (two
-	// queries: an OR across two indexes would scan the table). Names
-	// compare in Go, folded for case and accents (NOCASE folds ASCII only).
-	family, given, phone := foldAccents(p.Family), foldAccents(p.Given), digits(p.Phone)
-	var out []Duplicate
-	seen := map[string]bool{}
-	scan := func(query string, arg string, keep func(Patient) (string, bool)) error {
-		rows, err := q.QueryContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE `+query+` AND archived = 0 AND id != ? LIMIT 2000`, arg, p.ID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() && len(out) < 20 {
-			d, err := scanPatient(rows)
-			if err != nil {
-				return err
-			}
-			if reason, ok := keep(d); ok && !seen[d.ID] {
-				seen[d.ID] = true
-				out = append(out, Duplicate{d, reason})
-			}
-		}
-		return rows.Err()
-	}
-	if err := scan("dob = ?", p.DOB, func(d Patient) (string, bool) {
-		return "same name and date of birth", foldAccents(d.Family) == family && foldAccents(d.Given) == given
-	}); err != nil {
-		return nil, err
-	}
-	if phone != "" {
-		if err := scan("phone_key = ? AND phone_key != ''", phone, func(Patient) (string, bool) { return "same phone", true }); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // AddPatient registers a patient and returns the record with its MRN, and
 // any existing patients it may duplicate (the record is created anyway;
-// the duplicate workflow can merge them).
+// the duplicate workflow can merge them). One duplicate check and one
+// insert, in one transaction.
 func (s *Session) AddPatient(ctx context.Context, p Patient) (Patient, []Duplicate, error) {
+	return s.addPatient(ctx, p, false)
+}
+
+// AddPatientUnlessDuplicate registers a patient unless existing patients
+// look like it (same name and date of birth, or same phone): then nothing
+// is written, and they are returned with a zero Patient. The window asks
+// whether to open one of them or to register the patient anyway
+// (AddPatient). One duplicate check and, when it finds none, one insert,
+// in one transaction.
+func (s *Session) AddPatientUnlessDuplicate(ctx context.Context, p Patient) (Patient, []Duplicate, error) {
+	return s.addPatient(ctx, p, true)
+}
+
+func (s *Session) addPatient(ctx context.Context, p Patient, unlessDuplicate bool) (Patient, []Duplicate, error) {
 	if err := s.require(); err != nil {
 		return Patient{}, nil, err
 	}
 	if err := s.validatePatient(&p); err != nil {
 		return Patient{}, nil, err
 	}
-	now := s.v.now()
+	w := s.patientWriter()
 	var dups []Duplicate
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		dups, err = s.insertPatient(ctx, tx, &p, now)
-		return err
+		if dups, err = findDuplicates(ctx, tx, p); err != nil || (unlessDuplicate && len(dups) > 0) {
+			return err
+		}
+		return w.insert(ctx, tx, &p, duplicateNote(dups))
 	})
 	if err != nil {
 		return Patient{}, nil, err
+	}
+	if unlessDuplicate && len(dups) > 0 {
+		return Patient{}, dups, nil
 	}
 	return p, dups, nil
 }
@@ -522,7 +119,7 @@ func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *P
 	if err := s.require(); err != nil {
 		return err
 	}
-	now := s.v.now()
+	w := s.patientWriter()
 	if n >= 5000 {
 		// A large import leaves hundreds of MB of garbage, idle heap and
 		// freed page cache: hand them back to the system now rather than
@@ -546,7 +143,7 @@ func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *P
 			sqltx.ExecContext(ctx, `PRAGMA cache_size = -262144`)
 			defer sqltx.ExecContext(ctx, `PRAGMA cache_size = -32768`)
 		}
-		b, err := s.newPatientBulk(ctx, tx, now, n)
+		b, err := newPatientBulk(ctx, tx, w, n)
 		if err != nil {
 			return err
 		}
@@ -559,7 +156,7 @@ func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *P
 			// writer goroutine is busy meanwhile.
 			err := s.validatePatient(patient(i))
 			if err == nil {
-				_, err = b.add(ctx, patient(i))
+				err = b.add(ctx, patient(i))
 			}
 			if err != nil {
 				b.finish(ctx)
@@ -576,23 +173,7 @@ func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *P
 	})
 }
 
-// insertPatient writes a validated patient with a new id and MRN, its
-// search index entry, its change record and its audit row.
-func (s *Session) insertPatient(ctx context.Context, tx querier, p *Patient, now time.Time) ([]Duplicate, error) {
-	b, err := s.newPatientBulk(ctx, tx, now, 1)
-	if err != nil {
-		return nil, err
-	}
-	dups, err := b.add(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return dups, b.finish(ctx)
-}
-
-func (s *Session) patientByMRN(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, mrn string) (Patient, error) {
+func (s *Session) patientByMRN(ctx context.Context, q querier, mrn string) (Patient, error) {
 	p, err := scanPatient(q.QueryRowContext(ctx, `SELECT `+patientColumns+` FROM patients WHERE mrn = ? ORDER BY archived, created_at LIMIT 1`, NormalizeMRN(mrn)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("%q: %w", mrn, ErrPatientNotFound)
@@ -605,7 +186,7 @@ func (s *Session) EditPatient(ctx context.Context, mrn string, c PatientChanges)
 	if err := s.require(); err != nil {
 		return Patient{}, err
 	}
-	now := s.v.now()
+	w := s.patientWriter()
 	var p Patient
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -613,52 +194,34 @@ func (s *Session) EditPatient(ctx context.Context, mrn string, c PatientChanges)
 			return err
 		}
 		before := p
-		fields := p.textFields()
-		for col, v := range c.columns() {
-			if v != nil {
-				*fields[col] = *v
+		for i := range patientTable {
+			if apply := patientTable[i].ref.apply; apply != nil {
+				apply(&c, &p)
 			}
 		}
-		if c.SMSConsent != nil {
-			p.SMSConsent = *c.SMSConsent
-		} else if strings.TrimSpace(p.Phone) == "" {
+		if c.SMSConsent == nil && strings.TrimSpace(p.Phone) == "" {
 			p.SMSConsent = false // agreed to texts to a number no longer there
 		}
 		if err := s.validatePatient(&p); err != nil {
 			return err
 		}
-		changed := map[string]any{}
-		beforeFields := before.textFields()
+		var changed []PatientField
 		var names []string
-		for col, ptr := range fields {
-			if *ptr != *beforeFields[col] {
-				changed[col] = *ptr
-				names = append(names, col)
+		for i := range patientTable {
+			f := &patientTable[i]
+			if f.ref.apply != nil && f.value(&p) != f.value(&before) {
+				changed = append(changed, f.col)
+				names = append(names, string(f.col))
 			}
-		}
-		if p.SMSConsent != before.SMSConsent {
-			changed["sms_consent"] = p.SMSConsent
-			names = append(names, "sms_consent")
 		}
 		if len(changed) == 0 {
 			return nil
 		}
+		if err := w.update(ctx, tx, &p, changed...); err != nil {
+			return err
+		}
 		sort.Strings(names)
-		p.Updated = now
-		if _, err := tx.ExecContext(ctx, `UPDATE patients SET given=?, family=?, preferred=?, dob=?, sex=?, phone=?, phone2=?, email=?,
-			address=?, insurance=?, emergency_contact=?, admin_notes=?, postcode=?, national_number=?, sms_consent=?,
-			updated_at=?, phone_key=? WHERE id = ?`,
-			p.Given, p.Family, p.Preferred, p.DOB, p.Sex, p.Phone, p.Phone2, p.Email, p.Address, p.Insurance,
-			p.EmergencyContact, p.AdminNotes, p.Postcode, p.NationalNumber, p.SMSConsent, now.Unix(), digits(p.Phone), p.ID); err != nil {
-			return err
-		}
-		if err := indexPatient(ctx, tx, p); err != nil {
-			return err
-		}
-		if err := s.recordChanges(ctx, tx, "patients", p.ID, changed); err != nil {
-			return err
-		}
-		return audit(ctx, tx, now, s.actor(), "patient-updated", p.MRN, "fields: "+strings.Join(names, ", "))
+		return audit(ctx, tx, w.now, s.actor(), "patient-updated", p.MRN, "fields: "+strings.Join(names, ", "))
 	})
 	return p, err
 }
@@ -684,119 +247,14 @@ func (s *Session) ArchivePatient(ctx context.Context, mrn string) error {
 	if err := s.require(); err != nil {
 		return err
 	}
-	now := s.v.now()
+	w := s.patientWriter()
 	return s.writePatient(ctx, mrn, func(tx *sql.Tx, p Patient) error {
 		p.Archived = true
-		if _, err := tx.ExecContext(ctx, `UPDATE patients SET archived = 1, updated_at = ? WHERE id = ?`, now.Unix(), p.ID); err != nil {
+		if err := w.update(ctx, tx, &p, colArchived); err != nil {
 			return err
 		}
-		if err := indexPatient(ctx, tx, p); err != nil {
-			return err
-		}
-		if err := s.recordChanges(ctx, tx, "patients", p.ID, map[string]any{"archived": true}); err != nil {
-			return err
-		}
-		return audit(ctx, tx, now, s.actor(), "patient-archived", p.MRN, "")
+		return audit(ctx, tx, w.now, s.actor(), "patient-archived", p.MRN, "")
 	})
-}
-
-// MergePatients joins duplicate into keep: the duplicate is archived and
-// points at keep, its appointments move to keep, and the chart of keep
-// shows the clinical history of both. Both records stay in full.
-func (s *Session) MergePatients(ctx context.Context, keepMRN, duplicateMRN string) error {
-	if err := s.require(); err != nil {
-		return err
-	}
-	now := s.v.now()
-	return s.write(ctx, func(tx *sql.Tx) error {
-		keep, err := s.patientByMRN(ctx, tx, keepMRN)
-		if err != nil {
-			return err
-		}
-		dup, err := s.patientByMRN(ctx, tx, duplicateMRN)
-		if err != nil {
-			return err
-		}
-		if keep.ID == dup.ID {
-			return invalid("a patient cannot be merged into itself")
-		}
-		if keep.Archived {
-			return invalid("%s is archived; merge into a current record", keep.MRN)
-		}
-		// A restricted chart keeps its restriction through a merge (the
-		// kept chart shows both histories), and merging it takes someone
-		// who may open it: a clinician named on it, or one who used
-		// emergency access to it.
-		for _, p := range []Patient{keep, dup} {
-			ids, err := patientIDsIn(ctx, tx, p.ID)
-			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				allowed, restricted, err := chartAllowed(ctx, tx, id, s.user.ID)
-				if err != nil {
-					return err
-				}
-				if restricted && !(allowed && s.user.Role.Clinical()) && !(s.user.Role.Clinical() && s.hadEmergencyAccess(ctx, tx, p.ID, id)) {
-					return fmt.Errorf("%s's chart is restricted: merging it takes a clinician named on the restriction (or one who used emergency access to it): %w", p.MRN, ErrRestricted)
-				}
-			}
-		}
-		dup.Archived, dup.MergedInto = true, keep.ID
-		if _, err := tx.ExecContext(ctx, `UPDATE patients SET archived = 1, merged_into = ?, updated_at = ? WHERE id = ?`, keep.ID, now.Unix(), dup.ID); err != nil {
-			return err
-		}
-		if err := indexPatient(ctx, tx, dup); err != nil {
-			return err
-		}
-		if err := s.recordChanges(ctx, tx, "patients", dup.ID, map[string]any{"archived": true, "merged_into": keep.ID}); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM appointments WHERE patient_id = ?`, dup.ID)
-		if err != nil {
-			return err
-		}
-		var appts []string
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			appts = append(appts, id)
-		}
-		rows.Close()
-		for _, id := range appts {
-			if _, err := tx.ExecContext(ctx, `UPDATE appointments SET patient_id = ?, updated_at = ? WHERE id = ?`, keep.ID, now.Unix(), id); err != nil {
-				return err
-			}
-			if err := s.recordChanges(ctx, tx, "appointments", id, map[string]any{"patient_id": keep.ID}); err != nil {
-				return err
-			}
-		}
-		return audit(ctx, tx, now, s.actor(), "patients-merged", keep.MRN, fmt.Sprintf("%s merged into %s; %d appointments moved", dup.MRN, keep.MRN, len(appts)))
-	})
-}
-
-// patientIDs returns the id of the patient and of every record merged
-// into it (transitively), so a chart shows both histories.
-func patientIDs(ctx context.Context, db *store.DB, id string) ([]string, error) {
-	return patientIDsIn(ctx, db, id)
-}
-
-// patientIDsIn is patientIDs within a transaction or on a database.
-func patientIDsIn(ctx context.Context, db querier, id string) ([]string, error) {
-	ids := []string{id}
-	for i := 0; i < len(ids) && i < 100; i++ {
-		rows, err := db.QueryContext(ctx, `SELECT id FROM patients WHERE merged_into = ?`, ids[i])
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var x string
-			rows.Scan(&x)
-			ids = append(ids, x)
-		}
-		rows.Close()
-	}
-	return ids, nil
 }
 
 // DateOrder is how the practice writes numeric dates: day first (2/3/1980
@@ -861,37 +319,3 @@ func (s *Session) SetDateOrder(ctx context.Context, o DateOrder) error {
 
 // mrnPattern is the shape of a generated MRN.
 var mrnPattern = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$`)
-
-// trunkZero are the calling codes whose countries dial a national number
-// with a leading 0 (ITU-T E.164 assignments; national dialling plans).
-var trunkZero = map[string]bool{
-	"44": true, "33": true, "49": true, "31": true, "32": true, "41": true, "43": true, "46": true,
-	"353": true, "61": true, "64": true, "27": true, "91": true, "81": true, "82": true, "86": true,
-	"90": true, "30": false, "39": false, "34": false, "351": false, "1": false, "47": false, "45": false,
-	"48": false, "358": true, "36": false, "420": false, "62": true, "63": true, "66": true, "60": true,
-	"234": true, "254": true, "20": true, "92": true, "880": true, "84": true, "972": true, "971": true,
-}
-
-// nationalNumber is an international number ("+44 20 6976 6221") as it is
-// dialled in its country ("02069766221"), or "" when that is not known.
-func nationalNumber(phone string) string {
-	ph := strings.TrimSpace(phone)
-	if strings.HasPrefix(ph, "00") {
-		ph = "+" + ph[2:]
-	}
-	if !strings.HasPrefix(ph, "+") {
-		return ""
-	}
-	d := digits(ph)
-	for n := 3; n >= 1; n-- {
-		if len(d) > n+4 {
-			if zero, known := trunkZero[d[:n]]; known {
-				if zero {
-					return "0" + d[n:]
-				}
-				return d[n:]
-			}
-		}
-	}
-	return ""
-}

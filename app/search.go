@@ -148,29 +148,20 @@ func (s *Session) SearchPatients(ctx context.Context, query string, limit int) (
 	if s.locked {
 		return nil, ErrLocked
 	}
-	rows, err := s.general.QueryContext(ctx, `SELECT `+prefixed("p.", patientColumns)+` FROM patients p
-		JOIN (SELECT docid FROM patients_fts WHERE patients_fts MATCH ? LIMIT ?) f ON f.docid = p.rowid
-		WHERE p.archived = 0`, match, searchCandidates)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	defer rows.Close()
 	type hit struct {
 		p     Patient
 		score int
 		key   string
 	}
 	words := strings.Fields(foldAccents(query))
-	var hits []hit
-	for rows.Next() {
-		p, err := scanPatient(rows)
-		if err != nil {
-			return nil, err
-		}
-		hits = append(hits, hit{p, score(p, words), foldAccents(p.Family + " " + p.Given)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	hits, err := queryAll(ctx, s.general, func(r row) (hit, error) {
+		p, err := scanPatient(r)
+		return hit{p, score(p, words), foldAccents(p.Family + " " + p.Given)}, err
+	}, `SELECT `+prefixed("p.", patientColumns)+` FROM patients p
+		JOIN (SELECT docid FROM patients_fts WHERE patients_fts MATCH ? LIMIT ?) f ON f.docid = p.rowid
+		WHERE p.archived = 0`, match, searchCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].score != hits[j].score {
@@ -233,8 +224,10 @@ const searchIndexVersion = "2-fold-letters"
 // earlier version (names folded without ø, ł, đ, æ, ß… or stacked marks,
 // phones without their national form).
 func (s *Session) upgradeSearchIndex(ctx context.Context) error {
-	var v string
-	s.general.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'search_index'`).Scan(&v)
+	v, err := scalarOr(ctx, s.general, "", `SELECT value FROM settings WHERE name = 'search_index'`)
+	if err != nil {
+		return err
+	}
 	if v == searchIndexVersion {
 		return nil
 	}
@@ -242,27 +235,8 @@ func (s *Session) upgradeSearchIndex(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM patients_fts`); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, `+patientColumns+` FROM patients WHERE archived = 0 ORDER BY rowid`)
+		all, err := queryAll(ctx, tx, scanIndexed, `SELECT rowid, `+patientColumns+` FROM patients WHERE archived = 0 ORDER BY rowid`)
 		if err != nil {
-			return err
-		}
-		type entry struct {
-			rowid int64
-			p     Patient
-		}
-		var all []entry
-		for rows.Next() {
-			var e entry
-			p, err := scanPatient(withLeading{rows, &e.rowid})
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			e.p = p
-			all = append(all, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, e := range all {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -24,22 +25,22 @@ type column struct {
 }
 
 func tableColumns(ctx context.Context, db *store.DB, table string) (map[string]column, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name, type, "notnull", dflt_value FROM pragma_table_info(?)`, table)
-	if err != nil {
-		return nil, err
+	type named struct {
+		name string
+		column
 	}
-	defer rows.Close()
-	out := map[string]column{}
-	for rows.Next() {
-		var name, typ string
-		var notNull bool
+	cols, err := queryAll(ctx, db, func(r row) (named, error) {
+		var c named
 		var dflt sql.NullString
-		if err := rows.Scan(&name, &typ, &notNull, &dflt); err != nil {
-			return nil, err
-		}
-		out[name] = column{notNull, dflt.Valid, strings.ToUpper(typ)}
+		err := r.Scan(&c.name, &c.typ, &c.notNull, &dflt)
+		c.hasDefault, c.typ = dflt.Valid, strings.ToUpper(c.typ)
+		return c, err
+	}, `SELECT name, type, "notnull", dflt_value FROM pragma_table_info(?)`, table)
+	out := make(map[string]column, len(cols))
+	for _, c := range cols {
+		out[c.name] = c.column
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // applyBatch merges a batch in one transaction: every record joins the
@@ -70,7 +71,7 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 				schemas[r.Table] = cols
 			}
 			for c := range r.Columns {
-				if _, ok := cols[c]; !ok || c == "id" || (r.Table == "patients" && c == "phone_key") {
+				if _, ok := cols[c]; !ok || c == "id" || (r.Table == "patients" && c == colPhoneKey) {
 					return fmt.Errorf("unknown column %s.%s", r.Table, c)
 				}
 			}
@@ -142,12 +143,7 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 				}
 			}
 			if r.Table == "patients" {
-				if phone, ok := win["phone"]; ok {
-					vals["phone_key"] = ""
-					if phone != nil {
-						vals["phone_key"] = digits(*phone) // local: the duplicate check's key
-					}
-				}
+				patientLocalColumns(win, vals)
 			}
 			created, err := writeRow(ctx, tx, r.Table, r.RowID, cols, vals)
 			if err != nil {
@@ -160,7 +156,7 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 			case "patients":
 				if created {
 					reindex[r.RowID] = true
-				} else if searched(win) && !reindex[r.RowID] {
+				} else if patientSearched(win) && !reindex[r.RowID] {
 					reindex[r.RowID] = false
 				}
 			case "keyring_slots":
@@ -172,41 +168,22 @@ func (s *Session) applyBatch(ctx context.Context, b *cvsync.Batch) ([]string, er
 	return slots, err
 }
 
-// searched reports whether a change touches what the search index holds.
-func searched(cols map[string]*string) bool {
-	for c := range cols {
-		switch c {
-		case "given", "family", "preferred", "mrn", "phone", "phone2", "dob", "archived", "national_number":
-			return true
-		}
-	}
-	return false
-}
-
 // reindexPatients rewrites the search index entries of the given patients
 // (true: a new row without an entry), in rowid order: FTS4 then keeps its
 // pending terms across a delete and re-insert of each docid instead of
 // writing a segment per patient.
 func reindexPatients(ctx context.Context, tx querier, ids map[string]bool) error {
-	type entry struct {
-		rowid int64
-		p     Patient
-		isNew bool
-	}
-	entries := make([]entry, 0, len(ids))
-	for id, isNew := range ids {
-		e := entry{isNew: isNew}
-		row := tx.QueryRowContext(ctx, `SELECT rowid, `+patientColumns+` FROM patients WHERE id = ?`, id)
-		p, err := scanPatient(withLeading{row, &e.rowid})
+	entries := make([]indexedPatient, 0, len(ids))
+	for id := range ids {
+		e, err := scanIndexed(tx.QueryRowContext(ctx, `SELECT rowid, `+patientColumns+` FROM patients WHERE id = ?`, id))
 		if err != nil {
 			return err
 		}
-		e.p = p
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].rowid < entries[j].rowid })
 	for _, e := range entries {
-		if !e.isNew {
+		if !ids[e.p.ID] {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM patients_fts WHERE docid = ?`, e.rowid); err != nil {
 				return err
 			}
@@ -218,17 +195,6 @@ func reindexPatients(ctx context.Context, tx querier, ids map[string]bool) error
 		}
 	}
 	return nil
-}
-
-// withLeading scans a row whose first column goes to lead and the rest to
-// what the caller's Scan asks for.
-type withLeading struct {
-	row  interface{ Scan(...any) error }
-	lead any
-}
-
-func (w withLeading) Scan(dest ...any) error {
-	return w.row.Scan(append([]any{w.lead}, dest...)...)
 }
 
 // logRecords adds a batch's records to the change log, many per
@@ -243,21 +209,12 @@ func logRecords(ctx context.Context, tx querier, recs []cvsync.Record) ([]cvsync
 		for _, r := range part {
 			args = append(args, r.HLC)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT hlc FROM changes WHERE hlc IN (`+placeholders(len(part))+`)`, args...)
+		held, err := queryAll(ctx, tx, scanString, `SELECT hlc FROM changes WHERE hlc IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var h string
-			if err := rows.Scan(&h); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, h := range held {
 			seen[h] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 		ins := make([]any, 0, 7*len(part))
 		for _, r := range part {
@@ -311,22 +268,19 @@ func newestPerColumn(ctx context.Context, tx querier, recs []cvsync.Record) (map
 			for _, id := range part {
 				args = append(args, id)
 			}
-			rows, err := tx.QueryContext(ctx, `SELECT row_id, hlc, col, value FROM changes WHERE tbl = ? AND hlc >= ? AND row_id IN (`+placeholders(len(part))+`)`, args...)
-			if err != nil {
-				return nil, err
-			}
-			for rows.Next() {
+			// Each record's columns are counted as it is scanned (no list
+			// of a large row history is kept).
+			_, err := queryAll(ctx, tx, func(r row) (struct{}, error) {
 				var id, hlc, col string
 				var v sql.NullString
-				if err := rows.Scan(&id, &hlc, &col, &v); err != nil {
-					rows.Close()
-					return nil, err
+				if err := r.Scan(&id, &hlc, &col, &v); err != nil {
+					return struct{}{}, err
 				}
 				cols, ok := known[hlc]
 				if !ok {
+					var err error
 					if cols, err = decodeColumns(col, v); err != nil {
-						rows.Close()
-						return nil, err
+						return struct{}{}, err
 					}
 				}
 				newest := out[rowKey{table, id}]
@@ -335,9 +289,9 @@ func newestPerColumn(ctx context.Context, tx querier, recs []cvsync.Record) (map
 						newest[c] = hlc
 					}
 				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+				return struct{}{}, nil
+			}, `SELECT row_id, hlc, col, value FROM changes WHERE tbl = ? AND hlc >= ? AND row_id IN (`+placeholders(len(part))+`)`, args...)
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -436,13 +390,18 @@ func (s *Session) applySlots(ctx context.Context, ids []string) error {
 			// Name and role are the roster's, never what the owner's
 			// part says.
 			var name, role string
-			if s.general.QueryRowContext(ctx, `SELECT name, role FROM users WHERE id = ?`, id).Scan(&name, &role) == nil {
+			switch err := s.general.QueryRowContext(ctx, `SELECT name, role FROM users WHERE id = ?`, id).Scan(&name, &role); {
+			case err == nil:
 				c.slot.Name, c.slot.Role = name, role
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
 			}
 			// A removal in the roster is never undone by a slot change
 			// made elsewhere while the computers were apart.
-			var removed sql.NullInt64
-			s.general.QueryRowContext(ctx, `SELECT removed_at FROM users WHERE id = ?`, id).Scan(&removed)
+			removed, err := scalarOr(ctx, s.general, sql.NullInt64{}, `SELECT removed_at FROM users WHERE id = ?`, id)
+			if err != nil {
+				return err
+			}
 			c.archived = removed.Valid
 		}
 		changes = append(changes, c)
