@@ -390,7 +390,8 @@ func (n *newPatientDialog) patient() (pt app.Patient, msg string, bad fyne.Focus
 	return pt, "", nil
 }
 
-// save checks for duplicates, then registers the patient.
+// save registers the patient unless an existing record looks like it;
+// then it asks (one check, in the registration's transaction).
 func (n *newPatientDialog) save() {
 	g := n.p.g
 	pt, msg, bad := n.patient()
@@ -399,29 +400,38 @@ func (n *newPatientDialog) save() {
 		g.focus(bad)
 		return
 	}
-	dups, err := n.p.s.FindDuplicates(g.ctx, pt)
+	created, dups, err := n.p.s.AddPatientUnlessDuplicate(g.ctx, pt)
 	if err != nil {
-		n.f.fail("The check for an existing record did not run. " + plain.Error(err))
+		n.notRegistered(err)
 		return
 	}
 	if len(dups) > 0 {
 		n.askDuplicates(pt, dups)
 		return
 	}
-	n.create(pt)
+	n.registered(created)
 }
 
-// create registers the patient and opens the new chart.
+// create registers the patient although it looks like an existing one.
 func (n *newPatientDialog) create(pt app.Patient) {
-	g := n.p.g
-	created, _, err := n.p.s.AddPatient(g.ctx, pt)
+	created, _, err := n.p.s.AddPatient(n.p.g.ctx, pt)
 	if err != nil {
-		n.f.fail("The patient was not registered. " + plain.Error(err))
-		if f := n.widgetFor(err); f != nil {
-			g.focus(f)
-		}
+		n.notRegistered(err)
 		return
 	}
+	n.registered(created)
+}
+
+// notRegistered says why, at the field refused if one was.
+func (n *newPatientDialog) notRegistered(err error) {
+	n.f.fail("The patient was not registered. " + plain.Error(err))
+	if f := n.widgetFor(err); f != nil {
+		n.p.g.focus(f)
+	}
+}
+
+// registered opens the new chart.
+func (n *newPatientDialog) registered(created app.Patient) {
 	n.created = &created
 	n.f.close()
 	n.p.sh.openChart(created.MRN)

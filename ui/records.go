@@ -41,6 +41,7 @@ type recordsSession interface {
 	SearchPatients(ctx context.Context, query string, limit int) ([]app.Patient, error)
 	FindDuplicates(ctx context.Context, p app.Patient) ([]app.Duplicate, error)
 	AddPatient(ctx context.Context, p app.Patient) (app.Patient, []app.Duplicate, error)
+	AddPatientUnlessDuplicate(ctx context.Context, p app.Patient) (app.Patient, []app.Duplicate, error)
 	EditPatient(ctx context.Context, mrn string, c app.PatientChanges) (app.Patient, error)
 	ArchivePatient(ctx context.Context, mrn string) error
 	MergePatients(ctx context.Context, keepMRN, duplicateMRN string) error
