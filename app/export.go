@@ -282,6 +282,9 @@ func FHIRBundle(charts []*Chart, now time.Time) ([]byte, error) {
 			}
 			pat["address"] = []fhirObj{addr}
 		}
+		if p.Language != "" { // as typed: the practice does not code it
+			pat["communication"] = []fhirObj{{"language": fhirObj{"text": p.Language}, "preferred": true}}
+		}
 		add(p.ID, pat)
 		subject := ref(p.ID)
 		for _, e := range c.Encounters {

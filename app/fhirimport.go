@@ -111,6 +111,20 @@ func fhirNationalNumber(ids []fhirResource) string {
 	return ""
 }
 
+// fhirLanguage is the language a Patient prefers among its communication
+// entries (the preferred one, else the first), as its text or coding.
+func fhirLanguage(comms []fhirResource) string {
+	for _, c := range comms {
+		if pref, _ := c["preferred"].(bool); pref {
+			return codeText(c.obj("language"))
+		}
+	}
+	if len(comms) > 0 {
+		return codeText(comms[0].obj("language"))
+	}
+	return ""
+}
+
 // planFHIR reads a FHIR R4 Bundle: Patient, Encounter, Condition,
 // AllergyIntolerance, MedicationStatement and vital-sign Observation
 // entries. Any entry that is not understood, or that refers to a patient
@@ -201,6 +215,7 @@ func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 				p.Address = strings.Join(parts, ", ")
 			}
 		}
+		p.Language = fhirLanguage(r.list("communication"))
 		row := ImportRow{Row: i + 1, Patient: p}
 		if err := s.validatePatient(&row.Patient); err != nil {
 			row.Problem = "Patient: " + strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())

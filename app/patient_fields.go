@@ -39,6 +39,7 @@ const (
 	FieldEmergencyContact PatientField = "emergency_contact"
 	FieldAdminNotes       PatientField = "admin_notes"
 	FieldSMSConsent       PatientField = "sms_consent"
+	FieldLanguage         PatientField = "language"
 )
 
 // The columns nobody types: the row's identity, its life and its times.
@@ -86,6 +87,9 @@ type Patient struct {
 	// SMSConsent: the patient agreed to SMS reminders on the mobile
 	// number. Never true without one.
 	SMSConsent bool
+	// Language is the language they would rather speak ("Polish"): the
+	// desk books an interpreter.
+	Language string
 }
 
 // Name is the patient's display name, family name first.
@@ -104,6 +108,7 @@ type PatientChanges struct {
 	Given, Family, Preferred, DOB, Sex, Phone, Phone2, Email, Address, Insurance, EmergencyContact, AdminNotes *string
 	Postcode, NationalNumber                                                                                   *string
 	SMSConsent                                                                                                 *bool
+	Language                                                                                                   *string
 }
 
 // Str returns a pointer to s, for PatientChanges.
@@ -180,6 +185,7 @@ var patientTable = []patientField{
 		name: "national health number", max: maxNationalRunes, spaced: true, index: &indexedAs{ftsMRN, numberTerms}, export: "National Health Number", leaveOut: true,
 		headers: "nhsnumber nhsno chinumber chino nationalnumber nationalhealthnumber nationalid nationalidnumber healthnumber healthcardnumber medicarenumber medicareno ihi nhi nhinumber bsn"},
 	{col: FieldSMSConsent, ref: field(func(p *Patient) *bool { return &p.SMSConsent }, func(c *PatientChanges) *bool { return c.SMSConsent }), export: "SMS Consent"},
+	{col: FieldLanguage, ref: field(func(p *Patient) *string { return &p.Language }, func(c *PatientChanges) *string { return c.Language }), name: "preferred language", max: maxNameRunes, export: "Preferred Language", leaveOut: true, headers: "language preferredlanguage spokenlanguage languagespoken mainlanguage firstlanguage"},
 	{col: FieldAdminNotes, ref: field(func(p *Patient) *string { return &p.AdminNotes }, func(c *PatientChanges) *string { return c.AdminNotes }),
 		name: "administrative notes", max: maxNoteBytes, multiline: true, headers: "notes note comments comment"},
 	{col: colArchived, ref: field(func(p *Patient) *bool { return &p.Archived }, nil)},

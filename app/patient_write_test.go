@@ -68,6 +68,7 @@ var fieldValues = map[PatientField][2]any{
 	FieldInsurance: {"Bupa 12345", "Axa 67890"}, FieldEmergencyContact: {"Kemi, 020 7946 0100", "Tunde, 020 7946 0200"},
 	FieldPostcode: {"SW1A 1AA", "EC1A 1BB"}, FieldNationalNumber: {"943 476 5919", "485 777 3456"},
 	FieldAdminNotes: {"Prefers mornings", "Prefers afternoons"}, FieldSMSConsent: {true, false},
+	FieldLanguage: {"Polish", "Tigrinya"},
 }
 
 // setField sets f of p to v.

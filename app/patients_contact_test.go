@@ -297,10 +297,10 @@ func TestPatientContactFieldsExportAndImport(t *testing.T) {
 		t.Fatalf("csv: %v %q", err, buf.String())
 	}
 	head := strings.Join(recs[0], ",")
-	if head != "MRN,Last Name,First Name,Preferred Name,Date of Birth,Sex,Mobile,Home Phone,Email,Address,Insurance,Emergency Contact,Postcode,National Health Number,SMS Consent" {
+	if head != "MRN,Last Name,First Name,Preferred Name,Date of Birth,Sex,Mobile,Home Phone,Email,Address,Insurance,Emergency Contact,Postcode,National Health Number,SMS Consent,Preferred Language" {
 		t.Errorf("csv header %s", head)
 	}
-	if row := strings.Join(recs[1][12:], ","); row != "SW1A 1AA,943 476 5919,yes" {
+	if row := strings.Join(recs[1][12:15], ","); row != "SW1A 1AA,943 476 5919,yes" {
 		t.Errorf("csv row ends %s", row)
 	}
 	g := newFixture(t)

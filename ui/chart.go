@@ -185,6 +185,9 @@ func (c *chartScreen) render() {
 	if p.Sex != "" {
 		facts = append(facts, capitalised(p.Sex))
 	}
+	if p.Language != "" {
+		facts = append(facts, "Speaks "+p.Language)
+	}
 	if p.Phone != "" {
 		facts = append(facts, p.Phone)
 	}
@@ -416,6 +419,7 @@ func (c *chartScreen) demographicsTab() fyne.CanvasObject {
 		widget.NewFormItem("Preferred name", value(p.Preferred)),
 		widget.NewFormItem("Date of birth", value(dobText(p.DOB, g.now()))),
 		widget.NewFormItem("Sex", value(capitalised(p.Sex))),
+		widget.NewFormItem("Preferred language", value(p.Language)),
 		widget.NewFormItem("MRN", value(p.MRN)),
 		widget.NewFormItem("Registered", value(p.Created.Local().Format(dateLayout))),
 	)
@@ -456,6 +460,7 @@ var patientFields = map[string]string{
 	"sex": "Sex", "phone": "Mobile", "phone2": "Home phone", "email": "Email", "address": "Address", "insurance": "Insurance",
 	"emergency_contact": "Emergency contact", "admin_notes": "Admin notes", "created_at": "Registered", "archived": "Archived",
 	"merged_into": "Merged into", "postcode": "Postcode", "national_number": "National number", "sms_consent": "SMS reminders",
+	"language": "Preferred language",
 }
 
 // edit changes the patient's demographics; only changed fields are sent.
@@ -489,6 +494,7 @@ func (c *chartScreen) edit() {
 		}
 		set("date of birth", &ch.DOB, p.DOB, typed)
 		set("sex", &ch.Sex, p.Sex, now.Sex)
+		set("preferred language", &ch.Language, p.Language, now.Language)
 		set("national number", &ch.NationalNumber, p.NationalNumber, now.NationalNumber)
 		set("insurance", &ch.Insurance, p.Insurance, now.Insurance)
 		set("mobile", &ch.Phone, p.Phone, now.Phone)

@@ -228,7 +228,7 @@ type patientEntries struct {
 
 	given, family, preferred, dob *kit.Entry
 	sex                           *widget.Select
-	national, insurance           *kit.Entry
+	language, national, insurance *kit.Entry
 	phone                         *kit.Entry // the mobile
 	sms                           *widget.Check
 	phone2, email, address        *kit.Entry
@@ -247,6 +247,7 @@ func newPatientEntries(g *gui, p app.Patient) *patientEntries {
 		family:    mk("", p.Family),
 		preferred: mk("Optional: the name they go by", p.Preferred),
 		dob:       mk("", p.DOB),
+		language:  mk("For example Polish: the desk books an interpreter", p.Language),
 		national:  mk("NHS, Medicare, health card… number", p.NationalNumber),
 		insurance: mk("Insurer and member number", p.Insurance),
 		phone:     mk("for example +44 7700 900123", p.Phone),
@@ -290,6 +291,7 @@ func (e *patientEntries) form(order app.DateOrder) fyne.CanvasObject {
 			field("Preferred name", e.preferred, ""),
 			field("Date of birth", e.dob, dateOrderHint(order)),
 			field("Sex", e.sex, ""),
+			field("Preferred language", e.language, ""),
 			field("National number", e.national, ""),
 			field("Insurance", e.insurance, ""),
 		},
@@ -307,7 +309,7 @@ func (e *patientEntries) form(order app.DateOrder) fyne.CanvasObject {
 
 // entries are the text fields, in Tab order (Enter in any submits).
 func (e *patientEntries) entries() []*kit.Entry {
-	return []*kit.Entry{e.given, e.family, e.preferred, e.dob, e.national, e.insurance,
+	return []*kit.Entry{e.given, e.family, e.preferred, e.dob, e.language, e.national, e.insurance,
 		e.phone, e.phone2, e.email, e.address, e.postcode, e.emergency, e.notes}
 }
 
@@ -316,7 +318,7 @@ func (e *patientEntries) patient() app.Patient {
 	t := func(x *kit.Entry) string { return strings.TrimSpace(x.Text) }
 	return app.Patient{
 		Given: t(e.given), Family: t(e.family), Preferred: t(e.preferred), DOB: t(e.dob),
-		Sex:            strings.ToLower(e.sex.Selected),
+		Sex: strings.ToLower(e.sex.Selected), Language: t(e.language),
 		NationalNumber: t(e.national), Insurance: t(e.insurance),
 		Phone: t(e.phone), SMSConsent: e.sms.Checked && t(e.phone) != "", Phone2: t(e.phone2),
 		Email: t(e.email), Address: t(e.address), Postcode: t(e.postcode),
@@ -341,7 +343,7 @@ func (e *patientEntries) widgetFor(err error) fyne.Focusable {
 		app.FieldGiven: e.given, app.FieldFamily: e.family, app.FieldPreferred: e.preferred, app.FieldDOB: e.dob,
 		app.FieldMobile: e.phone, app.FieldHomePhone: e.phone2, app.FieldEmail: e.email, app.FieldAddress: e.address,
 		app.FieldPostcode: e.postcode, app.FieldNationalNumber: e.national, app.FieldInsurance: e.insurance,
-		app.FieldEmergencyContact: e.emergency, app.FieldAdminNotes: e.notes,
+		app.FieldEmergencyContact: e.emergency, app.FieldAdminNotes: e.notes, app.FieldLanguage: e.language,
 	}[fe.Field]
 }
 

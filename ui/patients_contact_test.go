@@ -49,7 +49,7 @@ func TestNewPatientContactFields(t *testing.T) {
 		if n == nil || len(g.dialogs) != 1 {
 			t.Fatal("Ctrl+N did not open the New patient form")
 		}
-		for _, label := range []string{"Mobile", "Home phone", "Postcode", "National number", "Agrees to SMS reminders"} {
+		for _, label := range []string{"Mobile", "Home phone", "Postcode", "National number", "Agrees to SMS reminders", "Preferred language"} {
 			if !drawsText(g, label) {
 				t.Errorf("the form has no %q", label)
 			}
@@ -65,7 +65,7 @@ func TestNewPatientContactFields(t *testing.T) {
 			text string
 		}{
 			{n.given, "Amara"}, {n.family, "Okafor"}, {n.preferred, ""}, {n.dob, "1990-05-17"}, {n.sex, ""},
-			{n.national, "943  476 5919"}, {n.insurance, "Bupa 12345"}, {n.phone, "07700 900123"}, {n.sms, " "},
+			{n.language, "Yoruba"}, {n.national, "943  476 5919"}, {n.insurance, "Bupa 12345"}, {n.phone, "07700 900123"}, {n.sms, " "},
 			{n.phone2, "020 7946 0001"}, {n.email, "amara@example.org"}, {n.address, "1 High Street, Riverside"},
 			{n.postcode, "sw1a 1aa"}, {n.emergency, "Ngozi Okafor 07700 900124"}, {n.notes, ""},
 		} {
@@ -117,7 +117,7 @@ func TestNewPatientContactFields(t *testing.T) {
 		}
 		want := app.Patient{Phone: "07700 900123", Phone2: "020 7946 0001", Postcode: "SW1A 1AA", NationalNumber: "943 476 5919", SMSConsent: true, Insurance: "Bupa 12345"}
 		if got.Phone != want.Phone || got.Phone2 != want.Phone2 || got.Postcode != want.Postcode || got.NationalNumber != want.NationalNumber ||
-			got.SMSConsent != want.SMSConsent || got.Insurance != want.Insurance || got.Sex != "female" {
+			got.SMSConsent != want.SMSConsent || got.Insurance != want.Insurance || got.Sex != "female" || got.Language != "Yoruba" {
 			t.Errorf("registered %+v", got)
 		}
 	}

@@ -616,15 +616,19 @@ func TestReceptionistChartHasNoClinicalTabs(t *testing.T) {
 	e.postcode.SetText("sw1a  1aa")
 	e.national.SetText("943 476 5919")
 	e.sms.SetChecked(true)
+	e.language.SetText("Spanish")
 	shotSizes(t, g, "chart-edit-contact")
 	pressEnter(t, g, e.postcode)
 	settle(t, g)
 	got, _ = g.session.SearchPatients(context.Background(), p.jose.MRN, 1)
-	if len(got) != 1 || got[0].Postcode != "SW1A 1AA" || got[0].NationalNumber != "943 476 5919" || !got[0].SMSConsent {
+	if len(got) != 1 || got[0].Postcode != "SW1A 1AA" || got[0].NationalNumber != "943 476 5919" || !got[0].SMSConsent || got[0].Language != "Spanish" {
 		t.Fatalf("the contact fields were not saved from the chart: %+v", got)
 	}
-	if !showsText(g, "Saved: national number, SMS reminders, postcode.") || !showsText(g, "SW1A 1AA") {
+	if !showsText(g, "Saved: preferred language, national number, SMS reminders, postcode.") || !showsText(g, "SW1A 1AA") {
 		t.Error("the contact fields' edit is not reported or shown")
+	}
+	if !showsText(g, "Speaks Spanish") {
+		t.Error("the chart's header does not say the language to book an interpreter for")
 	}
 	tap(t, g, "History…")
 	if len(g.dialogs) != 1 || !showsText(g, "Every change to Núñez, José's record") {

@@ -37,6 +37,7 @@ var fieldWords = map[string]string{
 	"sex": "sex", "phone": "phone (mobile, then home)", "email": "email", "address": "address", "insurance": "insurance",
 	"emergency_contact": "emergency contact", "admin_notes": "admin notes",
 	"mobile": "mobile", "phone2": "home phone", "postcode": "postcode", "national_number": "national number", "sms_consent": "SMS consent",
+	"language": "preferred language",
 }
 
 // importScreen turns a spreadsheet (CSV or XLSX) or a FHIR bundle of

@@ -109,7 +109,7 @@ func (r *runner) cmdPatient(args []string) error {
 	switch sub {
 	case "add", "edit":
 		fs := flag.NewFlagSet("patient "+sub, flag.ContinueOnError)
-		var given, family, dob, email, sex, preferred, address, home, postcode, national optional
+		var given, family, dob, email, sex, preferred, address, home, postcode, national, language optional
 		var phone phoneFlag
 		var consent optionalBool
 		fs.Var(&given, "given", "given name")
@@ -124,6 +124,7 @@ func (r *runner) cmdPatient(args []string) error {
 		fs.Var(&address, "address", "postal address")
 		fs.Var(&postcode, "postcode", "postcode or ZIP code")
 		fs.Var(&national, "national-number", "national health number (NHS, Medicare, health card… number)")
+		fs.Var(&language, "language", "preferred language, as said (Polish): the desk books an interpreter")
 		fs.Var(&consent, "sms-consent", "agrees to SMS reminders on the mobile (--sms-consent=false withdraws it)")
 		n := 0
 		if sub == "edit" {
@@ -146,7 +147,7 @@ func (r *runner) cmdPatient(args []string) error {
 			}
 			p, dups, err := s.AddPatient(r.ctx, app.Patient{Given: given.v, Family: family.v, DOB: dob.v, Phone: phone.v,
 				Email: email.v, Sex: sex.v, Preferred: preferred.v, Address: address.v, Phone2: home.v, Postcode: postcode.v,
-				NationalNumber: national.v, SMSConsent: consent.v})
+				NationalNumber: national.v, SMSConsent: consent.v, Language: language.v})
 			if err != nil {
 				return err
 			}
@@ -158,7 +159,7 @@ func (r *runner) cmdPatient(args []string) error {
 		}
 		p, err := s.EditPatient(r.ctx, pos[0], app.PatientChanges{Given: given.ptr(), Family: family.ptr(), DOB: dob.ptr(),
 			Phone: phone.ptr(), Email: email.ptr(), Sex: sex.ptr(), Preferred: preferred.ptr(), Address: address.ptr(),
-			Phone2: home.ptr(), Postcode: postcode.ptr(), NationalNumber: national.ptr(), SMSConsent: consent.ptr()})
+			Phone2: home.ptr(), Postcode: postcode.ptr(), NationalNumber: national.ptr(), SMSConsent: consent.ptr(), Language: language.ptr()})
 		if err != nil {
 			return err
 		}
@@ -211,7 +212,7 @@ func (r *runner) printChart(c *app.Chart) {
 		}
 	}
 	for _, f := range []struct{ k, v string }{{"sex", p.Sex}, {"phone", p.Phone}, {"sms reminders", sms}, {"home phone", p.Phone2},
-		{"email", p.Email}, {"address", p.Address}, {"postcode", p.Postcode}, {"national number", p.NationalNumber},
+		{"email", p.Email}, {"address", p.Address}, {"postcode", p.Postcode}, {"national number", p.NationalNumber}, {"language", p.Language},
 		{"insurance", p.Insurance}, {"emergency contact", p.EmergencyContact}} {
 		if f.v != "" {
 			fmt.Fprintf(w, "%s: %s\n", f.k, f.v)
