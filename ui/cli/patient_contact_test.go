@@ -8,7 +8,7 @@ import (
 
 // TestCLIPatientContactFields: patient add and edit take --mobile (the
 // same number as --phone, which keeps working), --home-phone, --postcode,
-// --national-number and --sms-consent; patient show prints them; consent
+// --national-number, --sms-consent and --language; patient show prints them; consent
 // without a mobile is refused (exit 1), --phone and --mobile disagreeing
 // is a usage error (exit 2).
 func TestCLIPatientContactFields(t *testing.T) {
@@ -18,7 +18,7 @@ func TestCLIPatientContactFields(t *testing.T) {
 		return h.as("Maria Admin", adminPass, "", append([]string{"patient"}, args...)...)
 	}
 	code, out, errs := as("add", "--given", "Amara", "--family", "Okafor", "--dob", "1990-05-17", "--mobile", "07700 900123",
-		"--home-phone", "020 7946 0001", "--postcode", "sw1a 1aa", "--national-number", "943 476 5919", "--sms-consent")
+		"--home-phone", "020 7946 0001", "--postcode", "sw1a 1aa", "--national-number", "943 476 5919", "--sms-consent", "--language", "Polish")
 	h.expect(0, code, out, errs)
 	mrn := regexp.MustCompile(`(?m)^mrn: (\S+)$`).FindStringSubmatch(out)[1]
 
@@ -29,7 +29,7 @@ func TestCLIPatientContactFields(t *testing.T) {
 		return out
 	}
 	out = show()
-	for _, want := range []string{"phone: 07700 900123\n", "sms reminders: yes\n", "home phone: 020 7946 0001\n", "postcode: SW1A 1AA\n", "national number: 943 476 5919\n"} {
+	for _, want := range []string{"phone: 07700 900123\n", "sms reminders: yes\n", "home phone: 020 7946 0001\n", "postcode: SW1A 1AA\n", "national number: 943 476 5919\n", "language: Polish\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}
@@ -41,10 +41,10 @@ func TestCLIPatientContactFields(t *testing.T) {
 	}
 
 	// edit: only what is given; --phone still sets the mobile.
-	code, out, errs = as("edit", mrn, "--phone", "07700 900999", "--sms-consent=false", "--postcode", "EC1A 1BB")
+	code, out, errs = as("edit", mrn, "--phone", "07700 900999", "--sms-consent=false", "--postcode", "EC1A 1BB", "--language", "Polish, some English")
 	h.expect(0, code, out, errs)
 	out = show()
-	for _, want := range []string{"phone: 07700 900999\n", "sms reminders: no\n", "home phone: 020 7946 0001\n", "postcode: EC1A 1BB\n", "national number: 943 476 5919\n"} {
+	for _, want := range []string{"phone: 07700 900999\n", "sms reminders: no\n", "home phone: 020 7946 0001\n", "postcode: EC1A 1BB\n", "national number: 943 476 5919\n", "language: Polish, some English\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("after edit, show lacks %q:\n%s", want, out)
 		}
