@@ -419,7 +419,6 @@ func (c *chartScreen) demographicsTab() fyne.CanvasObject {
 		widget.NewFormItem("Preferred name", value(p.Preferred)),
 		widget.NewFormItem("Date of birth", value(dobText(p.DOB, g.now()))),
 		widget.NewFormItem("Sex", value(capitalised(p.Sex))),
-		widget.NewFormItem("Preferred language", value(p.Language)),
 		widget.NewFormItem("MRN", value(p.MRN)),
 		widget.NewFormItem("Registered", value(p.Created.Local().Format(dateLayout))),
 	)
@@ -437,6 +436,7 @@ func (c *chartScreen) demographicsTab() fyne.CanvasObject {
 		widget.NewFormItem("Address", value(p.Address)),
 		widget.NewFormItem("Postcode", value(p.Postcode)),
 		widget.NewFormItem("Emergency contact", value(p.EmergencyContact)),
+		widget.NewFormItem("Preferred language", value(p.Language)),
 		widget.NewFormItem("Admin notes", value(p.AdminNotes)),
 	)
 	edit := widget.NewButtonWithIcon("Edit…", theme.DocumentCreateIcon(), g.act(c.edit))

@@ -247,7 +247,7 @@ func newPatientEntries(g *gui, p app.Patient) *patientEntries {
 		family:    mk("", p.Family),
 		preferred: mk("Optional: the name they go by", p.Preferred),
 		dob:       mk("", p.DOB),
-		language:  mk("For example Polish: the desk books an interpreter", p.Language),
+		language:  mk("For example Polish", p.Language),
 		national:  mk("NHS, Medicare, health card… number", p.NationalNumber),
 		insurance: mk("Insurer and member number", p.Insurance),
 		phone:     mk("for example +44 7700 900123", p.Phone),
@@ -291,7 +291,6 @@ func (e *patientEntries) form(order app.DateOrder) fyne.CanvasObject {
 			field("Preferred name", e.preferred, ""),
 			field("Date of birth", e.dob, dateOrderHint(order)),
 			field("Sex", e.sex, ""),
-			field("Preferred language", e.language, ""),
 			field("National number", e.national, ""),
 			field("Insurance", e.insurance, ""),
 		},
@@ -303,14 +302,15 @@ func (e *patientEntries) form(order app.DateOrder) fyne.CanvasObject {
 			field("Address", e.address, ""),
 			field("Postcode", e.postcode, ""),
 			field("Emergency contact", e.emergency, ""),
+			field("Preferred language", e.language, ""),
 		},
 		e.notes)
 }
 
 // entries are the text fields, in Tab order (Enter in any submits).
 func (e *patientEntries) entries() []*kit.Entry {
-	return []*kit.Entry{e.given, e.family, e.preferred, e.dob, e.language, e.national, e.insurance,
-		e.phone, e.phone2, e.email, e.address, e.postcode, e.emergency, e.notes}
+	return []*kit.Entry{e.given, e.family, e.preferred, e.dob, e.national, e.insurance,
+		e.phone, e.phone2, e.email, e.address, e.postcode, e.emergency, e.language, e.notes}
 }
 
 // patient is what the fields hold, the date of birth as typed.

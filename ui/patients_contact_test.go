@@ -65,9 +65,9 @@ func TestNewPatientContactFields(t *testing.T) {
 			text string
 		}{
 			{n.given, "Amara"}, {n.family, "Okafor"}, {n.preferred, ""}, {n.dob, "1990-05-17"}, {n.sex, ""},
-			{n.language, "Yoruba"}, {n.national, "943  476 5919"}, {n.insurance, "Bupa 12345"}, {n.phone, "07700 900123"}, {n.sms, " "},
+			{n.national, "943  476 5919"}, {n.insurance, "Bupa 12345"}, {n.phone, "07700 900123"}, {n.sms, " "},
 			{n.phone2, "020 7946 0001"}, {n.email, "amara@example.org"}, {n.address, "1 High Street, Riverside"},
-			{n.postcode, "sw1a 1aa"}, {n.emergency, "Ngozi Okafor 07700 900124"}, {n.notes, ""},
+			{n.postcode, "sw1a 1aa"}, {n.emergency, "Ngozi Okafor 07700 900124"}, {n.language, "Yoruba"}, {n.notes, ""},
 		} {
 			if c.Focused() != f.w {
 				t.Fatalf("Tab order: %T %v has focus, want the field for %q", c.Focused(), c.Focused(), f.text)
