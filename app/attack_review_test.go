@@ -457,7 +457,7 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 	for _, q := range []string{`ALTER TABLE users RENAME COLUMN bookable TO old_bookable`,
 		`ALTER TABLE appointments RENAME COLUMN cancel_reason TO old_cancel_reason`,
 		`ALTER TABLE patients RENAME COLUMN postcode TO old_postcode`, `ALTER TABLE patients RENAME COLUMN national_number TO old_national_number`,
-		`ALTER TABLE patients RENAME COLUMN sms_consent TO old_sms_consent`, `ALTER TABLE patients RENAME COLUMN language TO old_language`,
+		`ALTER TABLE patients RENAME COLUMN sms_consent TO old_sms_consent`, `ALTER TABLE patients RENAME COLUMN language TO old_language`, `ALTER TABLE backups RENAME COLUMN verify_kind TO old_verify_kind`,
 		`ALTER TABLE sync_peers RENAME COLUMN problem_kind TO old_problem_kind`, `ALTER TABLE sync_peers RENAME COLUMN problem_seq TO old_problem_seq`,
 		`ALTER TABLE sync_peers RENAME COLUMN problem_epoch TO old_problem_epoch`, `ALTER TABLE sync_peers RENAME COLUMN problem_wait_ms TO old_problem_wait_ms`,
 		`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`, `DROP TABLE clinical_key_escrow`, `DROP TABLE general_key_chain`, `DROP TABLE key_history`, `DROP TABLE audit_remote`, `DROP TABLE audit_witness`, `DROP TABLE audit_problems`, `DROP TABLE audit_files`, `DROP TABLE audit_heads`, `DROP TABLE audit_head_seen`,

@@ -46,10 +46,28 @@ type BackupInfo struct {
 	Contents       []string
 	ClinicalSealed bool
 	// Verified is when this vault last verified the file (zero if never);
-	// VerifyOK and VerifyDetail say how that went.
-	Verified     time.Time
-	VerifyOK     bool
-	VerifyDetail string
+	// VerifyOK says how that went, and VerifyErr why it failed.
+	Verified  time.Time
+	VerifyOK  bool
+	VerifyErr *VerifyFailure // nil unless the last verification failed
+}
+
+// VerifyFailure is a backup's last failed verification as this vault
+// recorded it: app's words, and ErrBackupDamaged (errors.Is) when the
+// file did not authenticate.
+type VerifyFailure struct {
+	Detail  string
+	Damaged bool
+}
+
+func (e *VerifyFailure) Error() string { return e.Detail }
+
+// Unwrap is ErrBackupDamaged for a damaged file.
+func (e *VerifyFailure) Unwrap() error {
+	if e.Damaged {
+		return ErrBackupDamaged
+	}
+	return nil
 }
 
 // manifest is written inside each backup: row counts at snapshot time.
@@ -130,17 +148,20 @@ func (s *Session) ListBackups(ctx context.Context, dir string) ([]BackupInfo, er
 	for i := range list {
 		var verified sql.NullInt64
 		var ok bool
-		var detail string
+		var detail, kind string
 		abs, _ := filepath.Abs(list[i].Path)
-		err := s.general.QueryRowContext(ctx, `SELECT verified_at, ok, detail FROM backups WHERE file = ?`, abs).
-			Scan(&verified, &ok, &detail)
+		err := s.general.QueryRowContext(ctx, `SELECT verified_at, ok, detail, verify_kind FROM backups WHERE file = ?`, abs).
+			Scan(&verified, &ok, &detail, &kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // not made or verified here
 		} else if err != nil {
 			return nil, err
 		}
 		if verified.Valid {
-			list[i].Verified, list[i].VerifyOK, list[i].VerifyDetail = time.Unix(verified.Int64, 0), ok, detail
+			list[i].Verified, list[i].VerifyOK = time.Unix(verified.Int64, 0), ok
+			if !ok {
+				list[i].VerifyErr = &VerifyFailure{Detail: detail, Damaged: kind == verifyDamaged}
+			}
 		}
 	}
 	return list, nil

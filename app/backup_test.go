@@ -520,3 +520,36 @@ func TestScheduledBackup(t *testing.T) {
 		t.Fatalf("after 4 days: %+v", st)
 	}
 }
+
+// TestFailedVerificationIsKeptTyped: the backup list says why a file's
+// last verification failed as a value (errors.Is ErrBackupDamaged), so
+// the screens need not read the recorded words.
+func TestFailedVerificationIsKeptTyped(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	info, err := f.admin.CreateBackup(ctx, f.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.VerifyBackup(ctx, info.Path, nil); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.admin.ListBackups(ctx, f.dir)
+	if err != nil || len(list) != 1 || !list[0].VerifyOK || list[0].VerifyErr != nil {
+		t.Fatalf("after a good verification: %+v, %v", list, err)
+	}
+	good, _ := os.ReadFile(info.Path)
+	if err := os.WriteFile(info.Path, flip(good, len(good)-3), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.VerifyBackup(ctx, info.Path, nil); !errors.Is(err, ErrBackupDamaged) {
+		t.Fatalf("verify of a damaged file: %v", err)
+	}
+	list, err = f.admin.ListBackups(ctx, f.dir)
+	if err != nil || len(list) != 1 || list[0].VerifyOK || list[0].VerifyErr == nil {
+		t.Fatalf("after a failed verification: %+v, %v", list, err)
+	}
+	if !errors.Is(list[0].VerifyErr, ErrBackupDamaged) || list[0].VerifyErr.Detail == "" {
+		t.Fatalf("the failure is kept as %+v", list[0].VerifyErr)
+	}
+}

@@ -176,9 +176,13 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 			created = report.Info.Created.Unix()
 		}
 		if verr == nil || !errors.Is(verr, store.ErrNotBackup) {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO backups (file, created_at, size, verified_at, ok, detail) VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT(file) DO UPDATE SET verified_at = excluded.verified_at, ok = excluded.ok, detail = excluded.detail`,
-				abs, created, size, now.Unix(), verr == nil, detail); err != nil {
+			kind := ""
+			if errors.Is(verr, ErrBackupDamaged) {
+				kind = verifyDamaged
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO backups (file, created_at, size, verified_at, ok, detail, verify_kind) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT(file) DO UPDATE SET verified_at = excluded.verified_at, ok = excluded.ok, detail = excluded.detail, verify_kind = excluded.verify_kind`,
+				abs, created, size, now.Unix(), verr == nil, detail, kind); err != nil {
 				return err
 			}
 		}
@@ -186,6 +190,10 @@ func (s *Session) VerifyBackup(ctx context.Context, path string, progress func(B
 	})
 	return report, verr
 }
+
+// verifyDamaged is backups.verify_kind for a file that did not
+// authenticate.
+const verifyDamaged = "damaged"
 
 // verifyBackupFile checks a backup with the vault's keys, without the
 // session; live counts are left at -1.

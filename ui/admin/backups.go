@@ -170,7 +170,7 @@ func verification(info app.BackupInfo) (string, widget.Importance) {
 	case info.VerifyOK:
 		return "verified ✓ " + kit.Day(info.Verified), widget.SuccessImportance
 	default:
-		return "FAILED: " + strings.TrimSuffix(plain.Text(info.VerifyDetail), "."), widget.DangerImportance
+		return "FAILED: " + strings.TrimSuffix(plain.Error(info.VerifyErr), "."), widget.DangerImportance
 	}
 }
 
@@ -277,8 +277,8 @@ func (b *backupsScreen) refreshButtons() {
 		parts = append(parts, "Made by a role without the clinical key: clinical records are inside as they are on disk, "+
 			"encrypted, and a verification checks the other records only.")
 	}
-	if !info.Verified.IsZero() && !info.VerifyOK {
-		parts = append(parts, "Last check on "+dayTime(info.Verified)+": "+plain.Text(info.VerifyDetail))
+	if !info.Verified.IsZero() && info.VerifyErr != nil {
+		parts = append(parts, "Last check on "+dayTime(info.Verified)+": "+plain.Error(info.VerifyErr))
 	}
 	b.detail.SetText(strings.Join(parts, " "))
 }

@@ -122,8 +122,8 @@ func (r *runner) cmdBackup(args []string) error {
 			switch {
 			case !b.Verified.IsZero() && b.VerifyOK:
 				status = "verified " + b.Verified.Local().Format("2006-01-02 15:04")
-			case !b.Verified.IsZero():
-				status = "FAILED verification: " + b.VerifyDetail
+			case b.VerifyErr != nil:
+				status = "FAILED verification: " + b.VerifyErr.Detail
 			}
 			var extra []string
 			if b.ClinicalSealed {

@@ -85,27 +85,6 @@ func Error(err error) string {
 	return kit.Sentence(err.Error())
 }
 
-// Text is a message kept from an error whose value is gone (a backup's
-// last verification, as the vault recorded it) as a sentence.
-//
-// The sentinel at its end, the one part of the error kept as written,
-// chooses the sentence as errors.Is would.
-func Text(msg string) string {
-	ends := func(err error) bool { return msg == err.Error() || strings.HasSuffix(msg, ": "+err.Error()) }
-	for _, s := range sentences {
-		if ends(s.err) {
-			return s.text
-		}
-	}
-	if ends(app.ErrBackupDamaged) {
-		return damaged(reason(msg))
-	}
-	if why := reason(msg); why != "" {
-		return kit.Sentence(why)
-	}
-	return kit.Sentence(msg)
-}
-
 // reason is a message less the categories wrapping appended: the text
 // of the sentinel at its end, and the storage layer's part (": store:
 // audit log has been altered"), which repeats what the first part says.

@@ -3,6 +3,7 @@ package plain
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,16 +47,14 @@ func TestError(t *testing.T) {
 	}
 }
 
-// TestText: a verification's detail, kept as text, reads as the error
-// it was.
-func TestText(t *testing.T) {
-	for _, c := range []struct{ msg, want string }{
-		{"intact", "Intact."},
-		{fmt.Errorf("backup contents: unexpected EOF: %w", app.ErrBackupDamaged).Error(), "The backup file is damaged or incomplete, or it belongs to another vault (backup contents: unexpected EOF)."},
-		{fmt.Errorf("general.db: %w", app.ErrNotBackup).Error(), "This file is not a ClinicVault backup."},
-	} {
-		if got := Text(c.msg); got != c.want {
-			t.Errorf("Text(%q) = %q, want %q", c.msg, got, c.want)
-		}
+// TestVerifyFailure: a backup's last failed verification, as the vault
+// recorded it, reads by its type: damaged only when it was.
+func TestVerifyFailure(t *testing.T) {
+	detail := fmt.Errorf("backup contents: unexpected EOF: %w", app.ErrBackupDamaged).Error()
+	if got, want := Error(&app.VerifyFailure{Detail: detail, Damaged: true}), "The backup file is damaged or incomplete, or it belongs to another vault (backup contents: unexpected EOF)."; got != want {
+		t.Errorf("damaged: %q, want %q", got, want)
+	}
+	if got := Error(&app.VerifyFailure{Detail: detail}); strings.Contains(got, "damaged or incomplete") {
+		t.Errorf("a failure not recorded as damaged reads as damaged from its words: %q", got)
 	}
 }
