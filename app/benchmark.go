@@ -303,3 +303,46 @@ func residentMB() (float64, bool) {
 	runtime.ReadMemStats(&m)
 	return float64(m.Sys) / (1 << 20), true
 }
+
+// SignInRefusalBenchmark times n refused sign-ins of each kind as name on
+// v, a throw-away benchmark vault: with a wrong passphrase, and with the
+// right passphrase and a wrong code. code returns the current code (the
+// caller moves v's clock on a step first). Between tries it forgets the
+// failures, which only a benchmark may do: throttling would answer the
+// next try at once. A refusal must take as long whichever factor was
+// wrong.
+func SignInRefusalBenchmark(ctx context.Context, v *Vault, name, pass string, n int, code func() (string, error)) (wrongPass, wrongCode time.Duration, err error) {
+	for i := 0; i < n; i++ {
+		for _, wrongPassphrase := range []bool{true, false} {
+			c, err := code()
+			if err != nil {
+				return 0, 0, err
+			}
+			p := pass
+			if wrongPassphrase {
+				p = "not the passphrase at all"
+			} else {
+				c = fmt.Sprintf("%06d", (atoiOr0(c)+1)%1_000_000)
+			}
+			start := time.Now()
+			if s, err := v.SignIn(ctx, name, p, c); err == nil {
+				s.Lock(ctx)
+				return 0, 0, fmt.Errorf("bench: a wrong passphrase or code was accepted")
+			}
+			if wrongPassphrase {
+				wrongPass += time.Since(start)
+			} else {
+				wrongCode += time.Since(start)
+			}
+			if err := store.UpdateKeyring(v.Dir, func(k *store.Keyring) error { k.Throttle = nil; k.Pending = nil; return nil }); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return wrongPass, wrongCode, nil
+}
+
+func atoiOr0(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

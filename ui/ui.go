@@ -106,7 +106,7 @@ type gui struct {
 
 func newGUI(a fyne.App, v *app.Vault) *gui {
 	a.Settings().SetTheme(kit.NewTheme())
-	kit.SafeFiles()
+	kit.SafeFiles(app.NewReplacement)
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gui{app: a, v: v, ctx: ctx, cancel: cancel, idleEvery: idleCheckEvery, clipboardFor: 30 * time.Second,
 		drafts: map[string][]string{}, liveDrafts: map[string]func() []string{}}

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
-	"github.com/clinicvault/clinicvault/store"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -86,38 +84,15 @@ func (r *runner) cmdBench(args []string) error {
 	// A refusal takes as long whichever factor was wrong: the code is
 	// checked before any database opens, so the time does not tell a
 	// guesser that the passphrase was right.
-	var wrongPass, wrongCode time.Duration
-	for i := 0; i < *n; i++ {
-		for _, which := range []string{"passphrase", "code"} {
-			mu.Lock()
-			now = now.Add(30 * time.Second)
-			t := now
-			mu.Unlock()
-			code, err := totp.GenerateCode(enr.Secret(), t)
-			if err != nil {
-				return err
-			}
-			p := pass
-			if which == "passphrase" {
-				p = "not the passphrase at all"
-			} else {
-				code = fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)
-			}
-			start := time.Now()
-			if s, err := v.SignIn(r.ctx, "Bench Admin", p, code); err == nil {
-				s.Lock(r.ctx)
-				return fmt.Errorf("bench: a wrong %s was accepted", which)
-			}
-			if which == "passphrase" {
-				wrongPass += time.Since(start)
-			} else {
-				wrongCode += time.Since(start)
-			}
-			// Throttling would answer the next tries at once.
-			if err := store.UpdateKeyring(dir, func(k *store.Keyring) error { k.Throttle = nil; k.Pending = nil; return nil }); err != nil {
-				return err
-			}
-		}
+	wrongPass, wrongCode, err := app.SignInRefusalBenchmark(r.ctx, v, "Bench Admin", pass, *n, func() (string, error) {
+		mu.Lock()
+		now = now.Add(30 * time.Second)
+		t := now
+		mu.Unlock()
+		return totp.GenerateCode(enr.Secret(), t)
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(r.io.Out, "signin_refused_wrong_passphrase %.1f ms\n", ms(wrongPass))
 	fmt.Fprintf(r.io.Out, "signin_refused_wrong_code %.1f ms\n", ms(wrongCode))
@@ -179,9 +154,4 @@ func medianFigure(fs []app.Figure) app.Figure {
 	}
 	sort.Float64s(vs)
 	return app.Figure{Name: fs[0].Name, Value: vs[len(vs)/2], Unit: fs[0].Unit}
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }

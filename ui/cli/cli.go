@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
-	"github.com/clinicvault/clinicvault/store"
 )
 
 // Exit statuses.
@@ -355,7 +354,7 @@ func writeQR(path string, enr *app.Enrollment) error {
 	if err != nil {
 		return err
 	}
-	f, err := store.CreateNew(path)
+	f, err := app.CreateNew(path)
 	if err != nil {
 		return fmt.Errorf("write QR code: %w", err)
 	}
@@ -423,7 +422,7 @@ func (r *runner) cmdInit(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := store.WriteNew(*pdf, b); err != nil {
+		if err := app.WriteNew(*pdf, b); err != nil {
 			return fmt.Errorf("write recovery kit: %w", err)
 		}
 		fmt.Fprintf(r.io.Err, "Recovery kit written to %s: print it, then delete the file.\n", *pdf)
@@ -922,7 +921,7 @@ func notThere(paths ...string) error {
 			continue
 		}
 		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%s: %w", p, store.ErrFileExists)
+			return fmt.Errorf("%s: %w", p, app.ErrFileExists)
 		}
 	}
 	return nil

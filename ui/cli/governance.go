@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
-	"github.com/clinicvault/clinicvault/store"
 )
 
 // errAttention is returned by security report when an item needs
@@ -69,7 +68,7 @@ func (r *runner) cmdAccess(args []string) error {
 			return err
 		}
 	}
-	f, err := store.CreateNew(*out)
+	f, err := app.CreateNew(*out)
 	if err != nil {
 		return fmt.Errorf("access review: %w", err)
 	}
@@ -189,7 +188,7 @@ func (r *runner) cmdTraining(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := store.WriteNew(*out, b); err != nil {
+		if err := app.WriteNew(*out, b); err != nil {
 			return fmt.Errorf("training certificate: %w", err)
 		}
 		fmt.Fprintf(r.io.Out, "certificate: %s\n", *out)

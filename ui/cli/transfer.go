@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/clinicvault/clinicvault/app"
-	"github.com/clinicvault/clinicvault/store"
 )
 
 func (r *runner) cmdImport(args []string) error {
@@ -93,7 +92,7 @@ func (r *runner) cmdExport(args []string) error {
 	if *plaintext {
 		fmt.Fprintln(r.io.Err, "warning: writing patient data UNENCRYPTED, as asked. This export is recorded in the audit log; delete the file as soon as it has been handed over.")
 	}
-	f, err := store.CreateNew(*out)
+	f, err := app.CreateNew(*out)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -126,7 +125,7 @@ func (r *runner) cmdPrint(args []string) error {
 	}
 	// The file first: nothing is printed (and audited as printed) that
 	// cannot be written where asked.
-	f, err := store.CreateNew(*out)
+	f, err := app.CreateNew(*out)
 	if err != nil {
 		return fmt.Errorf("print: %w", err)
 	}

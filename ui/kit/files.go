@@ -7,8 +7,6 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/storage/repository"
-
-	"github.com/clinicvault/clinicvault/store"
 )
 
 // StartAt returns start as a folder a file dialog can open in, or nil
@@ -66,12 +64,30 @@ type fileRepo interface {
 // chosen one as a whole once closed, and a symbolic link at the chosen
 // name is refused, never followed (Fyne's own writer creates the file
 // with the umask's mode, through any link).
-type safeFiles struct{ fileRepo }
+type safeFiles struct {
+	fileRepo
+	newReplacer func(path string) (Replacer, error)
+}
+
+// Replacer is a file being written to replace another whole when
+// committed (app.Replacement).
+type Replacer interface {
+	Write(p []byte) (int, error)
+	Commit() error
+}
 
 // SafeFiles makes every file the window writes through Fyne's file
 // dialogs (exports, PDFs, QR images, the recovery kit, the access review)
-// go through store.Replacement. Call once the Fyne app exists.
-func SafeFiles() {
+// go through the Replacer newReplacer makes (app.NewReplacement). Call
+// once the Fyne app exists.
+func SafeFiles[R Replacer](newReplacer func(path string) (R, error)) {
+	mk := func(path string) (Replacer, error) {
+		r, err := newReplacer(path)
+		if err != nil {
+			return nil, err // not a nil R in a non-nil interface
+		}
+		return r, nil
+	}
 	r, err := repository.ForScheme("file")
 	if err != nil {
 		return
@@ -80,12 +96,12 @@ func SafeFiles() {
 		return
 	}
 	if full, ok := r.(fileRepo); ok {
-		repository.Register("file", safeFiles{full})
+		repository.Register("file", safeFiles{full, mk})
 	}
 }
 
 func (r safeFiles) Writer(u fyne.URI) (fyne.URIWriteCloser, error) {
-	rep, err := store.NewReplacement(u.Path())
+	rep, err := r.newReplacer(u.Path())
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +112,7 @@ func (r safeFiles) Writer(u fyne.URI) (fyne.URIWriteCloser, error) {
 func (r safeFiles) Appender(u fyne.URI) (fyne.URIWriteCloser, error) { return r.Writer(u) }
 
 type replacingWriter struct {
-	rep    *store.Replacement
+	rep    Replacer
 	uri    fyne.URI
 	closed bool
 }

@@ -13,7 +13,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
-	"github.com/clinicvault/clinicvault/store"
+	"github.com/clinicvault/clinicvault/app"
 )
 
 func TestSentence(t *testing.T) {
@@ -132,7 +132,7 @@ func TestStatusAndNotice(t *testing.T) {
 // link, including one to a place that does not exist yet.
 func TestFileDialogsWriteNewPrivateFilesNeverThroughALink(t *testing.T) {
 	test.NewTempApp(t)
-	SafeFiles()
+	SafeFiles(app.NewReplacement)
 	dir := t.TempDir()
 	write := func(p, body string) error {
 		w, err := storage.Writer(storage.NewFileURI(p))
@@ -162,7 +162,7 @@ func TestFileDialogsWriteNewPrivateFilesNeverThroughALink(t *testing.T) {
 	os.MkdirAll(filepath.Dir(drop), 0o777)
 	link := filepath.Join(dir, "export.csv")
 	os.Symlink(drop, link)
-	if err := write(link, "Silva, Ana"); !errors.Is(err, store.ErrLinkNotFollowed) {
+	if err := write(link, "Silva, Ana"); !errors.Is(err, app.ErrLinkNotFollowed) {
 		t.Errorf("writing at a link: %v, want ErrLinkNotFollowed", err)
 	}
 	if _, err := os.Stat(drop); err == nil {

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
@@ -18,7 +19,7 @@ func NewApp(t testing.TB) fyne.App {
 	t.Helper()
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(kit.ThemeIn(theme.VariantLight))
-	kit.SafeFiles()
+	kit.SafeFiles(app.NewReplacement)
 	return a
 }
 
