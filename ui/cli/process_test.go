@@ -351,7 +351,7 @@ func TestKillDuringRekeyLosesNothing(t *testing.T) {
 		exited := make(chan error, 1)
 		go func() { exited <- rm.Wait() }()
 		// Wait for the copy to begin, then kill.
-		deadline := time.Now().Add(60 * time.Second)
+		timeout := time.After(60 * time.Second) // a span, not a date
 	watching:
 		for {
 			select {
@@ -367,9 +367,11 @@ func TestKillDuringRekeyLosesNothing(t *testing.T) {
 				<-exited
 				break
 			}
-			if time.Now().After(deadline) {
+			select {
+			case <-timeout:
 				rm.Process.Kill()
 				t.Fatal("no re-key seen")
+			default:
 			}
 			time.Sleep(500 * time.Microsecond)
 		}

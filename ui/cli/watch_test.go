@@ -33,12 +33,13 @@ func TestCLISyncWatch(t *testing.T) {
 	go func() { exit <- Main(ctx, args, IO{In: strings.NewReader(""), Out: out, Err: errs}, h.newVault) }()
 	wait := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
+		timeout := time.After(20 * time.Second) // a span, not a date
 		for !cond() {
-			if time.Now().After(deadline) {
+			select {
+			case <-timeout:
 				t.Fatalf("timed out waiting for %s; out:\n%s\nerr:\n%s", what, read(out), read(errs))
+			case <-time.After(20 * time.Millisecond):
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	wait("the watch to start", func() bool { return strings.Contains(read(errs), "watching the folder") })
