@@ -42,7 +42,7 @@ func TestUnwrappedEpochKeyIsKeptWhenSavingItFails(t *testing.T) {
 	if err == nil {
 		t.Fatal("a failed save of the clinical key was not reported")
 	}
-	if v := s.settingLocked(ctx, s.general, name); v == "" {
+	if v, _ := readSetting(ctx, s.general, name); v == "" {
 		t.Fatal("the wrapped key was deleted though storing it failed: the key is lost")
 	}
 	// The disk has room again: the next pass stores it.
@@ -55,7 +55,7 @@ func TestUnwrappedEpochKeyIsKeptWhenSavingItFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hasSyncKey(ctx, s.clinical, epoch) || s.settingLocked(ctx, s.general, name) != "" {
+	if !hasSyncKey(ctx, s.clinical, epoch) || func() bool { v, _ := readSetting(ctx, s.general, name); return v != "" }() {
 		t.Fatal("the next pass did not store the key and drop the wrapped copy")
 	}
 }

@@ -33,13 +33,6 @@ var (
 	ErrRestricted = errors.New("this chart is restricted to named clinicians: open it with emergency access and a reason")
 )
 
-// settingLocked is readSetting for callers with no error to return
-// (SyncFolder): a setting that cannot be read reads as never written.
-func (s *Session) settingLocked(ctx context.Context, q querier, name string) string {
-	v, _ := readSetting(ctx, q, name)
-	return v
-}
-
 // SeatLimit returns the practice's seat limit (0: none).
 func (s *Session) SeatLimit(ctx context.Context) (int, error) {
 	if err := s.require(); err != nil {

@@ -517,12 +517,15 @@ func (s *Session) judgeRestrictions(ctx context.Context, signer string, role Rol
 				}
 			}
 		case "emergency_access":
-			_, madeHere := made["emergency:"+r.RowID]
-			n, err := scalar[int](ctx, s.general, `SELECT count(*) FROM emergency_access WHERE id = ?`, r.RowID)
-			if err != nil {
-				return unread("the emergency access", err)
+			_, exists := made["emergency:"+r.RowID]
+			if !exists {
+				n, err := scalar[int](ctx, s.general, `SELECT count(*) FROM emergency_access WHERE id = ?`, r.RowID)
+				if err != nil {
+					return unread("the emergency access", err)
+				}
+				exists = n > 0
 			}
-			if !madeHere && n == 0 {
+			if !exists {
 				if v := r.Columns["patient_id"]; v == nil || *v == "" {
 					return judged(halt, ProblemRole, "it records an emergency access to no chart")
 				}

@@ -138,14 +138,17 @@ func (s *Session) seen(ctx context.Context, device string) {
 		device, s.v.now().Unix())
 }
 
-// SyncFolder returns the folder this machine last synced through.
+// SyncFolder returns the folder this machine last synced through; "" when
+// none was chosen, or the setting cannot be read (then no pass runs: the
+// watcher asks again within seconds).
 func (s *Session) SyncFolder(ctx context.Context) string {
 	if s.require() != nil {
 		return ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.settingLocked(ctx, s.general, settingSyncFolder)
+	dir, _ := readSetting(ctx, s.general, settingSyncFolder)
+	return dir
 }
 
 // SetSyncFolder remembers the sync folder for this machine.

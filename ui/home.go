@@ -39,7 +39,7 @@ type homeScreen struct {
 
 func (h *homeScreen) setReminder(d time.Duration) {
 	h.reminder.SetText("When you leave the desk, press Lock (or Ctrl+L). ClinicVault also locks by itself after " +
-		minutesText(d) + " without activity.")
+		kit.Duration(d) + " without activity.")
 }
 
 // roleText says in a sentence what a role may do.
@@ -116,14 +116,5 @@ func (h *homeScreen) saveIdle(g *gui, s homeSession) {
 	}
 	h.setReminder(time.Duration(n) * time.Minute)
 	h.status.Importance = widget.SuccessImportance
-	h.status.SetText("Saved: ClinicVault now locks after " + minutesText(time.Duration(n)*time.Minute) + " without activity, for everyone.")
-}
-
-// minutesText says "1 minute" or "N minutes".
-func minutesText(d time.Duration) string {
-	n := int(d / time.Minute)
-	if n == 1 {
-		return "1 minute"
-	}
-	return fmt.Sprintf("%d minutes", n)
+	h.status.SetText("Saved: ClinicVault now locks after " + kit.Duration(time.Duration(n)*time.Minute) + " without activity, for everyone.")
 }

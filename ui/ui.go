@@ -389,7 +389,7 @@ func (g *gui) startSession(s *app.Session) {
 					g.post(func() {
 						if g.screen == "signin" && g.signIn != nil {
 							g.signIn.status.Say(widget.MediumImportance, "ClinicVault locked itself after "+
-								minutesText(after)+" without activity. Sign in to continue.")
+								kit.Duration(after)+" without activity. Sign in to continue.")
 						}
 					})
 					return

@@ -1,7 +1,6 @@
 package devices
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -31,27 +30,6 @@ func closeOnLock(s *app.Session, d interface{ Hide() }) {
 			hide()
 		}
 	}()
-}
-
-// inWords is a duration in words: "7 minutes", "1 hour 2 minutes", "45
-// seconds" (seconds only under an hour).
-func inWords(d time.Duration) string {
-	d = d.Round(time.Second)
-	h, mi, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
-	var parts []string
-	if h > 0 {
-		parts = append(parts, kit.Plural(h, "hour"))
-	}
-	if mi > 0 {
-		parts = append(parts, kit.Plural(mi, "minute"))
-	}
-	if sec > 0 && h == 0 {
-		parts = append(parts, kit.Plural(sec, "second"))
-	}
-	if len(parts) == 0 {
-		return "less than a second"
-	}
-	return strings.Join(parts, " ")
 }
 
 // ago says how long before now t was, roughly: "never" for the zero

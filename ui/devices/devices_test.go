@@ -655,8 +655,8 @@ func TestWords(t *testing.T) {
 		61 * time.Second:       "1 minute 1 second",
 		200 * time.Millisecond: "less than a second",
 	} {
-		if got := inWords(in); got != want {
-			t.Errorf("inWords(%v) = %q, want %q", in, got, want)
+		if got := kit.Duration(in); got != want {
+			t.Errorf("kit.Duration(%v) = %q, want %q", in, got, want)
 		}
 	}
 	desk := "0190c0de-0000-7000-8000-00001a2b3c4d"

@@ -112,7 +112,7 @@ func problemText(p app.SyncProblem) string {
 	case app.ProblemNoKey:
 		return fmt.Sprintf("Batch %d is locked with newer keys (made when someone left or a computer was revoked) that have not reached this computer.", p.Seq)
 	case app.ProblemClockAhead:
-		return fmt.Sprintf("Its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed.", inWords(p.Wait))
+		return fmt.Sprintf("Its clock runs %s ahead of this computer's: its changes are held until its date and time are fixed.", kit.Duration(p.Wait))
 	}
 	return kit.Sentence(p.Detail)
 }

@@ -41,6 +41,27 @@ func Day(t time.Time) string {
 	return t.Local().Format("2 Jan 2006")
 }
 
+// Duration is a span of time in words: "7 minutes", "1 hour 2 minutes", "45
+// seconds" (seconds only under an hour).
+func Duration(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, mi, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	var parts []string
+	if h > 0 {
+		parts = append(parts, Plural(h, "hour"))
+	}
+	if mi > 0 {
+		parts = append(parts, Plural(mi, "minute"))
+	}
+	if sec > 0 && h == 0 {
+		parts = append(parts, Plural(sec, "second"))
+	}
+	if len(parts) == 0 {
+		return "less than a second"
+	}
+	return strings.Join(parts, " ")
+}
+
 // Ago says how long before now t was, roughly: "just now", then in
 // minutes, hours or days ("3 hours ago").
 func Ago(t, now time.Time) string {
