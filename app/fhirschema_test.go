@@ -14,22 +14,7 @@ import (
 // TestFHIRExportIsValidR4 validates an export with every resource type
 // ClinicVault writes against the official HL7 R4 JSON schema.
 func TestFHIRExportIsValidR4(t *testing.T) {
-	raw, err := os.ReadFile("testdata/fhir.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("fhir.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("fhir.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := r4Schema(t)
 
 	f := newFixture(t)
 	ctx := context.Background()
@@ -65,5 +50,39 @@ func TestFHIRExportIsValidR4(t *testing.T) {
 	inst, _ = jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err := schema.Validate(inst); err == nil || !strings.Contains(err.Error(), "type") {
 		t.Fatalf("an invalid bundle passed: %v", err)
+	}
+}
+
+// r4Schema is the official HL7 R4 JSON schema, compiled.
+func r4Schema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/fhir.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("fhir.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("fhir.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schema
+}
+
+// validR4 checks a bundle against the official HL7 R4 JSON schema.
+func validR4(t *testing.T, bundle []byte) {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r4Schema(t).Validate(inst); err != nil {
+		t.Fatalf("not valid FHIR R4:\n%v", err)
 	}
 }
