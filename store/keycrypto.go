@@ -47,6 +47,9 @@ const (
 	LabelPairBox           = "clinicvault.org/v1/pair-box"                  // the key pairing files are sealed under, from the code
 	LabelPairFingerprint   = "clinicvault.org/v1/pair-fingerprint"          // the fingerprint both computers show when pairing
 	LabelSealedBox         = "clinicvault.org/v1/sealed-box"                // a box sealed to an X25519 public key
+	LabelRelayVault        = "clinicvault.org/v1/relay-vault"               // a vault's opaque name on a relay (its stream and subjects)
+	LabelRelayDevice       = "clinicvault.org/v1/relay-device"              // a computer's opaque name on a relay (its subjects)
+	LabelRelayAccess       = "clinicvault.org/v1/relay-access"              // a relay's access list, signed by a computer of the practice
 )
 
 // KDFParams are the Argon2id parameters of one slot, stored beside it.
