@@ -421,7 +421,7 @@ func TestAttackReview2SquattedEpochNamesDropTheGenuineFile(t *testing.T) {
 	a.Sync(ctx, dir)
 	n := a.currentEpoch(ctx)
 	var left int
-	a.general.QueryRow(`SELECT count(*) FROM epoch_outbox`).Scan(&left)
+	a.general.QueryRow(`SELECT count(*) FROM epoch_files WHERE n > (SELECT coalesce(max(epoch_files), 0) FROM sync_places)`).Scan(&left)
 	names, _ := cvsync.Folder{Dir: dir}.List(fmt.Sprintf("epochs/%d", n))
 	genuine := false
 	for _, fn := range names {

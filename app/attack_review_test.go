@@ -452,7 +452,7 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 	}
 	// Undo schema 7 (every table and column it adds) so that the real
 	// migration runs at the next sign-in. The columns that schemas 10 to
-	// 13 add are renamed out of their way (this SQLite cannot drop a
+	// 15 add are renamed or dropped out of their way (this SQLite cannot drop a
 	// column), as those migrations run again after it.
 	for _, q := range []string{`ALTER TABLE users RENAME COLUMN bookable TO old_bookable`,
 		`ALTER TABLE appointments RENAME COLUMN cancel_reason TO old_cancel_reason`,
@@ -460,6 +460,7 @@ func TestAttackReviewSchema7KeepsOldRefusalsSkipped(t *testing.T) {
 		`ALTER TABLE patients RENAME COLUMN sms_consent TO old_sms_consent`, `ALTER TABLE patients RENAME COLUMN language TO old_language`, `ALTER TABLE backups RENAME COLUMN verify_kind TO old_verify_kind`,
 		`ALTER TABLE sync_peers RENAME COLUMN problem_kind TO old_problem_kind`, `ALTER TABLE sync_peers RENAME COLUMN problem_seq TO old_problem_seq`,
 		`ALTER TABLE sync_peers RENAME COLUMN problem_epoch TO old_problem_epoch`, `ALTER TABLE sync_peers RENAME COLUMN problem_wait_ms TO old_problem_wait_ms`,
+		`DROP TABLE sync_log`, `DROP TABLE epoch_files`, `DROP TABLE sync_places`,
 		`DROP TABLE sync_halts`, `DROP TABLE epoch_outbox`, `DROP TABLE sync_outbox`, `DROP TABLE clinical_key_chain`, `DROP TABLE clinical_key_escrow`, `DROP TABLE general_key_chain`, `DROP TABLE key_history`, `DROP TABLE audit_remote`, `DROP TABLE audit_witness`, `DROP TABLE audit_problems`, `DROP TABLE audit_files`, `DROP TABLE audit_heads`, `DROP TABLE audit_head_seen`,
 		`CREATE TABLE sync_keys6 (epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)`, `INSERT INTO sync_keys6 SELECT epoch, key FROM sync_keys`,
 		`DROP TABLE sync_keys`, `ALTER TABLE sync_keys6 RENAME TO sync_keys`,

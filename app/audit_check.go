@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -24,7 +25,7 @@ import (
 
 // publishWitness writes the heads this computer holds, when they changed.
 // s.mu held.
-func (s *Session) publishWitness(ctx context.Context, f cvsync.Transport) error {
+func (s *Session) publishWitness(ctx context.Context, f cvsync.Transport, p *placeState) error {
 	heads, err := s.auditHeads(ctx)
 	if err != nil || len(heads) == 0 {
 		return err
@@ -34,7 +35,12 @@ func (s *Session) publishWitness(ctx context.Context, f cvsync.Transport) error 
 		return err
 	}
 	sum := sha256.Sum256(body)
-	last, err := readSetting(ctx, s.general, settingWitnessSum)
+	// Each place gets it (the folder's setting keeps its old name).
+	setting := settingWitnessSum
+	if !strings.HasPrefix(p.key, "folder:") {
+		setting += ":" + p.key
+	}
+	last, err := readSetting(ctx, s.general, setting)
 	if err != nil {
 		return err
 	}
@@ -48,7 +54,7 @@ func (s *Session) publishWitness(ctx context.Context, f cvsync.Transport) error 
 	if err := f.Replace("witness/"+s.device, data); err != nil {
 		return err
 	}
-	return setSettingDB(ctx, s.general, settingWitnessSum, hex.EncodeToString(sum[:]))
+	return setSettingDB(ctx, s.general, setting, hex.EncodeToString(sum[:]))
 }
 
 // receiveWitness reads the other computers' witness files and checks this

@@ -30,7 +30,6 @@ import (
 
 const (
 	auditFileEntries  = 5000 // entries per published file at most
-	settingAuditSent  = "audit_published"
 	settingWitnessSum = "audit_witness_published"
 )
 
@@ -208,12 +207,8 @@ func auditNameRange(n string) (from, to int64, ok bool) {
 // A file already at a name this computer writes is compared, entry by
 // entry: the same entries (written before a crash) count as published;
 // others mean this log was rewritten since. s.mu held.
-func (s *Session) publishAudit(ctx context.Context, f cvsync.Transport) error {
-	v, err := readSetting(ctx, s.general, settingAuditSent)
-	if err != nil {
-		return err
-	}
-	sent, _ := strconv.ParseInt(v, 10, 64)
+func (s *Session) publishAudit(ctx context.Context, f cvsync.Transport, p *placeState) error {
+	sent := p.audit
 	for {
 		entries, err := store.AuditRange(ctx, s.general, sent+1, sent+auditFileEntries)
 		if err != nil || len(entries) == 0 {
@@ -225,8 +220,8 @@ func (s *Session) publishAudit(ctx context.Context, f cvsync.Transport) error {
 			if _, body, err := s.openAudit(ctx, s.device, old); err == nil {
 				var theirs []store.AuditEntry
 				if json.Unmarshal(body, &theirs) == nil && sameEntries(theirs, entries) {
-					sent = to
-					if err := setSettingDB(ctx, s.general, settingAuditSent, strconv.FormatInt(sent, 10)); err != nil {
+					sent, p.audit = to, to
+					if err := s.savePlace(ctx, *p); err != nil {
 						return err
 					}
 					continue
@@ -251,8 +246,8 @@ func (s *Session) publishAudit(ctx context.Context, f cvsync.Transport) error {
 		if err := f.WriteOnce(rel, data); err != nil {
 			return err
 		}
-		sent = to
-		if err := setSettingDB(ctx, s.general, settingAuditSent, strconv.FormatInt(sent, 10)); err != nil {
+		sent, p.audit = to, to
+		if err := s.savePlace(ctx, *p); err != nil {
 			return err
 		}
 	}
@@ -433,12 +428,12 @@ func (s *Session) auditHeads(ctx context.Context) (map[string]auditHead, error) 
 
 // auditPass publishes this computer's audit entries and witness, and takes
 // the others'. A failure is a problem of the pass, not its end. s.mu held.
-func (s *Session) auditPass(ctx context.Context, f cvsync.Transport, rep *SyncReport) {
+func (s *Session) auditPass(ctx context.Context, f cvsync.Transport, p *placeState, rep *SyncReport) {
 	for _, step := range []func() error{
-		func() error { return s.publishAudit(ctx, f) },
+		func() error { return s.publishAudit(ctx, f, p) },
 		func() error { return s.receiveAudit(ctx, f, rep) },
 		func() error { return s.checkHeads(ctx, rep) },
-		func() error { return s.publishWitness(ctx, f) },
+		func() error { return s.publishWitness(ctx, f, p) },
 		func() error { return s.receiveWitness(ctx, f, rep) },
 	} {
 		if err := step(); err != nil {

@@ -144,5 +144,9 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 	if err := s.rekeyGeneral(ctx, newGen); err != nil {
 		return err
 	}
-	return s.flushEpochOutbox(ctx, f)
+	p, err := loadPlace(ctx, s.general, FolderPlace(dir).key())
+	if err != nil {
+		return err
+	}
+	return s.flushEpochFiles(ctx, f, &p)
 }

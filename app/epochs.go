@@ -185,7 +185,7 @@ func (s *Session) rotateEpoch(ctx context.Context, tx *sql.Tx, kr *store.Keyring
 				continue
 			}
 			path := fmt.Sprintf("epochs/%d/%s.%s", epoch, cvsync.UserEpochName(slot.UserID, d.id), randomTag())
-			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?)`, path, data); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_files (path, data) VALUES (?, ?)`, path, data); err != nil {
 				return 0, err
 			}
 		}
@@ -234,7 +234,7 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 			// (written once): a promotion adds a grant with the
 			// clinical key.
 			path := fmt.Sprintf("epochs/%d/%s.%s", e.epoch, cvsync.UserEpochName(slot.UserID, d.id), randomTag())
-			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data`, path, data); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_files (path, data) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET data = excluded.data`, path, data); err != nil {
 				return err
 			}
 		}
@@ -242,39 +242,13 @@ func (s *Session) grantEpochs(ctx context.Context, tx *sql.Tx, slot *store.Slot)
 	return nil
 }
 
-// flushEpochOutbox writes the epoch files waiting in the outbox to the
-// folder. A file already in place is left as it is (written once).
+// flushEpochOutbox writes the epoch files that the place of the pass
+// under way has not had yet (sync_places.go).
 func (s *Session) flushEpochOutbox(ctx context.Context, f cvsync.Transport) error {
-	type file struct {
-		path string
-		data []byte
+	if s.pass == nil {
+		return nil
 	}
-	files, err := queryAll(ctx, s.general, func(r row) (fl file, err error) {
-		err = r.Scan(&fl.path, &fl.data)
-		return fl, err
-	}, `SELECT path, data FROM epoch_outbox ORDER BY path`)
-	if err != nil {
-		return err
-	}
-	for _, fl := range files {
-		err := f.WriteOnce(fl.path, fl.data)
-		if errors.Is(err, cvsync.ErrExists) {
-			// Names carry a random tag: a file already there under one
-			// was put there by someone else.
-			if there, rerr := f.Read(fl.path); rerr != nil || string(there) != string(fl.data) {
-				err = f.Replace(fl.path, fl.data)
-			} else {
-				err = nil
-			}
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := s.general.ExecContext(ctx, `DELETE FROM epoch_outbox WHERE path = ?`, fl.path); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.flushEpochFiles(ctx, f, s.pass)
 }
 
 // rotateIfDepartedIncluded is an admin's check at each pass, on the
@@ -393,7 +367,7 @@ func (s *Session) rotateIfDepartedIncluded(ctx context.Context, f cvsync.Transpo
 			if err != nil {
 				return err
 			}
-			if _, err := s.general.ExecContext(ctx, `INSERT INTO epoch_outbox (path, data) VALUES (?, ?) ON CONFLICT(path) DO NOTHING`,
+			if _, err := s.general.ExecContext(ctx, `INSERT INTO epoch_files (path, data) VALUES (?, ?) ON CONFLICT(path) DO NOTHING`,
 				fmt.Sprintf("epochs/%d/%s.%s", cur, cvsync.UserEpochName(slot.UserID, d.id), randomTag()), data); err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -16,9 +17,10 @@ import (
 // SyncPass is one pass of Replicate.
 type SyncPass struct {
 	At     time.Time
-	Folder string
+	Folder string // the folder of the pass ("" for a relay's)
+	Relay  string // the relay's address ("" for a folder's)
 	Report SyncReport
-	Err    error // wraps cvsync.ErrUnreachable while the folder is away
+	Err    error // wraps cvsync.ErrUnreachable while the folder or relay is away
 	// Idle: there was nothing to send or receive, so the folder was only
 	// looked at (no pass ran, nothing was written or audited).
 	Idle bool
@@ -26,26 +28,31 @@ type SyncPass struct {
 
 // ReplicateOptions tune Replicate.
 type ReplicateOptions struct {
-	// Folder is the sync folder to follow; "" follows the session's
-	// setting (SyncFolder), waiting while none is chosen and moving to a
-	// new one within seconds of its being chosen.
+	// Folder is the sync folder to follow, Relay the relay. When both
+	// are empty, Replicate follows the session's settings (SyncFolder,
+	// SyncRelay), waiting while none is chosen and moving to a new one
+	// within seconds of its being chosen; given one, it follows only it.
 	Folder string
+	Relay  RelayLink
 	// Poll is how often the folder is looked at when file-system
-	// notifications do not arrive (network shares); 1 s when zero.
+	// notifications do not arrive (network shares), and the relay when
+	// nothing was heard from it; 1 s when zero.
 	Poll time.Duration
 	// SettingPoll is how often the setting is read while no folder is
 	// chosen; 2 s when zero.
 	SettingPoll time.Duration
 	// OnPass, when not nil, is called after every pass and every idle
-	// look, on Replicate's goroutine. Passes cut short by the end are
-	// not reported.
+	// look, on one of Replicate's goroutines (one at a time). Passes
+	// cut short by the end are not reported.
 	OnPass func(SyncPass)
 }
 
-// Replicate keeps this computer in step with the sync folder while the
-// session is open: a pass at once, then whenever the folder changes (or
-// at every Poll). Passes never overlap, and a burst of changes makes one
-// pass. It is not a person's activity: the idle lock does not see it.
+// Replicate keeps this computer in step with the sync folder and the
+// relay while the session is open: a pass at once, then whenever the
+// folder changes or the relay hears of a change (or at every Poll).
+// Passes never overlap, and a burst of changes makes one pass. A place
+// that cannot be reached is tried again after 1, 2, 4… up to 30 seconds.
+// It is not a person's activity: the idle lock does not see it.
 //
 // It returns ErrLocked when the session locks (or was locked), and the
 // context's error when ctx ends.
@@ -58,22 +65,59 @@ func (s *Session) Replicate(ctx context.Context, o ReplicateOptions) error {
 	}
 	ctx, cancel := s.untilLocked(ctx)
 	defer cancel()
-	for {
-		if err := s.serviceDone(ctx); err != nil {
-			return err
+	var reportMu sync.Mutex
+	onPass := o.OnPass
+	o.OnPass = func(p SyncPass) {
+		reportMu.Lock()
+		defer reportMu.Unlock()
+		if s.serviceDone(ctx) == nil && onPass != nil {
+			onPass(p)
 		}
-		dir := o.Folder
-		if dir == "" {
-			dir = s.SyncFolder(ctx)
-		}
-		if dir == "" {
+	}
+	follow := o.Folder == "" && o.Relay.IsZero()
+	var wg sync.WaitGroup
+	if follow || o.Folder != "" {
+		fixed := Place{Folder: o.Folder}
+		wg.Go(func() {
+			s.follow(ctx, o, func() Place {
+				if !follow {
+					return fixed
+				}
+				return FolderPlace(s.SyncFolder(ctx))
+			})
+		})
+	}
+	if follow || !o.Relay.IsZero() {
+		fixed := RelayPlace(o.Relay)
+		wg.Go(func() {
+			s.follow(ctx, o, func() Place {
+				if !follow {
+					return fixed
+				}
+				return RelayPlace(s.SyncRelay(ctx))
+			})
+		})
+	}
+	wg.Wait()
+	if err := s.serviceDone(ctx); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// follow syncs through the place where() names, moving when it names
+// another, until the loop ends.
+func (s *Session) follow(ctx context.Context, o ReplicateOptions, where func() Place) {
+	for s.serviceDone(ctx) == nil {
+		p := where()
+		if p.String() == "" {
 			select {
 			case <-ctx.Done():
 			case <-time.After(o.SettingPoll):
 			}
 			continue
 		}
-		s.replicateThrough(ctx, dir, o)
+		s.replicateThrough(ctx, p, where, o)
 	}
 }
 
@@ -96,16 +140,44 @@ func (s *Session) serviceDone(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// replicateThrough syncs through dir until the session's folder is
-// another one (when following the setting) or the loop ends.
-func (s *Session) replicateThrough(ctx context.Context, dir string, o ReplicateOptions) {
+// backoff is how long a place that could not be reached is left alone:
+// 1 s, doubling, up to 30 s.
+func backoff(failures int) time.Duration {
+	d := time.Second << min(failures-1, 5)
+	return min(d, 30*time.Second)
+}
+
+// replicateThrough syncs through p until where() names another place or
+// the loop ends.
+func (s *Session) replicateThrough(ctx context.Context, p Place, where func() Place, o ReplicateOptions) {
+	pass := func(sp SyncPass) SyncPass {
+		sp.At = s.v.now()
+		if p.IsRelay() {
+			sp.Relay = p.Relay.URL
+		} else {
+			sp.Folder = p.Folder
+		}
+		return sp
+	}
+	f, err := s.transport(ctx, p)
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return
+		}
+		o.OnPass(pass(SyncPass{Err: err}))
+		select { // not reached: tried again in a while (the relay may come back)
+		case <-ctx.Done():
+		case <-time.After(o.Poll * 5):
+		}
+		return
+	}
 	dctx, cancel := context.WithCancel(ctx)
 	kick := make(chan struct{}, 1)
 	kick <- struct{}{} // once at start
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		cvsync.Folder{Dir: dir}.Watch(dctx, o.Poll, func() {
+		f.Watch(dctx, o.Poll, func() {
 			select {
 			case kick <- struct{}{}:
 			default: // a pass is due already
@@ -116,31 +188,37 @@ func (s *Session) replicateThrough(ctx context.Context, dir string, o ReplicateO
 		cancel()
 		<-watching
 	}()
-	report := func(p SyncPass) {
-		if s.serviceDone(ctx) == nil && o.OnPass != nil {
-			o.OnPass(p)
-		}
-	}
+	failures := 0
+	var retryAt time.Time
 	for {
 		select {
 		case <-dctx.Done():
 			return
 		case <-kick:
 		}
-		if s.serviceDone(ctx) != nil || (o.Folder == "" && s.SyncFolder(ctx) != dir) {
+		if s.serviceDone(ctx) != nil || where() != p {
 			return
 		}
-		if !s.SyncNeeded(ctx, dir) {
+		if failures > 0 && time.Now().Before(retryAt) {
+			continue // away: tried again after its backoff (a kick comes every Poll)
+		}
+		if !s.syncNeeded(ctx, f, p) {
 			// What an idle pass would report, without holding the
 			// session while the folder is read.
-			report(SyncPass{At: s.v.now(), Folder: dir, Idle: true})
+			o.OnPass(pass(SyncPass{Idle: true}))
 			continue
 		}
-		rep, err := s.Sync(ctx, dir)
+		rep, err := s.syncThrough(ctx, f, p)
 		if errors.Is(err, ErrLocked) {
 			return
 		}
-		report(SyncPass{At: s.v.now(), Folder: dir, Report: rep, Err: err})
+		if errors.Is(err, cvsync.ErrUnreachable) {
+			failures++
+			retryAt = time.Now().Add(backoff(failures))
+		} else {
+			failures = 0
+		}
+		o.OnPass(pass(SyncPass{Report: rep, Err: err}))
 	}
 }
 

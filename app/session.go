@@ -79,6 +79,11 @@ type Session struct {
 	// clinicalUnavailable: a clinical person signed in without the
 	// clinical records, which this computer's key no longer opens.
 	clinicalUnavailable bool
+	// pass is the place of the sync pass under way (nil between passes).
+	pass *placeState
+	// relays are the open relay connections, closed when the session
+	// locks.
+	relays relayConns
 }
 
 // waitBackground waits for work a call left running in the background:
@@ -91,6 +96,7 @@ func (s *Session) actor() actor { return actor{s.user.ID, s.user.Name} }
 
 // wipe closes the databases and zeroes every key the session holds.
 func (s *Session) wipe() {
+	s.relays.closeAll()
 	s.background.Wait() // a checkpoint still running needs the databases open
 	if s.general != nil {
 		s.general.Close()

@@ -33,6 +33,9 @@ type SyncReport struct {
 	// those is idle (not audited, or two computers would answer each
 	// other's audit entries for ever).
 	Quiet int
+	// Resent counts this computer's batches the place had lost (a relay
+	// whose disk was wiped): all of its log went out to it again.
+	Resent int
 }
 
 // quiet reports whether recs are bookkeeping only.
@@ -52,14 +55,39 @@ func quiet(recs []cvsync.Record) bool {
 // Sync runs one pass over the shared folder: push this machine's new
 // changes, install new key epochs, then pull and apply everyone else's.
 func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
-	var rep SyncReport
+	return s.SyncAt(ctx, FolderPlace(dir))
+}
+
+// SyncAt runs one pass through a place: a shared folder or a relay.
+func (s *Session) SyncAt(ctx context.Context, p Place) (SyncReport, error) {
 	if err := s.require(); err != nil {
-		return rep, err
+		return SyncReport{}, err
 	}
-	f := cvsync.Folder{Dir: dir}
+	f, err := s.transport(ctx, p)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	return s.syncThrough(ctx, f, p)
+}
+
+// transport opens a place: the folder as it is, a relay through the
+// session's connection to it.
+func (s *Session) transport(ctx context.Context, p Place) (cvsync.Transport, error) {
+	if p.IsRelay() {
+		return s.relayFor(ctx, p.Relay)
+	}
+	if p.Folder == "" {
+		return nil, invalid("no sync folder or relay given")
+	}
+	f := cvsync.Folder{Dir: p.Folder}
 	if err := f.Check(); err != nil {
-		return rep, err
+		return nil, err
 	}
+	return f, nil
+}
+
+func (s *Session) syncThrough(ctx context.Context, f cvsync.Transport, p Place) (SyncReport, error) {
+	var rep SyncReport
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	// The other computers' new batches are read before the session is
@@ -84,7 +112,18 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 		return rep, ErrLocked
 	}
 	// Pairing files past their code's expiry are of no use to anyone.
-	f.SweepPairing(s.v.now().Add(-2 * cvsync.PairingExpiry))
+	if folder, ok := f.(cvsync.Folder); ok {
+		folder.SweepPairing(s.v.now().Add(-2 * cvsync.PairingExpiry))
+	}
+	place, err := loadPlace(ctx, s.general, p.key())
+	if err != nil {
+		return rep, err
+	}
+	s.pass = &place
+	defer func() { s.pass = nil }()
+	if rep.Resent, err = s.checkRefill(ctx, f, &place); err != nil {
+		return rep, err
+	}
 	if err := s.flushEpochOutbox(ctx, f); err != nil {
 		return rep, err
 	}
@@ -120,7 +159,10 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	if err := s.rotateIfDepartedIncluded(ctx, f); err != nil {
 		return rep, err
 	}
-	s.auditPass(ctx, f, &rep)
+	s.auditPass(ctx, f, &place, &rep)
+	if r, ok := f.(*cvsync.Relay); ok {
+		s.keepRelayAccess(ctx, r, p.Relay, &rep)
+	}
 	if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_halts`).Scan(&rep.Halted); err != nil {
 		return rep, err
 	}
@@ -129,7 +171,7 @@ func (s *Session) Sync(ctx context.Context, dir string) (SyncReport, error) {
 	}
 	now := s.v.now()
 	return rep, inTx(ctx, s.general, func(tx *sql.Tx) error {
-		return audit(ctx, tx, now, s.actor(), "sync", dir, fmt.Sprintf("sent %d, applied %d, sealed %d, refused %d", rep.Sent, rep.Applied, rep.Sealed, rep.Refused))
+		return audit(ctx, tx, now, s.actor(), "sync", p.String(), fmt.Sprintf("sent %d, applied %d, sealed %d, refused %d", rep.Sent, rep.Applied, rep.Sealed, rep.Refused))
 	})
 }
 
@@ -157,7 +199,7 @@ func (s *Session) push(ctx context.Context, f cvsync.Transport, rep *SyncReport)
 		rep.note(ProblemRevokedHere, "this computer was revoked from the practice: its changes are no longer sent")
 		return nil
 	}
-	if err := s.flushSentOutbox(ctx, f, rep); err != nil {
+	if err := s.flushLog(ctx, f, s.pass, rep); err != nil {
 		return err
 	}
 	if err := s.recordSpentStep(ctx); err != nil {
@@ -268,15 +310,12 @@ func (s *Session) push(ctx context.Context, f cvsync.Transport, rep *SyncReport)
 					h.Seq, class.String(), hash[:], maxSeq, len(recs), s.v.now().Unix()); err != nil {
 					return err
 				}
-				_, err := tx.ExecContext(ctx, `INSERT INTO sync_outbox (seq, env) VALUES (?, ?)`, h.Seq, env)
+				_, err := tx.ExecContext(ctx, `INSERT INTO sync_log (seq, env) VALUES (?, ?)`, h.Seq, env)
 				return err
 			}); err != nil {
 				return err
 			}
-			if err := s.putOwn(f, h.Seq, env, rep); err != nil {
-				return err
-			}
-			if _, err := s.general.ExecContext(ctx, `DELETE FROM sync_outbox WHERE seq = ?`, h.Seq); err != nil {
+			if err := s.flushLog(ctx, f, s.pass, rep); err != nil {
 				return err
 			}
 			if quiet(recs) {
@@ -307,31 +346,6 @@ func (s *Session) putOwn(f cvsync.Transport, seq uint64, env []byte, rep *SyncRe
 	}
 	rep.Problems = append(rep.Problems, SyncProblem{Kind: ProblemForgedOwn, Seq: seq,
 		Detail: fmt.Sprintf("batch %d of this computer's log in the sync folder was not written by this computer's ClinicVault (a foreign, forged or damaged file): replaced by the genuine batch", seq)})
-	return nil
-}
-
-// flushSentOutbox writes the batches recorded as sent whose writing was
-// interrupted (a kill, a full disk, the folder gone).
-func (s *Session) flushSentOutbox(ctx context.Context, f cvsync.Transport, rep *SyncReport) error {
-	type pending struct {
-		seq uint64
-		env []byte
-	}
-	ps, err := queryAll(ctx, s.general, func(r row) (p pending, err error) {
-		err = r.Scan(&p.seq, &p.env)
-		return p, err
-	}, `SELECT seq, env FROM sync_outbox ORDER BY seq`)
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		if err := s.putOwn(f, p.seq, p.env, rep); err != nil {
-			return err
-		}
-		if _, err := s.general.ExecContext(ctx, `DELETE FROM sync_outbox WHERE seq = ?`, p.seq); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

@@ -36,6 +36,7 @@ const (
 	ProblemKeyring     ProblemKind = "keyring"      // applying another computer's keyring change failed
 	ProblemAudit       ProblemKind = "audit"        // the audit logs do not match, or a witness file was set aside
 	ProblemFolder      ProblemKind = "folder"       // the folder could not be read
+	ProblemRelay       ProblemKind = "relay"        // the relay refused or did not take this practice's list of computers
 )
 
 // IsZero reports whether p is no problem at all.

@@ -38,6 +38,11 @@ func receivedUpTo(ctx context.Context, gen *store.DB, device string) (uint64, er
 // holds the session for its whole pass. When in doubt (an unreachable
 // folder, a database error) it says yes, and the pass reports the problem.
 func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
+	return s.syncNeeded(ctx, cvsync.Folder{Dir: dir}, FolderPlace(dir))
+}
+
+// syncNeeded is SyncNeeded for any place.
+func (s *Session) syncNeeded(ctx context.Context, f cvsync.Transport, p Place) bool {
 	s.mu.Lock()
 	if s.locked {
 		s.mu.Unlock()
@@ -65,12 +70,13 @@ func (s *Session) SyncNeeded(ctx context.Context, dir string) bool {
 			return true
 		}
 	}
-	var epoch sql.NullInt64
-	var outbox int
-	if err := gen.QueryRowContext(ctx, `SELECT max(epoch), (SELECT count(*) FROM epoch_outbox) + (SELECT count(*) FROM sync_outbox) FROM sync_keys`).Scan(&epoch, &outbox); err != nil || outbox > 0 {
+	if undelivered(ctx, gen, p.key()) {
 		return true
 	}
-	f := cvsync.Folder{Dir: dir}
+	var epoch sql.NullInt64
+	if err := gen.QueryRowContext(ctx, `SELECT max(epoch) FROM sync_keys`).Scan(&epoch); err != nil {
+		return true
+	}
 	epochs, err := f.Epochs()
 	if err != nil {
 		return true

@@ -651,10 +651,17 @@ func (r *Relay) Watch(ctx context.Context, poll time.Duration, changed func()) {
 	}
 }
 
+// ErrNoRelayControl means no one answers relay serve's control
+// requests: a stock NATS server, whose operator admits computers.
+var ErrNoRelayControl = errors.New("sync: this NATS server is not a relay made by clinicvault relay serve")
+
 // Request sends a control request (relay serve's claim and access list)
 // and returns its answer.
 func (r *Relay) Request(subject string, data []byte) (string, error) {
 	m, err := r.nc.Request(subject, data, r.nc.Opts.Timeout)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return "", ErrNoRelayControl
+	}
 	if err != nil {
 		return "", relayError(r.url, err)
 	}

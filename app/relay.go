@@ -1,0 +1,290 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nkeys"
+
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// The relay: a NATS JetStream server (one `clinicvault relay serve` for a
+// practice, or any NATS cluster) that every computer reaches and that
+// holds only sealed batches. This file holds how a session reaches it
+// and keeps the relay's list of the practice's computers in step with
+// the roster: a computer paired is admitted, a computer revoked is
+// disconnected and refused.
+
+// RelayLink says how this computer reaches a relay.
+type RelayLink struct {
+	URL string `json:"url"` // nats://host:port (a cluster: several, comma-separated)
+	// Fingerprint pins the certificate of a relay made by relay serve.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Creds is a credentials file for any other NATS server (a NATS
+	// creds file, user:password, or a token).
+	Creds string `json:"creds,omitempty"`
+}
+
+// IsZero reports whether no relay is set.
+func (l RelayLink) IsZero() bool { return l.URL == "" }
+
+// RelayPlace is the relay l.
+func RelayPlace(l RelayLink) Place { return Place{Relay: l} }
+
+const settingSyncRelay = "sync_relay"
+
+// relayConns are a session's open relay connections.
+type relayConns struct {
+	mu sync.Mutex
+	m  map[string]*cvsync.Relay
+}
+
+func (rc *relayConns) closeAll() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for k, r := range rc.m {
+		r.Close()
+		delete(rc.m, k)
+	}
+}
+
+// relayFor is the session's connection to a relay, made at first use:
+// this computer signs in as its device key (relay serve), or with the
+// credentials file given (any NATS server).
+func (s *Session) relayFor(ctx context.Context, l RelayLink) (*cvsync.Relay, error) {
+	key := l.URL + "|" + l.Fingerprint + "|" + l.Creds
+	s.relays.mu.Lock()
+	r := s.relays.m[key]
+	s.relays.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return nil, ErrLocked
+	}
+	vault, dev := s.kr.VaultID, s.device
+	seed := append([]byte(nil), s.devKeys.ed25519...)
+	s.mu.Unlock()
+	r, err := cvsync.DialRelay(ctx, cvsync.RelayOptions{URL: l.URL, Fingerprint: l.Fingerprint, Creds: l.Creds,
+		DeviceSeed: seed, VaultID: vault, Name: "clinicvault " + cvsync.RelayDeviceName(vault, dev)[:8]})
+	clear(seed)
+	if err != nil {
+		return nil, err
+	}
+	s.relays.mu.Lock()
+	if had := s.relays.m[key]; had != nil {
+		s.relays.mu.Unlock()
+		r.Close()
+		return had, nil
+	}
+	if s.relays.m == nil {
+		s.relays.m = map[string]*cvsync.Relay{}
+	}
+	s.relays.m[key] = r
+	s.relays.mu.Unlock()
+	if s.Locked() {
+		s.relays.closeAll() // locked while connecting
+		return nil, ErrLocked
+	}
+	return r, nil
+}
+
+// RelayConnected reports whether the session holds a live connection to
+// the relay l (the Sync screen's connected/offline).
+func (s *Session) RelayConnected(l RelayLink) bool {
+	s.relays.mu.Lock()
+	defer s.relays.mu.Unlock()
+	r := s.relays.m[l.URL+"|"+l.Fingerprint+"|"+l.Creds]
+	return r != nil && r.Connected()
+}
+
+// SyncRelay returns the relay this computer syncs through (zero when
+// none is set, or the setting cannot be read).
+func (s *Session) SyncRelay(ctx context.Context) RelayLink {
+	if s.require() != nil {
+		return RelayLink{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return readRelaySetting(ctx, s.general)
+}
+
+func readRelaySetting(ctx context.Context, db querier) RelayLink {
+	var l RelayLink
+	v, err := readSetting(ctx, db, settingSyncRelay)
+	if err != nil || v == "" || json.Unmarshal([]byte(v), &l) != nil {
+		return RelayLink{}
+	}
+	return l
+}
+
+func setRelaySetting(ctx context.Context, tx *sql.Tx, l RelayLink) error {
+	if l.IsZero() {
+		return setSetting(ctx, tx, settingSyncRelay, "")
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return setSetting(ctx, tx, settingSyncRelay, string(b))
+}
+
+// SetSyncRelay remembers the relay for this computer (zero: none), and
+// audits the change.
+func (s *Session) SetSyncRelay(ctx context.Context, l RelayLink) error {
+	if err := s.require(); err != nil {
+		return err
+	}
+	if !l.IsZero() && l.Fingerprint != "" {
+		if _, err := cvsync.PinnedTLS(l.Fingerprint); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	now := s.v.now()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if readRelaySetting(ctx, tx) == l {
+			return nil
+		}
+		if err := setRelaySetting(ctx, tx, l); err != nil {
+			return err
+		}
+		what := "none"
+		if !l.IsZero() {
+			what = l.URL
+		}
+		return audit(ctx, tx, now, s.actor(), "relay-set", what, l.Fingerprint)
+	})
+}
+
+// relayAccess is the access list the roster gives: every computer not
+// revoked, by its NKey, and a version that grows with every pairing and
+// revocation (so that a computer that has not heard of a revocation yet
+// cannot put the revoked computer back).
+func (s *Session) relayAccess(ctx context.Context) (cvsync.RelayAccess, error) {
+	vault := cvsync.RelayVaultName(s.kr.VaultID)
+	a := cvsync.RelayAccess{Vault: vault}
+	type dev struct {
+		id, pub        string
+		added, revoked int64
+		isRevoked      bool
+	}
+	devs, err := queryAll(ctx, s.general, func(r row) (d dev, err error) {
+		var rev sql.NullInt64
+		err = r.Scan(&d.id, &d.pub, &d.added, &rev)
+		d.revoked, d.isRevoked = rev.Int64, rev.Valid
+		return d, err
+	}, `SELECT id, ed25519_pub, added_at, revoked_at FROM devices ORDER BY id`)
+	if err != nil {
+		return a, err
+	}
+	var newest, events int64
+	for _, d := range devs {
+		newest = max(newest, d.added, d.revoked)
+		events++
+		if d.isRevoked {
+			events++
+			continue
+		}
+		pub, err := hex.DecodeString(d.pub)
+		if err != nil || len(pub) != 32 {
+			continue
+		}
+		nk, err := nkeys.Encode(nkeys.PrefixByteUser, pub)
+		if err != nil {
+			continue
+		}
+		a.Members = append(a.Members, cvsync.RelayMember{NKey: string(nk), Device: cvsync.RelayDeviceName(s.kr.VaultID, d.id)})
+	}
+	a.Version = newest<<10 | min(events, 1023)
+	kp, err := cvsync.DeviceNKey(s.devKeys.ed25519)
+	if err != nil {
+		return a, err
+	}
+	defer kp.Wipe()
+	return a, a.Sign(kp)
+}
+
+// ErrRelayClaim means relay serve refused the claim: the code is wrong
+// or the relay belongs to a practice already.
+var ErrRelayClaim = errors.New("the relay refused the claim")
+
+// ClaimRelay hands a new relay (relay serve, not yet claimed) the
+// practice's list of computers, with the claim code it printed, and
+// remembers it as this computer's relay (admins).
+func (s *Session) ClaimRelay(ctx context.Context, l RelayLink, code string) error {
+	if err := s.require(Admin); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	a, err := s.relayAccess(ctx)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	r, err := cvsync.DialRelay(ctx, cvsync.RelayOptions{URL: l.URL, Fingerprint: l.Fingerprint, Claim: strings.TrimSpace(code)})
+	if err != nil {
+		if errors.Is(err, cvsync.ErrRelayRefused) {
+			return fmt.Errorf("%w: the claim code is not this relay's, or the relay was claimed already", ErrRelayClaim)
+		}
+		return err
+	}
+	defer r.Close()
+	body, _ := json.Marshal(a)
+	answer, err := r.Request(cvsync.RelayClaimSubject, body)
+	if err != nil {
+		return err
+	}
+	if answer != "ok" {
+		return fmt.Errorf("%w: %s", ErrRelayClaim, answer)
+	}
+	if err := s.SetSyncRelay(ctx, l); err != nil {
+		return err
+	}
+	now := s.v.now()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := setSetting(ctx, tx, relayAccessSetting(l), strconv.FormatInt(a.Version, 10)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, s.actor(), "relay-claimed", l.URL, fmt.Sprintf("%d computers admitted", len(a.Members)))
+	})
+}
+
+func relayAccessSetting(l RelayLink) string { return "relay_access:" + l.URL }
+
+// keepRelayAccess sends the relay the roster's access list when it
+// changed since the relay last took one from this computer. A stock NATS
+// server has no one answering: its operator admits computers. s.mu held.
+func (s *Session) keepRelayAccess(ctx context.Context, r *cvsync.Relay, l RelayLink, rep *SyncReport) {
+	a, err := s.relayAccess(ctx)
+	if err != nil {
+		return
+	}
+	name := relayAccessSetting(l)
+	if last, _ := readSetting(ctx, s.general, name); last == strconv.FormatInt(a.Version, 10) || last == "operator" {
+		return
+	}
+	body, _ := json.Marshal(a)
+	answer, err := r.Request(cvsync.RelayAccessSubject, body)
+	switch {
+	case errors.Is(err, cvsync.ErrNoRelayControl):
+		setSettingDB(ctx, s.general, name, "operator")
+		return
+	case err != nil:
+		rep.note(ProblemRelay, "the relay's list of computers could not be updated: %v", err)
+		return
+	case answer != "ok" && !strings.Contains(answer, "not newer"):
+		rep.note(ProblemRelay, "the relay refused this practice's list of computers: %s", answer)
+		return
+	}
+	setSettingDB(ctx, s.general, name, strconv.FormatInt(a.Version, 10))
+}
