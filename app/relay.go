@@ -73,7 +73,12 @@ func (s *Session) relayFor(ctx context.Context, l RelayLink) (*cvsync.Relay, err
 		return nil, ErrLocked
 	}
 	vault, dev := s.kr.VaultID, s.device
-	seed := append([]byte(nil), s.devKeys.ed25519...)
+	var seed []byte
+	if l.Fingerprint != "" && l.Creds == "" {
+		// A relay made by relay serve admits the practice's computers by
+		// their device keys; another NATS server, whom its operator says.
+		seed = append(seed, s.devKeys.ed25519...)
+	}
 	s.mu.Unlock()
 	r, err := cvsync.DialRelay(ctx, cvsync.RelayOptions{URL: l.URL, Fingerprint: l.Fingerprint, Creds: l.Creds,
 		DeviceSeed: seed, VaultID: vault, Name: "clinicvault " + cvsync.RelayDeviceName(vault, dev)[:8]})

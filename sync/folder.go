@@ -26,7 +26,7 @@ type Folder struct {
 
 // ErrUnreachable means the folder cannot be reached now (unplugged drive,
 // network share down); work goes on and the next pass catches up.
-var ErrUnreachable = errors.New("sync: the sync folder cannot be reached")
+var ErrUnreachable = errors.New("sync: cannot be reached now")
 
 func seqName(seq uint64) string { return fmt.Sprintf("%012d", seq) }
 

@@ -35,6 +35,8 @@ type Relay struct {
 	pair    jetstream.Stream
 	url     string
 
+	replicas int
+
 	mu  gosync.Mutex
 	ids map[string]string // device name → device id
 }
@@ -178,7 +180,7 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	if err != nil {
 		return nil, relayError(o.URL, err)
 	}
-	r := &Relay{nc: nc, vaultID: o.VaultID, url: o.URL, ids: map[string]string{}}
+	r := &Relay{nc: nc, vaultID: o.VaultID, url: o.URL, ids: map[string]string{}, replicas: o.Replicas}
 	if o.Claim != "" {
 		return r, nil
 	}
@@ -204,6 +206,8 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 // relayError says what went wrong reaching url.
 func relayError(url string, err error) error {
 	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrMsgNotFound):
+		return fmt.Errorf("relay %s: %w", url, err)
 	case errors.Is(err, ErrRelayPin) || strings.Contains(err.Error(), ErrRelayPin.Error()):
 		return fmt.Errorf("%s: %w", url, ErrRelayPin)
 	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
@@ -257,6 +261,8 @@ func (r *Relay) ctx() (context.Context, context.CancelFunc) {
 }
 
 func (r *Relay) streamFor(subject string) (jetstream.Stream, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if strings.HasPrefix(subject, "cvpair.") {
 		return r.pair, nil
 	}
@@ -264,6 +270,37 @@ func (r *Relay) streamFor(subject string) (jetstream.Stream, error) {
 		return nil, errors.New("sync: this relay connection is for pairing only")
 	}
 	return r.stream, nil
+}
+
+// lostStreams reports whether err says the relay no longer has the
+// streams (its disk was wiped, or an operator deleted them), and if so
+// finds or makes them again: the caller tries once more, and the
+// computers refill what the relay lost.
+func (r *Relay) lostStreams(err error) bool {
+	if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrNoStreamResponse) &&
+		!errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	pair, err := r.openStream(ctx, RelayPairStreamConfig(r.replicas))
+	if err != nil {
+		return false
+	}
+	var st jetstream.Stream
+	if r.vault != "" {
+		if st, err = r.openStream(ctx, RelayStreamConfig(r.vault, r.replicas)); err != nil {
+			return false
+		}
+	}
+	r.mu.Lock()
+	r.pair = pair
+	clear(r.ids) // the computers' ids are to be written again
+	if st != nil {
+		r.stream = st
+	}
+	r.mu.Unlock()
+	return true
 }
 
 // Headers of the messages the relay holds.
@@ -284,6 +321,14 @@ func (r *Relay) chunk() int {
 // put stores data at subject: once (ErrExists when the place is taken)
 // or replacing what is there.
 func (r *Relay) put(subject string, data []byte, once bool) error {
+	err := r.put1(subject, data, once)
+	if err != nil && r.lostStreams(err) {
+		err = r.put1(subject, data, once)
+	}
+	return err
+}
+
+func (r *Relay) put1(subject string, data []byte, once bool) error {
 	if err := r.Check(); err != nil {
 		return err
 	}
@@ -324,6 +369,9 @@ func (r *Relay) put(subject string, data []byte, once bool) error {
 }
 
 func (r *Relay) publishError(subject string, err error) error {
+	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("relay: %s: %w", subject, err) // lostStreams looks at it
+	}
 	if !r.nc.IsConnected() {
 		return fmt.Errorf("the relay at %s went away while sending (%v): %w", r.url, err, ErrUnreachable)
 	}
@@ -338,6 +386,14 @@ func (r *Relay) publishError(subject string, err error) error {
 
 // get reads what subject holds (os.ErrNotExist when nothing).
 func (r *Relay) get(subject string) ([]byte, error) {
+	data, err := r.get1(subject)
+	if err != nil && r.lostStreams(err) {
+		data, err = r.get1(subject)
+	}
+	return data, err
+}
+
+func (r *Relay) get1(subject string) ([]byte, error) {
 	st, err := r.streamFor(subject)
 	if err != nil {
 		return nil, err
@@ -377,6 +433,14 @@ func (r *Relay) get(subject string) ([]byte, error) {
 
 // subjects lists the subjects matching filter.
 func (r *Relay) subjects(filter string) ([]string, error) {
+	out, err := r.subjects1(filter)
+	if err != nil && r.lostStreams(err) {
+		out, err = r.subjects1(filter)
+	}
+	return out, err
+}
+
+func (r *Relay) subjects1(filter string) ([]string, error) {
 	st, err := r.streamFor(filter)
 	if err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 )
 
 // Unreachable is what the screens say when the sync folder is not there.
-const Unreachable = "The sync folder cannot be reached; changes wait here and go out when it is back."
+const Unreachable = "The sync folder or relay cannot be reached; changes wait here and go out when it is back."
 
 // sentences are the errors with a sentence of their own, whatever else
 // their message says.
