@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
-	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
 // The practice's computers: the roster, naming and revoking.
@@ -95,11 +94,18 @@ func (s *Session) RenameDevice(ctx context.Context, id, name string) error {
 // revoked machine already holds cannot be recalled; what any machine writes
 // from now on, it cannot read, and what it writes is refused.
 func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
+	return s.RevokeDeviceAt(ctx, FolderPlace(dir), id)
+}
+
+// RevokeDeviceAt is RevokeDevice through a place: the shared folder or
+// the relay (which then disconnects and refuses the revoked computer at
+// the next pass: its list of computers follows the roster).
+func (s *Session) RevokeDeviceAt(ctx context.Context, at Place, id string) error {
 	if err := s.require(Admin); err != nil {
 		return err
 	}
-	f := cvsync.Folder{Dir: dir}
-	if err := f.Check(); err != nil {
+	f, err := s.transport(ctx, at)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -144,7 +150,7 @@ func (s *Session) RevokeDevice(ctx context.Context, dir, id string) error {
 	if err := s.rekeyGeneral(ctx, newGen); err != nil {
 		return err
 	}
-	p, err := loadPlace(ctx, s.general, FolderPlace(dir).key())
+	p, err := loadPlace(ctx, s.general, at.key())
 	if err != nil {
 		return err
 	}

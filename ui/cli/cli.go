@@ -151,7 +151,7 @@ func init() {
 		"shell":       {"shell", "sign in once, then run commands read from standard input, one per line", (*runner).cmdShell},
 		"recover":     {"recover --recovery-key-file F --admin NAME --new-passphrase-file F [--qr FILE.png]", "use the recovery key: new passphrase and authenticator for an admin", (*runner).cmdRecover},
 		"totp":        {"totp enroll [--qr FILE.png]", "enroll a new authenticator after an admin reset it (reads the confirming code from standard input)", (*runner).cmdTOTP},
-		"settings":    {"settings idle-lock MINUTES | settings backup-folder DIR | settings date-order DMY|MDY | settings seat-limit N", "set the idle-lock time, the folder for daily backups, or how 2/3/1980 is read (admins)", (*runner).cmdSettings},
+		"settings":    {"settings idle-lock MINUTES | settings backup-folder DIR | settings date-order DMY|MDY | settings seat-limit N | settings relay URL|none [--fingerprint FP] [--relay-creds FILE] [--claim CODE]", "set the idle-lock time, the folder for daily backups, how 2/3/1980 is read (admins), or the relay this computer syncs through (--claim: hand a new relay this practice's computers)", (*runner).cmdSettings},
 		"backup":      {"backup create --out DIR | backup verify FILE | backup restore FILE --to NEWDIR [--recovery-key-file F] | backup list DIR", "encrypted backups: make, check, restore into a new folder, list", (*runner).cmdBackup},
 		"patient":     {"patient add --given G --family F --dob YYYY-MM-DD [--mobile P] [--home-phone P] [--sms-consent] [--email E] [--sex S] [--address A] [--postcode C] [--national-number N] [--language L] | patient edit MRN [the same flags; --sms-consent=false withdraws] | patient search QUERY | patient show MRN", "register, change, find and open patients (--phone is --mobile)", (*runner).cmdPatient},
 		"encounter":   {"encounter add MRN --subjective T --objective T --assessment T --plan T [--sign]", "chart a visit (clinicians)", (*runner).cmdEncounter},
@@ -165,8 +165,8 @@ func init() {
 		"training":    {"training status | training list | training show LESSON | training answer LESSON N,N,... | training certificate --out FILE.pdf", "staff security lessons and quizzes", (*runner).cmdTraining},
 		"chart":       {"chart restrict MRN [--clinician NAME]... | chart unrestrict MRN | chart emergency MRN --reason T", "restrict a chart to named clinicians; emergency access (clinicians)", (*runner).cmdChart},
 		"emergency":   {"emergency list [--all] | emergency review ID [--note T]", "review emergency accesses (admins)", (*runner).cmdEmergency},
-		"sync":        {"sync --folder DIR [--watch]", "one pass through the shared folder: push, then pull; --watch keeps running", (*runner).cmdSync},
-		"device":      {"device list | device revoke ID [--folder DIR] | device rename ID NAME | device invite --folder DIR [--yes]", "the practice's computers (admins add and revoke)", (*runner).cmdDevice},
+		"sync":        {"sync [--folder DIR] [--relay URL [--relay-creds FILE] [--fingerprint FP]] [--watch]", "one pass through the shared folder or the relay (default: those last used): push, then pull; --watch keeps running", (*runner).cmdSync},
+		"device":      {"device list | device revoke ID [--folder DIR | --relay URL] | device rename ID NAME | device invite --folder DIR [--yes]", "the practice's computers (admins add and revoke)", (*runner).cmdDevice},
 		"join":        {"join --folder DIR --code CODE [--name NAME]", "make this (empty --data) folder a new computer of a practice", (*runner).cmdJoin},
 		"import":      {"import FILE [--skip-invalid] [--date-order dmy|mdy]", "import patients from a .csv or .xlsx sheet or a .json FHIR R4 bundle; without --skip-invalid any bad row imports nothing; rows of patients already registered are not imported again", (*runner).cmdImport},
 		"export":      {"export --format fhir|csv --out FILE [--patient MRN] [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT | --plaintext]", "export patients (FHIR R4 with charts for clinicians, or CSV), age-encrypted unless --plaintext", (*runner).cmdExport},
@@ -825,6 +825,9 @@ func (r *runner) cmdTOTP(args []string) error {
 }
 
 func (r *runner) cmdSettings(args []string) error {
+	if len(args) > 0 && args[0] == "relay" {
+		return r.cmdSettingsRelay(args[1:])
+	}
 	pos, err := parse(flag.NewFlagSet("settings", flag.ContinueOnError), args, 2, 2)
 	if err != nil {
 		return err

@@ -20,15 +20,42 @@ func (r *runner) printSync(rep app.SyncReport) {
 	if rep.Halted > 0 {
 		fmt.Fprintf(r.io.Out, "halted: %d (another computer's log stops at a refused batch: see device list)\n", rep.Halted)
 	}
+	if rep.Resent > 0 {
+		fmt.Fprintf(r.io.Out, "resent: %d (this computer's batches the relay or folder had lost)\n", rep.Resent)
+	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(r.io.Out, "problem: %s\n", p)
 	}
 }
 
+// relayFlags are the flags that say how to reach a relay.
+type relayFlags struct {
+	url, creds, fingerprint *string
+}
+
+func addRelayFlags(fs *flag.FlagSet) relayFlags {
+	return relayFlags{
+		url:         fs.String("relay", "", "the relay's address (nats://HOST:PORT)"),
+		creds:       fs.String("relay-creds", "", "credentials for a NATS server run by someone else (creds file, user:password or token)"),
+		fingerprint: fs.String("fingerprint", "", "the fingerprint relay serve printed (sha256:…), to pin its certificate"),
+	}
+}
+
+// link is the relay the flags name: the remembered one's fingerprint and
+// credentials when the address is the same and none are given.
+func (f relayFlags) link(remembered app.RelayLink) app.RelayLink {
+	l := app.RelayLink{URL: *f.url, Fingerprint: *f.fingerprint, Creds: *f.creds}
+	if l.URL == remembered.URL && l.Fingerprint == "" && l.Creds == "" {
+		return remembered
+	}
+	return l
+}
+
 func (r *runner) cmdSync(args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	folder := fs.String("folder", "", "the shared sync folder")
-	watch := fs.Bool("watch", false, "keep running and sync whenever the folder changes")
+	rf := addRelayFlags(fs)
+	watch := fs.Bool("watch", false, "keep running and sync whenever the folder or relay changes")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -36,40 +63,76 @@ func (r *runner) cmdSync(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *folder == "" {
-		*folder = s.SyncFolder(r.ctx)
-	}
-	if *folder == "" {
-		return usagef("sync needs --folder DIR")
-	}
-	rep, err := s.Sync(r.ctx, *folder)
-	if err != nil {
-		return err
-	}
-	s.SetSyncFolder(r.ctx, *folder)
-	r.printSync(rep)
-	if !*watch {
-		if rep.Refused > 0 {
-			return fmt.Errorf("%d batch(es) refused", rep.Refused)
+	var places []app.Place
+	switch {
+	case *folder != "" || *rf.url != "":
+		if *folder != "" {
+			places = append(places, app.FolderPlace(*folder))
 		}
-		if rep.Halted > 0 {
-			return fmt.Errorf("%d computer(s)' log halted at a refused batch", rep.Halted)
+		if *rf.url != "" {
+			places = append(places, app.RelayPlace(rf.link(s.SyncRelay(r.ctx))))
+		}
+	default:
+		if dir := s.SyncFolder(r.ctx); dir != "" {
+			places = append(places, app.FolderPlace(dir))
+		}
+		if l := s.SyncRelay(r.ctx); !l.IsZero() {
+			places = append(places, app.RelayPlace(l))
+		}
+	}
+	if len(places) == 0 {
+		return usagef("sync needs --folder DIR or --relay URL")
+	}
+	var total app.SyncReport
+	for _, p := range places {
+		rep, err := s.SyncAt(r.ctx, p)
+		if err != nil {
+			return err
+		}
+		if p.IsRelay() {
+			s.SetSyncRelay(r.ctx, p.Relay)
+		} else {
+			s.SetSyncFolder(r.ctx, p.Folder)
+		}
+		if len(places) > 1 {
+			fmt.Fprintf(r.io.Out, "through: %s\n", p)
+		}
+		r.printSync(rep)
+		total.Refused += rep.Refused
+		total.Halted = max(total.Halted, rep.Halted)
+	}
+	if !*watch {
+		if total.Refused > 0 {
+			return fmt.Errorf("%d batch(es) refused", total.Refused)
+		}
+		if total.Halted > 0 {
+			return fmt.Errorf("%d computer(s)' log halted at a refused batch", total.Halted)
 		}
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(r.ctx, os.Interrupt)
 	defer stop()
-	fmt.Fprintln(r.io.Err, "watching the folder; Ctrl+C stops")
-	err = s.Replicate(ctx, app.ReplicateOptions{Folder: *folder, OnPass: func(p app.SyncPass) {
+	fmt.Fprintln(r.io.Err, "watching; Ctrl+C stops")
+	o := app.ReplicateOptions{OnPass: func(p app.SyncPass) {
 		rep := p.Report
 		switch {
 		case p.Err != nil:
 			fmt.Fprintf(r.io.Out, "problem: %v\n", p.Err)
-		case rep.Sent+rep.Applied+rep.Refused+rep.Sealed > 0 || len(rep.Problems) > 0:
+		case rep.Sent+rep.Applied+rep.Refused+rep.Sealed+rep.Resent > 0 || len(rep.Problems) > 0:
 			fmt.Fprintf(r.io.Out, "%s\n", p.At.Local().Format("15:04:05"))
 			r.printSync(rep)
 		}
-	}})
+	}}
+	if *folder != "" || *rf.url != "" {
+		for _, p := range places {
+			if p.IsRelay() {
+				o.Relay = p.Relay
+			} else {
+				o.Folder = p.Folder
+			}
+		}
+	}
+	err = s.Replicate(ctx, o)
 	if errors.Is(err, app.ErrLocked) {
 		return errors.New("the session locked: watching stopped")
 	}
@@ -110,6 +173,7 @@ func (r *runner) cmdDevice(args []string) error {
 	case "revoke":
 		fs := flag.NewFlagSet("device revoke", flag.ContinueOnError)
 		folder := fs.String("folder", "", "the shared sync folder (default: the last one used)")
+		rf := addRelayFlags(fs)
 		pos, err := parse(fs, args[1:], 1, 1)
 		if err != nil {
 			return err
@@ -118,18 +182,25 @@ func (r *runner) cmdDevice(args []string) error {
 		if err != nil {
 			return err
 		}
-		if *folder == "" {
-			*folder = s.SyncFolder(r.ctx)
-		}
-		if *folder == "" {
-			return usagef("no sync folder is known yet: give --folder DIR")
+		var at app.Place
+		switch {
+		case *folder != "":
+			at = app.FolderPlace(*folder)
+		case *rf.url != "":
+			at = app.RelayPlace(rf.link(s.SyncRelay(r.ctx)))
+		case s.SyncFolder(r.ctx) != "":
+			at = app.FolderPlace(s.SyncFolder(r.ctx))
+		case !s.SyncRelay(r.ctx).IsZero():
+			at = app.RelayPlace(s.SyncRelay(r.ctx))
+		default:
+			return usagef("no sync folder or relay is known yet: give --folder DIR or --relay URL")
 		}
 		done := r.watchRekeys(s)
-		if err := s.RevokeDevice(r.ctx, *folder, pos[0]); err != nil {
+		if err := s.RevokeDeviceAt(r.ctx, at, pos[0]); err != nil {
 			s.OnRekey(nil)
 			return err
 		}
-		rep, err := s.Sync(r.ctx, *folder)
+		rep, err := s.SyncAt(r.ctx, at)
 		if err != nil {
 			return err
 		}
@@ -137,6 +208,15 @@ func (r *runner) cmdDevice(args []string) error {
 		fmt.Fprintln(r.io.Out, "What was already on that computer cannot be recalled; from now on it can neither read nor send the practice's changes.")
 		done()
 		r.printSync(rep)
+		// The other place this computer syncs through hears of it now
+		// too (a relay then turns the revoked computer away).
+		for _, other := range []app.Place{app.FolderPlace(s.SyncFolder(r.ctx)), app.RelayPlace(s.SyncRelay(r.ctx))} {
+			if other.String() != "" && other != at {
+				if _, err := s.SyncAt(r.ctx, other); err != nil {
+					fmt.Fprintf(r.io.Out, "problem: %s: %v\n", other, err)
+				}
+			}
+		}
 		return nil
 	case "rename":
 		pos, s, err := r.signedInWith("device rename", args[1:], 2, 2)
