@@ -180,6 +180,14 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	if err != nil {
 		return nil, relayError(o.URL, err)
 	}
+	if o.Replicas == 0 {
+		// A cluster keeps three copies of each stream it is asked to
+		// make: one server lost loses nothing.
+		o.Replicas = 1
+		if nc.ConnectedClusterName() != "" && len(nc.Servers()) >= 3 {
+			o.Replicas = 3
+		}
+	}
 	r := &Relay{nc: nc, vaultID: o.VaultID, url: o.URL, ids: map[string]string{}, replicas: o.Replicas}
 	if o.Claim != "" {
 		return r, nil
