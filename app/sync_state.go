@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -165,4 +166,20 @@ func (s *Session) SetSyncFolder(ctx context.Context, dir string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		return setSetting(ctx, tx, settingSyncFolder, dir)
 	})
+}
+
+// LastChangeReceived is when this computer last applied a batch of
+// another computer's (zero when never): the Sync screen shows it beside
+// the relay's state.
+func (s *Session) LastChangeReceived(ctx context.Context) time.Time {
+	if s.require() != nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, err := scalarOr[int64](ctx, s.general, 0, `SELECT coalesce(max(at), 0) FROM sync_received WHERE state = 'applied'`)
+	if err != nil || at == 0 {
+		return time.Time{}
+	}
+	return time.Unix(at, 0)
 }
