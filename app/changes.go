@@ -116,6 +116,9 @@ type changeWriter struct {
 	clock  *cvsync.Clock
 	device string
 	author string
+	// notify, when not nil, hears that changes were recorded (the
+	// replication loop sends them at once).
+	notify func()
 }
 
 // rowWrite is one row write: the columns set, by name.
@@ -144,7 +147,13 @@ func (w changeWriter) recordRows(ctx context.Context, tx querier, writes []rowWr
 	if err != nil {
 		return err
 	}
-	return insertChanges(ctx, tx, args)
+	if err := insertChanges(ctx, tx, args); err != nil {
+		return err
+	}
+	if w.notify != nil && len(args) > 0 {
+		w.notify()
+	}
+	return nil
 }
 
 // witness moves the clock past the newest time in tx's change log.
@@ -343,7 +352,9 @@ func (s *Session) recordChanges(ctx context.Context, tx querier, table, rowID st
 }
 
 // cw is the session's change writer.
-func (s *Session) cw() changeWriter { return changeWriter{s.clock, s.device, s.user.ID} }
+func (s *Session) cw() changeWriter {
+	return changeWriter{s.clock, s.device, s.user.ID, s.local.changed}
+}
 
 // changeValue renders a column value as the change log stores it: text,
 // or NULL.

@@ -106,5 +106,5 @@ func vaultWriter(ctx context.Context, v *Vault, gen *store.DB, author string) (c
 	if err != nil {
 		return changeWriter{}, dev, err
 	}
-	return changeWriter{cvsync.NewClock(dev.id, v.now, last), dev.id, author}, dev, nil
+	return changeWriter{cvsync.NewClock(dev.id, v.now, last), dev.id, author, nil}, dev, nil
 }

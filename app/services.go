@@ -188,13 +188,20 @@ func (s *Session) replicateThrough(ctx context.Context, p Place, where func() Pl
 		cancel()
 		<-watching
 	}()
+	// A change made here goes out at once (not at the next Poll): the
+	// pass waits for the write's transaction, which holds the session.
+	local := make(chan struct{}, 1)
+	defer s.local.listen(local)()
 	failures := 0
 	var retryAt time.Time
 	for {
+		here := false
 		select {
 		case <-dctx.Done():
 			return
 		case <-kick:
+		case <-local:
+			here = true
 		}
 		if s.serviceDone(ctx) != nil || where() != p {
 			return
@@ -202,7 +209,7 @@ func (s *Session) replicateThrough(ctx context.Context, p Place, where func() Pl
 		if failures > 0 && time.Now().Before(retryAt) {
 			continue // away: tried again after its backoff (a kick comes every Poll)
 		}
-		if !s.syncNeeded(ctx, f, p) {
+		if !here && !s.syncNeeded(ctx, f, p) {
 			// What an idle pass would report, without holding the
 			// session while the folder is read.
 			o.OnPass(pass(SyncPass{Idle: true}))

@@ -84,6 +84,44 @@ type Session struct {
 	// relays are the open relay connections, closed when the session
 	// locks.
 	relays relayConns
+	// local tells the replication loops that changes were recorded here.
+	local localChanges
+}
+
+// localChanges tells whoever listens that this computer recorded changes.
+type localChanges struct {
+	mu   sync.Mutex
+	subs map[int]chan<- struct{}
+	next int
+}
+
+// changed tells every listener, without waiting for any.
+func (l *localChanges) changed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// listen sends on c after changes are recorded, until cancel.
+func (l *localChanges) listen(c chan<- struct{}) (cancel func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.subs == nil {
+		l.subs = map[int]chan<- struct{}{}
+	}
+	id := l.next
+	l.next++
+	l.subs[id] = c
+	return func() {
+		l.mu.Lock()
+		delete(l.subs, id)
+		l.mu.Unlock()
+	}
 }
 
 // waitBackground waits for work a call left running in the background:
