@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/store"
+	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -238,9 +238,8 @@ func (r *Relay) handleClaim(m *nats.Msg) {
 		refuse(m, "the relay cannot save the access list")
 		return
 	}
-	// First admit the members, still with the claim user, so that the
-	// claiming computer hears "ok" before the claim user goes and can
-	// connect as a member as soon as it does.
+	// Admit the members now, so that a computer that hears "ok" can
+	// connect as one at once.
 	r.access = a
 	if err := r.reload(); err != nil {
 		r.logf("relay: claim: %v", err)
@@ -251,7 +250,9 @@ func (r *Relay) handleClaim(m *nats.Msg) {
 		refuse(m, "the relay cannot apply the access list")
 		return
 	}
-	r.claim = ""
+	// The claim user stays until dropClaimUser goes (serverOptions adds
+	// it while claimUser is set).
+	r.claimUser, r.claim = r.claim, ""
 	if err := os.Remove(filepath.Join(r.opts.Store, claimFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		// Start removes it again: a claimed relay has no claim user.
 		r.logf("relay: claim: remove the used claim code: %v", err)
@@ -260,8 +261,46 @@ func (r *Relay) handleClaim(m *nats.Msg) {
 	if err := r.nc.Flush(); err != nil {
 		r.logf("relay: claim: %v", err)
 	}
-	// The claim user goes; its connection is closed (after the server
-	// has sent it the answer).
+	go r.dropClaimUser()
+}
+
+// claimGrace is how long the claim user may outlive the claim, for the
+// claiming computer to read the answer: nats.go drops an answer still on
+// its way to the caller when the server closes the connection. Meanwhile
+// the used claim code admits a connection that can only be told
+// "refused".
+const claimGrace = 5 * time.Second
+
+// claimSettle is how long the claim user stays after the claiming
+// computer hung up. A reload closes every connection still in its
+// handshake (nats-server checks them again with no credentials yet), and
+// the claiming computer connects as a member right after the answer: the
+// reload waits until it is in.
+const claimSettle = 2 * time.Second
+
+// dropClaimUser removes the claim user once its connections have gone
+// (the claiming computer hung up after the answer) or claimGrace has
+// passed, closing any that are left.
+func (r *Relay) dropClaimUser() {
+	defer close(r.claimGone)
+	deadline := time.Now().Add(claimGrace)
+	for time.Now().Before(deadline) {
+		c, err := r.srv.Connz(&server.ConnzOptions{User: cvsync.RelayClaimUser, Username: true})
+		if err != nil || c.NumConns == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case <-time.After(claimSettle):
+	case <-r.done:
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.claimUser = ""
+	if r.stopped {
+		return
+	}
 	if err := r.reload(); err != nil {
 		r.logf("relay: claim: %v", err)
 	}

@@ -73,10 +73,14 @@ type Relay struct {
 	js          jetstream.JetStream
 	fingerprint string
 
-	mu      sync.Mutex // guards access and claim, and orders reloads
-	access  *cvsync.RelayAccess
-	claim   string
-	stopped bool
+	mu        sync.Mutex // guards access, claim and claimUser, and orders reloads
+	access    *cvsync.RelayAccess
+	claim     string        // the claim code while unclaimed
+	claimUser string        // the used claim code, until dropClaimUser
+	claimGone chan struct{} // closed once the claim user is gone
+	stopped   bool
+	done      chan struct{} // closed by Shutdown
+	stopOnce  sync.Once
 
 	fatalMu sync.Mutex
 	fatal   string // the server's last fatal error, if any
@@ -103,7 +107,7 @@ func Start(o Options) (*Relay, error) {
 	if err := os.MkdirAll(o.Store, 0o700); err != nil {
 		return nil, fmt.Errorf("relayserver: store: %w", err)
 	}
-	r := &Relay{opts: o, host: host}
+	r := &Relay{opts: o, host: host, claimGone: make(chan struct{}), done: make(chan struct{})}
 
 	var tlsConfig *tls.Config
 	if !o.NoTLS {
@@ -122,8 +126,11 @@ func Start(o Options) (*Relay, error) {
 		if r.claim, err = loadOrMakeClaim(o.Store); err != nil {
 			return nil, err
 		}
-	} else if err := os.Remove(filepath.Join(o.Store, claimFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("relayserver: remove the used claim code: %w", err)
+	} else {
+		close(r.claimGone)
+		if err := os.Remove(filepath.Join(o.Store, claimFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("relayserver: remove the used claim code: %w", err)
+		}
 	}
 
 	adminPassword, err := randomHex(32)
@@ -234,6 +241,8 @@ func (r *Relay) serverOptions() *server.Options {
 	o.Users = append(o.Users, guestUser())
 	if r.claim != "" {
 		o.Users = append(o.Users, claimUser(r.claim))
+	} else if r.claimUser != "" {
+		o.Users = append(o.Users, claimUser(r.claimUser))
 	}
 	if r.access != nil {
 		o.Nkeys = memberUsers(r.access)
@@ -288,6 +297,7 @@ func (r *Relay) Access() *cvsync.RelayAccess {
 
 // Shutdown stops the relay; what it stored stays in Store.
 func (r *Relay) Shutdown() {
+	r.stopOnce.Do(func() { close(r.done) })
 	r.mu.Lock()
 	r.stopped = true
 	r.mu.Unlock()
