@@ -42,11 +42,10 @@ func loadOrMakeCert(dir string) (tls.Certificate, error) {
 	if err == nil {
 		return cert, nil
 	}
-	_, certErr := os.Stat(certPath)
-	_, keyErr := os.Stat(keyPath)
-	if !errors.Is(certErr, os.ErrNotExist) || !errors.Is(keyErr, os.ErrNotExist) {
+	if _, statErr := os.Stat(certPath); !errors.Is(statErr, os.ErrNotExist) {
 		// A certificate computers may have pinned is never replaced
-		// silently: someone must look.
+		// silently: someone must look. (A key without a certificate is
+		// what a first start cut short leaves; nothing pinned it.)
 		return tls.Certificate{}, fmt.Errorf("relayserver: the relay's certificate in %s cannot be read: %w", dir, err)
 	}
 	certPEM, keyPEM, err := makeCert()
@@ -59,8 +58,8 @@ func loadOrMakeCert(dir string) (tls.Certificate, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return tls.Certificate{}, fmt.Errorf("relayserver: %w", err)
 	}
-	// The key first: a certificate without its key is of no use, and
-	// would make the next start refuse.
+	// The key first: a certificate without its key would make the next
+	// start refuse.
 	if err := store.WriteFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, fmt.Errorf("relayserver: %w", err)
 	}

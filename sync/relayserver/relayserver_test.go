@@ -260,6 +260,15 @@ func TestClaim(t *testing.T) {
 	}
 	mustConnect(t, r, asDevice(a)).Close()
 
+	// While the claim user lingers for the claimer (claimGrace), the used
+	// code gets nothing but a refusal.
+	if nc, err := connect(r, nats.UserInfo(cvsync.RelayClaimUser, code), nats.NoReconnect()); err == nil {
+		got := ask(t, nc, cvsync.RelayClaimSubject, accessList(t, vault, 1, stranger, stranger))
+		nc.Close()
+		if !strings.HasPrefix(got, "refused: ") {
+			t.Fatalf("second claim answered %q", got)
+		}
+	}
 	// No second claim: the claim user is gone, now and after a restart.
 	select {
 	case <-r.claimGone:
@@ -278,6 +287,21 @@ func TestClaim(t *testing.T) {
 		t.Fatal("claim user connected after the claim and a restart")
 	}
 	mustConnect(t, r, asDevice(b)).Close()
+}
+
+func TestCertificateKeptOrRefused(t *testing.T) {
+	dir := t.TempDir()
+	// A first start cut short after the key: a new certificate.
+	os.MkdirAll(filepath.Join(dir, "tls"), 0o700)
+	os.WriteFile(filepath.Join(dir, "tls", "key.pem"), []byte("half"), 0o600)
+	r := startRelay(t, dir)
+	fp := r.Fingerprint()
+	r.Shutdown()
+	// A damaged certificate is not replaced behind the computers' backs.
+	os.WriteFile(filepath.Join(dir, "tls", "cert.pem"), []byte("damaged"), 0o600)
+	if _, err := Start(Options{Listen: "127.0.0.1:0", Store: dir}); err == nil {
+		t.Fatalf("started with a damaged certificate (was %s)", fp)
+	}
 }
 
 func TestMemberReachesOnlyItsOwn(t *testing.T) {
