@@ -250,8 +250,8 @@ func (r *Relay) handleClaim(m *nats.Msg) {
 		refuse(m, "the relay cannot apply the access list")
 		return
 	}
-	// The claim user stays until dropClaimUser goes (serverOptions adds
-	// it while claimUser is set).
+	// The claim user stays until dropClaimUser removes it (serverOptions
+	// adds it while claimUser is set).
 	r.claimUser, r.claim = r.claim, ""
 	if err := os.Remove(filepath.Join(r.opts.Store, claimFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		// Start removes it again: a claimed relay has no claim user.
@@ -278,9 +278,9 @@ const claimGrace = 5 * time.Second
 // reload waits until it is in.
 const claimSettle = 2 * time.Second
 
-// dropClaimUser removes the claim user once its connections have gone
-// (the claiming computer hung up after the answer) or claimGrace has
-// passed, closing any that are left.
+// dropClaimUser removes the claim user claimSettle after its connections
+// have gone (the claiming computer hung up after the answer) or
+// claimGrace has passed, closing any that are left.
 func (r *Relay) dropClaimUser() {
 	defer close(r.claimGone)
 	deadline := time.Now().Add(claimGrace)
