@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -48,6 +49,31 @@ func newClaimCode() (string, error) {
 		b.WriteByte(crockford[c&31]) // 256 is a multiple of 32: no bias
 	}
 	return b.String(), nil
+}
+
+// NormalizeClaimCode is a claim code as typed (any case, spaces or dashes
+// anywhere, O for 0, I or L for 1) in the form the relay takes. What is
+// not a claim code is returned as it was, to be refused.
+func NormalizeClaimCode(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToUpper(s) {
+		switch {
+		case c == '-' || unicode.IsSpace(c):
+			continue
+		case c == 'O':
+			c = '0'
+		case c == 'I' || c == 'L':
+			c = '1'
+		}
+		if b.Len()%(claimGroupLen+1) == claimGroupLen {
+			b.WriteByte('-')
+		}
+		b.WriteRune(c)
+	}
+	if code := b.String(); validClaimCode(code) {
+		return code
+	}
+	return s
 }
 
 // validClaimCode reports whether s has a claim code's form.
@@ -330,7 +356,9 @@ func (r *Relay) handleAccess(m *nats.Msg) {
 		return
 	}
 	if a.Version <= cur.Version {
-		refuse(m, fmt.Sprintf("the relay has version %d already", cur.Version))
+		// "not newer" is what a computer looks for to tell that the
+		// relay has its list already (another computer sent it).
+		refuse(m, fmt.Sprintf("version %d is not newer than the relay's %d", a.Version, cur.Version))
 		return
 	}
 	if !cur.Has(a.Signer) {

@@ -289,6 +289,24 @@ func TestClaim(t *testing.T) {
 	mustConnect(t, r, asDevice(b)).Close()
 }
 
+func TestNormalizeClaimCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"7K2QM-X0D9F-RT4ZA-1HC8W":    "7K2QM-X0D9F-RT4ZA-1HC8W",
+		" 7k2qm x0d9f rt4za 1hc8w\n": "7K2QM-X0D9F-RT4ZA-1HC8W",
+		"7k2qmxod9frt4zalhc8w":       "7K2QM-X0D9F-RT4ZA-1HC8W",
+		"7K2QM-X0D9F-RT4ZA":          "7K2QM-X0D9F-RT4ZA",
+		"7K2QM-X0D9F-RT4ZA-1HC8U":    "7K2QM-X0D9F-RT4ZA-1HC8U",
+	} {
+		if got := NormalizeClaimCode(in); got != want {
+			t.Errorf("NormalizeClaimCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	code, err := newClaimCode()
+	if err != nil || NormalizeClaimCode(strings.ToLower(code)) != code {
+		t.Fatalf("code %q: %v", code, err)
+	}
+}
+
 func TestCertificateKeptOrRefused(t *testing.T) {
 	dir := t.TempDir()
 	// A first start cut short after the key: a new certificate.
@@ -420,6 +438,10 @@ func TestAccessUpdateRevokes(t *testing.T) {
 	}
 	if r.Access().Version != 1 {
 		t.Fatal("a refused update changed the list")
+	}
+	// The computers take "not newer" as the relay having the list already.
+	if got := ask(t, nca, cvsync.RelayAccessSubject, accessList(t, vault, 1, a, a, b)); !strings.Contains(got, "not newer") {
+		t.Fatalf("resent list answered %q", got)
 	}
 
 	if got := ask(t, nca, cvsync.RelayAccessSubject, accessList(t, vault, 2, a, a)); got != "ok" {
