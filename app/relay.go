@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	cvsync "github.com/clinicvault/clinicvault/sync"
+	"github.com/clinicvault/clinicvault/sync/relayserver"
 )
 
 // The relay: a NATS JetStream server (one `clinicvault relay serve` for a
@@ -236,7 +237,7 @@ func (s *Session) ClaimRelay(ctx context.Context, l RelayLink, code string) erro
 	if err != nil {
 		return err
 	}
-	r, err := cvsync.DialRelay(ctx, cvsync.RelayOptions{URL: l.URL, Fingerprint: l.Fingerprint, Claim: strings.TrimSpace(code)})
+	r, err := cvsync.DialRelay(ctx, cvsync.RelayOptions{URL: l.URL, Fingerprint: l.Fingerprint, Claim: relayserver.NormalizeClaimCode(code)})
 	if err != nil {
 		if errors.Is(err, cvsync.ErrRelayRefused) {
 			return fmt.Errorf("%w: the claim code is not this relay's, or the relay was claimed already", ErrRelayClaim)

@@ -161,7 +161,7 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	case o.Claim != "":
 		opts = append(opts, nats.UserInfo(RelayClaimUser, o.Claim))
 	case o.Guest && o.Creds == "":
-		opts = append(opts, nats.UserInfo(RelayGuestUser, "pairing"))
+		opts = append(opts, nats.UserInfo(RelayGuestUser, RelayGuestPassword))
 	case o.Creds != "":
 		more, err := credsOptions(o.Creds)
 		if err != nil {
@@ -177,6 +177,16 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 		opts = append(opts, nats.Nkey(pub, kp.Sign))
 	}
 	nc, err := nats.Connect(o.URL, opts...)
+	for try := 0; err != nil && try < 3 && isAuthError(err) && o.Claim == ""; try++ {
+		// A relay applying a new list of computers turns away whoever is
+		// connecting at that moment: try again before saying no.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		nc, err = nats.Connect(o.URL, opts...)
+	}
 	if err != nil {
 		return nil, relayError(o.URL, err)
 	}
@@ -211,6 +221,10 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	return r, nil
 }
 
+func isAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization")
+}
+
 // relayError says what went wrong reaching url.
 func relayError(url string, err error) error {
 	switch {
@@ -218,8 +232,9 @@ func relayError(url string, err error) error {
 		return fmt.Errorf("relay %s: %w", url, err)
 	case errors.Is(err, ErrRelayPin) || strings.Contains(err.Error(), ErrRelayPin.Error()):
 		return fmt.Errorf("%s: %w", url, ErrRelayPin)
-	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
-		strings.Contains(strings.ToLower(err.Error()), "authorization"):
+	case errors.Is(err, nats.ErrNkeysNotSupported):
+		return fmt.Errorf("%s: %w (the relay admits no computer by its key yet: has an admin claimed it?)", url, ErrRelayRefused)
+	case isAuthError(err) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked):
 		return fmt.Errorf("%s: %w (not admitted: is this computer paired, or was it revoked?)", url, ErrRelayRefused)
 	case errors.Is(err, nats.ErrPermissionViolation) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		return fmt.Errorf("%s: %w: %v", url, ErrRelayRefused, err)

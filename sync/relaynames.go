@@ -40,7 +40,8 @@ const (
 	RelayAccessSubject = "cvrelay.access"
 	// RelayGuestUser may read and write pairing files only: a computer
 	// joining has no credentials yet. Its password is no secret.
-	RelayGuestUser = "pairing"
+	RelayGuestUser     = "pairing"
+	RelayGuestPassword = "pairing"
 	// RelayClaimUser connects once, with the claim code relay serve
 	// printed, to hand the relay its first access list.
 	RelayClaimUser = "claim"

@@ -51,7 +51,7 @@ const adminUser = "relay-admin"
 
 // GuestPassword is RelayGuestUser's password: no secret, since the guest
 // may touch sealed pairing files only.
-const GuestPassword = "pairing"
+const GuestPassword = cvsync.RelayGuestPassword
 
 // Options says where and how a relay runs.
 type Options struct {

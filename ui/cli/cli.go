@@ -167,6 +167,7 @@ func init() {
 		"emergency":   {"emergency list [--all] | emergency review ID [--note T]", "review emergency accesses (admins)", (*runner).cmdEmergency},
 		"sync":        {"sync [--folder DIR] [--relay URL [--relay-creds FILE] [--fingerprint FP]] [--watch]", "one pass through the shared folder or the relay (default: those last used): push, then pull; --watch keeps running", (*runner).cmdSync},
 		"device":      {"device list | device revoke ID [--folder DIR | --relay URL] | device rename ID NAME | device invite --folder DIR [--yes]", "the practice's computers (admins add and revoke)", (*runner).cmdDevice},
+		"relay":       {"relay serve [--listen ADDR] [--store DIR]", "run the practice's relay (NATS JetStream, TLS with its own certificate): prints relay:, fingerprint: and, until an admin claims it, claim:", (*runner).cmdRelay},
 		"join":        {"join --folder DIR --code CODE [--name NAME]", "make this (empty --data) folder a new computer of a practice", (*runner).cmdJoin},
 		"import":      {"import FILE [--skip-invalid] [--date-order dmy|mdy]", "import patients from a .csv or .xlsx sheet or a .json FHIR R4 bundle; without --skip-invalid any bad row imports nothing; rows of patients already registered are not imported again", (*runner).cmdImport},
 		"export":      {"export --format fhir|csv --out FILE [--patient MRN] [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT | --plaintext]", "export patients (FHIR R4 with charts for clinicians, or CSV), age-encrypted unless --plaintext", (*runner).cmdExport},
@@ -181,7 +182,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "medication", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "import", "export", "print", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "medication", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "relay", "import", "export", "print", "bench", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}
@@ -194,7 +195,7 @@ func (r *runner) run(args []string) error {
 	if !ok {
 		return usagef("unknown command %q", args[0])
 	}
-	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover" || args[0] == "join" || (args[0] == "backup" && len(args) > 1 && args[1] == "restore")) {
+	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover" || args[0] == "join" || args[0] == "relay" || (args[0] == "backup" && len(args) > 1 && args[1] == "restore")) {
 		return usagef("%s cannot run inside the shell", args[0])
 	}
 	return c.run(r, args[1:])
