@@ -18,6 +18,7 @@ import (
 
 const (
 	batchRecords = 5000
+	batchBytes   = 16 << 20 // of values, before compression: well below the 64 MB a batch may be sealed
 )
 
 // SyncReport is what one sync pass did.
@@ -267,7 +268,18 @@ func (s *Session) push(ctx context.Context, f cvsync.Transport, rep *SyncReport)
 			// sends every change within a second or two.)
 			n := 0
 			var refused judgment
+			size := 0
 			for n < len(recs) {
+				// A batch holds at most batchBytes of values (and always
+				// one record): a receiver refuses an envelope over 64 MB.
+				for _, v := range recs[n].Columns {
+					if v != nil {
+						size += len(*v)
+					}
+				}
+				if n > 0 && size > batchBytes {
+					break
+				}
 				if recs[n].Author != s.user.ID {
 					refused = judged(hold, ProblemRole, "made by another member of staff")
 					break
