@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startNATS runs a stock JetStream server, as an operator would.
@@ -152,5 +153,33 @@ func TestRelayDownIsUnreachable(t *testing.T) {
 	_, err := DialRelay(context.Background(), RelayOptions{URL: url, VaultID: uuid.NewString(), Timeout: time.Second})
 	if !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+}
+
+// TestRelayDuplicatePublishIsHarmless: the same batch published twice
+// (a retry after a lost acknowledgement) leaves one copy; other bytes at
+// a taken place are refused and leave the first.
+func TestRelayDuplicatePublishIsHarmless(t *testing.T) {
+	s := startNATS(t, 0)
+	vault, dev := uuid.NewString(), uuid.NewString()
+	r := dialTest(t, s, vault)
+	for range 3 {
+		if err := r.Put(dev, 7, []byte("the batch")); err != nil && !errors.Is(err, ErrExists) {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Put(dev, 7, []byte("another")); !errors.Is(err, ErrExists) {
+		t.Fatalf("other bytes at a taken place: %v", err)
+	}
+	if got, _ := r.Get(dev, 7); string(got) != "the batch" {
+		t.Fatalf("batch 7 = %q", got)
+	}
+	st, err := r.js.Stream(context.Background(), RelayStream(RelayVaultName(vault)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := st.Info(context.Background(), jetstream.WithSubjectFilter(BatchSubject(RelayVaultName(vault), RelayDeviceName(vault, dev), 7)))
+	if n := info.State.Subjects[BatchSubject(RelayVaultName(vault), RelayDeviceName(vault, dev), 7)]; n != 1 {
+		t.Fatalf("%d copies of batch 7 on the relay", n)
 	}
 }
