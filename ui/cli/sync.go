@@ -112,7 +112,13 @@ func (r *runner) cmdSync(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(r.ctx, os.Interrupt)
 	defer stop()
-	fmt.Fprintln(r.io.Err, "watching; Ctrl+C stops")
+	watching := "the folder"
+	if len(places) > 1 {
+		watching = "the folder and the relay"
+	} else if places[0].IsRelay() {
+		watching = "the relay"
+	}
+	fmt.Fprintf(r.io.Err, "watching %s; Ctrl+C stops\n", watching)
 	o := app.ReplicateOptions{OnPass: func(p app.SyncPass) {
 		rep := p.Report
 		switch {
