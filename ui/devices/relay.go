@@ -94,7 +94,8 @@ func (y *syncScreen) showRelay() {
 	c := y.relayCard
 	if y.relay.IsZero() {
 		c.addr.SetText("not set")
-		c.addr.Importance = widget.LowImportance
+		c.addr.Importance = widget.MediumImportance
+		c.addr.TextStyle = fyne.TextStyle{Italic: true} // a value missing, not a value
 		c.addr.Refresh()
 		c.state.Hide()
 		c.received.Hide()
@@ -103,6 +104,7 @@ func (y *syncScreen) showRelay() {
 	}
 	c.addr.SetText(y.relay.URL)
 	c.addr.Importance = widget.MediumImportance
+	c.addr.TextStyle = fyne.TextStyle{Bold: true}
 	c.addr.Refresh()
 	var err error
 	if y.lastRelay != nil {

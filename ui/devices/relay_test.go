@@ -18,10 +18,15 @@ import (
 )
 
 // stockRelay runs a stock nats-server with JetStream on a free port: the
-// relay of a group of practices, no ClinicVault in it.
-func stockRelay(t *testing.T) *server.Server {
+// relay of a group of practices, no ClinicVault in it. more, when given,
+// changes its options.
+func stockRelay(t *testing.T, more ...func(*server.Options)) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
+	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true}
+	for _, f := range more {
+		f(o)
+	}
+	srv, err := server.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +269,35 @@ func TestRelayDialogKeysAndMistakes(t *testing.T) {
 	}
 	kittest.Shot(t, w, "sync-relay-dialog-error")
 	kittest.Tap(t, w, "Cancel")
+}
+
+// TestRelayRefusedIsNamed: a relay that does not admit this computer
+// (here a NATS server that wants a password this computer lacks) is
+// "Refused" on the card, and the result says why in plain words.
+func TestRelayRefusedIsNamed(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	srv := stockRelay(t, func(o *server.Options) { o.Username, o.Password = "operator", "not-given" })
+	if err := sa.SetSyncRelay(ctx, app.RelayLink{URL: srv.ClientURL()}); err != nil {
+		t.Fatal(err)
+	}
+	w := newWindow(t, a, "ClinicVault")
+	y := newSyncScreen(w, sa)
+	show(w, sa, "Sync", y.view)
+	kittest.Settle(t)
+	mustShow(t, w, relayNotYet)
+	kittest.Tap(t, w, "Sync now")
+	if y.lastRelay == nil || !errors.Is(y.lastRelay.err, cvsync.ErrRelayRefused) {
+		t.Fatalf("pass through a relay that refuses: %+v", y.lastRelay)
+	}
+	mustShow(t, w, relayRefused)
+	mustShow(t, w, "The relay refused this computer: it is not admitted")
+	if y.relayCard.state.Importance != widget.DangerImportance {
+		t.Fatalf("Refused in importance %v", y.relayCard.state.Importance)
+	}
+	kittest.Shot(t, w, "sync-relay-refused")
 }
 
 // TestRelayWords: the card's words come from the errors' kinds, however

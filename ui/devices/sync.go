@@ -172,23 +172,27 @@ func (y *syncScreen) setDevices(devs []app.Device) {
 }
 
 func (y *syncScreen) showFolder() {
-	if y.dir == "" {
-		y.folder.SetText("not chosen yet")
-		y.folder.Importance = widget.WarningImportance
-		if !y.relay.IsZero() {
-			// The relay alone will do: no need to ask for a folder.
-			y.folder.Importance = widget.LowImportance
-			y.result.Hide()
-		} else if y.last == nil {
-			y.result.Set(kit.ToneInfo, "Choose the sync folder",
-				"Pick the folder the practice's other computers use. On the first computer, pick or make an empty folder that every computer can reach.")
-			y.result.Show()
-		}
-	} else {
+	y.folder.TextStyle = fyne.TextStyle{Bold: true}
+	y.folder.Importance = widget.MediumImportance
+	switch {
+	case y.dir != "":
 		y.folder.SetText(y.dir)
-		y.folder.Importance = widget.MediumImportance
 		if y.last == nil {
 			y.result.Hide()
+		}
+	case !y.relay.IsZero():
+		// The relay alone will do: no need to ask for a folder.
+		y.folder.SetText("not chosen: this computer syncs through the relay only")
+		y.folder.TextStyle = fyne.TextStyle{Italic: true}
+		y.result.Hide()
+	default:
+		y.folder.SetText("not chosen yet")
+		y.folder.Importance = widget.WarningImportance
+		if y.last == nil {
+			y.result.Set(kit.ToneInfo, "Choose the sync folder",
+				"Pick the folder the practice's other computers use. On the first computer, pick or make an empty folder that every computer can reach. "+
+					"A computer away from the practice sets the relay instead.")
+			y.result.Show()
 		}
 	}
 	y.folder.Refresh()
