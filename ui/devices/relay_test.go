@@ -350,3 +350,54 @@ func TestRelayWords(t *testing.T) {
 		}
 	}
 }
+
+// TestWatcherThroughTheRelay: the watcher follows the relay set on the
+// Sync screen (no folder), and its passes show on the card and in the
+// result, marked automatic.
+func TestWatcherThroughTheRelay(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	shared := sharedFolder(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	if err := sa.SetSyncFolder(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	b := f.pairDirect(sa, shared, "Laptop", f.clk)
+	sb := f.signIn(b, adminName, adminPass)
+	if err := sb.SetSyncFolder(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	srv := stockRelay(t)
+	relay := app.RelayLink{URL: srv.ClientURL()}
+	if err := sb.SetSyncRelay(ctx, relay); err != nil {
+		t.Fatal(err)
+	}
+	stop := StartWatcher(sb, nil)
+	defer stop()
+	w := newWindow(t, a, "ClinicVault")
+	y := newSyncScreen(w, sb)
+	show(w, sb, "Sync", y.view)
+	kittest.Settle(t)
+
+	if _, _, err := sa.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.SyncAt(ctx, app.RelayPlace(relay)); err != nil {
+		t.Fatal(err)
+	}
+	// (A's pass may be taken in several of B's: A's log arrives as A
+	// sends it.)
+	kittest.WaitFor(t, "the patient on B", func() bool {
+		got, _ := sb.SearchPatients(ctx, "Silva", 10)
+		return len(got) == 1
+	})
+	kittest.WaitFor(t, "the screen to show an automatic pass through the relay", func() bool {
+		return y.lastRelay != nil && y.lastRelay.auto && y.lastRelay.relay == relay.URL
+	})
+	kittest.WaitFor(t, "Connected on the card", func() bool { return y.relayCard.state.Text == relayConnected })
+	mustShow(t, w, "(automatic)")
+	if y.last != nil {
+		t.Fatalf("a folder pass shown on a computer with no folder: %+v", y.last)
+	}
+}
