@@ -2,6 +2,7 @@ package devices
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,10 +19,11 @@ var (
 	settingPoll = 2 * time.Second
 )
 
-// StartWatcher keeps this computer in step with the shared folder while
-// the session is open (app's Session.Replicate: a pass at once, then
-// whenever the folder changes; a folder chosen later is picked up within
-// seconds), and tells the Sync screens about every pass.
+// StartWatcher keeps this computer in step with the shared folder and
+// the relay while the session is open (app's Session.Replicate: a pass at
+// once, then whenever the folder changes or the relay hears of a change;
+// a folder or relay chosen later is picked up within seconds), and tells
+// the Sync screens about every pass.
 //
 // onReport, when not nil, is called after every pass that ran with its
 // report and error, on the watcher's goroutine: the caller wraps UI
@@ -30,7 +32,7 @@ var (
 func StartWatcher(s *app.Session, onReport func(app.SyncReport, error)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go s.Replicate(ctx, app.ReplicateOptions{Poll: watchPoll, SettingPoll: settingPoll, OnPass: func(p app.SyncPass) {
-		publish(s, pass{at: p.At, dir: p.Folder, rep: p.Report, err: p.Err, auto: true})
+		publish(s, pass{at: p.At, dir: p.Folder, relay: p.Relay, rep: p.Report, err: p.Err, auto: true})
 		if !p.Idle && onReport != nil {
 			onReport(p.Report, p.Err)
 		}
@@ -38,25 +40,34 @@ func StartWatcher(s *app.Session, onReport func(app.SyncReport, error)) (stop fu
 	return cancel
 }
 
-// pass is one sync pass's outcome.
+// pass is one sync pass's outcome, through a folder or a relay.
 type pass struct {
-	at   time.Time
-	dir  string
-	rep  app.SyncReport
-	err  error
-	auto bool // by the watcher, not "Sync now"
+	at    time.Time
+	dir   string // the folder ("" for a relay's pass)
+	relay string // the relay's address ("" for a folder's pass)
+	rep   app.SyncReport
+	err   error
+	auto  bool // by the watcher, not "Sync now"
+}
+
+// place names where the pass went, for the hub.
+func (p pass) place() string {
+	if p.relay != "" {
+		return "relay:" + p.relay
+	}
+	return "folder:" + p.dir
 }
 
 // hub passes every sync pass's outcome to the Sync screens showing the
-// same session, and keeps the last one for a screen opened later. A
-// session's entries go when it locks.
+// same session, and keeps the last one through each place for a screen
+// opened later. A session's entries go when it locks.
 var hub = struct {
 	mu     sync.Mutex
-	last   map[*app.Session]pass
+	last   map[*app.Session]map[string]pass
 	subs   map[*app.Session]map[int]func(pass)
 	hooked map[*app.Session]bool
 	next   int
-}{last: map[*app.Session]pass{}, subs: map[*app.Session]map[int]func(pass){}, hooked: map[*app.Session]bool{}}
+}{last: map[*app.Session]map[string]pass{}, subs: map[*app.Session]map[int]func(pass){}, hooked: map[*app.Session]bool{}}
 
 // hook forgets s's entries when it locks (once per session). It may wait
 // for the session, so callers on the UI thread run it in a goroutine.
@@ -82,12 +93,15 @@ func forget(s *app.Session) {
 	hub.mu.Unlock()
 }
 
-// publish records p as s's last pass and tells the screens, on the UI
-// thread.
+// publish records p as s's last pass through its place and tells the
+// screens, on the UI thread.
 func publish(s *app.Session, p pass) {
 	go hook(s)
 	hub.mu.Lock()
-	hub.last[s] = p
+	if hub.last[s] == nil {
+		hub.last[s] = map[string]pass{}
+	}
+	hub.last[s][p.place()] = p
 	var fs []func(pass)
 	for _, f := range hub.subs[s] {
 		fs = append(fs, f)
@@ -117,10 +131,14 @@ func subscribe(s *app.Session, f func(pass)) (cancel func()) {
 	}
 }
 
-// lastPass returns s's last pass, if there was one.
-func lastPass(s *app.Session) (pass, bool) {
+// lastPasses returns s's last pass through each place, oldest first.
+func lastPasses(s *app.Session) []pass {
 	hub.mu.Lock()
 	defer hub.mu.Unlock()
-	p, ok := hub.last[s]
-	return p, ok
+	var ps []pass
+	for _, p := range hub.last[s] {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b pass) int { return a.at.Compare(b.at) })
+	return ps
 }

@@ -31,6 +31,9 @@ var sentences = []struct {
 	text string
 }{
 	{cvsync.ErrUnreachable, Unreachable},
+	{app.ErrRelayClaim, "The relay refused the claim: the code is not this relay's, or the relay belongs to a practice already."},
+	{cvsync.ErrRelayRefused, "The relay refused this computer: it is not admitted (revoked, or not paired through this relay)."},
+	{cvsync.ErrRelayPin, "The relay's certificate is not the one this practice paired with: another server, or someone in between. Check the address and the fingerprint."},
 	{context.Canceled, "Cancelled."},
 	{app.ErrLocked, "The session is locked. Sign in again."},
 	{app.ErrEnrollTOTP, "Set up your authenticator app again first (an admin reset it)."},
