@@ -322,10 +322,19 @@ func (s *Session) push(ctx context.Context, f cvsync.Transport, rep *SyncReport)
 					h.Seq, class.String(), hash[:], maxSeq, len(recs), s.v.now().Unix()); err != nil {
 					return err
 				}
-				_, err := tx.ExecContext(ctx, `INSERT INTO sync_log (seq, env) VALUES (?, ?)`, h.Seq, env)
+				// A batch at this number that the database forgot (a kill,
+				// a restore) is replaced, and every place gets this one.
+				if _, err := tx.ExecContext(ctx, `INSERT INTO sync_log (seq, env) VALUES (?, ?)
+					ON CONFLICT(seq) DO UPDATE SET env = excluded.env`, h.Seq, env); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `UPDATE sync_places SET batches = ? WHERE batches >= ?`, h.Seq-1, h.Seq)
 				return err
 			}); err != nil {
 				return err
+			}
+			if s.pass.batches >= int64(h.Seq) {
+				s.pass.batches = int64(h.Seq) - 1
 			}
 			if err := s.flushLog(ctx, f, s.pass, rep); err != nil {
 				return err
