@@ -140,6 +140,12 @@ func TestRelayWipedIsRefilled(t *testing.T) {
 	srv.WaitForShutdown()
 	os.RemoveAll(store)
 	stockRelay(t, port, t.TempDir())
+	var progress []int
+	a.OnSendProgress(func(place string, done, total int) {
+		if place == url && total == sent {
+			progress = append(progress, done)
+		}
+	})
 	var rep SyncReport
 	var err error
 	for range 50 { // the session's connection comes back by itself
@@ -154,6 +160,10 @@ func TestRelayWipedIsRefilled(t *testing.T) {
 	if rep.Resent != sent {
 		t.Fatalf("resent %d of the %d batches the relay lost", rep.Resent, sent)
 	}
+	if sent > 1 && (len(progress) == 0 || progress[len(progress)-1] != sent) {
+		t.Fatalf("the refill's progress was not shown: %v of %d", progress, sent)
+	}
+	a.OnSendProgress(nil)
 	// A third computer, joined through the folder, takes it all from the
 	// relay alone.
 	cv := pair(t, f, a, dir, "third")

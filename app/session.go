@@ -57,6 +57,7 @@ type Session struct {
 	// succeeded (the file was opened with this computer's escrow).
 	moveGeneral []byte
 	onRekey     func(RekeyProgress)
+	onSend      func(place string, done, total int)
 	kClin       []byte
 	general     *store.DB
 	clinical    *store.DB

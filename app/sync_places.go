@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -107,8 +108,23 @@ func (s *Session) checkRefill(ctx context.Context, f cvsync.Transport, p *placeS
 	return lost, nil
 }
 
+// OnSendProgress sets what hears how a backlog is going out to a place:
+// done of total batches, after each one (only when there are several).
+// It is called with the session held; nil stops it.
+func (s *Session) OnSendProgress(fn func(place string, done, total int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSend = fn
+}
+
 // flushLog writes this computer's batches the place has not had yet.
 func (s *Session) flushLog(ctx context.Context, f cvsync.Transport, p *placeState, rep *SyncReport) error {
+	total, done := 0, 0
+	if s.onSend != nil {
+		if err := s.general.QueryRowContext(ctx, `SELECT count(*) FROM sync_log WHERE seq > ?`, p.batches).Scan(&total); err != nil {
+			return err
+		}
+	}
 	for {
 		type batch struct {
 			seq uint64
@@ -128,6 +144,9 @@ func (s *Session) flushLog(ctx context.Context, f cvsync.Transport, p *placeStat
 			p.batches = int64(b.seq)
 			if err := s.savePlace(ctx, *p); err != nil {
 				return err
+			}
+			if done++; total > 1 && s.onSend != nil {
+				s.onSend(p.key[strings.IndexByte(p.key, ':')+1:], done, total)
 			}
 		}
 	}

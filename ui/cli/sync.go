@@ -83,6 +83,12 @@ func (r *runner) cmdSync(args []string) error {
 	if len(places) == 0 {
 		return usagef("sync needs --folder DIR or --relay URL")
 	}
+	s.OnSendProgress(func(place string, done, total int) {
+		if done == 1 || done == total || done%10 == 0 {
+			fmt.Fprintf(r.io.Err, "sending to %s: %d of %d batches\n", place, done, total)
+		}
+	})
+	defer s.OnSendProgress(nil)
 	var total app.SyncReport
 	for _, p := range places {
 		rep, err := s.SyncAt(r.ctx, p)
