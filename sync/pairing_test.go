@@ -214,3 +214,59 @@ func TestAttackPairingRevealChangedAfterNonce(t *testing.T) {
 		t.Fatalf("left: %v", left)
 	}
 }
+
+// TestPairingProtocolOnARelay: the same messages through a NATS relay,
+// the joining side connected for pairing only (no vault yet); a second
+// answer voids the invitation there too, and the joining side hears it.
+func TestPairingProtocolOnARelay(t *testing.T) {
+	s := startNATS(t, 64<<10)
+	admin := dialTest(t, s, "vault-1")
+	guest := dialTest(t, s, "")
+	code := NewPairingCode()
+	iv, err := Invite(admin, code, Offer{VaultID: "vault-1", DeviceID: "d", PublicKey: make([]byte, 32), Expires: time.Now().Add(PairingExpiry)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := FindInvitation(guest, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{DeviceID: "new", PublicKey: bytes.Repeat([]byte{1}, 32), SigningKey: bytes.Repeat([]byte{2}, 32)}
+	if err := j.Answer(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, done, err := iv.Poll(); done || err != nil {
+		t.Fatalf("poll: %v %v", done, err)
+	}
+	fp, done, err := j.PollNonce()
+	if err != nil || !done {
+		t.Fatalf("nonce: %v %v", done, err)
+	}
+	_, got, done, err := iv.Poll()
+	if err != nil || !done || got != fp {
+		t.Fatalf("inviter %q %v %v, joiner %q", got, done, err, fp)
+	}
+	// Another computer with the code answers too, ignoring the first.
+	other := dialTest(t, s, "")
+	j2, err := FindInvitation(other, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2.id = "second"
+	j2.reveal = []byte("{}")
+	j2.commit = PairingCommitment(j2.loc, j2.reveal)
+	note, _ := json.Marshal(PairingCommitNote{Commit: j2.commit})
+	if err := other.WriteOnce(j2.path("c-second"), SealPairing(j2.key, j2.loc, "commit", note)); err != nil {
+		t.Fatal(err)
+	}
+	if err := iv.Grant([]byte("grant")); !errors.Is(err, ErrPairingContested) {
+		t.Fatalf("grant after a second answer: %v", err)
+	}
+	if _, _, err := j.PollGrant(); !errors.Is(err, ErrPairingContested) {
+		t.Fatalf("the joining side: %v", err)
+	}
+	// The offer went with the rest: a late comer finds nothing.
+	if _, err := FindInvitation(guest, code); !errors.Is(err, ErrNoInvitation) {
+		t.Fatalf("finding a void invitation: %v", err)
+	}
+}
