@@ -83,13 +83,18 @@ func signPub(seed []byte) string {
 	return hex.EncodeToString(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
 }
 
-// addDeviceToRoster records a device in the replicated roster.
+// addDeviceToRoster records a new device in the replicated roster. A
+// device id the roster already holds, revoked or not, is refused
+// (ErrDeviceIDTaken): adding a device never replaces another's keys.
 func (w changeWriter) addDeviceToRoster(ctx context.Context, tx querier, id, name string, x25519, ed25519pub []byte, at int64) error {
 	xs, es := hex.EncodeToString(x25519), hex.EncodeToString(ed25519pub)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, name, x25519_pub, ed25519_pub, added_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET name = excluded.name, x25519_pub = excluded.x25519_pub, ed25519_pub = excluded.ed25519_pub`,
-		id, name, xs, es, at); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO devices (id, name, x25519_pub, ed25519_pub, added_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO NOTHING`, id, name, xs, es, at)
+	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return ErrDeviceIDTaken
 	}
 	return w.record(ctx, tx, "devices", id, map[string]any{"name": name, "x25519_pub": xs, "ed25519_pub": es, "added_at": at})
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -17,12 +18,17 @@ import (
 	"github.com/google/uuid"
 )
 
-// Pairing a new machine: the admin's machine publishes an offer under a
-// one-time code; the new machine answers with its public keys; both screens
-// show the same fingerprint; the admin approves, and the general key, the
-// keyring and the roster are sealed to the new machine's X25519 key. The
-// folder only ever holds sealed boxes, and the new machine deletes them
-// once it has read the approval.
+// Pairing a new machine (the messages are in sync/pairing_proto.go): the
+// admin's machine publishes an offer under a one-time code whose secret is
+// stretched with Argon2id; the new machine commits to its public keys and
+// a nonce, the admin's machine answers with its own nonce, the new machine
+// reveals; both screens show the same fingerprint, which neither side nor
+// whoever holds the folder or relay can steer; the admin approves, and the
+// general key, the keyring and the roster are sealed to the new machine's
+// X25519 key. A second answer voids the invitation, an answer naming a
+// device the roster holds is refused, and the transport only ever holds
+// sealed boxes, which the new machine deletes once it has read the
+// approval.
 //
 // The grant carries no clinical key. The new machine's device key lives in
 // its general.db, which every member of staff opens, so anything sealed to
@@ -34,13 +40,17 @@ import (
 // ErrPairingTimeout means the other machine did not answer in time.
 var ErrPairingTimeout = errors.New("the other computer did not answer before the code expired")
 
+// ErrDeviceIDTaken means the new computer's answer names a device id the
+// roster already holds (current or revoked): a pairing never touches an
+// existing device's keys, so it is refused.
+var ErrDeviceIDTaken = errors.New("the new computer's answer names a computer the practice already has; it was refused")
+
 // Invitation is an open offer to pair a device.
 type Invitation struct {
 	Code    string
 	Expires time.Time
-	folder  cvsync.Folder
-	id      string
-	offer   cvsync.Offer
+	t       cvsync.Transport
+	iv      *cvsync.Inviter
 }
 
 // InviteDevice starts pairing a new machine through the folder (admins).
@@ -52,40 +62,71 @@ func (s *Session) InviteDevice(ctx context.Context, dir string) (*Invitation, er
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
+	return s.InviteVia(ctx, f)
+}
+
+// InviteVia starts pairing a new machine through t, a folder or a relay
+// (admins): it publishes the offer under a new one-time code, whose secret
+// is stretched with Argon2id first.
+func (s *Session) InviteVia(ctx context.Context, t cvsync.Transport) (*Invitation, error) {
+	if err := s.require(Admin); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	code := cvsync.NewPairingCode()
-	inv := &Invitation{Code: code, Expires: s.v.now().Add(cvsync.PairingExpiry), folder: f, id: cvsync.PairingID(code)}
-	inv.offer = cvsync.Offer{VaultID: s.kr.VaultID, DeviceID: s.device, PublicKey: s.devKeys.publicX25519(), Expires: inv.Expires}
-	data, err := cvsync.MarshalPairing(code, inv.offer)
-	if err != nil {
-		return nil, err
+	expires := s.v.now().Add(cvsync.PairingExpiry)
+	offer := cvsync.Offer{VaultID: s.kr.VaultID, DeviceID: s.device, PublicKey: s.devKeys.publicX25519(), Expires: expires}
+	s.mu.Unlock()
+	// A code whose locator is taken gets another; three in a row taken
+	// means someone fills the place on purpose.
+	var err error
+	for range 3 {
+		inv := &Invitation{Code: cvsync.NewPairingCode(), Expires: expires, t: t}
+		if inv.iv, err = cvsync.Invite(t, inv.Code, offer); err == nil {
+			return inv, nil
+		}
+		if !errors.Is(err, cvsync.ErrExists) {
+			return nil, err
+		}
 	}
-	if err := f.WriteOnce("pairing/"+inv.id+"/offer", data); err != nil {
-		return nil, err
-	}
-	return inv, nil
+	return nil, err
 }
 
 // WaitForDevice waits for the new machine's answer and returns it with the
-// fingerprint both screens must show.
+// fingerprint both screens must show. More than one answer voids the
+// invitation (cvsync.ErrPairingContested); so does an answer that does not
+// match its commitment (cvsync.ErrPairingBroken). On expiry or when ctx
+// ends, the invitation's files are removed.
 func (inv *Invitation) WaitForDevice(ctx context.Context, now func() time.Time, poll time.Duration) (cvsync.Request, string, error) {
+	var req cvsync.Request
+	var fp string
+	err := pollUntil(ctx, now, inv.Expires, poll, func() (done bool, err error) {
+		req, fp, done, err = inv.iv.Poll()
+		return done, err
+	})
+	if errors.Is(err, ErrPairingTimeout) || err != nil && ctx.Err() != nil {
+		inv.iv.Cancel()
+	}
+	return req, fp, err
+}
+
+// Cancel withdraws the invitation: its files are removed, and a computer
+// waiting on it hears so.
+func (inv *Invitation) Cancel() { inv.iv.Cancel() }
+
+// pollUntil calls step every poll until it is done or fails, ctx ends
+// (ctx.Err()) or now passes expires (ErrPairingTimeout).
+func pollUntil(ctx context.Context, now func() time.Time, expires time.Time, poll time.Duration, step func() (bool, error)) error {
 	for {
-		data, err := inv.folder.Read("pairing/" + inv.id + "/request")
-		if err == nil {
-			var req cvsync.Request
-			if err := cvsync.UnmarshalPairing(inv.Code, data, &req); err != nil {
-				return req, "", err
-			}
-			return req, cvsync.Fingerprint(inv.offer, req), nil
+		done, err := step()
+		if done || err != nil {
+			return err
 		}
-		if now().After(inv.Expires) {
-			inv.folder.Remove("pairing/" + inv.id + "/offer")
-			return cvsync.Request{}, "", ErrPairingTimeout
+		if now().After(expires) {
+			return ErrPairingTimeout
 		}
 		select {
 		case <-ctx.Done():
-			return cvsync.Request{}, "", ctx.Err()
+			return ctx.Err()
 		case <-time.After(poll):
 		}
 	}
@@ -128,6 +169,20 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	}
 	if _, err := uuid.Parse(req.DeviceID); err != nil || len(req.PublicKey) != 32 || len(req.SigningKey) != ed25519.PublicKeySize {
 		return invalid("the new computer's answer is malformed")
+	}
+	// The grant goes only to the answer whose fingerprint was shown.
+	if got, ok := inv.iv.Answer(); !ok || got.DeviceID != req.DeviceID || !bytes.Equal(got.PublicKey, req.PublicKey) ||
+		!bytes.Equal(got.SigningKey, req.SigningKey) || got.Name != req.Name {
+		return fmt.Errorf("this is not the answer the invitation received: %w", cvsync.ErrPairing)
+	}
+	// A pairing never touches an existing computer's keys, revoked or not.
+	taken, err := scalar[int](ctx, s.general, `SELECT count(*) FROM devices WHERE id = ?`, req.DeviceID)
+	if err != nil {
+		return err
+	}
+	if taken > 0 {
+		inv.iv.Cancel()
+		return ErrDeviceIDTaken
 	}
 	kr, err := store.LoadKeyring(s.v.Dir)
 	if err != nil {
@@ -202,7 +257,7 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	if err != nil {
 		return err
 	}
-	if err := inv.folder.WriteOnce("pairing/"+inv.id+"/grant", box); err != nil {
+	if err := inv.iv.Grant(box); err != nil {
 		return err
 	}
 	now := s.v.now()
@@ -218,11 +273,15 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	})
 }
 
-// NoInvitationError means the sync folder holds no invitation for the
-// code typed: mistyped, or another folder. It wraps cvsync.ErrPairing.
+// NoInvitationError means the sync folder (or relay) holds no invitation
+// for the code typed: mistyped, or another folder. It wraps
+// cvsync.ErrPairing.
 type NoInvitationError struct{ Dir string }
 
 func (e *NoInvitationError) Error() string {
+	if e.Dir == "" {
+		return fmt.Sprintf("no invitation for that code (mistyped, or another folder or relay?): %v", cvsync.ErrPairing)
+	}
 	return fmt.Sprintf("no invitation for that code in %s (mistyped, or another folder?): %v", e.Dir, cvsync.ErrPairing)
 }
 
@@ -230,10 +289,8 @@ func (e *NoInvitationError) Error() string {
 func (e *NoInvitationError) Unwrap() error { return cvsync.ErrPairing }
 
 // Join makes this (empty) data folder a new machine of the practice whose
-// admin gave the code: it answers the offer, shows the fingerprint through
-// onFingerprint, waits for the admin's approval, then sets up the vault and
-// takes everything already in the sync folder. Staff then sign in with
-// their own passphrases and codes.
+// admin gave the code, through the sync folder dir, and remembers dir as
+// this computer's sync folder (see JoinVia).
 func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint func(string), poll time.Duration) error {
 	if v.Exists() {
 		return ErrVaultExists
@@ -245,15 +302,37 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 	if err := f.Check(); err != nil {
 		return err
 	}
-	id := cvsync.PairingID(code)
-	data, err := f.Read("pairing/" + id + "/offer")
-	if err != nil {
-		return &NoInvitationError{Dir: dir}
+	remember := func(ctx context.Context, tx *sql.Tx) error { return setSetting(ctx, tx, settingSyncFolder, dir) }
+	err := v.JoinVia(ctx, f, remember, code, name, onFingerprint, poll)
+	var none *NoInvitationError
+	if errors.As(err, &none) {
+		none.Dir = dir
 	}
-	var offer cvsync.Offer
-	if err := cvsync.UnmarshalPairing(code, data, &offer); err != nil {
+	return err
+}
+
+// JoinVia makes this (empty) data folder a new machine of the practice
+// whose admin gave the code, through t (a folder or a relay): it commits
+// to its answer, reveals it once the admin's computer has published its
+// nonce, shows the fingerprint through onFingerprint, waits for the
+// admin's approval, then sets up the vault and takes everything already on
+// t. remember records, in the set-up's transaction, where this computer
+// syncs. Staff then sign in with their own passphrases and codes.
+func (v *Vault) JoinVia(ctx context.Context, t cvsync.Transport, remember func(ctx context.Context, tx *sql.Tx) error, code, name string, onFingerprint func(string), poll time.Duration) error {
+	if v.Exists() {
+		return ErrVaultExists
+	}
+	if entries, err := os.ReadDir(v.Dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty: join into a new, empty folder: %w", v.Dir, ErrVaultExists)
+	}
+	j, err := cvsync.FindInvitation(t, code)
+	if errors.Is(err, cvsync.ErrNoInvitation) {
+		return &NoInvitationError{}
+	}
+	if err != nil {
 		return err
 	}
+	offer := j.Offer
 	if v.now().After(offer.Expires) {
 		return cvsync.ErrPairingExpired
 	}
@@ -262,48 +341,42 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 	devID := newID()
 	req := cvsync.Request{DeviceID: devID, Name: name, PublicKey: me.PublicKey(),
 		SigningKey: ed25519.NewKeyFromSeed(me.SigningSeed).Public().(ed25519.PublicKey)}
-	reqData, err := cvsync.MarshalPairing(code, req)
-	if err != nil {
+	if err := j.Answer(req); err != nil {
 		return err
 	}
-	if err := f.WriteOnce("pairing/"+id+"/request", reqData); err != nil {
-		return fmt.Errorf("another computer already answered this code; ask for a new one: %w", cvsync.ErrPairing)
+	var fp string
+	if err := pollUntil(ctx, v.now, offer.Expires, poll, func() (done bool, err error) {
+		fp, done, err = j.PollNonce()
+		return done, err
+	}); err != nil {
+		return err
 	}
 	if onFingerprint != nil {
-		onFingerprint(cvsync.Fingerprint(offer, req))
+		onFingerprint(fp)
 	}
 	var box []byte
-	for {
-		if box, err = f.Read("pairing/" + id + "/grant"); err == nil {
-			break
-		}
-		if v.now().After(offer.Expires) {
-			return ErrPairingTimeout
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(poll):
-		}
+	if err := pollUntil(ctx, v.now, offer.Expires, poll, func() (done bool, err error) {
+		box, done, err = j.PollGrant()
+		return done, err
+	}); err != nil {
+		return err
 	}
 	body, err := cvsync.OpenFrom(me.Identity, store.LabelPairingGrant, box)
 	if err != nil {
 		return fmt.Errorf("the approval does not open with this computer's key: %w", cvsync.ErrPairing)
 	}
-	// Used: nothing of the pairing stays in the folder.
-	for _, name := range []string{"grant", "request", "offer"} {
-		f.Remove("pairing/" + id + "/" + name)
-	}
+	// Used: nothing of the pairing stays on the transport.
+	j.Cleanup()
 	defer store.Zero(body)
 	var g pairingGrant
 	if err := json.Unmarshal(body, &g); err != nil || g.VaultID != offer.VaultID {
 		return fmt.Errorf("the approval is malformed: %w", cvsync.ErrPairing)
 	}
 	defer store.Zero(g.KGen)
-	return v.setUpJoined(ctx, f, g, devID, me)
+	return v.setUpJoined(ctx, t, remember, g, devID, me)
 }
 
-func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant, devID string, me *store.SlotSecrets) (err error) {
+func (v *Vault) setUpJoined(ctx context.Context, t cvsync.Transport, remember func(ctx context.Context, tx *sql.Tx) error, g pairingGrant, devID string, me *store.SlotSecrets) (err error) {
 	if err := os.MkdirAll(v.Dir, 0o700); err != nil {
 		return err
 	}
@@ -348,8 +421,10 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 		if err := setSetting(ctx, tx, settingPractice, kr.Practice); err != nil {
 			return err
 		}
-		if err := setSetting(ctx, tx, settingSyncFolder, f.Dir); err != nil {
-			return err
+		if remember != nil {
+			if err := remember(ctx, tx); err != nil {
+				return err
+			}
 		}
 		for e, k := range g.Epochs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_keys (epoch, key, made_by) VALUES (?, ?, ?)`, e, k.General, k.MadeBy); err != nil {
@@ -376,9 +451,9 @@ func (v *Vault) setUpJoined(ctx context.Context, f cvsync.Folder, g pairingGrant
 	// The first catch-up; anything refused is recorded for the Sync screen
 	// and does not undo the pairing.
 	var rep SyncReport
-	incoming, err := fetchIncoming(ctx, f, s.general, s.device)
+	incoming, err := fetchIncoming(ctx, t, s.general, s.device)
 	if err != nil {
 		return err
 	}
-	return s.pull(ctx, f, incoming, &rep)
+	return s.pull(ctx, t, incoming, &rep)
 }

@@ -43,9 +43,13 @@ const (
 	LabelGeneralKeyChain   = "clinicvault.org/v1/general-key-chain"         // an old general key sealed under its successor
 	LabelGeneralKeyID      = "clinicvault.org/v1/general-key-id"            // a general key's public id
 	LabelPairingGrant      = "clinicvault.org/v1/pairing-grant"             // what an admin's computer seals to a computer joining
-	LabelPairID            = "clinicvault.org/v1/pair-id"                   // a pairing code's public id
-	LabelPairBox           = "clinicvault.org/v1/pair-box"                  // the key pairing files are sealed under, from the code
-	LabelPairFingerprint   = "clinicvault.org/v1/pair-fingerprint"          // the fingerprint both computers show when pairing
+	LabelPairID            = "clinicvault.org/v1/pair-id"                   // retired (v1 pairing, unstretched code): kept so that no new layout reuses it
+	LabelPairBox           = "clinicvault.org/v1/pair-box"                  // retired (v1 pairing, unstretched code): kept so that no new layout reuses it
+	LabelPairFingerprint   = "clinicvault.org/v1/pair-fingerprint"          // retired (v1 pairing, no commitment): kept so that no new layout reuses it
+	LabelPairBoxV2         = "clinicvault.org/v2/pair-box"                  // the key pairing files are sealed under: HKDF of the Argon2id-stretched code secret
+	LabelPairFile          = "clinicvault.org/v2/pair-file"                 // a pairing file's associated data: the invitation's locator and the file's kind
+	LabelPairCommit        = "clinicvault.org/v2/pair-commit"               // a joining computer's commitment to its answer, published before it is revealed
+	LabelPairFingerprintV2 = "clinicvault.org/v2/pair-fingerprint"          // the fingerprint both computers show: both nonces, both answers
 	LabelSealedBox         = "clinicvault.org/v1/sealed-box"                // a box sealed to an X25519 public key
 	LabelRelayVault        = "clinicvault.org/v1/relay-vault"               // a vault's opaque name on a relay (its stream and subjects)
 	LabelRelayDevice       = "clinicvault.org/v1/relay-device"              // a computer's opaque name on a relay (its subjects)

@@ -24,7 +24,7 @@
 //
 //	devices/<device uuid>/<seq, 12 digits>   one batch each, written once
 //	epochs/<n>/<device uuid>                 key epoch n sealed to a device
-//	pairing/<id>/offer|request|grant          pairing files
+//	pairing/<locator>/offer|c-|n-|r-|g-<id>|void  pairing files (pairing_proto.go)
 //
 // Each device writes only its own files, through a temp file and a hard
 // link (so two writers of one name cannot both succeed), and never changes
@@ -111,22 +111,25 @@
 //
 // # Pairing
 //
-// The admin's machine writes pairing/<id>/offer (its X25519 key, the vault
-// id, an expiry 10 minutes away), sealed with XChaCha20-Poly1305 under a
-// key derived from a one-time code of 50 bits; id is derived from the code
-// too. (50 bits keep a casual reader out, not a determined one who copies
-// the folder in the 10 minutes: the fingerprint check is what stops a
-// forged answer.)
-// The new machine answers pairing/<id>/request with its X25519 and Ed25519
-// public keys and its name, sealed the same way. Both screens show a fingerprint (SHA-256 over both keys and
-// ids, as 10 digits); only when they match does the admin approve, and the
-// vault keys, the keyring, the roster and the epoch keys are sealed to the
-// new machine in pairing/<id>/grant — the general key, never the clinical
-// one: the clinical key reaches a machine only with a clinician's own
-// grant, and later epochs' clinical sync keys travel wrapped under a key
-// derived from it. The new machine deletes the pairing files once it has
-// read the grant; every sync pass deletes pairing files older than twice
-// the code's life.
+// The admin's machine writes pairing/<locator>/offer: the Argon2id salt
+// and parameters, and, sealed under a key stretched from the code's 50-bit
+// secret, its X25519 key, the vault id and an expiry 10 minutes away. The
+// locator is the code's first group, random and public. The new machine
+// commits to its answer (c-<id>: a hash of its X25519 and Ed25519 public
+// keys, its id, its name and a random nonce); the admin's machine answers
+// the first commitment with its own nonce (n-<id>); the new machine then
+// reveals its answer (r-<id>), which must hash to the commitment. Both
+// screens show a fingerprint (SHA-256 over the offer, both nonces and the
+// answer, as 12 digits); only when they match does the admin approve, and
+// the vault keys, the keyring, the roster and the epoch keys are sealed to
+// the new machine in g-<id> — the general key, never the clinical one: the
+// clinical key reaches a machine only with a clinician's own grant, and
+// later epochs' clinical sync keys travel wrapped under a key derived from
+// it. A second commitment voids the invitation (void); an answer naming a
+// device the roster holds is refused. The new machine deletes the pairing
+// files once it has read the grant; an expired or cancelled invitation
+// takes its files with it; every sync pass deletes pairing files older
+// than twice the code's life.
 //
 // Test vectors are in testdata/batch-vector-v*.json.
 package sync

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
 func (r *runner) printSync(rep app.SyncReport) {
@@ -261,18 +262,19 @@ func (r *runner) cmdDevice(args []string) error {
 		fmt.Fprintf(r.io.Err, "On the new computer: clinicvault --data NEWDIR join --folder %s --code %s  (valid until %s)\n", *folder, inv.Code, inv.Expires.Local().Format("15:04"))
 		req, fp, err := inv.WaitForDevice(r.ctx, r.now, 500*time.Millisecond)
 		if err != nil {
-			return err
+			return pairingInWords(err)
 		}
 		fmt.Fprintf(r.io.Out, "fingerprint: %s\n", fp)
 		if !*yes {
 			fmt.Fprintf(r.io.Err, "Does the new computer (%q) show the same fingerprint? Type yes to approve: ", req.Name)
 			line, err := r.readLine()
 			if err != nil || strings.ToLower(strings.TrimSpace(line)) != "yes" {
+				inv.Cancel()
 				return fmt.Errorf("not approved: the new computer gets nothing")
 			}
 		}
 		if err := s.ApproveDevice(r.ctx, inv, req); err != nil {
-			return err
+			return pairingInWords(err)
 		}
 		if _, err := s.Sync(r.ctx, *folder); err != nil {
 			return err
@@ -302,9 +304,25 @@ func (r *runner) cmdJoin(args []string) error {
 		fmt.Fprintln(r.io.Err, "Check that the admin's screen shows the same fingerprint; waiting for approval...")
 	}, 500*time.Millisecond)
 	if err != nil {
-		return err
+		return pairingInWords(err)
 	}
 	fmt.Fprintf(r.io.Out, "joined: %s\n", r.g.data)
 	fmt.Fprintln(r.io.Out, "Every member of staff can now sign in here with their own passphrase and code.")
 	return nil
+}
+
+// pairingInWords says what a refused pairing means, for the admin or the
+// person at the new computer; the error stays wrapped for its exit status.
+func pairingInWords(err error) error {
+	switch {
+	case errors.Is(err, cvsync.ErrPairingContested):
+		return fmt.Errorf("more than one computer answered the code, so it was cancelled and no computer was added; someone else may have seen the code: make a new one and give it only to the person at the new computer (%w)", err)
+	case errors.Is(err, cvsync.ErrPairingBroken):
+		return fmt.Errorf("the answer to the code changed after it was given, so the code was cancelled and no computer was added: make a new one (%w)", err)
+	case errors.Is(err, app.ErrDeviceIDTaken):
+		return fmt.Errorf("the answer to the code claimed to be a computer the practice already has, so it was refused and nothing changed: make a new code (%w)", err)
+	case errors.Is(err, cvsync.ErrPairingClosed):
+		return fmt.Errorf("the admin's computer withdrew the code (cancelled, or it expired): ask for a new one (%w)", err)
+	}
+	return err
 }

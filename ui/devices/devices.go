@@ -306,6 +306,10 @@ func newAddDialog(ds *devicesScreen, dir string, inv *app.Invitation) *addDialog
 		if a.stopWait != nil {
 			a.stopWait()
 		}
+		if a.step == "closed" || a.step == "cancelled" {
+			// Withdrawn: its files go, and the new computer hears so.
+			go a.inv.Cancel()
+		}
 	})
 	closeOnLock(ds.s, a.d)
 	a.showCode()
@@ -427,7 +431,12 @@ func (a *addDialog) approved() {
 func (a *addDialog) failed(title string, err error) {
 	a.step = "failed"
 	msg := plain.Error(err)
-	if errors.Is(err, cvsync.ErrPairing) {
+	switch {
+	case errors.Is(err, cvsync.ErrPairingContested):
+		title = "This code was answered twice"
+	case errors.Is(err, cvsync.ErrPairingBroken), errors.Is(err, app.ErrDeviceIDTaken):
+		// plain says what happened.
+	case errors.Is(err, cvsync.ErrPairing):
 		msg = "The answer in the folder does not match this code, so it was ignored. Start again with a new code."
 	}
 	a.setBody(kit.NewNotice(kit.ToneDanger, title, msg))

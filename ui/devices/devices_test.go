@@ -459,12 +459,22 @@ func TestJoinErrorsKeepTheForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The admin's computer answers the commitment with its nonce: only
+	// then does the new computer reveal and show the fingerprint.
+	waited := make(chan error, 1)
+	go func() {
+		_, _, err := inv.WaitForDevice(context.Background(), f.clk.Now, 10*time.Millisecond)
+		waited <- err
+	}()
 	kittest.Retype(w, join.code, inv.Code)
 	kittest.Tap(t, w, "Join")
 	kittest.WaitFor(t, "the fingerprint", func() bool { return join.fpBox.Visible() })
 	kittest.Tap(t, w, "Cancel")
 	kittest.WaitFor(t, "the cancellation", func() bool { return !join.joining })
 	mustShow(t, w, "Joining was cancelled.")
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
 	if b.v.Exists() {
 		t.Fatal("a cancelled join left a vault")
 	}

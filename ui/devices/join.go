@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/plain"
 )
@@ -69,7 +70,7 @@ func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *join
 		chooseFolder(win, strings.TrimSpace(j.folder.Text), func(dir string) { j.folder.SetText(dir) })
 	})
 	j.code = widget.NewEntry()
-	j.code.PlaceHolder = "for example ABCDE-12345"
+	j.code.PlaceHolder = "for example 7K2QF-M9XHD-4RTBW"
 	j.code.TextStyle = fyne.TextStyle{Monospace: true}
 	j.name = widget.NewEntry()
 	if h, err := os.Hostname(); err == nil {
@@ -227,6 +228,8 @@ func (j *joinScreen) finished(err error, practice string) {
 		}
 	case cancelled || errors.Is(err, context.Canceled):
 		j.status.Say(widget.MediumImportance, "Joining was cancelled. To try again, ask the admin for a new code.")
+	case errors.Is(err, cvsync.ErrPairingContested):
+		j.status.Say(widget.DangerImportance, "This computer did not join. More than one computer answered this code, so the admin's computer cancelled it: someone else may have seen the code. Ask the admin for a new one.")
 	case errors.Is(err, app.ErrVaultExists):
 		j.status.Say(widget.DangerImportance, "This computer did not join. This computer already holds a ClinicVault vault, or its data folder is not empty. A computer joins a practice only with an empty data folder.")
 	default:

@@ -45,6 +45,11 @@ var sentences = []struct {
 	{app.ErrAppointmentNotFound, "This appointment no longer exists. Reload the day."},
 	{cvsync.ErrPairingExpired, "The code has expired: a code works for 10 minutes. Ask the admin for a new one. (If it was made just now, check that this computer's date and time are right.)"},
 	{app.ErrPairingTimeout, "The other computer did not answer before the code expired (10 minutes). Start again with a new code."},
+	{cvsync.ErrPairingContested, "More than one computer answered this code, so it was cancelled and no computer was added: someone else may have seen the code. Start again with a new code, and give it only to the person at the new computer."},
+	{cvsync.ErrPairingBroken, "The answer to this code changed after it was given, so the code was cancelled and no computer was added. Start again with a new code."},
+	{cvsync.ErrPairingAnswered, "Another computer already answered this code; ask for a new one."},
+	{cvsync.ErrPairingClosed, "The admin's computer withdrew this code (cancelled, or it expired). Ask the admin for a new one."},
+	{app.ErrDeviceIDTaken, "The answer to this code claimed to be a computer the practice already has, so it was refused and nothing was changed. Start again with a new code."},
 	{app.ErrNotBackup, "This file is not a ClinicVault backup."},
 }
 
