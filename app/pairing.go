@@ -51,6 +51,7 @@ type Invitation struct {
 	Expires time.Time
 	t       cvsync.Transport
 	iv      *cvsync.Inviter
+	relay   RelayLink // the relay it goes through, when it does
 }
 
 // InviteDevice starts pairing a new machine through the folder (admins).
@@ -140,6 +141,10 @@ type pairingGrant struct {
 	Users   []rosterUser                `json:"users"`
 	Devices []rosterDevice              `json:"devices"`
 	Epochs  map[uint32]cvsync.EpochKeys `json:"epochs"` // the general sync key, and the clinical one wrapped under the clinical database key
+	// Relay is the practice's relay (its address and pinned certificate,
+	// never credentials), when it has one: the new computer syncs
+	// through it too.
+	Relay *RelayLink `json:"relay,omitempty"`
 }
 
 type rosterUser struct {
@@ -194,6 +199,11 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 		return err
 	}
 	g := pairingGrant{VaultID: kr.VaultID, KGen: s.kGen, Keyring: krJSON, Epochs: map[uint32]cvsync.EpochKeys{}}
+	if l := inv.relay; !l.IsZero() {
+		g.Relay = &RelayLink{URL: l.URL, Fingerprint: l.Fingerprint}
+	} else if l := readRelaySetting(ctx, s.general); !l.IsZero() {
+		g.Relay = &RelayLink{URL: l.URL, Fingerprint: l.Fingerprint}
+	}
 	// The roster the new computer starts from: a row not read whole
 	// stops the grant (a removal or revocation must never go missing).
 	g.Users, err = queryAll(ctx, s.general, func(r row) (u rosterUser, err error) {
@@ -319,6 +329,13 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 // t. remember records, in the set-up's transaction, where this computer
 // syncs. Staff then sign in with their own passphrases and codes.
 func (v *Vault) JoinVia(ctx context.Context, t cvsync.Transport, remember func(ctx context.Context, tx *sql.Tx) error, code, name string, onFingerprint func(string), poll time.Duration) error {
+	return v.joinVia(ctx, t, remember, nil, code, name, onFingerprint, poll)
+}
+
+// joinVia is JoinVia; accept, when not nil, checks the approval before
+// anything is set up (the relay's certificate against the one the
+// practice pinned).
+func (v *Vault) joinVia(ctx context.Context, t cvsync.Transport, remember func(ctx context.Context, tx *sql.Tx) error, accept func(*pairingGrant) error, code, name string, onFingerprint func(string), poll time.Duration) error {
 	if v.Exists() {
 		return ErrVaultExists
 	}
@@ -373,6 +390,11 @@ func (v *Vault) JoinVia(ctx context.Context, t cvsync.Transport, remember func(c
 		return fmt.Errorf("the approval is malformed: %w", cvsync.ErrPairing)
 	}
 	defer store.Zero(g.KGen)
+	if accept != nil {
+		if err := accept(&g); err != nil {
+			return err
+		}
+	}
 	return v.setUpJoined(ctx, t, remember, g, devID, me)
 }
 
@@ -421,6 +443,11 @@ func (v *Vault) setUpJoined(ctx context.Context, t cvsync.Transport, remember fu
 		if err := setSetting(ctx, tx, settingPractice, kr.Practice); err != nil {
 			return err
 		}
+		if g.Relay != nil {
+			if err := setRelaySetting(ctx, tx, *g.Relay); err != nil {
+				return err
+			}
+		}
 		if remember != nil {
 			if err := remember(ctx, tx); err != nil {
 				return err
@@ -450,6 +477,17 @@ func (v *Vault) setUpJoined(ctx context.Context, t cvsync.Transport, remember fu
 	}
 	// The first catch-up; anything refused is recorded for the Sync screen
 	// and does not undo the pairing.
+	if r, ok := t.(*cvsync.Relay); ok && r.PairingOnly() {
+		// Through the relay, as this computer (once the relay admits it)
+		// rather than as a guest; if that does not happen in time, the
+		// first sync after sign-in catches up.
+		member, err := s.relayAsMember(ctx, readRelaySetting(ctx, s.general), me.SigningSeed)
+		if err != nil {
+			return nil
+		}
+		defer member.Close()
+		t = member
+	}
 	var rep SyncReport
 	incoming, err := fetchIncoming(ctx, t, s.general, s.device)
 	if err != nil {

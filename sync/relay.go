@@ -59,6 +59,11 @@ type RelayOptions struct {
 	Claim string
 	// Guest connects for pairing only (a computer joining).
 	Guest bool
+	// TrustFirst accepts the relay's certificate whatever it is, for a
+	// computer joining that was given no fingerprint: the approval then
+	// names the practice's relay's fingerprint, and the joining computer
+	// checks that it is the one it met (PeerFingerprint).
+	TrustFirst bool
 	// VaultID names the practice's stream; empty for pairing only.
 	VaultID string
 	// Replicas of the stream when this computer creates it (a cluster).
@@ -150,12 +155,15 @@ func DialRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 		nats.PingInterval(20 * time.Second),
 		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
 	}
-	if o.Fingerprint != "" {
+	switch {
+	case o.Fingerprint != "":
 		cfg, err := PinnedTLS(o.Fingerprint)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, nats.Secure(cfg))
+	case o.TrustFirst:
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}))
 	}
 	switch {
 	case o.Claim != "":
@@ -264,6 +272,26 @@ func (r *Relay) openStream(ctx context.Context, cfg jetstream.StreamConfig) (jet
 
 // Close disconnects.
 func (r *Relay) Close() { r.nc.Close() }
+
+// PairingOnly reports whether the connection reaches pairing files only.
+func (r *Relay) PairingOnly() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stream == nil
+}
+
+// URL is the address the connection was made to.
+func (r *Relay) URL() string { return r.url }
+
+// PeerFingerprint is the fingerprint of the certificate the relay showed
+// ("" over a connection without TLS).
+func (r *Relay) PeerFingerprint() string {
+	cs, err := r.nc.TLSConnectionState()
+	if err != nil || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	return CertFingerprint(cs.PeerCertificates[0])
+}
 
 // Conn is the NATS connection (for relay control requests).
 func (r *Relay) Conn() *nats.Conn { return r.nc }
