@@ -240,26 +240,43 @@ func (r *runner) cmdDevice(args []string) error {
 	case "invite":
 		fs := flag.NewFlagSet("device invite", flag.ContinueOnError)
 		folder := fs.String("folder", "", "the shared sync folder")
+		rf := addRelayFlags(fs)
 		yes := fs.Bool("yes", false, "approve without asking (for scripts)")
 		if _, err := parse(fs, args[1:], 0, 0); err != nil {
 			return err
 		}
-		if *folder == "" {
-			return usagef("device invite needs --folder DIR")
+		if (*folder == "") == (*rf.url == "") {
+			return usagef("device invite needs --folder DIR or --relay URL")
 		}
 		s, err := r.session()
 		if err != nil {
 			return err
 		}
-		if _, err := s.Sync(r.ctx, *folder); err != nil {
+		at := app.FolderPlace(*folder)
+		if *rf.url != "" {
+			at = app.RelayPlace(rf.link(s.SyncRelay(r.ctx)))
+		}
+		if _, err := s.SyncAt(r.ctx, at); err != nil {
 			return err
 		}
-		inv, err := s.InviteDevice(r.ctx, *folder)
+		var inv *app.Invitation
+		if at.IsRelay() {
+			inv, err = s.InviteThroughRelay(r.ctx, at.Relay)
+		} else {
+			inv, err = s.InviteDevice(r.ctx, *folder)
+		}
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(r.io.Out, "code: %s\n", inv.Code)
-		fmt.Fprintf(r.io.Err, "On the new computer: clinicvault --data NEWDIR join --folder %s --code %s  (valid until %s)\n", *folder, inv.Code, inv.Expires.Local().Format("15:04"))
+		how := "--folder " + *folder
+		if at.IsRelay() {
+			how = "--relay " + at.Relay.URL
+			if at.Relay.Fingerprint != "" {
+				how += " --fingerprint " + at.Relay.Fingerprint
+			}
+		}
+		fmt.Fprintf(r.io.Err, "On the new computer: clinicvault --data NEWDIR join %s --code %s  (valid until %s)\n", how, inv.Code, inv.Expires.Local().Format("15:04"))
 		req, fp, err := inv.WaitForDevice(r.ctx, r.now, 500*time.Millisecond)
 		if err != nil {
 			return pairingInWords(err)
@@ -276,7 +293,8 @@ func (r *runner) cmdDevice(args []string) error {
 		if err := s.ApproveDevice(r.ctx, inv, req); err != nil {
 			return pairingInWords(err)
 		}
-		if _, err := s.Sync(r.ctx, *folder); err != nil {
+		// The roster change goes out, and a relay admits the new computer.
+		if _, err := s.SyncAt(r.ctx, at); err != nil {
 			return err
 		}
 		fmt.Fprintf(r.io.Out, "approved: %s\n", req.DeviceID)
@@ -288,21 +306,28 @@ func (r *runner) cmdDevice(args []string) error {
 func (r *runner) cmdJoin(args []string) error {
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	folder := fs.String("folder", "", "the shared sync folder")
+	rf := addRelayFlags(fs)
 	code := fs.String("code", "", "the code the admin's computer shows")
 	name := fs.String("name", "", "a name for this computer (default: its host name)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	if *folder == "" || *code == "" {
-		return usagef("join needs --folder DIR and --code CODE")
+	if (*folder == "") == (*rf.url == "") || *code == "" {
+		return usagef("join needs --folder DIR or --relay URL, and --code CODE")
 	}
 	if *name == "" {
 		*name, _ = os.Hostname()
 	}
-	err := r.vault.Join(r.ctx, *folder, *code, *name, func(fp string) {
+	onFingerprint := func(fp string) {
 		fmt.Fprintf(r.io.Out, "fingerprint: %s\n", fp)
 		fmt.Fprintln(r.io.Err, "Check that the admin's screen shows the same fingerprint; waiting for approval...")
-	}, 500*time.Millisecond)
+	}
+	var err error
+	if *rf.url != "" {
+		err = r.vault.JoinThroughRelay(r.ctx, rf.link(app.RelayLink{}), *code, *name, onFingerprint, 500*time.Millisecond)
+	} else {
+		err = r.vault.Join(r.ctx, *folder, *code, *name, onFingerprint, 500*time.Millisecond)
+	}
 	if err != nil {
 		return pairingInWords(err)
 	}
