@@ -53,16 +53,22 @@ func (v *Vault) JoinThroughRelay(ctx context.Context, l RelayLink, code, name st
 	defer r.Close()
 	met := r.PeerFingerprint()
 	accept := func(g *pairingGrant) error {
+		// The practice's relay is known by its certificate, whatever
+		// address this computer reached it at (the desk may use the LAN
+		// address, a laptop at home a public name): the one the approval
+		// names is the one met, or nothing is set up. Pinning whatever
+		// was met when the addresses differ would pin whoever sat in
+		// between.
 		want := l.Fingerprint
-		if g.Relay != nil && g.Relay.URL == l.URL && g.Relay.Fingerprint != "" {
+		if g.Relay != nil && g.Relay.Fingerprint != "" {
 			want = g.Relay.Fingerprint
 		}
 		if want != "" && !sameFingerprint(want, met) {
 			return fmt.Errorf("the relay this computer reached shows certificate %s, not the practice's %s: %w", met, want, cvsync.ErrRelayPin)
 		}
-		if want == "" && met != "" && l.Creds == "" {
-			want = met // the practice did not pin one: pin the one met
-		}
+		// The practice pins none (an operator's NATS server): neither
+		// does this computer, and a certificate met on trust is not
+		// made a pin.
 		g.Relay = &RelayLink{URL: l.URL, Fingerprint: want}
 		return nil
 	}

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	cvsync "github.com/clinicvault/clinicvault/sync"
+)
+
+// Review 6: the relay and pairing through it, from the attacker's side.
+
+// mitmRelay is someone on the network path in front of a relay made by
+// relay serve: he answers at his own address with his own certificate
+// and passes everything on to the real relay (a NATS server speaks
+// first, INFO in the clear, then both sides turn to TLS). It returns his
+// address and his certificate's fingerprint.
+func mitmRelay(t *testing.T, target string) (url, fingerprint string) {
+	t.Helper()
+	own := t.TempDir()
+	rs := servedRelay(t, own) // only for a certificate of his own
+	cert, err := tls.LoadX509KeyPair(filepath.Join(own, "tls", "cert.pem"), filepath.Join(own, "tls", "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fingerprint = rs.Fingerprint()
+	rs.Shutdown()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	addr := target[len("nats://"):]
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				br := bufio.NewReader(up)
+				info, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if _, err := io.WriteString(c, info); err != nil {
+					return
+				}
+				down := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+				if down.Handshake() != nil {
+					return
+				}
+				upTLS := tls.Client(up, &tls.Config{InsecureSkipVerify: true})
+				if upTLS.Handshake() != nil {
+					return
+				}
+				go io.Copy(upTLS, down)
+				io.Copy(down, upTLS)
+			}()
+		}
+	}()
+	return "nats://" + l.Addr().String(), fingerprint
+}
+
+// TestAttackReview6MITMDuringRelayJoinIsNotPinned: a laptop at home joins
+// through the practice's relay at an address other than the one the
+// desk uses (its public name; the desk uses the LAN address). Someone on
+// its network path answers at that address with his own certificate
+// and passes the pairing on, unchanged: he knows no code and cannot read
+// the approval. The approval names the practice's relay's certificate;
+// the laptop met his. It must refuse, not pin his certificate (which
+// would leave him between the laptop and the relay for good, and make
+// the laptop sign his connect nonces with its device key).
+func TestAttackReview6MITMDuringRelayJoinIsNotPinned(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	rs := servedRelay(t, t.TempDir())
+	l := RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
+	if err := a.ClaimRelay(ctx, l, rs.ClaimCode()); err != nil {
+		t.Fatal(err)
+	}
+	mustSyncAt(t, a, RelayPlace(l))
+	evilURL, evilFP := mitmRelay(t, rs.URL())
+
+	bv, err := joinThroughRelay(t, f, a, l, RelayLink{URL: evilURL}, "laptop")
+	if err == nil {
+		b := signInOn(t, f, bv, "Maria Admin", adminPass)
+		got := b.SyncRelay(ctx)
+		t.Fatalf("the laptop joined through a man in the middle and pinned %q (his is %q, the practice's %q)", got.Fingerprint, evilFP, l.Fingerprint)
+	}
+	if !errors.Is(err, cvsync.ErrRelayPin) {
+		t.Fatalf("join through a man in the middle: %v, want ErrRelayPin", err)
+	}
+	if bv.Exists() {
+		t.Fatal("a vault was set up")
+	}
+}
+
+// TestAttackReview6RelayJoinAtAnotherAddressOfTheSameRelay: the defence
+// above must not refuse the genuine relay reached at another address.
+func TestAttackReview6RelayJoinAtAnotherAddressOfTheSameRelay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	rs := servedRelay(t, t.TempDir())
+	l := RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
+	if err := a.ClaimRelay(ctx, l, rs.ClaimCode()); err != nil {
+		t.Fatal(err)
+	}
+	mustSyncAt(t, a, RelayPlace(l))
+	// The same relay, named otherwise.
+	other := RelayLink{URL: "nats://localhost:" + l.URL[len("nats://127.0.0.1:"):]}
+	bv, err := joinThroughRelay(t, f, a, l, other, "laptop")
+	if err != nil {
+		t.Fatalf("join at another address of the practice's relay: %v", err)
+	}
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	if got := b.SyncRelay(ctx); got.URL != other.URL || got.Fingerprint != l.Fingerprint {
+		t.Fatalf("the laptop's relay: %+v, want %s pinned to %s", got, other.URL, l.Fingerprint)
+	}
+	_ = time.Second
+}
