@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
@@ -132,4 +135,59 @@ func TestAttackReview6RelayJoinAtAnotherAddressOfTheSameRelay(t *testing.T) {
 		t.Fatalf("the laptop's relay: %+v, want %s pinned to %s", got, other.URL, l.Fingerprint)
 	}
 	_ = time.Second
+}
+
+// TestAttackReview6OperatorHidesAComputer: the relay's operator deletes
+// one small entry, the desk's id (cv.<vault>.d.<desk>), and leaves its
+// batches. The desk's own check finds all its batches there and sends
+// nothing again; the laptop no longer lists the desk among the
+// computers that write and so never asks for its batches: the desk's
+// new patient never arrives, and nothing says so. The laptop must still
+// read the desk's log (it knows the desk from the roster), or at least
+// say that it is missing.
+func TestAttackReview6OperatorHidesAComputer(t *testing.T) {
+	f, _, a, b := twoMachines(t)
+	ctx := context.Background()
+	srv := stockRelay(t, 0, t.TempDir())
+	relay := RelayPlace(RelayLink{URL: srv.ClientURL()})
+	mustSyncAt(t, a, relay)
+	mustSyncAt(t, b, relay)
+
+	// The operator, with his own connection to his server.
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault := cvsync.RelayVaultName(a.kr.VaultID)
+	st, err := js.Stream(ctx, cvsync.RelayStream(vault))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("cv."+vault+".d."+cvsync.RelayDeviceName(a.kr.VaultID, a.DeviceID()))); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clk.Advance(time.Second)
+	p, _, err := a.AddPatient(ctx, Patient{Given: "Hidden", Family: "Byoperator", DOB: "1971-02-03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustSyncAt(t, a, relay); rep.Sent == 0 {
+		t.Fatalf("the desk sent nothing: %+v", rep)
+	}
+	rep := mustSyncAt(t, b, relay)
+	if _, err := b.GetPatient(ctx, p.MRN); err == nil {
+		return
+	}
+	for _, pr := range rep.Problems {
+		if pr.Device == a.DeviceID() {
+			return
+		}
+	}
+	t.Fatalf("the desk's new patient did not reach the laptop, and nothing says so: %+v", rep)
 }

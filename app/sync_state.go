@@ -107,7 +107,7 @@ func (s *Session) syncNeeded(ctx context.Context, f cvsync.Transport, p Place) b
 			}
 		}
 	}
-	devices, err := f.Devices()
+	devices, extra, err := placeDevices(ctx, f, gen)
 	if err != nil {
 		return true
 	}
@@ -120,6 +120,9 @@ func (s *Session) syncNeeded(ctx context.Context, f cvsync.Transport, p Place) b
 			return true
 		}
 		seqs, err := f.Seqs(d, last)
+		if extra[d] && nothingThere(seqs, err) {
+			continue
+		}
 		if err != nil {
 			return true
 		}
