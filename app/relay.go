@@ -288,7 +288,15 @@ func (s *Session) keepRelayAccess(ctx context.Context, r *cvsync.Relay, l RelayL
 	case err != nil:
 		rep.note(ProblemRelay, "the relay's list of computers could not be updated: %v", err)
 		return
-	case answer != "ok" && !strings.Contains(answer, "not newer"):
+	case strings.Contains(answer, "not newer"):
+		// The relay holds a list this computer's roster does not give:
+		// one from a computer that has heard of a change this one has
+		// not yet (gone at its next pass), or one signed with a
+		// computer's key read from its general.db. Not taken as sent:
+		// it is offered again at the next pass.
+		rep.note(ProblemRelay, "the relay admits another list of computers than this computer's roster gives (%s): if this lasts, someone with a computer's key replaced it", answer)
+		return
+	case answer != "ok":
 		rep.note(ProblemRelay, "the relay refused this practice's list of computers: %s", answer)
 		return
 	}

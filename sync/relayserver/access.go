@@ -218,7 +218,60 @@ func parseAccess(data []byte) (*cvsync.RelayAccess, string) {
 	if len(a.Members) == 0 {
 		return nil, "the access list has no members"
 	}
+	// A version is a time (seconds, shifted 10 bits) and a count: one
+	// dated ahead of the relay's clock would make every later list "not
+	// newer", and leave computers revoked after it admitted for good.
+	if a.Version>>10 > time.Now().Add(maxListAhead).Unix() {
+		return nil, "the access list's version is dated ahead of the relay's clock"
+	}
+	keys, devices := map[string]bool{}, map[string]bool{}
+	for _, m := range a.Members {
+		if keys[m.NKey] || devices[m.Device] {
+			return nil, "the access list names a computer twice"
+		}
+		keys[m.NKey], devices[m.Device] = true, true
+	}
 	return &a, ""
+}
+
+// maxListAhead is how far ahead of the relay's clock a list's version
+// may be dated (the computers' clocks are not the relay's).
+const maxListAhead = time.Hour
+
+// sameMembers reports whether two lists admit the same computers.
+func sameMembers(a, b *cvsync.RelayAccess) bool {
+	if len(a.Members) != len(b.Members) {
+		return false
+	}
+	want := map[cvsync.RelayMember]bool{}
+	for _, m := range a.Members {
+		want[m] = true
+	}
+	for _, m := range b.Members {
+		if !want[m] {
+			return false
+		}
+	}
+	return true
+}
+
+// keepsNames reports why a, replacing cur, moves a computer's key onto
+// other subjects or another key onto a computer's subjects ("" when it
+// does not): a key's subjects are its computer's, whoever signs.
+func keepsNames(cur, a *cvsync.RelayAccess) string {
+	byKey, byDevice := map[string]string{}, map[string]string{}
+	for _, m := range cur.Members {
+		byKey[m.NKey], byDevice[m.Device] = m.Device, m.NKey
+	}
+	for _, m := range a.Members {
+		if d, ok := byKey[m.NKey]; ok && d != m.Device {
+			return "the access list moves a computer's key to another computer's place"
+		}
+		if k, ok := byDevice[m.Device]; ok && k != m.NKey {
+			return "the access list gives a computer's place to another key"
+		}
+	}
+	return ""
 }
 
 func refuse(m *nats.Msg, why string) {
@@ -355,14 +408,22 @@ func (r *Relay) handleAccess(m *nats.Msg) {
 		refuse(m, "the access list is for another vault")
 		return
 	}
+	if a.Version == cur.Version && sameMembers(a, cur) {
+		_ = m.Respond([]byte("ok")) // it has this list already (another computer sent it)
+		return
+	}
 	if a.Version <= cur.Version {
-		// "not newer" is what a computer looks for to tell that the
-		// relay has its list already (another computer sent it).
+		// "not newer": the relay holds a newer list, or another one at
+		// this version (a computer that sees this says so).
 		refuse(m, fmt.Sprintf("version %d is not newer than the relay's %d", a.Version, cur.Version))
 		return
 	}
 	if !cur.Has(a.Signer) {
 		refuse(m, "the access list is not signed by a current member")
+		return
+	}
+	if why := keepsNames(cur, a); why != "" {
+		refuse(m, why)
 		return
 	}
 	if err := saveAccess(r.opts.Store, a); err != nil {
