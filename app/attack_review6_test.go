@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -209,7 +210,11 @@ func relayAsAttacker(t *testing.T, link RelayLink, victim *Session) (*cvsync.Rel
 	if err != nil {
 		t.Fatal(err)
 	}
+	me, _ := kp.PublicKey()
 	send := func(a cvsync.RelayAccess) string {
+		if len(a.Admins) == 0 {
+			a.Admins = []string{me} // it names itself an admin
+		}
 		if err := a.Sign(kp); err != nil {
 			t.Fatal(err)
 		}
@@ -292,13 +297,54 @@ func TestAttackReview6AccessListVersionFreeze(t *testing.T) {
 	t.Fatalf("the relay took a list at version MaxInt64 (%q) and still admits the revoked laptop; the admin's pass says: %+v", answer, rep.Problems)
 }
 
-// TestAttackReview6MemberReadmitsRevokedComputer: every computer's
-// device key may sign the relay's list, and a receptionist reads her
-// computer's key from general.db. After the laptop is revoked she signs
-// a newer list that admits it again: the relay takes it.
+// TestAttackReview6MemberReadmitsRevokedComputer: a receptionist reads
+// her computer's device key from general.db. After the laptop is revoked
+// she signs a newer list that admits it again (and one that names her
+// key an admin): the relay takes only lists signed by an admin's own
+// key, which is in the admin's slot, not in general.db.
 func TestAttackReview6MemberReadmitsRevokedComputer(t *testing.T) {
-	t.Skip("known: the relay's list is signed by any member computer's device key, which a receptionist can read from general.db; " +
-		"the relay cannot tell an admin's list from hers. The revoked computer gets relay access back (ciphertext, and room to " +
-		"squat or hide paths), never the keys of epochs after its revocation, and receivers still refuse its new batches. " +
-		"Fix: lists signed by an admin's user key, the relay holding the practice's admin keys from the claim on")
+	f, _, a, b := twoMachines(t)
+	ctx := context.Background()
+	rs := servedRelay(t, t.TempDir())
+	link := RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
+	relay := RelayPlace(link)
+	if err := a.ClaimRelay(ctx, link, rs.ClaimCode()); err != nil {
+		t.Fatal(err)
+	}
+	mustSyncAt(t, a, relay)
+	mustSyncAt(t, b, relay)
+	mustSyncAt(t, a, relay)
+	f.clk.Advance(time.Minute)
+	if err := a.RevokeDeviceAt(ctx, relay, b.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	mustSyncAt(t, a, relay)
+	cur := rs.Access()
+	if len(cur.Members) != 1 {
+		t.Fatalf("the revocation did not reach the relay: %+v", cur.Members)
+	}
+	// At the desk, a receptionist with the desk's device key (general.db)
+	// signs a newer list that admits the laptop again, naming her key,
+	// and then the admins', as an admin.
+	_, send := relayAsAttacker(t, link, a)
+	bKey, _ := cvsync.DeviceNKey(b.devKeys.ed25519)
+	bPub, _ := bKey.PublicKey()
+	back := cvsync.RelayAccess{Vault: cur.Vault, Version: cur.Version + 1,
+		Members: append(slices.Clone(cur.Members), cvsync.RelayMember{NKey: bPub, Device: cvsync.RelayDeviceName(b.kr.VaultID, b.DeviceID())})}
+	if answer := send(back); answer == "ok" {
+		t.Fatal("the relay took a list signed by a computer's key that re-admits the revoked laptop")
+	}
+	aKey, _ := cvsync.DeviceNKey(a.devKeys.ed25519)
+	aPub, _ := aKey.PublicKey()
+	back.Admins = append(slices.Clone(cur.Admins), aPub)
+	if answer := send(back); answer == "ok" {
+		t.Fatal("the relay took a list signed by a computer's key that names itself an admin")
+	}
+	if got := rs.Access(); len(got.Members) != 1 || got.Has(bPub) {
+		t.Fatalf("the relay admits the revoked laptop again: %+v", got.Members)
+	}
+	b.relays.closeAll()
+	if _, err := b.SyncAt(ctx, relay); !errors.Is(err, cvsync.ErrRelayRefused) {
+		t.Fatalf("the revoked laptop reconnecting: %v, want ErrRelayRefused", err)
+	}
 }

@@ -173,9 +173,11 @@ func (s *Session) SetSyncRelay(ctx context.Context, l RelayLink) error {
 }
 
 // relayAccess is the access list the roster gives: every computer not
-// revoked, by its NKey, and a version that grows with every pairing and
-// revocation (so that a computer that has not heard of a revocation yet
-// cannot put the revoked computer back).
+// revoked, by its NKey; the admins' signing keys; and a version that
+// grows with every pairing, revocation, and member of staff added or
+// removed (so that a computer that has not heard of a revocation yet
+// cannot put the revoked computer back). It is signed by the signed-in
+// admin (ErrNotPermitted for anyone else).
 func (s *Session) relayAccess(ctx context.Context) (cvsync.RelayAccess, error) {
 	vault := cvsync.RelayVaultName(s.kr.VaultID)
 	a := cvsync.RelayAccess{Vault: vault}
@@ -201,23 +203,59 @@ func (s *Session) relayAccess(ctx context.Context) (cvsync.RelayAccess, error) {
 			events++
 			continue
 		}
-		pub, err := hex.DecodeString(d.pub)
-		if err != nil || len(pub) != 32 {
+		if nk, ok := userNKey(d.pub); ok {
+			a.Members = append(a.Members, cvsync.RelayMember{NKey: nk, Device: cvsync.RelayDeviceName(s.kr.VaultID, d.id)})
+		}
+	}
+	// The admins sign the lists: their own keys, which only they hold.
+	type admin struct {
+		pub              string
+		created, removed int64
+		gone             bool
+	}
+	users, err := queryAll(ctx, s.general, func(r row) (u admin, err error) {
+		var role string
+		var rem sql.NullInt64
+		err = r.Scan(&u.pub, &role, &u.created, &rem)
+		u.removed, u.gone = rem.Int64, rem.Valid || Role(role) != Admin
+		return u, err
+	}, `SELECT sign_pub, role, created_at, removed_at FROM users ORDER BY id`)
+	if err != nil {
+		return a, err
+	}
+	for _, u := range users {
+		newest = max(newest, u.created, u.removed)
+		events++
+		if u.removed != 0 {
+			events++
+		}
+		if u.gone {
 			continue
 		}
-		nk, err := nkeys.Encode(nkeys.PrefixByteUser, pub)
-		if err != nil {
-			continue
+		if nk, ok := userNKey(u.pub); ok {
+			a.Admins = append(a.Admins, nk)
 		}
-		a.Members = append(a.Members, cvsync.RelayMember{NKey: string(nk), Device: cvsync.RelayDeviceName(s.kr.VaultID, d.id)})
 	}
 	a.Version = newest<<10 | min(events, 1023)
-	kp, err := cvsync.DeviceNKey(s.devKeys.ed25519)
+	if s.user.Role != Admin || s.secrets == nil {
+		return a, ErrNotPermitted
+	}
+	kp, err := cvsync.DeviceNKey(s.secrets.SigningSeed) // an Ed25519 seed, as a device key is
 	if err != nil {
 		return a, err
 	}
 	defer kp.Wipe()
 	return a, a.Sign(kp)
+}
+
+// userNKey is a signing key (hex, as the roster keeps it) as an NKey.
+func userNKey(pubHex string) (string, bool) {
+	pub, err := hex.DecodeString(pubHex)
+	if err != nil || len(pub) != 32 {
+		return "", false
+	}
+	nk, err := nkeys.Encode(nkeys.PrefixByteUser, pub)
+	return string(nk), err == nil
 }
 
 // ErrRelayClaim means relay serve refused the claim: the code is wrong
@@ -271,6 +309,9 @@ func relayAccessSetting(l RelayLink) string { return "relay_access:" + l.URL }
 // changed since the relay last took one from this computer. A stock NATS
 // server has no one answering: its operator admits computers. s.mu held.
 func (s *Session) keepRelayAccess(ctx context.Context, r *cvsync.Relay, l RelayLink, rep *SyncReport) {
+	if s.user.Role != Admin {
+		return // only an admin's key signs the relay's list: the next admin's pass sends it
+	}
 	a, err := s.relayAccess(ctx)
 	if err != nil {
 		return

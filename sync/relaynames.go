@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,27 +124,38 @@ type RelayMember struct {
 }
 
 // RelayAccess is the list of computers a relay admits, signed by one of
-// the computers it admits already (or, the first time, by the computer
-// that claims the relay with its claim code). Each list has a higher
-// version than the last; a relay keeps only the newest.
+// the practice's admins (their own signing key, which only they hold:
+// not a computer's key, which anyone at that computer can read). The
+// first list comes with the claim code; later ones must be signed by an
+// admin of the list the relay holds. Each list has a higher version than
+// the last; a relay keeps only the newest.
 type RelayAccess struct {
 	Vault   string        `json:"vault"` // RelayVaultName
 	Version int64         `json:"version"`
 	Members []RelayMember `json:"members"`
-	Signer  string        `json:"signer"` // an NKey
+	Admins  []string      `json:"admins"` // the admins' signing keys, as NKeys (U…)
+	Signer  string        `json:"signer"` // an admin's NKey
 	Sig     []byte        `json:"sig"`
+}
+
+// IsAdmin reports whether nkey is one of the list's admins.
+func (a *RelayAccess) IsAdmin(nkey string) bool {
+	return slices.Contains(a.Admins, nkey)
 }
 
 func (a *RelayAccess) signed() []byte {
 	ms := append([]RelayMember(nil), a.Members...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].NKey < ms[j].NKey })
+	admins := slices.Clone(a.Admins)
+	slices.Sort(admins)
 	b, _ := json.Marshal(struct {
 		Label   string        `json:"label"`
 		Vault   string        `json:"vault"`
 		Version int64         `json:"version"`
 		Members []RelayMember `json:"members"`
+		Admins  []string      `json:"admins"`
 		Signer  string        `json:"signer"`
-	}{store.LabelRelayAccess, a.Vault, a.Version, ms, a.Signer})
+	}{store.LabelRelayAccess, a.Vault, a.Version, ms, admins, a.Signer})
 	return b
 }
 
@@ -173,6 +185,14 @@ func (a *RelayAccess) Verify() error {
 	}
 	if !hexToken(a.Vault) {
 		return fmt.Errorf("%w: vault", ErrRelayAccess)
+	}
+	if len(a.Admins) == 0 {
+		return fmt.Errorf("%w: no admin", ErrRelayAccess)
+	}
+	for _, k := range a.Admins {
+		if _, err := nkeys.FromPublicKey(k); err != nil || !strings.HasPrefix(k, "U") {
+			return fmt.Errorf("%w: admin", ErrRelayAccess)
+		}
 	}
 	for _, m := range a.Members {
 		if _, err := nkeys.FromPublicKey(m.NKey); err != nil || !strings.HasPrefix(m.NKey, "U") || !hexToken(m.Device) {

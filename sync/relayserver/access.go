@@ -296,8 +296,8 @@ func (r *Relay) handleClaim(m *nats.Msg) {
 		refuse(m, why)
 		return
 	}
-	if !a.Has(a.Signer) {
-		refuse(m, "the access list is not signed by one of its members")
+	if !a.IsAdmin(a.Signer) {
+		refuse(m, "the access list is not signed by one of its admins")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -418,8 +418,8 @@ func (r *Relay) handleAccess(m *nats.Msg) {
 		refuse(m, fmt.Sprintf("version %d is not newer than the relay's %d", a.Version, cur.Version))
 		return
 	}
-	if !cur.Has(a.Signer) {
-		refuse(m, "the access list is not signed by a current member")
+	if !cur.IsAdmin(a.Signer) {
+		refuse(m, "the access list is not signed by an admin of the practice")
 		return
 	}
 	if why := keepsNames(cur, a); why != "" {

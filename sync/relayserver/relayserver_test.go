@@ -55,7 +55,7 @@ func newDevice(t *testing.T) device {
 
 func accessList(t *testing.T, vault string, version int64, signer device, members ...device) *cvsync.RelayAccess {
 	t.Helper()
-	a := &cvsync.RelayAccess{Vault: vault, Version: version}
+	a := &cvsync.RelayAccess{Vault: vault, Version: version, Admins: []string{signer.pub}}
 	for _, m := range members {
 		a.Members = append(a.Members, cvsync.RelayMember{NKey: m.pub, Device: m.name})
 	}
@@ -229,8 +229,17 @@ func TestClaim(t *testing.T) {
 
 	tampered := accessList(t, vault, 1, a, a, b)
 	tampered.Members = tampered.Members[:1]
+	notAdmin := accessList(t, vault, 1, stranger, a, b)
+	notAdmin.Admins = []string{a.pub}
+	if err := notAdmin.Sign(stranger.kp); err != nil {
+		t.Fatal(err)
+	}
+	noAdmin := accessList(t, vault, 1, a, a, b)
+	noAdmin.Admins = nil
+	noAdmin.Sign(a.kp)
 	for name, bad := range map[string]*cvsync.RelayAccess{
-		"signer not a member": accessList(t, vault, 1, stranger, a, b),
+		"signer not an admin": notAdmin,
+		"no admin":            noAdmin,
 		"no version":          accessList(t, vault, 0, a, a, b),
 		"no members":          accessList(t, vault, 1, a),
 		"tampered":            tampered,
