@@ -49,7 +49,6 @@ type wayDialog struct {
 
 func newWayDialog(ds *devicesScreen) *wayDialog {
 	w := &wayDialog{ds: ds, detail: kit.Quiet("")}
-	w.detail.Wrapping = fyne.TextWrapBreak // a folder's path, a cluster's addresses
 	w.how = widget.NewRadioGroup([]string{wayFolder, wayRelay}, func(v string) {
 		kit.Touch(ds.s)
 		w.explain(v)
@@ -169,7 +168,11 @@ func newAddDialog(ds *devicesScreen, at app.Place, inv *app.Invitation) *addDial
 	a.approve = widget.NewButtonWithIcon("Approve", theme.ConfirmIcon(), kit.Act(ds.s, a.approved))
 	a.approve.Importance = widget.HighImportance
 	a.close = widget.NewButtonWithIcon("Close", theme.ConfirmIcon(), kit.Act(ds.s, func() { a.d.Hide() }))
-	content := container.New(kit.FixedWidth(520), container.NewBorder(nil, a.status, nil, nil, a.body))
+	width := float32(520)
+	if at.IsRelay() {
+		width = 600 // the fingerprint and the command line, monospaced
+	}
+	content := container.New(kit.FixedWidth(width), container.NewBorder(nil, a.status, nil, nil, a.body))
 	a.d = dialog.NewCustomWithoutButtons("Add a device", content, ds.win)
 	a.d.SetOnClosed(func() {
 		// However it closes (Cancel, Close, the session locking), the
@@ -223,24 +226,30 @@ func (a *addDialog) showCode() {
 }
 
 // relaySteps say how the new computer joins through the relay: on the
-// Join screen with the relay's address and fingerprint, or with the
-// command line.
+// Join screen with the relay's address (its fingerprint is optional: the
+// approval names it, and the new computer checks the relay it met), or
+// on the command line.
 func (a *addDialog) relaySteps() []fyne.CanvasObject {
 	l := a.at.Relay
-	what, flags := "its address", "--relay "+l.URL
-	rows := []fyne.CanvasObject{kit.Bold("Relay"), monospace(l.URL)}
+	flags := "--relay " + l.URL
+	rows := []fyne.CanvasObject{rowTitle("Address"), monospace(l.URL)}
 	if l.Fingerprint != "" {
-		what, flags = "its address and fingerprint", flags+" --fingerprint "+l.Fingerprint
-		rows = append(rows, kit.Bold("Fingerprint"), monospace(l.Fingerprint))
+		flags += " --fingerprint " + l.Fingerprint
+		rows = append(rows, rowTitle("Fingerprint"), monospace(l.Fingerprint))
 	}
+	rows = append(rows, rowTitle("Command line"), monospace("clinicvault join "+flags+" --code "+a.inv.Code))
 	return []fyne.CanvasObject{
 		kit.Wrapped("1. Start ClinicVault and choose “Join a practice”.\n" +
-			"2. Choose “A relay”, and type " + what + ":"),
+			"2. Choose “A relay”, and type the relay's address (the fingerprint is optional).\n" +
+			"3. Type the code above and a name for the computer, then press Join.\n" +
+			"Or, on its command line, run the command below."),
 		kit.Card(container.New(layout.NewFormLayout(), rows...)),
-		kit.Wrapped("3. Type the code above and a name for the computer, then press Join."),
-		kit.Quiet("Or, on its command line:"),
-		monospace("clinicvault join " + flags + " --code " + a.inv.Code),
 	}
+}
+
+// rowTitle is the title of a row of values: bold, on one line.
+func rowTitle(text string) *widget.Label {
+	return widget.NewLabelWithStyle(text, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
 }
 
 // wait waits off the UI thread for the new computer's answer. It is not

@@ -28,12 +28,12 @@ type joinScreen struct {
 	// via chooses how this computer reaches the practice: the shared
 	// folder, or a relay (its address, and its fingerprint if given).
 	via     *widget.RadioGroup
-	folder  *widget.Entry
+	folder  *kit.Entry
 	choose  *widget.Button
-	relay   *widget.Entry
-	relayFP *widget.Entry
-	code    *widget.Entry
-	name    *widget.Entry
+	relay   *kit.Entry
+	relayFP *kit.Entry
+	code    *kit.Entry
+	name    *kit.Entry
 	join    *widget.Button
 	back    *widget.Button
 	cancel  *widget.Button
@@ -82,25 +82,25 @@ func NewJoinScreen(win fyne.Window, v *app.Vault, onJoined func(), onBack func()
 func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *joinScreen {
 	j := &joinScreen{win: win, v: v, onJoined: onJoined, onBack: onBack,
 		status: kit.NewStatus(widget.MediumImportance), busy: widget.NewActivity(), fp: newBigText("")}
-	j.folder = widget.NewEntry()
+	j.folder = kit.NewEntry(nil)
 	j.folder.PlaceHolder = "choose it, or type its path"
 	j.choose = widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), func() {
 		chooseFolder(win, strings.TrimSpace(j.folder.Text), func(dir string) { j.folder.SetText(dir) })
 	})
-	j.relay = widget.NewEntry()
+	j.relay = kit.NewEntry(nil)
 	j.relay.PlaceHolder = "nats://HOST:PORT"
-	j.relayFP = widget.NewEntry()
+	j.relayFP = kit.NewEntry(nil)
 	j.relayFP.PlaceHolder = "sha256:…"
 	j.relayFP.TextStyle = fyne.TextStyle{Monospace: true}
-	j.code = widget.NewEntry()
+	j.code = kit.NewEntry(nil)
 	j.code.PlaceHolder = "for example 7K2QF-M9XHD-4RTBW"
 	j.code.TextStyle = fyne.TextStyle{Monospace: true}
-	j.name = widget.NewEntry()
+	j.name = kit.NewEntry(nil)
 	if h, err := os.Hostname(); err == nil {
 		j.name.SetText(h)
 	}
 	// Enter in any field joins.
-	for _, e := range []*widget.Entry{j.folder, j.relay, j.relayFP, j.code, j.name} {
+	for _, e := range []*kit.Entry{j.folder, j.relay, j.relayFP, j.code, j.name} {
 		e.OnSubmitted = func(string) { j.start() }
 	}
 	j.join = widget.NewButtonWithIcon("Join", theme.ConfirmIcon(), j.start)
@@ -156,12 +156,12 @@ func newJoinScreen(win fyne.Window, v *app.Vault, onJoined, onBack func()) *join
 // relay's address and fingerprint; then the code and the name. (A form's
 // rows cannot be hidden, so it is made anew; the fields are kept.)
 func (j *joinScreen) makeForm() {
-	items := []*widget.FormItem{{Text: "Reach the practice through", Widget: j.via}}
+	items := []*widget.FormItem{{Text: "Connects through", Widget: j.via}}
 	if j.via.Selected == viaRelay {
 		items = append(items,
-			&widget.FormItem{Text: "Relay address", Widget: j.relay, HintText: "As the admin's screen shows it, for example nats://relay.example.org:4222."},
+			&widget.FormItem{Text: "Relay address", Widget: j.relay, HintText: "As the admin's screen shows it."},
 			&widget.FormItem{Text: "Fingerprint", Widget: j.relayFP,
-				HintText: "If the admin's screen shows one. Left empty, the relay is checked against the practice's once the admin approves."})
+				HintText: "Optional: the relay is checked when the admin approves."})
 	} else {
 		items = append(items, &widget.FormItem{Text: "Sync folder", Widget: container.NewBorder(nil, nil, nil, j.choose, j.folder),
 			HintText: "The same shared folder the practice's other computers use."})

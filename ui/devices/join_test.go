@@ -2,9 +2,13 @@ package devices
 
 import (
 	"context"
+	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"fyne.io/fyne/v2"
 
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 	"github.com/clinicvault/clinicvault/ui/plain"
@@ -85,4 +89,73 @@ func TestJoinErrorsKeepTheForm(t *testing.T) {
 	kittest.Tap(t, w, "Join")
 	kittest.WaitFor(t, "the error", func() bool { return !join2.joining })
 	mustShow(t, w, "This computer already holds a ClinicVault vault")
+}
+
+// TestJoinThroughAWrongRelayKeepsTheForm: on the Join screen with “A
+// relay” chosen, a mistyped address, a relay that is not there, a bad
+// fingerprint and a relay with no invitation for the code each say so in
+// a plain sentence, keep what was typed, and put the cursor where to
+// look.
+func TestJoinThroughAWrongRelayKeepsTheForm(t *testing.T) {
+	f := newPractice(t)
+	a := newApp(t)
+	b := newMachine(t, "b", f.clk)
+	w := newWindow(t, a, "ClinicVault")
+	join := newJoinScreen(w, b.v, func() { t.Fatal("joined") }, nil)
+	w.SetContent(join.view)
+	join.via.SetSelected(viaRelay)
+	if join.form.Items[1].Widget != join.relay || join.form.Items[2].Widget != join.relayFP {
+		t.Fatal("choosing the relay does not ask for its address and fingerprint")
+	}
+	kittest.Retype(w, join.code, "ABCDE-12345")
+	kittest.Retype(w, join.name, "Laptop")
+	kept := func(addr string) {
+		t.Helper()
+		if !join.viaRelay() || join.relay.Text != addr || join.code.Text != "ABCDE-12345" || join.name.Text != "Laptop" ||
+			!join.form.Visible() || join.join.Disabled() || join.relay.Disabled() {
+			t.Fatalf("the form was not kept: relay %v %q, code %q, name %q", join.viaRelay(), join.relay.Text, join.code.Text, join.name.Text)
+		}
+	}
+
+	// Not an address; Enter in the name joins.
+	kittest.Retype(w, join.relay, "http://relay.example")
+	w.Canvas().Focus(join.name)
+	press(t, w, fyne.KeyReturn)
+	mustShow(t, w, "Type the relay's address as the admin's screen shows it: nats://HOST:PORT.")
+	focused(t, w, join.relay, "relay address")
+	kept("http://relay.example")
+
+	// An address where no relay listens.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "nats://" + l.Addr().String()
+	l.Close()
+	kittest.Retype(w, join.relay, gone)
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
+	mustShow(t, w, "This computer did not join. The relay at "+gone+" cannot be reached. Check its address on the admin's screen")
+	focused(t, w, join.relay, "relay address")
+	kept(gone)
+	kittest.ShotSizes(t, w, "join-relay-error")
+
+	// A fingerprint that is not one.
+	kittest.Retype(w, join.relayFP, "sha256:1234")
+	kittest.Tap(t, w, "Join")
+	mustShow(t, w, "The fingerprint is “sha256:” and 64 letters and digits, as the admin's screen shows it; or leave it empty.")
+	focused(t, w, join.relayFP, "fingerprint")
+	kittest.Retype(w, join.relayFP, "")
+
+	// A relay that is there, with no invitation for this code.
+	srv := stockRelay(t)
+	kittest.Retype(w, join.relay, strings.TrimPrefix(srv.ClientURL(), "nats://")) // nats:// is added
+	kittest.Tap(t, w, "Join")
+	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
+	mustShow(t, w, "There is no invitation for this code on that relay.")
+	focused(t, w, join.code, "code")
+	kept(srv.ClientURL())
+	if b.v.Exists() {
+		t.Fatal("a failed join left a vault")
+	}
 }
