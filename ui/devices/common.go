@@ -63,3 +63,13 @@ func newBigText(text string) *bigText {
 	l.Selectable = true
 	return &bigText{label: l, view: l}
 }
+
+// monospace is text to type or copy as it is (an address, a
+// fingerprint, a command): monospaced, selectable, broken anywhere to
+// fit.
+func monospace(text string) *widget.Label {
+	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	l.Selectable = true
+	l.Wrapping = fyne.TextWrapBreak
+	return l
+}

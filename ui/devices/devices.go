@@ -2,7 +2,6 @@ package devices
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -12,7 +11,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicvault/clinicvault/app"
-	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/ui/kit"
 	"github.com/clinicvault/clinicvault/ui/plain"
 )
@@ -37,6 +35,7 @@ type devicesScreen struct {
 	admin  bool
 	loaded bool
 	dir    string
+	relay  app.RelayLink // the relay this computer syncs through (zero: none)
 	devs   []app.Device
 	busy   bool
 
@@ -47,8 +46,10 @@ type devicesScreen struct {
 	table    *deviceTable
 	view     fyne.CanvasObject
 
-	// adding is the open "Add a device" dialog, for tests.
-	adding *addDialog
+	// adding is the open "Add a device" dialog, and choosing the
+	// question before it (folder or relay), for tests.
+	adding   *addDialog
+	choosing *wayDialog
 }
 
 // NewDevicesScreen is the Devices screen: the practice's computers with
@@ -81,15 +82,18 @@ func newDevicesScreen(win fyne.Window, s *app.Session) *devicesScreen {
 	return ds
 }
 
-// load reads the role, the folder and the computers off the UI thread.
+// load reads the role, the folder, the relay and the computers off the
+// UI thread.
 func (ds *devicesScreen) load() {
 	var u app.User
 	var dir string
+	var relay app.RelayLink
 	var devs []app.Device
 	var err error
 	kit.Background(func() {
 		u = ds.s.User()
 		dir = ds.s.SyncFolder(ds.ctx)
+		relay = ds.s.SyncRelay(ds.ctx)
 		devs, err = ds.s.Devices(ds.ctx)
 	}, func() {
 		if !ds.loaded {
@@ -109,7 +113,7 @@ func (ds *devicesScreen) load() {
 			ds.tableBox.Objects = []fyne.CanvasObject{ds.table.view}
 			ds.tableBox.Refresh()
 		}
-		ds.dir = dir
+		ds.dir, ds.relay = dir, relay
 		if err != nil {
 			ds.status.Say(widget.DangerImportance, "The list of computers could not be loaded. "+plain.Error(err))
 			return
@@ -134,14 +138,21 @@ func (ds *devicesScreen) rowActions(d app.Device) []fyne.CanvasObject {
 	return []fyne.CanvasObject{rename, revoke}
 }
 
-// withFolder runs f with the sync folder, asking for it first when none
-// is chosen yet.
-func (ds *devicesScreen) withFolder(f func(dir string)) {
+// Why the sync folder is asked for before going on.
+const (
+	folderForRevoke = "Computers hear of a revocation through the practice's shared sync folder, and none is chosen on this computer yet. Choose it now (the Sync screen shows it later)."
+	folderForAdd    = "A new computer meets this one through the practice's shared sync folder or its relay, and neither is set on this computer yet. " +
+		"Choose the folder now (the Sync screen shows it later), or set the relay first on the Sync screen, under “Relay…”."
+)
+
+// withFolder runs f with the sync folder, asking for it first, saying
+// why, when none is chosen yet.
+func (ds *devicesScreen) withFolder(why string, f func(dir string)) {
 	if ds.dir != "" {
 		f(ds.dir)
 		return
 	}
-	msg := kit.Wrapped("Computers pair and hear of a revocation through the practice's shared sync folder, and none is chosen on this computer yet. Choose it now (the Sync screen shows it later).")
+	msg := kit.Wrapped(why)
 	dlg := dialog.NewCustomConfirm("Choose the sync folder", "Choose…", "Cancel", container.New(kit.FixedWidth(440), msg), func(ok bool) {
 		if !ok {
 			return
@@ -215,7 +226,7 @@ func (ds *devicesScreen) revoke(d app.Device) {
 		if !ok {
 			return
 		}
-		ds.withFolder(func(dir string) {
+		ds.withFolder(folderForRevoke, func(dir string) {
 			var err, syncErr error
 			ds.setBusy(true)
 			ds.status.Say(widget.MediumImportance, "Revoking “"+d.Name+"”…")
@@ -245,207 +256,4 @@ func (ds *devicesScreen) revoke(d app.Device) {
 	dlg.SetConfirmImportance(widget.DangerImportance)
 	closeOnLock(ds.s, dlg)
 	dlg.Show()
-}
-
-// addDevice pairs a new computer.
-func (ds *devicesScreen) addDevice() {
-	ds.withFolder(func(dir string) {
-		var inv *app.Invitation
-		var err error
-		ds.setBusy(true)
-		kit.Background(func() {
-			inv, err = ds.s.InviteDevice(ds.ctx, dir)
-		}, func() {
-			ds.setBusy(false)
-			if err != nil {
-				plain.ShowError(ds.win, "No code was made", err)
-				return
-			}
-			ds.adding = newAddDialog(ds, dir, inv)
-		})
-	})
-}
-
-// addDialog walks an admin through pairing: the code, then the
-// fingerprint to compare, then the result.
-type addDialog struct {
-	ds  *devicesScreen
-	dir string
-	inv *app.Invitation
-	req cvsync.Request
-	fp  string
-
-	d       *dialog.CustomDialog
-	body    *fyne.Container
-	busy    *widget.Activity
-	status  *kit.StatusText
-	cancel  *widget.Button
-	approve *widget.Button
-	close   *widget.Button
-	// stopWait ends the wait for the new computer.
-	stopWait context.CancelFunc
-	// step is "code", "fingerprint", "approving", "done", "failed",
-	// "cancelled" or "closed".
-	step string
-}
-
-func newAddDialog(ds *devicesScreen, dir string, inv *app.Invitation) *addDialog {
-	a := &addDialog{ds: ds, dir: dir, inv: inv, body: container.NewStack(), busy: widget.NewActivity(), status: kit.NewStatus(widget.MediumImportance)}
-	a.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), kit.Act(ds.s, a.cancelled))
-	a.approve = widget.NewButtonWithIcon("Approve", theme.ConfirmIcon(), kit.Act(ds.s, a.approved))
-	a.approve.Importance = widget.HighImportance
-	a.close = widget.NewButtonWithIcon("Close", theme.ConfirmIcon(), kit.Act(ds.s, func() { a.d.Hide() }))
-	content := container.New(kit.FixedWidth(520), container.NewBorder(nil, a.status, nil, nil, a.body))
-	a.d = dialog.NewCustomWithoutButtons("Add a device", content, ds.win)
-	a.d.SetOnClosed(func() {
-		// However it closes (Cancel, Close, the session locking), the
-		// wait ends and nothing more is approved.
-		if a.step == "code" || a.step == "fingerprint" {
-			a.step = "closed"
-		}
-		if a.stopWait != nil {
-			a.stopWait()
-		}
-		if a.step == "closed" || a.step == "cancelled" {
-			// Withdrawn: its files go, and the new computer hears so.
-			go a.inv.Cancel()
-		}
-	})
-	closeOnLock(ds.s, a.d)
-	a.showCode()
-	a.d.Show()
-	a.wait()
-	return a
-}
-
-func (a *addDialog) setBody(objs ...fyne.CanvasObject) {
-	a.body.Objects = []fyne.CanvasObject{container.NewVBox(objs...)}
-	a.body.Refresh()
-}
-
-// showCode is the first step: the code, and what to do with it.
-func (a *addDialog) showCode() {
-	a.step = "code"
-	a.busy.Start()
-	a.setBody(
-		kit.Wrapped("On the new computer, give this code:"),
-		newBigText(a.inv.Code).view,
-		kit.Bold("On the new computer:"),
-		kit.Wrapped("1. Start ClinicVault and choose “Join a practice”.\n"+
-			"2. As the sync folder, choose this same shared folder:\n     "+a.dir+"\n"+
-			"3. Type the code above and a name for the computer, then press Join."),
-		kit.Quiet("The code works once, until "+clockTime(a.inv.Expires)+" (10 minutes). Keep this window open."),
-		container.NewHBox(a.busy, widget.NewLabel("Waiting for the new computer to answer…")),
-	)
-	a.d.SetButtons([]fyne.CanvasObject{a.cancel})
-}
-
-// wait waits off the UI thread for the new computer's answer. It is not
-// counted as pending work: it lasts until the computer answers, the code
-// expires or the admin cancels.
-func (a *addDialog) wait() {
-	ctx, cancel := context.WithCancel(a.ds.ctx)
-	a.stopWait = cancel
-	var req cvsync.Request
-	var fp string
-	var err error
-	go func() {
-		req, fp, err = a.inv.WaitForDevice(ctx, now, poll)
-		kit.Post(func() {
-			a.busy.Stop()
-			if a.step != "code" {
-				return // cancelled
-			}
-			if err != nil {
-				a.failed("No computer was added", err)
-				return
-			}
-			a.req, a.fp = req, fp
-			a.showFingerprint()
-		})
-	}()
-}
-
-// showFingerprint is the second step: the number both screens show.
-func (a *addDialog) showFingerprint() {
-	a.step = "fingerprint"
-	name := a.req.Name
-	if name == "" {
-		name = "The new computer"
-	} else {
-		name = "“" + name + "”"
-	}
-	a.setBody(
-		kit.Wrapped(name+" answered. Its screen now shows a number too."),
-		newBigText(a.fp).view,
-		kit.Bold("Does the new computer show exactly this number?"),
-		kit.Wrapped("Approve only if every digit is the same. If they differ, press Cancel: another computer may have answered with the code."),
-	)
-	a.d.SetButtons([]fyne.CanvasObject{a.cancel, a.approve})
-}
-
-// approved adds the computer, then syncs so that it finds the practice's
-// changes.
-func (a *addDialog) approved() {
-	if a.step != "fingerprint" {
-		return
-	}
-	a.step = "approving"
-	a.cancel.Disable()
-	a.approve.Disable()
-	a.status.Say(widget.MediumImportance, "Approving and sending the practice's changes…")
-	var err, syncErr error
-	ds := a.ds
-	kit.Background(func() {
-		if err = ds.s.ApproveDevice(ds.ctx, a.inv, a.req); err != nil {
-			return
-		}
-		var rep app.SyncReport
-		rep, syncErr = ds.s.Sync(ds.ctx, a.dir)
-		publish(ds.s, pass{at: now(), dir: a.dir, rep: rep, err: syncErr})
-	}, func() {
-		a.cancel.Enable()
-		a.approve.Enable()
-		a.status.Say(widget.MediumImportance, "")
-		if err != nil {
-			a.failed("The computer was not added", err)
-			return
-		}
-		a.step = "done"
-		name := a.req.Name
-		if name == "" {
-			name = "new computer"
-		}
-		text := "Everyone signs in there with their own passphrase and the code from their authenticator app."
-		if syncErr != nil {
-			text += " The practice's latest changes reach it at the next sync: " + plain.Error(syncErr)
-		}
-		a.setBody(kit.NewNotice(kit.ToneOK, "“"+name+"” is now one of the practice's computers.", text))
-		a.d.SetButtons([]fyne.CanvasObject{a.close})
-		ds.status.Say(widget.SuccessImportance, "“"+name+"” was added.")
-		ds.load()
-	})
-}
-
-// failed shows why pairing ended.
-func (a *addDialog) failed(title string, err error) {
-	a.step = "failed"
-	msg := plain.Error(err)
-	switch {
-	case errors.Is(err, cvsync.ErrPairingContested):
-		title = "This code was answered twice"
-	case errors.Is(err, cvsync.ErrPairingBroken), errors.Is(err, app.ErrDeviceIDTaken):
-		// plain says what happened.
-	case errors.Is(err, cvsync.ErrPairing):
-		msg = "The answer in the folder does not match this code, so it was ignored. Start again with a new code."
-	}
-	a.setBody(kit.NewNotice(kit.ToneDanger, title, msg))
-	a.d.SetButtons([]fyne.CanvasObject{a.close})
-}
-
-// cancelled stops waiting and closes the dialog; nothing is approved.
-func (a *addDialog) cancelled() {
-	a.step = "cancelled"
-	a.d.Hide()
-	a.ds.status.Say(widget.MediumImportance, "No computer was added.")
 }

@@ -355,7 +355,7 @@ func TestAddDeviceAsksForTheFolder(t *testing.T) {
 	show(w, sa, "Computers", ds.view)
 	kittest.Settle(t)
 	kittest.Tap(t, w, "Add a device…")
-	mustShow(t, w, "none is chosen on this computer yet")
+	mustShow(t, w, "neither is set on this computer yet")
 	kittest.Shot(t, w, "devices-choose-folder")
 	fakeFolder = shared
 	kittest.Tap(t, w, "Choose…")
@@ -415,83 +415,6 @@ func TestReceptionistSeesTheListOnly(t *testing.T) {
 	}
 	mustShow(t, w, "Only an admin can add, rename or revoke computers.")
 	kittest.Shot(t, w, "devices-receptionist")
-}
-
-// TestJoinErrorsKeepTheForm shows plain messages and keeps what was typed.
-func TestJoinErrorsKeepTheForm(t *testing.T) {
-	f := newPractice(t)
-	a := newApp(t)
-	shared := sharedFolder(t)
-	sa := f.signIn(f.a, adminName, adminPass)
-	b := newMachine(t, "b", f.clk)
-	w := newWindow(t, a, "ClinicVault")
-	join := newJoinScreen(w, b.v, func() { t.Fatal("joined") }, nil)
-	w.SetContent(join.view)
-	if kittest.FindButton(w, "Back") != nil {
-		t.Fatal("Back shows without onBack")
-	}
-
-	// Nothing typed.
-	join.name.SetText("Laptop")
-	kittest.Tap(t, w, "Join")
-	mustShow(t, w, "Choose the shared sync folder first.")
-
-	// A code nobody made.
-	join.folder.SetText(shared)
-	kittest.Retype(w, join.code, "ABCDE-12345")
-	kittest.Tap(t, w, "Join")
-	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
-	mustShow(t, w, "There is no invitation for this code in that folder.")
-	if join.code.Text != "ABCDE-12345" || join.folder.Text != shared || join.name.Text != "Laptop" || join.join.Disabled() {
-		t.Fatal("the form was not kept")
-	}
-	kittest.Shot(t, w, "join-error")
-
-	// A folder that is not there.
-	join.folder.SetText(filepath.Join(shared, "missing"))
-	kittest.Tap(t, w, "Join")
-	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
-	mustShow(t, w, plain.Unreachable)
-
-	// A real code, then Cancel while waiting for the admin.
-	join.folder.SetText(shared)
-	inv, err := sa.InviteDevice(context.Background(), shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The admin's computer answers the commitment with its nonce: only
-	// then does the new computer reveal and show the fingerprint.
-	waited := make(chan error, 1)
-	go func() {
-		_, _, err := inv.WaitForDevice(context.Background(), f.clk.Now, 10*time.Millisecond)
-		waited <- err
-	}()
-	kittest.Retype(w, join.code, inv.Code)
-	kittest.Tap(t, w, "Join")
-	kittest.WaitFor(t, "the fingerprint", func() bool { return join.fpBox.Visible() })
-	kittest.Tap(t, w, "Cancel")
-	kittest.WaitFor(t, "the cancellation", func() bool { return !join.joining })
-	mustShow(t, w, "Joining was cancelled.")
-	if err := <-waited; err != nil {
-		t.Fatal(err)
-	}
-	if b.v.Exists() {
-		t.Fatal("a cancelled join left a vault")
-	}
-
-	// The same code again: already answered.
-	kittest.Tap(t, w, "Join")
-	kittest.WaitFor(t, "the error", func() bool { return !join.joining })
-	mustShow(t, w, "Another computer already answered this code; ask for a new one.")
-
-	// A folder that already holds a vault.
-	join2 := newJoinScreen(w, f.a.v, nil, func() {})
-	w.SetContent(join2.view)
-	join2.folder.SetText(shared)
-	join2.code.SetText(inv.Code)
-	kittest.Tap(t, w, "Join")
-	kittest.WaitFor(t, "the error", func() bool { return !join2.joining })
-	mustShow(t, w, "This computer already holds a ClinicVault vault")
 }
 
 // TestClockAheadIsNamed shows a computer whose clock runs ahead.
@@ -571,89 +494,6 @@ func TestHaltedLogIsShown(t *testing.T) {
 	}
 	mustShow(t, w, "Stopped at its batch")
 	kittest.Shot(t, w, "sync-halted")
-}
-
-// TestWatcher syncs by itself once a folder is chosen, reports each pass,
-// updates an open Sync screen, and stops when the session locks.
-func TestWatcher(t *testing.T) {
-	ctx := context.Background()
-	f := newPractice(t)
-	a := newApp(t)
-	shared := sharedFolder(t)
-	sa := f.signIn(f.a, adminName, adminPass)
-	if err := sa.SetSyncFolder(ctx, shared); err != nil {
-		t.Fatal(err)
-	}
-	b := f.pairDirect(sa, shared, "Laptop", f.clk)
-	sb := f.signIn(b, adminName, adminPass)
-	if err := sb.SetSyncFolder(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-
-	reports := make(chan error, 1000)
-	stop := StartWatcher(sb, func(rep app.SyncReport, err error) { reports <- err })
-	defer stop()
-	select {
-	case err := <-reports:
-		t.Fatalf("a pass with no folder: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if err := sb.SetSyncFolder(ctx, shared); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-reports:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no pass after the folder was set")
-	}
-
-	w := newWindow(t, a, "ClinicVault")
-	y := newSyncScreen(w, sb)
-	show(w, sb, "Sync", y.view)
-	kittest.Settle(t)
-	mustShow(t, w, "(automatic)")
-
-	if _, _, err := sa.AddPatient(ctx, app.Patient{Given: "Ana", Family: "Silva", DOB: "1980-01-01"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sa.Sync(ctx, shared); err != nil {
-		t.Fatal(err)
-	}
-	kittest.WaitFor(t, "the patient on B", func() bool {
-		got, _ := sb.SearchPatients(ctx, "Silva", 10)
-		return len(got) == 1
-	})
-	kittest.WaitFor(t, "the screen to show the pass", func() bool {
-		return y.last != nil && y.last.auto && y.last.rep.Applied > 0
-	})
-	mustShow(t, w, "Received 1.")
-	kittest.Shot(t, w, "sync-automatic")
-
-	// Unplugged: every pass says so.
-	if err := os.Rename(shared, shared+"-gone"); err != nil {
-		t.Fatal(err)
-	}
-	kittest.WaitFor(t, "an unreachable pass", func() bool {
-		return y.last != nil && errors.Is(y.last.err, cvsync.ErrUnreachable)
-	})
-	mustShow(t, w, plain.Unreachable)
-	if err := os.Rename(shared+"-gone", shared); err != nil {
-		t.Fatal(err)
-	}
-
-	// Locking ends the watcher.
-	sb.Lock(ctx)
-	time.Sleep(300 * time.Millisecond)
-	for len(reports) > 0 {
-		<-reports
-	}
-	time.Sleep(500 * time.Millisecond)
-	if n := len(reports); n != 0 {
-		t.Fatalf("%d passes after the session locked", n)
-	}
 }
 
 // TestWords checks the sentences the screens build.

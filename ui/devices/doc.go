@@ -1,9 +1,11 @@
 // Package devices holds ClinicVault's screens for several computers
-// sharing one vault through a shared folder: the Sync screen (the folder,
-// "Sync now", the last pass's result and each computer's status), the
-// Devices screen (the practice's computers; admins add one with a
-// one-time code and a fingerprint both screens show, rename, and revoke),
-// and the Join screen a new computer shows before it has a vault.
+// sharing one vault through a shared folder or a relay: the Sync screen
+// (the folder, the relay, "Sync now", the last pass's result and each
+// computer's status), the Devices screen (the practice's computers;
+// admins add one, through the folder or the relay, with a one-time code
+// and a fingerprint both screens show, rename, and revoke), and the Join
+// screen a new computer shows before it has a vault (the folder, or the
+// relay's address).
 // StartWatcher syncs by itself whenever the folder changes.
 //
 // The package reaches the vault only through package app (never store or
