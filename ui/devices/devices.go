@@ -226,17 +226,29 @@ func (ds *devicesScreen) revoke(d app.Device) {
 		if !ok {
 			return
 		}
-		ds.withFolder(folderForRevoke, func(dir string) {
+		revokeAt := func(places []app.Place) {
 			var err, syncErr error
 			ds.setBusy(true)
 			ds.status.Say(widget.MediumImportance, "Revoking “"+d.Name+"”…")
 			kit.Background(func() {
-				if err = ds.s.RevokeDevice(ds.ctx, dir, d.ID); err != nil {
+				if err = ds.s.RevokeDeviceAt(ds.ctx, places[0], d.ID); err != nil {
 					return
 				}
-				var rep app.SyncReport
-				rep, syncErr = ds.s.Sync(ds.ctx, dir)
-				publish(ds.s, pass{at: now(), dir: dir, rep: rep, err: syncErr})
+				// Every place this computer syncs through hears of it now
+				// (a relay then disconnects the revoked computer).
+				for _, p := range places {
+					rep, perr := ds.s.SyncAt(ds.ctx, p)
+					ps := pass{at: now(), rep: rep, err: perr}
+					if p.IsRelay() {
+						ps.relay = p.Relay.URL
+					} else {
+						ps.dir = p.Folder
+					}
+					publish(ds.s, ps)
+					if syncErr == nil {
+						syncErr = perr
+					}
+				}
 			}, func() {
 				ds.setBusy(false)
 				if err != nil {
@@ -251,6 +263,18 @@ func (ds *devicesScreen) revoke(d app.Device) {
 				ds.status.Say(widget.SuccessImportance, msg)
 				ds.load()
 			})
+		}
+		relay := ds.s.SyncRelay(ds.ctx)
+		if ds.dir == "" && !relay.IsZero() {
+			revokeAt([]app.Place{app.RelayPlace(relay)})
+			return
+		}
+		ds.withFolder(folderForRevoke, func(dir string) {
+			places := []app.Place{app.FolderPlace(dir)}
+			if !relay.IsZero() {
+				places = append(places, app.RelayPlace(relay))
+			}
+			revokeAt(places)
 		})
 	}, ds.win)
 	dlg.SetConfirmImportance(widget.DangerImportance)

@@ -2,12 +2,14 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
 
 	"github.com/clinicvault/clinicvault/app"
+	cvsync "github.com/clinicvault/clinicvault/sync"
 	"github.com/clinicvault/clinicvault/sync/relayserver"
 	"github.com/clinicvault/clinicvault/ui/kit/kittest"
 )
@@ -205,4 +207,51 @@ func TestPairThroughRelayServeInTheScreens(t *testing.T) {
 	}
 	b, _ := pairThroughRelayScreens(t, f, a, sa, true, true)
 	findsThroughTheRelay(t, f, a, b, relay, "Costa")
+}
+
+// TestRevokeThroughTheRelayInTheScreens: on a computer with a relay and
+// no folder, Revoke… goes through the relay without asking for a folder,
+// and the relay (made by relay serve) turns the revoked laptop away.
+func TestRevokeThroughTheRelayInTheScreens(t *testing.T) {
+	ctx := context.Background()
+	f := newPractice(t)
+	a := newApp(t)
+	sa := f.signIn(f.a, adminName, adminPass)
+	rs, err := relayserver.Start(relayserver.Options{Listen: "127.0.0.1:0", Store: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.Shutdown)
+	relay := app.RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
+	if err := sa.ClaimRelay(ctx, relay, rs.ClaimCode()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pairThroughRelayScreens(t, f, a, sa, true, false)
+	if got := len(rs.Access().Members); got != 2 {
+		t.Fatalf("the relay admits %d computers, want 2", got)
+	}
+	sb := f.signIn(b, adminName, adminPass)
+	if _, err := sb.SyncAt(ctx, app.RelayPlace(relay)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.SyncAt(ctx, app.RelayPlace(relay)); err != nil {
+		t.Fatal(err)
+	}
+	winA := newWindow(t, a, "A")
+	devA := newDevicesScreen(winA, sa)
+	show(winA, sa, "Computers", devA.view)
+	kittest.Settle(t)
+	kittest.Tapped(t, rowButton(t, devA, "Laptop", "Revoke…"))
+	mustShow(t, winA, revokeWarning)
+	kittest.Tap(t, winA, "Revoke")
+	kittest.Settle(t)
+	mustShow(t, winA, "“Laptop” was revoked.")
+	if got := len(rs.Access().Members); got != 1 {
+		t.Fatalf("after the revocation the relay admits %d computers, want 1", got)
+	}
+	sb.Lock(ctx)
+	sb = f.signIn(b, adminName, adminPass)
+	if _, err := sb.SyncAt(ctx, app.RelayPlace(relay)); !errors.Is(err, cvsync.ErrRelayRefused) {
+		t.Fatalf("the revoked laptop through the relay: %v, want ErrRelayRefused", err)
+	}
 }
