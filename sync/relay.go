@@ -354,6 +354,15 @@ func (r *Relay) lostStreams(err error) bool {
 	return true
 }
 
+// minChunk is the least a long message's head carries (a NATS server
+// takes 1 MB a message unless told otherwise; one that takes less than
+// 40 KB is not one ClinicVault can use).
+const minChunk = 32 << 10
+
+// maxRelayMessage bounds what one message read from the relay may add up
+// to: a batch's envelope at most, and a little room.
+const maxRelayMessage = maxEnvelope + 1<<20
+
 // Headers of the messages the relay holds.
 const (
 	hdrParts   = "Cv-Parts"   // a long message's number of parts
@@ -363,10 +372,7 @@ const (
 // chunk is the most one message carries: below the server's limit.
 func (r *Relay) chunk() int {
 	n := int(r.nc.MaxPayload()) - 8<<10 // room for the headers
-	if n < 1<<10 {
-		n = 1 << 10
-	}
-	return n
+	return max(n, minChunk)
 }
 
 // put stores data at subject: once (ErrExists when the place is taken)
@@ -468,14 +474,19 @@ func (r *Relay) get1(subject string) ([]byte, error) {
 	if parts <= 1 {
 		return m.Data, nil
 	}
-	if parts > 1<<16 {
-		return nil, fmt.Errorf("relay: %s claims %d parts", subject, parts)
+	// Nothing the relay holds is longer than a batch may be: a message
+	// claiming more parts, or parts adding up to more, is not read on.
+	if len(m.Data) < minChunk || parts > maxRelayMessage/len(m.Data)+1 {
+		return nil, fmt.Errorf("relay: %s claims %d parts of %d bytes: %w", subject, parts, len(m.Data), ErrMalformed)
 	}
 	buf := bytes.NewBuffer(append([]byte(nil), m.Data...))
 	for i := 1; i < parts; i++ {
 		pm, err := st.GetLastMsgForSubject(ctx, partSubject(subject, i))
 		if err != nil {
 			return nil, fmt.Errorf("relay: %s: part %d of %d missing (%v): %w", subject, i+1, parts, err, os.ErrNotExist)
+		}
+		if buf.Len()+len(pm.Data) > maxRelayMessage {
+			return nil, fmt.Errorf("relay: %s is longer than any batch: %w", subject, ErrMalformed)
 		}
 		buf.Write(pm.Data)
 	}

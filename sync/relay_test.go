@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -43,7 +44,7 @@ func dialTest(t *testing.T, s *server.Server, vault string) *Relay {
 // republish of the same bytes is harmless, long batches come back whole,
 // paths list as folders do, removed paths read as absent.
 func TestRelayKeepsTheFoldersPromises(t *testing.T) {
-	s := startNATS(t, 64<<10)
+	s := startNATS(t, 48<<10)
 	vault, dev := uuid.NewString(), uuid.NewString()
 	r := dialTest(t, s, vault)
 	if err := r.Put(dev, 1, []byte("one")); err != nil {
@@ -52,7 +53,7 @@ func TestRelayKeepsTheFoldersPromises(t *testing.T) {
 	if err := r.Put(dev, 1, []byte("other")); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Put at the same place: %v, want ErrExists", err)
 	}
-	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB over a 64 KB limit
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB over a 48 KB limit
 	if err := r.Put(dev, 2, big); err != nil {
 		t.Fatal(err)
 	}
@@ -181,5 +182,24 @@ func TestRelayDuplicatePublishIsHarmless(t *testing.T) {
 	info, _ := st.Info(context.Background(), jetstream.WithSubjectFilter(BatchSubject(RelayVaultName(vault), RelayDeviceName(vault, dev), 7)))
 	if n := info.State.Subjects[BatchSubject(RelayVaultName(vault), RelayDeviceName(vault, dev), 7)]; n != 1 {
 		t.Fatalf("%d copies of batch 7 on the relay", n)
+	}
+}
+
+// TestRelayLongMessageIsBounded: a message whose head claims a great many
+// parts (planted by whoever runs the relay) is refused at once, not read
+// into memory part by part.
+func TestRelayLongMessageIsBounded(t *testing.T) {
+	s := startNATS(t, 0)
+	vault, dev := uuid.NewString(), uuid.NewString()
+	r := dialTest(t, s, vault)
+	subj := BatchSubject(RelayVaultName(vault), RelayDeviceName(vault, dev), 1)
+	m := nats.NewMsg(subj)
+	m.Data = []byte("x")
+	m.Header.Set(hdrParts, "65536")
+	if _, err := r.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(dev, 1); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a head claiming 65,536 one-byte parts: %v, want ErrMalformed", err)
 	}
 }
