@@ -142,6 +142,9 @@ func (w patientWriter) write(ctx context.Context, tx querier, c *newPatients) er
 	if err := insertChanges(ctx, tx, c.changeArgs); err != nil {
 		return err
 	}
+	if w.cw.notify != nil && c.n > 0 {
+		w.cw.notify()
+	}
 	return store.AppendAudits(ctx, tx, c.audits)
 }
 

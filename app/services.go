@@ -188,20 +188,21 @@ func (s *Session) replicateThrough(ctx context.Context, p Place, where func() Pl
 		cancel()
 		<-watching
 	}()
-	// A change made here goes out at once (not at the next Poll): the
-	// pass waits for the write's transaction, which holds the session.
+	// A change made here goes out at once (not at the next Poll).
 	local := make(chan struct{}, 1)
 	defer s.local.listen(local)()
 	failures := 0
 	var retryAt time.Time
 	for {
-		here := false
 		select {
 		case <-dctx.Done():
 			return
 		case <-kick:
 		case <-local:
-			here = true
+			// Told while the change's transaction is still open: the
+			// session is held until it commits.
+			s.mu.Lock()
+			s.mu.Unlock() //nolint:staticcheck // an empty critical section: waiting is the point
 		}
 		if s.serviceDone(ctx) != nil || where() != p {
 			return
@@ -209,7 +210,7 @@ func (s *Session) replicateThrough(ctx context.Context, p Place, where func() Pl
 		if failures > 0 && time.Now().Before(retryAt) {
 			continue // away: tried again after its backoff (a kick comes every Poll)
 		}
-		if !here && !s.syncNeeded(ctx, f, p) {
+		if !s.syncNeeded(ctx, f, p) {
 			// What an idle pass would report, without holding the
 			// session while the folder is read.
 			o.OnPass(pass(SyncPass{Idle: true}))
