@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -414,13 +415,38 @@ type txBeginner interface {
 func inTx(ctx context.Context, db txBeginner, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return busy(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		return busy(err)
+	}
+	return busy(tx.Commit())
+}
+
+// ErrBusy means another ClinicVault on this computer held the database
+// for longer than a save waits (a large import, a backup being made):
+// nothing was saved, and trying again shortly works.
+var ErrBusy = errors.New("busy")
+
+// BusyError is ErrBusy, with SQLite's own error kept for errors.As (sync
+// tries such work again by itself) but never shown: its text is a
+// sentence for the person at the computer.
+type BusyError struct{ cause error }
+
+func (e *BusyError) Error() string {
+	return "another ClinicVault on this computer is busy with a large change (an import, a backup), so this was not saved; try again in a minute"
+}
+
+// Unwrap is ErrBusy and SQLite's error.
+func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.cause} }
+
+// busy turns SQLite's "database is locked" into a BusyError.
+func busy(err error) error {
+	if err == nil || !store.IsBusy(err) || errors.Is(err, ErrBusy) {
 		return err
 	}
-	return tx.Commit()
+	return &BusyError{cause: err}
 }
 
 func setSetting(ctx context.Context, tx *sql.Tx, name, value string) error {

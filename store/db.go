@@ -358,6 +358,14 @@ func createPlain(ctx context.Context, p string, pageSize int) error {
 	return nil
 }
 
+// IsBusy reports whether err is SQLite's "database is locked": another
+// connection (another ClinicVault process, an import) held the write
+// lock for longer than the busy timeout.
+func IsBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+}
+
 // IsTransient reports whether err is one that may pass by itself: the
 // database busy or locked by another process, the disk full, an I/O
 // error, a read-only or unreachable file. Work that failed with it is
