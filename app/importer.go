@@ -145,6 +145,9 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 	case ".xlsx", ".xlsm":
 		records, rowNums, err = readXLSX(path)
 	case ".json":
+		if err := checkFHIRSize(path); err != nil {
+			return nil, err
+		}
 		return s.planFHIR(path)
 	default:
 		return nil, fmt.Errorf("%s: only .csv and .xlsx sheets (and .json FHIR bundles) can be imported: %w", filepath.Base(path), ErrUnreadableSheet)
@@ -520,6 +523,9 @@ func readXLSX(path string) ([][]string, []int, error) {
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
 		return nil, nil, fmt.Errorf("%s has no sheet: %w", filepath.Base(path), ErrUnreadableSheet)
+	}
+	if err := checkXLSXRows(f, sheets[0], filepath.Base(path)); err != nil {
+		return nil, nil, err
 	}
 	rows, err := f.GetRows(sheets[0], excelize.Options{RawCellValue: true})
 	if err != nil {
