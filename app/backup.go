@@ -214,7 +214,8 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 		return BackupInfo{}, fmt.Errorf("%s already exists: wait a second and try again", name)
 	}
 	partial := filepath.Join(dir, "."+name+".partial")
-	work, err := os.MkdirTemp(dir, ".clinicvault-snapshot-")
+	sweepBackupScratch(dir)
+	work, err := os.MkdirTemp(dir, snapshotScratch.Prefix)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup folder: %w", err)
 	}

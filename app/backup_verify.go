@@ -205,9 +205,11 @@ func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*st
 	if info.VaultID != vaultID {
 		return nil, fmt.Errorf("this backup belongs to another vault (%s): %w", info.Practice, store.ErrBackupDamaged)
 	}
-	work, err := os.MkdirTemp(filepath.Dir(path), ".clinicvault-verify-")
+	sweepBackupScratch(filepath.Dir(path))
+	work, err := os.MkdirTemp(filepath.Dir(path), verifyScratch.Prefix)
 	if err != nil {
-		work, err = os.MkdirTemp("", "clinicvault-verify-")
+		sweepTempScratch()
+		work, err = os.MkdirTemp("", tempVerifyScratch.Prefix)
 		if err != nil {
 			return nil, err
 		}
