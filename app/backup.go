@@ -215,11 +215,11 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	}
 	partial := filepath.Join(dir, "."+name+".partial")
 	sweepBackupScratch(dir)
-	work, err := os.MkdirTemp(dir, snapshotScratch.Prefix)
+	work, release, err := store.MkdirWork(dir, snapshotScratch.Prefix)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup folder: %w", err)
 	}
-	defer os.RemoveAll(work) // holds only SQLCipher-encrypted snapshots
+	defer release() // holds only SQLCipher-encrypted snapshots
 	fail := func(err error) (BackupInfo, error) {
 		os.Remove(partial)
 		return BackupInfo{}, err

@@ -206,15 +206,15 @@ func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*st
 		return nil, fmt.Errorf("this backup belongs to another vault (%s): %w", info.Practice, store.ErrBackupDamaged)
 	}
 	sweepBackupScratch(filepath.Dir(path))
-	work, err := os.MkdirTemp(filepath.Dir(path), verifyScratch.Prefix)
+	work, release, err := store.MkdirWork(filepath.Dir(path), verifyScratch.Prefix)
 	if err != nil {
 		sweepTempScratch()
-		work, err = os.MkdirTemp("", tempVerifyScratch.Prefix)
+		work, release, err = store.MkdirWork("", tempVerifyScratch.Prefix)
 		if err != nil {
 			return nil, err
 		}
 	}
-	defer os.RemoveAll(work)
+	defer release()
 	_, m, err := unpackBackup(path, keyFor, work, progress)
 	if err != nil {
 		return nil, err

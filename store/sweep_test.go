@@ -108,3 +108,45 @@ func TestAtomicWriteAndReplacementSweepTheirOldTempFiles(t *testing.T) {
 		}
 	}
 }
+
+// A work folder whose maker still runs (its lock held) is never swept,
+// however old it looks: a laptop asleep mid-backup keeps its snapshots.
+// Once released it is gone; a crashed maker's lock dies with it.
+func TestSweepStaleSparesAWorkFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	scheme := ScratchName{Prefix: ".clinicvault-snapshot-"}
+	live, release, err := MkdirWork(dir, scheme.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !scheme.Match(filepath.Base(live)) {
+		t.Fatalf("%s is not of our naming", live)
+	}
+	old := time.Now().Add(-5 * time.Hour)
+	age := func(p string) {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			os.Chtimes(filepath.Join(p, e.Name()), old, old)
+		}
+		os.Chtimes(p, old, old)
+	}
+	age(live)
+	if !workInUse(live) {
+		t.Skip("no file locks here")
+	}
+	if removed := SweepStale(dir, time.Now(), scheme); len(removed) != 0 {
+		t.Fatalf("swept %v while in use", removed)
+	}
+	// What a killed process leaves: the folder and its lock file, unlocked.
+	dead := filepath.Join(dir, ".clinicvault-snapshot-77")
+	os.Mkdir(dead, 0o700)
+	os.WriteFile(filepath.Join(dead, workLockFile), nil, 0o600)
+	age(dead)
+	if removed := SweepStale(dir, time.Now(), scheme); len(removed) != 1 || removed[0] != filepath.Base(dead) {
+		t.Fatalf("swept %v, want only %s", removed, filepath.Base(dead))
+	}
+	release()
+	if exists(live) {
+		t.Fatal("release left the folder")
+	}
+}

@@ -38,11 +38,11 @@ func (r *runner) cmdBench(args []string) error {
 	// A bench killed midway left its scratch vaults in the temp folder;
 	// those an hour old go now (see store.SweepStale).
 	store.SweepStale(os.TempDir(), time.Now(), benchScratch)
-	dir, err := os.MkdirTemp("", "clinicvault-bench-*")
+	dir, release, err := store.MkdirWork("", "clinicvault-bench-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	var mu sync.Mutex
 	now := time.Now()
 	v := app.NewVault(dir)
@@ -146,11 +146,11 @@ var benchScratch = store.ScratchName{Prefix: "clinicvault-bench-", Middle: regex
 
 // benchIn runs a benchmark in a scratch folder of its own, removed after.
 func benchIn(kind string, run func(scratch string) error) error {
-	scratch, err := os.MkdirTemp("", "clinicvault-bench-"+kind+"-*")
+	scratch, release, err := store.MkdirWork("", "clinicvault-bench-"+kind+"-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(scratch)
+	defer release()
 	return run(scratch)
 }
 
