@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/clinicvault/clinicvault/app"
@@ -25,8 +27,7 @@ func main() {
 			}
 			dir = d
 		}
-		ui.Run(app.NewVault(dir))
-		return
+		os.Exit(runWindow(os.Stderr, dir, func() { ui.Run(app.NewVault(dir)) }))
 	}
 	stdin := int(os.Stdin.Fd())
 	io := cli.IO{
@@ -40,6 +41,21 @@ func main() {
 		},
 	}
 	os.Exit(cli.Main(context.Background(), args, io, app.NewVault))
+}
+
+// runWindow runs the window (run) and returns the exit status: 0 when it
+// is closed, 1 after a panic on the window's goroutine (its event loop
+// and callbacks), which ends in one sentence and a crash log in the data
+// folder (cli.Recovered), never in a stack trace. A panic on a goroutine
+// of its own still ends the process as Go does.
+func runWindow(stderr io.Writer, dataDir string, run func()) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			code = cli.Recovered(stderr, dataDir, p, debug.Stack())
+		}
+	}()
+	run()
+	return cli.ExitOK
 }
 
 // guiDataDir reports whether args name no command (only --data DIR, or

@@ -214,11 +214,12 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 		return BackupInfo{}, fmt.Errorf("%s already exists: wait a second and try again", name)
 	}
 	partial := filepath.Join(dir, "."+name+".partial")
-	work, err := os.MkdirTemp(dir, ".clinicvault-snapshot-")
+	sweepBackupScratch(dir)
+	work, release, err := store.MkdirWork(dir, snapshotScratch.Prefix)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("backup folder: %w", err)
 	}
-	defer os.RemoveAll(work) // holds only SQLCipher-encrypted snapshots
+	defer release() // holds only SQLCipher-encrypted snapshots
 	fail := func(err error) (BackupInfo, error) {
 		os.Remove(partial)
 		return BackupInfo{}, err

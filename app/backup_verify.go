@@ -205,14 +205,16 @@ func verifyBackupFile(ctx context.Context, path, vaultID string, keyFor func(*st
 	if info.VaultID != vaultID {
 		return nil, fmt.Errorf("this backup belongs to another vault (%s): %w", info.Practice, store.ErrBackupDamaged)
 	}
-	work, err := os.MkdirTemp(filepath.Dir(path), ".clinicvault-verify-")
+	sweepBackupScratch(filepath.Dir(path))
+	work, release, err := store.MkdirWork(filepath.Dir(path), verifyScratch.Prefix)
 	if err != nil {
-		work, err = os.MkdirTemp("", "clinicvault-verify-")
+		sweepTempScratch()
+		work, release, err = store.MkdirWork("", tempVerifyScratch.Prefix)
 		if err != nil {
 			return nil, err
 		}
 	}
-	defer os.RemoveAll(work)
+	defer release()
 	_, m, err := unpackBackup(path, keyFor, work, progress)
 	if err != nil {
 		return nil, err

@@ -36,11 +36,17 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 	// The attempt counts as a failure before the key derivation runs,
 	// under the keyring's lock: parallel attempts each count, and each
 	// waits its turn. Success takes it back.
-	if err := v.beginAttempt(kr, slot, now); err != nil {
-		return nil, err
-	}
 	if slot.KDF == nil {
 		return nil, fmt.Errorf("the keyring slot of %s has no key-derivation parameters: %w", slot.Name, ErrSignInRefused)
+	}
+	// Parameters out of bounds (vault.keys edited by hand: 64 GiB of
+	// memory, 100,000 passes) are refused before anything is derived,
+	// and do not count as the person's failed attempt.
+	if err := slot.KDF.Check(); err != nil {
+		return nil, fmt.Errorf("%s's slot: %w", slot.Name, err)
+	}
+	if err := v.beginAttempt(kr, slot, now); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	kek, err := store.DeriveKEK(passphrase, *slot.KDF)
@@ -218,6 +224,13 @@ func (v *Vault) beginAttempt(kr *store.Keyring, slot *store.Slot, now time.Time)
 		if th.Locked {
 			refused = ErrLockedOut
 			return nil
+		}
+		// A last failure later than now (a clock set back, or a date
+		// typed into vault.keys) counts as now, and is written down as
+		// now: the wait is never more than throttleWait's longest,
+		// whatever the file says, and it runs out.
+		if th.LastFailure.After(now) {
+			th.LastFailure = now
 		}
 		if wait := th.LastFailure.Add(throttleWait(th.Failures)).Sub(now); wait > 0 {
 			refused = &ThrottledError{Wait: wait}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Files ClinicVault writes outside the vault (exports, PDFs, QR images,
@@ -66,6 +67,9 @@ func NewReplacement(path string) (*Replacement, error) {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return nil, fmt.Errorf("%s: %w", path, ErrLinkNotFollowed)
 	}
+	// What a crashed export of the same file left is deleted once it is
+	// an hour old (see SweepStale).
+	SweepStale(filepath.Dir(path), time.Now(), replacementScheme(path))
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part")
 	if err != nil {
 		return nil, err

@@ -79,12 +79,85 @@ var ErrWeakKDF = errors.New("store: key-derivation parameters below the minimum"
 // recovery key, or altered bytes. The two are indistinguishable by design.
 var ErrUnwrap = errors.New("store: key material did not open")
 
-func (p KDFParams) check() error {
-	if p.Time < MinKDF.Time || p.MemoryKiB < MinKDF.MemoryKiB || p.Threads < MinKDF.Threads || len(p.Salt) < 16 {
-		return fmt.Errorf("t=%d m=%dKiB p=%d: %w", p.Time, p.MemoryKiB, p.Threads, ErrWeakKDF)
+// MaxKDF bounds every passphrase slot from above, so that a vault.keys
+// edited by hand (or by anyone with the folder) cannot make a sign-in run
+// out of memory or spin for hours before anything is derived. Each bound
+// is twice what CalibrateKDF can produce or more: memory 1 GiB (it stops
+// at 512 MiB; 1 GiB is also what a pairing offer may ask), 16 lanes (it
+// uses at most 8), 64 passes (it adds passes only once memory is at 512
+// MiB, and never beyond MaxKDFWork). The salt is 16 bytes; 64 is allowed.
+var MaxKDF = KDFParams{Time: 64, MemoryKiB: 1024 * 1024, Threads: 16}
+
+// MaxKDFWork bounds passes × memory (in KiB): 32 passes over 512 MiB, 16
+// over 1 GiB. That is a few seconds on a slow front-desk PC, against the
+// half second calibration aims at; calibration itself never goes past it.
+const MaxKDFWork = 32 * 512 * 1024
+
+// maxKDFSalt is the longest salt accepted.
+const maxKDFSalt = 64
+
+// ErrCostlyKDF means a slot's Argon2id parameters are above MaxKDF: the
+// file was edited, or damaged. Nothing is derived.
+var ErrCostlyKDF = errors.New("store: key-derivation parameters above the maximum")
+
+// KDFLimitError says which of a slot's Argon2id parameters is out of
+// bounds. It wraps ErrWeakKDF (below MinKDF) or ErrCostlyKDF (above
+// MaxKDF).
+type KDFLimitError struct {
+	Param string // "time", "memory", "threads", "salt" or "work (passes × memory)"
+	Value uint64
+	Limit uint64
+	Err   error // ErrWeakKDF or ErrCostlyKDF
+}
+
+func (e *KDFLimitError) Error() string {
+	unit := ""
+	if e.Param == "memory" {
+		unit = " KiB"
+	}
+	word := "at least"
+	if errors.Is(e.Err, ErrCostlyKDF) {
+		word = "at most"
+	}
+	return fmt.Sprintf("the key-derivation %s in vault.keys is %d%s, it must be %s %d%s (the file was changed by hand or is damaged; restore it from a backup): %v",
+		e.Param, e.Value, unit, word, e.Limit, unit, e.Err)
+}
+
+func (e *KDFLimitError) Unwrap() error { return e.Err }
+
+// Check reports whether p is within MinKDF and MaxKDF, as a
+// *KDFLimitError; it derives nothing.
+func (p KDFParams) Check() error {
+	weak := func(param string, v, min uint64) error {
+		return &KDFLimitError{Param: param, Value: v, Limit: min, Err: ErrWeakKDF}
+	}
+	costly := func(param string, v, max uint64) error {
+		return &KDFLimitError{Param: param, Value: v, Limit: max, Err: ErrCostlyKDF}
+	}
+	switch {
+	case p.Time < MinKDF.Time:
+		return weak("time", uint64(p.Time), uint64(MinKDF.Time))
+	case p.MemoryKiB < MinKDF.MemoryKiB:
+		return weak("memory", uint64(p.MemoryKiB), uint64(MinKDF.MemoryKiB))
+	case p.Threads < MinKDF.Threads:
+		return weak("threads", uint64(p.Threads), uint64(MinKDF.Threads))
+	case len(p.Salt) < 16:
+		return weak("salt", uint64(len(p.Salt)), 16)
+	case p.Time > MaxKDF.Time:
+		return costly("time", uint64(p.Time), uint64(MaxKDF.Time))
+	case p.MemoryKiB > MaxKDF.MemoryKiB:
+		return costly("memory", uint64(p.MemoryKiB), uint64(MaxKDF.MemoryKiB))
+	case p.Threads > MaxKDF.Threads:
+		return costly("threads", uint64(p.Threads), uint64(MaxKDF.Threads))
+	case len(p.Salt) > maxKDFSalt:
+		return costly("salt", uint64(len(p.Salt)), maxKDFSalt)
+	case uint64(p.Time)*uint64(p.MemoryKiB) > MaxKDFWork:
+		return costly("work (passes × memory)", uint64(p.Time)*uint64(p.MemoryKiB), MaxKDFWork)
 	}
 	return nil
 }
+
+func (p KDFParams) check() error { return p.Check() }
 
 // WithNewSalt returns p with a fresh random 16-byte salt.
 func (p KDFParams) WithNewSalt() KDFParams {
@@ -97,7 +170,8 @@ func (p KDFParams) WithNewSalt() KDFParams {
 func NormalizePassphrase(s string) string { return norm.NFKC.String(s) }
 
 // DeriveKEK derives a slot's key-encryption key from a passphrase with
-// Argon2id. Parameters below MinKDF are refused.
+// Argon2id. Parameters below MinKDF or above MaxKDF are refused (a
+// *KDFLimitError) before anything is derived.
 func DeriveKEK(passphrase string, p KDFParams) ([]byte, error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -123,9 +197,11 @@ func CalibrateKDF(target time.Duration) KDFParams {
 		d = measure()
 	}
 	if d > 0 && d < target {
-		t := uint32(float64(p.Time)*float64(target)/float64(d) + 0.5)
-		if t > p.Time {
-			p.Time = t
+		t := float64(p.Time)*float64(target)/float64(d) + 0.5
+		// Never past what a sign-in accepts (MaxKDF, MaxKDFWork).
+		t = min(t, float64(MaxKDF.Time), float64(MaxKDFWork/uint64(p.MemoryKiB)))
+		if uint32(t) > p.Time {
+			p.Time = uint32(t)
 		}
 	}
 	return p

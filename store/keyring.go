@@ -253,6 +253,10 @@ var crashHook func(tmp string) error
 // old content or the new, never a mix, even across a power cut.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
+	// A temp file of an earlier write that crashed is deleted once it is
+	// an hour old (see SweepStale); file-system times are real times, so
+	// the real clock judges them.
+	SweepStale(dir, time.Now(), atomicScheme(path))
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("store: write %s: %w", filepath.Base(path), err)

@@ -38,3 +38,20 @@ func tryUpgrade(f *os.File) bool {
 	lockFileShared(f) // a failed conversion may have let the shared lock go
 	return false
 }
+
+// tryLockFile takes an exclusive lock on f without waiting: held reports
+// that another holder has it; err, that the file system cannot tell.
+func tryLockFile(f *os.File) (held bool, err error) {
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch err {
+		case nil:
+			return false, nil
+		case syscall.EWOULDBLOCK:
+			return true, nil
+		case syscall.EINTR:
+			continue
+		}
+		return false, err
+	}
+}

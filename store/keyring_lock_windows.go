@@ -37,3 +37,17 @@ func tryUpgrade(f *os.File) bool {
 	lockFileShared(f)
 	return false
 }
+
+// tryLockFile takes an exclusive lock on f without waiting: held reports
+// that another holder has it; err, that the file system cannot tell.
+func tryLockFile(f *os.File) (held bool, err error) {
+	var ol windows.Overlapped
+	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	switch err {
+	case nil:
+		return false, nil
+	case windows.ERROR_LOCK_VIOLATION:
+		return true, nil
+	}
+	return false, err
+}

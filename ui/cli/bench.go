@@ -4,11 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/store"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -33,11 +35,14 @@ func (r *runner) cmdBench(args []string) error {
 	if *runs < 1 {
 		return usagef("--runs must be at least 1")
 	}
-	dir, err := os.MkdirTemp("", "clinicvault-bench-*")
+	// A bench killed midway left its scratch vaults in the temp folder;
+	// those an hour old go now (see store.SweepStale).
+	store.SweepStale(os.TempDir(), time.Now(), benchScratch)
+	dir, release, err := store.MkdirWork("", "clinicvault-bench-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	var mu sync.Mutex
 	now := time.Now()
 	v := app.NewVault(dir)
@@ -135,13 +140,17 @@ func (r *runner) cmdBench(args []string) error {
 	return nil
 }
 
+// benchScratch names the bench's scratch folders in the temp folder:
+// clinicvault-bench-DIGITS and clinicvault-bench-KIND-DIGITS.
+var benchScratch = store.ScratchName{Prefix: "clinicvault-bench-", Middle: regexp.MustCompile(`^([a-z]+-)?[0-9]+$`).MatchString}
+
 // benchIn runs a benchmark in a scratch folder of its own, removed after.
 func benchIn(kind string, run func(scratch string) error) error {
-	scratch, err := os.MkdirTemp("", "clinicvault-bench-"+kind+"-*")
+	scratch, release, err := store.MkdirWork("", "clinicvault-bench-"+kind+"-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(scratch)
+	defer release()
 	return run(scratch)
 }
 

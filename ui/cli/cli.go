@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,8 +89,15 @@ type runner struct {
 // Main runs one command line (without the program name) and returns the
 // exit status. newVault opens the vault of a data folder; tests inject a
 // clock and the minimum KDF through it.
-func Main(ctx context.Context, args []string, stdio IO, newVault func(dir string) *app.Vault) int {
+// A panic (a bug) ends in one sentence, a log file and exit status 1
+// (see Recovered), never in a stack trace.
+func Main(ctx context.Context, args []string, stdio IO, newVault func(dir string) *app.Vault) (code int) {
 	r := &runner{ctx: ctx, io: stdio, in: bufio.NewReader(stdio.In), newVault: newVault}
+	defer func() {
+		if p := recover(); p != nil {
+			code = r.crashed(p, debug.Stack())
+		}
+	}()
 	err := r.main(args)
 	if r.sess != nil {
 		r.sess.Lock(ctx)
@@ -194,6 +202,9 @@ func (r *runner) run(args []string) error {
 	c, ok := commands[args[0]]
 	if !ok {
 		return usagef("unknown command %q", args[0])
+	}
+	if testPanicHook != nil {
+		testPanicHook(args[0])
 	}
 	if r.inShell && (args[0] == "shell" || args[0] == "init" || args[0] == "bench" || args[0] == "recover" || args[0] == "join" || args[0] == "relay" || (args[0] == "backup" && len(args) > 1 && args[1] == "restore")) {
 		return usagef("%s cannot run inside the shell", args[0])

@@ -35,6 +35,13 @@ func TestMain(m *testing.M) {
 			v.Now = func() time.Time { return base.Add(time.Since(start)) }
 			return v
 		}
+		if c := os.Getenv("CLINICVAULT_TEST_PANIC"); c != "" {
+			testPanicHook = func(cmd string) {
+				if cmd == c {
+					crashForTest("Núñez, José")
+				}
+			}
+		}
 		os.Exit(Main(context.Background(), os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, newVault))
 	}
 	os.Exit(m.Run())
