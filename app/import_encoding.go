@@ -269,6 +269,13 @@ func shiftJIS(raw []byte) bool {
 // read as Latin-1), private-use characters and noncharacters, and the
 // marks of UTF-8 read as Windows-1252 ("MÃ¼ller"). Empty when none.
 func suspiciousText(cell string) string {
+	plain := true
+	for i := 0; i < len(cell) && plain; i++ {
+		plain = cell[i] >= 0x20 && cell[i] < 0x7F || cell[i] == '\t'
+	}
+	if plain { // printable ASCII: most cells, at no cost
+		return ""
+	}
 	var found []string
 	seen := map[rune]bool{}
 	note := func(r rune, why string) {
@@ -277,8 +284,10 @@ func suspiciousText(cell string) string {
 			found = append(found, fmt.Sprintf("U+%04X (%s)", r, why))
 		}
 	}
-	rs := []rune(cell)
-	for i, r := range rs {
+	for i, w := 0, 0; i < len(cell); i += w {
+		var r rune
+		r, w = utf8.DecodeRuneInString(cell[i:])
+		next, n := utf8.DecodeRuneInString(cell[i+w:])
 		switch {
 		case r == utf8.RuneError:
 			note(r, "a character lost in an earlier conversion")
@@ -293,8 +302,8 @@ func suspiciousText(cell string) string {
 			note(r, "a private-use character")
 		case r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFE == 0xFFFE:
 			note(r, "not a character")
-		case (r == 0xC2 || r == 0xC3 || r == 0xC5) && i+1 < len(rs) && mojibakeTail(rs[i+1]):
-			note(r, fmt.Sprintf("%q looks like UTF-8 read as Windows-1252", string(rs[i:i+2])))
+		case (r == 0xC2 || r == 0xC3 || r == 0xC5) && n > 0 && mojibakeTail(next):
+			note(r, fmt.Sprintf("%q looks like UTF-8 read as Windows-1252", string([]rune{r, next})))
 		}
 	}
 	return strings.Join(found, ", ")

@@ -133,3 +133,12 @@ func TestImportPreviewShowsSuspiciousCharacters(t *testing.T) {
 		t.Fatalf("flagged: %v", flagged)
 	}
 }
+
+func TestSuspiciousTextOfInvalidUTF8DoesNotPanic(t *testing.T) {
+	for _, c := range []string{"\xff", "a\xc3", "\xc3\xbc\xc3", "M\xc3\xbcller", "ok"} {
+		suspiciousText(c)
+	}
+	if got := suspiciousText("MÃ¼ller\x01"); !strings.Contains(got, "U+00C3") || !strings.Contains(got, "U+0001") {
+		t.Fatalf("%q", got)
+	}
+}
