@@ -70,15 +70,23 @@ func (s *Session) mayOpenClinical(ctx context.Context, patientID string) error {
 	if err != nil {
 		return err
 	}
+	return s.mayOpenClinicalIDs(ctx, s.general, patientID, ids, func(id string) (bool, bool, error) {
+		return chartAllowed(ctx, s.general, id, s.user.ID)
+	})
+}
+
+// mayOpenClinicalIDs is mayOpenClinical for a patient whose merged ids
+// are known, asking allowed (chartAllowed, or a reading of it) about each.
+func (s *Session) mayOpenClinicalIDs(ctx context.Context, q querier, patientID string, ids []string, allowed func(id string) (allowed, restricted bool, err error)) error {
 	for _, id := range ids {
-		allowed, restricted, err := chartAllowed(ctx, s.general, id, s.user.ID)
+		ok, restricted, err := allowed(id)
 		if err != nil {
 			return err
 		}
-		if !restricted || allowed {
+		if !restricted || ok {
 			continue
 		}
-		had, err := s.emergencyAccessed(ctx, s.general, patientID, id)
+		had, err := s.emergencyAccessed(ctx, q, patientID, id)
 		if err != nil {
 			return err
 		}
@@ -156,8 +164,16 @@ func (s *Session) openChart(ctx context.Context, mrn string, emergency bool) (*C
 }
 
 func (s *Session) loadClinical(ctx context.Context, c *Chart, in string, args []any) error {
+	return loadClinicalInto(ctx, s.general, s.clinical, func(string) *Chart { return c }, in, args)
+}
+
+// loadClinicalInto reads the clinical sections of the patients in (their
+// ids as placeholders and args) and gives each row to the chart owner
+// names for its patient (nil: dropped): one query per section however
+// many charts are read, each chart's rows in the order one chart shows.
+func loadClinicalInto(ctx context.Context, general, db querier, owner func(patientID string) *Chart, in string, args []any) error {
 	type user struct{ id, name string }
-	users, err := queryAll(ctx, s.general, func(r row) (u user, err error) {
+	users, err := queryAll(ctx, general, func(r row) (u user, err error) {
 		err = r.Scan(&u.id, &u.name)
 		return u, err
 	}, `SELECT id, name FROM users`)
@@ -168,79 +184,129 @@ func (s *Session) loadClinical(ctx context.Context, c *Chart, in string, args []
 	for _, u := range users {
 		names[u.id] = u.name
 	}
-	db := s.clinical
-	if c.Encounters, err = queryAll(ctx, db, func(r row) (e Encounter, err error) {
+	// each runs query and hands every row, scanned after its patient_id
+	// column, to the owner's chart.
+	each := func(query string, scan func(c *Chart, r row, pid *string) error) error {
+		rows, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var pid string
+			var c Chart
+			if err := scan(&c, rows, &pid); err != nil {
+				return err
+			}
+			if to := owner(pid); to != nil {
+				appendSections(to, &c)
+			}
+		}
+		return rows.Err()
+	}
+	if err := each(`SELECT patient_id, id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by, appointment_id
+		FROM encounters WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY seen_at DESC`, func(c *Chart, r row, pid *string) error {
+		var e Encounter
 		var seen int64
 		var signed sql.NullInt64
-		err = r.Scan(&e.ID, &e.PatientID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy, &e.AppointmentID)
+		err := r.Scan(pid, &e.ID, &seen, &e.ClinicianID, &e.Subjective, &e.Objective, &e.Assessment, &e.Plan, &signed, &e.SignedBy, &e.AppointmentID)
+		e.PatientID = *pid
 		e.SeenAt, e.Clinician, e.SignedBy = time.Unix(seen, 0), names[e.ClinicianID], names[e.SignedBy]
 		if signed.Valid {
 			e.SignedAt = time.Unix(signed.Int64, 0)
 		}
-		return e, err
-	}, `SELECT id, patient_id, seen_at, clinician_id, subjective, objective, assessment, plan, signed_at, signed_by, appointment_id
-		FROM encounters WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY seen_at DESC`, args...); err != nil {
+		c.Encounters = append(c.Encounters, e)
+		return err
+	}); err != nil {
 		return err
 	}
-	index := map[string]int{}
-	for i, e := range c.Encounters {
-		index[e.ID] = i
+	type at struct {
+		c *Chart
+		i int
 	}
-	type addendum struct {
-		Addendum
-		encounter string
-	}
-	addenda, err := queryAll(ctx, db, func(r row) (a addendum, err error) {
-		var author string
-		var at int64
-		err = r.Scan(&a.ID, &a.encounter, &a.Text, &author, &at)
-		a.Author, a.Created = names[author], time.Unix(at, 0)
-		return a, err
-	}, `SELECT id, encounter_id, text, author_id, created_at FROM addenda WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...)
-	if err != nil {
-		return err
-	}
-	for _, a := range addenda {
-		if i, ok := index[a.encounter]; ok {
-			c.Encounters[i].Addenda = append(c.Encounters[i].Addenda, a.Addendum)
+	encounter := map[string]at{}
+	if err := each(`SELECT patient_id, id, encounter_id, text, author_id, created_at FROM addenda WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, func(_ *Chart, r row, pid *string) error {
+		var a Addendum
+		var enc, author string
+		var created int64
+		if err := r.Scan(pid, &a.ID, &enc, &a.Text, &author, &created); err != nil {
+			return err
 		}
-	}
-	if c.Problems, err = queryAll(ctx, db, func(r row) (p Problem, err error) {
-		err = r.Scan(&p.ID, &p.Description, &p.ICD10, &p.Onset, &p.Status)
-		return p, err
-	}, `SELECT id, description, icd10, onset, status FROM problems WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY status, created_at`, args...); err != nil {
+		a.Author, a.Created = names[author], time.Unix(created, 0)
+		if len(encounter) == 0 {
+			for _, id := range args {
+				if c := owner(id.(string)); c != nil {
+					for i, e := range c.Encounters {
+						encounter[e.ID] = at{c, i}
+					}
+				}
+			}
+		}
+		if e, ok := encounter[enc]; ok {
+			e.c.Encounters[e.i].Addenda = append(e.c.Encounters[e.i].Addenda, a)
+		}
+		*pid = "" // attached to its encounter, not to a chart
+		return nil
+	}); err != nil {
 		return err
 	}
-	if c.Allergies, err = queryAll(ctx, db, scanAllergy,
-		`SELECT id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+	if err := each(`SELECT patient_id, id, description, icd10, onset, status FROM problems WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY status, created_at`, func(c *Chart, r row, pid *string) error {
+		var p Problem
+		err := r.Scan(pid, &p.ID, &p.Description, &p.ICD10, &p.Onset, &p.Status)
+		c.Problems = append(c.Problems, p)
+		return err
+	}); err != nil {
 		return err
 	}
-	if c.Medications, err = queryAll(ctx, db, func(r row) (m Medication, err error) {
-		err = r.Scan(&m.ID, &m.Name, &m.Dose, &m.Route, &m.Frequency, &m.Start, &m.Stop)
-		return m, err
-	}, `SELECT id, name, dose, route, frequency, start_date, stop_date FROM medications WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, args...); err != nil {
+	if err := each(`SELECT patient_id, id, substance, reaction, severity FROM allergies WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, func(c *Chart, r row, pid *string) error {
+		var a Allergy
+		err := r.Scan(pid, &a.ID, &a.Substance, &a.Reaction, &a.Severity)
+		c.Allergies = append(c.Allergies, a)
+		return err
+	}); err != nil {
 		return err
 	}
-	if c.Vitals, err = queryAll(ctx, db, func(r row) (v Vitals, err error) {
-		var at int64
+	if err := each(`SELECT patient_id, id, name, dose, route, frequency, start_date, stop_date FROM medications WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at`, func(c *Chart, r row, pid *string) error {
+		var m Medication
+		err := r.Scan(pid, &m.ID, &m.Name, &m.Dose, &m.Route, &m.Frequency, &m.Start, &m.Stop)
+		c.Medications = append(c.Medications, m)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := each(`SELECT patient_id, id, taken_at, systolic, diastolic, pulse, temp_c, weight_kg, height_cm, spo2 FROM vitals
+		WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY taken_at`, func(c *Chart, r row, pid *string) error {
+		var v Vitals
+		var taken int64
 		var sys, dia, pulse, spo2 sql.NullInt64
 		var temp, weight, height sql.NullFloat64
-		err = r.Scan(&v.ID, &at, &sys, &dia, &pulse, &temp, &weight, &height, &spo2)
-		v.TakenAt = time.Unix(at, 0)
+		err := r.Scan(pid, &v.ID, &taken, &sys, &dia, &pulse, &temp, &weight, &height, &spo2)
+		v.TakenAt = time.Unix(taken, 0)
 		v.Systolic, v.Diastolic, v.Pulse, v.SpO2 = nullInt(sys), nullInt(dia), nullInt(pulse), nullInt(spo2)
 		v.TempC, v.WeightKg, v.HeightCm = nullFloat(temp), nullFloat(weight), nullFloat(height)
-		return v, err
-	}, `SELECT id, taken_at, systolic, diastolic, pulse, temp_c, weight_kg, height_cm, spo2 FROM vitals
-		WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY taken_at`, args...); err != nil {
+		c.Vitals = append(c.Vitals, v)
+		return err
+	}); err != nil {
 		return err
 	}
-	c.Documents, err = queryAll(ctx, db, func(r row) (d Document, err error) {
-		var at int64
-		err = r.Scan(&d.ID, &d.Title, &d.MIME, &d.Size, &at)
-		d.Added = time.Unix(at, 0)
-		return d, err
-	}, `SELECT id, title, mime, size, created_at FROM documents WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at DESC`, args...)
-	return err
+	return each(`SELECT patient_id, id, title, mime, size, created_at FROM documents WHERE archived = 0 AND patient_id IN (`+in+`) ORDER BY created_at DESC`, func(c *Chart, r row, pid *string) error {
+		var d Document
+		var added int64
+		err := r.Scan(pid, &d.ID, &d.Title, &d.MIME, &d.Size, &added)
+		d.Added = time.Unix(added, 0)
+		c.Documents = append(c.Documents, d)
+		return err
+	})
+}
+
+// appendSections adds the rows of one section read into from to c.
+func appendSections(c, from *Chart) {
+	c.Encounters = append(c.Encounters, from.Encounters...)
+	c.Problems = append(c.Problems, from.Problems...)
+	c.Allergies = append(c.Allergies, from.Allergies...)
+	c.Medications = append(c.Medications, from.Medications...)
+	c.Vitals = append(c.Vitals, from.Vitals...)
+	c.Documents = append(c.Documents, from.Documents...)
 }
 
 func nullInt(n sql.NullInt64) *int {

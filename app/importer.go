@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/charmap"
 )
 
 // ErrUnreadableSheet means the file cannot be read as a sheet of patients.
@@ -33,6 +32,10 @@ type ImportRow struct {
 	// Warnings: what was left out of the row (a malformed e-mail or
 	// phone); the patient is imported without it.
 	Warnings []string
+	// Suspicious: the cells holding characters that are probably not what
+	// was typed (suspiciousText), each as `column "Name": what`; the row
+	// is imported as it is unless it is refused for another reason.
+	Suspicious []string
 	// Existing is the MRN of the patient already in the vault that the
 	// row is (same name and date of birth, or same phone and the same
 	// date of birth or name): such rows are not imported again.
@@ -57,6 +60,8 @@ type ImportPlan struct {
 	// as chosen (ImportOptions).
 	DateOrder       DateOrder
 	DateOrderSource string // "column", "practice setting" or "chosen"
+	// Encoding is how the sheet's bytes were read as text.
+	Encoding TextEncoding
 
 	fhir *fhirPlan // the clinical entries of a FHIR bundle
 }
@@ -116,7 +121,7 @@ func normHeader(h string) string {
 	}, foldAccents(h))
 }
 
-// PlanImport reads a CSV (UTF-8 with or without BOM, or Windows-1252;
+// PlanImport reads a CSV (UTF-8 or UTF-16 with or without BOM, or Windows-1252;
 // comma, semicolon or tab separated) or XLSX sheet and checks every row,
 // without writing anything.
 func (s *Session) PlanImport(ctx context.Context, path string) (*ImportPlan, error) {
@@ -138,10 +143,11 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 	var records [][]string
 	var rowNums []int
 	var readProblems []ImportRow
+	enc := EncodingUTF8 // a workbook's text is XML's, UTF-8 or UTF-16, decoded by its reader
 	var err error
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv", ".txt":
-		records, rowNums, readProblems, err = readCSV(path)
+		records, rowNums, readProblems, enc, err = readCSV(path)
 	case ".xlsx", ".xlsm":
 		records, rowNums, err = readXLSX(path)
 	case ".json":
@@ -158,7 +164,7 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 	if len(records) == 0 {
 		return nil, fmt.Errorf("%s is empty: %w", filepath.Base(path), ErrUnreadableSheet)
 	}
-	plan := &ImportPlan{File: path, Headers: records[0], Mapping: map[int]string{}, Refused: readProblems}
+	plan := &ImportPlan{File: path, Headers: records[0], Mapping: map[int]string{}, Refused: readProblems, Encoding: enc}
 	have := map[string]bool{}
 	for i, h := range records[0] {
 		if f, ok := headerFields[normHeader(h)]; ok {
@@ -238,7 +244,7 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 				p.Phone2 = ph
 			}
 		}
-		ir := ImportRow{Row: row, Patient: p}
+		ir := ImportRow{Row: row, Patient: p, Suspicious: suspiciousCells(rec, plan.Headers)}
 		// A malformed optional field does not cost the patient: left out,
 		// with a warning for the row.
 		for _, f := range []struct {
@@ -431,18 +437,17 @@ func normalizeSheetDate(cell string, order DateOrder) string {
 	return cell
 }
 
-// readCSV reads a CSV file, detecting encoding and separator. Rows that
+// readCSV reads a CSV file, detecting encoding (decodeSheetText) and
+// separator. Rows that
 // do not parse are returned as problems with their line numbers.
-func readCSV(path string) ([][]string, []int, []ImportRow, error) {
+func readCSV(path string) ([][]string, []int, []ImportRow, TextEncoding, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, "", err
 	}
-	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(raw) {
-		if raw, err = charmap.Windows1252.NewDecoder().Bytes(raw); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: neither UTF-8 nor Windows-1252 text: %w", filepath.Base(path), ErrUnreadableSheet)
-		}
+	raw, enc, err := decodeSheetText(path, raw)
+	if err != nil {
+		return nil, nil, nil, "", err
 	}
 	firstLine, _, _ := bytes.Cut(raw, []byte("\n"))
 	sep := ','
@@ -468,21 +473,21 @@ func readCSV(path string) ([][]string, []int, []ImportRow, error) {
 		if errors.As(err, &pe) {
 			problems = append(problems, ImportRow{Row: pe.StartLine, Problem: "the row cannot be read: " + pe.Err.Error() + " (an unbalanced quote?)"})
 			if failures++; failures > 100 {
-				return nil, nil, nil, fmt.Errorf("%s: more than 100 unreadable rows; is it a CSV file? %w", filepath.Base(path), ErrUnreadableSheet)
+				return nil, nil, nil, "", fmt.Errorf("%s: more than 100 unreadable rows; is it a CSV file? %w", filepath.Base(path), ErrUnreadableSheet)
 			}
 			continue
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, "", err
 		}
 		line, _ := r.FieldPos(0) // the record read without error has a field 0
 		out = append(out, rec)
 		lines = append(lines, line)
 	}
 	if len(out) == 0 && len(problems) > 0 {
-		return nil, nil, nil, fmt.Errorf("%s: no readable row: %w", filepath.Base(path), ErrUnreadableSheet)
+		return nil, nil, nil, "", fmt.Errorf("%s: no readable row: %w", filepath.Base(path), ErrUnreadableSheet)
 	}
-	return out, lines, problems, nil
+	return out, lines, problems, enc, nil
 }
 
 // maxWorkbookBytes bounds what a workbook may unpack to. By default

@@ -276,6 +276,10 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		top = append(top, l)
 	}
 
+	if l := importTextNotes(plan); l != nil {
+		top = append(top, l)
+	}
+
 	is.doImport = widget.NewButtonWithIcon("", theme.ConfirmIcon(), g.act(is.runImport))
 	is.doImport.Importance = widget.HighImportance
 	is.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), g.act(is.reset))

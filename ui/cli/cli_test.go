@@ -679,3 +679,29 @@ func TestCLIInitRefusesToWriteOverAFileBeforeCreatingTheVault(t *testing.T) {
 		t.Error("the vault was created")
 	}
 }
+
+// TestCLIImportSaysHowTextWasRead: the encoding a sheet was read in is
+// noted, characters probably not typed are named by row, and a sheet in
+// no encoding the importer reads is refused with the reason.
+func TestCLIImportSaysHowTextWasRead(t *testing.T) {
+	h := newHarness(t)
+	h.init()
+	cp1252 := h.file("w.csv", "Last Name,First Name,Date of Birth\nM\xfcller,Ann,1980-03-02\nO\x92Brien,Bo,1990-06-15\n")
+	code, out, errs := h.as("Maria Admin", adminPass, "", "import", cp1252)
+	h.expect(0, code, out, errs)
+	if !strings.Contains(errs, "read as Windows-1252") || !strings.HasPrefix(out, "imported: 2\n") {
+		t.Fatalf("windows-1252: %q / %q", out, errs)
+	}
+	lost := h.file("lost.csv", "Last Name,First Name,Date of Birth\nOkafor,Ngozi,1990-06-15\nSm\uFFFDth,Cleo,1970-01-01\n")
+	code, out, errs = h.as("Maria Admin", adminPass, "", "import", lost)
+	h.expect(0, code, out, errs)
+	if !strings.Contains(out, `row 3: check: column "Last Name"`) || !strings.Contains(out, "U+FFFD") {
+		t.Fatalf("suspicious row: %q / %q", out, errs)
+	}
+	sjis := h.file("jp.csv", "Last Name,First Name,Date of Birth\n\x8eR\x93c,\x91\xbe\x98Y,1970-01-02\n")
+	code, out, errs = h.as("Maria Admin", adminPass, "", "import", sjis)
+	h.expect(1, code, out, errs)
+	if !strings.Contains(errs, "line 2 has bytes") || !strings.Contains(errs, "it looks like Japanese Shift-JIS") || strings.Contains(out, "imported:") {
+		t.Fatalf("shift-jis: %q / %q", out, errs)
+	}
+}

@@ -37,6 +37,9 @@ func (r *runner) cmdImport(args []string) error {
 	if err != nil {
 		return err
 	}
+	if plan.Encoding != "" && plan.Encoding != app.EncodingUTF8 {
+		fmt.Fprintf(r.io.Err, "note: the file's text was read as %s\n", plan.Encoding)
+	}
 	for _, h := range plan.Unmapped {
 		fmt.Fprintf(r.io.Err, "note: column %q is not imported\n", h)
 	}
@@ -56,6 +59,13 @@ func (r *runner) cmdImport(args []string) error {
 	for _, row := range plan.Rows {
 		for _, w := range row.Warnings {
 			fmt.Fprintf(r.io.Out, "row %d: warning: %s\n", row.Row, w)
+		}
+	}
+	for _, list := range [][]app.ImportRow{plan.Rows, plan.Registered, plan.Refused} {
+		for _, row := range list {
+			for _, w := range row.Suspicious {
+				fmt.Fprintf(r.io.Out, "row %d: check: %s\n", row.Row, w)
+			}
 		}
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ package plain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -67,7 +68,10 @@ func Error(err error) string {
 	var policy *app.PolicyError
 	var role *app.RoleError
 	var invitation *app.NoInvitationError
+	var encoding *app.EncodingError
 	switch {
+	case errors.As(err, &encoding):
+		return notText(encoding)
 	case errors.As(err, &policy):
 		return kit.Sentence(policy.Reason)
 	case errors.As(err, &role):
@@ -126,4 +130,14 @@ func damaged(detail string) string {
 // ShowError shows err in plain words in a dialog titled title.
 func ShowError(win fyne.Window, title string, err error) {
 	kit.ShowError(win, title, Error(err))
+}
+
+// notText is the sentence for a sheet whose text is in no encoding the
+// importer reads.
+func notText(e *app.EncodingError) string {
+	where := fmt.Sprintf("line %d", e.Line)
+	if e.Likely != "" {
+		where += "; it looks like " + e.Likely
+	}
+	return fmt.Sprintf("%s was not imported: its text is not UTF-8, UTF-16 or Windows-1252 (%s), so names would be stored garbled. Open it in the program that made it, save it as \"CSV UTF-8\" and import it again.", e.File, where)
 }

@@ -40,6 +40,8 @@ func TestError(t *testing.T) {
 		{fmt.Errorf("no manifest: %w", app.ErrBackupDamaged), "The backup file is damaged or incomplete, or it belongs to another vault (no manifest)."},
 		{app.ErrBackupDamaged, "The backup file is damaged or incomplete, or it belongs to another vault."},
 		{fmt.Errorf("old.cvbackup: %w", app.ErrNotBackup), "This file is not a ClinicVault backup."},
+		// A sheet in no encoding the importer reads: said by its type.
+		{&app.EncodingError{File: "jp.csv", Line: 2, Likely: "Japanese Shift-JIS"}, `jp.csv was not imported: its text is not UTF-8, UTF-16 or Windows-1252 (line 2; it looks like Japanese Shift-JIS), so names would be stored garbled. Open it in the program that made it, save it as "CSV UTF-8" and import it again.`},
 	} {
 		if got := Error(c.err); got != c.want {
 			t.Errorf("Error(%v) = %q, want %q", c.err, got, c.want)
