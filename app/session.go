@@ -441,12 +441,34 @@ func (e *BusyError) Error() string {
 // Unwrap is ErrBusy and SQLite's error.
 func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.cause} }
 
-// busy turns SQLite's "database is locked" into a BusyError.
+// ErrDiskFull means the disk the vault is on is full: nothing of the
+// change was saved (SQLite rolls it back whole), and what was saved before
+// is intact.
+var ErrDiskFull = errors.New("disk full")
+
+// DiskFullError is ErrDiskFull in words, SQLite's error kept for
+// errors.As.
+type DiskFullError struct{ cause error }
+
+func (e *DiskFullError) Error() string {
+	return "the disk is full, so this was not saved (nothing was half-saved); free some space and try again"
+}
+
+// Unwrap is ErrDiskFull and SQLite's error.
+func (e *DiskFullError) Unwrap() []error { return []error{ErrDiskFull, e.cause} }
+
+// busy turns SQLite's "database is locked" into a BusyError, and "disk is
+// full" into a DiskFullError.
 func busy(err error) error {
-	if err == nil || !store.IsBusy(err) || errors.Is(err, ErrBusy) {
+	switch {
+	case err == nil || errors.Is(err, ErrBusy) || errors.Is(err, ErrDiskFull):
 		return err
+	case store.IsBusy(err):
+		return &BusyError{cause: err}
+	case store.IsFull(err):
+		return &DiskFullError{cause: err}
 	}
-	return &BusyError{cause: err}
+	return err
 }
 
 func setSetting(ctx context.Context, tx *sql.Tx, name, value string) error {

@@ -366,6 +366,12 @@ func IsBusy(err error) bool {
 	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
+// IsFull reports whether err is SQLite's "database or disk is full".
+func IsFull(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrFull
+}
+
 // IsTransient reports whether err is one that may pass by itself: the
 // database busy or locked by another process, the disk full, an I/O
 // error, a read-only or unreachable file. Work that failed with it is

@@ -37,6 +37,7 @@ var sentences = []struct {
 	{cvsync.ErrRelayPin, "The relay's certificate is not the one this practice paired with: another server, or someone in between. Check the address and the fingerprint."},
 	{context.Canceled, "Cancelled."},
 	{app.ErrLocked, "The session is locked. Sign in again."},
+	{app.ErrDiskFull, "The disk is full, so this was not saved (nothing was half-saved). Free some space and try again."},
 	{app.ErrBusy, "Another ClinicVault on this computer is busy with a large change (an import or a backup), so this was not saved. Try again in a minute."},
 	{app.ErrEnrollTOTP, "Set up your authenticator app again first (an admin reset it)."},
 	{app.ErrUserExists, "A member of staff with this name already exists. Use a different name, for example with an initial."},
