@@ -2,6 +2,8 @@ package app
 
 import (
 	"os"
+	"regexp"
+	"time"
 
 	"github.com/clinicvault/clinicvault/store"
 )
@@ -33,3 +35,20 @@ type Replacement = store.Replacement
 // NewReplacement starts writing a file that replaces path when its Commit
 // is called; a link at path is refused.
 func NewReplacement(path string) (*Replacement, error) { return store.NewReplacement(path) }
+
+// benchScratch names the bench's scratch folders in the temp folder:
+// clinicvault-bench-DIGITS and clinicvault-bench-KIND-DIGITS.
+var benchScratch = store.ScratchName{Prefix: "clinicvault-bench-", Middle: regexp.MustCompile(`^([a-z]+-)?[0-9]+$`).MatchString}
+
+// BenchScratch makes a scratch folder for `clinicvault bench` in the temp
+// folder (kind: "" or a word naming the benchmark), held as in use until
+// release, which removes it. Scratch folders a bench killed midway left
+// there, an hour old and no longer in use, go first (store.SweepStale).
+func BenchScratch(kind string) (dir string, release func(), err error) {
+	store.SweepStale(os.TempDir(), time.Now(), benchScratch)
+	pattern := "clinicvault-bench-*"
+	if kind != "" {
+		pattern = "clinicvault-bench-" + kind + "-*"
+	}
+	return store.MkdirWork("", pattern)
+}

@@ -3,14 +3,11 @@ package cli
 import (
 	"flag"
 	"fmt"
-	"os"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/clinicvault/clinicvault/app"
-	"github.com/clinicvault/clinicvault/store"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -35,10 +32,9 @@ func (r *runner) cmdBench(args []string) error {
 	if *runs < 1 {
 		return usagef("--runs must be at least 1")
 	}
-	// A bench killed midway left its scratch vaults in the temp folder;
-	// those an hour old go now (see store.SweepStale).
-	store.SweepStale(os.TempDir(), time.Now(), benchScratch)
-	dir, release, err := store.MkdirWork("", "clinicvault-bench-*")
+	// (A bench killed midway left its scratch vaults in the temp folder;
+	// those an hour old go now.)
+	dir, release, err := app.BenchScratch("")
 	if err != nil {
 		return err
 	}
@@ -140,13 +136,9 @@ func (r *runner) cmdBench(args []string) error {
 	return nil
 }
 
-// benchScratch names the bench's scratch folders in the temp folder:
-// clinicvault-bench-DIGITS and clinicvault-bench-KIND-DIGITS.
-var benchScratch = store.ScratchName{Prefix: "clinicvault-bench-", Middle: regexp.MustCompile(`^([a-z]+-)?[0-9]+$`).MatchString}
-
 // benchIn runs a benchmark in a scratch folder of its own, removed after.
 func benchIn(kind string, run func(scratch string) error) error {
-	scratch, release, err := store.MkdirWork("", "clinicvault-bench-"+kind+"-*")
+	scratch, release, err := app.BenchScratch(kind)
 	if err != nil {
 		return err
 	}
