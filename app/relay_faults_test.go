@@ -126,7 +126,7 @@ func TestRelayNetworkCutMidPublish(t *testing.T) {
 		t.Log("the pass finished over the reconnected link despite the cut")
 	}
 	var rep SyncReport
-	for range 50 {
+	for range 150 { // reconnects wait 1 s and a jitter of up to 2 s
 		if rep, err = a.SyncAt(ctx, relay); err == nil {
 			break
 		}
@@ -135,7 +135,7 @@ func TestRelayNetworkCutMidPublish(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the cut: %v", err)
 	}
-	for range 50 {
+	for range 150 {
 		if rep, err = b.SyncAt(ctx, relay); err == nil && rep.Refused == 0 {
 			break
 		}
