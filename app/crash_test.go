@@ -4,7 +4,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestSanitizeStackDropsArgumentValues(t *testing.T) {
@@ -32,7 +31,7 @@ func TestCrashLogWithoutADataFolder(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", cache)
 	t.Setenv("HOME", cache)
 	t.Setenv("LocalAppData", cache)
-	p, err := WriteCrashLog("", "Núñez", []byte("goroutine 1 [running]:\nmain.main()\n"), time.Now())
+	p, err := WriteCrashLog("", "Núñez", []byte("goroutine 1 [running]:\nmain.main()\n"), testEpoch)
 	if err != nil {
 		t.Fatal(err)
 	}

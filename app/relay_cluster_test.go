@@ -45,7 +45,7 @@ func natsCluster(t *testing.T) []*server.Server {
 		t.Cleanup(s.Shutdown)
 		servers[i] = s
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second) // a span, not a date
 	for {
 		ready := 0
 		for _, s := range servers {
@@ -56,10 +56,11 @@ func natsCluster(t *testing.T) []*server.Server {
 		if ready == 3 {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatal("the cluster did not form")
+		case <-time.After(200 * time.Millisecond):
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	return servers
 }

@@ -35,7 +35,7 @@ func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 
 func TestSweepStaleTakesOnlyOldLeftoversOfOurs(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Now()
+	now := storeTestNow // every file's time is set from it: no date of the run matters
 	old := now.Add(-2 * time.Hour)
 	scheme := ScratchName{Prefix: ".clinicvault-snapshot-"}
 	plant(t, dir, ".clinicvault-snapshot-123", true, old)                // ours, old: goes
@@ -69,11 +69,11 @@ func TestSweepStaleTakesOnlyOldLeftoversOfOurs(t *testing.T) {
 
 func TestSweepStaleNeverFollowsALink(t *testing.T) {
 	dir, target := t.TempDir(), t.TempDir()
-	plant(t, target, "precious", false, time.Now().Add(-48*time.Hour))
+	plant(t, target, "precious", false, storeTestNow.Add(-48*time.Hour))
 	if err := os.Symlink(target, filepath.Join(dir, ".clinicvault-verify-1")); err != nil {
 		t.Skip("no symbolic links here:", err)
 	}
-	SweepStale(dir, time.Now().Add(48*time.Hour), ScratchName{Prefix: ".clinicvault-verify-"})
+	SweepStale(dir, storeTestNow.Add(48*time.Hour), ScratchName{Prefix: ".clinicvault-verify-"})
 	if !exists(filepath.Join(target, "precious")) || !exists(filepath.Join(dir, ".clinicvault-verify-1")) {
 		t.Fatal("the sweep followed or removed a symbolic link")
 	}
@@ -83,6 +83,9 @@ func TestSweepStaleNeverFollowsALink(t *testing.T) {
 // write of the same file removes the old ones only.
 func TestAtomicWriteAndReplacementSweepTheirOldTempFiles(t *testing.T) {
 	dir := t.TempDir()
+	// WriteFileAtomic and NewReplacement sweep against the real clock: the
+	// files' times are the file system's, so they are set from it here
+	// (a span back from the moment of the run, never a date).
 	old, now := time.Now().Add(-3*time.Hour), time.Now()
 	plant(t, dir, ".vault.keys.tmp-111", false, old)
 	plant(t, dir, ".vault.keys.tmp-222", false, now)
@@ -122,7 +125,7 @@ func TestSweepStaleSparesAWorkFolderInUse(t *testing.T) {
 	if !scheme.Match(filepath.Base(live)) {
 		t.Fatalf("%s is not of our naming", live)
 	}
-	old := time.Now().Add(-5 * time.Hour)
+	old := storeTestNow.Add(-5 * time.Hour)
 	age := func(p string) {
 		entries, _ := os.ReadDir(p)
 		for _, e := range entries {
@@ -134,7 +137,7 @@ func TestSweepStaleSparesAWorkFolderInUse(t *testing.T) {
 	if !workInUse(live) {
 		t.Skip("no file locks here")
 	}
-	if removed := SweepStale(dir, time.Now(), scheme); len(removed) != 0 {
+	if removed := SweepStale(dir, storeTestNow, scheme); len(removed) != 0 {
 		t.Fatalf("swept %v while in use", removed)
 	}
 	// What a killed process leaves: the folder and its lock file, unlocked.
@@ -142,7 +145,7 @@ func TestSweepStaleSparesAWorkFolderInUse(t *testing.T) {
 	os.Mkdir(dead, 0o700)
 	os.WriteFile(filepath.Join(dead, workLockFile), nil, 0o600)
 	age(dead)
-	if removed := SweepStale(dir, time.Now(), scheme); len(removed) != 1 || removed[0] != filepath.Base(dead) {
+	if removed := SweepStale(dir, storeTestNow, scheme); len(removed) != 1 || removed[0] != filepath.Base(dead) {
 		t.Fatalf("swept %v, want only %s", removed, filepath.Base(dead))
 	}
 	release()
