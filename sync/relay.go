@@ -109,11 +109,18 @@ func (r *Relay) chunk() int {
 // put stores data at subject: once (ErrExists when the place is taken)
 // or replacing what is there.
 func (r *Relay) put(subject string, data []byte, once bool) error {
-	err := r.put1(subject, data, once)
-	if err != nil && r.lostStreams(err) {
-		err = r.put1(subject, data, once)
-	}
+	_, err := again(r, func() (struct{}, error) { return struct{}{}, r.put1(subject, data, once) })
 	return err
+}
+
+// again runs op, and once more when the relay had lost its streams (its
+// disk wiped): lostStreams has found or made them again meanwhile.
+func again[T any](r *Relay, op func() (T, error)) (T, error) {
+	v, err := op()
+	if err != nil && r.lostStreams(err) {
+		v, err = op()
+	}
+	return v, err
 }
 
 func (r *Relay) put1(subject string, data []byte, once bool) error {
@@ -174,11 +181,7 @@ func (r *Relay) publishError(subject string, err error) error {
 
 // get reads what subject holds (os.ErrNotExist when nothing).
 func (r *Relay) get(subject string) ([]byte, error) {
-	data, err := r.get1(subject)
-	if err != nil && r.lostStreams(err) {
-		data, err = r.get1(subject)
-	}
-	return data, err
+	return again(r, func() ([]byte, error) { return r.get1(subject) })
 }
 
 func (r *Relay) get1(subject string) ([]byte, error) {
@@ -226,11 +229,7 @@ func (r *Relay) get1(subject string) ([]byte, error) {
 
 // subjects lists the subjects matching filter.
 func (r *Relay) subjects(filter string) ([]string, error) {
-	out, err := r.subjects1(filter)
-	if err != nil && r.lostStreams(err) {
-		out, err = r.subjects1(filter)
-	}
-	return out, err
+	return again(r, func() ([]string, error) { return r.subjects1(filter) })
 }
 
 func (r *Relay) subjects1(filter string) ([]string, error) {
