@@ -193,15 +193,7 @@ func TestPairThroughRelayServeInTheScreens(t *testing.T) {
 	f := newPractice(t)
 	a := newApp(t)
 	sa := f.signIn(f.a, adminName, adminPass)
-	rs, err := relayserver.Start(relayserver.Options{Listen: "127.0.0.1:0", Store: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.Shutdown)
-	relay := app.RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
-	if err := sa.ClaimRelay(ctx, relay, rs.ClaimCode()); err != nil {
-		t.Fatal(err)
-	}
+	_, relay := claimedRelay(t, sa)
 	if _, _, err := sa.AddPatient(ctx, app.Patient{Given: "Rui", Family: "Costa", DOB: "1975-05-05"}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,15 +209,7 @@ func TestRevokeThroughTheRelayInTheScreens(t *testing.T) {
 	f := newPractice(t)
 	a := newApp(t)
 	sa := f.signIn(f.a, adminName, adminPass)
-	rs, err := relayserver.Start(relayserver.Options{Listen: "127.0.0.1:0", Store: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.Shutdown)
-	relay := app.RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
-	if err := sa.ClaimRelay(ctx, relay, rs.ClaimCode()); err != nil {
-		t.Fatal(err)
-	}
+	rs, relay := claimedRelay(t, sa)
 	b, _ := pairThroughRelayScreens(t, f, a, sa, true, false)
 	if got := len(rs.Access().Members); got != 2 {
 		t.Fatalf("the relay admits %d computers, want 2", got)
@@ -254,4 +238,19 @@ func TestRevokeThroughTheRelayInTheScreens(t *testing.T) {
 	if _, err := sb.SyncAt(ctx, app.RelayPlace(relay)); !errors.Is(err, cvsync.ErrRelayRefused) {
 		t.Fatalf("the revoked laptop through the relay: %v, want ErrRelayRefused", err)
 	}
+}
+
+// claimedRelay runs a relay made by relay serve, claimed by the admin sa.
+func claimedRelay(t *testing.T, sa *app.Session) (*relayserver.Relay, app.RelayLink) {
+	t.Helper()
+	rs, err := relayserver.Start(relayserver.Options{Listen: "127.0.0.1:0", Store: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.Shutdown)
+	relay := app.RelayLink{URL: rs.URL(), Fingerprint: rs.Fingerprint()}
+	if err := sa.ClaimRelay(context.Background(), relay, rs.ClaimCode()); err != nil {
+		t.Fatal(err)
+	}
+	return rs, relay
 }
