@@ -30,7 +30,7 @@ func (s *Session) InviteThroughRelay(ctx context.Context, l RelayLink) (*Invitat
 	if err != nil {
 		return nil, err
 	}
-	inv.relay = l
+	inv.relay = l.clean()
 	return inv, nil
 }
 
@@ -40,6 +40,7 @@ func (s *Session) InviteThroughRelay(ctx context.Context, l RelayLink) (*Invitat
 // is taken on trust for the pairing only, and must then be the one the
 // approval names: otherwise nothing is set up (ErrRelayPin).
 func (v *Vault) JoinThroughRelay(ctx context.Context, l RelayLink, code, name string, onFingerprint func(string), poll time.Duration) error {
+	l = l.clean()
 	o := cvsync.RelayOptions{URL: l.URL, Fingerprint: l.Fingerprint, Creds: l.Creds, Guest: true}
 	o.TrustFirst = l.Fingerprint == "" && l.Creds == ""
 	r, err := cvsync.DialRelay(ctx, o)
@@ -61,7 +62,7 @@ func (v *Vault) JoinThroughRelay(ctx context.Context, l RelayLink, code, name st
 		// between.
 		want := l.Fingerprint
 		if g.Relay != nil && g.Relay.Fingerprint != "" {
-			want = g.Relay.Fingerprint
+			want = g.Relay.clean().Fingerprint
 		}
 		if want != "" && !sameFingerprint(want, met) {
 			return fmt.Errorf("the relay this computer reached shows certificate %s, not the practice's %s: %w", met, want, cvsync.ErrRelayPin)
@@ -82,8 +83,9 @@ func (v *Vault) JoinThroughRelay(ctx context.Context, l RelayLink, code, name st
 }
 
 func sameFingerprint(a, b string) bool {
-	_, ea := cvsync.PinnedTLS(a)
-	return ea == nil && a == b
+	na, ea := cvsync.NormalizeFingerprint(a)
+	nb, eb := cvsync.NormalizeFingerprint(b)
+	return ea == nil && eb == nil && na == nb
 }
 
 // relayAsMember connects to the relay as this (new) computer, waiting

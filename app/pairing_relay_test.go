@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +135,33 @@ func TestJoinThroughRelayRefusesAnotherCertificate(t *testing.T) {
 	if nv.Exists() {
 		t.Fatal("a vault was set up")
 	}
+}
+
+// TestRelayFingerprintAsTyped: an admin who types the fingerprint in
+// capitals without "sha256:", and a laptop given it with colons, pair and
+// sync: one certificate is not taken for another because of how its name
+// was written.
+func TestRelayFingerprintAsTyped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	rs := servedRelay(t, t.TempDir())
+	bare := strings.TrimPrefix(rs.Fingerprint(), "sha256:")
+	typed := RelayLink{URL: rs.URL(), Fingerprint: strings.ToUpper(bare)}
+	if err := a.ClaimRelay(ctx, typed, rs.ClaimCode()); err != nil {
+		t.Fatal(err)
+	}
+	var colons []string
+	for i := 0; i < len(bare); i += 2 {
+		colons = append(colons, bare[i:i+2])
+	}
+	bv, err := joinThroughRelay(t, f, a, typed, RelayLink{URL: rs.URL(), Fingerprint: "SHA256:" + strings.Join(colons, ":")}, "laptop")
+	if err != nil {
+		t.Fatalf("join with the fingerprint written another way: %v", err)
+	}
+	b := signInOn(t, f, bv, "Maria Admin", adminPass)
+	if got := b.SyncRelay(ctx).Fingerprint; got != rs.Fingerprint() {
+		t.Fatalf("the laptop pinned %q, want %q", got, rs.Fingerprint())
+	}
+	mustSyncAt(t, b, RelayPlace(b.SyncRelay(ctx)))
 }

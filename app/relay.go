@@ -34,6 +34,19 @@ type RelayLink struct {
 	Creds string `json:"creds,omitempty"`
 }
 
+// clean is l with its fingerprint in the one form certificates are named
+// by (a fingerprint that is none is left for the check that refuses it).
+func (l RelayLink) clean() RelayLink {
+	l.URL = strings.TrimSpace(l.URL)
+	if fp, err := cvsync.NormalizeFingerprint(l.Fingerprint); err == nil {
+		l.Fingerprint = fp
+	}
+	return l
+}
+
+// key names the connection to l among a session's.
+func (l RelayLink) key() string { return l.URL + "|" + l.Fingerprint + "|" + l.Creds }
+
 // IsZero reports whether no relay is set.
 func (l RelayLink) IsZero() bool { return l.URL == "" }
 
@@ -61,7 +74,8 @@ func (rc *relayConns) closeAll() {
 // this computer signs in as its device key (relay serve), or with the
 // credentials file given (any NATS server).
 func (s *Session) relayFor(ctx context.Context, l RelayLink) (*cvsync.Relay, error) {
-	key := l.URL + "|" + l.Fingerprint + "|" + l.Creds
+	l = l.clean()
+	key := l.key()
 	s.relays.mu.Lock()
 	r := s.relays.m[key]
 	s.relays.mu.Unlock()
@@ -110,7 +124,7 @@ func (s *Session) relayFor(ctx context.Context, l RelayLink) (*cvsync.Relay, err
 func (s *Session) RelayConnected(l RelayLink) bool {
 	s.relays.mu.Lock()
 	defer s.relays.mu.Unlock()
-	r := s.relays.m[l.URL+"|"+l.Fingerprint+"|"+l.Creds]
+	r := s.relays.m[l.clean().key()]
 	return r != nil && r.Connected()
 }
 
@@ -131,7 +145,7 @@ func readRelaySetting(ctx context.Context, db querier) RelayLink {
 	if err != nil || v == "" || json.Unmarshal([]byte(v), &l) != nil {
 		return RelayLink{}
 	}
-	return l
+	return l.clean()
 }
 
 func setRelaySetting(ctx context.Context, tx *sql.Tx, l RelayLink) error {
@@ -151,6 +165,7 @@ func (s *Session) SetSyncRelay(ctx context.Context, l RelayLink) error {
 	if err := s.require(); err != nil {
 		return err
 	}
+	l = l.clean()
 	if !l.IsZero() && l.Fingerprint != "" {
 		if _, err := cvsync.PinnedTLS(l.Fingerprint); err != nil {
 			return invalid("%v", err)
@@ -269,6 +284,7 @@ func (s *Session) ClaimRelay(ctx context.Context, l RelayLink, code string) erro
 	if err := s.require(Admin); err != nil {
 		return err
 	}
+	l = l.clean()
 	s.mu.Lock()
 	a, err := s.relayAccess(ctx)
 	s.mu.Unlock()

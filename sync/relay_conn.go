@@ -64,10 +64,11 @@ var ErrRelayPin = errors.New("sync: the relay's certificate is not the one this 
 // PinnedTLS is a TLS configuration that accepts only the certificate
 // whose SHA-256 is fingerprint.
 func PinnedTLS(fingerprint string) (*tls.Config, error) {
-	want, err := hex.DecodeString(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(fingerprint)), "sha256:"))
-	if err != nil || len(want) != sha256.Size {
-		return nil, fmt.Errorf("sync: %q is not a relay fingerprint (sha256: and 64 hex digits)", fingerprint)
+	norm, err := NormalizeFingerprint(fingerprint)
+	if err != nil {
+		return nil, err
 	}
+	want, _ := hex.DecodeString(strings.TrimPrefix(norm, "sha256:"))
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // the pin below replaces the name check
@@ -82,6 +83,20 @@ func PinnedTLS(fingerprint string) (*tls.Config, error) {
 			return nil
 		},
 	}, nil
+}
+
+// NormalizeFingerprint is a fingerprint as typed (any case, with or
+// without "sha256:", spaces or colons between the digits) in the one
+// form CertFingerprint gives, so that two spellings of one certificate
+// compare equal.
+func NormalizeFingerprint(fingerprint string) (string, error) {
+	s := strings.ToLower(strings.TrimSpace(fingerprint))
+	s = strings.TrimPrefix(s, "sha256:")
+	s = strings.NewReplacer(" ", "", ":", "", "-", "").Replace(s)
+	if b, err := hex.DecodeString(s); err != nil || len(b) != sha256.Size {
+		return "", fmt.Errorf("sync: %q is not a relay fingerprint (sha256: and 64 hex digits)", fingerprint)
+	}
+	return "sha256:" + s, nil
 }
 
 // CertFingerprint is how a relay's certificate is named for pinning.
