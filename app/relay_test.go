@@ -209,3 +209,23 @@ func TestRelayDownEditsGoOnAndTheBacklogGoesOut(t *testing.T) {
 		t.Fatalf("the edit made while the relay was down did not arrive: %v", err)
 	}
 }
+
+// TestUserDoesNotWaitForAPass: the screens ask who is signed in all the
+// time; while a sync pass holds the session (a slow relay can take
+// seconds to answer), the answer does not wait for it.
+func TestUserDoesNotWaitForAPass(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	got := make(chan User, 1)
+	go func() { got <- a.User() }()
+	select {
+	case u := <-got:
+		if u.Name != "Maria Admin" || u.Role != Admin {
+			t.Fatalf("User() = %+v", u)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("User() waited for the session")
+	}
+}

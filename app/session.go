@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -86,6 +87,8 @@ type Session struct {
 	// relays are the open relay connections, closed when the session
 	// locks.
 	relays relayConns
+	// userView is s.user for User, read without s.mu.
+	userView atomic.Pointer[User]
 	// local tells the replication loops that changes were recorded here.
 	local localChanges
 }
@@ -163,9 +166,21 @@ func (s *Session) Timing() SignInTiming { return s.timing }
 
 // User returns the signed-in member of staff.
 func (s *Session) User() User {
+	if u := s.userView.Load(); u != nil {
+		return *u
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.user
+}
+
+// setUser sets who is signed in, and the copy User reads without waiting
+// for the session: the screens ask it all the time, and a sync pass may
+// hold the session for seconds while a slow relay answers. Called with
+// s.mu held, or before the session is shared.
+func (s *Session) setUser(u User) {
+	s.user = u
+	s.userView.Store(&u)
 }
 
 // Practice returns the practice's name.

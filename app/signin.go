@@ -73,7 +73,7 @@ func (v *Vault) SignIn(ctx context.Context, name, passphrase, code string) (*Ses
 		}
 	}
 	s := &Session{v: v, kr: kr, secrets: secrets, kek: kek, lastTouch: now}
-	s.user = User{ID: slot.UserID, Name: slot.Name, Role: Role(slot.Role)}
+	s.setUser(User{ID: slot.UserID, Name: slot.Name, Role: Role(slot.Role)})
 	if s.presence, err = store.Enter(v.Dir); err != nil {
 		s.wipe()
 		return nil, err

@@ -320,7 +320,9 @@ func (s *Session) SetRole(ctx context.Context, name string, role Role) error {
 			}
 		}
 		if u.ID == s.user.ID {
-			s.user.Role = role
+			u := s.user
+			u.Role = role
+			s.setUser(u)
 		}
 		return audit(ctx, tx, now, s.actor(), "role-changed", u.Name, fmt.Sprintf("%s -> %s", u.Role, role))
 	})

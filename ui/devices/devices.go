@@ -264,7 +264,7 @@ func (ds *devicesScreen) revoke(d app.Device) {
 				ds.load()
 			})
 		}
-		relay := ds.s.SyncRelay(ds.ctx)
+		relay := ds.relay // loaded off the UI thread with the folder
 		if ds.dir == "" && !relay.IsZero() {
 			revokeAt([]app.Place{app.RelayPlace(relay)})
 			return
