@@ -207,8 +207,8 @@ func (s *Session) replicateThrough(ctx context.Context, p Place, where func() Pl
 		if s.serviceDone(ctx) != nil || where() != p {
 			return
 		}
-		if failures > 0 && time.Now().Before(retryAt) {
-			continue // away: tried again after its backoff (a kick comes every Poll)
+		if failures > 0 && time.Now().Before(retryAt) && f.Check() != nil {
+			continue // still away: tried again after its backoff (a kick comes every Poll)
 		}
 		if !s.syncNeeded(ctx, f, p) {
 			// What an idle pass would report, without holding the
