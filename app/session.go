@@ -87,6 +87,9 @@ type Session struct {
 	// relays are the open relay connections, closed when the session
 	// locks.
 	relays relayConns
+	// refillChecked is when each place's copy of this computer's log was
+	// last listed whole (checkRefill).
+	refillChecked map[string]time.Time
 	// userView is s.user for User, read without s.mu.
 	userView atomic.Pointer[User]
 	// local tells the replication loops that changes were recorded here.

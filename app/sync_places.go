@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/clinicvault/clinicvault/store"
 	cvsync "github.com/clinicvault/clinicvault/sync"
@@ -80,6 +81,20 @@ func (s *Session) checkRefill(ctx context.Context, f cvsync.Transport, p *placeS
 	if p.batches == 0 {
 		return 0, nil
 	}
+	// Listing the whole log is not for every pass (the watcher runs one
+	// at each change): once a session, every ten minutes after, and at
+	// once when the relay found its streams gone (its disk wiped).
+	lost := false
+	if l, ok := f.(interface{ TakeLost() bool }); ok {
+		lost = l.TakeLost()
+	}
+	if last, ok := s.refillChecked[p.key]; ok && !lost && time.Since(last) < refillEvery {
+		return 0, nil
+	}
+	if s.refillChecked == nil {
+		s.refillChecked = map[string]time.Time{}
+	}
+	s.refillChecked[p.key] = time.Now()
 	have, err := f.Seqs(s.device, 0)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, err // a place with no folder for this computer holds none of its batches
@@ -96,17 +111,26 @@ func (s *Session) checkRefill(ctx context.Context, f cvsync.Transport, p *placeS
 	if err != nil {
 		return 0, err
 	}
-	lost := 0
+	missing, first := 0, uint64(0)
 	for _, q := range kept {
 		if !held[q] {
-			lost++
+			if missing == 0 {
+				first = q
+			}
+			missing++
 		}
 	}
-	if lost > 0 {
-		p.batches, p.epochs, p.audit = 0, 0, 0
+	if missing > 0 {
+		// From the first batch it lacks (those before are there); its
+		// epoch files and audit entries all again, found or written.
+		p.batches, p.epochs, p.audit = int64(first)-1, 0, 0
 	}
-	return lost, nil
+	return missing, nil
 }
+
+// refillEvery is how often a pass lists a place's copy of this
+// computer's whole log, when nothing says it was lost.
+const refillEvery = 10 * time.Minute
 
 // OnSendProgress sets what hears how a backlog is going out to a place:
 // done of total batches, after each one (only when there are several).

@@ -34,12 +34,23 @@ type Relay struct {
 
 	replicas int
 
-	mu  gosync.Mutex
-	ids map[string]string // device name → device id
+	mu   gosync.Mutex
+	ids  map[string]string // device name → device id
+	lost bool              // streams found gone (TakeLost)
 }
 
 func (r *Relay) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), r.nc.Opts.Timeout*2)
+}
+
+// TakeLost reports whether the relay was found without its streams (its
+// disk wiped) since the last call: what it held is to be sent again.
+func (r *Relay) TakeLost() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lost := r.lost
+	r.lost = false
+	return lost
 }
 
 func (r *Relay) streamFor(subject string) (jetstream.Stream, error) {
@@ -77,6 +88,7 @@ func (r *Relay) lostStreams(err error) bool {
 	}
 	r.mu.Lock()
 	r.pair = pair
+	r.lost = true
 	clear(r.ids) // the computers' ids are to be written again
 	if st != nil {
 		r.stream = st
