@@ -194,6 +194,15 @@ func (s *Session) SetSyncRelay(ctx context.Context, l RelayLink) error {
 // cannot put the revoked computer back). It is signed by the signed-in
 // admin (ErrNotPermitted for anyone else).
 func (s *Session) relayAccess(ctx context.Context) (cvsync.RelayAccess, error) {
+	a, err := s.relayList(ctx)
+	if err != nil {
+		return a, err
+	}
+	return a, s.signRelayList(&a)
+}
+
+// relayList is relayAccess unsigned.
+func (s *Session) relayList(ctx context.Context) (cvsync.RelayAccess, error) {
 	vault := cvsync.RelayVaultName(s.kr.VaultID)
 	a := cvsync.RelayAccess{Vault: vault}
 	type dev struct {
@@ -252,15 +261,20 @@ func (s *Session) relayAccess(ctx context.Context) (cvsync.RelayAccess, error) {
 		}
 	}
 	a.Version = newest<<10 | min(events, 1023)
+	return a, nil
+}
+
+// signRelayList signs a with the signed-in admin's own key.
+func (s *Session) signRelayList(a *cvsync.RelayAccess) error {
 	if s.user.Role != Admin || s.secrets == nil {
-		return a, ErrNotPermitted
+		return ErrNotPermitted
 	}
 	kp, err := cvsync.DeviceNKey(s.secrets.SigningSeed) // an Ed25519 seed, as a device key is
 	if err != nil {
-		return a, err
+		return err
 	}
 	defer kp.Wipe()
-	return a, a.Sign(kp)
+	return a.Sign(kp)
 }
 
 // userNKey is a signing key (hex, as the roster keeps it) as an NKey.
@@ -328,12 +342,15 @@ func (s *Session) keepRelayAccess(ctx context.Context, r *cvsync.Relay, l RelayL
 	if s.user.Role != Admin {
 		return // only an admin's key signs the relay's list: the next admin's pass sends it
 	}
-	a, err := s.relayAccess(ctx)
+	a, err := s.relayList(ctx)
 	if err != nil {
 		return
 	}
 	name := relayAccessSetting(l)
 	if last, _ := readSetting(ctx, s.general, name); last == strconv.FormatInt(a.Version, 10) || last == "operator" {
+		return // signed only when it is to be sent
+	}
+	if err := s.signRelayList(&a); err != nil {
 		return
 	}
 	body, _ := json.Marshal(a)
