@@ -172,6 +172,9 @@ func (r *Relay) put1(subject string, data []byte, once bool) error {
 		}
 		return r.publishError(subject, err)
 	}
+	if strings.HasPrefix(subject, "cv.") {
+		r.nc.Publish(RelayNoteSubject(r.vault), nil) // wakes the watchers; lost, it costs a poll
+	}
 	return nil
 }
 
@@ -495,9 +498,9 @@ func (r *Relay) Watch(ctx context.Context, poll time.Duration, changed func()) {
 		default:
 		}
 	}
-	subject := "cvpair.>"
+	subject := "cvpair.>" // pairing files are small
 	if r.stream != nil {
-		subject = RelaySubjects(r.vault)
+		subject = RelayNoteSubject(r.vault)
 	}
 	sub, err := r.nc.Subscribe(subject, func(*nats.Msg) { poke() })
 	if err == nil {

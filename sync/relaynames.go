@@ -29,6 +29,7 @@ import (
 //	cv.<vault>.f.<hex>.<hex>…           a path (epochs/…, audit/…)
 //	cv.<vault>.x.<subject…>.<n>         part n of a message too big for one
 //	CVPAIR: cvpair.<hex>.<hex>…         pairing files (no vault known yet)
+//	cvnote.<vault>                      "something was stored" (not kept)
 //	cvrelay.claim, cvrelay.access       the relay's access list (relay serve)
 
 // RelayPairStream is the stream that holds pairing files: a computer
@@ -65,6 +66,12 @@ func RelayVaultName(vaultID string) string { return relayHash(store.LabelRelayVa
 func RelayDeviceName(vaultID, deviceID string) string {
 	return relayHash(store.LabelRelayDevice, vaultID, deviceID)
 }
+
+// RelayNoteSubject is where a computer says, in an empty message, that
+// it has just stored something of the vault: the others watch it, rather
+// than the stream's subjects (which would bring them every batch twice,
+// once to be woken and once when they read it). Nothing is kept of it.
+func RelayNoteSubject(vault string) string { return "cvnote." + vault }
 
 // RelayStream is the name of a vault's stream.
 func RelayStream(vault string) string { return "CV_" + vault }
@@ -236,6 +243,7 @@ func RelayPermissions(vault, device string) (pubAllow, subAllow []string) {
 		"cv." + vault + ".x.f.>",
 		"cvpair.>",
 		RelayAccessSubject,
+		RelayNoteSubject(vault),
 		"$JS.API.INFO",
 		"$JS.API.STREAM.INFO." + stream,
 		"$JS.API.STREAM.INFO." + RelayPairStream,
@@ -246,7 +254,7 @@ func RelayPermissions(vault, device string) (pubAllow, subAllow []string) {
 		"$JS.API.DIRECT.GET." + stream,
 		"$JS.API.DIRECT.GET." + RelayPairStream,
 	}
-	subAllow = []string{"_INBOX.>", "cv." + vault + ".>", "cvpair.>"}
+	subAllow = []string{"_INBOX.>", "cv." + vault + ".>", "cvpair.>", RelayNoteSubject(vault)}
 	return
 }
 
