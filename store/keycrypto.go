@@ -157,8 +157,6 @@ func (p KDFParams) Check() error {
 	return nil
 }
 
-func (p KDFParams) check() error { return p.Check() }
-
 // WithNewSalt returns p with a fresh random 16-byte salt.
 func (p KDFParams) WithNewSalt() KDFParams {
 	p.Salt = randomBytes(16)
@@ -173,7 +171,7 @@ func NormalizePassphrase(s string) string { return norm.NFKC.String(s) }
 // Argon2id. Parameters below MinKDF or above MaxKDF are refused (a
 // *KDFLimitError) before anything is derived.
 func DeriveKEK(passphrase string, p KDFParams) ([]byte, error) {
-	if err := p.check(); err != nil {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	return argon2.IDKey([]byte(NormalizePassphrase(passphrase)), p.Salt, p.Time, p.MemoryKiB, p.Threads, 32), nil

@@ -82,7 +82,7 @@ func TestDeriveKEKRefusesWeakParams(t *testing.T) {
 
 func TestCalibrateNeverBelowFloor(t *testing.T) {
 	p := CalibrateKDF(time.Millisecond) // a target the floor already exceeds
-	if err := p.check(); err != nil {
+	if err := p.Check(); err != nil {
 		t.Fatalf("calibrated below floor: %v", err)
 	}
 }

@@ -35,10 +35,11 @@ const PairingExpiry = 10 * time.Minute
 // about 10^11 such runs a second.
 var PairingKDF = store.MinKDF
 
-// maxPairingKDF caps what an offer may ask of a joining computer: an offer
-// swapped by whoever holds the folder must not make it run out of memory
-// or spin for minutes before the box fails to open.
-var maxPairingKDF = store.KDFParams{Time: 12, MemoryKiB: 1024 * 1024, Threads: 16}
+// maxPairingPasses caps the passes an offer may ask of a joining computer,
+// below a sign-in's own bound (store.KDFParams.Check, which an offer
+// meets too): an offer swapped by whoever holds the folder must not make
+// it run out of memory or spin for minutes before the box fails to open.
+const maxPairingPasses = 12
 
 var crockford = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
@@ -103,9 +104,12 @@ func ParsePairingCode(code string) (locator, secret string, err error) {
 func PairingDir(locator string) string { return "pairing/" + locator }
 
 func checkPairingKDF(p store.KDFParams) error {
-	if p.Time < PairingKDF.Time || p.MemoryKiB < PairingKDF.MemoryKiB || p.Threads < PairingKDF.Threads || len(p.Salt) < 16 ||
-		p.Time > maxPairingKDF.Time || p.MemoryKiB > maxPairingKDF.MemoryKiB || p.Threads > maxPairingKDF.Threads || len(p.Salt) > 64 {
-		return fmt.Errorf("sync: the invitation's key-derivation parameters are out of bounds (t=%d m=%dKiB p=%d): %w", p.Time, p.MemoryKiB, p.Threads, ErrPairing)
+	err := p.Check()
+	if err == nil && p.Time > maxPairingPasses {
+		err = fmt.Errorf("%d passes, more than the %d a pairing asks", p.Time, maxPairingPasses)
+	}
+	if err != nil {
+		return fmt.Errorf("sync: the invitation's key-derivation parameters are out of bounds (%v): %w", err, ErrPairing)
 	}
 	return nil
 }

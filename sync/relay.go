@@ -185,7 +185,7 @@ func (r *Relay) publishError(subject string, err error) error {
 	if !r.nc.IsConnected() {
 		return fmt.Errorf("the relay at %s went away while sending (%v): %w", r.url, err, ErrUnreachable)
 	}
-	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		if last := r.nc.LastError(); last != nil && strings.Contains(strings.ToLower(last.Error()), "permission") {
 			return fmt.Errorf("%s: %w: %v", subject, ErrRelayRefused, last)
 		}
