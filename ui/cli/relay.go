@@ -65,6 +65,10 @@ func (r *runner) cmdRelay(args []string) error {
 	if *storeDir == "" {
 		*storeDir = strings.TrimRight(r.g.data, `/\`) + "-relay"
 	}
+	// Listening for Ctrl+C and SIGTERM before anything is printed: a
+	// service manager that stops it at once gets a clean stop.
+	ctx, stop := signal.NotifyContext(r.ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	rl, err := relayserver.Start(relayserver.Options{Listen: *listen, Store: *storeDir, Logf: func(format string, a ...any) {
 		fmt.Fprintf(r.io.Err, "relay: "+format+"\n", a...)
 	}})
@@ -84,8 +88,6 @@ func (r *runner) cmdRelay(args []string) error {
 	if f, ok := r.io.Out.(interface{ Sync() error }); ok {
 		f.Sync()
 	}
-	ctx, stop := signal.NotifyContext(r.ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	done := make(chan struct{})
 	go func() { rl.Wait(); close(done) }()
 	select {
