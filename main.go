@@ -13,10 +13,12 @@ import (
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/ui"
 	"github.com/clinicvault/clinicvault/ui/cli"
+	"github.com/clinicvault/clinicvault/ui/quietlocale"
 	"golang.org/x/term"
 )
 
 func main() {
+	quietlocale.Restore() // the toolkit has read the locale by now
 	args := os.Args[1:]
 	if dir, ok := guiDataDir(args); ok {
 		if dir == "" {

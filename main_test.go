@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/ui/quietlocale"
 )
 
 // A panic in the window's loop ends in one sentence, exit status 1 and a
@@ -35,3 +38,66 @@ func TestWindowPanicEndsInOneSentenceAndALog(t *testing.T) {
 
 //go:noinline
 func windowCallback(name string) { panic("saving " + name) }
+
+// Under the C locale in any of its spellings (Debian's default C.UTF-8
+// on a fresh server or in a container, a bare C, POSIX, or nothing set at
+// all) a command prints its own output and nothing from the window
+// toolkit, which reads the locale when the program starts.
+func TestNoToolkitNoiseUnderCLocale(t *testing.T) {
+	if os.Getenv("CLINICVAULT_AS_MAIN") == "1" {
+		t.Skip("child")
+	}
+	envs := [][]string{
+		{"LANG=C.UTF-8"}, {"LANG=C"}, {"LANG=POSIX"}, {},
+		{"LC_ALL=C.UTF-8", "LANG=en_US.UTF-8"}, {"LANG=C.utf8", "LANGUAGE=C:en"},
+	}
+	for _, env := range envs {
+		// A command that succeeds and one that fails: both print only
+		// their own lines.
+		for _, args := range [][]string{{"help"}, {"--data", t.TempDir(), "status"}} {
+			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestMainChild$", "--"}, args...)...)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "CLINICVAULT_AS_MAIN=1"}, env...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, _ := cmd.Output()
+			if bytes.Contains(stderr.Bytes(), []byte("Fyne")) || bytes.Contains(stderr.Bytes(), []byte("locale")) {
+				t.Errorf("env %v, %v: stderr:\n%s", env, args, stderr.Bytes())
+			}
+			if len(out)+stderr.Len() == 0 {
+				t.Errorf("env %v, %v: printed nothing at all", env, args)
+			}
+		}
+	}
+	// The original value is back for the processes the program starts.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainChild$", "--", "env")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CLINICVAULT_AS_MAIN=1", "LANG=C.UTF-8", "LANGUAGE=C:en"}
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "LANG=C.UTF-8\n") || !strings.Contains(string(out), "LANGUAGE=C:en\n") {
+		t.Fatalf("child environment: %v\n%s", err, out)
+	}
+}
+
+// TestMainChild is the program itself, for TestNoToolkitNoiseUnderCLocale:
+// the arguments after "--" are its command line ("env" prints the
+// environment the program would hand to a process it starts).
+func TestMainChild(t *testing.T) {
+	if os.Getenv("CLINICVAULT_AS_MAIN") != "1" {
+		t.Skip("run by TestNoToolkitNoiseUnderCLocale")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	if len(args) == 1 && args[0] == "env" {
+		quietlocale.Restore()
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+		os.Exit(0)
+	}
+	os.Args = append([]string{"clinicvault"}, args...)
+	main()
+}
