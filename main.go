@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,33 @@ import (
 	"golang.org/x/term"
 )
 
+// fyneApp is FyneApp.toml, the app's metadata: its version is the
+// program's (clinicvault version, the About box, the Windows installer).
+//
+//go:embed FyneApp.toml
+var fyneApp string
+
+// appVersion reads Version and Build from FyneApp.toml's [Details].
+func appVersion(toml string) (version, build string) {
+	for _, line := range strings.Split(toml, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		switch strings.TrimSpace(k) {
+		case "Version":
+			version = v
+		case "Build":
+			build = v
+		}
+	}
+	return version, build
+}
+
 func main() {
 	quietlocale.Restore() // the toolkit has read the locale by now
+	cli.Version, cli.Build = appVersion(fyneApp)
 	args := os.Args[1:]
 	if dir, ok := guiDataDir(args); ok {
 		if dir == "" {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -100,4 +102,24 @@ func TestMainChild(t *testing.T) {
 	}
 	os.Args = append([]string{"clinicvault"}, args...)
 	main()
+}
+
+// The version printed is FyneApp.toml's, the file fyne package and the
+// Windows build read.
+func TestVersionComesFromFyneAppToml(t *testing.T) {
+	b, err := os.ReadFile("FyneApp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, build := appVersion(string(b))
+	if v == "" || build == "" || !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(v) {
+		t.Fatalf("FyneApp.toml: version %q build %q", v, build)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainChild$", "--", "version")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CLINICVAULT_AS_MAIN=1"}
+	out, err := cmd.Output()
+	want := "ClinicVault " + v + " (build " + build + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+	if err != nil || string(out) != want {
+		t.Fatalf("version: %v %q, want %q", err, out, want)
+	}
 }

@@ -127,6 +127,9 @@ func (r *runner) main(args []string) error {
 	} else if err != nil {
 		return usagef("%v", err)
 	}
+	if a := fs.Arg(0); a == "help" || a == "version" {
+		return r.run(fs.Args()) // no data folder needed, or looked for
+	}
 	if r.g.data == "" {
 		d, err := app.DefaultDataDir()
 		if err != nil {
@@ -181,6 +184,7 @@ func init() {
 		"export":      {"export --format fhir|csv --out FILE [--patient MRN] [--encrypt-passphrase-file F | --recipient AGE_RECIPIENT | --plaintext]", "export patients (FHIR R4 with charts for clinicians, or CSV), age-encrypted unless --plaintext", (*runner).cmdExport},
 		"print":       {"print MRN --encounter ID --out FILE.pdf", "a printable visit summary (clinicians)", (*runner).cmdPrint},
 		"bench":       {"bench [--iterations N] [--patients N] [--import-rows N] [--runs N]", "measure sign-in, patient insert, search, chart opening and CSV/XLSX import, encrypted against plain (--runs: medians of N runs)", (*runner).cmdBench},
+		"version":     {"version", "print ClinicVault's version (from FyneApp.toml) and the system it was built for", func(r *runner, _ []string) error { fmt.Fprintln(r.io.Out, VersionLine()); return nil }},
 		"help":        {"help", "show this list", func(r *runner, _ []string) error { r.help(); return nil }},
 	}
 }
@@ -190,7 +194,7 @@ func (r *runner) help() {
 	fmt.Fprintln(w, "Usage: clinicvault [--data DIR] [--user NAME] [--passphrase-file FILE|-] [--totp CODE] COMMAND ...")
 	fmt.Fprintln(w, "With no command, ClinicVault opens its window.")
 	fmt.Fprintln(w)
-	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "medication", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "relay", "import", "export", "print", "bench", "help"} {
+	for _, name := range []string{"init", "user", "passwd", "whoami", "audit", "shell", "recover", "totp", "settings", "backup", "patient", "encounter", "vitals", "allergy", "medication", "appointment", "demo", "security", "access", "training", "chart", "emergency", "sync", "device", "join", "relay", "import", "export", "print", "bench", "version", "help"} {
 		c := commands[name]
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, c.help)
 	}
