@@ -55,6 +55,7 @@ func main() {
 			}
 			dir = d
 		}
+		hideOwnConsole()
 		os.Exit(runWindow(os.Stderr, dir, func() { ui.Run(app.NewVault(dir)) }))
 	}
 	stdin := int(os.Stdin.Fd())
