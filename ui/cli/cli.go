@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -721,6 +722,14 @@ func (r *runner) cmdShell(args []string) error {
 // splitWords splits a shell line into words, honouring single and double
 // quotes and backslash escapes.
 func splitWords(s string) ([]string, error) {
+	return splitWordsEscaping(s, runtime.GOOS != "windows")
+}
+
+// splitWordsEscaping splits a shell line into words: quotes group, and a
+// backslash escapes the next character only where escapes is set. On
+// Windows it is not: a backslash is a path's separator there
+// (C:\Users\…, \\server\share), as in the Command Prompt.
+func splitWordsEscaping(s string, escapes bool) ([]string, error) {
 	var words []string
 	var cur strings.Builder
 	inWord := false
@@ -731,7 +740,7 @@ func splitWords(s string) ([]string, error) {
 		case escaped:
 			cur.WriteRune(c)
 			escaped = false
-		case c == '\\' && quote != '\'':
+		case c == '\\' && quote != '\'' && escapes:
 			escaped, inWord = true, true
 		case quote != 0:
 			if c == quote {

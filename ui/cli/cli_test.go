@@ -315,7 +315,7 @@ func TestCLIUsageAndErrors(t *testing.T) {
 }
 
 func TestSplitWords(t *testing.T) {
-	got, err := splitWords(`user add "Dr Ana Núñez" --role 'clinician' a\ b`)
+	got, err := splitWordsEscaping(`user add "Dr Ana Núñez" --role 'clinician' a\ b`, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +325,13 @@ func TestSplitWords(t *testing.T) {
 	}
 	if _, err := splitWords(`user add "unterminated`); err == nil {
 		t.Fatal("unbalanced quote accepted")
+	}
+	// On Windows a backslash is a path's: drive paths, UNC paths and
+	// quoted paths with spaces reach the command as typed.
+	got, err = splitWordsEscaping(`sync --folder Z:\tmp\share import "C:\Users\Front Desk\patients.csv" x \\server\clinic\`, false)
+	want = []string{"sync", "--folder", `Z:\tmp\share`, "import", `C:\Users\Front Desk\patients.csv`, "x", `\\server\clinic\`}
+	if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Windows: got %q, %v", got, err)
 	}
 }
 

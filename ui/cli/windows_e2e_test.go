@@ -8,7 +8,6 @@ package cli
 // program (cliCommand), on the same clock.
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net/url"
@@ -66,10 +65,49 @@ func (w wineProgram) run(exe string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// output runs cmd (under Wine) and returns what it printed, both
+// streams, from a file rather than a pipe: Wine's own service processes,
+// started along with the first program, inherit its handles and outlive
+// it, so a pipe would never reach its end. Standard input, when given,
+// comes from a file too.
+func output(t *testing.T, cmd *exec.Cmd, stdin string) ([]byte, error) {
+	t.Helper()
+	f := startLogged(t, cmd, stdin)
+	err := cmd.Wait()
+	b, _ := os.ReadFile(f)
+	return b, err
+}
+
+// startLogged starts cmd with its output going to a file, whose name it
+// returns, and stdin (if not empty) read from another.
+func startLogged(t *testing.T, cmd *exec.Cmd, stdin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if stdin != "" {
+		os.WriteFile(filepath.Join(dir, "in"), []byte(stdin), 0o600)
+		in, err := os.Open(filepath.Join(dir, "in"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		cmd.Stdin = in
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Name()
+}
+
 // appData is the Linux path of the Windows user's %AppData% in the prefix.
 func (w wineProgram) appData(t *testing.T) string {
 	t.Helper()
-	out, err := w.run("cmd", "/c", "echo", "%APPDATA%").Output()
+	out, err := output(t, w.run("cmd", "/c", "echo", "%APPDATA%"), "")
 	if err != nil {
 		t.Fatalf("wine cmd: %v", err)
 	}
@@ -140,7 +178,7 @@ func TestWindowsEndToEnd(t *testing.T) {
 	tmp := t.TempDir()
 	pass := filepath.Join(tmp, "pass.txt")
 	os.WriteFile(pass, []byte(adminPass+"\r\n"), 0o600) // as Notepad saves it
-	out, err := w.cmd("--passphrase-file", winPath(pass), "init", "--practice", "Clínica Peña", "--admin", "Maria Admin").CombinedOutput()
+	out, err := output(t, w.cmd("--passphrase-file", winPath(pass), "init", "--practice", "Cabinet Peña-Ødegård", "--admin", "Maria Admin"), "")
 	if err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
@@ -159,7 +197,7 @@ func TestWindowsEndToEnd(t *testing.T) {
 	os.MkdirAll(backups, 0o700)
 
 	shell := w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "shell")
-	shell.Stdin = strings.NewReader(strings.Join([]string{
+	out, err = output(t, shell, strings.Join([]string{
 		"whoami",
 		"patient add --given José --family Núñez --dob 1980-03-02 --mobile 0611111111",
 		`patient add --given "Zoë" --family "Brontë-Ñandú" --dob 1975-11-30`,
@@ -169,8 +207,7 @@ func TestWindowsEndToEnd(t *testing.T) {
 		"patient search odegard",
 		"export --format csv --out " + winPath(export) + " --encrypt-passphrase-file " + winPath(exportPass),
 		"backup create --out " + winPath(backups),
-	}, "\r\n") + "\r\n")
-	out, err = shell.CombinedOutput()
+	}, "\r\n")+"\r\n")
 	if err != nil {
 		t.Fatalf("shell: %v\n%s", err, out)
 	}
@@ -214,14 +251,14 @@ func TestWindowsEndToEnd(t *testing.T) {
 	if backup == "" {
 		t.Fatalf("no backup in %s: %v", backups, files)
 	}
-	if out, err := w.cmd("--passphrase-file", winPath(pass), "backup", "verify", winPath(backup)).CombinedOutput(); err != nil {
+	if out, err := output(t, w.cmd("--passphrase-file", winPath(pass), "backup", "verify", winPath(backup)), ""); err != nil {
 		t.Fatalf("backup verify: %v\n%s", err, out)
 	}
 	restored := filepath.Join(tmp, "restored")
-	if out, err := w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "backup", "restore", winPath(backup), "--to", winPath(restored)).CombinedOutput(); err != nil {
+	if out, err := output(t, w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "backup", "restore", winPath(backup), "--to", winPath(restored)), ""); err != nil {
 		t.Fatalf("backup restore: %v\n%s", err, out)
 	}
-	out, err = w.cmd("--data", winPath(restored), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "patient", "search", "müller").CombinedOutput()
+	out, err = output(t, w.cmd("--data", winPath(restored), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "patient", "search", "müller"), "")
 	if err != nil || !strings.Contains(string(out), "Müller, Françoise") {
 		t.Fatalf("search in the restored vault: %v\n%s", err, out)
 	}
@@ -279,7 +316,7 @@ func TestMixedPracticeWindowsAndLinux(t *testing.T) {
 	pass := filepath.Join(tmp, "pass")
 	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
 
-	out, err := w.cmd("--data", winPath(deskDir), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin").CombinedOutput()
+	out, err := output(t, w.cmd("--data", winPath(deskDir), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin"), "")
 	if err != nil {
 		t.Fatalf("init at the desk: %v\n%s", err, out)
 	}
@@ -300,58 +337,39 @@ func TestMixedPracticeWindowsAndLinux(t *testing.T) {
 
 	// The desk registers a patient, syncs and invites the laptop.
 	desk := w.cmd("--data", winPath(deskDir), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &deskUsed), "shell")
-	desk.Stdin = strings.NewReader(strings.Join([]string{
+	deskLog := startLogged(t, desk, strings.Join([]string{
 		"patient add --given José --family Núñez --dob 1980-03-02 --mobile 0611111111",
 		"sync --folder " + winPath(share),
 		"device invite --folder " + winPath(share) + " --yes",
 		"sync",
-	}, "\r\n") + "\r\n")
-	stdout, _ := desk.StdoutPipe()
-	var deskErr bytes.Buffer
-	desk.Stderr = &deskErr
-	if err := desk.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	var deskOut strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- strings.TrimRight(sc.Text(), "\r")
-		}
-		close(lines)
-	}()
+	}, "\r\n")+"\r\n")
 	var code, mrn string
-	deadline := time.After(120 * time.Second)
-	for code == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("the desk ended before printing a code:\n%s\n%s", deskOut.String(), deskErr.String())
-			}
-			deskOut.WriteString(l + "\n")
-			if m := regexp.MustCompile(`^code: (\S+)$`).FindStringSubmatch(l); m != nil {
-				code = m[1]
-			}
-			if m := regexp.MustCompile(`^mrn: (\S+)$`).FindStringSubmatch(l); m != nil {
-				mrn = m[1]
-			}
-		case <-deadline:
-			t.Fatalf("no invitation code from the desk:\n%s", deskOut.String())
+	codeLine, mrnLine := regexp.MustCompile(`(?m)^code: (\S+)\r?$`), regexp.MustCompile(`(?m)^mrn: (\S+)\r?$`)
+	for deadline := time.Now().Add(120 * time.Second); code == ""; time.Sleep(200 * time.Millisecond) {
+		b, _ := os.ReadFile(deskLog)
+		if m := codeLine.FindSubmatch(b); m != nil {
+			code = string(m[1])
+		}
+		if m := mrnLine.FindSubmatch(b); m != nil {
+			mrn = string(m[1])
+		}
+		if time.Now().After(deadline) {
+			desk.Process.Kill()
+			t.Fatalf("no invitation code from the desk:\n%s", b)
 		}
 	}
 	join := laptopAt(0, "--data", laptopDir, "join", "--folder", share, "--code", code, "--name", "Dr Haddad's laptop")
 	if out, err := join.CombinedOutput(); err != nil {
+		desk.Process.Kill()
 		t.Fatalf("join on the laptop: %v\n%s", err, out)
 	}
-	for l := range lines {
-		deskOut.WriteString(l + "\n")
-	}
-	if err := desk.Wait(); err != nil {
-		t.Fatalf("desk: %v\n%s\n%s", err, deskOut.String(), deskErr.String())
+	err = desk.Wait()
+	deskOut, _ := os.ReadFile(deskLog)
+	if err != nil {
+		t.Fatalf("desk: %v\n%s", err, deskOut)
 	}
 	if mrn == "" {
-		t.Fatalf("no mrn from the desk:\n%s", deskOut.String())
+		t.Fatalf("no mrn from the desk:\n%s", deskOut)
 	}
 
 	// The laptop finds the patient, charts a visit and changes her mobile
@@ -372,12 +390,11 @@ func TestMixedPracticeWindowsAndLinux(t *testing.T) {
 	// The desk, not having synced since, changes the same number, then
 	// syncs: it receives the note and the laptop's edit.
 	desk2 := w.cmd("--data", winPath(deskDir), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &deskUsed), "shell")
-	desk2.Stdin = strings.NewReader(strings.Join([]string{
+	deskShow, err := output(t, desk2, strings.Join([]string{
 		"patient edit " + mrn + " --mobile 0633333333",
 		"sync",
 		"patient show " + mrn,
-	}, "\r\n") + "\r\n")
-	deskShow, err := desk2.CombinedOutput()
+	}, "\r\n")+"\r\n")
 	if err != nil || !strings.Contains(string(deskShow), "A: Bronchite aiguë") {
 		t.Fatalf("desk after sync: %v\n%s", err, deskShow)
 	}
@@ -428,7 +445,7 @@ func TestWindowsInstaller(t *testing.T) {
 	}
 	progDir := filepath.Join(w.prefix, "drive_c", "Program Files", "ClinicVault")
 	shortcut := filepath.Join(w.prefix, "drive_c", "ProgramData", "Microsoft", "Windows", "Start Menu", "Programs", "ClinicVault.lnk")
-	if out, err := w.run(setup, "/S").CombinedOutput(); err != nil {
+	if out, err := output(t, w.run(setup, "/S"), ""); err != nil {
 		t.Fatalf("installer: %v\n%s", err, out)
 	}
 	installed := filepath.Join(progDir, "clinicvault.exe")
@@ -437,7 +454,7 @@ func TestWindowsInstaller(t *testing.T) {
 			t.Fatalf("after the installer: %v", err)
 		}
 	}
-	reg, err := w.run("reg", "query", `HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\ClinicVault`).CombinedOutput()
+	reg, err := output(t, w.run("reg", "query", `HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\ClinicVault`), "")
 	if err != nil || !strings.Contains(string(reg), "DisplayVersion    REG_SZ    "+version[1]) || !strings.Contains(string(reg), `C:\Program Files\ClinicVault\Uninstall.exe`) {
 		t.Fatalf("Apps & features entry: %v\n%s", err, reg)
 	}
@@ -450,7 +467,7 @@ func TestWindowsInstaller(t *testing.T) {
 	}
 	// The installed program runs (C:\Program Files\…, as the shortcut
 	// starts it) and makes a vault in a data folder of its own.
-	out, err := w.run(`C:\Program Files\ClinicVault\clinicvault.exe`, "version").Output()
+	out, err := output(t, w.run(`C:\Program Files\ClinicVault\clinicvault.exe`, "version"), "")
 	if err != nil || strings.TrimSpace(string(out)) != "ClinicVault "+version[1]+" (build "+regexp.MustCompile(`\d+`).FindString(installedBuild(t))+", windows/amd64)" {
 		t.Fatalf("installed program: %v %q", err, out)
 	}
@@ -458,13 +475,13 @@ func TestWindowsInstaller(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	pass := filepath.Join(tmp, "pass")
 	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
-	if out, err := w.run(`C:\Program Files\ClinicVault\clinicvault.exe`, "--data", winPath(data), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin").CombinedOutput(); err != nil {
+	if out, err := output(t, w.run(`C:\Program Files\ClinicVault\clinicvault.exe`, "--data", winPath(data), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin"), ""); err != nil {
 		t.Fatalf("init with the installed program: %v\n%s", err, out)
 	}
 
 	// Uninstall silently; the uninstaller copies itself to the temp
 	// folder and returns at once, so wait for the program to go.
-	if out, err := w.run(filepath.Join(progDir, "Uninstall.exe"), "/S").CombinedOutput(); err != nil {
+	if out, err := output(t, w.run(filepath.Join(progDir, "Uninstall.exe"), "/S"), ""); err != nil {
 		t.Fatalf("uninstaller: %v\n%s", err, out)
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
