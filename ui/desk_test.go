@@ -53,6 +53,11 @@ func TestWindowSizeIsRemembered(t *testing.T) {
 	if err != nil || p.Width != 1280 || p.Height != 760 || p.Placed {
 		t.Fatalf("saved %+v %v", p, err)
 	}
+	g.win.Resize(fyne.NewSize(1500, 900))
+	g.saveWindowStopped() // the app stopping after the window closed
+	if p, _ := v.WindowPlace(); p.Width != 1280 {
+		t.Fatalf("saved again after the window closed: %+v", p)
+	}
 
 	reopen := func() fyne.Size {
 		g := newTestGUI(t, v)
@@ -65,6 +70,15 @@ func TestWindowSizeIsRemembered(t *testing.T) {
 	v.SaveWindowPlace(app.WindowPlace{Width: 20000, Height: 300})
 	if got := reopen(); got != fyne.NewSize(4096, 700) {
 		t.Fatalf("reopened at %v, want 4096×700", got)
+	}
+	// Ended by a signal, the window is not closed: its size is kept all
+	// the same.
+	g = newTestGUI(t, v)
+	g.restoreWindow()
+	g.win.Resize(fyne.NewSize(1300, 720))
+	g.saveWindowStopped()
+	if p, _ := v.WindowPlace(); p.Width != 1300 || p.Height != 720 {
+		t.Fatalf("saved at stop: %+v", p)
 	}
 	os.WriteFile(filepath.Join(v.Dir, app.WindowFile), []byte("not json"), 0o600)
 	g = newTestGUI(t, v)

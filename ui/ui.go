@@ -38,6 +38,9 @@ func Run(v *app.Vault, serve func(raise func())) {
 			serve(g.raiseFromElsewhere)
 		}
 	})
+	// Ended by the system (SIGTERM, Ctrl+C) the window is not closed, but
+	// its size is still worth keeping.
+	a.Lifecycle().SetOnStopped(g.saveWindowStopped)
 	g.win.ShowAndRun()
 }
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"math"
+	"runtime"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -76,23 +77,37 @@ func (g *gui) placeWindow() {
 }
 
 // saveWindow writes the window's size, and its place where the system
-// tells it, to the data folder, when restoreWindow asked for that. A
-// maximised window keeps the size it had before it was maximised.
+// tells it, to the data folder, once, when restoreWindow asked for that.
+// A maximised window keeps the size it had before it was maximised. Run
+// it while the window exists (it closes).
 func (g *gui) saveWindow() {
+	g.saveWindowAs(g.nativeHandle())
+}
+
+// saveWindowStopped is saveWindow for an app that stopped without its
+// window being closed (ended by SIGTERM or Ctrl+C): the system's window is
+// gone, so the place is the one the window opened with.
+func (g *gui) saveWindowStopped() {
+	g.saveWindowAs(0)
+}
+
+func (g *gui) saveWindowAs(handle uintptr) {
 	if !g.rememberPlace {
 		return
 	}
+	g.rememberPlace = false // the first save counts
 	size := g.win.Canvas().Size()
-	p := app.WindowPlace{Width: size.Width, Height: size.Height}
-	if h := g.nativeHandle(); h != 0 {
-		if pl, ok := winplace.Get(h); ok {
+	p := g.place
+	p.Width, p.Height = size.Width, size.Height
+	if handle != 0 {
+		if pl, ok := winplace.Get(handle); ok {
 			p.Placed, p.X, p.Y, p.Maximized = true, pl.X, pl.Y, pl.Maximized
-			if pl.Maximized {
-				p.Width, p.Height = g.place.Width, g.place.Height
-				if p.Width == 0 || p.Height == 0 {
-					p.Width, p.Height = defaultWindowSize.Width, defaultWindowSize.Height
-				}
-			}
+		}
+	}
+	if p.Maximized {
+		p.Width, p.Height = g.place.Width, g.place.Height
+		if p.Width == 0 || p.Height == 0 {
+			p.Width, p.Height = defaultWindowSize.Width, defaultWindowSize.Height
 		}
 	}
 	if err := g.v.SaveWindowPlace(p); err != nil {
@@ -101,7 +116,13 @@ func (g *gui) saveWindow() {
 }
 
 // nativeHandle is the window's Windows handle, or 0 (other systems, tests).
+// Only on Windows is the system's window asked (elsewhere Fyne's
+// RunNative reaches the system's window even after it is gone, and
+// panics).
 func (g *gui) nativeHandle() uintptr {
+	if runtime.GOOS != "windows" {
+		return 0
+	}
 	var h uintptr
 	if nw, ok := g.win.(driver.NativeWindow); ok {
 		nw.RunNative(func(ctx any) {

@@ -69,10 +69,8 @@ type watcher struct {
 
 // Watch calls lock, on a goroutine of its own, each time macOS says the
 // screen was locked or this user's session was switched away from, until
-// ctx ends. It returns once the observers are registered (on the main
-// thread, which must be running its run loop or about to: do not call
-// Watch from the main thread before the window's event loop starts, or
-// from a function the main thread waits for).
+// ctx ends. It returns at once; the observers are registered on the main
+// thread once the window's event loop runs it.
 func Watch(ctx context.Context, lock func()) {
 	go func() {
 		h := cgo.NewHandle(&watcher{ctx: ctx, lock: lock})
