@@ -1,17 +1,21 @@
 // Command clinicvault is ClinicVault: with no command it opens the window
-// (optionally on --data DIR); with a command it runs the command line.
+// (optionally on --data DIR), one window per data folder; with a command
+// it runs the command line.
 package main
 
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/clinicvault/clinicvault/app"
+	"github.com/clinicvault/clinicvault/app/instance"
 	"github.com/clinicvault/clinicvault/ui"
 	"github.com/clinicvault/clinicvault/ui/cli"
 	"github.com/clinicvault/clinicvault/ui/quietlocale"
@@ -56,7 +60,7 @@ func main() {
 			dir = d
 		}
 		hideOwnConsole()
-		os.Exit(runWindow(os.Stderr, dir, func() { ui.Run(app.NewVault(dir)) }))
+		os.Exit(openWindow(os.Stderr, dir, func(serve func(raise func())) { ui.Run(app.NewVault(dir), serve) }))
 	}
 	stdin := int(os.Stdin.Fd())
 	io := cli.IO{
@@ -70,6 +74,40 @@ func main() {
 		},
 	}
 	os.Exit(cli.Main(context.Background(), args, io, app.NewVault))
+}
+
+// raiseWait is how long a second start waits for the window already open
+// on its data folder to come forward.
+const raiseWait = 2 * time.Second
+
+// The sentences a second start ends with.
+const (
+	raisedSentence   = "ClinicVault is already open; its window was brought forward."
+	noAnswerSentence = "ClinicVault is already open on this data folder but its window did not answer within 2 seconds; close it (or end ClinicVault in the Task Manager) and start ClinicVault again."
+)
+
+// openWindow runs the window (run, which starts serve once the window
+// shows) on dataDir, unless a ClinicVault window is already open on that
+// folder (package instance). Then the databases are not opened: that
+// window is brought forward and openWindow returns 0, or, when it does
+// not answer within raiseWait, says so in one sentence and returns 1.
+func openWindow(stderr io.Writer, dataDir string, run func(serve func(raise func()))) int {
+	ctx, cancel := context.WithTimeout(context.Background(), raiseWait)
+	h, raised, err := instance.Open(ctx, dataDir)
+	cancel()
+	switch {
+	case raised:
+		fmt.Fprintln(stderr, raisedSentence)
+		return cli.ExitOK
+	case errors.Is(err, instance.ErrNoAnswer):
+		fmt.Fprintln(stderr, noAnswerSentence)
+		return cli.ExitError
+	case err != nil:
+		fmt.Fprintf(stderr, "clinicvault: the data folder %s could not be opened: %v\n", dataDir, err)
+		return cli.ExitError
+	}
+	defer h.Close()
+	return runWindow(stderr, dataDir, func() { run(h.Serve) })
 }
 
 // runWindow runs the window (run) and returns the exit status: 0 when it

@@ -18,10 +18,10 @@ import (
 // ErrBackupTarget refuses to restore into a folder that holds a vault.
 var ErrBackupTarget = errors.New("the restore folder must be new or empty; ClinicVault never restores over a vault")
 
-// restoreTarget checks dir is new or empty, and creates it.
+// restoreTarget checks dir is new or empty (but for the window's own
+// files), and creates it.
 func restoreTarget(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err == nil && len(entries) > 0 {
+	if folderHasFiles(dir) {
 		return fmt.Errorf("%s: %w", dir, ErrBackupTarget)
 	}
 	return os.MkdirAll(dir, 0o700)
@@ -138,7 +138,9 @@ func (v *Vault) restore(ctx context.Context, path string, h *store.BackupHeader,
 		if err != nil {
 			entries, _ := os.ReadDir(v.Dir)
 			for _, e := range entries {
-				os.Remove(filepath.Join(v.Dir, e.Name()))
+				if !desktopFile(e.Name()) {
+					os.Remove(filepath.Join(v.Dir, e.Name()))
+				}
 			}
 		}
 	}()

@@ -305,7 +305,7 @@ func (v *Vault) Join(ctx context.Context, dir, code, name string, onFingerprint 
 	if v.Exists() {
 		return ErrVaultExists
 	}
-	if entries, err := os.ReadDir(v.Dir); err == nil && len(entries) > 0 {
+	if folderHasFiles(v.Dir) {
 		return fmt.Errorf("%s is not empty: join into a new, empty folder: %w", v.Dir, ErrVaultExists)
 	}
 	f := cvsync.Folder{Dir: dir}
@@ -339,7 +339,7 @@ func (v *Vault) joinVia(ctx context.Context, t cvsync.Transport, remember func(c
 	if v.Exists() {
 		return ErrVaultExists
 	}
-	if entries, err := os.ReadDir(v.Dir); err == nil && len(entries) > 0 {
+	if folderHasFiles(v.Dir) {
 		return fmt.Errorf("%s is not empty: join into a new, empty folder: %w", v.Dir, ErrVaultExists)
 	}
 	j, err := cvsync.FindInvitation(t, code)

@@ -168,6 +168,7 @@ func (e *encountersTab) printSummary(enc app.Encounter) {
 	}, g.win)
 	fd.SetFileName(e.summaryName(enc))
 	fd.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
+	kit.StartIn(fd, "")
 	fd.Resize(fileDialogSize)
 	g.showDialog(fd)
 }
@@ -626,6 +627,7 @@ func (d *documentsTab) pickFile() {
 		d.addFrom(r)
 	}, g.win)
 	fd.Resize(fileDialogSize)
+	kit.StartIn(fd, "")
 	g.showDialog(fd)
 }
 
@@ -709,6 +711,7 @@ func (d *documentsTab) saveCopy() {
 		d.saveTo(doc, w)
 	}, g.win)
 	fd.SetFileName(fileNameFor(doc))
+	kit.StartIn(fd, "")
 	fd.Resize(fileDialogSize)
 	g.showDialog(fd)
 }

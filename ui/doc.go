@@ -47,4 +47,17 @@
 // window background. Fyne offers no window-wide mouse hook, so mouse
 // movement over a widget that handles hover itself (a button, a list) is
 // not seen; clicking it is.
+//
+// The system's own lock: when the operating system locks the computer or
+// switches to another user (package screenlock), the session locks at
+// once on the UI thread and the sign-in screen says why. That is not a
+// person's activity and does not touch the idle clock.
+//
+// The window: one per data folder (package app/instance, wired in main;
+// a second start brings this window forward through Run's serve). It
+// opens at the size it had when it last closed on the folder, kept
+// between 1024×700, the smallest the screens are designed for, and 4096
+// a side; on Windows also where it was and whether it was maximised
+// (package winplace), since Fyne 2.7 has no window position of its own.
+// File dialogs start in the user's Documents folder (package userdirs).
 package ui

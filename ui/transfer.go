@@ -104,6 +104,7 @@ func (is *importScreen) pickFile() {
 		is.open(path)
 	}, g.win)
 	fd.SetFilter(storage.NewExtensionFileFilter([]string{".csv", ".xlsx", ".json"}))
+	kit.StartIn(fd, "")
 	fd.Resize(fileDialogSize)
 	g.showDialog(fd)
 }
@@ -639,6 +640,7 @@ func (e *exportScreen) pickFile() {
 		e.saveTo(w)
 	}, g.win)
 	fd.SetFileName(e.fileName(o))
+	kit.StartIn(fd, "")
 	fd.Resize(fileDialogSize)
 	g.showDialog(fd)
 }

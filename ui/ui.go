@@ -15,14 +15,33 @@ import (
 	"github.com/clinicvault/clinicvault/app"
 	"github.com/clinicvault/clinicvault/assets"
 	"github.com/clinicvault/clinicvault/ui/kit"
+	"github.com/clinicvault/clinicvault/ui/screenlock"
 )
 
 // Run opens ClinicVault's window on the vault in v and runs the event loop
-// until the window closes.
-func Run(v *app.Vault) {
+// until the window closes. The window opens at the size it had when it
+// last closed on this folder (and, on Windows, where it was); it locks
+// the session when the system locks the computer or switches user
+// (package screenlock). serve, when not nil, is started with the function
+// that brings the window forward for a second start of ClinicVault
+// (instance.Holder.Serve).
+func Run(v *app.Vault, serve func(raise func())) {
 	a := fyneapp.NewWithID("org.clinicvault.app")
 	a.SetIcon(fyne.NewStaticResource("Icon.png", assets.Icon()))
-	NewWindow(a, v).ShowAndRun()
+	g := newGUI(a, v)
+	g.startServices = true
+	g.restoreWindow()
+	a.Lifecycle().SetOnStarted(func() {
+		g.placeWindow()
+		screenlock.Watch(g.ctx, func() { g.post(g.lockForSystem) })
+		if serve != nil {
+			serve(g.raiseFromElsewhere)
+		}
+	})
+	// Ended by the system (SIGTERM, Ctrl+C) the window is not closed, but
+	// its size is still worth keeping.
+	a.Lifecycle().SetOnStopped(g.saveWindowStopped)
+	g.win.ShowAndRun()
 }
 
 // NewWindow builds ClinicVault's main window for the vault in v: the
@@ -86,6 +105,12 @@ type gui struct {
 	// stopIdle stops the running idle ticker, if any.
 	stopIdle func()
 
+	// rememberPlace saves the window's size and place when it closes
+	// (Run sets it; tests mostly do not); place is the one it opened
+	// with.
+	rememberPlace bool
+	place         app.WindowPlace
+
 	// pending counts background work whose result has not yet reached
 	// the UI; tests wait for it.
 	pending atomic.Int64
@@ -113,7 +138,7 @@ func newGUI(a fyne.App, v *app.Vault) *gui {
 	g.win = a.NewWindow("ClinicVault")
 	g.win.SetMaster()
 	g.win.SetPadded(true)
-	g.win.Resize(fyne.NewSize(1000, 700))
+	g.win.Resize(defaultWindowSize)
 	g.win.CenterOnScreen()
 
 	c := g.win.Canvas()
@@ -143,8 +168,10 @@ func newGUI(a fyne.App, v *app.Vault) *gui {
 	return g
 }
 
-// close locks any open session and stops background work.
+// close saves the window's place (see restoreWindow), locks any open
+// session and stops background work.
 func (g *gui) close() {
+	g.saveWindow()
 	if s := g.session; s != nil {
 		g.session = nil // no sign-in screen for a closed window
 		s.Lock(context.Background())

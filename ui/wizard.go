@@ -322,6 +322,7 @@ func (w *wizard) saveKit() {
 	d := dialog.NewFileSave(w.kitChosen, w.g.win)
 	d.SetFileName("ClinicVault recovery kit.pdf")
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
+	kit.StartIn(d, "")
 	w.g.showDialog(d)
 }
 

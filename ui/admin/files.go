@@ -12,14 +12,16 @@ import (
 // fileChooser opens the system's file dialogs. Tests replace files with
 // one that answers at once.
 type fileChooser struct {
-	// folder asks for a folder, starting in start when it exists, and
+	// folder asks for a folder, starting in start when it exists (else in
+	// Documents), and
 	// calls picked with its path (not when cancelled).
 	folder func(win fyne.Window, start string, picked func(dir string))
-	// open asks for a file with one of the extensions, starting in start,
-	// and calls picked with its path.
+	// open asks for a file with one of the extensions, starting in start
+	// (else in Documents), and calls picked with its path.
 	open func(win fyne.Window, start string, exts []string, picked func(path string))
-	// save asks where to save a file suggested as name and calls picked
-	// with the open writer (the caller closes it).
+	// save asks where to save a file suggested as name, starting in
+	// Documents, and calls picked with the open writer (the caller closes
+	// it).
 	save func(win fyne.Window, name string, picked func(w fyne.URIWriteCloser))
 }
 
@@ -47,9 +49,7 @@ func chooseFile(win fyne.Window, start string, exts []string, picked func(string
 	if len(exts) > 0 {
 		d.SetFilter(storage.NewExtensionFileFilter(exts))
 	}
-	if l := kit.StartAt(start); l != nil {
-		d.SetLocation(l)
-	}
+	kit.StartIn(d, start)
 	d.Resize(fyne.NewSize(760, 520))
 	d.Show()
 }
@@ -65,6 +65,7 @@ func chooseSave(win fyne.Window, name string, picked func(fyne.URIWriteCloser)) 
 		}
 	}, win)
 	d.SetFileName(name)
+	kit.StartIn(d, "")
 	d.Resize(fyne.NewSize(760, 520))
 	d.Show()
 }

@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/storage/repository"
+
+	"github.com/clinicvault/clinicvault/ui/userdirs"
 )
 
 // StartAt returns start as a folder a file dialog can open in, or nil
@@ -25,7 +27,21 @@ func StartAt(start string) fyne.ListableURI {
 	return l
 }
 
-// ChooseFolder opens the folder dialog, starting in start when it exists,
+// StartIn makes the file dialog d open in start when that is an existing
+// folder, else in the user's Documents folder (the home folder when there
+// is none), rather than in Fyne's choice, the folder it last showed.
+func StartIn(d *dialog.FileDialog, start string) {
+	l := StartAt(start)
+	if l == nil {
+		l = StartAt(userdirs.Documents())
+	}
+	if l != nil {
+		d.SetLocation(l)
+	}
+}
+
+// ChooseFolder opens the folder dialog, starting in start when it exists
+// (else in Documents),
 // with confirm on its button ("" keeps Fyne's own), and calls picked with
 // the folder's path (not when cancelled), or failed when the folder could
 // not be opened.
@@ -42,9 +58,7 @@ func ChooseFolder(win fyne.Window, start, confirm string, picked func(dir string
 	if confirm != "" {
 		d.SetConfirmText(confirm)
 	}
-	if l := StartAt(start); l != nil {
-		d.SetLocation(l)
-	}
+	StartIn(d, start)
 	d.Resize(fyne.NewSize(760, 520))
 	d.Show()
 }
