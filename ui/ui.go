@@ -17,10 +17,15 @@ import (
 	"github.com/clinicvault/clinicvault/ui/kit"
 )
 
+// AppID is ClinicVault's application ID, as FyneApp.toml gives it to
+// fyne package (the macOS bundle identifier, the Windows and Linux
+// package name); Fyne keeps the window's preferences under it.
+const AppID = "org.clinicvault.app"
+
 // Run opens ClinicVault's window on the vault in v and runs the event loop
 // until the window closes.
 func Run(v *app.Vault) {
-	a := fyneapp.NewWithID("org.clinicvault.app")
+	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("Icon.png", assets.Icon()))
 	NewWindow(a, v).ShowAndRun()
 }
