@@ -49,7 +49,7 @@ func appVersion(toml string) (version, build string) {
 func main() {
 	quietlocale.Restore() // the toolkit has read the locale by now
 	cli.Version, cli.Build = appVersion(fyneApp)
-	args := os.Args[1:]
+	args := withoutProcessSerial(os.Args[1:])
 	if dir, ok := guiDataDir(args); ok {
 		if dir == "" {
 			d, err := app.DefaultDataDir()
@@ -137,4 +137,18 @@ func guiDataDir(args []string) (string, bool) {
 		return args[1], true
 	}
 	return "", false
+}
+
+// withoutProcessSerial drops macOS's process serial number ("-psn_0_1234")
+// from args: Finder passes it to an app on its first start after a
+// download, when Gatekeeper has asked whether to open it, and it would
+// be read as a command instead of opening the window.
+func withoutProcessSerial(args []string) []string {
+	var kept []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-psn_") {
+			kept = append(kept, a)
+		}
+	}
+	return kept
 }

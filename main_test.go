@@ -123,3 +123,22 @@ func TestVersionComesFromFyneAppToml(t *testing.T) {
 		t.Fatalf("version: %v %q, want %q", err, out, want)
 	}
 }
+
+// Started from Finder the first time, a Mac app gets "-psn_0_…" as its
+// only argument; the window opens as with no argument.
+func TestFinderProcessSerialOpensTheWindow(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		dir    string
+		window bool
+	}{
+		{[]string{"-psn_0_8046508"}, "", true},
+		{[]string{"-psn_0_8046508", "--data", "/srv/vault"}, "/srv/vault", true},
+		{[]string{"patient", "list"}, "", false},
+	} {
+		dir, ok := guiDataDir(withoutProcessSerial(c.args))
+		if dir != c.dir || ok != c.window {
+			t.Errorf("%q: guiDataDir = %q, %v; want %q, %v", c.args, dir, ok, c.dir, c.window)
+		}
+	}
+}

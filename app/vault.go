@@ -159,15 +159,6 @@ func NewVault(dir string) *Vault {
 	return &Vault{Dir: dir, Now: time.Now, KDFTarget: 500 * time.Millisecond, Policy: NewPolicy()}
 }
 
-// DefaultDataDir is the per-user configuration folder's ClinicVault folder.
-func DefaultDataDir() (string, error) {
-	base, err := os.UserConfigDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(base, "ClinicVault"), nil
-}
-
 func (v *Vault) now() time.Time {
 	if v.Now == nil {
 		return time.Now()

@@ -228,7 +228,7 @@ func (e *encountersTab) edit(enc *app.Encounter) {
 		okText = "Save changes"
 	}
 	d.f = g.newFormDialog(title, okText, container.NewVBox(
-		kit.Wrapped("The note is saved as a draft. Sign it off when it is complete: after sign-off it can only take addenda. Ctrl+Enter saves."),
+		kit.Wrapped("The note is saved as a draft. Sign it off when it is complete: after sign-off it can only take addenda. "+kit.ShortcutLabel(kit.SubmitShortcut)+" saves."),
 		form,
 	), func() {
 		note := app.SOAP{Subjective: d.fields[0].Text, Objective: d.fields[1].Text, Assessment: d.fields[2].Text, Plan: d.fields[3].Text}
@@ -293,8 +293,8 @@ func (e *encountersTab) addAddendum(enc app.Encounter) {
 	e.addendum = text
 	var f *formDialog
 	f = g.newFormDialog("Add addendum", "Add addendum", container.NewVBox(
-		kit.Wrapped(fmt.Sprintf("To the note of %s by %s. The signed note stays as it was; the addendum is shown under it with your name and the time. Ctrl+Enter saves.",
-			enc.SeenAt.Local().Format(dateTimeLayout), orDash(enc.Clinician))),
+		kit.Wrapped(fmt.Sprintf("To the note of %s by %s. The signed note stays as it was; the addendum is shown under it with your name and the time. %s saves.",
+			enc.SeenAt.Local().Format(dateTimeLayout), orDash(enc.Clinician), kit.ShortcutLabel(kit.SubmitShortcut))),
 		text,
 	), func() {
 		if err := c.s.AddAddendum(g.ctx, c.mrn, enc.ID, text.Text); err != nil {

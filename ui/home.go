@@ -38,7 +38,7 @@ type homeScreen struct {
 }
 
 func (h *homeScreen) setReminder(d time.Duration) {
-	h.reminder.SetText("When you leave the desk, press Lock (or Ctrl+L). ClinicVault also locks by itself after " +
+	h.reminder.SetText("When you leave the desk, press Lock (or " + kit.ShortcutLabel(lockShortcut) + "). ClinicVault also locks by itself after " +
 		kit.Duration(d) + " without activity.")
 }
 
@@ -68,7 +68,7 @@ func newHomeScreen(g *gui, s homeSession) *homeScreen {
 	}
 	can = append([]string{
 		"•  Today: the day's appointments for every clinician; book, check in, move or cancel them.",
-		"•  Patients: find a patient as you type (Ctrl+F), register a new one (Ctrl+N) and open their chart.",
+		"•  Patients: find a patient as you type (" + kit.ShortcutLabel(findShortcut) + "), register a new one (" + kit.ShortcutLabel(newPatientShortcut) + ") and open their chart.",
 	}, can...)
 	can = append(can, "•  My account: change your passphrase.")
 

@@ -50,7 +50,7 @@ type patientsScreen struct {
 
 func newPatientsScreen(g *gui, sh *shell, s recordsSession) *patientsScreen {
 	p := &patientsScreen{g: g, sh: sh, s: s,
-		search: newEntry(g, "Search by name, MRN, phone, date of birth or national number   (Ctrl+F)"),
+		search: newEntry(g, "Search by name, MRN, phone, date of birth or national number   ("+kit.ShortcutLabel(findShortcut)+")"),
 		count:  widget.NewLabel(""),
 		status: kit.NewStatus(widget.MediumImportance),
 		busy:   widget.NewActivity(),
@@ -162,7 +162,7 @@ func (p *patientsScreen) show(res []app.Patient, err error, q string) {
 	case q == "":
 		p.count.Importance = widget.MediumImportance
 		p.count.SetText("Type part of a name (accents are optional), the MRN, a phone number, the date of birth or the national number. " +
-			"Press Enter or double-click to open a chart; Ctrl+N registers a new patient.")
+			"Press " + kit.KeyLabel(fyne.KeyReturn) + " or double-click to open a chart; " + kit.ShortcutLabel(newPatientShortcut) + " registers a new patient.")
 	case len(res) == 0:
 		p.count.Importance = widget.WarningImportance
 		p.count.SetText("No patient matches “" + q + "”. Check the spelling, try the date of birth or phone, or register them with New patient….")
@@ -366,7 +366,7 @@ func (p *patientsScreen) newPatient() {
 func patientForm(left, right []*widget.FormItem, notes *kit.Entry) fyne.CanvasObject {
 	return container.NewVBox(
 		container.NewGridWithColumns(2, widget.NewForm(left...), widget.NewForm(right...)),
-		widget.NewForm(field("Admin notes", notes, "Front-desk notes, not clinical. Ctrl+Enter saves from here.")),
+		widget.NewForm(field("Admin notes", notes, "Front-desk notes, not clinical. "+kit.ShortcutLabel(kit.SubmitShortcut)+" saves from here.")),
 	)
 }
 

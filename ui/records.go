@@ -698,7 +698,7 @@ func (pp *patientPicker) show(res []app.Patient, err error, q string) {
 		pp.note.SetText("No patient matches “" + strings.TrimSpace(q) + "”.")
 	default:
 		pp.note.Importance = widget.MediumImportance
-		pp.note.SetText("Choose with the arrow keys and Enter, or double-click.")
+		pp.note.SetText("Choose with the arrow keys and " + kit.KeyLabel(fyne.KeyReturn) + ", or double-click.")
 		pp.list.selectFirst()
 	}
 }

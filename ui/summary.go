@@ -219,7 +219,7 @@ func newNoteEditor(c *chartScreen) *noteEditor {
 	n.save = widget.NewButtonWithIcon("Save draft", theme.DocumentSaveIcon(), g.act(n.saveDraft))
 	n.save.Importance = widget.HighImportance
 	n.sign = widget.NewButtonWithIcon("Sign off…", theme.ConfirmIcon(), g.act(n.signOff))
-	help := kit.Wrapped("Tab moves between the sections; Ctrl+Enter saves the draft. After sign-off a note only takes addenda.")
+	help := kit.Wrapped("Tab moves between the sections; " + kit.ShortcutLabel(kit.SubmitShortcut) + " saves the draft. After sign-off a note only takes addenda.")
 	n.view = container.NewBorder(container.NewVBox(n.title, help), container.NewVBox(n.status, container.NewHBox(n.save, n.sign)), nil, nil,
 		container.NewVScroll(form))
 	// What was typed when ClinicVault locked comes back.

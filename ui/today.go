@@ -923,7 +923,7 @@ func (g *gui) bookAppointment(s recordsSession, patient *app.Patient, day time.T
 	b.f = g.newFormDialog("Book an appointment", "Book", container.NewVBox(widget.NewForm(items...), check.label), func() {
 		switch {
 		case b.patient == nil:
-			b.f.fail("Choose the patient first: type part of their name, MRN or date of birth, then press Enter.")
+			b.f.fail("Choose the patient first: type part of their name, MRN or date of birth, then press " + kit.KeyLabel(fyne.KeyReturn) + ".")
 			if b.picker != nil {
 				g.focus(b.picker.search)
 			}

@@ -18,6 +18,11 @@ import (
 	"github.com/clinicvault/clinicvault/ui/screenlock"
 )
 
+// AppID is ClinicVault's application ID, as FyneApp.toml gives it to
+// fyne package (the macOS bundle identifier, the Windows and Linux
+// package name); Fyne keeps the window's preferences under it.
+const AppID = "org.clinicvault.app"
+
 // Run opens ClinicVault's window on the vault in v and runs the event loop
 // until the window closes. The window opens at the size it had when it
 // last closed on this folder (and, on Windows, where it was); it locks
@@ -26,7 +31,7 @@ import (
 // that brings the window forward for a second start of ClinicVault
 // (instance.Holder.Serve).
 func Run(v *app.Vault, serve func(raise func())) {
-	a := fyneapp.NewWithID("org.clinicvault.app")
+	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("Icon.png", assets.Icon()))
 	g := newGUI(a, v)
 	g.startServices = true

@@ -4,7 +4,8 @@
 // lock, Tab moves on, Ctrl+Enter submits a note, Esc and shortcuts can go
 // to the window); the theme (teal primary, readable status colours, the
 // recovery key's and a pairing code's text sizes); the plain-words
-// formatting of sentences, counts and dates; the labels, layouts and boxes
+// formatting of sentences, counts and dates; a shortcut's name as the
+// system writes it (Ctrl+L, or ⌘L on macOS); the labels, layouts and boxes
 // the screens are built from (headings, wrapping and hint labels, a
 // self-hiding status line, proportional columns, a minimum height,
 // scrolling pages, cards and coloured notices); the message dialogs; and

@@ -88,8 +88,8 @@ func (e *Entry) TypedKey(k *fyne.KeyEvent) {
 	e.Entry.TypedKey(k)
 }
 
-// SubmitShortcut is Ctrl+Enter, which submits a multi-line field (Enter
-// starts a new line in it).
+// SubmitShortcut is Ctrl+Enter (⌘Return on macOS), which submits a
+// multi-line field (Enter starts a new line in it).
 var SubmitShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}
 
 // TypedShortcut counts as activity; Ctrl+Enter submits; other shortcuts

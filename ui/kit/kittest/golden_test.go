@@ -3,6 +3,7 @@ package kittest
 import (
 	"image"
 	"image/color"
+	"path/filepath"
 	"testing"
 )
 
@@ -28,5 +29,19 @@ func TestCompareTolerates(t *testing.T) {
 	}
 	if diff, _, _ := compare(want, grey(100, 99)); diff != nil {
 		t.Error("images of different sizes compared")
+	}
+}
+
+// macOS screens name shortcuts with ⌘, so their golden images are kept
+// apart from those of Linux and Windows.
+func TestGoldenPathPerSystem(t *testing.T) {
+	for goos, want := range map[string]string{
+		"linux":   "testdata/golden/home.png",
+		"windows": "testdata/golden/home.png",
+		"darwin":  "testdata/golden/darwin/home.png",
+	} {
+		if got := filepath.ToSlash(goldenPath(goos, "home")); got != want {
+			t.Errorf("goldenPath(%s) = %s, want %s", goos, got, want)
+		}
 	}
 }

@@ -5,23 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// smallDisk mounts a 12 MB file system for the test, where the platform
-// allows it (root on Linux); otherwise the test is skipped.
-func smallDisk(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("no small file system here (%v: %s)", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
-	return dir
-}
 
 // TestDiskFullLosesNothing (#15, item 7): the vault's disk fills up
 // during an import. The import fails whole, in words (ErrDiskFull, not

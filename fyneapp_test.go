@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bufio"
+	"image"
+	_ "image/png"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/clinicvault/clinicvault/ui"
+)
+
+// FyneApp.toml holds what fyne package needs for every system (macOS's
+// Info.plist and icon.icns, the Windows exe's version information, the
+// Linux .desktop file): name, an ID that is the window's, an x.y.z
+// version, a build number, and a square PNG icon of at least 512 pixels
+// (macOS's icon is drawn at 1024 from it).
+func TestFyneAppMetadata(t *testing.T) {
+	f, err := os.Open("FyneApp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	details, section := map[string]string{}, ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			section = strings.Trim(line, "[]")
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok && section == "Details" {
+			details[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	if details["Name"] != "ClinicVault" {
+		t.Errorf("Name %q, want ClinicVault (the .app's and the installer's name)", details["Name"])
+	}
+	if details["ID"] != ui.AppID {
+		t.Errorf("ID %q, want the window's %q", details["ID"], ui.AppID)
+	}
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(details["Version"]) {
+		t.Errorf("Version %q, want x.y.z (CFBundleShortVersionString, the exe's version)", details["Version"])
+	}
+	if b, err := strconv.Atoi(details["Build"]); err != nil || b < 1 {
+		t.Errorf("Build %q, want a number from 1 (CFBundleVersion)", details["Build"])
+	}
+	icon, err := os.Open(details["Icon"])
+	if err != nil {
+		t.Fatalf("Icon: %v", err)
+	}
+	defer icon.Close()
+	cfg, format, err := image.DecodeConfig(icon)
+	if err != nil || format != "png" || cfg.Width != cfg.Height || cfg.Width < 512 {
+		t.Errorf("Icon %s: %s %d×%d, %v; want a square PNG of at least 512 pixels", details["Icon"], format, cfg.Width, cfg.Height, err)
+	}
+}
