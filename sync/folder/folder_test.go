@@ -1,4 +1,4 @@
-package sync
+package folder
 
 import (
 	"errors"
@@ -55,7 +55,7 @@ func TestSweepPairing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := f.SweepPairing(written.Add(-2 * PairingExpiry))
+	n, err := f.SweepPairing(written.Add(-20 * time.Minute))
 	if err != nil || n != 2 {
 		t.Fatalf("swept %d: %v", n, err)
 	}
