@@ -348,6 +348,9 @@ func (f Folder) entries(rel string, dirs bool) ([]fs.DirEntry, error) {
 		}
 		if p != "" {
 			all, err = os.ReadDir(p)
+			if r, rerr := filepath.Rel(f.root(), p); rerr == nil {
+				rel = filepath.ToSlash(r) // noted as it is stored
+			}
 		}
 	}
 	if err != nil {
@@ -355,7 +358,7 @@ func (f Folder) entries(rel string, dirs bool) ([]fs.DirEntry, error) {
 	}
 	names := make(map[string]bool, len(all))
 	for _, e := range all {
-		names[e.Name()] = true
+		names[strings.ToLower(e.Name())] = true
 	}
 	var out []fs.DirEntry
 	for _, e := range all {

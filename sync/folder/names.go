@@ -126,8 +126,9 @@ func hasCase(name string) bool { return strings.ToUpper(name) != strings.ToLower
 //	name-DESKTOP-ABC.ext                    OneDrive (the computer's name)
 //
 // The last form is taken for a copy only when its original is among
-// siblings (the other names in its folder): the folder's own names have
-// dashes too ("c-…", the dashes of a UUID).
+// siblings (the names in its folder, in lower case: a copy's original
+// may since have changed case): the folder's own names have dashes too
+// ("c-…", the dashes of a UUID).
 func conflictOriginal(name string, siblings map[string]bool) (string, bool) {
 	if i := strings.Index(name, ".sync-conflict-"); i > 0 {
 		rest := name[i+len(".sync-conflict-"):]
@@ -155,7 +156,7 @@ func conflictOriginal(name string, siblings map[string]bool) (string, bool) {
 			if !isComputerName(stem[i+1:]) {
 				break
 			}
-			if orig := stem[:i] + ext; siblings[orig] {
+			if orig := stem[:i] + ext; siblings[strings.ToLower(orig)] {
 				return orig, true
 			}
 		}
