@@ -294,7 +294,7 @@ func (f Folder) Remove(rel string) error {
 // an offer expires PairingExpiry after it is made, so older ones are of no
 // use, and none is left in the folder for anyone to work on. It returns
 // how many it deleted. Files held open by another program are waited for
-// two seconds in all, not each; those still held are left for the next
+// sweepPatience in all, not each; those still held are left for the next
 // sweep and named in the error (ErrInUse).
 func (f Folder) SweepPairing(before time.Time) (int, error) {
 	root := f.join("pairing")
@@ -305,7 +305,7 @@ func (f Folder) SweepPairing(before time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	deadline := time.Now().Add(patience)
+	deadline := time.Now().Add(sweepPatience)
 	n := 0
 	var held []error
 	for _, id := range ids {

@@ -20,6 +20,12 @@ var ErrInUse = errors.New("sync: a file in the folder is in use by another progr
 // them without stalling a sync pass for long.
 const patience = 2 * time.Second
 
+// sweepPatience is how long a sweep of old pairing files waits, in all,
+// for files held open: it runs at every sync pass while the session is
+// held, so a file held for good must not stall each pass for long, and
+// the next pass sweeps again.
+const sweepPatience = patience / 4
+
 // InUseError is the error of an operation on a file that stayed open in
 // another program (errors.Is(err, ErrInUse)). Its Err is the system's
 // own error: on Windows a sharing violation, or access denied (which is

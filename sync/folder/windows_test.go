@@ -377,3 +377,34 @@ func TestWindowsJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsSweepLeavesAHeldFileForLater: a pairing sweep deletes what
+// it can, waits a little in all for a held file, names it (ErrInUse),
+// and deletes it at a later sweep once it is let go.
+func TestWindowsSweepLeavesAHeldFileForLater(t *testing.T) {
+	f := Folder{Dir: testDir(t)}
+	for _, rel := range []string{"pairing/OLD01/offer", "pairing/OLD01/void", "pairing/OLD02/offer"} {
+		if err := f.WriteOnce(rel, []byte("box")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := holdOpen(t, f.join("pairing/OLD01/offer"))
+	later := time.Now().Add(time.Hour)
+	start := time.Now()
+	n, err := f.SweepPairing(later)
+	waited := time.Since(start)
+	var iu *InUseError
+	if n != 2 || !errors.Is(err, ErrInUse) || !errors.As(err, &iu) || iu.Path != "pairing/OLD01/offer" {
+		t.Fatalf("swept %d: %v", n, err)
+	}
+	if waited < sweepPatience || waited > patience {
+		t.Errorf("the sweep waited %v, want about %v", waited, sweepPatience)
+	}
+	release()
+	if n, err := f.SweepPairing(later); n != 1 || err != nil {
+		t.Fatalf("the next sweep: %d, %v", n, err)
+	}
+	if left, _ := f.Dirs("pairing"); len(left) != 0 {
+		t.Fatalf("left: %v", left)
+	}
+}
