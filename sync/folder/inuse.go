@@ -37,6 +37,8 @@ type InUseError struct {
 	Err    error
 }
 
+// Error says what could not be done to which file, for how long it was
+// tried, and the system's error.
 func (e *InUseError) Error() string {
 	return fmt.Sprintf("sync: could not %s %s in the sync folder: another program (an antivirus, a search indexer, a cloud client or another computer) kept it open for %v, or this computer may not change it: %v",
 		e.Op, e.Path, e.Waited.Round(100*time.Millisecond), e.Err)
