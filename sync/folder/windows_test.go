@@ -242,6 +242,7 @@ func TestWindowsPaths(t *testing.T) {
 		"forward":        strings.ReplaceAll(base, `\`, "/") + "/fw",
 		"trailing":       base + `\tr\`,
 		"long-path form": `\\?\` + base + `\lp`,
+		"over 260":       base + strings.Repeat(`\a-folder-name-of-forty-characters-long-`, 7),
 	}
 	// A share and a mapped drive, when the script that runs these tests
 	// has made them (in Wine: dosdevices/unc/<server>/<share>, and Z:,
