@@ -65,6 +65,7 @@ func (s *Session) receiveWitness(ctx context.Context, f cvsync.Transport, rep *S
 		return nil
 	}
 	for _, w := range names {
+		w = strings.ToLower(w) // a computer's id, whatever case a tool gave its file
 		if w == s.device {
 			continue
 		}

@@ -275,6 +275,9 @@ func (s *Session) receiveAudit(ctx context.Context, f cvsync.Transport, rep *Syn
 		return nil
 	}
 	for _, dev := range devices {
+		// A computer's id is in lower case; a folder whose name a tool
+		// changed the case of is the same (on Windows, the same folder).
+		dev = strings.ToLower(dev)
 		if dev == s.device {
 			continue
 		}

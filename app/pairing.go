@@ -172,7 +172,11 @@ func (s *Session) ApproveDevice(ctx context.Context, inv *Invitation, req cvsync
 	if s.clinical == nil {
 		return fmt.Errorf("pairing needs an admin session with the clinical key: %w", ErrNotPermitted)
 	}
-	if _, err := uuid.Parse(req.DeviceID); err != nil || len(req.PublicKey) != 32 || len(req.SigningKey) != ed25519.PublicKeySize {
+	// The id names the new computer's folder in the sync folder, where
+	// case does not tell names apart (Windows, macOS): only the canonical
+	// lower-case form, so that no new computer is an existing one in
+	// upper case (or "urn:uuid:…", "{…}").
+	if id, err := uuid.Parse(req.DeviceID); err != nil || id.String() != req.DeviceID || len(req.PublicKey) != 32 || len(req.SigningKey) != ed25519.PublicKeySize {
 		return invalid("the new computer's answer is malformed")
 	}
 	// The grant goes only to the answer whose fingerprint was shown.

@@ -80,7 +80,7 @@ func (s *Session) transport(ctx context.Context, p Place) (cvsync.Transport, err
 	if p.Folder == "" {
 		return nil, invalid("no sync folder or relay given")
 	}
-	f := cvsync.Folder{Dir: p.Folder}
+	f := cvsync.Folder{Dir: p.Folder, Notes: &cvsync.FolderNotes{}}
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
@@ -161,6 +161,7 @@ func (s *Session) syncThrough(ctx context.Context, f cvsync.Transport, p Place) 
 		return rep, err
 	}
 	s.auditPass(ctx, f, &place, &rep)
+	noteFolder(f, &rep)
 	if r, ok := f.(*cvsync.Relay); ok {
 		s.keepRelayAccess(ctx, r, p.Relay, &rep)
 	}
@@ -359,7 +360,13 @@ func (s *Session) putOwn(f cvsync.Transport, seq uint64, env []byte, rep *SyncRe
 	if !errors.Is(err, cvsync.ErrExists) {
 		return err
 	}
-	if there, gerr := f.Get(s.device, seq); gerr == nil && string(there) == string(env) {
+	there, gerr := f.Get(s.device, seq)
+	if gerr != nil {
+		// Not read (held open by another program, say): it is compared
+		// at the next pass, never replaced unseen.
+		return fmt.Errorf("batch %d of this computer's log is in the sync folder but could not be read: %w", seq, gerr)
+	}
+	if string(there) == string(env) {
 		return nil
 	}
 	if err := f.ReplaceBatch(s.device, seq, env); err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	cvsync "github.com/clinicvault/clinicvault/sync"
 )
 
 // SyncProblem is one thing a sync pass found wrong: typed, so that the
@@ -35,7 +37,8 @@ const (
 	ProblemEpochFile   ProblemKind = "epoch-file"   // a key-epoch file that is unreadable, unsigned or not for us
 	ProblemKeyring     ProblemKind = "keyring"      // applying another computer's keyring change failed
 	ProblemAudit       ProblemKind = "audit"        // the audit logs do not match, or a witness file was set aside
-	ProblemFolder      ProblemKind = "folder"       // the folder could not be read
+	ProblemFolder      ProblemKind = "folder"       // the folder could not be read, or holds names no computer writes
+	ProblemCopies      ProblemKind = "copies"       // a cloud service left conflict copies in the folder (ignored)
 	ProblemRelay       ProblemKind = "relay"        // the relay refused or did not take this practice's list of computers
 )
 
@@ -80,6 +83,36 @@ func (s *Session) problem(ctx context.Context, rep *SyncReport, p SyncProblem) {
 // applied.
 func (s *Session) clearProblem(ctx context.Context, device string) {
 	s.general.ExecContext(ctx, `UPDATE sync_peers SET problem = '', problem_kind = '', problem_seq = 0, problem_epoch = 0, problem_wait_ms = 0 WHERE device = ?`, device)
+}
+
+// noteFolder reports what a folder's listings set aside in this pass:
+// copies a cloud service made when two computers changed a file at once,
+// and names that no ClinicVault writes (that Windows cannot hold, or
+// that differ only by case). None of them is ever read as the practice's
+// data, so they are only shown, for an admin to delete.
+func noteFolder(f cvsync.Transport, rep *SyncReport) {
+	folder, ok := f.(cvsync.Folder)
+	if !ok {
+		return
+	}
+	if c := folder.Notes.Copies(); len(c) > 0 {
+		what := "a copy"
+		if len(c) > 1 {
+			what = fmt.Sprintf("%d copies", len(c))
+		}
+		rep.note(ProblemCopies, "the sync folder holds %s that a cloud service made when two computers changed a file at once (%s): ClinicVault ignores them and reads only the originals; they can be deleted", what, someOf(c))
+	}
+	if o := folder.Notes.Odd(); len(o) > 0 {
+		rep.note(ProblemFolder, "the sync folder holds %d names that ClinicVault never writes (%s): names Windows cannot hold, or that differ from another only by case; they are ignored", len(o), someOf(o))
+	}
+}
+
+// someOf names the first three paths of ps and how many more there are.
+func someOf(ps []string) string {
+	if len(ps) <= 3 {
+		return strings.Join(ps, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ps[:3], ", "), len(ps)-3)
 }
 
 // about is j as a problem with device's batch seq.

@@ -34,6 +34,17 @@
 // did write (a kill before its database recorded the batch as sent) it
 // adopts as sent.
 //
+// The folder may be on Windows, or read by it (package sync/folder):
+// a write, a replace or a deletion that meets a file held open by
+// another program (an antivirus, an indexer, a cloud client, another
+// computer) is tried again for two seconds, then fails with ErrInUse,
+// having changed nothing; names are found in any case, device ids are
+// lower case, and no two names differ only by case; every path is
+// checked (ErrBadName) so that none leads out of the folder or is one
+// Windows refuses or changes; copies a cloud service leaves on a
+// conflict ("000000000007 (1)", "… (conflicted copy …)",
+// "…-DESKTOP-ABC") are never listed, and a sync pass reports them.
+//
 // # Batch envelope (version 3)
 //
 //	offset size

@@ -76,7 +76,7 @@ func (iv *Inviter) look() error {
 		return nil // unreachable for now: the next look sees them
 	}
 	for _, n := range names {
-		id, ok := strings.CutPrefix(n, "c-")
+		id, ok := answerID(n)
 		if !ok || iv.seen[id] != nil {
 			continue
 		}
@@ -89,6 +89,24 @@ func (iv *Inviter) look() error {
 		return ErrPairingContested
 	}
 	return nil
+}
+
+// answerID is the id in a commitment's file name, "c-<id>": letters and
+// digits only (a joining computer's are 32 hexadecimal digits), so that
+// a copy a cloud service made of a commitment ("c-<id> (1)",
+// "c-<id>-DESKTOP-ABC", kept when the original has gone) is nobody's
+// answer, and does not void the invitation as a second one would.
+func answerID(name string) (string, bool) {
+	id, ok := strings.CutPrefix(name, "c-")
+	if !ok || id == "" {
+		return "", false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "", false
+		}
+	}
+	return id, true
 }
 
 // openCommit reads commitment id; nil when it is missing or was not made
@@ -275,7 +293,7 @@ func (j *Joiner) Answer(req Request) error {
 		return err
 	}
 	for _, n := range names {
-		if id, ok := strings.CutPrefix(n, "c-"); ok && openCommit(j.t, j.key, j.loc, id) != nil {
+		if id, ok := answerID(n); ok && openCommit(j.t, j.key, j.loc, id) != nil {
 			return ErrPairingAnswered
 		}
 	}

@@ -270,3 +270,50 @@ func TestPairingProtocolOnARelay(t *testing.T) {
 		t.Fatalf("finding a void invitation: %v", err)
 	}
 }
+
+// TestPairingIgnoresConflictCopies: a cloud service's copies of the
+// joining computer's commitment, beside it or left when the original
+// was renamed away, are nobody's second answer: the invitation goes on.
+func TestPairingIgnoresConflictCopies(t *testing.T) {
+	dir := t.TempDir()
+	tr := Folder{Dir: dir}
+	code := NewPairingCode()
+	iv, err := Invite(tr, code, Offer{VaultID: "v", DeviceID: "d", PublicKey: make([]byte, 32), Expires: time.Now().Add(PairingExpiry)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := FindInvitation(tr, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{DeviceID: "new", Name: "laptop", PublicKey: bytes.Repeat([]byte{1}, 32), SigningKey: bytes.Repeat([]byte{2}, 32)}
+	if err := j.Answer(req); err != nil {
+		t.Fatal(err)
+	}
+	commit := filepath.Join(dir, "pairing", j.loc, "c-"+j.id)
+	data, err := os.ReadFile(commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{" (1)", " (conflicted copy 2026-12-07)", ".sync-conflict-20261207-101010-ABCDEFG"} {
+		os.WriteFile(commit+name, data, 0o600)
+	}
+	if _, _, _, err := iv.Poll(); err != nil {
+		t.Fatalf("with copies beside the commitment: %v", err)
+	}
+	// OneDrive renamed the commitment away on a conflict: only its copy
+	// is left.
+	if err := os.Rename(commit, commit+"-RECEPTION-PC"); err != nil {
+		t.Fatal(err)
+	}
+	var fp string
+	for done := false; !done; time.Sleep(5 * time.Millisecond) {
+		if fp, done, err = j.PollNonce(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, ifp, err := runInviter(iv)
+	if err != nil || ifp != fp || got.DeviceID != "new" {
+		t.Fatalf("inviter %+v %q %v, joiner %q", got, ifp, err, fp)
+	}
+}

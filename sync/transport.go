@@ -33,5 +33,3 @@ type Transport interface {
 	Epochs() ([]uint32, error)
 	Watch(ctx context.Context, poll time.Duration, changed func())
 }
-
-var _ Transport = Folder{}

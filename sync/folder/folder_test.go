@@ -1,7 +1,8 @@
-package sync
+package folder
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +12,7 @@ import (
 // TestWriteOnceNeverReplaces: a file written once is never replaced, by
 // a second writer or by a stale one; Replace is the one way over it.
 func TestWriteOnceNeverReplaces(t *testing.T) {
-	f := Folder{Dir: t.TempDir()}
+	f := Folder{Dir: testDir(t)}
 	if err := f.Put("dev", 1, []byte("first")); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestWriteOnceNeverReplaces(t *testing.T) {
 // TestSweepPairing: pairing files older than their code's life are
 // deleted, newer ones kept.
 func TestSweepPairing(t *testing.T) {
-	f := Folder{Dir: t.TempDir()}
+	f := Folder{Dir: testDir(t)}
 	for _, rel := range []string{"pairing/old/offer", "pairing/old/grant", "pairing/new/offer"} {
 		if err := f.WriteOnce(rel, []byte("box")); err != nil {
 			t.Fatal(err)
@@ -55,7 +56,7 @@ func TestSweepPairing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := f.SweepPairing(written.Add(-2 * PairingExpiry))
+	n, err := f.SweepPairing(written.Add(-20 * time.Minute))
 	if err != nil || n != 2 {
 		t.Fatalf("swept %d: %v", n, err)
 	}
@@ -64,5 +65,36 @@ func TestSweepPairing(t *testing.T) {
 	}
 	if _, err := f.Read("pairing/new/offer"); err != nil {
 		t.Fatal("a live offer was swept")
+	}
+}
+
+// testDir is a fresh folder for one test, removed after it entry by
+// entry: t.TempDir's clean-up (os.RemoveAll) fails under Wine 8, which
+// lacks the POSIX-semantics deletion it uses on Windows.
+func testDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cvfolder-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTree(dir) })
+	return dir
+}
+
+// removeTree removes dir and all in it with os.Remove.
+func removeTree(dir string) {
+	var dirs []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+		case d.IsDir():
+			dirs = append(dirs, p)
+		default:
+			os.Remove(p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i])
 	}
 }
