@@ -61,7 +61,11 @@ func (w wineProgram) cmd(args ...string) *exec.Cmd {
 // run runs any Windows program (a Linux path or a Windows one) under Wine.
 func (w wineProgram) run(exe string, args ...string) *exec.Cmd {
 	cmd := exec.Command(w.wine, append([]string{exe}, args...)...)
-	cmd.Env = append(os.Environ(), "WINEDEBUG=-all", "WINEPREFIX="+w.prefix)
+	// Wine turns the arguments into Windows text with the Linux locale's
+	// codeset: a UTF-8 one that exists everywhere (en_US.UTF-8 may not),
+	// so that "Peña" arrives as a Windows program receives it from the
+	// Command Prompt.
+	cmd.Env = append(os.Environ(), "WINEDEBUG=-all", "WINEPREFIX="+w.prefix, "LC_ALL=C.UTF-8")
 	return cmd
 }
 
@@ -178,7 +182,7 @@ func TestWindowsEndToEnd(t *testing.T) {
 	tmp := t.TempDir()
 	pass := filepath.Join(tmp, "pass.txt")
 	os.WriteFile(pass, []byte(adminPass+"\r\n"), 0o600) // as Notepad saves it
-	out, err := output(t, w.cmd("--passphrase-file", winPath(pass), "init", "--practice", "Cabinet Peña-Ødegård", "--admin", "Maria Admin"), "")
+	out, err := output(t, w.cmd("--passphrase-file", winPath(pass), "init", "--practice", "Cabinet Peña", "--admin", "Maria Admin"), "")
 	if err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
@@ -251,11 +255,11 @@ func TestWindowsEndToEnd(t *testing.T) {
 	if backup == "" {
 		t.Fatalf("no backup in %s: %v", backups, files)
 	}
-	if out, err := output(t, w.cmd("--passphrase-file", winPath(pass), "backup", "verify", winPath(backup)), ""); err != nil {
+	if out, err := output(t, w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "backup", "verify", winPath(backup)), ""); err != nil {
 		t.Fatalf("backup verify: %v\n%s", err, out)
 	}
 	restored := filepath.Join(tmp, "restored")
-	if out, err := output(t, w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "backup", "restore", winPath(backup), "--to", winPath(restored)), ""); err != nil {
+	if out, err := output(t, w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "backup", "restore", winPath(backup), "--to", winPath(restored)), ""); err != nil {
 		t.Fatalf("backup restore: %v\n%s", err, out)
 	}
 	out, err = output(t, w.cmd("--data", winPath(restored), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "patient", "search", "müller"), "")
