@@ -24,7 +24,7 @@ func MkdirWork(parent, prefix string) (dir string, release func(), err error) {
 	}
 	f, err := os.OpenFile(filepath.Join(dir, workLockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		os.RemoveAll(dir)
+		RemoveTree(dir)
 		return "", nil, err
 	}
 	if held, lerr := tryLockFile(f); held || lerr != nil {
@@ -37,8 +37,40 @@ func MkdirWork(parent, prefix string) (dir string, release func(), err error) {
 			unlockFile(f)
 			f.Close()
 		}
-		os.RemoveAll(dir)
+		RemoveTree(dir)
 	}, nil
+}
+
+// RemoveTree deletes the folder p and everything in it, as os.RemoveAll,
+// and where that fails (Go's Windows RemoveAll asks the file system for a
+// kind of delete that Wine and some network file systems answer with an
+// error of their own), file by file, deepest first, with os.Remove. Links
+// are removed, never followed.
+func RemoveTree(p string) error {
+	if err := os.RemoveAll(p); err == nil {
+		return nil
+	}
+	return removeTreeByHand(p)
+}
+
+func removeTreeByHand(p string) error {
+	var paths []string
+	filepath.WalkDir(p, func(path string, _ os.DirEntry, err error) error {
+		if err == nil || path != p {
+			paths = append(paths, path)
+		}
+		return nil
+	})
+	var first error
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := os.Remove(paths[i]); err != nil && !os.IsNotExist(err) && first == nil {
+			first = err
+		}
+	}
+	if _, err := os.Lstat(p); err == nil && first == nil {
+		first = &os.PathError{Op: "remove", Path: p, Err: os.ErrExist}
+	}
+	return first
 }
 
 // workInUse reports whether a live process holds the lock of the work
@@ -125,7 +157,7 @@ func SweepStale(dir string, now time.Time, schemes ...ScratchName) []string {
 		if !untouchedSince(p, e.IsDir(), now.Add(-StaleAge)) || (e.IsDir() && workInUse(p)) {
 			continue
 		}
-		if err := os.RemoveAll(p); err == nil {
+		if err := RemoveTree(p); err == nil {
 			removed = append(removed, e.Name())
 		}
 	}

@@ -153,3 +153,33 @@ func TestSweepStaleSparesAWorkFolderInUse(t *testing.T) {
 		t.Fatal("release left the folder")
 	}
 }
+
+// The by-hand removal RemoveTree falls back on (when os.RemoveAll fails,
+// as under Wine) deletes a nested tree, deepest first, and removes a link
+// without following it.
+func TestRemoveTreeByHand(t *testing.T) {
+	root := t.TempDir()
+	keep := filepath.Join(root, "keep")
+	os.MkdirAll(keep, 0o700)
+	os.WriteFile(filepath.Join(keep, "precious"), []byte("x"), 0o600)
+	tree := filepath.Join(root, ".clinicvault-snapshot-1")
+	os.MkdirAll(filepath.Join(tree, "a", "b", "c"), 0o700)
+	for _, f := range []string{"x", "a/y", "a/b/z", "a/b/c/w"} {
+		os.WriteFile(filepath.Join(tree, f), []byte("data"), 0o600)
+	}
+	if err := os.Symlink(keep, filepath.Join(tree, "a", "link")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	if err := removeTreeByHand(tree); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tree); !os.IsNotExist(err) {
+		t.Fatalf("tree left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(keep, "precious")); err != nil {
+		t.Fatalf("followed the link: %v", err)
+	}
+	if err := RemoveTree(filepath.Join(root, "absent")); err != nil {
+		t.Fatalf("absent folder: %v", err)
+	}
+}

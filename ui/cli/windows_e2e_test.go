@@ -255,6 +255,15 @@ func TestWindowsEndToEnd(t *testing.T) {
 	if backup == "" {
 		t.Fatalf("no backup in %s: %v", backups, files)
 	}
+	// Nothing but the backup is left in its folder: no snapshot or
+	// check folders of the backup's own work.
+	if left, _ := os.ReadDir(backups); len(left) != 1 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("the backup folder holds %v, want only the backup", names)
+	}
 	if out, err := output(t, w.cmd("--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "backup", "verify", winPath(backup)), ""); err != nil {
 		t.Fatalf("backup verify: %v\n%s", err, out)
 	}
