@@ -533,3 +533,93 @@ func installedBuild(t *testing.T) string {
 	}
 	return string(m[1])
 }
+
+// The window of the Windows build under Wine, on the X display the
+// script starts (Xvfb): a receptionist signs in with the keyboard alone
+// (passphrase, Tab, code, Enter), finds a patient with Ctrl+F, and a
+// second start of ClinicVault brings the open window forward instead of
+// opening the databases twice. With CLINICVAULT_WINDOWS_SCREENS set, the
+// screens are captured there as PNGs (for looking at them).
+func TestWindowsWindowUnderWine(t *testing.T) {
+	w := needWindowsExe(t)
+	if os.Getenv("DISPLAY") == "" {
+		t.Skip("no X display (.ci/windows-e2e starts Xvfb)")
+	}
+	xdotool, err := exec.LookPath("xdotool")
+	if err != nil {
+		t.Skip("xdotool is not installed")
+	}
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	pass := filepath.Join(tmp, "pass")
+	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
+	out, err := output(t, w.cmd("--data", winPath(data), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin"), "")
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	secret := totpSecret(t, out)
+	var used int64
+	out, err = output(t, w.cmd("--data", winPath(data), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "patient", "add", "--given", "José", "--family", "Núñez", "--dob", "1980-03-02"), "")
+	if err != nil {
+		t.Fatalf("patient add: %v\n%s", err, out)
+	}
+
+	screens := os.Getenv("CLINICVAULT_WINDOWS_SCREENS")
+	capture := func(name string) {
+		if screens == "" {
+			return
+		}
+		os.MkdirAll(screens, 0o755)
+		if err := exec.Command("import", "-window", "root", filepath.Join(screens, name+".png")).Run(); err != nil {
+			t.Logf("capture %s: %v", name, err)
+		}
+	}
+	key := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(xdotool, args...).CombinedOutput(); err != nil {
+			t.Fatalf("xdotool %v: %v %s", args, err, out)
+		}
+	}
+
+	window := w.cmd("--data", winPath(data))
+	windowLog := startLogged(t, window, "")
+	defer func() {
+		window.Process.Kill()
+		window.Wait()
+		w.run("taskkill", "/f", "/im", "clinicvault.exe").Run()
+	}()
+	// The window is up when a second start finds it: that start brings
+	// it forward, prints its sentence and exits 0, never opening the
+	// databases.
+	var second []byte
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		second, err = output(t, w.cmd("--data", winPath(data)), "")
+		if err == nil && strings.Contains(string(second), "already open; its window was brought forward") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(windowLog)
+			t.Fatalf("a second start did not find the window: %v\n%s\nwindow:\n%s", err, second, b)
+		}
+	}
+	capture("windows-signin")
+	// The passphrase field has the focus.
+	key("type", "--delay", "20", adminPass)
+	key("key", "Tab")
+	key("type", "--delay", "20", codeAfter(t, secret, &used))
+	key("key", "Return")
+	time.Sleep(5 * time.Second)
+	capture("windows-today")
+	key("key", "ctrl+f")
+	time.Sleep(time.Second)
+	key("type", "--delay", "20", "nunez")
+	time.Sleep(2 * time.Second)
+	capture("windows-patients")
+	// Signed in: the audit log holds the window's sign-in (read through
+	// the command line, which a window does not stop).
+	out, err = output(t, w.cmd("--data", winPath(data), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "audit", "list", "--limit", "0"), "")
+	if err != nil || strings.Count(string(out), "\tsignin\t") != 3 {
+		b, _ := os.ReadFile(windowLog)
+		t.Fatalf("the window's keyboard sign-in is not in the audit log: %v\n%s\nwindow:\n%s", err, out, b)
+	}
+}
