@@ -1,6 +1,7 @@
 package kittest
 
 import (
+	"bytes"
 	"errors"
 	"image"
 	"image/color"
@@ -10,10 +11,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"unicode"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/go-text/typesetting/font"
 )
 
 // Golden images: a few important screens are kept under
@@ -96,39 +102,69 @@ func goldenPath(goos, name string) string {
 }
 
 // capture is the window's image with each of scrub replaced by X's in
-// the labels.
+// the labels, and every character the theme's own font lacks drawn as
+// "?": such a character is drawn with whatever font the machine has
+// installed (a Japanese name in tofu boxes on one machine, in a CJK font
+// on another), so a golden image would depend on the machine.
 func capture(w fyne.Window, scrub []string) image.Image {
-	type saved struct {
-		l    *widget.Label
-		text string
-	}
-	var undo []saved
-	if len(scrub) > 0 {
-		for _, r := range Roots(w) {
-			Walk(r, func(o fyne.CanvasObject) bool {
-				l, ok := o.(*widget.Label)
-				if !ok {
-					return false
-				}
-				text := l.Text
+	var undo []func()
+	for _, r := range Roots(w) {
+		Walk(r, func(o fyne.CanvasObject) bool {
+			switch x := o.(type) {
+			case *widget.Label:
+				text := x.Text
 				for _, s := range scrub {
 					if s != "" {
 						text = strings.ReplaceAll(text, s, strings.Repeat("X", len([]rune(s))))
 					}
 				}
-				if text != l.Text {
-					undo = append(undo, saved{l, l.Text})
-					l.SetText(text)
+				text = themeDrawable(text)
+				if text != x.Text {
+					old := x.Text
+					undo = append(undo, func() { x.SetText(old) })
+					x.SetText(text)
 				}
-				return false
-			})
-		}
+			case *canvas.Text:
+				if text := themeDrawable(x.Text); text != x.Text {
+					old := x.Text
+					undo = append(undo, func() { x.Text = old; x.Refresh() })
+					x.Text = text
+					x.Refresh()
+				}
+			}
+			return false
+		})
 	}
 	img := w.Canvas().Capture()
-	for _, u := range undo {
-		u.l.SetText(u.text)
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
 	}
 	return img
+}
+
+var (
+	themeFontOnce sync.Once
+	themeFont     *font.Face
+)
+
+// themeDrawable is text with each character the theme's text font has
+// no glyph for replaced by "?".
+func themeDrawable(text string) string {
+	themeFontOnce.Do(func() {
+		themeFont, _ = font.ParseTTF(bytes.NewReader(theme.TextFont().Content()))
+	})
+	if themeFont == nil {
+		return text
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 || unicode.IsSpace(r) {
+			return r
+		}
+		if _, ok := themeFont.NominalGlyph(r); !ok {
+			return '?'
+		}
+		return r
+	}, text)
 }
 
 // compare counts the pixels of got that differ from want by more than

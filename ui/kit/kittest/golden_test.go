@@ -5,6 +5,8 @@ import (
 	"image/color"
 	"path/filepath"
 	"testing"
+
+	"fyne.io/fyne/v2/test"
 )
 
 // TestCompareTolerates: a small change of shade is the same pixel, a
@@ -42,6 +44,22 @@ func TestGoldenPathPerSystem(t *testing.T) {
 	} {
 		if got := filepath.ToSlash(goldenPath(goos, "home")); got != want {
 			t.Errorf("goldenPath(%s) = %s, want %s", goos, got, want)
+		}
+	}
+}
+
+// A golden image must not depend on the machine's fonts: characters the
+// theme's font lacks (drawn with whatever the machine has, or as boxes)
+// are drawn as "?"; accented Latin letters, which it has, stay.
+func TestThemeDrawable(t *testing.T) {
+	test.NewTempApp(t)
+	for in, want := range map[string]string{
+		"佐藤, 太郎 · Booked":     "??, ?? · Booked",
+		"Núñez, José Ødegård": "Núñez, José Ødegård",
+		"Trần, Thảo":          "Trần, Thảo",
+	} {
+		if got := themeDrawable(in); got != want {
+			t.Errorf("themeDrawable(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
