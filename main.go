@@ -59,8 +59,17 @@ func main() {
 			}
 			dir = d
 		}
-		hideOwnConsole()
-		os.Exit(openWindow(os.Stderr, dir, func(serve func(raise func())) { ui.Run(app.NewVault(dir), serve) }))
+		var stderr io.Writer = os.Stderr
+		var said strings.Builder
+		consoleGone := hideOwnConsole()
+		if consoleGone {
+			stderr = &said // nobody would see it: shown in a box instead
+		}
+		code := openWindow(stderr, dir, func(serve func(raise func())) { ui.Run(app.NewVault(dir), serve) })
+		if consoleGone && code != cli.ExitOK && said.Len() > 0 {
+			showMessage("ClinicVault", strings.TrimSpace(said.String()))
+		}
+		os.Exit(code)
 	}
 	stdin := int(os.Stdin.Fd())
 	io := cli.IO{
