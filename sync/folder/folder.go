@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -64,6 +65,43 @@ var ErrUnreachable = errors.New("sync: cannot be reached now")
 
 // ErrExists means a file that is written once is already in place.
 var ErrExists = errors.New("already exists and is never rewritten")
+
+// ErrNotPlain means a name within the folder is a symbolic link, a
+// junction or another special file (a named pipe, a device) where a file
+// or a folder was looked for. Anyone who can write the folder can put one
+// there; nothing in the folder is followed out of it, so none is read,
+// written through or deleted through.
+var ErrNotPlain = errors.New("sync: a link or special file in the folder is never followed")
+
+// maxFile bounds what is read of one file: a batch is sealed at 64 MB
+// at most, every other file of the folder is far smaller.
+const maxFile = 65 << 20
+
+// plain reports, wrapping ErrNotPlain, a name on the way from the
+// folder's root to p (a path within it, as join or fold give it) that is
+// neither a folder nor, last, a file: a link would lead out of the
+// folder. A name not there (yet) ends the check. The folder's own path
+// may be a link (the user chose it).
+func (f Folder) plain(p string) error {
+	root := f.root()
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == "." {
+		return nil
+	}
+	cur := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return nil
+		}
+		if m := fi.Mode(); !m.IsDir() && !m.IsRegular() {
+			r, _ := filepath.Rel(root, cur)
+			return fmt.Errorf("sync: %s: %w", filepath.ToSlash(r), ErrNotPlain)
+		}
+	}
+	return nil
+}
 
 // tempPrefix begins the name of a file being written; listings skip it.
 const tempPrefix = ".tmp-"
@@ -188,6 +226,9 @@ func (f Folder) write(rel string, data []byte, replace bool) error {
 		}
 		p = filepath.Join(dir, path.Base(rel))
 	}
+	if err := f.plain(filepath.Dir(p)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
@@ -235,20 +276,25 @@ func (f Folder) Read(rel string) ([]byte, error) {
 	if err := checkPath(rel); err != nil {
 		return nil, err
 	}
-	data, err := readFile(rel, f.join(rel))
+	data, err := f.readFile(rel, f.join(rel))
 	if errors.Is(err, fs.ErrNotExist) && !foldsCase {
 		p, ferr := f.fold(rel)
 		if ferr != nil {
 			return nil, ferr
 		}
 		if p != "" {
-			return readFile(rel, p)
+			return f.readFile(rel, p)
 		}
 	}
 	return data, err
 }
 
-func readFile(rel, p string) ([]byte, error) {
+// readFile reads the file p (rel in the folder): never through a link,
+// never a special file, never more than maxFile.
+func (f Folder) readFile(rel, p string) ([]byte, error) {
+	if err := f.plain(p); err != nil {
+		return nil, err
+	}
 	var data []byte
 	err := retry("read", rel, time.Now().Add(patience), func() error {
 		fh, err := openShared(p)
@@ -256,12 +302,23 @@ func readFile(rel, p string) ([]byte, error) {
 			return err
 		}
 		defer fh.Close()
-		var b bytes.Buffer
-		if st, err := fh.Stat(); err == nil && st.Size() < 1<<30 {
-			b.Grow(int(st.Size()) + bytes.MinRead)
-		}
-		if _, err := b.ReadFrom(fh); err != nil {
+		st, err := fh.Stat()
+		if err != nil {
 			return err
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("sync: %s: %w", rel, ErrNotPlain)
+		}
+		if st.Size() > maxFile {
+			return fmt.Errorf("sync: %s: %d bytes, more than any file of the folder holds: %w", rel, st.Size(), ErrNotPlain)
+		}
+		var b bytes.Buffer
+		b.Grow(int(st.Size()) + bytes.MinRead)
+		if _, err := b.ReadFrom(io.LimitReader(fh, maxFile+1)); err != nil {
+			return err
+		}
+		if b.Len() > maxFile {
+			return fmt.Errorf("sync: %s: more than any file of the folder holds: %w", rel, ErrNotPlain)
 		}
 		data = b.Bytes()
 		return nil
@@ -278,6 +335,11 @@ func (f Folder) Remove(rel string) error {
 	}
 	p, err := f.find(rel)
 	if err != nil || p == "" {
+		return err
+	}
+	// The file itself may be a link (it is removed, not followed); the
+	// folders on its way may not.
+	if err := f.plain(filepath.Dir(p)); err != nil {
 		return err
 	}
 	err = retry("remove", rel, time.Now().Add(patience), func() error {
@@ -298,6 +360,9 @@ func (f Folder) Remove(rel string) error {
 // sweep and named in the error (ErrInUse).
 func (f Folder) SweepPairing(before time.Time) (int, error) {
 	root := f.join("pairing")
+	if err := f.plain(root); err != nil {
+		return 0, err
+	}
 	ids, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -309,7 +374,7 @@ func (f Folder) SweepPairing(before time.Time) (int, error) {
 	n := 0
 	var held []error
 	for _, id := range ids {
-		if !id.IsDir() {
+		if !id.IsDir() || f.plain(filepath.Join(root, id.Name())) != nil {
 			continue
 		}
 		files, err := os.ReadDir(filepath.Join(root, id.Name()))
@@ -340,6 +405,9 @@ func (f Folder) SweepPairing(before time.Time) (int, error) {
 // less temp files and conflict copies. Bad names and copies are noted.
 // A folder that is not there is an error matching fs.ErrNotExist.
 func (f Folder) entries(rel string, dirs bool) ([]fs.DirEntry, error) {
+	if err := f.plain(f.join(rel)); err != nil {
+		return nil, err
+	}
 	all, err := os.ReadDir(f.join(rel))
 	if errors.Is(err, fs.ErrNotExist) && !foldsCase {
 		p, ferr := f.fold(rel)
@@ -347,6 +415,9 @@ func (f Folder) entries(rel string, dirs bool) ([]fs.DirEntry, error) {
 			return nil, ferr
 		}
 		if p != "" {
+			if err := f.plain(p); err != nil {
+				return nil, err
+			}
 			all, err = os.ReadDir(p)
 			if r, rerr := filepath.Rel(f.root(), p); rerr == nil {
 				rel = filepath.ToSlash(r) // noted as it is stored
