@@ -152,7 +152,21 @@ func conflictOriginal(name string, siblings map[string]bool) (string, bool) {
 				}
 			}
 		}
+		// A stem that ends in a UUID (a computer's id: its witness, its
+		// audit folder, a key grant to it) is cut at none of its dashes:
+		// its last group is no computer's name, and a file named after
+		// what comes before it, which anyone who can write the folder can
+		// put there, must not make the genuine one a copy.
+		uuidFrom := len(stem)
+		if len(stem) >= 36 {
+			if _, ok := canonicalUUID(stem[len(stem)-36:]); ok {
+				uuidFrom = len(stem) - 36
+			}
+		}
 		for i := strings.LastIndexByte(stem, '-'); i > 0; i = strings.LastIndexByte(stem[:i], '-') {
+			if i > uuidFrom {
+				continue
+			}
 			if !isComputerName(stem[i+1:]) {
 				break
 			}
