@@ -61,6 +61,9 @@ const tokenSize = 32
 // a connection that says nothing cannot hold it.
 const answerWithin = 2 * time.Second
 
+// maxWaiting bounds the connections answered at once.
+const maxWaiting = 16
+
 // address is AddressFile's content.
 type address struct {
 	Port  int    `json:"port"`
@@ -131,6 +134,12 @@ func (c *Holder) Serve(raise func()) {
 
 func (c *Holder) accept(raise func()) {
 	defer c.wg.Done()
+	// Each connection is answered on its own: any local process can
+	// connect to the port, and one that says nothing must not keep a
+	// second start waiting its turn behind it. At most maxWaiting are
+	// waited on at once; one beyond them is closed at once.
+	slots := make(chan struct{}, maxWaiting)
+	var raising sync.Mutex // raising twice at once would gain nothing
 	for {
 		conn, err := c.ln.Accept()
 		if err != nil {
@@ -145,9 +154,31 @@ func (c *Holder) accept(raise func()) {
 			}
 			return
 		}
-		// One at a time: a second start is rare, and raising twice at
-		// once would gain nothing.
-		c.answer(conn, raise)
+		select {
+		case slots <- struct{}{}:
+		default:
+			conn.Close()
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer func() { <-slots }()
+			answered := make(chan struct{})
+			defer close(answered)
+			go func() {
+				select {
+				case <-c.done:
+					conn.Close() // Close does not wait out a silent one
+				case <-answered:
+				}
+			}()
+			c.answer(conn, func() {
+				raising.Lock()
+				defer raising.Unlock()
+				raise()
+			})
+		}()
 	}
 }
 
