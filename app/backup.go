@@ -382,9 +382,12 @@ func (s *Session) CreateBackup(ctx context.Context, dir string, progress func(Ba
 	return info, err
 }
 
+// slug is the practice's name as a file name's part: letters spelt in
+// ASCII as search spells them ("Cabinet Peña-Ødegård" ->
+// "cabinet-pena-odegard"), anything else a single dash.
 func slug(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
+	for _, r := range searchFold(s) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			b.WriteRune(r)

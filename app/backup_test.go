@@ -553,3 +553,18 @@ func TestFailedVerificationIsKeptTyped(t *testing.T) {
 		t.Fatalf("the failure is kept as %+v", list[0].VerifyErr)
 	}
 }
+
+// A backup's file name spells the practice's name in ASCII letters, as
+// search does, rather than dropping the accented ones.
+func TestBackupSlugSpellsAccentedNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"Cabinet Peña-Ødegård":      "cabinet-pena-odegard",
+		"Riverside Family Practice": "riverside-family-practice",
+		"Przychodnia Łódź":          "przychodnia-lodz",
+		"診療所":                       "practice",
+	} {
+		if got := slug(in); got != want {
+			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
