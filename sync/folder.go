@@ -35,6 +35,9 @@ var (
 	// ErrNameClash means two names in the folder differ only by case
 	// where one was asked for.
 	ErrNameClash = folder.ErrNameClash
+	// ErrNotPlain means a name in the folder is a link or a special file
+	// (planted there: ClinicVault makes none), which is never followed.
+	ErrNotPlain = folder.ErrNotPlain
 )
 
 var _ Transport = Folder{}

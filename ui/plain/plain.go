@@ -32,6 +32,9 @@ var sentences = []struct {
 	text string
 }{
 	{cvsync.ErrUnreachable, Unreachable},
+	{cvsync.ErrInUse, "A file in the sync folder stayed open in another program (another computer reading it, the antivirus or the cloud app), so this pass stopped; nothing was lost. It is tried again at the next pass."},
+	{cvsync.ErrNameClash, "The sync folder holds two names that differ only in capital letters (made by a tool or a copy); ClinicVault reads neither. Ask whoever looks after the shared folder to remove the copy."},
+	{cvsync.ErrNotPlain, "The sync folder holds a link or a special file where ClinicVault keeps its own files. It was not followed and nothing was changed; ask whoever looks after the shared folder to check it, as someone may have tampered with it."},
 	{app.ErrRelayClaim, "The relay refused the claim: the code is not this relay's, or the relay belongs to a practice already."},
 	{cvsync.ErrRelayRefused, "The relay refused this computer: it is not admitted (revoked, or not paired through this relay)."},
 	{cvsync.ErrRelayPin, "The relay's certificate is not the one this practice paired with: another server, or someone in between. Check the address and the fingerprint."},

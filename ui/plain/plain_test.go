@@ -33,6 +33,10 @@ func TestError(t *testing.T) {
 		{fmt.Errorf("the recovery key restores an admin, and Sam is a receptionist: %w", app.ErrNotPermitted), "The recovery key restores an admin, and Sam is a receptionist."},
 		{errors.New("audit row 5 was edited: store: audit log has been altered"), "Audit row 5 was edited."},
 		{errors.Join(errors.New("x"), cvsync.ErrUnreachable), Unreachable},
+		// The shared folder's troubles, by their type (sync/folder).
+		{&cvsync.InUseError{Path: `Z:\share\devices\x\000000000001`}, "A file in the sync folder stayed open in another program (another computer reading it, the antivirus or the cloud app), so this pass stopped; nothing was lost. It is tried again at the next pass."},
+		{fmt.Errorf("devices/ab: %w", cvsync.ErrNameClash), "The sync folder holds two names that differ only in capital letters (made by a tool or a copy); ClinicVault reads neither. Ask whoever looks after the shared folder to remove the copy."},
+		{fmt.Errorf("pairing: %w", cvsync.ErrNotPlain), "The sync folder holds a link or a special file where ClinicVault keeps its own files. It was not followed and nothing was changed; ask whoever looks after the shared folder to check it, as someone may have tampered with it."},
 		{&app.NoInvitationError{Dir: "/mnt/share"}, "There is no invitation for this code in that folder. Check the code, and that both computers use the same sync folder."},
 		{cvsync.ErrPairing, "The code does not match. Check it for typing mistakes, or ask the admin for a new one."},
 		{fmt.Errorf("another computer already answered this code; ask for a new one: %w", cvsync.ErrPairing), "Another computer already answered this code; ask for a new one."},
