@@ -20,6 +20,7 @@ import (
 	"time"
 
 	fage "filippo.io/age"
+	"github.com/clinicvault/clinicvault/app/instance"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/text/encoding/charmap"
 )
@@ -77,6 +78,10 @@ func (w wineProgram) run(exe string, args ...string) *exec.Cmd {
 func output(t *testing.T, cmd *exec.Cmd, stdin string) ([]byte, error) {
 	t.Helper()
 	f := startLogged(t, cmd, stdin)
+	// A program that should end but does not (a window where a command
+	// was meant) is ended, so the test fails rather than hangs.
+	watchdog := time.AfterFunc(3*time.Minute, func() { cmd.Process.Kill() })
+	defer watchdog.Stop()
 	err := cmd.Wait()
 	b, _ := os.ReadFile(f)
 	return b, err
@@ -588,9 +593,19 @@ func TestWindowsWindowUnderWine(t *testing.T) {
 		window.Wait()
 		w.run("taskkill", "/f", "/im", "clinicvault.exe").Run()
 	}()
-	// The window is up when a second start finds it: that start brings
-	// it forward, prints its sentence and exits 0, never opening the
-	// databases.
+	// The window holds the folder once it has written where it listens
+	// (app/instance's AddressFile); only then is a start the second one.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(data, instance.AddressFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(windowLog)
+			t.Fatalf("the window did not take its data folder within 60 s:\n%s", b)
+		}
+	}
+	// A second start finds it: it brings the window forward, prints its
+	// sentence and exits 0, never opening the databases.
 	var second []byte
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
 		second, err = output(t, w.cmd("--data", winPath(data)), "")
