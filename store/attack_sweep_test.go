@@ -24,6 +24,9 @@ func TestAttackRemoveTreeAndSweepStayInTheirFolder(t *testing.T) {
 	if err := os.WriteFile(precious, []byte("vault"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// File times are the file system's, judged against the moment passed
+	// to SweepStale: both come from the real clock, as spans (never a
+	// date), as in the program.
 	long := time.Now().Add(-2 * StaleAge)
 	scheme := ScratchName{Prefix: ".clinicvault-snapshot-"}
 	plantLinks := func(dir string) string {

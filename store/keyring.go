@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/clinicvault/clinicvault/store/filelock"
 )
 
 // KeyringFile is the keyring's file name in a data directory.
@@ -223,11 +225,11 @@ func LockKeyring(dir string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: keyring lock: %w", err)
 	}
-	if err := lockFile(f); err != nil {
+	if err := filelock.Lock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("store: keyring lock: %w", err)
 	}
-	return func() { unlockFile(f); f.Close() }, nil
+	return func() { filelock.Unlock(f); f.Close() }, nil
 }
 
 // LockedKeyring takes the keyring's lock and loads vault.keys under it:

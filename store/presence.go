@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/clinicvault/clinicvault/store/filelock"
 )
 
 // presenceFile sits in a data directory; every open session holds a
@@ -23,7 +25,7 @@ func Enter(dir string) (*Presence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: session mark: %w", err)
 	}
-	if err := lockFileShared(f); err != nil {
+	if err := filelock.LockShared(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("store: session mark: %w", err)
 	}
@@ -36,20 +38,20 @@ func (p *Presence) Alone() bool {
 	if p == nil {
 		return true
 	}
-	return tryUpgrade(p.f)
+	return filelock.TryUpgrade(p.f)
 }
 
 // Shared turns an Alone back into an ordinary mark.
 func (p *Presence) Shared() {
 	if p != nil {
-		lockFileShared(p.f)
+		filelock.LockShared(p.f)
 	}
 }
 
 // Leave removes the mark.
 func (p *Presence) Leave() {
 	if p != nil {
-		unlockFile(p.f)
+		filelock.Unlock(p.f)
 		p.f.Close()
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/clinicvault/clinicvault/store/filelock"
 )
 
 // workLockFile, in a work folder made by MkdirWork, is locked for as long
@@ -27,14 +29,14 @@ func MkdirWork(parent, prefix string) (dir string, release func(), err error) {
 		RemoveTree(dir)
 		return "", nil, err
 	}
-	if held, lerr := tryLockFile(f); held || lerr != nil {
+	if held, lerr := filelock.TryLock(f); held || lerr != nil {
 		// Nobody else knows the folder yet: no locks here. Age decides.
 		f.Close()
 		f = nil
 	}
 	return dir, func() {
 		if f != nil {
-			unlockFile(f)
+			filelock.Unlock(f)
 			f.Close()
 		}
 		RemoveTree(dir)
@@ -82,9 +84,9 @@ func workInUse(p string) bool {
 		return false
 	}
 	defer f.Close()
-	held, err := tryLockFile(f)
+	held, err := filelock.TryLock(f)
 	if err == nil && !held {
-		unlockFile(f)
+		filelock.Unlock(f)
 	}
 	return held
 }

@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/clinicvault/clinicvault/store/filelock"
 )
 
 // The files the holder keeps in the data folder. Neither holds patient
@@ -95,7 +97,7 @@ func Claim(dir string) (*Holder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
-	held, err := tryLock(f)
+	held, err := filelock.TryLock(f)
 	if err != nil || held {
 		f.Close()
 		if held {
@@ -212,7 +214,7 @@ func (c *Holder) Close() error {
 		c.ln.Close()
 		c.wg.Wait()
 		os.Remove(filepath.Join(c.dir, AddressFile))
-		unlock(c.lock)
+		filelock.Unlock(c.lock)
 		c.lock.Close()
 	})
 	return nil

@@ -1,15 +1,15 @@
 //go:build !windows
 
-package store
+package filelock
 
 import (
 	"os"
 	"syscall"
 )
 
-// lockFile takes an exclusive lock on f, waiting for it (flock: every
+// Lock takes an exclusive lock on f, waiting for it (flock: every
 // process, and every open of the file within one, excludes the others).
-func lockFile(f *os.File) error {
+func Lock(f *os.File) error {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 		if err != syscall.EINTR {
@@ -18,9 +18,11 @@ func lockFile(f *os.File) error {
 	}
 }
 
-func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+// Unlock lets go of the lock on f.
+func Unlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 
-func lockFileShared(f *os.File) error {
+// LockShared takes a shared lock on f, waiting for it.
+func LockShared(f *os.File) error {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
 		if err != syscall.EINTR {
@@ -29,19 +31,19 @@ func lockFileShared(f *os.File) error {
 	}
 }
 
-// tryUpgrade turns f's shared lock into an exclusive one if no other
+// TryUpgrade turns f's shared lock into an exclusive one if no other
 // holder has it, without waiting.
-func tryUpgrade(f *os.File) bool {
+func TryUpgrade(f *os.File) bool {
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
 		return true
 	}
-	lockFileShared(f) // a failed conversion may have let the shared lock go
+	LockShared(f) // a failed conversion may have let the shared lock go
 	return false
 }
 
-// tryLockFile takes an exclusive lock on f without waiting: held reports
+// TryLock takes an exclusive lock on f without waiting: held reports
 // that another holder has it; err, that the file system cannot tell.
-func tryLockFile(f *os.File) (held bool, err error) {
+func TryLock(f *os.File) (held bool, err error) {
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch err {

@@ -1,6 +1,6 @@
 //go:build windows
 
-package store
+package filelock
 
 import (
 	"os"
@@ -8,39 +8,41 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lockFile takes an exclusive lock on f, waiting for it (LockFileEx on
+// Lock takes an exclusive lock on f, waiting for it (LockFileEx on
 // the file's first byte range).
-func lockFile(f *os.File) error {
+func Lock(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ol)
 }
 
-func unlockFile(f *os.File) error {
+// Unlock lets go of the lock on f.
+func Unlock(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
 
-func lockFileShared(f *os.File) error {
+// LockShared takes a shared lock on f, waiting for it.
+func LockShared(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.LockFileEx(windows.Handle(f.Fd()), 0, 0, 1, 0, &ol)
 }
 
-// tryUpgrade turns f's shared lock into an exclusive one if no other
+// TryUpgrade turns f's shared lock into an exclusive one if no other
 // holder has it, without waiting (Windows cannot upgrade in place: the
 // shared lock is let go and taken back when the exclusive one fails).
-func tryUpgrade(f *os.File) bool {
+func TryUpgrade(f *os.File) bool {
 	var ol windows.Overlapped
 	windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 	if windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol) == nil {
 		return true
 	}
-	lockFileShared(f)
+	LockShared(f)
 	return false
 }
 
-// tryLockFile takes an exclusive lock on f without waiting: held reports
+// TryLock takes an exclusive lock on f without waiting: held reports
 // that another holder has it; err, that the file system cannot tell.
-func tryLockFile(f *os.File) (held bool, err error) {
+func TryLock(f *os.File) (held bool, err error) {
 	var ol windows.Overlapped
 	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
 	switch err {
