@@ -353,25 +353,8 @@ func TestAttackPairingReusesADeviceID(t *testing.T) {
 	}
 	for _, id := range []string{a.DeviceID(), revoked} {
 		before := rosterOf(id)
-		inv, err := a.InviteDevice(ctx, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := waitInBackground(ctx, inv, f.clk.Now)
-		q := overhear(t, dir, inv.Code)
-		rev := answer(evilRequest(id))
-		q.commit("x", rev)
-		q.nonce("x")
-		q.reveal("x", rev)
-		r := <-res
-		if r.err != nil {
-			t.Fatal(r.err)
-		}
-		if err := a.ApproveDevice(ctx, inv, r.req); !errors.Is(err, ErrDeviceIDTaken) {
+		if err := approveAnswerNaming(t, f, a, dir, id); !errors.Is(err, ErrDeviceIDTaken) {
 			t.Fatalf("an answer reusing %s: %v", id, err)
-		}
-		if _, err := os.Stat(q.file("g-x")); err == nil {
-			t.Fatal("a grant was written")
 		}
 		if after := rosterOf(id); after != before {
 			t.Fatalf("the roster's entry changed:\n%s\n%s", before, after)
@@ -429,4 +412,33 @@ func TestAttackPairingFilesGone(t *testing.T) {
 	if left := pairingFiles(dir); len(left) != 0 {
 		t.Fatalf("left after the late join: %v", left)
 	}
+}
+
+// approveAnswerNaming invites a computer through dir, answers the code
+// as an attacker who overheard it with a request naming device id, and
+// returns what the admin's approval of that answer says; it fails the
+// test if a grant was written.
+func approveAnswerNaming(t *testing.T, f *fixture, a *Session, dir, id string) error {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := a.InviteDevice(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inv.Cancel()
+	res := waitInBackground(ctx, inv, f.clk.Now)
+	q := overhear(t, dir, inv.Code)
+	rev := answer(evilRequest(id))
+	q.commit("x", rev)
+	q.nonce("x")
+	q.reveal("x", rev)
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	err = a.ApproveDevice(ctx, inv, r.req)
+	if _, serr := os.Stat(q.file("g-x")); serr == nil {
+		t.Fatal("a grant was written")
+	}
+	return err
 }
