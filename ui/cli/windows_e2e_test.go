@@ -131,6 +131,18 @@ func (w wineProgram) appData(t *testing.T) string {
 // is the Linux root; backslashes, as a receptionist would type them.
 func winPath(p string) string { return "Z:" + strings.ReplaceAll(p, "/", `\`) }
 
+// initVault makes a practice "Riverside" with its admin Maria Admin in
+// the data folder dir (a Linux path) with the Windows program, and
+// returns the admin's TOTP secret.
+func (w wineProgram) initVault(t *testing.T, dir, passFile string) string {
+	t.Helper()
+	out, err := output(t, w.cmd("--data", winPath(dir), "--passphrase-file", winPath(passFile), "init", "--practice", "Riverside", "--admin", "Maria Admin"), "")
+	if err != nil {
+		t.Fatalf("init in %s: %v\n%s", dir, err, out)
+	}
+	return totpSecret(t, out)
+}
+
 // totpSecret is the secret of the otpauth URI that init prints.
 func totpSecret(t *testing.T, out []byte) string {
 	t.Helper()
@@ -293,12 +305,7 @@ func scanForPlaintext(t *testing.T, roots []string, names ...string) {
 	t.Helper()
 	var needles [][]byte
 	for _, n := range names {
-		needles = append(needles, []byte(n))
-		var u16 []byte
-		for _, r := range n {
-			u16 = append(u16, byte(r), byte(r>>8))
-		}
-		needles = append(needles, u16)
+		needles = append(needles, []byte(n), utf16le(n))
 		if b, err := charmap.Windows1252.NewEncoder().Bytes([]byte(n)); err == nil {
 			needles = append(needles, b)
 		}
@@ -334,11 +341,7 @@ func TestMixedPracticeWindowsAndLinux(t *testing.T) {
 	pass := filepath.Join(tmp, "pass")
 	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
 
-	out, err := output(t, w.cmd("--data", winPath(deskDir), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin"), "")
-	if err != nil {
-		t.Fatalf("init at the desk: %v\n%s", err, out)
-	}
-	secret := totpSecret(t, out)
+	secret := w.initVault(t, deskDir, pass)
 	// The desk runs on the real clock; the laptop (this binary as the
 	// program) on the real clock shifted by whole TOTP steps ahead, so
 	// each of its sign-ins has a step of its own without waiting.
@@ -381,7 +384,7 @@ func TestMixedPracticeWindowsAndLinux(t *testing.T) {
 		desk.Process.Kill()
 		t.Fatalf("join on the laptop: %v\n%s", err, out)
 	}
-	err = desk.Wait()
+	err := desk.Wait()
 	deskOut, _ := os.ReadFile(deskLog)
 	if err != nil {
 		t.Fatalf("desk: %v\n%s", err, deskOut)
@@ -558,13 +561,9 @@ func TestWindowsWindowUnderWine(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	pass := filepath.Join(tmp, "pass")
 	os.WriteFile(pass, []byte(adminPass+"\n"), 0o600)
-	out, err := output(t, w.cmd("--data", winPath(data), "--passphrase-file", winPath(pass), "init", "--practice", "Riverside", "--admin", "Maria Admin"), "")
-	if err != nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	secret := totpSecret(t, out)
+	secret := w.initVault(t, data, pass)
 	var used int64
-	out, err = output(t, w.cmd("--data", winPath(data), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "patient", "add", "--given", "José", "--family", "Núñez", "--dob", "1980-03-02"), "")
+	out, err := output(t, w.cmd("--data", winPath(data), "--user", "Maria Admin", "--passphrase-file", winPath(pass), "--totp", codeAfter(t, secret, &used), "patient", "add", "--given", "José", "--family", "Núñez", "--dob", "1980-03-02"), "")
 	if err != nil {
 		t.Fatalf("patient add: %v\n%s", err, out)
 	}
