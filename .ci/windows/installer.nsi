@@ -47,8 +47,12 @@ VIAddVersionKey "LegalCopyright" "ClinicVault"
 !define MUI_ICON "${DIST}\${APP}.ico"
 !define MUI_UNICON "${DIST}\${APP}.ico"
 !define MUI_ABORTWARNING
-!define MUI_FINISHPAGE_RUN "$INSTDIR\${EXE}"
-!define MUI_FINISHPAGE_RUN_TEXT "Start ${APP}"
+; No "Start ClinicVault" box on the last page: the installer runs with an
+; administrator's rights, and a program it started would run as that
+; administrator (a standard user who typed an admin's password would find
+; the vault made in the admin's %AppData%). Each person starts it from the
+; Start menu, as themselves.
+!define MUI_FINISHPAGE_TEXT "${APP} is installed for every user of this PC. Each person starts it from the Start menu (ClinicVault), signed in to Windows as themselves."
 
 !insertmacro MUI_PAGE_WELCOME
 !insertmacro MUI_PAGE_DIRECTORY
