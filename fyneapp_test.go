@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"image"
 	_ "image/png"
 	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/clinicvault/clinicvault/ui"
@@ -19,24 +17,11 @@ import (
 // version, a build number, and a square PNG icon of at least 512 pixels
 // (macOS's icon is drawn at 1024 from it).
 func TestFyneAppMetadata(t *testing.T) {
-	f, err := os.Open("FyneApp.toml")
+	b, err := os.ReadFile("FyneApp.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	details, section := map[string]string{}, ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") {
-			section = strings.Trim(line, "[]")
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if ok && section == "Details" {
-			details[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
-		}
-	}
+	details := appDetails(string(b))
 	if details["Name"] != "ClinicVault" {
 		t.Errorf("Name %q, want ClinicVault (the .app's and the installer's name)", details["Name"])
 	}

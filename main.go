@@ -28,22 +28,27 @@ import (
 //go:embed FyneApp.toml
 var fyneApp string
 
-// appVersion reads Version and Build from FyneApp.toml's [Details].
-func appVersion(toml string) (version, build string) {
+// appDetails is FyneApp.toml's [Details] section, key to value (the
+// file's few flat lines need no TOML reader).
+func appDetails(toml string) map[string]string {
+	details, section := map[string]string{}, ""
 	for _, line := range strings.Split(toml, "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = strings.Trim(line, "[]")
 			continue
 		}
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		switch strings.TrimSpace(k) {
-		case "Version":
-			version = v
-		case "Build":
-			build = v
+		if k, v, ok := strings.Cut(line, "="); ok && section == "Details" {
+			details[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
 		}
 	}
-	return version, build
+	return details
+}
+
+// appVersion is FyneApp.toml's Version and Build.
+func appVersion(toml string) (version, build string) {
+	d := appDetails(toml)
+	return d["Version"], d["Build"]
 }
 
 func main() {
