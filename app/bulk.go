@@ -19,15 +19,95 @@ const (
 	// bulkChunk is how many patients one flush writes; bulkPreload is the
 	// size from which the existing patients are read into memory once
 	// rather than queried per row.
-	bulkChunk   = 1024
+	bulkChunk   = 512
 	bulkPreload = 200
 )
 
-// dupEntry is what the in-memory duplicate check keeps of a patient.
-type dupEntry struct {
-	id, mrn       string
-	family, given string // folded for case and accents
-	phone, dob    string
+// dupIndex is what the in-memory duplicate check keeps of the patients:
+// for each current one a hash of its folded name and date of birth and
+// one of its phone digits, pointing at its MRN; and every MRN (archived
+// patients' too) in a Bloom filter, so that a new one is never one
+// already given. About 40 bytes a patient, where names and ids as
+// strings took over 200: a bulk of 100,000 holds 4 MB.
+type dupIndex struct {
+	mrnText []byte   // the MRNs, end to end
+	mrnEnd  []uint32 // where each ends in mrnText: slot i is MRN i
+	byName  map[uint64]int32
+	byPhone map[uint64]int32 // the first patient with the key, as its slot
+	mrns    []uint64         // Bloom filter of the MRNs given
+}
+
+// newDupIndex is an index for up to n patients (more work, with more
+// MRNs drawn twice).
+func newDupIndex(n int) *dupIndex {
+	// 16 bits a patient and 6 probes: one MRN in about 1,700 is drawn
+	// again because the filter cannot tell it from one given.
+	return &dupIndex{byName: map[uint64]int32{}, byPhone: map[uint64]int32{}, mrns: make([]uint64, max(1024, n/4+1))}
+}
+
+// mrnProbes are the filter's bits for mrn (double hashing).
+func (d *dupIndex) mrnProbes(mrn string, fn func(word int, bit uint64) bool) bool {
+	h := foldedKey(mrn)
+	a, b := h, h>>32|h<<32|1
+	bits := uint64(len(d.mrns)) * 64
+	for i := 0; i < 6; i++ {
+		k := (a + uint64(i)*b) % bits
+		if !fn(int(k/64), 1<<(k%64)) {
+			return false
+		}
+	}
+	return true
+}
+
+// taken is whether mrn may have been given already: never false for one
+// that was (then another is drawn).
+func (d *dupIndex) taken(mrn string) bool {
+	return d.mrnProbes(mrn, func(w int, bit uint64) bool { return d.mrns[w]&bit != 0 })
+}
+
+// give notes mrn as given.
+func (d *dupIndex) give(mrn string) {
+	d.mrnProbes(mrn, func(w int, bit uint64) bool { d.mrns[w] |= bit; return true })
+}
+
+// remember notes a current patient (names folded, phone as digits).
+func (d *dupIndex) remember(mrn, family, given, dob, phone string) {
+	slot := int32(len(d.mrnEnd))
+	d.mrnText = append(d.mrnText, mrn...)
+	d.mrnEnd = append(d.mrnEnd, uint32(len(d.mrnText)))
+	if k := foldedKey(family, given, dob); !d.hasName(k) {
+		d.byName[k] = slot
+	}
+	if phone != "" {
+		if k := foldedKey(phone); !d.hasPhone(k) {
+			d.byPhone[k] = slot
+		}
+	}
+}
+
+func (d *dupIndex) hasName(k uint64) bool  { _, ok := d.byName[k]; return ok }
+func (d *dupIndex) hasPhone(k uint64) bool { _, ok := d.byPhone[k]; return ok }
+
+func (d *dupIndex) mrn(slot int32) string {
+	start := uint32(0)
+	if slot > 0 {
+		start = d.mrnEnd[slot-1]
+	}
+	return string(d.mrnText[start:d.mrnEnd[slot]])
+}
+
+// first is the MRN of the first patient p may duplicate: the same folded
+// name and date of birth, else the same phone digits; "" when none.
+func (d *dupIndex) first(p Patient) string {
+	if slot, ok := d.byName[foldedKey(foldAccents(p.Family), foldAccents(p.Given), p.DOB)]; ok {
+		return d.mrn(slot)
+	}
+	if ph := digits(p.Phone); ph != "" {
+		if slot, ok := d.byPhone[foldedKey(ph)]; ok {
+			return d.mrn(slot)
+		}
+	}
+	return ""
 }
 
 // patientBulk writes new patients inside one transaction.
@@ -41,12 +121,9 @@ type patientBulk struct {
 	rowids    []int64
 	dupNotes  []string
 
-	// Set when the existing patients were read into memory: every MRN,
-	// and the current patients by date of birth and by phone digits.
+	// Set when the existing patients were read into memory.
 	preloaded bool
-	mrns      map[string]bool
-	byDOB     map[string][]dupEntry
-	byPhone   map[string][]dupEntry
+	known     *dupIndex
 
 	// Secondary indexes of patients dropped for this bulk, as their
 	// CREATE statements, made again by finish.
@@ -76,28 +153,30 @@ func newPatientBulk(ctx context.Context, tx querier, w patientWriter, n int) (*p
 	if n < bulkPreload {
 		return b, nil // one row at a time: the queries see every earlier row
 	}
-	b.chunk, b.preloaded = bulkChunk, true
-	b.mrns, b.byDOB, b.byPhone = map[string]bool{}, map[string][]dupEntry{}, map[string][]dupEntry{}
-	// Read into the maps as they are scanned (no list of them all); the
-	// rows are closed before the indexes are dropped: a reading statement
-	// would lock the table.
-	_, err = queryAll(ctx, tx, func(r row) (struct{}, error) {
-		var e dupEntry
-		var archived bool
-		if err := r.Scan(&e.id, &e.mrn, &e.given, &e.family, &e.dob, &e.phone, &archived); err != nil {
-			return struct{}{}, err
-		}
-		b.mrns[e.mrn] = true
-		if !archived {
-			e.given, e.family = foldAccents(e.given), foldAccents(e.family)
-			b.remember(e)
-		}
-		return struct{}{}, nil
-	}, `SELECT id, mrn, given, family, dob, phone_key, archived FROM patients`)
+	existing, err := scalar[int](ctx, tx, `SELECT count(*) FROM patients`)
 	if err != nil {
 		return nil, err
 	}
-	if existing := len(b.mrns); n >= existing {
+	b.chunk, b.preloaded, b.known = bulkChunk, true, newDupIndex(existing+n)
+	// Read into the index as they are scanned (no list of them all); the
+	// rows are closed before the indexes are dropped: a reading statement
+	// would lock the table.
+	_, err = queryAll(ctx, tx, func(r row) (struct{}, error) {
+		var mrn, given, family, dob, phone string
+		var archived bool
+		if err := r.Scan(&mrn, &given, &family, &dob, &phone, &archived); err != nil {
+			return struct{}{}, err
+		}
+		b.known.give(mrn)
+		if !archived {
+			b.known.remember(mrn, foldAccents(family), foldAccents(given), dob, phone)
+		}
+		return struct{}{}, nil
+	}, `SELECT mrn, given, family, dob, phone_key, archived FROM patients ORDER BY rowid`)
+	if err != nil {
+		return nil, err
+	}
+	if n >= existing {
 		// The patients' secondary indexes (MRN, date of birth, phone)
 		// have random keys: built once at the end by sorting, they cost
 		// a fraction of inserting every row into them.
@@ -106,7 +185,9 @@ func newPatientBulk(ctx context.Context, tx querier, w patientWriter, n int) (*p
 		}
 	}
 	// From here on only the writer touches tx.
-	work, failed, done := make(chan *newPatients, 2), make(chan struct{}), make(chan error, 1)
+	// One chunk written while the next is prepared, and one waiting: each
+	// holds about 1.5 MB of statement arguments.
+	work, failed, done := make(chan *newPatients, 1), make(chan struct{}), make(chan error, 1)
 	b.work, b.failed, b.done = work, failed, done
 	go func() { // its own copies of the channels: finish clears b.work
 		var first error
@@ -122,64 +203,37 @@ func newPatientBulk(ctx context.Context, tx querier, w patientWriter, n int) (*p
 	return b, nil
 }
 
-func (b *patientBulk) remember(e dupEntry) {
-	b.byDOB[e.dob] = append(b.byDOB[e.dob], e)
-	if e.phone != "" {
-		b.byPhone[e.phone] = append(b.byPhone[e.phone], e)
-	}
-}
-
 // add gives a validated patient its id and MRN and queues it; the audit
 // row names the first patient it may duplicate.
 func (b *patientBulk) add(ctx context.Context, p *Patient) error {
 	p.ID, p.Archived, p.MergedInto = newID(), false, ""
-	var dups []Duplicate
-	var err error
+	note := ""
 	if b.preloaded {
-		dups = b.duplicates(*p)
-		for p.MRN = newMRN(); b.mrns[p.MRN]; p.MRN = newMRN() {
+		if mrn := b.known.first(*p); mrn != "" {
+			note = duplicateNote([]Duplicate{{Patient: Patient{MRN: mrn}}})
 		}
-		b.mrns[p.MRN] = true
-		b.remember(dupEntry{id: p.ID, mrn: p.MRN, family: foldAccents(p.Family), given: foldAccents(p.Given), phone: digits(p.Phone), dob: p.DOB})
+		for p.MRN = newMRN(); b.known.taken(p.MRN); p.MRN = newMRN() {
+		}
+		b.known.give(p.MRN)
+		b.known.remember(p.MRN, foldAccents(p.Family), foldAccents(p.Given), p.DOB, digits(p.Phone))
 	} else {
-		if dups, err = findDuplicates(ctx, b.tx, *p); err != nil {
+		dups, err := findDuplicates(ctx, b.tx, *p)
+		if err != nil {
 			return err
 		}
 		if p.MRN, err = unusedMRN(ctx, b.tx); err != nil {
 			return err
 		}
+		note = duplicateNote(dups)
 	}
 	b.pending = append(b.pending, p)
 	b.rowids = append(b.rowids, b.nextRowID)
-	b.dupNotes = append(b.dupNotes, duplicateNote(dups))
+	b.dupNotes = append(b.dupNotes, note)
 	b.nextRowID++
 	if len(b.pending) >= b.chunk {
 		return b.flush(ctx)
 	}
 	return nil
-}
-
-// duplicates is findDuplicates against memory: same folded name and date
-// of birth first, then same phone digits.
-func (b *patientBulk) duplicates(p Patient) []Duplicate {
-	family, given, phone := foldAccents(p.Family), foldAccents(p.Given), digits(p.Phone)
-	var out []Duplicate
-	seen := map[string]bool{}
-	for _, e := range b.byDOB[p.DOB] {
-		if e.family == family && e.given == given && !seen[e.id] {
-			seen[e.id] = true
-			out = append(out, Duplicate{Patient{ID: e.id, MRN: e.mrn}, "same name and date of birth"})
-		}
-	}
-	if phone != "" {
-		for _, e := range b.byPhone[phone] {
-			if !seen[e.id] {
-				seen[e.id] = true
-				out = append(out, Duplicate{Patient{ID: e.id, MRN: e.mrn}, "same phone"})
-			}
-		}
-	}
-	return out
 }
 
 // flush prepares the queued patients' statements and writes them (or

@@ -1,9 +1,13 @@
 package app
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,16 +15,11 @@ import (
 	"time"
 )
 
-// fhirPlan holds the clinical part of a FHIR import, keyed by the index
-// of the patient row it belongs to.
+// fhirPlan is what a FHIR import keeps of its clinical entries: how
+// many will be written (each is read again from the bundle, which must be
+// the one previewed).
 type fhirPlan struct {
-	encounters  map[int][]SOAP
-	encTimes    map[int][]time.Time
-	problems    map[int][]Problem
-	allergies   map[int][]Allergy
-	medications map[int][]Medication
-	vitals      map[int][]Vitals
-	clinical    int
+	clinical int
 }
 
 type fhirResource map[string]any
@@ -128,235 +127,326 @@ func fhirLanguage(comms []fhirResource) string {
 // planFHIR reads a FHIR R4 Bundle: Patient, Encounter, Condition,
 // AllergyIntolerance, MedicationStatement and vital-sign Observation
 // entries. Any entry that is not understood, or that refers to a patient
-// missing from the bundle, is refused with its entry number.
+// missing from the bundle, is refused with its entry number. The bundle
+// is read as a stream, twice (the patients first, so that references
+// resolve whatever the order), one entry at a time.
 func (s *Session) planFHIR(path string) (*ImportPlan, error) {
-	raw, err := os.ReadFile(path)
+	plan := &ImportPlan{File: path, Mapping: map[int]string{}, skip: map[int]struct{}{}, fhir: &fhirPlan{}}
+	patients := map[string]bool{} // references to the bundle's valid patients
+	first, err := fhirEntries(path, func(i int, e fhirResource) error {
+		r := e.obj("resource")
+		if r.str("resourceType") != "Patient" {
+			return nil
+		}
+		row := ImportRow{Row: i + 1, Patient: fhirPatient(r)}
+		if err := s.validatePatient(&row.Patient); err != nil {
+			row.Problem = "Patient: " + strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
+			plan.refuse(row)
+			return nil
+		}
+		plan.take(row)
+		for _, key := range fhirPatientKeys(e) {
+			patients[key] = true
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var b fhirResource
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("%s is not JSON: %v: %w", filepath.Base(path), err, ErrUnreadableSheet)
-	}
-	if b.str("resourceType") != "Bundle" {
-		return nil, fmt.Errorf("%s is not a FHIR Bundle (resourceType %q): %w", filepath.Base(path), b.str("resourceType"), ErrUnreadableSheet)
-	}
-	plan := &ImportPlan{File: path, Mapping: map[int]string{}}
-	fp := &fhirPlan{encounters: map[int][]SOAP{}, encTimes: map[int][]time.Time{}, problems: map[int][]Problem{},
-		allergies: map[int][]Allergy{}, medications: map[int][]Medication{}, vitals: map[int][]Vitals{}}
-	plan.fhir = fp
-	entries := b.list("entry")
-	patientIndex := map[string]int{}
-	// First the patients, so references resolve whatever the order.
-	for i, e := range entries {
-		r := e.obj("resource")
-		if r.str("resourceType") != "Patient" {
-			continue
-		}
-		p := Patient{DOB: r.str("birthDate"), Sex: r.str("gender")}
-		names := r.list("name")
-		for _, n := range names {
-			if n.str("use") == "official" || p.Family == "" {
-				p.Family = n.str("family")
-				if g, ok := n["given"].([]any); ok && len(g) > 0 {
-					p.Given, _ = g[0].(string)
-				}
-			}
-			if n.str("use") == "usual" {
-				if g, ok := n["given"].([]any); ok && len(g) > 0 {
-					p.Preferred, _ = g[0].(string)
-				}
-			}
-		}
-		// Phones: use mobile (or an sms contact) is the mobile, use home
-		// the home phone, any other fills what is left, in order.
-		var phones []string
-		for _, t := range r.list("telecom") {
-			v := t.str("value")
-			switch sys := t.str("system"); {
-			case (sys == "phone" || sys == "sms") && v != "":
-				switch {
-				case (t.str("use") == "mobile" || sys == "sms") && p.Phone == "":
-					p.Phone = v
-				case t.str("use") == "home" && p.Phone2 == "":
-					p.Phone2 = v
-				default:
-					phones = append(phones, v)
-				}
-			case sys == "email":
-				p.Email = v
-			}
-		}
-		for _, ph := range phones {
-			if p.Phone == "" {
-				p.Phone = ph
-			} else if p.Phone2 == "" && ph != p.Phone {
-				p.Phone2 = ph
-			}
-		}
-		p.NationalNumber = fhirNationalNumber(r.list("identifier"))
-		if a := r.list("address"); len(a) > 0 {
-			p.Postcode = a[0].str("postalCode")
-			p.Address = a[0].str("text")
-			if p.Address == "" {
-				var parts []string
-				if lines, ok := a[0]["line"].([]any); ok {
-					for _, l := range lines {
-						if s, ok := l.(string); ok {
-							parts = append(parts, s)
-						}
-					}
-				}
-				for _, k := range []string{"city", "country"} { // the postal code is its own field
-					if v := a[0].str(k); v != "" {
-						parts = append(parts, v)
-					}
-				}
-				p.Address = strings.Join(parts, ", ")
-			}
-		}
-		p.Language = fhirLanguage(r.list("communication"))
-		row := ImportRow{Row: i + 1, Patient: p}
-		if err := s.validatePatient(&row.Patient); err != nil {
-			row.Problem = "Patient: " + strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
-			plan.Refused = append(plan.Refused, row)
-			continue
-		}
-		idx := len(plan.Rows)
-		plan.Rows = append(plan.Rows, row)
-		for _, key := range []string{e.str("fullUrl"), "Patient/" + r.str("id")} {
-			if key != "" && key != "Patient/" {
-				patientIndex[key] = idx
-			}
-		}
-	}
-	resolve := func(ref fhirResource) (int, bool) {
-		i, ok := patientIndex[ref.str("reference")]
-		return i, ok
-	}
-	for i, e := range entries {
+	second, err := fhirEntries(path, func(i int, e fhirResource) error {
 		r := e.obj("resource")
 		typ := r.str("resourceType")
 		if typ == "Patient" {
-			continue
+			return nil
 		}
-		refuse := func(msg string) {
-			plan.Refused = append(plan.Refused, ImportRow{Row: i + 1, Problem: typ + ": " + msg})
+		if _, problem := fhirClinical(r, func(ref string) bool { return patients[ref] }); problem != "" {
+			plan.refuse(ImportRow{Row: i + 1, Problem: typ + ": " + problem})
+			return nil
 		}
-		subject := r.obj("subject")
-		if typ == "AllergyIntolerance" {
-			subject = r.obj("patient")
+		plan.fhir.clinical++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if first != second {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrImportFileChanged)
+	}
+	plan.digest = first
+	return plan, nil
+}
+
+// fhirEntries calls fn with each entry of a bundle's "entry" array that
+// is an object, and its index, decoding one at a time; it returns the
+// SHA-256 of the whole file. A file that is not JSON, or not a Bundle,
+// is an ErrUnreadableSheet.
+func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]byte, err error) {
+	name := filepath.Base(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return digest, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	dec := json.NewDecoder(bufio.NewReaderSize(io.TeeReader(f, h), 64<<10))
+	notJSON := func(err error) error {
+		return fmt.Errorf("%s is not JSON: %v: %w", name, err, ErrUnreadableSheet)
+	}
+	if t, err := dec.Token(); err != nil {
+		return digest, notJSON(err)
+	} else if t != json.Delim('{') {
+		return digest, fmt.Errorf("%s is not a FHIR Bundle (resourceType \"\"): %w", name, ErrUnreadableSheet)
+	}
+	resourceType := ""
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return digest, notJSON(err)
 		}
-		pi, ok := resolve(subject)
-		switch typ {
-		case "Encounter", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation":
-			if !ok {
-				refuse(fmt.Sprintf("refers to %q, which is not a patient in this bundle", subject.str("reference")))
-				continue
+		switch t {
+		case "resourceType":
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return digest, notJSON(err)
 			}
-		default:
-			refuse("this kind of resource is not imported")
-			continue
-		}
-		fp.clinical++
-		switch typ {
-		case "Encounter":
-			note := SOAP{Subjective: strings.TrimSpace(stripTags(r.obj("text").str("div")))}
-			if note.Subjective == "" {
-				note.Subjective = "Encounter imported from FHIR"
+			resourceType, _ = v.(string)
+		case "entry":
+			if t, err := dec.Token(); err != nil {
+				return digest, notJSON(err)
+			} else if t != json.Delim('[') {
+				continue // not a list of entries: there are none
 			}
-			fp.encounters[pi] = append(fp.encounters[pi], note)
-			t, _ := time.Parse(time.RFC3339, r.obj("period").str("start"))
-			fp.encTimes[pi] = append(fp.encTimes[pi], t)
-		case "Condition":
-			pr := Problem{Description: codeText(r.obj("code")), Onset: fhirDate(r.str("onsetDateTime"))}
-			for _, c := range r.obj("code").list("coding") {
-				if strings.Contains(c.str("system"), "icd-10") {
-					pr.ICD10 = c.str("code")
+			for i := 0; dec.More(); i++ {
+				var e any
+				if err := dec.Decode(&e); err != nil {
+					return digest, notJSON(err)
 				}
-			}
-			if st := codeText(r.obj("clinicalStatus")); st == "resolved" || st == "inactive" {
-				pr.Status = st
-			}
-			if pr.Description == "" {
-				refuse("has no code or text")
-				continue
-			}
-			fp.problems[pi] = append(fp.problems[pi], pr)
-		case "AllergyIntolerance":
-			a := Allergy{Substance: codeText(r.obj("code"))}
-			if rs := r.list("reaction"); len(rs) > 0 {
-				a.Severity = rs[0].str("severity")
-				if ms := rs[0].list("manifestation"); len(ms) > 0 {
-					a.Reaction = codeText(ms[0])
-				}
-			}
-			if a.Substance == "" {
-				refuse("has no substance")
-				continue
-			}
-			fp.allergies[pi] = append(fp.allergies[pi], a)
-		case "MedicationStatement":
-			m := Medication{Name: codeText(r.obj("medicationCodeableConcept")), Start: fhirDate(r.obj("effectivePeriod").str("start")), Stop: fhirDate(r.obj("effectivePeriod").str("end"))}
-			if ds := r.list("dosage"); len(ds) > 0 {
-				m.Dose = ds[0].str("text")
-			}
-			if m.Name == "" {
-				refuse("has no medication")
-				continue
-			}
-			fp.medications[pi] = append(fp.medications[pi], m)
-		case "Observation":
-			v := Vitals{}
-			v.TakenAt, _ = time.Parse(time.RFC3339, r.str("effectiveDateTime"))
-			val := func(o fhirResource) (float64, bool) {
-				q := o.obj("valueQuantity")
-				f, ok := q["value"].(float64)
-				return f, ok
-			}
-			code := loincOf(r.obj("code"))
-			x, has := val(r)
-			toInt := func(f float64) *int { n := int(f + 0.5); return &n }
-			switch code {
-			case loincBPPanel:
-				for _, c := range r.list("component") {
-					if f, ok := val(c); ok {
-						switch loincOf(c.obj("code")) {
-						case loincSystolic:
-							v.Systolic = toInt(f)
-						case loincDiastolic:
-							v.Diastolic = toInt(f)
-						}
+				if m, ok := e.(map[string]any); ok {
+					if err := fn(i, m); err != nil {
+						return digest, err
 					}
 				}
-			case loincPulse:
-				if has {
-					v.Pulse = toInt(x)
-				}
-			case loincTemp:
-				if has {
-					v.TempC = &x
-				}
-			case loincWeight:
-				if has {
-					v.WeightKg = &x
-				}
-			case loincHeight:
-				if has {
-					v.HeightCm = &x
-				}
-			case loincSpO2, "2708-6":
-				if has {
-					v.SpO2 = toInt(x)
-				}
-			default:
-				refuse("only vital signs (LOINC " + strings.Join([]string{loincBPPanel, loincPulse, loincTemp, loincWeight, loincHeight, loincSpO2}, ", ") + ") are imported, not " + strconv.Quote(code))
-				continue
 			}
-			fp.vitals[pi] = append(fp.vitals[pi], v)
+			if _, err := dec.Token(); err != nil {
+				return digest, notJSON(err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return digest, notJSON(err)
+			}
+		}
+		if resourceType != "" && resourceType != "Bundle" {
+			return digest, fmt.Errorf("%s is not a FHIR Bundle (resourceType %q): %w", name, resourceType, ErrUnreadableSheet)
 		}
 	}
-	return plan, nil
+	if _, err := dec.Token(); err != nil {
+		return digest, notJSON(err)
+	}
+	if resourceType != "Bundle" {
+		return digest, fmt.Errorf("%s is not a FHIR Bundle (resourceType %q): %w", name, resourceType, ErrUnreadableSheet)
+	}
+	io.Copy(h, f) // whatever follows the bundle
+	h.Sum(digest[:0])
+	return digest, nil
+}
+
+// fhirPatientKeys are the references an entry's patient is known by.
+func fhirPatientKeys(e fhirResource) []string {
+	var keys []string
+	for _, key := range []string{e.str("fullUrl"), "Patient/" + e.obj("resource").str("id")} {
+		if key != "" && key != "Patient/" {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// fhirPatient is the patient a Patient resource describes.
+func fhirPatient(r fhirResource) Patient {
+	p := Patient{DOB: r.str("birthDate"), Sex: r.str("gender")}
+	names := r.list("name")
+	for _, n := range names {
+		if n.str("use") == "official" || p.Family == "" {
+			p.Family = n.str("family")
+			if g, ok := n["given"].([]any); ok && len(g) > 0 {
+				p.Given, _ = g[0].(string)
+			}
+		}
+		if n.str("use") == "usual" {
+			if g, ok := n["given"].([]any); ok && len(g) > 0 {
+				p.Preferred, _ = g[0].(string)
+			}
+		}
+	}
+	// Phones: use mobile (or an sms contact) is the mobile, use home
+	// the home phone, any other fills what is left, in order.
+	var phones []string
+	for _, t := range r.list("telecom") {
+		v := t.str("value")
+		switch sys := t.str("system"); {
+		case (sys == "phone" || sys == "sms") && v != "":
+			switch {
+			case (t.str("use") == "mobile" || sys == "sms") && p.Phone == "":
+				p.Phone = v
+			case t.str("use") == "home" && p.Phone2 == "":
+				p.Phone2 = v
+			default:
+				phones = append(phones, v)
+			}
+		case sys == "email":
+			p.Email = v
+		}
+	}
+	for _, ph := range phones {
+		if p.Phone == "" {
+			p.Phone = ph
+		} else if p.Phone2 == "" && ph != p.Phone {
+			p.Phone2 = ph
+		}
+	}
+	p.NationalNumber = fhirNationalNumber(r.list("identifier"))
+	if a := r.list("address"); len(a) > 0 {
+		p.Postcode = a[0].str("postalCode")
+		p.Address = a[0].str("text")
+		if p.Address == "" {
+			var parts []string
+			if lines, ok := a[0]["line"].([]any); ok {
+				for _, l := range lines {
+					if s, ok := l.(string); ok {
+						parts = append(parts, s)
+					}
+				}
+			}
+			for _, k := range []string{"city", "country"} { // the postal code is its own field
+				if v := a[0].str(k); v != "" {
+					parts = append(parts, v)
+				}
+			}
+			p.Address = strings.Join(parts, ", ")
+		}
+	}
+	p.Language = fhirLanguage(r.list("communication"))
+	return p
+}
+
+// fhirClinicalEntry is a clinical entry read from a bundle, for the
+// patient it refers to: one of SOAP, Problem, Allergy, Medication or
+// Vitals.
+type fhirClinicalEntry struct {
+	patient string // the reference
+	entry   any
+}
+
+// fhirClinical reads a clinical resource whose patient is one the bundle
+// holds (known says which references are), or says why it is refused.
+func fhirClinical(r fhirResource, known func(ref string) bool) (fhirClinicalEntry, string) {
+	typ := r.str("resourceType")
+	subject := r.obj("subject")
+	if typ == "AllergyIntolerance" {
+		subject = r.obj("patient")
+	}
+	ref := subject.str("reference")
+	switch typ {
+	case "Encounter", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation":
+		if !known(ref) {
+			return fhirClinicalEntry{}, fmt.Sprintf("refers to %q, which is not a patient in this bundle", ref)
+		}
+	default:
+		return fhirClinicalEntry{}, "this kind of resource is not imported"
+	}
+	out := fhirClinicalEntry{patient: ref}
+	switch typ {
+	case "Encounter":
+		note := SOAP{Subjective: strings.TrimSpace(stripTags(r.obj("text").str("div")))}
+		if note.Subjective == "" {
+			note.Subjective = "Encounter imported from FHIR"
+		}
+		out.entry = note
+	case "Condition":
+		pr := Problem{Description: codeText(r.obj("code")), Onset: fhirDate(r.str("onsetDateTime"))}
+		for _, c := range r.obj("code").list("coding") {
+			if strings.Contains(c.str("system"), "icd-10") {
+				pr.ICD10 = c.str("code")
+			}
+		}
+		if st := codeText(r.obj("clinicalStatus")); st == "resolved" || st == "inactive" {
+			pr.Status = st
+		}
+		if pr.Description == "" {
+			return fhirClinicalEntry{}, "has no code or text"
+		}
+		out.entry = pr
+	case "AllergyIntolerance":
+		a := Allergy{Substance: codeText(r.obj("code"))}
+		if rs := r.list("reaction"); len(rs) > 0 {
+			a.Severity = rs[0].str("severity")
+			if ms := rs[0].list("manifestation"); len(ms) > 0 {
+				a.Reaction = codeText(ms[0])
+			}
+		}
+		if a.Substance == "" {
+			return fhirClinicalEntry{}, "has no substance"
+		}
+		out.entry = a
+	case "MedicationStatement":
+		m := Medication{Name: codeText(r.obj("medicationCodeableConcept")), Start: fhirDate(r.obj("effectivePeriod").str("start")), Stop: fhirDate(r.obj("effectivePeriod").str("end"))}
+		if ds := r.list("dosage"); len(ds) > 0 {
+			m.Dose = ds[0].str("text")
+		}
+		if m.Name == "" {
+			return fhirClinicalEntry{}, "has no medication"
+		}
+		out.entry = m
+	case "Observation":
+		v := Vitals{}
+		v.TakenAt, _ = time.Parse(time.RFC3339, r.str("effectiveDateTime"))
+		val := func(o fhirResource) (float64, bool) {
+			q := o.obj("valueQuantity")
+			f, ok := q["value"].(float64)
+			return f, ok
+		}
+		code := loincOf(r.obj("code"))
+		x, has := val(r)
+		toInt := func(f float64) *int { n := int(f + 0.5); return &n }
+		switch code {
+		case loincBPPanel:
+			for _, c := range r.list("component") {
+				if f, ok := val(c); ok {
+					switch loincOf(c.obj("code")) {
+					case loincSystolic:
+						v.Systolic = toInt(f)
+					case loincDiastolic:
+						v.Diastolic = toInt(f)
+					}
+				}
+			}
+		case loincPulse:
+			if has {
+				v.Pulse = toInt(x)
+			}
+		case loincTemp:
+			if has {
+				v.TempC = &x
+			}
+		case loincWeight:
+			if has {
+				v.WeightKg = &x
+			}
+		case loincHeight:
+			if has {
+				v.HeightCm = &x
+			}
+		case loincSpO2, "2708-6":
+			if has {
+				v.SpO2 = toInt(x)
+			}
+		default:
+			return fhirClinicalEntry{}, "only vital signs (LOINC " + strings.Join([]string{loincBPPanel, loincPulse, loincTemp, loincWeight, loincHeight, loincSpO2}, ", ") + ") are imported, not " + strconv.Quote(code)
+		}
+		out.entry = v
+	}
+	return out, ""
 }
 
 func stripTags(s string) string {
@@ -377,35 +467,132 @@ func stripTags(s string) string {
 	return strings.Join(strings.Fields(out), " ")
 }
 
-// importFHIRClinical writes the clinical entries of a FHIR import for the
-// patients just created (mrns in plan row order).
-func (s *Session) importFHIRClinical(ctx context.Context, fp *fhirPlan, mrns []string) error {
-	for i, mrn := range mrns {
-		for _, n := range fp.encounters[i] {
-			if _, err := s.AddEncounter(ctx, mrn, n); err != nil {
-				return err
-			}
-		}
-		for _, p := range fp.problems[i] {
-			if err := s.AddProblem(ctx, mrn, p); err != nil {
-				return err
-			}
-		}
-		for _, a := range fp.allergies[i] {
-			if err := s.AddAllergy(ctx, mrn, a); err != nil {
-				return err
-			}
-		}
-		for _, m := range fp.medications[i] {
-			if err := s.AddMedication(ctx, mrn, m); err != nil {
-				return err
-			}
-		}
-		for _, v := range fp.vitals[i] {
-			if err := s.AddVitals(ctx, mrn, v); err != nil {
-				return err
-			}
-		}
+// importFHIR writes a planned FHIR import: the bundle's patients in one
+// transaction, read again from the file (which must be the one
+// previewed, checked before they commit), then their clinical entries,
+// each checked against what that read saw before it is written.
+func (s *Session) importFHIR(ctx context.Context, plan *ImportPlan, progress func(done, total int)) (int, error) {
+	name := filepath.Base(plan.File)
+	changed := fmt.Errorf("%s: %w", name, ErrImportFileChanged)
+	mrns := map[string]string{} // patient reference -> MRN given
+	// What each clinical entry read holds, to check the second read by.
+	var entrySums [][16]byte
+	n := 0
+	type patientKeys struct {
+		p    *Patient
+		keys []string
 	}
-	return nil
+	var last patientKeys
+	work := make(chan patientKeys)
+	result := make(chan error, 1)
+	// The bundle is read on its own goroutine and handed over patient by
+	// patient, so that the writer takes them as a stream.
+	go func() {
+		digest, err := fhirEntries(plan.File, func(i int, e fhirResource) error {
+			r := e.obj("resource")
+			if r.str("resourceType") != "Patient" {
+				entrySums = append(entrySums, fhirEntrySum(e))
+				return nil
+			}
+			if _, skip := plan.skip[i+1]; skip {
+				return nil
+			}
+			p := fhirPatient(r)
+			if err := s.validatePatient(&p); err != nil {
+				return changed
+			}
+			select {
+			case work <- patientKeys{&p, fhirPatientKeys(e)}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err == nil && digest != plan.digest {
+			err = changed
+		}
+		result <- err
+		close(work)
+	}()
+	next := func() (*Patient, error) {
+		if last.p != nil { // given its MRN when it was added
+			for _, k := range last.keys {
+				mrns[k] = last.p.MRN
+			}
+		}
+		pk, ok := <-work
+		last = pk
+		if !ok {
+			if err := <-result; err != nil {
+				return nil, err
+			}
+			if n != plan.Count.Import {
+				return nil, changed
+			}
+			return nil, nil
+		}
+		n++
+		return pk.p, nil
+	}
+	err := s.addPatients(ctx, plan.Count.Import, next, progress, func(tx *sql.Tx) error {
+		return audit(ctx, tx, s.v.now(), s.actor(), "import", name, importAuditDetail(plan))
+	})
+	if err != nil {
+		for range work { // let the reader finish
+		}
+		return 0, err
+	}
+	if plan.fhir.clinical == 0 {
+		return n, nil
+	}
+	k, written := 0, 0
+	_, err = fhirEntries(plan.File, func(i int, e fhirResource) error {
+		r := e.obj("resource")
+		if r.str("resourceType") == "Patient" {
+			return nil
+		}
+		if k >= len(entrySums) || fhirEntrySum(e) != entrySums[k] {
+			return fmt.Errorf("%s changed after it was previewed: %d of its %d clinical entries were written, the rest were not", name, written, plan.fhir.clinical)
+		}
+		k++
+		c, problem := fhirClinical(r, func(ref string) bool { _, ok := mrns[ref]; return ok })
+		if problem != "" {
+			return nil // refused in the preview
+		}
+		if err := s.addFHIRClinical(ctx, mrns[c.patient], c.entry); err != nil {
+			return err
+		}
+		written++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("patients imported, but a clinical entry failed: %w", err)
+	}
+	return n, nil
+}
+
+// fhirEntrySum is a digest of an entry as decoded.
+func fhirEntrySum(e fhirResource) (sum [16]byte) {
+	b, _ := json.Marshal(e) // maps marshal with sorted keys: the same entry, the same bytes
+	full := sha256.Sum256(b)
+	copy(sum[:], full[:])
+	return sum
+}
+
+// addFHIRClinical writes one clinical entry to a patient's chart.
+func (s *Session) addFHIRClinical(ctx context.Context, mrn string, entry any) error {
+	var err error
+	switch e := entry.(type) {
+	case SOAP:
+		_, err = s.AddEncounter(ctx, mrn, e)
+	case Problem:
+		err = s.AddProblem(ctx, mrn, e)
+	case Allergy:
+		err = s.AddAllergy(ctx, mrn, e)
+	case Medication:
+		err = s.AddMedication(ctx, mrn, e)
+	case Vitals:
+		err = s.AddVitals(ctx, mrn, e)
+	}
+	return err
 }

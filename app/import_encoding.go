@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -183,7 +184,6 @@ func implausible1252(raw []byte) int {
 		if b < 0x80 {
 			continue
 		}
-		class := cp1252Class[b]
 		var prev, next byte
 		if i > 0 {
 			prev = raw[i-1]
@@ -191,18 +191,49 @@ func implausible1252(raw []byte) int {
 		if i+1 < len(raw) {
 			next = raw[i+1]
 		}
-		switch {
-		case class == 0:
-			return i
-		case class == cp1252Letter && isUpper1252(b) && (isLowerASCII(prev) || (prev >= 0xDF && prev != 0xF7)):
-			return i
-		case class == cp1252Quote && isAlnumASCII(prev) && isAlnumASCII(next):
-			return i
-		case b <= 0x9F && next >= 0x80 && !(cp1252Class[next] == cp1252Quote || cp1252Class[next] == cp1252Mark && next <= 0x9F):
+		if implausible1252Byte(prev, b, next) {
 			return i
 		}
 	}
 	return -1
+}
+
+// implausible1252Stream is implausible1252 over a stream, for a file
+// read once and not held.
+func implausible1252Stream(r io.ByteReader) (int64, error) {
+	var prev byte
+	cur, err := r.ReadByte()
+	for i := int64(0); err == nil; i++ {
+		next, nerr := r.ReadByte()
+		if nerr != nil {
+			next = 0
+		}
+		if cur >= 0x80 && implausible1252Byte(prev, cur, next) {
+			return i, nil
+		}
+		prev, cur, err = cur, next, nerr
+	}
+	if err == io.EOF {
+		return -1, nil
+	}
+	return -1, err
+}
+
+// implausible1252Byte is whether b (from 0x80), between prev and next,
+// is not Windows-1252 text a practice would write.
+func implausible1252Byte(prev, b, next byte) bool {
+	class := cp1252Class[b]
+	switch {
+	case class == 0:
+		return true
+	case class == cp1252Letter && isUpper1252(b) && (isLowerASCII(prev) || (prev >= 0xDF && prev != 0xF7)):
+		return true
+	case class == cp1252Quote && isAlnumASCII(prev) && isAlnumASCII(next):
+		return true
+	case b <= 0x9F && next >= 0x80 && !(cp1252Class[next] == cp1252Quote || cp1252Class[next] == cp1252Mark && next <= 0x9F):
+		return true
+	}
+	return false
 }
 
 func isUpper1252(b byte) bool {
@@ -329,7 +360,7 @@ func suspiciousCells(rec, headers []string) []string {
 			if i < len(headers) && strings.TrimSpace(headers[i]) != "" {
 				col = fmt.Sprintf("column %q", strings.TrimSpace(headers[i]))
 			}
-			out = append(out, fmt.Sprintf("%s: %q has %s", col, cell, what))
+			out = append(out, fmt.Sprintf("%s: %s has %s", col, quoteShort(cell), what))
 		}
 	}
 	return out

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/xuri/excelize/v2"
 )
 
 // What one import may hold. A sheet or bundle over these is refused
@@ -75,23 +73,6 @@ func checkFHIRSize(path string) error {
 	}
 	if n > maxImportEntries {
 		return fmt.Errorf("%s holds more than %d entries, more than one import takes: split it into smaller bundles: %w", filepath.Base(path), maxImportEntries, ErrImportTooLarge)
-	}
-	return nil
-}
-
-// checkXLSXRows refuses a sheet of more rows than one import holds,
-// counting them as a stream before they are all read.
-func checkXLSXRows(f *excelize.File, sheet, name string) error {
-	rows, err := f.Rows(sheet)
-	if err != nil {
-		return nil // GetRows says what is wrong with it
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		if n++; n > maxImportRows {
-			return fmt.Errorf("%s has more than %d rows, more than one import takes: split it: %w", name, maxImportRows, ErrImportTooLarge)
-		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,33 +18,54 @@ import (
 // peakDuring runs fn while sampling the heap, and returns the most it
 // held above where it started.
 func peakDuring(fn func()) uint64 {
+	heap, _ := peaksDuring(fn)
+	return heap
+}
+
+// peaksDuring runs fn while sampling the heap every millisecond, and
+// returns the most it held above where it started (HeapAlloc: live
+// objects and garbage not yet collected) and the most the last garbage
+// collection found live (what the heap must hold; Go lets garbage grow
+// to about as much again before collecting).
+func peaksDuring(fn func()) (heap, live uint64) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var m runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m)
-	base := m.HeapAlloc
-	var peak atomic.Uint64
+	metrics.Read(sample)
+	base, baseLive := m.HeapAlloc, sample[0].Value.Uint64()
+	var peak, peakLive atomic.Uint64
 	peak.Store(base)
+	peakLive.Store(baseLive)
 	done, stopped := make(chan struct{}), make(chan struct{})
+	read := func(m *runtime.MemStats, sample []metrics.Sample) {
+		runtime.ReadMemStats(m)
+		metrics.Read(sample)
+		if m.HeapAlloc > peak.Load() {
+			peak.Store(m.HeapAlloc)
+		}
+		if l := sample[0].Value.Uint64(); l > peakLive.Load() {
+			peakLive.Store(l)
+		}
+	}
 	go func() {
 		defer close(stopped)
 		var m runtime.MemStats
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		for {
 			select {
 			case <-done:
 				return
 			case <-time.After(time.Millisecond):
 			}
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
+			read(&m, sample)
 		}
 	}()
 	fn()
 	close(done)
 	<-stopped
-	runtime.ReadMemStats(&m)
-	return max(peak.Load(), m.HeapAlloc) - base
+	read(&m, sample)
+	return peak.Load() - base, peakLive.Load() - min(baseLive, peakLive.Load())
 }
 
 // TestHostileImportsAreRefusedEarly (#15, item 1, the hostile files): a

@@ -1,15 +1,12 @@
 package app
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,18 +39,28 @@ type ImportRow struct {
 	Existing string
 }
 
-// ImportPlan is the preview of an import: how columns map to fields, and
-// which rows go in and which are refused.
+// ImportPlan is the preview of an import: how columns map to fields,
+// how many rows go in, are refused or are already registered, and the
+// first of each to show. It holds no list of every row: the import reads
+// the file again (and refuses it if its bytes are not the ones previewed).
 type ImportPlan struct {
 	File     string
 	Headers  []string
 	Mapping  map[int]string // column index -> patient field
 	Unmapped []string       // headers that are not imported
-	Rows     []ImportRow    // valid rows
-	Refused  []ImportRow
-	// Registered are rows of patients already in the vault: shown, not
-	// imported twice.
+	// Count is how many rows of each kind the file holds; the lists below
+	// hold the first of them.
+	Count ImportCounts
+	// Rows are the first PreviewRows rows that will be imported.
+	Rows []ImportRow
+	// Refused are the first MaxListedRows refused rows.
+	Refused []ImportRow
+	// Registered are the first MaxListedRows rows of patients already in
+	// the vault: shown, not imported twice.
 	Registered []ImportRow
+	// Noted are the first MaxListedRows rows after Rows that will be
+	// imported and have warnings or suspicious cells.
+	Noted []ImportRow
 	// DateOrder is how the dates of birth were read: decided from the
 	// whole column when any date's first part is over 12 (day first) or
 	// its second part is (month first), else the practice's setting, or
@@ -63,7 +70,48 @@ type ImportPlan struct {
 	// Encoding is how the sheet's bytes were read as text.
 	Encoding TextEncoding
 
-	fhir *fhirPlan // the clinical entries of a FHIR bundle
+	digest [32]byte         // SHA-256 of the file as previewed
+	skip   map[int]struct{} // rows refused or registered: not imported
+	fhir   *fhirPlan        // the clinical entries of a FHIR bundle
+}
+
+// ImportCounts are the rows of a previewed file by what happens to them.
+type ImportCounts struct {
+	Import     int // rows that will be imported
+	Refused    int // rows refused, with the reason
+	Registered int // rows of patients already in the vault
+}
+
+// How much of each kind a plan lists.
+const (
+	PreviewRows   = 200
+	MaxListedRows = 1000
+)
+
+// keep lists ir in list unless it is full.
+func keepListed(list []ImportRow, ir ImportRow, limit int) []ImportRow {
+	if len(list) < limit {
+		list = append(list, ir)
+	}
+	return list
+}
+
+// refuse counts and lists a refused row.
+func (p *ImportPlan) refuse(ir ImportRow) {
+	p.Count.Refused++
+	p.Refused = keepListed(p.Refused, ir, MaxListedRows)
+	p.skip[ir.Row] = struct{}{}
+}
+
+// take counts and lists a row that will be imported.
+func (p *ImportPlan) take(ir ImportRow) {
+	p.Count.Import++
+	if len(p.Rows) < PreviewRows {
+		p.Rows = append(p.Rows, ir)
+	} else if len(ir.Warnings)+len(ir.Suspicious) > 0 {
+		ir.Patient = Patient{Given: ir.Patient.Given, Family: ir.Patient.Family}
+		p.Noted = keepListed(p.Noted, ir, MaxListedRows)
+	}
 }
 
 // ClinicalEntries is how many clinical entries a FHIR bundle brings.
@@ -140,167 +188,279 @@ func (s *Session) PlanImportWith(ctx context.Context, path string, opts ImportOp
 	if err := s.require(); err != nil {
 		return nil, err
 	}
-	var records [][]string
-	var rowNums []int
-	var readProblems []ImportRow
-	enc := EncodingUTF8 // a workbook's text is XML's, UTF-8 or UTF-16, decoded by its reader
-	var err error
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv", ".txt":
-		records, rowNums, readProblems, enc, err = readCSV(path)
-	case ".xlsx", ".xlsm":
-		records, rowNums, err = readXLSX(path)
-	case ".json":
+	if strings.ToLower(filepath.Ext(path)) == ".json" {
 		if err := checkFHIRSize(path); err != nil {
 			return nil, err
 		}
 		return s.planFHIR(path)
-	default:
-		return nil, fmt.Errorf("%s: only .csv and .xlsx sheets (and .json FHIR bundles) can be imported: %w", filepath.Base(path), ErrUnreadableSheet)
 	}
+	src, enc, err := openSheet(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(records) == 0 {
-		return nil, fmt.Errorf("%s is empty: %w", filepath.Base(path), ErrUnreadableSheet)
+	defer src.close()
+	plan := &ImportPlan{File: path, Mapping: map[int]string{}, Encoding: enc, skip: map[int]struct{}{}}
+	if err := plan.readHeader(src); err != nil {
+		return nil, err
 	}
-	plan := &ImportPlan{File: path, Headers: records[0], Mapping: map[int]string{}, Refused: readProblems, Encoding: enc}
-	have := map[string]bool{}
-	for i, h := range records[0] {
-		if f, ok := headerFields[normHeader(h)]; ok {
-			plan.Mapping[i] = f
-			have[f] = true
-		} else if strings.TrimSpace(h) != "" {
-			plan.Unmapped = append(plan.Unmapped, h)
-		}
-	}
-	for _, need := range []string{"given", "family", "dob"} {
-		if !have[need] {
-			return nil, fmt.Errorf("no column for the %s was found (headers: %s); name it e.g. %q: %w",
-				map[string]string{"given": "first name", "family": "last name", "dob": "date of birth"}[need],
-				strings.Join(records[0], ", "), map[string]string{"given": "First Name", "family": "Last Name", "dob": "Date of Birth"}[need], ErrUnreadableSheet)
-		}
-	}
-	order, source := s.DateOrder(), "practice setting"
+	plan.DateOrder, plan.DateOrderSource = s.DateOrder(), "practice setting"
 	if opts.DateOrder != nil {
-		order, source = *opts.DateOrder, "chosen"
-	} else if o, ok := columnDateOrder(records[1:], plan.Mapping); ok {
-		order, source = o, "column"
+		plan.DateOrder, plan.DateOrderSource = *opts.DateOrder, "chosen"
 	}
-	plan.DateOrder, plan.DateOrderSource = order, source
-	seen := make(map[string]int, len(records))
-	plan.Rows = make([]ImportRow, 0, len(records)-1)
-	for k, rec := range records[1:] {
-		row := rowNums[k+1]
+	reg, err := s.registeredIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	column, err := s.planRows(ctx, src, plan, reg)
+	if err != nil {
+		return nil, err
+	}
+	// The whole column decides how its dates are read: when it says
+	// otherwise than the rows were read with, they are read again.
+	if o, ok := column.order(); ok && opts.DateOrder == nil {
+		if o != plan.DateOrder {
+			first := plan.digest
+			*plan = ImportPlan{File: plan.File, Headers: plan.Headers, Mapping: plan.Mapping, Unmapped: plan.Unmapped, Encoding: plan.Encoding,
+				DateOrder: o, skip: map[int]struct{}{}}
+			if err := src.rewind(); err != nil {
+				return nil, err
+			}
+			if _, err := sheetHeader(src, filepath.Base(path)); err != nil {
+				return nil, err
+			}
+			if _, err := s.planRows(ctx, src, plan, reg); err != nil {
+				return nil, err
+			}
+			if plan.digest != first {
+				return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrImportFileChanged)
+			}
+		}
+		plan.DateOrderSource = "column"
+	}
+	return plan, nil
+}
+
+// planRows reads the rows of src after its header into plan (whose
+// DateOrder they are read with): counted, the first of each kind listed,
+// the refused and registered ones noted to be skipped, and the file's
+// digest. It returns what the date-of-birth column says of its order.
+func (s *Session) planRows(ctx context.Context, src sheetSource, plan *ImportPlan, reg *registered) (dateColumn, error) {
+	name := filepath.Base(plan.File)
+	column := dateColumn{col: -1}
+	for i, f := range plan.Mapping {
+		if f == "dob" {
+			column.col = i
+		}
+	}
+	seen := map[uint64]int{} // folded name and date of birth -> first row
+	unreadable, readable := 0, 0
+	for {
+		rec, row, err := src.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			plan.refuse(ImportRow{Row: row, Problem: "the row cannot be read: " + pe.Err.Error() + " (an unbalanced quote?)"})
+			if unreadable++; unreadable > 100 {
+				return column, fmt.Errorf("%s: more than 100 unreadable rows; is it a CSV file? %w", name, ErrUnreadableSheet)
+			}
+			continue
+		}
+		if err != nil {
+			return column, err
+		}
+		if err := ctx.Err(); err != nil {
+			return column, err
+		}
+		readable++
 		if blank(rec) {
 			continue
 		}
-		p := Patient{}
-		var addr, phones []string
-		var mobile, home, consent string
-		for i, cell := range rec {
-			f, ok := plan.Mapping[i]
-			if !ok {
-				continue
-			}
-			cell = strings.TrimSpace(cell)
-			switch f {
-			case "dob":
-				p.DOB = normalizeSheetDate(cell, order)
-			case "phone":
-				if cell != "" {
-					phones = append(phones, cell)
-				}
-			case "mobile":
-				if mobile == "" {
-					mobile = cell
-				} else if cell != "" {
-					phones = append(phones, cell)
-				}
-			case "phone2":
-				if home == "" {
-					home = cell
-				} else if cell != "" {
-					phones = append(phones, cell)
-				}
-			case "sms_consent":
-				consent = cell
-			case "address":
-				if cell != "" {
-					addr = append(addr, cell)
-				}
-			default: // a field taken as typed: its first filled column
-				if v := patientColumn(PatientField(f)).textOf(&p); *v == "" {
-					*v = cell
-				}
-			}
-		}
-		p.Address = strings.Join(addr, ", ")
-		p.Phone, p.Phone2 = mobile, home
-		for _, ph := range phones {
-			if p.Phone == "" {
-				p.Phone = ph
-			} else if p.Phone2 == "" {
-				p.Phone2 = ph
-			}
-		}
-		ir := ImportRow{Row: row, Patient: p, Suspicious: suspiciousCells(rec, plan.Headers)}
-		// A malformed optional field does not cost the patient: left out,
-		// with a warning for the row.
-		for _, f := range []struct {
-			name string
-			v    *string
-			ok   func(string) bool
-		}{{"mobile", &ir.Patient.Phone, looksLikePhone}, {"home phone", &ir.Patient.Phone2, looksLikePhone}, {"e-mail", &ir.Patient.Email, looksLikeEmail}} {
-			if v := strings.TrimSpace(*f.v); v != "" && !f.ok(v) {
-				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: it is not a valid %s", f.name, v, f.name))
-				*f.v = ""
-			}
-		}
-		for i := range patientTable {
-			f := &patientTable[i]
-			if !f.leaveOut {
-				continue
-			}
-			v := f.textOf(&ir.Patient)
-			typed := strings.TrimSpace(*v)
-			if f.spaced {
-				typed = singleSpaced(*v)
-			}
-			if utf8.RuneCountInString(typed) > f.max {
-				ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %q left out: longer than %d characters", f.name, typed, f.max))
-				*v = ""
-			}
-		}
-		if agreed, ok := parseYesNo(consent); !ok {
-			ir.Warnings = append(ir.Warnings, fmt.Sprintf("SMS consent %q left out: it is not yes or no", consent))
-		} else if agreed && strings.TrimSpace(ir.Patient.Phone) == "" {
-			ir.Warnings = append(ir.Warnings, "SMS consent left out: there is no mobile number to text")
-		} else {
-			ir.Patient.SMSConsent = agreed
-		}
-		if err := s.validatePatient(&ir.Patient); err != nil {
-			ir.Problem = strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
-		} else if p.DOB == "" {
-			ir.Problem = "no date of birth"
-		} else {
-			key := foldAccents(ir.Patient.Family + "|" + ir.Patient.Given + "|" + ir.Patient.DOB)
+		column.read(rec)
+		ir := s.sheetRow(plan, rec, row)
+		if ir.Problem == "" {
+			key := importKey(ir.Patient.Family, ir.Patient.Given, ir.Patient.DOB)
 			if first, dup := seen[key]; dup {
 				ir.Problem = fmt.Sprintf("the same person as row %d (name and date of birth)", first)
 			} else {
 				seen[key] = row
 			}
 		}
-		if ir.Problem != "" {
-			plan.Refused = append(plan.Refused, ir)
-		} else {
-			plan.Rows = append(plan.Rows, ir)
+		switch {
+		case ir.Problem != "":
+			plan.refuse(ir)
+		default:
+			if ir.Existing, err = reg.find(ctx, s, ir.Patient); err != nil {
+				return column, err
+			}
+			if ir.Existing != "" {
+				plan.Count.Registered++
+				plan.Registered = keepListed(plan.Registered, ir, MaxListedRows)
+				plan.skip[ir.Row] = struct{}{}
+			} else {
+				plan.take(ir)
+			}
 		}
 	}
-	if err := s.setAsideRegistered(ctx, plan); err != nil {
-		return nil, err
+	if readable == 0 && unreadable > 0 {
+		return column, fmt.Errorf("%s: no readable row: %w", name, ErrUnreadableSheet)
 	}
-	return plan, nil
+	plan.digest = src.digest()
+	return column, nil
+}
+
+// readHeader reads the sheet's first record as its header and maps its
+// columns to fields; a sheet without the columns every patient needs is
+// refused.
+func (p *ImportPlan) readHeader(src sheetSource) error {
+	rec, err := sheetHeader(src, filepath.Base(p.File))
+	if err != nil {
+		return err
+	}
+	p.Headers = rec
+	have := map[string]bool{}
+	for i, h := range p.Headers {
+		if f, ok := headerFields[normHeader(h)]; ok {
+			p.Mapping[i] = f
+			have[f] = true
+		} else if strings.TrimSpace(h) != "" {
+			p.Unmapped = append(p.Unmapped, h)
+		}
+	}
+	for _, need := range []string{"given", "family", "dob"} {
+		if !have[need] {
+			return fmt.Errorf("no column for the %s was found (headers: %s); name it e.g. %q: %w",
+				map[string]string{"given": "first name", "family": "last name", "dob": "date of birth"}[need],
+				strings.Join(p.Headers, ", "), map[string]string{"given": "First Name", "family": "Last Name", "dob": "Date of Birth"}[need], ErrUnreadableSheet)
+		}
+	}
+	return nil
+}
+
+// sheetHeader reads a sheet's first record, its column names.
+func sheetHeader(src sheetSource, name string) ([]string, error) {
+	rec, _, err := src.next()
+	var pe *csv.ParseError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("%s is empty: %w", name, ErrUnreadableSheet)
+	case errors.As(err, &pe):
+		return nil, fmt.Errorf("%s: its first row (the column names) cannot be read: %v: %w", name, pe.Err, ErrUnreadableSheet)
+	}
+	return rec, err
+}
+
+// importKey is a row's folded name and date of birth, hashed: what
+// finds the same person twice in one sheet without keeping every name.
+func importKey(family, given, dob string) uint64 {
+	return foldedKey(foldAccents(family), foldAccents(given), dob)
+}
+
+// sheetRow reads one record of a sheet as a patient, with its warnings,
+// suspicious cells and (when it is refused) the reason.
+func (s *Session) sheetRow(plan *ImportPlan, rec []string, row int) ImportRow {
+	p := Patient{}
+	var addr, phones []string
+	var mobile, home, consent string
+	for i, cell := range rec {
+		f, ok := plan.Mapping[i]
+		if !ok {
+			continue
+		}
+		cell = strings.TrimSpace(cell)
+		switch f {
+		case "dob":
+			p.DOB = normalizeSheetDate(cell, plan.DateOrder)
+		case "phone":
+			if cell != "" {
+				phones = append(phones, cell)
+			}
+		case "mobile":
+			if mobile == "" {
+				mobile = cell
+			} else if cell != "" {
+				phones = append(phones, cell)
+			}
+		case "phone2":
+			if home == "" {
+				home = cell
+			} else if cell != "" {
+				phones = append(phones, cell)
+			}
+		case "sms_consent":
+			consent = cell
+		case "address":
+			if cell != "" {
+				addr = append(addr, cell)
+			}
+		default: // a field taken as typed: its first filled column
+			if v := patientColumn(PatientField(f)).textOf(&p); *v == "" {
+				*v = cell
+			}
+		}
+	}
+	p.Address = strings.Join(addr, ", ")
+	p.Phone, p.Phone2 = mobile, home
+	for _, ph := range phones {
+		if p.Phone == "" {
+			p.Phone = ph
+		} else if p.Phone2 == "" {
+			p.Phone2 = ph
+		}
+	}
+	ir := ImportRow{Row: row, Patient: p, Suspicious: suspiciousCells(rec, plan.Headers)}
+	// A malformed optional field does not cost the patient: left out,
+	// with a warning for the row.
+	for _, f := range []struct {
+		name string
+		v    *string
+		ok   func(string) bool
+	}{{"mobile", &ir.Patient.Phone, looksLikePhone}, {"home phone", &ir.Patient.Phone2, looksLikePhone}, {"e-mail", &ir.Patient.Email, looksLikeEmail}} {
+		if v := strings.TrimSpace(*f.v); v != "" && !f.ok(v) {
+			ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %s left out: it is not a valid %s", f.name, quoteShort(v), f.name))
+			*f.v = ""
+		}
+	}
+	for i := range patientTable {
+		f := &patientTable[i]
+		if !f.leaveOut {
+			continue
+		}
+		v := f.textOf(&ir.Patient)
+		typed := strings.TrimSpace(*v)
+		if f.spaced {
+			typed = singleSpaced(*v)
+		}
+		if utf8.RuneCountInString(typed) > f.max {
+			ir.Warnings = append(ir.Warnings, fmt.Sprintf("%s %s left out: longer than %d characters", f.name, quoteShort(typed), f.max))
+			*v = ""
+		}
+	}
+	if agreed, ok := parseYesNo(consent); !ok {
+		ir.Warnings = append(ir.Warnings, fmt.Sprintf("SMS consent %s left out: it is not yes or no", quoteShort(consent)))
+	} else if agreed && strings.TrimSpace(ir.Patient.Phone) == "" {
+		ir.Warnings = append(ir.Warnings, "SMS consent left out: there is no mobile number to text")
+	} else {
+		ir.Patient.SMSConsent = agreed
+	}
+	if err := s.validatePatient(&ir.Patient); err != nil {
+		ir.Problem = strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
+	} else if p.DOB == "" {
+		ir.Problem = "no date of birth"
+	}
+	return ir
+}
+
+// quoteShort quotes a cell for a warning, its first 60 characters when
+// it is longer (a warning of each of a thousand rows quoting a note of
+// 30,000 characters would hold 30 MB).
+func quoteShort(v string) string {
+	if utf8.RuneCountInString(v) <= 60 {
+		return strconv.Quote(v)
+	}
+	r := []rune(v)
+	return strconv.Quote(string(r[:60])) + "…"
 }
 
 // parseYesNo reads a sheet's yes-or-no cell: empty is no.
@@ -314,98 +474,105 @@ func parseYesNo(cell string) (yes, ok bool) {
 	return false, false
 }
 
-// columnDateOrder decides how a sheet's dates of birth are written from
-// the whole column: a first part over 12 means day first, a second part
-// over 12 month first. It reports false when the column does not tell
-// (or says both).
-func columnDateOrder(rows [][]string, mapping map[int]string) (DateOrder, bool) {
-	col := -1
-	for i, f := range mapping {
-		if f == "dob" {
-			col = i
-		}
+// dateColumn decides how a sheet's dates of birth are written from the
+// whole column: a first part over 12 means day first, a second part
+// over 12 month first.
+type dateColumn struct {
+	col                  int
+	dayFirst, monthFirst bool
+}
+
+func (d *dateColumn) read(rec []string) {
+	if d.col < 0 || d.col >= len(rec) {
+		return
 	}
-	if col < 0 {
-		return "", false
+	g := slashDate.FindStringSubmatch(strings.TrimSpace(rec[d.col]))
+	if g == nil {
+		return
 	}
-	dayFirst, monthFirst := false, false
-	for _, rec := range rows {
-		if col >= len(rec) {
-			continue
-		}
-		g := slashDate.FindStringSubmatch(strings.TrimSpace(rec[col]))
-		if g == nil {
-			continue
-		}
-		a, _ := strconv.Atoi(g[1])
-		b, _ := strconv.Atoi(g[2])
-		dayFirst = dayFirst || a > 12
-		monthFirst = monthFirst || b > 12
-	}
+	a, _ := strconv.Atoi(g[1])
+	b, _ := strconv.Atoi(g[2])
+	d.dayFirst = d.dayFirst || a > 12
+	d.monthFirst = d.monthFirst || b > 12
+}
+
+// order is the order the column shows; false when it does not tell (or
+// says both).
+func (d dateColumn) order() (DateOrder, bool) {
 	switch {
-	case dayFirst && !monthFirst:
+	case d.dayFirst && !d.monthFirst:
 		return DayMonthYear, true
-	case monthFirst && !dayFirst:
+	case d.monthFirst && !d.dayFirst:
 		return MonthDayYear, true
 	}
 	return "", false
 }
 
-// setAsideRegistered moves the planned rows of patients already in the
-// vault to plan.Registered: same name and date of birth, or the same
-// phone and either the same date of birth or the same name (a family
-// sharing one phone is not one patient).
-func (s *Session) setAsideRegistered(ctx context.Context, plan *ImportPlan) error {
-	if len(plan.Rows) == 0 {
-		return nil
-	}
+// registered finds the patients already in the vault that a sheet's
+// rows are: same name and date of birth, or the same phone and either
+// the same date of birth or the same name (a family sharing one phone is
+// not one patient). It keeps hashes of the vault's current patients and
+// their row ids, and reads an MRN only for a row that is one of them.
+type registered struct {
+	byName  map[uint64]int64 // folded family, given, date of birth -> rowid
+	byPhone map[uint64][]knownPhone
+}
+
+type knownPhone struct {
+	rowid     int64
+	name, dob uint64
+}
+
+func (s *Session) registeredIndex(ctx context.Context) (*registered, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.locked {
-		return ErrLocked
+		return nil, ErrLocked
 	}
-	type known struct{ mrn, family, given, dob string }
-	byName := map[string]string{}
-	byPhone := map[string][]known{}
+	reg := &registered{byName: map[uint64]int64{}, byPhone: map[uint64][]knownPhone{}}
 	// Into the maps as they are scanned: no list of every patient.
 	_, err := queryAll(ctx, s.general, func(r row) (struct{}, error) {
-		var k known
-		var phone string
-		if err := r.Scan(&k.mrn, &k.family, &k.given, &k.dob, &phone); err != nil {
+		var rowid int64
+		var family, given, dob, phone string
+		if err := r.Scan(&rowid, &family, &given, &dob, &phone); err != nil {
 			return struct{}{}, err
 		}
-		k.family, k.given = foldAccents(k.family), foldAccents(k.given)
-		byName[k.family+"|"+k.given+"|"+k.dob] = k.mrn
+		family, given = foldAccents(family), foldAccents(given)
+		reg.byName[foldedKey(family, given, dob)] = rowid
 		if phone != "" {
-			byPhone[phone] = append(byPhone[phone], k)
+			ph := foldedKey(phone)
+			reg.byPhone[ph] = append(reg.byPhone[ph], knownPhone{rowid, foldedKey(family, given), foldedKey(dob)})
 		}
 		return struct{}{}, nil
-	}, `SELECT mrn, family, given, dob, phone_key FROM patients WHERE archived = 0`)
-	if err != nil {
-		return err
-	}
-	kept := plan.Rows[:0]
-	for _, ir := range plan.Rows {
-		p := ir.Patient
-		family, given := foldAccents(p.Family), foldAccents(p.Given)
-		if mrn, ok := byName[family+"|"+given+"|"+p.DOB]; ok {
-			ir.Existing = mrn
-		} else if ph := digits(p.Phone); ph != "" {
-			for _, k := range byPhone[ph] {
-				if k.dob == p.DOB || (k.family == family && k.given == given) {
-					ir.Existing = k.mrn
+	}, `SELECT rowid, family, given, dob, phone_key FROM patients WHERE archived = 0`)
+	return reg, err
+}
+
+// find returns the MRN of the patient already in the vault that p is,
+// or "".
+func (reg *registered) find(ctx context.Context, s *Session, p Patient) (string, error) {
+	family, given := foldAccents(p.Family), foldAccents(p.Given)
+	rowid, ok := reg.byName[foldedKey(family, given, p.DOB)]
+	if !ok {
+		if ph := digits(p.Phone); ph != "" {
+			name, dob := foldedKey(family, given), foldedKey(p.DOB)
+			for _, k := range reg.byPhone[foldedKey(ph)] {
+				if k.dob == dob || k.name == name {
+					rowid, ok = k.rowid, true
 					break
 				}
 			}
 		}
-		if ir.Existing != "" {
-			plan.Registered = append(plan.Registered, ir)
-			continue
-		}
-		kept = append(kept, ir)
 	}
-	plan.Rows = kept
-	return nil
+	if !ok {
+		return "", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked {
+		return "", ErrLocked
+	}
+	return scalar[string](ctx, s.general, `SELECT mrn FROM patients WHERE rowid = ?`, rowid)
 }
 
 func blank(rec []string) bool {
@@ -437,124 +604,60 @@ func normalizeSheetDate(cell string, order DateOrder) string {
 	return cell
 }
 
-// readCSV reads a CSV file, detecting encoding (decodeSheetText) and
-// separator. Rows that
-// do not parse are returned as problems with their line numbers.
-func readCSV(path string) ([][]string, []int, []ImportRow, TextEncoding, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, nil, "", err
-	}
-	raw, enc, err := decodeSheetText(path, raw)
-	if err != nil {
-		return nil, nil, nil, "", err
-	}
-	firstLine, _, _ := bytes.Cut(raw, []byte("\n"))
-	sep := ','
-	if bytes.Count(firstLine, []byte(";")) > bytes.Count(firstLine, []byte(",")) {
-		sep = ';'
-	}
-	if bytes.Count(firstLine, []byte("\t")) > bytes.Count(firstLine, []byte(string(sep))) {
-		sep = '\t'
-	}
-	r := csv.NewReader(bufio.NewReader(bytes.NewReader(raw)))
-	r.Comma = sep
-	r.FieldsPerRecord = -1
-	var out [][]string
-	var lines []int
-	var problems []ImportRow
-	failures := 0
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			problems = append(problems, ImportRow{Row: pe.StartLine, Problem: "the row cannot be read: " + pe.Err.Error() + " (an unbalanced quote?)"})
-			if failures++; failures > 100 {
-				return nil, nil, nil, "", fmt.Errorf("%s: more than 100 unreadable rows; is it a CSV file? %w", filepath.Base(path), ErrUnreadableSheet)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, nil, nil, "", err
-		}
-		line, _ := r.FieldPos(0) // the record read without error has a field 0
-		out = append(out, rec)
-		lines = append(lines, line)
-	}
-	if len(out) == 0 && len(problems) > 0 {
-		return nil, nil, nil, "", fmt.Errorf("%s: no readable row: %w", filepath.Base(path), ErrUnreadableSheet)
-	}
-	return out, lines, problems, enc, nil
-}
-
-// maxWorkbookBytes bounds what a workbook may unpack to. By default
-// excelize unpacks a worksheet (or the shared strings) of more than 16 MiB
-// - about 40,000 patients - into a plaintext temporary file, which would
-// put the practice's patient list on disk outside the vault (and leave it
-// there after a crash). With its in-memory limit raised to this bound
-// nothing of the sheet reaches the disk; a workbook that unpacks to more
-// (Excel's own limit of 1,048,576 rows fits) is refused with a message.
-// A variable only so that a test can lower it.
-var maxWorkbookBytes int64 = 512 << 20
-
-// readXLSX reads the first sheet of a workbook with raw cell values, so
-// that dates stored as Excel numbers are read as numbers.
-func readXLSX(path string) ([][]string, []int, error) {
-	head := make([]byte, 8)
-	if fh, err := os.Open(path); err == nil {
-		io.ReadFull(fh, head)
-		fh.Close()
-	}
-	// An encrypted (password-protected) workbook is an OLE compound file,
-	// not a zip: say so rather than "not a valid zip file".
-	if bytes.Equal(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}) {
-		return nil, nil, fmt.Errorf("%s is password-protected (or an old .xls file): remove the password, or save it as .xlsx, in the spreadsheet program and import again: %w", filepath.Base(path), ErrUnreadableSheet)
-	}
-	f, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: maxWorkbookBytes, UnzipXMLSizeLimit: maxWorkbookBytes})
-	if err != nil {
-		msg := err.Error()
-		if strings.Contains(msg, "unzip size exceeds") {
-			return nil, nil, fmt.Errorf("%s unpacks to more than %d MB, more than ClinicVault reads at once: save it as CSV (or split it) and import that: %w", filepath.Base(path), maxWorkbookBytes>>20, ErrUnreadableSheet)
-		}
-		if strings.Contains(strings.ToLower(msg), "password") || strings.Contains(strings.ToLower(msg), "encrypt") || errors.Is(err, excelize.ErrWorkbookFileFormat) {
-			return nil, nil, fmt.Errorf("%s is password-protected or not a workbook: remove the password in the spreadsheet program, save, and import again: %w", filepath.Base(path), ErrUnreadableSheet)
-		}
-		return nil, nil, fmt.Errorf("%s: %v: %w", filepath.Base(path), err, ErrUnreadableSheet)
-	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return nil, nil, fmt.Errorf("%s has no sheet: %w", filepath.Base(path), ErrUnreadableSheet)
-	}
-	if err := checkXLSXRows(f, sheets[0], filepath.Base(path)); err != nil {
-		return nil, nil, err
-	}
-	rows, err := f.GetRows(sheets[0], excelize.Options{RawCellValue: true})
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %v: %w", filepath.Base(path), err, ErrUnreadableSheet)
-	}
-	nums := make([]int, len(rows))
-	for i := range rows {
-		nums[i] = i + 1
-	}
-	return rows, nums, nil
-}
-
-// Import writes a planned import: all valid rows in one transaction. With
-// skipInvalid false, any refused row means nothing is imported. The
-// import is audited; the caller should then advise deleting the sheet.
+// Import writes a planned import: all valid rows in one transaction,
+// read again from the file, which must be the one previewed (else
+// ErrImportFileChanged, and nothing is imported). With skipInvalid
+// false, any refused row means nothing is imported. The import is
+// audited; the caller should then advise deleting the sheet.
 func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool, progress func(done, total int)) (int, error) {
 	if err := s.require(); err != nil {
 		return 0, err
 	}
-	if len(plan.Refused) > 0 && !skipInvalid {
-		return 0, invalid("%d row(s) of %s are refused; nothing was imported (fix them, or import the valid rows only)", len(plan.Refused), filepath.Base(plan.File))
+	if plan.Count.Refused > 0 && !skipInvalid {
+		return 0, invalid("%d row(s) of %s are refused; nothing was imported (fix them, or import the valid rows only)", plan.Count.Refused, filepath.Base(plan.File))
 	}
 	if plan.ClinicalEntries() > 0 && !s.User().Role.Clinical() {
 		return 0, fmt.Errorf("the bundle holds %d clinical entries; a clinician or admin must import it: %w", plan.ClinicalEntries(), ErrNotPermitted)
+	}
+	if plan.fhir != nil {
+		return s.importFHIR(ctx, plan, progress)
+	}
+	src, _, err := openSheet(plan.File)
+	if err != nil {
+		return 0, err
+	}
+	defer src.close()
+	if _, err := sheetHeader(src, filepath.Base(plan.File)); err != nil {
+		return 0, err
+	}
+	changed := func() error { return fmt.Errorf("%s: %w", filepath.Base(plan.File), ErrImportFileChanged) }
+	n := 0
+	next := func() (*Patient, error) {
+		for {
+			rec, row, err := src.next()
+			var pe *csv.ParseError
+			switch {
+			case errors.Is(err, io.EOF):
+				if src.digest() != plan.digest || n != plan.Count.Import {
+					return nil, changed()
+				}
+				return nil, nil
+			case errors.As(err, &pe):
+				continue // refused in the preview
+			case err != nil:
+				return nil, err
+			}
+			if _, skip := plan.skip[row]; skip || blank(rec) {
+				continue
+			}
+			ir := s.sheetRow(plan, rec, row)
+			if ir.Problem != "" {
+				return nil, changed()
+			}
+			n++
+			p := ir.Patient // not the row's warnings with it
+			return &p, nil
+		}
 	}
 	// The import's own audit row goes in with the patients, in their
 	// transaction: an import is never on record without its rows, nor
@@ -562,25 +665,18 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 	// own, it also made that small commit fold a large import's WAL into
 	// the database file on the spot, the work writeBulk leaves to the
 	// background.)
-	// The planned rows are written in place (they receive their ids and
-	// MRNs): a copy of 300,000 patients would be another 100 MB.
-	n := len(plan.Rows)
-	err := s.addPatients(ctx, n, func(i int) *Patient { return &plan.Rows[i].Patient }, progress, func(tx *sql.Tx) error {
-		return audit(ctx, tx, s.v.now(), s.actor(), "import", filepath.Base(plan.File), fmt.Sprintf("%d imported, %d refused, %d already registered", n, len(plan.Refused), len(plan.Registered)))
+	err = s.addPatients(ctx, plan.Count.Import, next, progress, func(tx *sql.Tx) error {
+		return audit(ctx, tx, s.v.now(), s.actor(), "import", filepath.Base(plan.File), importAuditDetail(plan))
 	})
 	if err != nil {
 		return 0, err
 	}
-	if plan.fhir != nil {
-		mrns := make([]string, n)
-		for i := range plan.Rows {
-			mrns[i] = plan.Rows[i].Patient.MRN
-		}
-		if err := s.importFHIRClinical(ctx, plan.fhir, mrns); err != nil {
-			return n, fmt.Errorf("patients imported, but a clinical entry failed: %w", err)
-		}
-	}
 	return n, nil
+}
+
+// importAuditDetail is the import's line in the audit log.
+func importAuditDetail(plan *ImportPlan) string {
+	return fmt.Sprintf("%d imported, %d refused, %d already registered", plan.Count.Import, plan.Count.Refused, plan.Count.Registered)
 }
 
 // DeleteSheetAdvice is what the app tells the user after an import.
@@ -589,8 +685,8 @@ const DeleteSheetAdvice = "Now delete the original sheet, and empty the recycle 
 // DeleteSheetAdviceFor is DeleteSheetAdvice for an import that left rows
 // out: those are in the sheet only, so they are mentioned.
 func DeleteSheetAdviceFor(plan *ImportPlan, skippedInvalid bool) string {
-	if !skippedInvalid || len(plan.Refused) == 0 {
+	if !skippedInvalid || plan.Count.Refused == 0 {
 		return DeleteSheetAdvice
 	}
-	return fmt.Sprintf("%d row(s) were not imported (listed above): enter them by hand or fix and import them first — they are in the sheet only. Then delete the original sheet, and empty the recycle bin: a spreadsheet of patients is one of the commonest ways practices lose patient data, and ClinicVault now holds these records encrypted.", len(plan.Refused))
+	return fmt.Sprintf("%d row(s) were not imported (listed above): enter them by hand or fix and import them first — they are in the sheet only. Then delete the original sheet, and empty the recycle bin: a spreadsheet of patients is one of the commonest ways practices lose patient data, and ClinicVault now holds these records encrypted.", plan.Count.Refused)
 }

@@ -260,8 +260,8 @@ func TestImportLargeXLSXLeavesNoTempFile(t *testing.T) {
 	plan, err := s.PlanImport(ctx, xlsx)
 	close(stop)
 	<-done
-	if err != nil || len(plan.Rows) != 45000 {
-		t.Fatalf("plan: %v rows, %v", len(plan.Rows), err)
+	if err != nil || plan.Count.Import != 45000 {
+		t.Fatalf("plan: %v rows, %v", plan.Count.Import, err)
 	}
 	select {
 	case name := <-seen:
@@ -308,8 +308,8 @@ func TestGeneratorsUnderClocksAYearApart(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(plan.Rows) != 3000 || len(plan.Refused) != 0 {
-					t.Fatalf("%s: %d rows, %d refused (first: %+v)", filepath.Base(path), len(plan.Rows), len(plan.Refused), plan.Refused)
+				if plan.Count.Import != 3000 || plan.Count.Refused != 0 {
+					t.Fatalf("%s: %d rows, %d refused (first: %+v)", filepath.Base(path), plan.Count.Import, plan.Count.Refused, plan.Refused)
 				}
 			}
 			if err := s.Demo(ctx, 40, 3, nil); err != nil {

@@ -107,15 +107,24 @@ func (s *Session) addPatient(ctx context.Context, p Patient, unlessDuplicate boo
 // transaction: all of them, or none. progress, if set, is called every
 // 1000 rows. The first invalid row stops it with an error naming the row.
 func (s *Session) AddPatients(ctx context.Context, ps []Patient, progress func(done, total int)) error {
-	return s.addPatients(ctx, len(ps), func(i int) *Patient { return &ps[i] }, progress, nil)
+	i := 0
+	return s.addPatients(ctx, len(ps), func() (*Patient, error) {
+		if i == len(ps) {
+			return nil, nil
+		}
+		i++
+		return &ps[i-1], nil
+	}, progress, nil)
 }
 
 // addPatients is AddPatients with more to write in the same transaction
 // once the patients are in (an import's own audit row): it commits with
 // them or not at all.
-// The n patients are reached through patient(i), so that an import hands
-// over its planned rows in place rather than a copy of them all.
-func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *Patient, progress func(done, total int), then func(tx *sql.Tx) error) error {
+// The patients come one at a time from next (nil at the end), so that an
+// import hands over the rows as it reads them rather than a list of them
+// all; n is how many are expected (for the way they are written and the
+// progress).
+func (s *Session) addPatients(ctx context.Context, n int, next func() (*Patient, error), progress func(done, total int), then func(tx *sql.Tx) error) error {
 	if err := s.require(); err != nil {
 		return err
 	}
@@ -147,16 +156,24 @@ func (s *Session) addPatients(ctx context.Context, n int, patient func(i int) *P
 		if err != nil {
 			return err
 		}
-		for i := 0; i < n; i++ {
+		for i := 0; ; i++ {
 			if err := ctx.Err(); err != nil {
 				b.finish(ctx)
 				return err
 			}
+			p, err := next()
+			if err != nil {
+				b.finish(ctx)
+				return err
+			}
+			if p == nil {
+				break
+			}
 			// Validated here rather than before the transaction: the
 			// writer goroutine is busy meanwhile.
-			err := s.validatePatient(patient(i))
+			err = s.validatePatient(p)
 			if err == nil {
-				err = b.add(ctx, patient(i))
+				err = b.add(ctx, p)
 			}
 			if err != nil {
 				b.finish(ctx)

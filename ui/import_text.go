@@ -38,7 +38,7 @@ func importTextNotes(plan *app.ImportPlan) *widget.Label {
 func suspiciousLines(plan *app.ImportPlan, max int) []string {
 	var out []string
 	rows := 0
-	for _, list := range [][]app.ImportRow{plan.Rows, plan.Registered, plan.Refused} {
+	for _, list := range [][]app.ImportRow{plan.Rows, plan.Noted, plan.Registered, plan.Refused} {
 		for _, r := range list {
 			if len(r.Suspicious) == 0 {
 				continue

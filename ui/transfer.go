@@ -170,7 +170,7 @@ func mappingText(plan *app.ImportPlan) string {
 func (is *importScreen) preview(plan *app.ImportPlan) {
 	g := is.g
 	is.plan = plan
-	n, m := len(plan.Rows), len(plan.Refused)
+	n, m := plan.Count.Import, plan.Count.Refused
 	name := filepath.Base(plan.File)
 
 	var top []fyne.CanvasObject
@@ -221,7 +221,7 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 	}
 
 	var rows [][]string
-	for _, r := range plan.Rows[:min(n, importPreviewRows)] {
+	for _, r := range plan.Rows[:min(len(plan.Rows), importPreviewRows)] {
 		rows = append(rows, []string{r.Patient.Name(), dateText(r.Patient.DOB), orDash(r.Patient.Phone)})
 	}
 	head := fmt.Sprintf("Will be imported: %s", kit.Plural(n, "patient"))
@@ -240,7 +240,11 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 			who := strings.TrimSpace(r.Patient.Given + " " + r.Patient.Family)
 			bad = append(bad, []string{fmt.Sprintf("%d", r.Row), orDash(who), kit.Sentence(r.Problem)})
 		}
-		refusedHead := widget.NewLabelWithStyle(fmt.Sprintf("Refused: %s", kit.Plural(m, "row")), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		refusedText := fmt.Sprintf("Refused: %s", kit.Plural(m, "row"))
+		if len(bad) < m {
+			refusedText += fmt.Sprintf(" (the first %d shown)", len(bad))
+		}
+		refusedHead := widget.NewLabelWithStyle(refusedText, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		refusedHead.Importance = widget.DangerImportance
 		_, refused := textList(g, refusedColumns, []string{"Row", "Name", "Why it is refused"}, bad, "")
 		tables = append(tables, container.NewBorder(refusedHead, nil, nil, nil, container.New(rowsHigh(len(bad)), refused)))
@@ -250,13 +254,13 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 	var notes []string
 	for i, r := range plan.Registered {
 		if i == 3 {
-			notes = append(notes, fmt.Sprintf("… and %d more", len(plan.Registered)-3))
+			notes = append(notes, fmt.Sprintf("… and %d more", plan.Count.Registered-3))
 			break
 		}
 		notes = append(notes, fmt.Sprintf("Row %d: %s is already registered (%s): not imported again.", r.Row, r.Patient.Name(), r.Existing))
 	}
 	warned := 0
-	for _, r := range plan.Rows {
+	for _, r := range append(plan.Rows[:len(plan.Rows):len(plan.Rows)], plan.Noted...) {
 		for _, w := range r.Warnings {
 			if warned < 3 {
 				notes = append(notes, fmt.Sprintf("Row %d: %s", r.Row, kit.Sentence(w)))
@@ -268,7 +272,7 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		notes = append(notes, fmt.Sprintf("… and %d more fields left out", warned-3))
 	}
 	if len(notes) > 0 {
-		head := fmt.Sprintf("Already registered: %s.", kit.Plural(len(plan.Registered), "row"))
+		head := fmt.Sprintf("Already registered: %s.", kit.Plural(plan.Count.Registered, "row"))
 		if warned > 0 {
 			head += fmt.Sprintf(" Imported without a field that is not valid: %s.", kit.Plural(warned, "field"))
 		}
@@ -310,7 +314,7 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 // update sets the Import button and the rule under it: like app.Import,
 // nothing goes in while rows are refused, unless they are skipped.
 func (is *importScreen) update() {
-	n, m := len(is.plan.Rows), len(is.plan.Refused)
+	n, m := is.plan.Count.Import, is.plan.Count.Refused
 	skip := is.skip != nil && is.skip.Checked
 	is.doImport.SetText("Import " + kit.Plural(n, "patient"))
 	switch {
@@ -381,7 +385,7 @@ func (is *importScreen) done(plan *app.ImportPlan, n int, err error) {
 	result.SizeName = theme.SizeNameSubHeadingText
 	result.Importance = widget.SuccessImportance
 	parts := []fyne.CanvasObject{result}
-	if m := len(plan.Refused); m > 0 {
+	if m := plan.Count.Refused; m > 0 {
 		were := " were"
 		if m == 1 {
 			were = " was"
@@ -394,7 +398,7 @@ func (is *importScreen) done(plan *app.ImportPlan, n int, err error) {
 		parts = append(parts, l)
 	}
 	parts = append(parts,
-		newBanner(bannerWarning, app.DeleteSheetAdviceFor(plan, len(plan.Refused) > 0)),
+		newBanner(bannerWarning, app.DeleteSheetAdviceFor(plan, plan.Count.Refused > 0)),
 		kit.Wrapped("The sheet: "+plan.File),
 		buttonRow(widget.NewButtonWithIcon("Find them in Patients", theme.SearchIcon(), is.g.act(func() { is.sh.openNamed("Patients") }))),
 	)

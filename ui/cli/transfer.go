@@ -49,19 +49,27 @@ func (r *runner) cmdImport(args []string) error {
 	}
 	fmt.Fprintf(r.io.Err, "note: dates of birth read %s, from the %s (change with --date-order)\n", order, plan.DateOrderSource)
 	n, err := s.Import(r.ctx, plan, *skip, nil)
-	fmt.Fprintf(r.io.Out, "imported: %d\nrefused: %d\nalready registered: %d\n", n, len(plan.Refused), len(plan.Registered))
+	fmt.Fprintf(r.io.Out, "imported: %d\nrefused: %d\nalready registered: %d\n", n, plan.Count.Refused, plan.Count.Registered)
 	for _, row := range plan.Refused {
 		fmt.Fprintf(r.io.Out, "row %d: %s\n", row.Row, row.Problem)
+	}
+	if more := plan.Count.Refused - len(plan.Refused); more > 0 {
+		fmt.Fprintf(r.io.Out, "refused rows not listed: %d\n", more)
 	}
 	for _, row := range plan.Registered {
 		fmt.Fprintf(r.io.Out, "row %d: already registered as %s\n", row.Row, row.Existing)
 	}
-	for _, row := range plan.Rows {
-		for _, w := range row.Warnings {
-			fmt.Fprintf(r.io.Out, "row %d: warning: %s\n", row.Row, w)
+	if more := plan.Count.Registered - len(plan.Registered); more > 0 {
+		fmt.Fprintf(r.io.Out, "already registered rows not listed: %d\n", more)
+	}
+	for _, list := range [][]app.ImportRow{plan.Rows, plan.Noted} {
+		for _, row := range list {
+			for _, w := range row.Warnings {
+				fmt.Fprintf(r.io.Out, "row %d: warning: %s\n", row.Row, w)
+			}
 		}
 	}
-	for _, list := range [][]app.ImportRow{plan.Rows, plan.Registered, plan.Refused} {
+	for _, list := range [][]app.ImportRow{plan.Rows, plan.Noted, plan.Registered, plan.Refused} {
 		for _, row := range list {
 			for _, w := range row.Suspicious {
 				fmt.Fprintf(r.io.Out, "row %d: check: %s\n", row.Row, w)

@@ -57,6 +57,7 @@ var sentences = []struct {
 	{cvsync.ErrPairingClosed, "The admin's computer withdrew this code (cancelled, or it expired). Ask the admin for a new one."},
 	{app.ErrDeviceIDTaken, "The answer to this code claimed to be a computer the practice already has, so it was refused and nothing was changed. Start again with a new code."},
 	{app.ErrNotBackup, "This file is not a ClinicVault backup."},
+	{app.ErrImportFileChanged, "The file changed after it was previewed (it was saved again, or replaced), so nothing of it was imported. Choose it again to see what it holds now."},
 }
 
 // categories are the sentinels whose text wrapping appends to a message
