@@ -19,8 +19,13 @@ const (
 	// bulkChunk is how many patients one flush writes; bulkPreload is the
 	// size from which the existing patients are read into memory once
 	// rather than queried per row.
-	bulkChunk   = 512
-	bulkPreload = 200
+	bulkChunk = 512
+	// bulkChunkBytes also ends a chunk: the patients' text it holds (a
+	// sheet of long notes would otherwise put 30 MB in each chunk, and
+	// three chunks are in hand at once: one prepared, one queued, one
+	// written).
+	bulkChunkBytes = 2 << 20
+	bulkPreload    = 200
 )
 
 // dupIndex is what the in-memory duplicate check keeps of the patients:
@@ -116,10 +121,11 @@ type patientBulk struct {
 	tx    querier
 	chunk int
 
-	nextRowID int64
-	pending   []*Patient
-	rowids    []int64
-	dupNotes  []string
+	nextRowID    int64
+	pending      []*Patient
+	pendingBytes int
+	rowids       []int64
+	dupNotes     []string
 
 	// Set when the existing patients were read into memory.
 	preloaded bool
@@ -230,7 +236,8 @@ func (b *patientBulk) add(ctx context.Context, p *Patient) error {
 	b.rowids = append(b.rowids, b.nextRowID)
 	b.dupNotes = append(b.dupNotes, note)
 	b.nextRowID++
-	if len(b.pending) >= b.chunk {
+	b.pendingBytes += patientTextBytes(p)
+	if len(b.pending) >= b.chunk || (b.preloaded && b.pendingBytes >= bulkChunkBytes) {
 		return b.flush(ctx)
 	}
 	return nil
@@ -243,7 +250,8 @@ func (b *patientBulk) flush(ctx context.Context) error {
 		return nil
 	}
 	c := b.w.prepare(b.pending, b.rowids, b.dupNotes)
-	b.pending, b.rowids, b.dupNotes = b.pending[:0], b.rowids[:0], b.dupNotes[:0]
+	clear(b.pending) // the chunk has what it needs of them
+	b.pending, b.rowids, b.dupNotes, b.pendingBytes = b.pending[:0], b.rowids[:0], b.dupNotes[:0], 0
 	if b.work == nil {
 		return b.w.write(ctx, b.tx, c)
 	}
@@ -315,4 +323,15 @@ func (b *patientBulk) dropIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// patientTextBytes is the length of a patient's text fields.
+func patientTextBytes(p *Patient) int {
+	n := 0
+	for i := range patientTable {
+		if v := patientTable[i].textOf(p); v != nil {
+			n += len(*v)
+		}
+	}
+	return n
 }
