@@ -272,10 +272,14 @@ func (is *importScreen) preview(plan *app.ImportPlan) {
 		notes = append(notes, fmt.Sprintf("… and %d more fields left out", warned-3))
 	}
 	if len(notes) > 0 {
-		head := fmt.Sprintf("Already registered: %s.", kit.Plural(plan.Count.Registered, "row"))
-		if warned > 0 {
-			head += fmt.Sprintf(" Imported without a field that is not valid: %s.", kit.Plural(warned, "field"))
+		var heads []string
+		if plan.Count.Registered > 0 {
+			heads = append(heads, fmt.Sprintf("Already registered: %s.", kit.Plural(plan.Count.Registered, "row")))
 		}
+		if warned > 0 {
+			heads = append(heads, fmt.Sprintf("Imported without a field that is not valid: %s.", kit.Plural(warned, "field")))
+		}
+		head := strings.Join(heads, " ")
 		l := kit.Wrapped(head + "\n" + strings.Join(notes, "\n"))
 		l.Importance = widget.WarningImportance
 		top = append(top, l)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -279,5 +280,61 @@ func TestImportPreviewShowsRegisteredPatientsAndTheDateOrder(t *testing.T) {
 	}
 	if same != 1 {
 		t.Fatalf("%d patients %s born %s after the import: the registered one was imported twice", same, jose.Name(), jose.DOB)
+	}
+}
+
+// TestImportLargeSheetPreview: a sheet of 3,000 rows, 1,200 of them
+// refused, previews with the counts of the whole file and the first rows
+// of each list, says how many of the refused rows it shows, and imports
+// the rest with the box ticked.
+func TestImportLargeSheetPreview(t *testing.T) {
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, frontDesk)
+	sh := g.shell
+	if !sh.openNamed("Import") {
+		t.Fatal("no Import entry for the receptionist")
+	}
+	is := sh.imports
+	var b strings.Builder
+	b.WriteString("First Name,Surname,DOB,E-mail\n")
+	for i := range 3000 {
+		dob := fmt.Sprintf("%d-05-%02d", 1930+i%80, 1+i%28)
+		if i%5 < 2 {
+			dob = "unknown"
+		}
+		email := ""
+		if i == 2903 { // a row kept, after the first 200
+			email = "at nowhere"
+		}
+		fmt.Fprintf(&b, "Given%d,Family%d,%s,%s\n", i, i, dob, email)
+	}
+	sheet := filepath.Join(t.TempDir(), "large.csv")
+	if err := os.WriteFile(sheet, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	is.open(sheet)
+	settle(t, g)
+	if is.plan == nil {
+		t.Fatalf("no preview: %q", is.status.Text)
+	}
+	if is.plan.Count.Import != 1800 || is.plan.Count.Refused != 1200 {
+		t.Fatalf("counts %+v", is.plan.Count)
+	}
+	for _, want := range []string{"Will be imported: 1800 patients (the first 20 shown)", "Refused: 1200 rows (the first 1000 shown)",
+		"Imported without a field that is not valid: 1 field", "Row 2905: E-mail \"at nowhere\" left out"} {
+		if !showsText(g, want) {
+			t.Errorf("the preview does not show %q", want)
+		}
+	}
+	if is.skip == nil || is.skip.Text != "Skip the 1200 refused rows and import the others" {
+		t.Errorf("the box to skip the refused rows: %+v", is.skip)
+	}
+	shotSizes(t, g, "import-preview-large")
+	is.skip.SetChecked(true)
+	is.runImport()
+	settle(t, g)
+	if !showsText(g, "1800 patients imported") {
+		t.Errorf("not imported: %q", is.status.Text)
 	}
 }
