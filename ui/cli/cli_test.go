@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -635,6 +636,20 @@ func TestCLIImport(t *testing.T) {
 	}
 	code, out, errs = h.as("Maria Admin", adminPass, "", "import", h.file("x.pdf", "%PDF"))
 	h.expect(1, code, out, errs)
+
+	// More refused rows than a preview lists: the count is of them all,
+	// the first 1,000 are listed, and a line says how many are not.
+	var many strings.Builder
+	many.WriteString("Last Name,First Name,Date of Birth\n")
+	for i := range 1203 {
+		fmt.Fprintf(&many, "Many%d,Refused,not a date\n", i)
+	}
+	code, out, errs = h.as("Maria Admin", adminPass, "", "import", h.file("many.csv", many.String()))
+	h.expect(1, code, out, errs)
+	if !strings.HasPrefix(out, "imported: 0\nrefused: 1203\nalready registered: 0\nrow 2: ") || strings.Count(out, "\nrow ") != 1000 ||
+		!strings.Contains(out, "\nrow 1001: ") || strings.Contains(out, "\nrow 1002: ") || !strings.HasSuffix(out, "\nrefused rows not listed: 203\n") {
+		t.Fatalf("a sheet of 1,203 refused rows: %q", out)
+	}
 }
 
 // TestCLIBenchRunsPrintsMedians: with --runs, each figure is printed once,
