@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,5 +117,35 @@ func TestHostileImportsAreRefusedEarly(t *testing.T) {
 	_, err = a.PlanImport(context.Background(), sheet)
 	if !errors.Is(err, ErrImportTooLarge) {
 		t.Fatalf("a workbook of 600,000 rows: %v, want ErrImportTooLarge", err)
+	}
+}
+
+// TestAttackHostileCSV (#15, item 1): a CSV of more rows than one import
+// takes is refused at the row past the limit, and one with a line of
+// 5 MB (encoding/csv would hold a line of any length whole) is refused
+// at that line, each holding little.
+func TestAttackHostileCSV(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	var rows bytes.Buffer
+	rows.WriteString("Last Name,First Name,DOB\n")
+	for range maxImportRows + 1 {
+		rows.WriteString(",,\n")
+	}
+	var err error
+	peak := peakDuring(func() { _, err = a.PlanImport(context.Background(), writeFile(t, "rows.csv", rows.Bytes())) })
+	if !errors.Is(err, ErrImportTooLarge) || !strings.Contains(err.Error(), "more than 500000 rows") {
+		t.Fatalf("a CSV of %d rows: %v, want ErrImportTooLarge", maxImportRows+1, err)
+	}
+	if peak > 32<<20 {
+		t.Fatalf("refusing it held %d MB", peak>>20)
+	}
+	line := []byte("Last Name,First Name,DOB\nSmith,Ann,\"" + strings.Repeat("x", 5<<20) + "\"\n")
+	peak = peakDuring(func() { _, err = a.PlanImport(context.Background(), writeFile(t, "line.csv", line)) })
+	if !errors.Is(err, ErrUnreadableSheet) || !strings.Contains(err.Error(), "line 2 is longer than 4 MB") {
+		t.Fatalf("a CSV line of 5 MB: %v", err)
+	}
+	if peak > 32<<20 {
+		t.Fatalf("refusing it held %d MB", peak>>20)
 	}
 }

@@ -57,13 +57,20 @@ func openSheet(path string) (sheetSource, TextEncoding, error) {
 	return nil, "", fmt.Errorf("%s: only .csv and .xlsx sheets (and .json FHIR bundles) can be imported: %w", filepath.Base(path), ErrUnreadableSheet)
 }
 
+// maxCSVLine bounds a line of a CSV sheet: encoding/csv holds a whole
+// record at once, so a file of one endless line would be held whole. A
+// spreadsheet program's longest cell is 32,767 characters.
+const maxCSVLine = 4 << 20
+
 // csvSource reads a CSV file through its encoding's decoder.
 type csvSource struct {
-	f   *os.File
-	enc TextEncoding
-	bom int
-	h   hash.Hash
-	r   *csv.Reader
+	f    *os.File
+	name string
+	enc  TextEncoding
+	bom  int
+	h    hash.Hash
+	r    *csv.Reader
+	rows int
 }
 
 func openCSV(path string) (sheetSource, TextEncoding, error) {
@@ -75,7 +82,7 @@ func openCSV(path string) (sheetSource, TextEncoding, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c := &csvSource{f: f, enc: enc, bom: bom}
+	c := &csvSource{f: f, name: filepath.Base(path), enc: enc, bom: bom}
 	if err := c.start(); err != nil {
 		f.Close()
 		return nil, "", err
@@ -103,7 +110,7 @@ func (c *csvSource) start() error {
 	case EncodingWindows1252:
 		text = transform.NewReader(raw, charmap.Windows1252.NewDecoder())
 	}
-	br := bufio.NewReaderSize(text, 64<<10)
+	br := bufio.NewReaderSize(&lineGuard{r: text, name: c.name}, 64<<10)
 	head, _ := br.Peek(64 << 10)
 	firstLine, _, _ := bytes.Cut(head, []byte("\n"))
 	sep := ','
@@ -116,12 +123,40 @@ func (c *csvSource) start() error {
 	c.r = csv.NewReader(br)
 	c.r.Comma = sep
 	c.r.FieldsPerRecord = -1
+	c.rows = 0
 	return nil
+}
+
+// lineGuard refuses text with a line longer than maxCSVLine.
+type lineGuard struct {
+	r    io.Reader
+	name string
+	run  int
+	line int
+}
+
+func (g *lineGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	for b := p[:n]; len(b) > 0; {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			g.run += len(b)
+			break
+		}
+		g.run, g.line, b = 0, g.line+1, b[i+1:]
+	}
+	if g.run > maxCSVLine {
+		return 0, fmt.Errorf("%s: line %d is longer than %d MB, which no sheet of patients has: %w", g.name, g.line+1, maxCSVLine>>20, ErrUnreadableSheet)
+	}
+	return n, err
 }
 
 func (c *csvSource) rewind() error { return c.start() }
 
 func (c *csvSource) next() ([]string, int, error) {
+	if c.rows++; c.rows > maxImportRows+1 { // and the header
+		return nil, 0, fmt.Errorf("%s has more than %d rows, more than one import takes: split it: %w", c.name, maxImportRows, ErrImportTooLarge)
+	}
 	rec, err := c.r.Read()
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
