@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -188,8 +189,17 @@ func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]
 	}
 	defer f.Close()
 	h := sha256.New()
-	dec := json.NewDecoder(bufio.NewReaderSize(io.TeeReader(f, h), 64<<10))
+	budget := &jsonBudget{r: bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)}
+	budget.reset()
+	dec := json.NewDecoder(budget)
+	entry := -1
 	notJSON := func(err error) error {
+		if errors.Is(err, errFHIRValueTooLarge) {
+			if entry >= 0 {
+				return fmt.Errorf("%s: entry %d is larger than %d MB, more than any resource ClinicVault imports (an attached document?): remove it and import again: %w", name, entry+1, maxFHIRValue>>20, ErrImportTooLarge)
+			}
+			return fmt.Errorf("%s holds a value larger than %d MB, which no bundle of patients has: %w", name, maxFHIRValue>>20, ErrImportTooLarge)
+		}
 		return fmt.Errorf("%s is not JSON: %v: %w", name, err, ErrUnreadableSheet)
 	}
 	if t, err := dec.Token(); err != nil {
@@ -198,7 +208,7 @@ func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]
 		return digest, fmt.Errorf("%s is not a FHIR Bundle (resourceType \"\"): %w", name, ErrUnreadableSheet)
 	}
 	resourceType := ""
-	for dec.More() {
+	for budget.reset(); dec.More(); budget.reset() {
 		t, err := dec.Token()
 		if err != nil {
 			return digest, notJSON(err)
@@ -217,6 +227,8 @@ func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]
 				continue // not a list of entries: there are none
 			}
 			for i := 0; dec.More(); i++ {
+				budget.reset()
+				entry = i
 				var e any
 				if err := dec.Decode(&e); err != nil {
 					return digest, notJSON(err)
@@ -227,6 +239,7 @@ func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]
 					}
 				}
 			}
+			entry = -1
 			if _, err := dec.Token(); err != nil {
 				return digest, notJSON(err)
 			}

@@ -3,7 +3,9 @@ package app
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -30,12 +32,14 @@ func countFHIREntries(path string, limit int) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReader(f))
+	budget := &jsonBudget{r: bufio.NewReader(f)}
+	budget.reset()
+	dec := json.NewDecoder(budget)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return 0, nil
 	}
 	n := 0
-	for dec.More() {
+	for budget.reset(); dec.More(); budget.reset() {
 		key, err := dec.Token()
 		if err != nil {
 			return n, nil
@@ -50,7 +54,7 @@ func countFHIREntries(path string, limit int) (int, error) {
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 			return n, nil
 		}
-		for dec.More() {
+		for budget.reset(); dec.More(); budget.reset() {
 			if dec.Decode(&skip) != nil {
 				return n, nil
 			}
@@ -75,4 +79,33 @@ func checkFHIRSize(path string) error {
 		return fmt.Errorf("%s holds more than %d entries, more than one import takes: split it into smaller bundles: %w", filepath.Base(path), maxImportEntries, ErrImportTooLarge)
 	}
 	return nil
+}
+
+// maxFHIRValue bounds one entry of a bundle (or any other member of it):
+// encoding/json holds a value whole while it decodes it. A resource
+// ClinicVault imports is a few kilobytes (a note at most 64 KB).
+const maxFHIRValue = 4 << 20
+
+// errFHIRValueTooLarge is what jsonBudget says past maxFHIRValue.
+var errFHIRValueTooLarge = errors.New("a value larger than 4 MB")
+
+// jsonBudget lets a JSON decoder read at most maxFHIRValue bytes from one
+// reset to the next (the decoder reads ahead a little, which counts).
+type jsonBudget struct {
+	r    io.Reader
+	left int
+}
+
+func (b *jsonBudget) reset() { b.left = maxFHIRValue }
+
+func (b *jsonBudget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errFHIRValueTooLarge
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
 }

@@ -149,3 +149,25 @@ func TestAttackHostileCSV(t *testing.T) {
 		t.Fatalf("refusing it held %d MB", peak>>20)
 	}
 }
+
+// TestAttackHugeFHIREntry: a bundle whose second entry is a Patient with
+// a 40 MB name (encoding/json would hold it whole, and more while
+// decoding: 112 MB with a 16 MB limit) is refused at that entry, with
+// its number, holding little.
+func TestAttackHugeFHIREntry(t *testing.T) {
+	f := newFixture(t)
+	a := f.mustSignIn("Maria Admin", adminPass)
+	bundle := []byte(`{"resourceType":"Bundle","type":"collection","entry":[` +
+		`{"resource":{"resourceType":"Patient","name":[{"family":"Small","given":["Ann"]}],"birthDate":"1980-01-01"}},` +
+		`{"resource":{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", 40<<20) + `"}],"birthDate":"1980-01-01"}}]}`)
+	path := writeFile(t, "huge-entry.json", bundle)
+	bundle = nil
+	var err error
+	peak := peakDuring(func() { _, err = a.PlanImport(context.Background(), path) })
+	if !errors.Is(err, ErrImportTooLarge) || !strings.Contains(err.Error(), "entry 2 is larger than 4 MB") {
+		t.Fatalf("a bundle with a 40 MB entry: %v", err)
+	}
+	if peak > 48<<20 {
+		t.Fatalf("refusing it held %d MB", peak>>20)
+	}
+}
