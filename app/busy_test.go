@@ -42,3 +42,58 @@ func TestBusyDatabaseIsSaidInWords(t *testing.T) {
 		t.Fatal("ErrBusy hides SQLite's error from the retry logic")
 	}
 }
+
+// TestBusyDatabaseSignInAndImportSayItInWords (#15, item 2): while
+// another process holds general.db's write lock past the busy timeout
+// (a 300,000-row import in the field), a sign-in and an import in this
+// process either work or fail with a sentence (ErrBusy) — never SQLite's
+// "database is locked" — and the import leaves nothing half-written.
+func TestBusyDatabaseSignInAndImportSayItInWords(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.mustSignIn("Maria Admin", adminPass)
+	sheet := writeFile(t, "busy.csv", []byte("Last Name,First Name,DOB\nBusy,Bea,1980-01-01\n"))
+	plan, err := a.PlanImport(ctx, sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.Open(ctx, a.general.Path, store.General, a.kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	words := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ErrBusy) {
+			t.Errorf("%s while another process holds the database: %v, want ErrBusy or success", what, err)
+		}
+		if strings.Contains(err.Error(), "database is locked") || strings.Contains(strings.ToLower(err.Error()), "sqlite") {
+			t.Errorf("%s: the raw SQLite text reaches the person: %q", what, err)
+		}
+	}
+	s, err := f.signIn("Maria Admin", adminPass)
+	words("a sign-in", err)
+	if err == nil {
+		s.Lock(ctx)
+	}
+	n, err := a.Import(ctx, plan, false, nil)
+	words("an import", err)
+	if err == nil || n != 0 {
+		t.Fatalf("an import went in (%d) while another process held the database", n)
+	}
+	conn.ExecContext(ctx, `ROLLBACK`)
+	if n, err := a.Import(ctx, plan, false, nil); err != nil || n != 1 {
+		t.Fatalf("the import once the database is free: %d, %v", n, err)
+	}
+}
