@@ -180,11 +180,11 @@ func TestAttackImportListedRowsKeepWholeCells(t *testing.T) {
 func TestAttackImportSuspiciousCellsQuoteWholeHeaders(t *testing.T) {
 	f := newFixture(t)
 	s := f.mustSignIn("Maria Admin", adminPass)
-	const cols, rows = 1000, 150
+	const cols, rows = 1000, 250
 	path := writeBig(t, "suspicious.csv", func(w *bufio.Writer) {
 		w.WriteString("Last Name,First Name,DOB")
 		for i := range cols {
-			fmt.Fprintf(w, ",c%d%s", i, strings.Repeat("h", 5000))
+			fmt.Fprintf(w, ",c%d%s", i, strings.Repeat("h", 3000))
 		}
 		w.WriteString("\n")
 		for i := range rows {
@@ -402,5 +402,58 @@ func TestAttackImportNamedPipeHangs(t *testing.T) {
 			}
 		}
 		cancel()
+	}
+}
+
+// TestAttackImportFHIREntryCapBypassedByNesting: the 500,000-entry cap
+// counts the bundle's "entry" list; one whose "entry" is an object was
+// not counted, and the reader, having taken only the object's first
+// token, went on to read the object's own keys as the bundle's: its
+// "entry" list of 600,000 entries was previewed (each refused and kept
+// in the skip set).
+func TestAttackImportFHIREntryCapBypassedByNesting(t *testing.T) {
+	f := newFixture(t)
+	s := f.mustSignIn("Maria Admin", adminPass)
+	path := writeBig(t, "nested.json", func(w *bufio.Writer) {
+		w.WriteString(`{"resourceType":"Bundle","type":"collection","entry":{"entry":[{}`)
+		for range maxImportEntries + 100_000 {
+			w.WriteString(",{}")
+		}
+		w.WriteString("]}}")
+	})
+	plan, err := s.PlanImport(context.Background(), path)
+	if err == nil {
+		t.Fatalf("a bundle of %d entries hidden in an object was previewed: %+v", maxImportEntries+100_000, plan.Count)
+	}
+	if !errors.Is(err, ErrUnreadableSheet) {
+		t.Fatalf("refused, but not as a file it cannot read: %v", err)
+	}
+}
+
+// TestAttackImportFHIRTwoEntryListsShareNumbers: a bundle with two
+// "entry" lists numbers each from 1: an invalid patient and a valid one
+// are both entry 1 in the preview, the refused one's number is in the
+// skip set, and the import skips the valid one too (then refuses the
+// file as changed, which it is not).
+func TestAttackImportFHIRTwoEntryListsShareNumbers(t *testing.T) {
+	f := newFixture(t)
+	s := f.mustSignIn("Maria Admin", adminPass)
+	ctx := context.Background()
+	path := writeFile(t, "two-lists.json", []byte(`{"resourceType":"Bundle","type":"collection",
+"entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","name":[{"family":"Smith"}],"birthDate":"1950-01-02"}}],
+"entry":[{"fullUrl":"urn:uuid:2","resource":{"resourceType":"Patient","name":[{"family":"Jones","given":["Bob"]}],"birthDate":"1960-03-04"}}]}`))
+	plan, err := s.PlanImport(ctx, path)
+	if err != nil {
+		return // refused as a whole: fine
+	}
+	for _, r := range plan.Refused {
+		for _, ok := range plan.Rows {
+			if r.Row == ok.Row {
+				t.Errorf("entry %d is both refused (%s) and imported (%s %s)", r.Row, r.Problem, ok.Patient.Given, ok.Patient.Family)
+			}
+		}
+	}
+	if n, err := s.Import(ctx, plan, true, nil); err != nil || n != plan.Count.Import {
+		t.Fatalf("imported %d of %d previewed: %v", n, plan.Count.Import, err)
 	}
 }
