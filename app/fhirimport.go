@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -133,7 +132,8 @@ func fhirLanguage(comms []fhirResource) string {
 // resolve whatever the order), one entry at a time.
 func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 	plan := &ImportPlan{File: path, Mapping: map[int]string{}, skip: map[int]struct{}{}, fhir: &fhirPlan{}}
-	patients := map[string]bool{} // references to the bundle's valid patients
+	patients := map[string]int{} // references to the bundle's valid patients -> their entry
+	shared := map[string]bool{}  // references two of its patients are known by
 	first, err := fhirEntries(path, func(i int, e fhirResource) error {
 		r := e.obj("resource")
 		if r.str("resourceType") != "Patient" {
@@ -145,9 +145,23 @@ func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 			plan.refuse(row)
 			return nil
 		}
+		// A reference names one patient: a second known by it is
+		// refused, and so is every entry referring to it (filed in the
+		// chart of the last of them, an allergy was another patient's).
+		keys := fhirPatientKeys(e)
+		for _, key := range keys {
+			if other, ok := patients[key]; ok {
+				shared[key] = true
+				row.Problem = fmt.Sprintf("Patient: known by %q, as entry %d is: a reference must name one patient", key, other)
+			}
+		}
+		if row.Problem != "" {
+			plan.refuse(row)
+			return nil
+		}
 		plan.take(row)
-		for _, key := range fhirPatientKeys(e) {
-			patients[key] = true
+		for _, key := range keys {
+			patients[key] = i + 1
 		}
 		return nil
 	})
@@ -160,7 +174,11 @@ func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 		if typ == "Patient" {
 			return nil
 		}
-		if _, problem := fhirClinical(r, func(ref string) bool { return patients[ref] }); problem != "" {
+		if shared[fhirSubject(r)] {
+			plan.refuse(ImportRow{Row: i + 1, Problem: fmt.Sprintf("%s: refers to %q, which more than one patient in this bundle is known by", typ, fhirSubject(r))})
+			return nil
+		}
+		if _, problem := fhirClinical(r, func(ref string) bool { _, ok := patients[ref]; return ok }); problem != "" {
 			plan.refuse(ImportRow{Row: i + 1, Problem: typ + ": " + problem})
 			return nil
 		}
@@ -183,32 +201,29 @@ func (s *Session) planFHIR(path string) (*ImportPlan, error) {
 // is an ErrUnreadableSheet.
 func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]byte, err error) {
 	name := filepath.Base(path)
-	f, err := os.Open(path)
+	f, err := openImportFile(path)
 	if err != nil {
 		return digest, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	budget := &jsonBudget{r: bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)}
-	budget.reset()
-	dec := json.NewDecoder(budget)
-	entry := -1
+	g := &recordGuard{r: io.TeeReader(f, h), limit: maxImportEntry}
+	dec := json.NewDecoder(bufio.NewReaderSize(g, 64<<10))
 	notJSON := func(err error) error {
-		if errors.Is(err, errFHIRValueTooLarge) {
-			if entry >= 0 {
-				return fmt.Errorf("%s: entry %d is larger than %d MB, more than any resource ClinicVault imports (an attached document?): remove it and import again: %w", name, entry+1, maxFHIRValue>>20, ErrImportTooLarge)
-			}
-			return fmt.Errorf("%s holds a value larger than %d MB, which no bundle of patients has: %w", name, maxFHIRValue>>20, ErrImportTooLarge)
+		if errors.Is(err, errRecordTooLarge) {
+			return fhirTooLarge(path)
 		}
 		return fmt.Errorf("%s is not JSON: %v: %w", name, err, ErrUnreadableSheet)
 	}
+	entries := false
 	if t, err := dec.Token(); err != nil {
 		return digest, notJSON(err)
 	} else if t != json.Delim('{') {
 		return digest, fmt.Errorf("%s is not a FHIR Bundle (resourceType \"\"): %w", name, ErrUnreadableSheet)
 	}
 	resourceType := ""
-	for budget.reset(); dec.More(); budget.reset() {
+	for dec.More() {
+		g.start = dec.InputOffset()
 		t, err := dec.Token()
 		if err != nil {
 			return digest, notJSON(err)
@@ -221,14 +236,25 @@ func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]
 			}
 			resourceType, _ = v.(string)
 		case "entry":
+			// One list of entries, numbered once: a second "entry" numbered
+			// its entries from 1 again (two entries, one number in the
+			// preview's skip set), and a value that was not a list was left
+			// half read, its own keys then read as the bundle's ("entry":
+			// {"entry": [...]} hid its entries from the count).
+			if entries {
+				return digest, fmt.Errorf("%s is not a FHIR Bundle: it has two lists of entries: %w", name, ErrUnreadableSheet)
+			}
+			entries = true
 			if t, err := dec.Token(); err != nil {
 				return digest, notJSON(err)
 			} else if t != json.Delim('[') {
-				continue // not a list of entries: there are none
+				if t == nil {
+					continue // "entry": null: there are none
+				}
+				return digest, fmt.Errorf("%s is not a FHIR Bundle: its entries are not a list: %w", name, ErrUnreadableSheet)
 			}
 			for i := 0; dec.More(); i++ {
-				budget.reset()
-				entry = i
+				g.start = dec.InputOffset()
 				var e any
 				if err := dec.Decode(&e); err != nil {
 					return digest, notJSON(err)
@@ -239,7 +265,6 @@ func fhirEntries(path string, fn func(i int, e fhirResource) error) (digest [32]
 					}
 				}
 			}
-			entry = -1
 			if _, err := dec.Token(); err != nil {
 				return digest, notJSON(err)
 			}
@@ -355,11 +380,7 @@ type fhirClinicalEntry struct {
 // holds (known says which references are), or says why it is refused.
 func fhirClinical(r fhirResource, known func(ref string) bool) (fhirClinicalEntry, string) {
 	typ := r.str("resourceType")
-	subject := r.obj("subject")
-	if typ == "AllergyIntolerance" {
-		subject = r.obj("patient")
-	}
-	ref := subject.str("reference")
+	ref := fhirSubject(r)
 	switch typ {
 	case "Encounter", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation":
 		if !known(ref) {
@@ -462,6 +483,15 @@ func fhirClinical(r fhirResource, known func(ref string) bool) (fhirClinicalEntr
 	return out, ""
 }
 
+// fhirSubject is the reference of the patient a clinical resource is
+// about.
+func fhirSubject(r fhirResource) string {
+	if r.str("resourceType") == "AllergyIntolerance" {
+		return r.obj("patient").str("reference")
+	}
+	return r.obj("subject").str("reference")
+}
+
 func stripTags(s string) string {
 	var b strings.Builder
 	in := false
@@ -535,6 +565,10 @@ func (s *Session) importFHIR(ctx context.Context, plan *ImportPlan, progress fun
 		}
 		pk, ok := <-work
 		last = pk
+		if ok && n == plan.Count.Import { // more patients than previewed
+			last = patientKeys{}
+			return nil, changed
+		}
 		if !ok {
 			if err := <-result; err != nil {
 				return nil, err
@@ -568,9 +602,12 @@ func (s *Session) importFHIR(ctx context.Context, plan *ImportPlan, progress fun
 			return fmt.Errorf("%s changed after it was previewed: %d of its %d clinical entries were written, the rest were not", name, written, plan.fhir.clinical)
 		}
 		k++
+		if _, skip := plan.skip[i+1]; skip {
+			return nil // refused in the preview
+		}
 		c, problem := fhirClinical(r, func(ref string) bool { _, ok := mrns[ref]; return ok })
 		if problem != "" {
-			return nil // refused in the preview
+			return fmt.Errorf("%s: entry %d was not refused in the preview: %s", name, i+1, problem)
 		}
 		if err := s.addFHIRClinical(ctx, mrns[c.patient], c.entry); err != nil {
 			return err
@@ -578,6 +615,11 @@ func (s *Session) importFHIR(ctx context.Context, plan *ImportPlan, progress fun
 		written++
 		return nil
 	})
+	if err == nil && k != len(entrySums) {
+		// Cut short after the patients were read: what is missing was
+		// previewed, and must not go unsaid.
+		err = fmt.Errorf("%s changed after it was previewed: %d of its %d clinical entries were written, the rest were not: %w", name, written, plan.fhir.clinical, ErrImportFileChanged)
+	}
 	if err != nil {
 		return n, fmt.Errorf("patients imported, but a clinical entry failed: %w", err)
 	}

@@ -308,9 +308,14 @@ func suspiciousText(cell string) string {
 		return ""
 	}
 	var found []string
-	seen := map[rune]bool{}
+	seen, more := map[rune]bool{}, 0
 	note := func(r rune, why string) {
-		if !seen[r] {
+		switch {
+		case seen[r]:
+		case len(found) == 5: // a cell of thousands of private-use characters is not noted by each
+			seen[r] = true
+			more++
+		default:
 			seen[r] = true
 			found = append(found, fmt.Sprintf("U+%04X (%s)", r, why))
 		}
@@ -337,6 +342,9 @@ func suspiciousText(cell string) string {
 			note(r, fmt.Sprintf("%q looks like UTF-8 read as Windows-1252", string([]rune{r, next})))
 		}
 	}
+	if more > 0 {
+		found = append(found, fmt.Sprintf("and %d other characters", more))
+	}
 	return strings.Join(found, ", ")
 }
 
@@ -358,7 +366,7 @@ func suspiciousCells(rec, headers []string) []string {
 		if what := suspiciousText(cell); what != "" {
 			col := fmt.Sprintf("column %d", i+1)
 			if i < len(headers) && strings.TrimSpace(headers[i]) != "" {
-				col = fmt.Sprintf("column %q", strings.TrimSpace(headers[i]))
+				col = "column " + quoteShort(strings.TrimSpace(headers[i]))
 			}
 			out = append(out, fmt.Sprintf("%s: %s has %s", col, quoteShort(cell), what))
 		}

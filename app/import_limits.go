@@ -17,7 +17,59 @@ import (
 const (
 	maxImportRows    = 500_000 // rows of a CSV or XLSX sheet
 	maxImportEntries = 500_000 // entries of a FHIR bundle
+	// maxImportRecord is the most a row of a sheet, or an entry of a
+	// bundle, may hold: a patient's row is kilobytes (a note of 64 KB at
+	// most); one line of hundreds of MB was held whole, two or three
+	// times over, by the CSV and JSON readers.
+	maxImportRecord = 4 << 20
+	maxImportEntry  = 16 << 20 // a bundle's entry (or other value)
 )
+
+// openImportFile opens a file to import: a regular file only. A named
+// pipe waited for a writer (forever, whatever the context), and a device
+// such as /dev/zero, or a pipe with a writer that never stops, was read
+// without end.
+func openImportFile(path string) (*os.File, error) {
+	notAFile := fmt.Errorf("%s is not a file (a pipe, a device or a folder): %w", filepath.Base(path), ErrUnreadableSheet)
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, notAFile
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = notAFile
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// errRecordTooLarge is a recordGuard's refusal, worded by its reader.
+var errRecordTooLarge = errors.New("a record too large")
+
+// recordGuard passes on what it reads until more than limit bytes were
+// read since start (which the reader moves on at each record): then it
+// fails, before the reader above it has buffered more.
+type recordGuard struct {
+	r           io.Reader
+	read, start int64
+	limit       int64
+}
+
+func (g *recordGuard) Read(p []byte) (int, error) {
+	if g.read-g.start > g.limit {
+		return 0, errRecordTooLarge
+	}
+	n, err := g.r.Read(p)
+	g.read += int64(n)
+	return n, err
+}
 
 // ErrImportTooLarge means a sheet or bundle holds more than one import
 // may; it wraps ErrUnreadableSheet.
@@ -27,46 +79,60 @@ var ErrImportTooLarge = fmt.Errorf("too large for one import: %w", ErrUnreadable
 // at a time (none is kept), stopping past limit. What is not JSON is left
 // for planFHIR to name.
 func countFHIREntries(path string, limit int) (int, error) {
-	f, err := os.Open(path)
+	f, err := openImportFile(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	budget := &jsonBudget{r: bufio.NewReader(f)}
-	budget.reset()
-	dec := json.NewDecoder(budget)
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	g := &recordGuard{r: f, limit: maxImportEntry}
+	dec := json.NewDecoder(bufio.NewReader(g))
+	// What is not JSON is planFHIR's to word; an entry too large is
+	// refused here, before it is held.
+	stop := func(err error) (int, error) {
+		if errors.Is(err, errRecordTooLarge) {
+			return 0, fhirTooLarge(path)
+		}
 		return 0, nil
 	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return stop(err)
+	}
 	n := 0
-	for budget.reset(); dec.More(); budget.reset() {
+	for dec.More() {
+		g.start = dec.InputOffset()
 		key, err := dec.Token()
 		if err != nil {
-			return n, nil
+			return stop(err)
 		}
-		var skip json.RawMessage
+		var skip json.RawMessage // at most maxImportEntry, by the guard
 		if key != "entry" {
-			if dec.Decode(&skip) != nil {
-				return n, nil
+			if err := dec.Decode(&skip); err != nil {
+				return stop(err)
 			}
 			continue
 		}
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			return n, nil
+			return stop(err)
 		}
-		for budget.reset(); dec.More(); budget.reset() {
-			if dec.Decode(&skip) != nil {
-				return n, nil
+		for dec.More() {
+			g.start = dec.InputOffset()
+			if err := dec.Decode(&skip); err != nil {
+				return stop(err)
 			}
 			if n++; n > limit {
 				return n, nil
 			}
 		}
 		if _, err := dec.Token(); err != nil {
-			return n, nil
+			return stop(err)
 		}
 	}
 	return n, nil
+}
+
+// fhirTooLarge refuses a bundle with an entry over maxImportEntry.
+func fhirTooLarge(path string) error {
+	return fmt.Errorf("%s holds an entry of more than %d MB, more than ClinicVault reads at once (it imports patients and their clinical entries, not documents): remove it, or export the bundle without attachments: %w", filepath.Base(path), maxImportEntry>>20, ErrImportTooLarge)
 }
 
 // checkFHIRSize refuses a bundle of more entries than one import holds.
@@ -79,33 +145,4 @@ func checkFHIRSize(path string) error {
 		return fmt.Errorf("%s holds more than %d entries, more than one import takes: split it into smaller bundles: %w", filepath.Base(path), maxImportEntries, ErrImportTooLarge)
 	}
 	return nil
-}
-
-// maxFHIRValue bounds one entry of a bundle (or any other member of it):
-// encoding/json holds a value whole while it decodes it. A resource
-// ClinicVault imports is a few kilobytes (a note at most 64 KB).
-const maxFHIRValue = 4 << 20
-
-// errFHIRValueTooLarge is what jsonBudget says past maxFHIRValue.
-var errFHIRValueTooLarge = errors.New("a value larger than 4 MB")
-
-// jsonBudget lets a JSON decoder read at most maxFHIRValue bytes from one
-// reset to the next (the decoder reads ahead a little, which counts).
-type jsonBudget struct {
-	r    io.Reader
-	left int
-}
-
-func (b *jsonBudget) reset() { b.left = maxFHIRValue }
-
-func (b *jsonBudget) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		return 0, errFHIRValueTooLarge
-	}
-	if len(p) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= n
-	return n, err
 }

@@ -57,20 +57,19 @@ func openSheet(path string) (sheetSource, TextEncoding, error) {
 	return nil, "", fmt.Errorf("%s: only .csv and .xlsx sheets (and .json FHIR bundles) can be imported: %w", filepath.Base(path), ErrUnreadableSheet)
 }
 
-// maxCSVLine bounds a line of a CSV sheet: encoding/csv holds a whole
-// record at once, so a file of one endless line would be held whole. A
-// spreadsheet program's longest cell is 32,767 characters.
-const maxCSVLine = 4 << 20
-
 // csvSource reads a CSV file through its encoding's decoder.
 type csvSource struct {
-	f    *os.File
 	name string
+	f    *os.File
 	enc  TextEncoding
 	bom  int
 	h    hash.Hash
 	r    *csv.Reader
-	rows int
+	br   *bufio.Reader // the decoded text the CSV reader reads
+	// guard bounds the text read for one record; rows counts the
+	// records (the header too), last is the last one's line.
+	guard      *recordGuard
+	rows, last int
 }
 
 func openCSV(path string) (sheetSource, TextEncoding, error) {
@@ -78,11 +77,11 @@ func openCSV(path string) (sheetSource, TextEncoding, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := os.Open(path)
+	f, err := openImportFile(path)
 	if err != nil {
 		return nil, "", err
 	}
-	c := &csvSource{f: f, name: filepath.Base(path), enc: enc, bom: bom}
+	c := &csvSource{name: filepath.Base(path), f: f, enc: enc, bom: bom}
 	if err := c.start(); err != nil {
 		f.Close()
 		return nil, "", err
@@ -110,7 +109,10 @@ func (c *csvSource) start() error {
 	case EncodingWindows1252:
 		text = transform.NewReader(raw, charmap.Windows1252.NewDecoder())
 	}
-	br := bufio.NewReaderSize(&lineGuard{r: text, name: c.name}, 64<<10)
+	c.guard = &recordGuard{r: text, limit: maxImportRecord}
+	c.rows, c.last = 0, 0
+	br := bufio.NewReaderSize(c.guard, 64<<10)
+	c.br = br
 	head, _ := br.Peek(64 << 10)
 	firstLine, _, _ := bytes.Cut(head, []byte("\n"))
 	sep := ','
@@ -123,49 +125,37 @@ func (c *csvSource) start() error {
 	c.r = csv.NewReader(br)
 	c.r.Comma = sep
 	c.r.FieldsPerRecord = -1
-	c.rows = 0
 	return nil
-}
-
-// lineGuard refuses text with a line longer than maxCSVLine.
-type lineGuard struct {
-	r    io.Reader
-	name string
-	run  int
-	line int
-}
-
-func (g *lineGuard) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	for b := p[:n]; len(b) > 0; {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			g.run += len(b)
-			break
-		}
-		g.run, g.line, b = 0, g.line+1, b[i+1:]
-	}
-	if g.run > maxCSVLine {
-		return 0, fmt.Errorf("%s: line %d is longer than %d MB, which no sheet of patients has: %w", g.name, g.line+1, maxCSVLine>>20, ErrUnreadableSheet)
-	}
-	return n, err
 }
 
 func (c *csvSource) rewind() error { return c.start() }
 
 func (c *csvSource) next() ([]string, int, error) {
-	if c.rows++; c.rows > maxImportRows+1 { // and the header
-		return nil, 0, fmt.Errorf("%s has more than %d rows, more than one import takes: split it: %w", c.name, maxImportRows, ErrImportTooLarge)
-	}
+	// The next record starts with what the buffer holds already.
+	c.guard.start = c.guard.read - int64(c.br.Buffered())
 	rec, err := c.r.Read()
+	if errors.Is(err, errRecordTooLarge) {
+		where := fmt.Sprintf("the row after line %d", c.last)
+		if c.rows == 0 {
+			where = "its first row"
+		}
+		return nil, 0, fmt.Errorf("%s: %s is longer than %d MB, more than a row of patients (an unbalanced quote?): %w", c.name, where, maxImportRecord>>20, ErrImportTooLarge)
+	}
+	if err == nil || errors.As(err, new(*csv.ParseError)) {
+		if c.rows++; c.rows > maxImportRows {
+			return nil, 0, fmt.Errorf("%s has more than %d rows, more than one import takes: split it: %w", c.name, maxImportRows, ErrImportTooLarge)
+		}
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
+		c.last = pe.Line
 		return nil, pe.StartLine, pe
 	}
 	if err != nil {
 		return nil, 0, err
 	}
 	line, _ := c.r.FieldPos(0) // a record read without error has a field 0
+	c.last = line
 	return rec, line, nil
 }
 
@@ -184,7 +174,7 @@ func (c *csvSource) close() error { return c.f.Close() }
 // What is none of them is an *EncodingError, worded by decodeSheetText
 // from the file up to a little past the first byte that is not read.
 func detectCSVEncoding(path string) (enc TextEncoding, bom int, err error) {
-	f, err := os.Open(path)
+	f, err := openImportFile(path)
 	if err != nil {
 		return "", 0, err
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -64,6 +63,10 @@ type xlsxSource struct {
 	rows  int // rows read, for the import's limit
 	last  int // the last row's number
 	cells []string
+	// rowBytes is the text of the row's cells so far: at most
+	// maxImportRecord (each cell naming a shared string is a copy of it:
+	// 16,384 cells of 32,767 characters made a row of 2 GB).
+	rowBytes int
 }
 
 func openXLSX(p string) (sheetSource, error) {
@@ -71,7 +74,7 @@ func openXLSX(p string) (sheetSource, error) {
 	unreadable := func(why string, args ...any) error {
 		return fmt.Errorf("%s "+why+": %w", append(append([]any{name}, args...), ErrUnreadableSheet)...)
 	}
-	f, err := os.Open(p)
+	f, err := openImportFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +351,7 @@ func (x *xlsxSource) next() ([]string, int, error) {
 				if x.rows++; x.rows > maxImportRows {
 					return nil, 0, fmt.Errorf("%s has more than %d rows, more than one import takes: split it: %w", x.name, maxImportRows, ErrImportTooLarge)
 				}
-				inRow, nextCol, x.cells = true, 0, x.cells[:0]
+				inRow, nextCol, x.cells, x.rowBytes = true, 0, x.cells[:0], 0
 				row := x.last + 1
 				if r := xmlAttr(t, "r"); r != "" {
 					n, err := strconv.Atoi(r)
@@ -406,6 +409,9 @@ func (x *xlsxSource) next() ([]string, int, error) {
 				}
 				if utf8.RuneCountInString(text) > maxCellRunes {
 					return nil, 0, damaged("a cell holds more than %d characters", maxCellRunes)
+				}
+				if x.rowBytes += len(text); x.rowBytes > maxImportRecord {
+					return nil, 0, fmt.Errorf("%s: row %d holds more than %d MB of text, more than a row of patients: %w", x.name, x.last, maxImportRecord>>20, ErrImportTooLarge)
 				}
 				for len(x.cells) < col {
 					x.cells = append(x.cells, "")

@@ -91,9 +91,49 @@ const (
 // keep lists ir in list unless it is full.
 func keepListed(list []ImportRow, ir ImportRow, limit int) []ImportRow {
 	if len(list) < limit {
-		list = append(list, ir)
+		list = append(list, listedRow(ir))
 	}
 	return list
+}
+
+// How much of a listed row is kept: the lists are for showing, and up to
+// 3,200 rows are listed; a row of cells of 32,767 characters each (one
+// shared string of a workbook, named by every cell) kept whole made a
+// plan of gigabytes from a file of kilobytes.
+const (
+	maxListedRunes      = 300 // of each field of a listed row's patient, and of its problem
+	maxListedSuspicious = 10  // suspicious cells noted for a row
+)
+
+// listedRow is ir as a list keeps it: each text clipped, at most
+// maxListedSuspicious suspicious cells.
+func listedRow(ir ImportRow) ImportRow {
+	for i := range patientTable {
+		if v := patientTable[i].textOf(&ir.Patient); v != nil {
+			*v = clipRunes(*v, maxListedRunes)
+		}
+	}
+	ir.Problem = clipRunes(ir.Problem, maxListedRunes)
+	if n := len(ir.Suspicious); n > maxListedSuspicious {
+		ir.Suspicious = append(ir.Suspicious[:maxListedSuspicious:maxListedSuspicious], fmt.Sprintf("and %d more cells", n-maxListedSuspicious))
+	}
+	return ir
+}
+
+// clipRunes is s cut to its first n characters and "…" when longer (a
+// copy: not the long string kept alive by a slice of it).
+func clipRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for k := range s {
+		if i == n {
+			return strings.Clone(s[:k]) + "…"
+		}
+		i++
+	}
+	return s
 }
 
 // refuse counts and lists a refused row.
@@ -107,7 +147,7 @@ func (p *ImportPlan) refuse(ir ImportRow) {
 func (p *ImportPlan) take(ir ImportRow) {
 	p.Count.Import++
 	if len(p.Rows) < PreviewRows {
-		p.Rows = append(p.Rows, ir)
+		p.Rows = append(p.Rows, listedRow(ir))
 	} else if len(ir.Warnings)+len(ir.Suspicious) > 0 {
 		ir.Patient = Patient{Given: ir.Patient.Given, Family: ir.Patient.Family}
 		p.Noted = keepListed(p.Noted, ir, MaxListedRows)
@@ -622,15 +662,22 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 	if plan.fhir != nil {
 		return s.importFHIR(ctx, plan, progress)
 	}
-	src, _, err := openSheet(plan.File)
+	src, enc, err := openSheet(plan.File)
 	if err != nil {
 		return 0, err
 	}
 	defer src.close()
+	changed := func() error { return fmt.Errorf("%s: %w", filepath.Base(plan.File), ErrImportFileChanged) }
+	// The encoding is decided by a read of its own, before the read the
+	// digest is of: the same bytes read in another encoding than the
+	// preview's (the file swapped back and forth around that first read)
+	// are other names.
+	if enc != plan.Encoding {
+		return 0, changed()
+	}
 	if _, err := sheetHeader(src, filepath.Base(plan.File)); err != nil {
 		return 0, err
 	}
-	changed := func() error { return fmt.Errorf("%s: %w", filepath.Base(plan.File), ErrImportFileChanged) }
 	n := 0
 	next := func() (*Patient, error) {
 		for {
@@ -649,6 +696,12 @@ func (s *Session) Import(ctx context.Context, plan *ImportPlan, skipInvalid bool
 			}
 			if _, skip := plan.skip[row]; skip || blank(rec) {
 				continue
+			}
+			// No more rows than previewed: a file grown since is not
+			// written on to its end (nor the bulk's MRN filter, sized
+			// for the plan, filled) before its digest tells.
+			if n == plan.Count.Import {
+				return nil, changed()
 			}
 			ir := s.sheetRow(plan, rec, row)
 			if ir.Problem != "" {
