@@ -22,7 +22,7 @@ const (
 	// most); one line of hundreds of MB was held whole, two or three
 	// times over, by the CSV and JSON readers.
 	maxImportRecord = 4 << 20
-	maxImportEntry  = 16 << 20 // a bundle's entry (or other value)
+	maxImportEntry  = 4 << 20 // a bundle's entry (or other value): 16 MB held 112 MB for a 40 MB entry
 )
 
 // openImportFile opens a file to import: a regular file only. A named
