@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/binary"
 	"encoding/hex"
@@ -60,8 +61,17 @@ var migrations embed.FS
 
 const driverName = "clinicvault-sqlcipher"
 
+// cvDriver is go-sqlcipher's driver with ClinicVault's crypto provider
+// registered before each connection is keyed (useHardwareAES).
+type cvDriver struct{ *sqlite3.SQLiteDriver }
+
+func (d cvDriver) Open(dsn string) (driver.Conn, error) {
+	useHardwareAES()
+	return d.SQLiteDriver.Open(dsn)
+}
+
 func init() {
-	sql.Register(driverName, &sqlite3.SQLiteDriver{
+	sql.Register(driverName, cvDriver{&sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
 			// temp_store=MEMORY: sorts, temp tables and indices never reach
 			// a temp file on disk (it also keeps the sorter to one thread
@@ -88,7 +98,7 @@ func init() {
 			}
 			return nil
 		},
-	})
+	}})
 }
 
 // DB is an open, keyed and migrated ClinicVault database.
