@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/clinicvault/clinicvault/store"
 )
 
 // Governance settings and thresholds.
@@ -238,6 +239,7 @@ func (s *Session) SecurityReport(ctx context.Context) ([]CheckItem, error) {
 	add("devices-halted", "Computers whose changes stop at a refused batch", len(halted) > 0, listOr(halted, "none"), "devices")
 	add("devices-quiet", "Computers not heard from for 14 days", len(quiet) > 0, listOr(quiet, "none"), "devices")
 	items = append(items, CheckItem{"devices-revoked", "Revoked computers", "info", listOr(revoked, "none"), "devices"})
+	items = append(items, CheckItem{"page-crypto", "Encryption of the databases on this computer", "info", PageCryptoDetail(), ""})
 
 	pending, err := s.EmergencyAccesses(ctx, true)
 	if err != nil {
@@ -432,4 +434,17 @@ func (s *Session) Reminders(ctx context.Context) (Reminders, error) {
 		}
 	}
 	return r, nil
+}
+
+// CryptoProvider names the crypto that encrypts the databases' pages on
+// this computer: "clinicvault-aesni" (the CPU's AES instructions) or
+// "libtomcrypt" (SQLCipher's bundled C, on CPUs without them).
+func CryptoProvider() string { return store.CryptoProvider() }
+
+// PageCryptoDetail says in words how the databases are encrypted here.
+func PageCryptoDetail() string {
+	if store.CryptoProvider() == "libtomcrypt" {
+		return "AES-256 with HMAC-SHA512 (SQLCipher 4.4.2), in C: this computer's processor has no AES instructions ClinicVault uses (libtomcrypt)"
+	}
+	return "AES-256 with HMAC-SHA512 (SQLCipher 4.4.2), AES on the processor's own instructions (clinicvault-aesni)"
 }

@@ -233,6 +233,9 @@ func TestSecurityReportAndAccessReview(t *testing.T) {
 	if byID["backup"].Status != "attention" || byID["access-review"].Status != "attention" || byID["locked"].Status != "ok" {
 		t.Fatalf("items %+v", items)
 	}
+	if c := byID["page-crypto"]; c.Status != "info" || !strings.Contains(c.Detail, "("+CryptoProvider()+")") {
+		t.Errorf("the report does not say how the pages are encrypted: %+v", c)
+	}
 	if !Attention(items) {
 		t.Fatal("no attention")
 	}

@@ -226,3 +226,13 @@ int cv_cipher_bundled(int mode, unsigned char *key, unsigned char *iv, unsigned 
   ltc.ctx_free(0);
   return rc;
 }
+
+// cv_hmac_bundled is the bundled provider's HMAC-SHA512 (SQLCipher's
+// default), for the tests and the benchmark.
+int cv_hmac_bundled(unsigned char *key, int key_sz, unsigned char *in, int in_sz, unsigned char *in2, int in2_sz, unsigned char *out) {
+  if (!cv_ltc_setup()) return SQLITE_ERROR;
+  ltc.ctx_init(0);
+  int rc = ltc.hmac(0, 2 /* SQLCIPHER_HMAC_SHA512 */, key, key_sz, in, in_sz, in2, in2_sz, out);
+  ltc.ctx_free(0);
+  return rc;
+}

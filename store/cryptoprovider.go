@@ -99,3 +99,14 @@ func pageCipher(bundled, encrypt bool, key, iv, in []byte) []byte {
 	}
 	return out
 }
+
+// pageHMAC is the bundled provider's HMAC-SHA512 of in and in2 (tests).
+func pageHMAC(key, in, in2 []byte) []byte {
+	out := make([]byte, 64)
+	rc := C.cv_hmac_bundled((*C.uchar)(unsafe.Pointer(&key[0])), C.int(len(key)), (*C.uchar)(unsafe.Pointer(&in[0])), C.int(len(in)),
+		(*C.uchar)(unsafe.Pointer(&in2[0])), C.int(len(in2)), (*C.uchar)(unsafe.Pointer(&out[0])))
+	if rc != 0 {
+		panic("store: page HMAC failed")
+	}
+	return out
+}

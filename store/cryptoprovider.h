@@ -31,6 +31,7 @@ int cv_register_provider(void);
 int cv_register_bundled(void);
 const char *cv_current_provider(void);
 int cv_cipher_ours(int mode, unsigned char *key, unsigned char *iv, unsigned char *in, int n, unsigned char *out);
+int cv_hmac_bundled(unsigned char *key, int key_sz, unsigned char *in, int in_sz, unsigned char *in2, int in2_sz, unsigned char *out);
 int cv_cipher_bundled(int mode, unsigned char *key, unsigned char *iv, unsigned char *in, int n, unsigned char *out);
 
 #endif

@@ -17,3 +17,7 @@ func withBundledProvider(fn func()) { fn() }
 func pageCipher(bundled, encrypt bool, key, iv, in []byte) []byte {
 	panic("store: no provider of ClinicVault's on this platform")
 }
+
+func pageHMAC(key, in, in2 []byte) []byte {
+	panic("store: no provider of ClinicVault's on this platform")
+}

@@ -113,6 +113,8 @@ func (r *runner) cmdBench(args []string) error {
 		}
 		byName[f.Name] = append(byName[f.Name], f)
 	}
+	// Which crypto the encrypted figures were measured with (#17).
+	fmt.Fprintf(r.io.Err, "page crypto: %s\n", app.CryptoProvider())
 	for run := 1; run <= *runs; run++ {
 		if *runs > 1 {
 			fmt.Fprintf(r.io.Err, "run %d of %d\n", run, *runs)

@@ -398,6 +398,9 @@ func TestCLIBenchPrintsFigures(t *testing.T) {
 		!strings.Contains(out, "signin_refused_code_vs_passphrase ") {
 		t.Fatalf("bench printed %q", out)
 	}
+	if !strings.Contains(errs, "page crypto: "+app.CryptoProvider()+"\n") {
+		t.Errorf("bench does not say which crypto it measured: %q", errs)
+	}
 	for _, l := range lines {
 		if !line.MatchString(l) {
 			t.Fatalf("line %q is not 'name value unit'", l)
