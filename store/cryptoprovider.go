@@ -8,8 +8,12 @@ package store
 import "C"
 
 import (
+	"database/sql/driver"
+	"encoding/hex"
 	"sync"
 	"unsafe"
+
+	sqlite3 "github.com/mutecomm/go-sqlcipher/v4"
 )
 
 // SQLCipher's page crypto on the CPU's AES instructions (#17). go-sqlcipher
@@ -29,14 +33,28 @@ var (
 	bundledOnly bool
 )
 
-// useHardwareAES registers the provider before a connection is keyed. It
-// runs for every new connection: SQLCipher frees the registered provider
-// when its last keyed connection closes (and would fall back to its
-// default for the next), so it is registered again whenever it is not
-// the current one.
+// useHardwareAES registers the provider before a connection is keyed.
+// SQLCipher frees the registered provider, and its own mutexes (leaving
+// their pointers dangling), when the last keyed connection of the process
+// closes: registering again after that used a freed mutex and hung. So
+// the provider is registered once, before the first connection, and a
+// keyed in-memory connection is kept open for the life of the process so
+// that SQLCipher never reaches that state. Tests switch to the bundled
+// provider (bundledOnly) only while this connection holds the count up.
 func useHardwareAES() {
 	providerMu.Lock()
 	defer providerMu.Unlock()
+	if keepAlive == nil {
+		if CryptoProvider() == providerName {
+			C.cv_register_provider()
+		}
+		// Keyed with a random key: it holds nothing.
+		conn, err := (&sqlite3.SQLiteDriver{}).Open("file:clinicvault-provider?mode=memory&_pragma_key=x'" + hex.EncodeToString(NewKey()) + "'")
+		if err != nil {
+			return // the connection being opened reports what is wrong
+		}
+		keepAlive = conn
+	}
 	want := CryptoProvider()
 	if bundledOnly {
 		want = bundledName
@@ -50,6 +68,10 @@ func useHardwareAES() {
 		C.cv_register_bundled()
 	}
 }
+
+// keepAlive is the keyed connection that keeps SQLCipher's provider and
+// mutexes alive (useHardwareAES).
+var keepAlive driver.Conn
 
 // withBundledProvider runs fn with new connections on the bundled
 // provider (tests).

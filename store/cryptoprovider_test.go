@@ -60,7 +60,7 @@ func TestDatabasesUseTheProvider(t *testing.T) {
 	ctx := t.Context()
 	p := t.TempDir() + "/general.db"
 	key := NewKey()
-	for round := range 2 { // the second after every connection closed
+	for round := range 20 { // each after every connection was closed (SQLCipher then frees its mutexes)
 		db, err := Open(ctx, p, General, key)
 		if err != nil {
 			t.Fatal(err)
