@@ -43,6 +43,12 @@ func TestSecurityCenterListsEveryItemAndFixGoesThere(t *testing.T) {
 			t.Errorf("item %q (%q) is not shown", it.Title, it.Detail)
 		}
 		b := c.fix[it.ID]
+		if it.Fix == "" { // said for information (how the pages are encrypted): nothing to open
+			if b != nil {
+				t.Errorf("item %q has a button to nowhere", it.ID)
+			}
+			continue
+		}
 		if b == nil {
 			t.Errorf("item %q has no button", it.ID)
 			continue
