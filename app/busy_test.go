@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/clinicvault/clinicvault/store"
@@ -17,21 +18,8 @@ func TestBusyDatabaseIsSaidInWords(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	a := f.mustSignIn("Maria Admin", adminPass)
-	other, err := store.Open(ctx, a.general.Path, store.General, a.kGen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.ExecContext(ctx, `ROLLBACK`)
-	_, _, err = a.AddPatient(ctx, Patient{Given: "Busy", Family: "Day", DOB: "1990-01-01"})
+	holdWriteLock(t, a)
+	_, _, err := a.AddPatient(ctx, Patient{Given: "Busy", Family: "Day", DOB: "1990-01-01"})
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("a save while another process holds the database: %v, want ErrBusy", err)
 	}
@@ -57,19 +45,7 @@ func TestBusyDatabaseSignInAndImportSayItInWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := store.Open(ctx, a.general.Path, store.General, a.kGen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriteLock(t, a)
 	words := func(what string, err error) {
 		t.Helper()
 		if err == nil {
@@ -92,8 +68,37 @@ func TestBusyDatabaseSignInAndImportSayItInWords(t *testing.T) {
 	if err == nil || n != 0 {
 		t.Fatalf("an import went in (%d) while another process held the database", n)
 	}
-	conn.ExecContext(ctx, `ROLLBACK`)
+	release()
 	if n, err := a.Import(ctx, plan, false, nil); err != nil || n != 1 {
 		t.Fatalf("the import once the database is free: %d, %v", n, err)
 	}
+}
+
+// holdWriteLock holds general.db's write lock from another connection, as
+// another ClinicVault process busy with a large change would, until
+// release (or the end of the test).
+func holdWriteLock(t *testing.T, a *Session) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := store.Open(ctx, a.general.Path, store.General, a.kGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			conn.ExecContext(ctx, `ROLLBACK`)
+			conn.Close()
+			other.Close()
+		})
+	}
+	t.Cleanup(release)
+	return release
 }

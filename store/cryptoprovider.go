@@ -87,7 +87,6 @@ func withBundledProvider(fn func()) {
 	fn()
 }
 
-
 // CryptoProvider names the crypto SQLCipher uses for the pages:
 // "clinicvault-aesni" (AES-NI) or "libtomcrypt" (the bundled one, in C
 // without assembly, on CPUs without AES instructions).

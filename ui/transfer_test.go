@@ -28,14 +28,7 @@ func writer(t *testing.T, path string) fyne.URIWriteCloser {
 }
 
 func TestImportSheet(t *testing.T) {
-	p := newPractice(t)
-	g := newTestGUI(t, p.v)
-	p.signIn(t, g, frontDesk)
-	sh := g.shell
-	if !sh.openNamed("Import") {
-		t.Fatal("no Import entry for the receptionist")
-	}
-	is := sh.imports
+	g, is := receptionistImporting(t)
 
 	sheet := filepath.Join(t.TempDir(), "old-patients.csv")
 	csv := "First Name,Surname,DOB,Phone,Favourite colour\n" +
@@ -288,14 +281,7 @@ func TestImportPreviewShowsRegisteredPatientsAndTheDateOrder(t *testing.T) {
 // of each list, says how many of the refused rows it shows, and imports
 // the rest with the box ticked.
 func TestImportLargeSheetPreview(t *testing.T) {
-	p := newPractice(t)
-	g := newTestGUI(t, p.v)
-	p.signIn(t, g, frontDesk)
-	sh := g.shell
-	if !sh.openNamed("Import") {
-		t.Fatal("no Import entry for the receptionist")
-	}
-	is := sh.imports
+	g, is := receptionistImporting(t)
 	var b strings.Builder
 	b.WriteString("First Name,Surname,DOB,E-mail\n")
 	for i := range 3000 {
@@ -337,4 +323,16 @@ func TestImportLargeSheetPreview(t *testing.T) {
 	if !showsText(g, "1800 patients imported") {
 		t.Errorf("not imported: %q", is.status.Text)
 	}
+}
+
+// receptionistImporting signs the front desk in and opens Import.
+func receptionistImporting(t *testing.T) (*gui, *importScreen) {
+	t.Helper()
+	p := newPractice(t)
+	g := newTestGUI(t, p.v)
+	p.signIn(t, g, frontDesk)
+	if !g.shell.openNamed("Import") {
+		t.Fatal("no Import entry for the receptionist")
+	}
+	return g, g.shell.imports
 }
