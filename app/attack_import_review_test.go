@@ -315,6 +315,9 @@ func TestAttackImportFHIRClinicalEntriesDroppedSilently(t *testing.T) {
 		p, _ := s.SearchPatients(ctx, "Given1 Family1", 1)
 		t.Fatalf("imported %d patients and reported success, with %d of the 3 clinical entries previewed written (%v)", n, countAllergies(t, s, p), err)
 	}
+	if errors.Is(err, ErrImportFileChanged) {
+		t.Fatalf("the patients went in, but the error says nothing was imported: %v", err)
+	}
 }
 
 // countAllergies is how many allergies the first patient found has.

@@ -618,7 +618,9 @@ func (s *Session) importFHIR(ctx context.Context, plan *ImportPlan, progress fun
 	if err == nil && k != len(entrySums) {
 		// Cut short after the patients were read: what is missing was
 		// previewed, and must not go unsaid.
-		err = fmt.Errorf("%s changed after it was previewed: %d of its %d clinical entries were written, the rest were not: %w", name, written, plan.fhir.clinical, ErrImportFileChanged)
+		// Not ErrImportFileChanged, whose sentence says nothing was
+		// imported: the patients and some entries were.
+		err = fmt.Errorf("%s changed after it was previewed: %d of its %d clinical entries were written, the rest were not", name, written, plan.fhir.clinical)
 	}
 	if err != nil {
 		return n, fmt.Errorf("patients imported, but a clinical entry failed: %w", err)
